@@ -1,0 +1,1 @@
+"""gis: storage and spatial analysis; the only package with SQL."""

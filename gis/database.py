@@ -1,0 +1,46 @@
+"""Engines and sessions; driver errors become domain errors here, at the boundary."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gis.errors import ConflictError, DatabaseUnavailableError
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    """An engine with pre-ping, so a restarted server is noticed, not fatal."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def check_postgis(engine: Engine) -> str:
+    """The PostGIS version, or a clear error if the server cannot be used."""
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SELECT postgis_lib_version()")).scalar_one())
+    except OperationalError as exc:
+        raise DatabaseUnavailableError(
+            f"Cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
+            f"{exc.orig}. Check DATABASE_URL, or unset it to use the embedded server."
+        ) from exc
+
+
+@contextlib.contextmanager
+def translate_integrity_errors() -> Iterator[None]:
+    """Turn unique/exclusion/check violations into a ConflictError that says which."""
+    try:
+        yield
+    except IntegrityError as exc:
+        diag = getattr(exc.orig, "diag", None)
+        detail = getattr(diag, "message_detail", None) or getattr(diag, "message_primary", None)
+        raise ConflictError(str(detail or exc.orig)) from exc

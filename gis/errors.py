@@ -1,0 +1,60 @@
+"""Domain errors raised by gis/; api/ maps each to one HTTP status in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class GridmapError(Exception):
+    """Base of every error the program explains to its user."""
+
+
+class DatabaseUnavailableError(GridmapError):
+    """No database could be reached or started."""
+
+
+class NotFoundError(GridmapError):
+    """The thing asked for does not exist."""
+
+
+class InvalidParameterError(GridmapError):
+    """A request parameter is malformed or out of range."""
+
+
+class PayloadTooLargeError(GridmapError):
+    """An upload or request body exceeds the configured limit."""
+
+
+class ConflictError(GridmapError):
+    """The request conflicts with what is stored (duplicate code, stale version)."""
+
+
+@dataclass
+class RejectedRow:
+    """One input row an import refused, and why."""
+
+    row: int
+    reason: str
+    ident: str | None = None
+
+
+@dataclass
+class ImportRejectedError(GridmapError):
+    """An import found bad rows; nothing was written."""
+
+    layer: str
+    rejected: list[RejectedRow] = field(default_factory=list)
+    total_rows: int = 0
+
+    def __str__(self) -> str:
+        head = (
+            f"{len(self.rejected)} of {self.total_rows} {self.layer} rows rejected; "
+            "nothing was imported. Fix the rows below and run the import again."
+        )
+        lines = [
+            f"  row {r.row}{f' ({r.ident})' if r.ident else ''}: {r.reason}"
+            for r in self.rejected[:50]
+        ]
+        if len(self.rejected) > 50:
+            lines.append(f"  ... and {len(self.rejected) - 50} more")
+        return "\n".join([head, *lines])

@@ -1,0 +1,53 @@
+"""Settings from environment variables, one class per concern.
+
+Tests build these explicitly instead of relying on the process environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    """Where the embedded PostGIS cluster lives when DATABASE_URL is unset.
+
+    PostgreSQL will not run as root, so as root the cluster is owned by the
+    ``postgres`` system user and must sit where that user can reach it:
+    ``/var/lib/gridmap``. Other users get an XDG data directory of their own.
+    """
+    if os.geteuid() == 0:
+        return Path("/var/lib/gridmap")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "gridmap"
+
+
+class DatabaseSettings(BaseSettings):
+    """Which PostGIS to use.
+
+    With ``DATABASE_URL`` unset the program runs its own cluster under
+    ``GRIDMAP_DATA_DIR``; with it set, that server is used and nothing is started.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="GRIDMAP_DATA_DIR")
+    pg_bindir: Path | None = Field(default=None, validation_alias="GRIDMAP_PG_BINDIR")
+    db_name: str = Field(default="gridmap", validation_alias="GRIDMAP_DB_NAME")
+
+
+class ServerSettings(BaseSettings):
+    """Where the web map and API listen."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = Field(default="127.0.0.1", validation_alias="GRIDMAP_HOST")
+    port: int = Field(default=8000, validation_alias="GRIDMAP_PORT")
+    max_page_size: int = Field(default=5000, validation_alias="GRIDMAP_MAX_PAGE_SIZE")
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024, validation_alias="GRIDMAP_MAX_UPLOAD_BYTES"
+    )

@@ -1,0 +1,1 @@
+"""layers: what a map shows (styles, labels, popups); no database, no HTTP."""

@@ -1,0 +1,91 @@
+"""Every test runs on a real PostGIS started by the suite itself.
+
+``GRIDMAP_TEST_DATABASE_URL`` points the suite at an existing server instead
+(a database of that name is created and dropped there). Each test that takes
+``db`` runs inside a transaction rolled back at its end, so tests never see
+each other's rows. Tests that need the demo district share one database loaded
+once per session (``demo_engine``) and must not write to it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from gis import schema
+from gis.database import make_engine
+from gis.embedded import EmbeddedPostgres
+
+FAST_TEST_SERVER = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """URL of the maintenance database of a PostGIS server for the whole session."""
+    external = os.environ.get("GRIDMAP_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="gridmap-test-", dir="/tmp"))
+    cluster = EmbeddedPostgres(
+        data_dir=data_dir, db_name="postgres", server_options=FAST_TEST_SERVER
+    )
+    url = cluster.start()
+    try:
+        yield url
+    finally:
+        cluster.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _fresh_database(server_url: str, name: str) -> str:
+    admin = create_engine(
+        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def engine(server_url: str) -> Iterator[Engine]:
+    """A migrated, empty database for tests that write (each in a rolled-back transaction)."""
+    eng = make_engine(_fresh_database(server_url, "gridmap_test"))
+    schema.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test, commits included."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+
+
+@pytest.fixture(scope="session")
+def demo_engine(server_url: str) -> Iterator[Engine]:
+    """The demo district, loaded once per session. Read-only for tests."""
+    from gis.demo import load_demo
+
+    eng = make_engine(_fresh_database(server_url, "gridmap_demo_test"))
+    schema.upgrade(eng)
+    load_demo(eng, progress=False)
+    yield eng
+    eng.dispose()
