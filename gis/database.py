@@ -23,11 +23,11 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def check_postgis(engine: Engine) -> str:
-    """The PostGIS version, or a clear error if the server cannot be used."""
+def check_reachable(engine: Engine) -> str:
+    """The server version, or a clear error saying what to do if it cannot be reached."""
     try:
         with engine.connect() as conn:
-            return str(conn.execute(text("SELECT postgis_lib_version()")).scalar_one())
+            return str(conn.execute(text("SHOW server_version")).scalar_one())
     except OperationalError as exc:
         raise DatabaseUnavailableError(
             f"Cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "

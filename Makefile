@@ -1,0 +1,18 @@
+# The two commands of the README. Both install what is missing first.
+.PHONY: demo test lint bootstrap bootstrap-dev
+
+demo: bootstrap
+	.venv/bin/gridmap demo
+
+test: bootstrap-dev
+	.venv/bin/python -m pytest
+
+lint: bootstrap-dev
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+bootstrap:
+	bash scripts/bootstrap.sh runtime
+
+bootstrap-dev:
+	bash scripts/bootstrap.sh dev

@@ -1,0 +1,1 @@
+"""cli: the `gridmap` command line; the top of the stack, above api/."""

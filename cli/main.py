@@ -1,0 +1,189 @@
+"""`gridmap`: run the demo, serve the map and API, manage the database, import data."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.context import open_engine
+from gis.embedded import EmbeddedPostgres
+from gis.errors import GridmapError
+from gis.settings import DatabaseSettings, ServerSettings
+
+app = typer.Typer(
+    help="Community grid management and service coverage on PostGIS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The embedded PostGIS server (unused when DATABASE_URL is set).")
+app.add_typer(db_app, name="db")
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def explained(func: F) -> F:
+    """Show domain errors as one readable message and exit 1, not a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GridmapError as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            err.print(
+                f"[bold red]error:[/] port {port} on {host} is already in use. "
+                "Pass --port or set GRIDMAP_PORT to another port."
+            )
+            raise typer.Exit(1) from None
+
+
+def _serve(engine: Any, host: str, port: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = ServerSettings(GRIDMAP_HOST=host, GRIDMAP_PORT=port)
+    out.print(
+        f"[bold green]Serving[/] the map at [link]http://{host}:{port}/[/link], "
+        f"the API at http://{host}:{port}/api/v1 and its docs at http://{host}:{port}/docs"
+        " (Ctrl-C stops).",
+    )
+    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="warning")
+
+
+def _counts_table(counts: Any) -> Table:
+    table = Table(title="Demo district 潍坊市奎文区 (370705)", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for f in dataclasses.fields(counts):
+        value = getattr(counts, f.name)
+        if isinstance(value, dict):
+            for key, n in value.items():
+                table.add_row(f"  {f.name}: {key}", f"{n:,}")
+        else:
+            table.add_row(f.name, f"{value:,}")
+    return table
+
+
+PortOption = Annotated[
+    int | None, typer.Option(help="Port of the web map and API [env GRIDMAP_PORT, default 8000].")
+]
+HostOption = Annotated[str | None, typer.Option(help="Interface to listen on [env GRIDMAP_HOST].")]
+
+
+@app.command()
+@explained
+def demo(
+    port: PortOption = None,
+    host: HostOption = None,
+    serve: Annotated[bool, typer.Option(help="Serve the map after loading.")] = True,
+) -> None:
+    """Load the demo district (if the database is empty) and serve the map and API."""
+    from gis.demo import load_demo
+
+    server = ServerSettings()
+    host = host or server.host
+    port = port or server.port
+    if serve:
+        _check_port_free(host, port)
+    with open_engine() as engine:
+        started = time.perf_counter()
+        counts = load_demo(engine, progress=sys.stderr.isatty())
+        out.print(_counts_table(counts))
+        out.print(f"Demo ready in {time.perf_counter() - started:.1f} s.")
+        if serve:
+            _serve(engine, host, port)
+
+
+@app.command()
+@explained
+def serve(port: PortOption = None, host: HostOption = None) -> None:
+    """Serve the web map and the HTTP API on the current database."""
+    server = ServerSettings()
+    host = host or server.host
+    port = port or server.port
+    _check_port_free(host, port)
+    with open_engine() as engine:
+        _serve(engine, host, port)
+
+
+def _cluster() -> EmbeddedPostgres:
+    settings = DatabaseSettings()
+    if settings.database_url:
+        err.print("DATABASE_URL is set: gridmap uses that server and runs none of its own.")
+        raise typer.Exit(0)
+    return EmbeddedPostgres(
+        data_dir=settings.data_dir, db_name=settings.db_name, bindir=settings.pg_bindir
+    )
+
+
+@db_app.command("start")
+@explained
+def db_start() -> None:
+    """Start the embedded PostGIS and leave it running; prints its URL."""
+    cluster = _cluster()
+    url = cluster.start()
+    print(url)  # plain, unwrapped: meant to be copied into DATABASE_URL
+
+
+@db_app.command("stop")
+@explained
+def db_stop() -> None:
+    """Stop the embedded PostGIS if it runs."""
+    _cluster().stop()
+    out.print("stopped")
+
+
+@db_app.command("status")
+@explained
+def db_status() -> None:
+    """Say whether the embedded PostGIS runs, where, and on which port."""
+    cluster = _cluster()
+    port = cluster.running_port()
+    state = f"running on 127.0.0.1:{port}" if port else "stopped"
+    out.print(f"data directory {cluster.data_dir}: {state}")
+
+
+@db_app.command("migrate")
+@explained
+def db_migrate() -> None:
+    """Create or upgrade the schema (every command does this on start anyway)."""
+    with open_engine():
+        out.print("schema is up to date")
+
+
+def _register_import() -> None:
+    try:
+        from cli.import_command import import_command
+    except ImportError:  # pragma: no cover - only while the importer is being written
+        return
+    app.command("import")(explained(import_command))
+
+
+_register_import()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
