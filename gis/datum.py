@@ -1,0 +1,239 @@
+"""Chinese datum handling: everything is stored in WGS84 (EPSG:4326).
+
+Coordinates reach the platform in several datums: official data in CGCS2000
+(EPSG:4490, or one of its Gauss-Krüger projections), consumer phones and map
+apps in GCJ-02, Baidu in BD-09. The rule is to accept them only when the
+caller names the datum, and to convert at the edge so that storage never mixes
+them. CGCS2000 and WGS84 differ by centimetres, far below the accuracy of the
+data we handle, so CGCS2000 geographic coordinates pass through unchanged.
+
+GCJ-02 and BD-09 are not EPSG CRSs (they are deliberate obfuscations), so
+pyproj cannot handle them; `prcoords` (public domain) supplies the forward
+formulas and iterative inverses whose error is below 1 cm, whereas the
+single-step inverses found in many libraries are off by 1-4 m.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+import numpy as np
+import prcoords
+from numpy.typing import ArrayLike, NDArray
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+__all__ = [
+    "BD09",
+    "CGCS2000",
+    "GCJ02",
+    "WGS84",
+    "Datum",
+    "DatumKind",
+    "UnknownDatumError",
+    "from_wgs84",
+    "parse_datum",
+    "to_wgs84",
+]
+
+FloatArray = NDArray[np.float64]
+_LatLon = tuple[float, float]
+
+
+class UnknownDatumError(ValueError):
+    """Raised for a datum name the platform will not guess at.
+
+    A ValueError subclass so that API layers can turn it into a 400 without
+    importing this module.
+    """
+
+
+class DatumKind(StrEnum):
+    WGS84 = "wgs84"
+    CGCS2000 = "cgcs2000"
+    GCJ02 = "gcj02"
+    BD09 = "bd09"
+    EPSG = "epsg"
+
+
+@dataclass(frozen=True, slots=True)
+class Datum:
+    """A coordinate reference the platform accepts.
+
+    `epsg` is set for everything pyproj understands; GCJ-02 and BD-09 have no
+    EPSG code, which is why this is not simply a `pyproj.CRS`.
+    """
+
+    kind: DatumKind
+    epsg: int | None = None
+
+    @property
+    def label(self) -> str:
+        """Canonical spelling, accepted back by `parse_datum` (for APIs and logs)."""
+        if self.kind is DatumKind.EPSG:
+            return f"EPSG:{self.epsg}"
+        return self.kind.value
+
+    @property
+    def is_geographic(self) -> bool:
+        """True when x/y are lon/lat degrees rather than projected metres."""
+        if self.kind is not DatumKind.EPSG:
+            return True
+        assert self.epsg is not None
+        return bool(_crs(self.epsg).is_geographic)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+WGS84 = Datum(DatumKind.WGS84, 4326)
+CGCS2000 = Datum(DatumKind.CGCS2000, 4490)
+GCJ02 = Datum(DatumKind.GCJ02)
+BD09 = Datum(DatumKind.BD09)
+
+_NAMED: dict[str, Datum] = {
+    "wgs84": WGS84,
+    "cgcs2000": CGCS2000,
+    "gcj02": GCJ02,
+    "bd09": BD09,
+}
+_BY_EPSG: dict[int, Datum] = {4326: WGS84, 4490: CGCS2000}
+
+# "EPSG:4549", "epsg::4549", "4549" and the OGC URN used by GeoJSON "crs" members
+# ("urn:ogc:def:crs:EPSG::4490", optionally with a version between the colons).
+_EPSG_RE = re.compile(r"^(?:urn:ogc:def:crs:epsg:[0-9.]*:|epsg::?)?(\d{4,6})$")
+
+_ACCEPTED = (
+    "wgs84, cgcs2000, gcj02 (or gcj-02), bd09 (or bd-09), or an EPSG code for a "
+    "horizontal CRS known to pyproj, e.g. EPSG:4326, 4490, EPSG:4549, EPSG:3857 "
+    "(case-insensitive)"
+)
+
+
+def parse_datum(text: str) -> Datum:
+    """Turn user or API input into a Datum, refusing anything ambiguous.
+
+    Refusal matters more than convenience here: silently assuming WGS84 for an
+    unrecognised GCJ-02 label would shift every point by hundreds of metres.
+    """
+    raw = text.strip().lower() if isinstance(text, str) else ""
+    compact = re.sub(r"[\s_-]", "", raw)
+    if compact in _NAMED:
+        return _NAMED[compact]
+    match = _EPSG_RE.match(raw.replace(" ", ""))
+    if match is None:
+        raise UnknownDatumError(f"unknown datum {text!r}; accepted: {_ACCEPTED}")
+    code = int(match.group(1))
+    if code in _BY_EPSG:
+        return _BY_EPSG[code]
+    try:
+        crs = _crs(code)
+    except CRSError as exc:
+        raise UnknownDatumError(
+            f"EPSG:{code} is not known to pyproj; accepted: {_ACCEPTED}"
+        ) from exc
+    if not (crs.is_geographic or crs.is_projected):
+        raise UnknownDatumError(
+            f"EPSG:{code} ({crs.name}) is not a horizontal CRS; accepted: {_ACCEPTED}"
+        )
+    return Datum(DatumKind.EPSG, code)
+
+
+@lru_cache(maxsize=64)
+def _crs(epsg: int) -> CRS:
+    return CRS.from_epsg(epsg)
+
+
+@lru_cache(maxsize=64)
+def _transformer(src_epsg: int, dst_epsg: int) -> Transformer:
+    # Building a Transformer costs milliseconds (PROJ database lookups); reuse
+    # it. pyproj >= 3.1 makes a Transformer safe to share between threads.
+    return Transformer.from_crs(f"EPSG:{src_epsg}", f"EPSG:{dst_epsg}", always_xy=True)
+
+
+def _as_pair(x: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    xa = np.asarray(x, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64)
+    if xa.shape != ya.shape:
+        raise ValueError(f"x and y must have the same shape, got {xa.shape} and {ya.shape}")
+    return xa, ya
+
+
+def _pointwise(
+    lon: FloatArray, lat: FloatArray, convert: Callable[[prcoords.Coords], _LatLon]
+) -> tuple[FloatArray, FloatArray]:
+    # prcoords works on one (lat, lon) pair at a time; a single list
+    # comprehension over plain floats keeps the Python overhead to one call per
+    # point (about 30 us per GCJ-02 inverse, i.e. ~3 s for 100k points).
+    pairs = [
+        convert(prcoords.Coords(la, lo))
+        for la, lo in zip(lat.ravel().tolist(), lon.ravel().tolist(), strict=True)
+    ]
+    out = np.array(pairs, dtype=np.float64).reshape(-1, 2)
+    return out[:, 1].reshape(lon.shape), out[:, 0].reshape(lat.shape)
+
+
+# Outside prcoords' China box GCJ-02 is defined as the identity. We test the box
+# ourselves and call prcoords with check_china=False, because prcoords' own
+# check warns on every such point (and the test suite turns warnings into
+# errors). BD-09 applies its offset everywhere, as Baidu does.
+_in_china = prcoords.sanity_in_china_p
+
+
+def _wgs_to_gcj(c: prcoords.Coords) -> prcoords.Coords:
+    return prcoords.wgs_gcj(c, False) if _in_china(c) else c
+
+
+def _gcj_to_wgs(c: prcoords.Coords) -> prcoords.Coords:
+    return prcoords.gcj_wgs_bored(c, False) if _in_china(c) else c
+
+
+def _wgs_to_bd(c: prcoords.Coords) -> prcoords.Coords:
+    return prcoords.gcj_bd(_wgs_to_gcj(c))
+
+
+def _bd_to_wgs(c: prcoords.Coords) -> prcoords.Coords:
+    return _gcj_to_wgs(prcoords.Coords(*prcoords.bd_gcj_bored(c, False)))
+
+
+def to_wgs84(x: ArrayLike, y: ArrayLike, datum: Datum) -> tuple[FloatArray, FloatArray]:
+    """Convert coordinates in `datum` to WGS84 lon/lat (the storage datum).
+
+    x/y are lon/lat for geographic datums and easting/northing for projected
+    EPSG codes; arrays of any shape are accepted and the shape is kept.
+    """
+    xa, ya = _as_pair(x, y)
+    match datum.kind:
+        case DatumKind.WGS84 | DatumKind.CGCS2000:
+            return xa.copy(), ya.copy()
+        case DatumKind.GCJ02:
+            return _pointwise(xa, ya, _gcj_to_wgs)
+        case DatumKind.BD09:
+            return _pointwise(xa, ya, _bd_to_wgs)
+        case DatumKind.EPSG:
+            assert datum.epsg is not None
+            lon, lat = _transformer(datum.epsg, 4326).transform(xa, ya)
+            return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
+def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum) -> tuple[FloatArray, FloatArray]:
+    """Convert WGS84 lon/lat to `datum`: the reverse of `to_wgs84`.
+
+    Used to export to consumer maps and to simulate what a phone would send.
+    """
+    xa, ya = _as_pair(lon, lat)
+    match datum.kind:
+        case DatumKind.WGS84 | DatumKind.CGCS2000:
+            return xa.copy(), ya.copy()
+        case DatumKind.GCJ02:
+            return _pointwise(xa, ya, _wgs_to_gcj)
+        case DatumKind.BD09:
+            return _pointwise(xa, ya, _wgs_to_bd)
+        case DatumKind.EPSG:
+            assert datum.epsg is not None
+            x, y = _transformer(4326, datum.epsg).transform(xa, ya)
+            return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
