@@ -1,0 +1,106 @@
+"""`gridmap import LAYER PATH --datum ...`: a thin shell around `gis.importer.import_file`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from cli.context import open_engine
+from gis.errors import ImportRejectedError
+from gis.importer import LAYERS, ImportReport, export_rejections_csv, import_file
+
+out = Console()
+err = Console(stderr=True)
+
+# A terminal table of thousands of rows helps no one; the CSV report has them all.
+MAX_ROWS_SHOWN = 40
+
+
+def import_command(
+    layer: Annotated[str, typer.Argument(help=f"What the file holds: {', '.join(LAYERS)}.")],
+    path: Annotated[
+        Path, typer.Argument(help="GeoJSON, GeoPackage, Shapefile (.shp or .zip) or CSV file.")
+    ],
+    datum: Annotated[
+        str,
+        typer.Option(
+            help="Datum of the file's coordinates, required: wgs84, cgcs2000, gcj02 "
+            "(Amap/Tencent/WeChat), bd09 (Baidu) or an EPSG code such as EPSG:4549."
+        ),
+    ],
+    lon_col: Annotated[
+        str | None, typer.Option(help="CSV longitude column (default: lon, lng, longitude or x).")
+    ] = None,
+    lat_col: Annotated[
+        str | None, typer.Option(help="CSV latitude column (default: lat, latitude or y).")
+    ] = None,
+    gpkg_layer: Annotated[
+        str | None, typer.Option(help="Layer to read from a GeoPackage with several.")
+    ] = None,
+    report_csv: Annotated[
+        Path | None,
+        typer.Option(help="Write rejected rows (row, id, reason) to this CSV file."),
+    ] = None,
+) -> None:
+    """Import a layer, all or nothing: every row is checked before anything is written."""
+    try:
+        with open_engine() as engine, Session(bind=engine) as session, session.begin():
+            report = import_file(
+                session,
+                layer,
+                path,
+                datum,
+                progress=True,
+                lon_col=lon_col,
+                lat_col=lat_col,
+                gpkg_layer=gpkg_layer,
+                console=err,
+            )
+    except ImportRejectedError as exc:
+        _print_rejections(exc, report_csv)
+        raise typer.Exit(1) from None
+    out.print(_summary(report))
+
+
+def _summary(report: ImportReport) -> Table:
+    table = Table(title=f"Imported {report.layer} from {report.path.name}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("rows read", f"{report.rows_read:,}")
+    table.add_row("rows imported", f"{report.rows_imported:,}")
+    table.add_row("source datum", report.datum)
+    table.add_row("stored as", "WGS84 (EPSG:4326)")
+    table.add_row("seconds", f"{report.seconds:.1f}")
+    for note in report.notes:
+        table.add_row("note", note)
+    return table
+
+
+def _print_rejections(exc: ImportRejectedError, report_csv: Path | None) -> None:
+    table = Table(
+        title=f"{len(exc.rejected):,} of {exc.total_rows:,} {exc.layer} rows rejected; "
+        "nothing was imported"
+    )
+    table.add_column("row", justify="right")
+    table.add_column("id")
+    table.add_column("reason")
+    for r in exc.rejected[:MAX_ROWS_SHOWN]:
+        table.add_row(str(r.row), r.ident or "", r.reason)
+    err.print(table)
+    if len(exc.rejected) > MAX_ROWS_SHOWN:
+        err.print(f"... and {len(exc.rejected) - MAX_ROWS_SHOWN:,} more rows.")
+    if report_csv is not None:
+        export_rejections_csv(exc, report_csv)
+        err.print(f"All {len(exc.rejected):,} rejected rows written to {report_csv}.")
+    hint = "Fix these rows in the file (row 1 is the first feature, line 2 of a CSV) and run "
+    hint += "the import again."
+    if report_csv is None and len(exc.rejected) > MAX_ROWS_SHOWN:
+        hint += " --report-csv FILE writes the full list."
+    if any("--datum" in r.reason for r in exc.rejected):
+        hint += " Some rows suggest the wrong --datum was given: see their reasons."
+    err.print(f"[bold red]error:[/] {hint}")

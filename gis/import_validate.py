@@ -1,0 +1,768 @@
+"""Validation of import rows, before anything is written: pure, no database.
+
+`gis.importer` reads a file into a `SourceTable`, loads the `ReferenceData`
+the layer needs (district boundary, current communities and grids, taken codes
+and ext_ids, facility types) and calls `validate_layer`, which returns either
+the records to write or every problem found, each with its 1-based row number
+(row 1 is the first feature, or line 2 of a CSV) and the row's code or ext_id.
+
+Geometries are checked in the source coordinates first (so the coordinates in
+an "invalid geometry" message are the user's own) and again after conversion
+to WGS84. Nothing is repaired: a self-intersecting polygon is reported, never
+buffered into something the user did not draw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+from shapely import STRtree
+from shapely.geometry.base import BaseGeometry
+
+from gis.datum import BD09, GCJ02, WGS84, Datum, DatumKind, to_wgs84
+from gis.errors import RejectedRow
+
+LAYERS = ("communities", "grids", "buildings", "facilities", "incidents")
+Layer = Literal["communities", "grids", "buildings", "facilities", "incidents"]
+
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+# How far (metres) a polygon may poke out of the district or of its community
+# before it counts as outside: boundaries digitised separately never match to
+# the centimetre, and a 5 m sliver is not a mistake worth refusing a file for.
+BOUNDARY_TOLERANCE_M = 5.0
+_METRES_PER_DEGREE = 111_320.0
+
+# A reported_at further than this in the future is a wrong date, not clock skew.
+_FUTURE_SLACK = dt.timedelta(days=1)
+
+ColumnKind = Literal["code", "text", "int", "number", "datetime"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One attribute column of a layer and how its values are checked."""
+
+    name: str
+    kind: ColumnKind
+    required: bool = False
+    default: Any = None
+    minimum: float | None = None
+    exclusive_minimum: bool = False
+    max_len: int | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What a layer's file must contain and what geometry types it takes."""
+
+    columns: tuple[Column, ...]
+    geometry_types: frozenset[str]
+    ident: str  # the column that names a row in reports
+
+
+_POLYGONS = frozenset({"Polygon", "MultiPolygon"})
+_POINT = frozenset({"Point"})
+
+SPECS: dict[str, LayerSpec] = {
+    "communities": LayerSpec(
+        columns=(
+            Column("code", "code", required=True),
+            Column("name", "text", required=True),
+            Column("parent_code", "code", required=True),
+            Column("households", "int", required=True, minimum=0),
+            Column("population", "int", required=True, minimum=0),
+            Column("floating_population", "int", default=0, minimum=0),
+        ),
+        geometry_types=_POLYGONS,
+        ident="code",
+    ),
+    "grids": LayerSpec(
+        columns=(
+            Column("code", "code", required=True),
+            Column("name", "text", required=True),
+            Column("households", "int", default=0, minimum=0),
+            Column("population", "int", default=0, minimum=0),
+        ),
+        geometry_types=_POLYGONS,
+        ident="code",
+    ),
+    "buildings": LayerSpec(
+        columns=(
+            Column("ext_id", "text"),
+            Column("households", "int", required=True, minimum=0),
+            Column("floors", "int", minimum=0, exclusive_minimum=True),
+            Column("address", "text"),
+            Column("name", "text"),
+        ),
+        geometry_types=_POINT | _POLYGONS,
+        ident="ext_id",
+    ),
+    "facilities": LayerSpec(
+        columns=(
+            Column("ext_id", "text"),
+            Column("type", "text", required=True, max_len=40, aliases=("type_code",)),
+            Column("name", "text", required=True),
+            Column("capacity", "int", minimum=0),
+            Column("floor_area_m2", "number", minimum=0, exclusive_minimum=True),
+            Column("opening_hours", "text"),
+            Column("address", "text"),
+        ),
+        geometry_types=_POINT,
+        ident="ext_id",
+    ),
+    "incidents": LayerSpec(
+        columns=(
+            Column("ext_id", "text"),
+            Column("category", "text", required=True, max_len=40),
+            Column("reported_at", "datetime", required=True),
+            Column("status", "text", default="reported", max_len=20),
+            Column("description", "text"),
+            Column("source", "text", max_len=20),
+        ),
+        geometry_types=_POINT,
+        ident="ext_id",
+    ),
+}
+
+_FLOOR_AREA_MAX = 999_999_999.9  # numeric(10, 1)
+
+
+@dataclass(frozen=True)
+class Area:
+    """A current admin area or grid as the validator needs it."""
+
+    id: int
+    code: str
+    level: str
+    geom: BaseGeometry | None = None
+
+
+@dataclass
+class ReferenceData:
+    """What is already in the database that rows are checked against.
+
+    Only the parts the layer needs are filled in. ``grids`` and
+    ``communities`` are sorted by code, so that a point on the shared edge of
+    two areas goes to the one with the lower code, every time.
+    """
+
+    district_codes: list[str]
+    district: BaseGeometry
+    parents: dict[str, Area] = field(default_factory=dict)  # code -> district/subdistrict
+    communities: list[Area] = field(default_factory=list)
+    grids: list[Area] = field(default_factory=list)
+    facility_types: set[str] = field(default_factory=set)
+    taken: dict[str, str] = field(default_factory=dict)  # code/ext_id -> why it is taken
+
+
+@dataclass
+class SourceTable:
+    """A file's rows: attributes by normalised column name, geometry in source coordinates.
+
+    ``geometry_problems`` holds, per row, why no geometry could be built (a CSV
+    cell that is not a number, unparsable WKT); ``None`` where there is none.
+    """
+
+    attributes: pd.DataFrame
+    geometry: NDArray[np.object_]
+    geometry_problems: list[str | None]
+    geometry_columns: tuple[str, ...] = ()
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.geometry)
+
+
+@dataclass
+class ValidatedLayer:
+    """Rows ready to write (all of them), or the problems that stop the import."""
+
+    records: list[dict[str, Any]]
+    rejected: list[RejectedRow]
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_columns(spec: LayerSpec, present: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Map each spec column to the file's column (exact name, alias, or Shapefile's 10-char cut).
+
+    Returns the mapping and the names of required columns that are missing.
+    """
+    mapping: dict[str, str] = {}
+    missing: list[str] = []
+    available = set(present)
+    for col in spec.columns:
+        for candidate in (col.name, *col.aliases, col.name[:10]):
+            if candidate in available:
+                mapping[col.name] = candidate
+                break
+        else:
+            if col.required:
+                missing.append(col.name)
+    return mapping, missing
+
+
+# ---------------------------------------------------------------- cell parsing
+
+
+def is_blank(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _as_text(value: Any) -> str:
+    """Cell as text; whole floats (a GIS field typed Real) lose their '.0'."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, np.integer | np.floating):
+        return _as_text(value.item())
+    return str(value).strip()
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if not float(value).is_integer():
+            raise ValueError
+        return int(value)
+    text = str(value).strip()
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    if re.fullmatch(r"[+-]?\d+\.0*", text):
+        return int(text.split(".")[0])
+    raise ValueError
+
+
+def _parse_number(value: Any) -> float:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError
+    number = float(value) if isinstance(value, int | float | np.number) else float(str(value))
+    if not math.isfinite(number):
+        raise ValueError
+    return number
+
+
+def _parse_datetime(value: Any) -> dt.datetime:
+    """A timezone-aware datetime; naive values are Beijing time, the city's clock."""
+    if isinstance(value, pd.Timestamp):
+        parsed = value.to_pydatetime()
+    elif isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        if not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=CHINA_TZ)
+    return parsed
+
+
+def parse_cell(col: Column, value: Any, now: dt.datetime) -> tuple[Any, str | None]:
+    """The typed value of one cell, or the reason it is refused."""
+    if is_blank(value):
+        if col.required:
+            return None, f"missing {col.name}"
+        return col.default, None
+    if col.kind in ("text", "code"):
+        text = _as_text(value)
+        if col.max_len is not None and len(text) > col.max_len:
+            return None, f"{col.name} is longer than {col.max_len} characters"
+        return text, None
+    if col.kind == "datetime":
+        try:
+            when = _parse_datetime(value)
+        except (ValueError, TypeError, OverflowError):
+            return None, (
+                f"{col.name} {_as_text(value)!r} is not an ISO 8601 date and time "
+                "(e.g. 2024-05-01T08:30:00+08:00; without an offset Beijing time is assumed)"
+            )
+        if when > now + _FUTURE_SLACK:
+            return None, f"{col.name} {when.isoformat()} is in the future"
+        return when, None
+    try:
+        number: float = _parse_int(value) if col.kind == "int" else _parse_number(value)
+    except (ValueError, TypeError, OverflowError):
+        what = "a whole number" if col.kind == "int" else "a number"
+        return None, f"{col.name} {_as_text(value)!r} is not {what}"
+    if col.minimum is not None:
+        if col.exclusive_minimum and number <= col.minimum:
+            return None, f"{col.name} must be greater than {col.minimum:g}, got {number:g}"
+        if number < col.minimum:
+            return None, f"{col.name} must not be negative, got {number:g}"
+    if col.name == "floor_area_m2" and number > _FLOOR_AREA_MAX:
+        return None, f"floor_area_m2 {number:g} is too large"
+    if col.kind == "int" and abs(number) > 2**31 - 1:
+        return None, f"{col.name} {number:g} is too large"
+    return number, None
+
+
+# ---------------------------------------------------------------- geometry
+
+
+def _degrees(metres: float) -> float:
+    return metres / _METRES_PER_DEGREE
+
+
+def _datum_name(datum: Datum) -> str:
+    return {
+        DatumKind.WGS84: "WGS84",
+        DatumKind.CGCS2000: "CGCS2000",
+        DatumKind.GCJ02: "GCJ-02",
+        DatumKind.BD09: "BD-09",
+    }.get(datum.kind, datum.label)
+
+
+def convert_geometries(geoms: NDArray[np.object_], datum: Datum) -> NDArray[np.object_]:
+    """All geometries to WGS84 in one vectorised pass over their coordinates."""
+
+    def _convert(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], datum)
+        return np.column_stack([lon, lat])
+
+    return np.asarray(shapely.transform(geoms, _convert), dtype=object)
+
+
+def _inside(area: BaseGeometry, geoms: NDArray[np.object_]) -> NDArray[np.bool_]:
+    result = np.zeros(len(geoms), dtype=bool)
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    if present.any():
+        result[present] = shapely.covers(area, geoms[present])
+    return result
+
+
+def _swap_xy(coords: NDArray[np.float64]) -> NDArray[np.float64]:
+    return coords[:, ::-1].copy()
+
+
+def _all_inside(
+    points: NDArray[np.object_],
+    convert: Callable[[NDArray[np.object_]], NDArray[np.object_]],
+    district: BaseGeometry,
+) -> bool:
+    if points.size == 0:
+        return True
+    with np.errstate(all="ignore"):
+        moved = convert(points)
+    if not np.isfinite(shapely.get_coordinates(moved)).all():
+        return False
+    return bool(_inside(district, moved).all())
+
+
+def _convert_as(datum: Datum, points: NDArray[np.object_]) -> NDArray[np.object_]:
+    return convert_geometries(points, datum)
+
+
+def _datum_hint(
+    strays: NDArray[np.object_],
+    others: NDArray[np.object_],
+    datum: Datum,
+    district: BaseGeometry,
+) -> str | None:
+    """The likely mistake when another reading of the coordinates fits the district.
+
+    GCJ-02 and BD-09 shift points by 500-1300 m around Weifang, so data in the
+    wrong datum lands partly outside the district. A hint is given only when
+    the other reading puts *every* row of the file inside (the strays
+    ``strays`` and the rows that were already inside, ``others``), so points
+    that really lie beyond the boundary are not explained away. Swapped
+    lon/lat is tried the same way. Arguments are representative points in
+    source coordinates.
+    """
+    given = _datum_name(datum)
+    wgs_like = datum.kind in (DatumKind.WGS84, DatumKind.CGCS2000)
+    candidates: list[tuple[str, Callable[[NDArray[np.object_]], NDArray[np.object_]]]] = []
+    for alt in (GCJ02, BD09, WGS84):  # the commoner mistake first
+        if alt.kind is datum.kind or (alt is WGS84 and wgs_like):
+            continue
+        hint = (
+            f"looks like {_datum_name(alt)} coordinates given as {given}: "
+            f"re-run with --datum {alt.label}"
+        )
+        candidates.append((hint, functools.partial(_convert_as, alt)))
+    if datum.is_geographic:
+        hint = "lon and lat look swapped: exchange the two columns (or x and y)"
+        candidates.append(
+            (hint, lambda pts: convert_geometries(shapely.transform(pts, _swap_xy), datum))
+        )
+    for hint, convert in candidates:
+        if _all_inside(strays, convert, district) and _all_inside(others, convert, district):
+            return hint
+    return None
+
+
+@dataclass
+class CheckedGeometry:
+    """Geometries in WGS84 (None where refused) and the problems per row."""
+
+    wgs84: NDArray[np.object_]
+    problems: list[list[str]]
+
+
+def check_geometries(
+    table: SourceTable, spec: LayerSpec, datum: Datum, ref: ReferenceData
+) -> CheckedGeometry:
+    """Type, emptiness, validity, coordinate range, district; datum hints for strays."""
+    n = table.n_rows
+    problems: list[list[str]] = [[] for _ in range(n)]
+    source = np.asarray(shapely.force_2d(table.geometry), dtype=object)
+    ok = np.ones(n, dtype=bool)
+    expected = " or ".join(sorted(spec.geometry_types))
+    for i, geom in enumerate(source):
+        if table.geometry_problems[i] is not None:
+            problems[i].append(str(table.geometry_problems[i]))
+        elif geom is None:
+            problems[i].append("missing or unparsable geometry")
+        elif geom.is_empty:
+            problems[i].append("empty geometry")
+        elif geom.geom_type not in spec.geometry_types:
+            problems[i].append(f"geometry is a {geom.geom_type}, expected {expected}")
+        else:
+            continue
+        ok[i] = False
+
+    idx = np.flatnonzero(ok)
+    bounds = shapely.bounds(source[idx]) if idx.size else np.zeros((0, 4))
+    if datum.is_geographic:
+        out_of_range = (
+            ~np.isfinite(bounds).all(axis=1)
+            | (bounds[:, 0] < -180)
+            | (bounds[:, 2] > 180)
+            | (bounds[:, 1] < -90)
+            | (bounds[:, 3] > 90)
+        )
+    else:
+        out_of_range = ~np.isfinite(bounds).all(axis=1)
+    range_stray = idx[out_of_range]
+    for i in range_stray:
+        x, y = shapely.get_coordinates(source[i])[0]
+        if datum.is_geographic:
+            problems[i].append(
+                f"coordinates ({x:g}, {y:g}) are not longitude/latitude degrees; if the file "
+                "is in a projected CRS, give its EPSG code with --datum (e.g. EPSG:4549)"
+            )
+        else:
+            problems[i].append(f"coordinates ({x:g}, {y:g}) are not finite numbers")
+        ok[i] = False
+
+    idx = np.flatnonzero(ok)
+    valid = shapely.is_valid(source[idx]) if idx.size else np.zeros(0, bool)
+    for i in idx[~valid]:
+        problems[i].append(
+            f"invalid geometry: {shapely.is_valid_reason(source[i])} "
+            "(fix it in a GIS; the importer does not repair geometries)"
+        )
+        ok[i] = False
+
+    wgs = np.full(n, None, dtype=object)
+    idx = np.flatnonzero(ok)
+    if idx.size:
+        with np.errstate(all="ignore"):
+            wgs[idx] = convert_geometries(source[idx], datum)
+    finite = np.isfinite(shapely.bounds(wgs[idx])).all(axis=1) if idx.size else np.zeros(0, bool)
+    for i in idx[~finite]:
+        problems[i].append(f"coordinates cannot be converted from {datum.label} to WGS84")
+        ok[i] = False
+    idx = idx[finite]
+    still_valid = shapely.is_valid(wgs[idx]) if idx.size else np.zeros(0, bool)
+    for i in idx[~still_valid]:
+        problems[i].append(
+            f"geometry becomes invalid when converted from {_datum_name(datum)}: "
+            f"{shapely.is_valid_reason(wgs[i])}"
+        )
+        ok[i] = False
+
+    idx = np.flatnonzero(ok)
+    district = ref.district.buffer(_degrees(BOUNDARY_TOLERANCE_M))
+    shapely.prepare(district)
+    inside = _inside(district, wgs[idx])
+    strays = np.concatenate([idx[~inside], range_stray]).astype(int)
+    where = "/".join(ref.district_codes)
+    for i in idx[~inside]:
+        problems[i].append(f"outside the district {where}")
+        ok[i] = False
+    if strays.size:
+        others = idx[inside]
+        reps = np.asarray(shapely.point_on_surface(source[strays]), dtype=object)
+        rest = np.asarray(shapely.point_on_surface(source[others]), dtype=object)
+        hint = _datum_hint(reps, rest, datum, district)
+        if hint is not None:
+            for i in strays:
+                problems[i].append(hint)
+    wgs[~ok] = None
+    return CheckedGeometry(wgs84=wgs, problems=problems)
+
+
+def _assign(areas: Sequence[Area], points: NDArray[np.object_]) -> NDArray[np.int64]:
+    """Index into ``areas`` of the area covering each point (-1 if none; lowest code wins)."""
+    result = np.full(len(points), -1, dtype=np.int64)
+    present = np.flatnonzero([p is not None for p in points])
+    if not areas or present.size == 0:
+        return result
+    tree = STRtree([a.geom for a in areas])
+    hits = tree.query(points[present], predicate="covered_by")
+    best = np.full(present.size, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, hits[0], hits[1])
+    found = best != np.iinfo(np.int64).max
+    result[present[found]] = best[found]
+    return result
+
+
+# ---------------------------------------------------------------- layers
+
+
+def validate_layer(
+    layer: str,
+    table: SourceTable,
+    datum: Datum,
+    ref: ReferenceData,
+    *,
+    column_map: dict[str, str],
+    advance: Callable[[int], None] = lambda n: None,
+    now: dt.datetime | None = None,
+) -> ValidatedLayer:
+    """Check every row of ``table`` for ``layer``; return records or all problems found."""
+    spec = SPECS[layer]
+    now = now or dt.datetime.now(tz=CHINA_TZ)
+    n = table.n_rows
+    geo = check_geometries(table, spec, datum, ref)
+    problems = geo.problems
+    advance(n // 2)
+
+    values: dict[str, list[Any]] = {}
+    for col in spec.columns:
+        source_col = column_map.get(col.name)
+        raw = table.attributes[source_col].tolist() if source_col else [None] * n
+        parsed: list[Any] = []
+        for i, cell in enumerate(raw):
+            value, problem = parse_cell(col, cell, now)
+            if problem:
+                problems[i].append(problem)
+            parsed.append(value)
+        values[col.name] = parsed
+    advance(n // 4)
+
+    idents: list[str | None] = list(values[spec.ident])
+    extra = _LAYER_CHECKS[layer](values, geo.wgs84, ref, problems)
+    _check_unique(idents, spec.ident, ref.taken, problems)
+    advance(n - n // 2 - n // 4)
+
+    # One entry per row (as ImportRejectedError counts rows), all its problems in it.
+    rejected = [
+        RejectedRow(row=i + 1, reason="; ".join(problems[i]), ident=idents[i])
+        for i in range(n)
+        if problems[i]
+    ]
+    if rejected:
+        return ValidatedLayer(records=[], rejected=rejected)
+    records = [
+        {**{name: vals[i] for name, vals in values.items()}, **{k: v[i] for k, v in extra.items()}}
+        for i in range(n)
+    ]
+    notes = _notes(layer, records)
+    return ValidatedLayer(records=records, rejected=[], notes=notes)
+
+
+def _check_unique(
+    idents: list[str | None], what: str, taken: dict[str, str], problems: list[list[str]]
+) -> None:
+    first_row: dict[str, int] = {}
+    for i, ident in enumerate(idents):
+        if ident is None:
+            continue
+        if ident in first_row:
+            problems[i].append(f"duplicate {what} {ident} (also in row {first_row[ident]})")
+        else:
+            first_row[ident] = i + 1
+        if ident in taken:
+            problems[i].append(f"duplicate {what} {ident}: {taken[ident]}")
+
+
+_CODE_LAYOUT = {12: re.compile(r"^[0-9]{12}$"), 15: re.compile(r"^[0-9]{15}$")}
+
+
+def _check_communities(
+    values: dict[str, list[Any]],
+    geoms: NDArray[np.object_],
+    ref: ReferenceData,
+    problems: list[list[str]],
+) -> dict[str, list[Any]]:
+    parent_ids: list[int | None] = []
+    for i, (code, parent) in enumerate(zip(values["code"], values["parent_code"], strict=True)):
+        parent_ids.append(None)
+        if code is not None and not _CODE_LAYOUT[12].match(code):
+            problems[i].append(
+                f"code {code!r} is not a 12-digit community code "
+                "(6-digit district + 3-digit subdistrict + 3-digit community)"
+            )
+            code = None
+        if parent is None:
+            continue
+        if not re.fullmatch(r"[0-9]{6}|[0-9]{9}", parent):
+            problems[i].append(
+                f"parent_code {parent!r} is neither a 9-digit subdistrict nor a 6-digit "
+                "district code"
+            )
+            continue
+        if code is not None and not code.startswith(parent):
+            problems[i].append(f"code {code} does not extend its parent code {parent}")
+        area = ref.parents.get(parent)
+        level = "subdistrict" if len(parent) == 9 else "district"
+        if area is None or area.level != level:
+            problems[i].append(
+                f"unknown parent code {parent}: no current {level} with that code in the database"
+            )
+        else:
+            parent_ids[i] = area.id
+    return {"parent_id": parent_ids, "geom": list(geoms)}
+
+
+def _check_grids(
+    values: dict[str, list[Any]],
+    geoms: NDArray[np.object_],
+    ref: ReferenceData,
+    problems: list[list[str]],
+) -> dict[str, list[Any]]:
+    by_code = {c.code: c for c in ref.communities}
+    tolerance = _degrees(BOUNDARY_TOLERANCE_M)
+    grown: dict[str, BaseGeometry] = {}
+    community_ids: list[int | None] = []
+    for i, code in enumerate(values["code"]):
+        community_ids.append(None)
+        if code is None:
+            continue
+        if not _CODE_LAYOUT[15].match(code):
+            problems[i].append(
+                f"code {code!r} is not a 15-digit grid code (12-digit community code + 3 digits)"
+            )
+            continue
+        community = by_code.get(code[:12])
+        if community is None:
+            problems[i].append(
+                f"unknown community {code[:12]} (the first 12 digits of the grid code): "
+                "import the community first"
+            )
+            continue
+        community_ids[i] = community.id
+        geom = geoms[i]
+        if geom is not None and community.geom is not None:
+            if community.code not in grown:
+                grown[community.code] = community.geom.buffer(tolerance)
+                shapely.prepare(grown[community.code])
+            if not grown[community.code].covers(geom):
+                problems[i].append(f"extends beyond its community {community.code}")
+    return {"community_id": community_ids, "geom": list(geoms)}
+
+
+def _check_buildings(
+    values: dict[str, list[Any]],
+    geoms: NDArray[np.object_],
+    ref: ReferenceData,
+    problems: list[list[str]],
+) -> dict[str, list[Any]]:
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    locations = np.full(len(geoms), None, dtype=object)
+    if present.any():
+        locations[present] = shapely.point_on_surface(geoms[present])
+    hit = _assign(ref.grids, locations)
+    grid_ids: list[int | None] = []
+    footprints: list[BaseGeometry | None] = []
+    for i, geom in enumerate(geoms):
+        footprints.append(geom if geom is not None and geom.geom_type != "Point" else None)
+        if geom is None:
+            grid_ids.append(None)
+            continue
+        if hit[i] < 0:
+            problems[i].append(
+                "not inside any grid (a building must lie in a current grid: "
+                "import or fix the grids first)"
+            )
+            grid_ids.append(None)
+        else:
+            grid_ids.append(ref.grids[hit[i]].id)
+    return {"grid_id": grid_ids, "location": list(locations), "footprint": footprints}
+
+
+def _check_facilities(
+    values: dict[str, list[Any]],
+    geoms: NDArray[np.object_],
+    ref: ReferenceData,
+    problems: list[list[str]],
+) -> dict[str, list[Any]]:
+    known = ", ".join(sorted(ref.facility_types)) or "none loaded"
+    for i, code in enumerate(values["type"]):
+        if code is not None and code not in ref.facility_types:
+            problems[i].append(f"unknown facility type {code!r} (known: {known})")
+    hit = _assign(ref.communities, geoms)
+    return {
+        "community_id": [ref.communities[h].id if h >= 0 else None for h in hit],
+        "geom": list(geoms),
+    }
+
+
+def _check_incidents(
+    values: dict[str, list[Any]],
+    geoms: NDArray[np.object_],
+    ref: ReferenceData,
+    problems: list[list[str]],
+) -> dict[str, list[Any]]:
+    hit = _assign(ref.grids, geoms)
+    return {"grid_id": [ref.grids[h].id if h >= 0 else None for h in hit], "geom": list(geoms)}
+
+
+_LAYER_CHECKS: dict[
+    str,
+    Callable[
+        [dict[str, list[Any]], NDArray[np.object_], ReferenceData, list[list[str]]],
+        dict[str, list[Any]],
+    ],
+] = {
+    "communities": _check_communities,
+    "grids": _check_grids,
+    "buildings": _check_buildings,
+    "facilities": _check_facilities,
+    "incidents": _check_incidents,
+}
+
+
+def _notes(layer: str, records: list[dict[str, Any]]) -> list[str]:
+    """What the user should know about an import that went through."""
+    if layer == "facilities":
+        orphans = sum(r["community_id"] is None for r in records)
+        if orphans:
+            return [
+                f"{orphans} facilities lie in the district but in no community; stored without one"
+            ]
+    if layer == "incidents":
+        orphans = sum(r["grid_id"] is None for r in records)
+        if orphans:
+            return [
+                f"{orphans} incidents lie in the district but in no grid; stored without a grid "
+                "(no grid manager will see them until the grids cover that place)"
+            ]
+    if layer == "grids" and any(r["households"] for r in records):
+        return [
+            "grid households from the file stand until buildings are imported; from then on "
+            "the database keeps them equal to the sum of the grid's buildings"
+        ]
+    return []

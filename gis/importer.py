@@ -1,0 +1,809 @@
+"""`gridmap import`: load a layer from GeoJSON, GeoPackage, Shapefile or CSV, all or nothing.
+
+The source datum is always named by the caller (``wgs84``, ``cgcs2000``,
+``gcj02``, ``bd09`` or ``EPSG:xxxx``) and everything is converted to WGS84
+(EPSG:4326), the storage datum. A CRS declared by the file (GeoPackage,
+Shapefile ``.prj``, GeoJSON ``crs``) must agree with it; GCJ-02 and BD-09 have
+no EPSG code, so a file declaring EPSG:4326/4490 may be imported as ``gcj02``
+or ``bd09`` (consumer-map data is routinely labelled WGS84).
+
+Every row is validated before anything is written; if any row is refused,
+`ImportRejectedError` lists each one with its 1-based row number (row 1 is the
+first feature, line 2 of a CSV), its code or ext_id and the reason, and
+nothing is written. Otherwise all rows go in with one COPY per layer inside a
+savepoint of the caller's transaction; a database error that still slips
+through rolls the savepoint back and becomes a `ConflictError`.
+
+Columns per layer (names are case-insensitive; Shapefile's 10-character
+truncations such as ``floating_p`` are recognised; other columns are ignored
+and listed in the report):
+
+communities (Polygon/MultiPolygon)
+    code (12 digits, required), name (required), parent_code (9-digit
+    subdistrict, or 6-digit district where the subdistrict level is missing;
+    required, must be current in the database and a prefix of code),
+    households (required, >= 0), population (required, >= 0),
+    floating_population (>= 0, default 0).
+grids (Polygon/MultiPolygon)
+    code (15 digits, required; its first 12 digits name a current community,
+    and the grid must lie within that community), name (required),
+    households (>= 0, default 0; only until buildings are imported, then the
+    database keeps it equal to the sum of the grid's buildings),
+    population (>= 0, default 0).
+buildings (Point, or Polygon/MultiPolygon footprint whose ST_PointOnSurface
+becomes the location)
+    ext_id (optional, unique), households (required, >= 0), floors (> 0),
+    address, name. The grid is the current grid covering the location.
+facilities (Point)
+    ext_id (optional, unique), type (a facility_type code, required; also
+    ``type_code``), name (required), capacity (>= 0), floor_area_m2 (> 0),
+    opening_hours, address. The community is the one covering the point.
+incidents (Point)
+    ext_id (optional, unique), category (required, <= 40 chars), reported_at
+    (ISO 8601, required; without an offset Beijing time is assumed), status
+    (default ``reported``), description, source. The grid is the one covering
+    the point (none if the point is in a gap between grids).
+
+CSV files carry points in lon/lat columns (also lng/longitude/x and
+lat/latitude/y, or names given by the caller) in the named datum, or any
+geometry as WKT in a ``wkt``/``geometry``/``geom`` column.
+
+See ``docs/import.md`` for the user-facing version.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pyogrio
+import pyogrio.errors
+import shapely
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from pyproj import CRS
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from gis.datum import Datum, DatumKind, UnknownDatumError, parse_datum
+from gis.errors import (
+    ConflictError,
+    ImportRejectedError,
+    InvalidParameterError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+from gis.import_validate import (
+    LAYERS,
+    SPECS,
+    Area,
+    ReferenceData,
+    SourceTable,
+    is_blank,
+    resolve_columns,
+    validate_layer,
+)
+from gis.models import SRID, AdminArea, Grid
+
+__all__ = [
+    "LAYERS",
+    "DatumMismatchError",
+    "ImportFileError",
+    "ImportReport",
+    "ImportSettings",
+    "NoDistrictError",
+    "export_rejections_csv",
+    "import_file",
+]
+
+
+class ImportSettings(BaseSettings):
+    """Limits of the importer; ``GRIDMAP_MAX_IMPORT_BYTES`` defaults to 200 MB."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    max_import_bytes: int = Field(
+        default=200 * 1024 * 1024, validation_alias="GRIDMAP_MAX_IMPORT_BYTES"
+    )
+
+
+class ImportFileError(InvalidParameterError):
+    """The file cannot be read as the layer: unreadable, malformed, columns missing."""
+
+
+class DatumMismatchError(InvalidParameterError):
+    """The CRS the file declares contradicts the datum the caller named."""
+
+
+class NoDistrictError(NotFoundError):
+    """No current district boundary is loaded, so nothing can be checked against it."""
+
+
+@dataclass
+class ImportReport:
+    """What an import did; ``seconds`` is wall time from reading to the last row written."""
+
+    layer: str
+    path: Path
+    datum: str
+    rows_read: int
+    rows_imported: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+FORMATS = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "GeoPackage",
+    ".shp": "Shapefile",
+    ".zip": "zipped Shapefile",
+    ".csv": "CSV",
+}
+LON_NAMES = ("lon", "lng", "longitude", "x")
+LAT_NAMES = ("lat", "latitude", "y")
+WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def import_file(
+    session: Session,
+    layer: str,
+    path: Path | str,
+    datum: str,
+    *,
+    progress: bool = False,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    gpkg_layer: str | None = None,
+    max_bytes: int | None = None,
+    console: Console | None = None,
+) -> ImportReport:
+    """Validate every row of ``path`` as ``layer`` and write them all, or nothing.
+
+    Writes in the caller's transaction (the caller commits). ``datum`` is
+    required: the coordinates' datum or EPSG code, never guessed.
+    ``max_bytes`` overrides ``GRIDMAP_MAX_IMPORT_BYTES``. Raises
+    `ImportRejectedError` with every bad row, `ImportFileError`,
+    `DatumMismatchError`, `NoDistrictError`, `PayloadTooLargeError`, or
+    `ConflictError` if the database refuses what validation let through.
+    """
+    started = time.perf_counter()
+    if layer not in LAYERS:
+        raise InvalidParameterError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}")
+    try:
+        source_datum = parse_datum(datum)
+    except UnknownDatumError as exc:
+        raise InvalidParameterError(str(exc)) from exc
+    path = Path(path)
+    check_size(path, ImportSettings().max_import_bytes if max_bytes is None else max_bytes)
+
+    table, declared = read_source(
+        path, layer, lon_col=lon_col, lat_col=lat_col, layer_name=gpkg_layer
+    )
+    check_declared_crs(declared, source_datum, path)
+    spec = SPECS[layer]
+    column_map, missing = resolve_columns(spec, list(table.attributes.columns))
+    if missing:
+        raise ImportFileError(
+            f"{path.name}: missing required column(s) {', '.join(missing)} for {layer}; "
+            f"found: {', '.join(map(str, table.attributes.columns)) or 'none'}. "
+            "See docs/import.md for the columns of each layer."
+        )
+    ignored = [
+        c
+        for c in table.attributes.columns
+        if c not in column_map.values() and c not in table.geometry_columns
+    ]
+
+    session.flush()
+    idents = _idents(table, column_map.get(spec.ident))
+    ref = load_reference(session, layer, idents)
+    with _progress_bar(progress, console) as bar:
+        validated = validate_layer(
+            layer,
+            table,
+            source_datum,
+            ref,
+            column_map=column_map,
+            advance=bar(f"checking {layer}", table.n_rows),
+        )
+        if validated.rejected:
+            raise ImportRejectedError(layer, validated.rejected, table.n_rows)
+        written = write_layer(
+            session, layer, validated.records, advance=bar(f"writing {layer}", table.n_rows)
+        )
+    notes = list(validated.notes)
+    if ignored:
+        notes.append(f"ignored column(s): {', '.join(map(str, ignored))}")
+    return ImportReport(
+        layer=layer,
+        path=path,
+        datum=source_datum.label,
+        rows_read=table.n_rows,
+        rows_imported=written,
+        seconds=time.perf_counter() - started,
+        notes=notes,
+    )
+
+
+def export_rejections_csv(error: ImportRejectedError, path: Path | str) -> Path:
+    """Write the rejected rows as CSV (row, id, reason) for the user to fix the file.
+
+    UTF-8 with a byte-order mark, so that Excel on a Chinese Windows shows the
+    codes and names correctly.
+    """
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["row", "id", "reason"])
+        for r in error.rejected:
+            writer.writerow([r.row, r.ident or "", r.reason])
+    return path
+
+
+# ---------------------------------------------------------------- reading
+
+
+def check_size(path: Path, max_bytes: int) -> int:
+    """Size of the file (with a Shapefile's sidecar files) in bytes, refused above ``max_bytes``."""
+    if not path.is_file():
+        raise ImportFileError(f"{path}: no such file")
+    parts = (
+        [path.with_suffix(s) for s in _SHAPEFILE_PARTS] if path.suffix.lower() == ".shp" else [path]
+    )
+    size = sum(p.stat().st_size for p in parts if p.is_file())
+    if size > max_bytes:
+        raise PayloadTooLargeError(
+            f"{path.name} is {size / 1e6:.1f} MB, over the import limit of "
+            f"{max_bytes / 1e6:.1f} MB; split the file, or raise GRIDMAP_MAX_IMPORT_BYTES"
+        )
+    return size
+
+
+def read_source(
+    path: Path,
+    layer: str,
+    *,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    layer_name: str | None = None,
+) -> tuple[SourceTable, CRS | None]:
+    """The file's rows and the CRS it declares (None if it declares none)."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ImportFileError(
+            f"{path.name}: unsupported file type {path.suffix or '(none)'}; "
+            f"use one of {', '.join(sorted(FORMATS))}"
+        )
+    if fmt == "CSV":
+        table, crs = _read_csv(path, layer, lon_col, lat_col), None
+    else:
+        table, crs = _read_gis(path, fmt, layer_name)
+    if table.n_rows == 0:
+        raise ImportFileError(f"{path.name}: contains no rows to import")
+    return table, crs
+
+
+def _normalise_columns(path: Path, columns: Sequence[object]) -> list[str]:
+    names = [str(c).strip().lower() for c in columns]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ImportFileError(f"{path.name}: column name(s) used twice: {', '.join(dupes)}")
+    return names
+
+
+def _read_gis(path: Path, fmt: str, layer_name: str | None) -> tuple[SourceTable, CRS | None]:
+    failures = (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.FieldError,
+        pyogrio.errors.GeometryError,
+        pyogrio.errors.CRSError,
+        OSError,
+        ValueError,
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+            if layer_name is not None and layer_name not in layers:
+                raise ImportFileError(
+                    f"{path.name} has no layer {layer_name!r}; its layers: {', '.join(layers)}"
+                )
+            if layer_name is None and len(layers) > 1:
+                raise ImportFileError(
+                    f"{path.name} has {len(layers)} layers ({', '.join(layers)}); "
+                    "choose one with --gpkg-layer"
+                )
+            frame = pyogrio.read_dataframe(path, layer=layer_name or layers[0])
+    except failures as exc:
+        raise ImportFileError(f"{path.name}: cannot be read as {fmt}: {exc}") from exc
+    geometry = np.asarray(frame.geometry.array, dtype=object)
+    attributes = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    attributes.columns = _normalise_columns(path, attributes.columns)
+    table = SourceTable(
+        attributes=attributes.reset_index(drop=True),
+        geometry=geometry,
+        geometry_problems=[None] * len(geometry),
+    )
+    return table, frame.crs
+
+
+def _read_csv_frame(path: Path) -> pd.DataFrame:
+    # Excel on a Chinese Windows saves CSV in GB18030/GBK, not UTF-8.
+    last: Exception | None = None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=True
+            )
+        except UnicodeDecodeError as exc:
+            last = exc
+        except pd.errors.EmptyDataError as exc:
+            raise ImportFileError(f"{path.name}: the CSV file is empty") from exc
+        except (pd.errors.ParserError, ValueError, OSError) as exc:
+            raise ImportFileError(f"{path.name}: cannot be read as CSV: {exc}") from exc
+    raise ImportFileError(f"{path.name}: neither UTF-8 nor GB18030 text ({last})")
+
+
+def _pick(
+    path: Path, names: list[str], explicit: str | None, defaults: Sequence[str]
+) -> str | None:
+    if explicit is not None:
+        wanted = explicit.strip().lower()
+        if wanted not in names:
+            raise ImportFileError(f"{path.name}: no column {explicit!r}; found: {', '.join(names)}")
+        return wanted
+    return next((n for n in defaults if n in names), None)
+
+
+def _read_csv(path: Path, layer: str, lon_col: str | None, lat_col: str | None) -> SourceTable:
+    frame = _read_csv_frame(path)
+    frame.columns = _normalise_columns(path, frame.columns)
+    names = list(frame.columns)
+    n = len(frame)
+    problems: list[str | None] = [None] * n
+    wkt_col = None if (lon_col or lat_col) else next((c for c in WKT_NAMES if c in names), None)
+    if wkt_col is not None:
+        raw = [None if is_blank(v) else str(v) for v in frame[wkt_col]]
+        geometry = np.asarray(shapely.from_wkt(raw, on_invalid="ignore"), dtype=object)
+        for i, (text_value, geom) in enumerate(zip(raw, geometry, strict=True)):
+            if text_value is not None and geom is None:
+                problems[i] = f"unparsable WKT in column {wkt_col}: {text_value[:60]!r}"
+        used: tuple[str, ...] = (wkt_col,)
+    else:
+        lon = _pick(path, names, lon_col, LON_NAMES)
+        lat = _pick(path, names, lat_col, LAT_NAMES)
+        if lon is None or lat is None:
+            polygons = "Point" not in SPECS[layer].geometry_types
+            need = (
+                f"a CSV of {layer} needs its polygons as WKT in a column named "
+                f"{' or '.join(WKT_NAMES)}"
+                if polygons
+                else (
+                    f"no lon/lat columns (looked for {'/'.join(LON_NAMES)} and "
+                    f"{'/'.join(LAT_NAMES)}, or WKT in {'/'.join(WKT_NAMES)}); "
+                    "name them with --lon-col and --lat-col"
+                )
+            )
+            raise ImportFileError(f"{path.name}: {need}; found: {', '.join(names)}")
+        xs = np.full(n, np.nan)
+        ys = np.full(n, np.nan)
+        for i, (x, y) in enumerate(zip(frame[lon], frame[lat], strict=True)):
+            bad = [
+                f"missing {name}" if is_blank(v) else f"{name} {v!r} is not a number"
+                for name, v in ((lon, x), (lat, y))
+                if not _is_float(v)
+            ]
+            if bad:
+                problems[i] = "; ".join(bad)
+            else:
+                xs[i], ys[i] = float(x), float(y)
+        geometry = np.full(n, None, dtype=object)
+        good = np.array([p is None for p in problems], dtype=bool)
+        geometry[good] = shapely.points(xs[good], ys[good])
+        used = (lon, lat)
+    return SourceTable(
+        attributes=frame.reset_index(drop=True),
+        geometry=geometry,
+        geometry_problems=problems,
+        geometry_columns=used,
+    )
+
+
+def _is_float(value: Any) -> bool:
+    if is_blank(value):
+        return False
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _idents(table: SourceTable, column: str | None) -> list[str]:
+    if column is None:
+        return []
+    values = table.attributes[column].tolist()
+    out = []
+    for v in values:
+        if is_blank(v):
+            continue
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        out.append(str(v).strip())
+    return out
+
+
+# ---------------------------------------------------------------- datum
+
+
+_LONLAT_EPSG = (4326, 4490)
+
+
+def _same_crs(declared: CRS, epsg: int) -> bool:
+    return bool(
+        declared.equals(CRS.from_epsg(epsg), ignore_axis_order=True)
+        or declared.to_epsg(min_confidence=70) == epsg
+    )
+
+
+def _describe(crs: CRS) -> str:
+    epsg = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{epsg} ({crs.name})" if epsg else repr(crs.name)
+
+
+def check_declared_crs(declared: CRS | None, datum: Datum, path: Path) -> None:
+    """Refuse a file whose declared CRS contradicts the datum the caller named.
+
+    WGS84, CGCS2000, GCJ-02 and BD-09 are all longitude/latitude, and a file
+    of GCJ-02 points is normally labelled EPSG:4326 by the tool that wrote
+    it; so any of these four accepts a file declaring EPSG:4326 or 4490. An
+    EPSG datum must match the declared CRS exactly.
+    """
+    if declared is None:
+        return
+    if datum.kind is DatumKind.EPSG:
+        assert datum.epsg is not None
+        if _same_crs(declared, datum.epsg):
+            return
+        wanted = f"--datum {datum.label}"
+    else:
+        if any(_same_crs(declared, code) for code in _LONLAT_EPSG):
+            return
+        wanted = f"--datum {datum.label}"
+    raise DatumMismatchError(
+        f"{path.name} declares its coordinates as {_describe(declared)}, which contradicts "
+        f"{wanted}. If the declared CRS is right, re-run with --datum "
+        f"{_suggest(declared)}; if the file's CRS label is wrong, fix the label first."
+    )
+
+
+def _suggest(crs: CRS) -> str:
+    epsg = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{epsg}" if epsg else "<its EPSG code>"
+
+
+# ---------------------------------------------------------------- database
+
+
+_CURRENT = "valid_from <= CURRENT_DATE AND (valid_to IS NULL OR valid_to > CURRENT_DATE)"
+
+
+def _areas(session: Session, sql: str, **params: Any) -> list[Area]:
+    rows = session.execute(text(sql), params).all()
+    return [
+        Area(
+            id=int(r.id),
+            code=str(r.code),
+            level=str(r.level),
+            geom=shapely.from_wkb(bytes(r.wkb)) if r.wkb is not None else None,
+        )
+        for r in rows
+    ]
+
+
+def load_reference(session: Session, layer: str, idents: list[str]) -> ReferenceData:
+    """What the layer's rows are checked against: district, parents, grids, taken ids."""
+    districts = _areas(
+        session,
+        "SELECT id, code, level::text AS level, ST_AsBinary(geom) AS wkb FROM admin_area"
+        f" WHERE level = 'district' AND {_CURRENT} ORDER BY code",
+    )
+    if not districts:
+        raise NoDistrictError(
+            "no district boundary is loaded (admin_area, level 'district', in force today), so "
+            "rows cannot be checked against it. Load the district boundary (and its "
+            "subdistricts) before importing communities, grids or anything inside them."
+        )
+    district = shapely.union_all([d.geom for d in districts])
+    ref = ReferenceData(district_codes=[d.code for d in districts], district=district)
+    if layer == "communities":
+        parents = _areas(
+            session,
+            "SELECT id, code, level::text AS level, NULL::bytea AS wkb FROM admin_area"
+            f" WHERE level IN ('district', 'subdistrict') AND {_CURRENT}",
+        )
+        ref.parents = {p.code: p for p in parents}
+    if layer in ("grids", "facilities"):
+        ref.communities = _areas(
+            session,
+            "SELECT id, code, level::text AS level, ST_AsBinary(geom) AS wkb FROM admin_area"
+            f" WHERE level = 'community' AND {_CURRENT} ORDER BY code",
+        )
+    if layer in ("buildings", "incidents"):
+        ref.grids = _areas(
+            session,
+            "SELECT id, code, 'grid' AS level, ST_AsBinary(geom) AS wkb FROM grid"
+            f" WHERE {_CURRENT} ORDER BY code",
+        )
+    if layer == "facilities":
+        ref.facility_types = set(session.execute(text("SELECT code FROM facility_type")).scalars())
+    ref.taken = _taken(session, layer, idents)
+    return ref
+
+
+def _server_default(column: Any) -> str:
+    return str(column.server_default.arg)
+
+
+def _taken(session: Session, layer: str, idents: list[str]) -> dict[str, str]:
+    """Codes or ext_ids of the file already in the database, with a word on why they clash."""
+    if not idents:
+        return {}
+    if layer in ("communities", "grids"):
+        # Imported rows start at the column's server default and stay open, so
+        # they clash with every stored version of the code still valid after it.
+        model = AdminArea if layer == "communities" else Grid
+        valid_from = _server_default(model.__table__.c.valid_from)
+        rows = session.execute(
+            text(
+                f"SELECT code, valid_from, valid_to FROM {model.__tablename__}"
+                " WHERE code = ANY(:codes) AND (valid_to IS NULL OR valid_to > CAST(:vf AS date))"
+            ),
+            {"codes": idents, "vf": valid_from},
+        ).all()
+        return {
+            r.code: (
+                "already in the database"
+                + (f" (version valid until {r.valid_to})" if r.valid_to else "")
+            )
+            for r in rows
+        }
+    table = _TABLES[layer]
+    stored = session.execute(
+        text(f"SELECT ext_id FROM {table} WHERE ext_id = ANY(:ids)"), {"ids": idents}
+    ).scalars()
+    return {str(ext_id): "already in the database" for ext_id in stored}
+
+
+_TABLES = {
+    "communities": "admin_area",
+    "grids": "grid",
+    "buildings": "building",
+    "facilities": "facility",
+    "incidents": "incident",
+}
+
+_COPY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "communities": (
+        "code",
+        "name",
+        "level",
+        "parent_id",
+        "geom",
+        "households",
+        "population",
+        "floating_population",
+    ),
+    "grids": ("code", "name", "community_id", "geom", "households", "population"),
+    "buildings": (
+        "ext_id",
+        "grid_id",
+        "location",
+        "footprint",
+        "households",
+        "floors",
+        "address",
+        "name",
+    ),
+    "facilities": (
+        "ext_id",
+        "type_code",
+        "name",
+        "geom",
+        "capacity",
+        "floor_area_m2",
+        "opening_hours",
+        "address",
+        "community_id",
+    ),
+    "incidents": (
+        "ext_id",
+        "category",
+        "geom",
+        "reported_at",
+        "status",
+        "grid_id",
+        "description",
+        "source",
+    ),
+}
+
+
+def _ewkb_hex(geoms: Sequence[BaseGeometry | None], multi: bool) -> list[str | None]:
+    """Hex EWKB with SRID 4326, the text form COPY accepts for a geometry column.
+
+    With ``multi``, polygons become one-part multipolygons, the column type.
+    """
+    arr = np.asarray(geoms, dtype=object)
+    if multi and arr.size:
+        polygons = np.flatnonzero(shapely.get_type_id(arr) == shapely.GeometryType.POLYGON)
+        if polygons.size:
+            arr[polygons] = shapely.multipolygons(arr[polygons], indices=np.arange(polygons.size))
+    arr = shapely.set_srid(arr, SRID)
+    return list(shapely.to_wkb(arr, hex=True, include_srid=True))
+
+
+def _rows(layer: str, records: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+    if layer in ("communities", "grids"):
+        geoms = _ewkb_hex([r["geom"] for r in records], multi=True)
+    elif layer == "buildings":
+        geoms = _ewkb_hex([r["location"] for r in records], multi=False)
+        footprints = _ewkb_hex([r["footprint"] for r in records], multi=True)
+    else:
+        geoms = _ewkb_hex([r["geom"] for r in records], multi=False)
+    for i, r in enumerate(records):
+        if layer == "communities":
+            yield (
+                r["code"],
+                r["name"],
+                "community",
+                r["parent_id"],
+                geoms[i],
+                r["households"],
+                r["population"],
+                r["floating_population"],
+            )
+        elif layer == "grids":
+            yield (
+                r["code"],
+                r["name"],
+                r["community_id"],
+                geoms[i],
+                r["households"],
+                r["population"],
+            )
+        elif layer == "buildings":
+            yield (
+                r["ext_id"],
+                r["grid_id"],
+                geoms[i],
+                footprints[i],
+                r["households"],
+                r["floors"],
+                r["address"],
+                r["name"],
+            )
+        elif layer == "facilities":
+            yield (
+                r["ext_id"],
+                r["type"],
+                r["name"],
+                geoms[i],
+                r["capacity"],
+                r["floor_area_m2"],
+                r["opening_hours"],
+                r["address"],
+                r["community_id"],
+            )
+        else:
+            yield (
+                r["ext_id"],
+                r["category"],
+                geoms[i],
+                r["reported_at"],
+                r["status"],
+                r["grid_id"],
+                r["description"],
+                r["source"],
+            )
+
+
+def write_layer(
+    session: Session,
+    layer: str,
+    records: list[dict[str, Any]],
+    *,
+    advance: Callable[[int], None] = lambda n: None,
+) -> int:
+    """COPY validated records into the layer's table inside a savepoint; rows written.
+
+    COPY fires the same constraints and triggers as INSERT (the grid
+    household totals are refreshed once per statement), at a fraction of the
+    cost of one INSERT per row. If the database refuses anything, the
+    savepoint is rolled back, so the caller's transaction is left as it was.
+    """
+    columns = ", ".join(_COPY_COLUMNS[layer])
+    statement = f"COPY {_TABLES[layer]} ({columns}) FROM STDIN"
+    try:
+        with session.begin_nested():
+            dbapi = session.connection().connection.driver_connection
+            assert isinstance(dbapi, psycopg.Connection)
+            with dbapi.cursor() as cur:
+                with cur.copy(statement) as copy:
+                    for i, row in enumerate(_rows(layer, records), start=1):
+                        copy.write_row(row)
+                        if i % 1000 == 0:
+                            advance(1000)
+                advance(len(records) % 1000)
+                written = int(cur.rowcount)
+    except (psycopg.Error, DBAPIError) as exc:
+        orig = getattr(exc, "orig", exc)
+        diag = getattr(orig, "diag", None)
+        primary = getattr(diag, "message_primary", None) or str(orig).splitlines()[0]
+        detail = getattr(diag, "message_detail", None)
+        message = f"the database refused the {layer} import, so nothing was imported: {primary}" + (
+            f" ({detail})" if detail else ""
+        )
+        if isinstance(orig, psycopg.errors.IntegrityError):
+            raise ConflictError(message) from exc
+        if isinstance(orig, psycopg.errors.DataError):
+            raise InvalidParameterError(message) from exc
+        raise
+    session.expire_all()
+    return written
+
+
+# ---------------------------------------------------------------- progress
+
+
+Advance = Callable[[int], None]
+
+
+@contextmanager
+def _progress_bar(
+    enabled: bool, console: Console | None
+) -> Iterator[Callable[[str, int], Advance]]:
+    """A factory of progress tasks (description, total) -> advance(n); silent when disabled."""
+    if not enabled:
+        yield lambda description, total: lambda n: None
+        return
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+    )
+
+    def task(description: str, total: int) -> Advance:
+        task_id = bar.add_task(description, total=total)
+        return lambda n: bar.advance(task_id, n)
+
+    with bar:
+        yield task
