@@ -22,7 +22,13 @@ MAX_ROWS_SHOWN = 40
 
 
 def import_command(
-    layer: Annotated[str, typer.Argument(help=f"What the file holds: {', '.join(LAYERS)}.")],
+    layer: Annotated[
+        str,
+        typer.Argument(
+            help=f"What the file holds: {', '.join(LAYERS)}. Load a district first, then "
+            "its subdistricts, communities and grids: each is checked against the level above."
+        ),
+    ],
     path: Annotated[
         Path, typer.Argument(help="GeoJSON, GeoPackage, Shapefile (.shp or .zip) or CSV file.")
     ],

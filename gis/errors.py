@@ -29,6 +29,22 @@ class ConflictError(GridmapError):
     """The request conflicts with what is stored (duplicate code, stale version)."""
 
 
+class ImportFileError(InvalidParameterError):
+    """An import file cannot be read as the layer: unreadable, malformed, columns missing."""
+
+
+class DatumMismatchError(InvalidParameterError):
+    """The CRS an import file declares contradicts the datum the caller named.
+
+    Refused rather than resolved either way: one of the two is wrong, and
+    guessing which would shift every row by hundreds of metres.
+    """
+
+
+class NoDistrictError(NotFoundError):
+    """No current district boundary is loaded, so rows cannot be checked against it."""
+
+
 @dataclass
 class RejectedRow:
     """One input row an import refused, and why."""

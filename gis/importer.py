@@ -14,16 +14,25 @@ nothing is written. Otherwise all rows go in with one COPY per layer inside a
 savepoint of the caller's transaction; a database error that still slips
 through rolls the savepoint back and becomes a `ConflictError`.
 
-Columns per layer (names are case-insensitive; Shapefile's 10-character
-truncations such as ``floating_p`` are recognised; other columns are ignored
-and listed in the report):
+Columns per layer, in the order a deployment loads them (names are
+case-insensitive; Shapefile's 10-character truncations such as ``floating_p``
+are recognised; other columns are ignored and listed in the report):
 
+districts (Polygon/MultiPolygon)
+    code (6 digits, GB/T 2260, required; no current district may have it),
+    name (required), households, population, floating_population (>= 0,
+    default 0). The only layer imported without a district already loaded.
+subdistricts (Polygon/MultiPolygon)
+    code (9 digits, required), name (required), parent_code (6-digit current
+    district, default the first 6 digits of code, which must extend it),
+    households, population, floating_population (>= 0, default 0). Must lie
+    within the parent district.
 communities (Polygon/MultiPolygon)
     code (12 digits, required), name (required), parent_code (9-digit
     subdistrict, or 6-digit district where the subdistrict level is missing;
     required, must be current in the database and a prefix of code),
     households (required, >= 0), population (required, >= 0),
-    floating_population (>= 0, default 0).
+    floating_population (>= 0, default 0). Must lie within the parent.
 grids (Polygon/MultiPolygon)
     code (15 digits, required; its first 12 digits name a current community,
     and the grid must lie within that community), name (required),
@@ -43,6 +52,12 @@ incidents (Point)
     (ISO 8601, required; without an offset Beijing time is assumed), status
     (default ``reported``), description, source. The grid is the one covering
     the point (none if the point is in a gap between grids).
+
+Subdistricts, communities and grids must tile: "within" allows
+``BOUNDARY_TOLERANCE_M`` (5 m), and a row overlapping another row of the
+file or a current area of its level by more than ``OVERLAP_TOLERANCE_M2``
+(1 m² in EPSG:4549) is refused. Gaps are allowed (districts are loaded piece
+by piece); the report's notes say what share of each parent is now covered.
 
 CSV files carry points in lon/lat columns (also lng/longitude/x and
 lat/latitude/y, or names given by the caller) in the named datum, or any
@@ -68,8 +83,6 @@ import psycopg
 import pyogrio
 import pyogrio.errors
 import shapely
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from pyproj import CRS
 from rich.console import Console
 from rich.progress import (
@@ -88,9 +101,11 @@ from sqlalchemy.orm import Session
 from gis.datum import Datum, DatumKind, UnknownDatumError, parse_datum
 from gis.errors import (
     ConflictError,
+    DatumMismatchError,
+    ImportFileError,
     ImportRejectedError,
     InvalidParameterError,
-    NotFoundError,
+    NoDistrictError,
     PayloadTooLargeError,
 )
 from gis.import_validate import (
@@ -104,39 +119,14 @@ from gis.import_validate import (
     validate_layer,
 )
 from gis.models import SRID, AdminArea, Grid
+from gis.settings import ImportSettings
 
 __all__ = [
     "LAYERS",
-    "DatumMismatchError",
-    "ImportFileError",
     "ImportReport",
-    "ImportSettings",
-    "NoDistrictError",
     "export_rejections_csv",
     "import_file",
 ]
-
-
-class ImportSettings(BaseSettings):
-    """Limits of the importer; ``GRIDMAP_MAX_IMPORT_BYTES`` defaults to 200 MB."""
-
-    model_config = SettingsConfigDict(extra="ignore")
-
-    max_import_bytes: int = Field(
-        default=200 * 1024 * 1024, validation_alias="GRIDMAP_MAX_IMPORT_BYTES"
-    )
-
-
-class ImportFileError(InvalidParameterError):
-    """The file cannot be read as the layer: unreadable, malformed, columns missing."""
-
-
-class DatumMismatchError(InvalidParameterError):
-    """The CRS the file declares contradicts the datum the caller named."""
-
-
-class NoDistrictError(NotFoundError):
-    """No current district boundary is loaded, so nothing can be checked against it."""
 
 
 @dataclass
@@ -521,45 +511,64 @@ def _areas(session: Session, sql: str, **params: Any) -> list[Area]:
             code=str(r.code),
             level=str(r.level),
             geom=shapely.from_wkb(bytes(r.wkb)) if r.wkb is not None else None,
+            parent_id=None if r.parent_id is None else int(r.parent_id),
         )
         for r in rows
     ]
 
 
-def load_reference(session: Session, layer: str, idents: list[str]) -> ReferenceData:
-    """What the layer's rows are checked against: district, parents, grids, taken ids."""
-    districts = _areas(
+def _admin_areas(session: Session, *levels: str) -> list[Area]:
+    """Current admin areas of ``levels`` with their geometry, sorted by code."""
+    return _areas(
         session,
-        "SELECT id, code, level::text AS level, ST_AsBinary(geom) AS wkb FROM admin_area"
-        f" WHERE level = 'district' AND {_CURRENT} ORDER BY code",
+        "SELECT id, code, level::text AS level, parent_id, ST_AsBinary(geom) AS wkb"
+        f" FROM admin_area WHERE level::text = ANY(:levels) AND {_CURRENT} ORDER BY code",
+        levels=list(levels),
     )
+
+
+def _current_grids(session: Session) -> list[Area]:
+    return _areas(
+        session,
+        "SELECT id, code, 'grid' AS level, community_id AS parent_id, ST_AsBinary(geom) AS wkb"
+        f" FROM grid WHERE {_CURRENT} ORDER BY code",
+    )
+
+
+NO_DISTRICT_MESSAGE = (
+    "no district boundary is loaded (admin_area, level 'district', in force today), so rows "
+    "cannot be checked against it: import one with `gridmap import districts FILE --datum ...`, "
+    "then its subdistricts (`gridmap import subdistricts FILE --datum ...`), before importing "
+    "communities, grids or anything inside them."
+)
+
+
+def load_reference(session: Session, layer: str, idents: list[str]) -> ReferenceData:
+    """What the layer's rows are checked against: district, parents, peers, grids, taken ids.
+
+    Districts are the one layer imported without a district already loaded.
+    """
+    if layer == "districts":
+        ref = ReferenceData(district_codes=[], district=None)
+        ref.taken = _taken(session, layer, idents)
+        return ref
+    districts = _admin_areas(session, "district")
     if not districts:
-        raise NoDistrictError(
-            "no district boundary is loaded (admin_area, level 'district', in force today), so "
-            "rows cannot be checked against it. Load the district boundary (and its "
-            "subdistricts) before importing communities, grids or anything inside them."
-        )
+        raise NoDistrictError(NO_DISTRICT_MESSAGE)
     district = shapely.union_all([d.geom for d in districts])
     ref = ReferenceData(district_codes=[d.code for d in districts], district=district)
+    if layer == "subdistricts":
+        ref.parents = {d.code: d for d in districts}
+        ref.peers = _admin_areas(session, "subdistrict")
     if layer == "communities":
-        parents = _areas(
-            session,
-            "SELECT id, code, level::text AS level, NULL::bytea AS wkb FROM admin_area"
-            f" WHERE level IN ('district', 'subdistrict') AND {_CURRENT}",
-        )
-        ref.parents = {p.code: p for p in parents}
+        ref.parents = {p.code: p for p in [*districts, *_admin_areas(session, "subdistrict")]}
+        ref.peers = _admin_areas(session, "community")
     if layer in ("grids", "facilities"):
-        ref.communities = _areas(
-            session,
-            "SELECT id, code, level::text AS level, ST_AsBinary(geom) AS wkb FROM admin_area"
-            f" WHERE level = 'community' AND {_CURRENT} ORDER BY code",
-        )
+        ref.communities = _admin_areas(session, "community")
+    if layer == "grids":
+        ref.peers = _current_grids(session)
     if layer in ("buildings", "incidents"):
-        ref.grids = _areas(
-            session,
-            "SELECT id, code, 'grid' AS level, ST_AsBinary(geom) AS wkb FROM grid"
-            f" WHERE {_CURRENT} ORDER BY code",
-        )
+        ref.grids = _current_grids(session)
     if layer == "facilities":
         ref.facility_types = set(session.execute(text("SELECT code FROM facility_type")).scalars())
     ref.taken = _taken(session, layer, idents)
@@ -574,10 +583,12 @@ def _taken(session: Session, layer: str, idents: list[str]) -> dict[str, str]:
     """Codes or ext_ids of the file already in the database, with a word on why they clash."""
     if not idents:
         return {}
-    if layer in ("communities", "grids"):
+    if layer in _AREA_LAYERS:
         # Imported rows start at the column's server default and stay open, so
-        # they clash with every stored version of the code still valid after it.
-        model = AdminArea if layer == "communities" else Grid
+        # they clash with every stored version of the code still valid after it
+        # (the exclusion constraints ex_admin_area_code_period and
+        # ex_grid_code_period would refuse them).
+        model = Grid if layer == "grids" else AdminArea
         valid_from = _server_default(model.__table__.c.valid_from)
         rows = session.execute(
             text(
@@ -600,7 +611,12 @@ def _taken(session: Session, layer: str, idents: list[str]) -> dict[str, str]:
     return {str(ext_id): "already in the database" for ext_id in stored}
 
 
+_AREA_LAYERS = ("districts", "subdistricts", "communities", "grids")
+_ADMIN_LEVEL = {"districts": "district", "subdistricts": "subdistrict", "communities": "community"}
+
 _TABLES = {
+    "districts": "admin_area",
+    "subdistricts": "admin_area",
     "communities": "admin_area",
     "grids": "grid",
     "buildings": "building",
@@ -608,17 +624,20 @@ _TABLES = {
     "incidents": "incident",
 }
 
+_ADMIN_COLUMNS = (
+    "code",
+    "name",
+    "level",
+    "parent_id",
+    "geom",
+    "households",
+    "population",
+    "floating_population",
+)
 _COPY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "communities": (
-        "code",
-        "name",
-        "level",
-        "parent_id",
-        "geom",
-        "households",
-        "population",
-        "floating_population",
-    ),
+    "districts": _ADMIN_COLUMNS,
+    "subdistricts": _ADMIN_COLUMNS,
+    "communities": _ADMIN_COLUMNS,
     "grids": ("code", "name", "community_id", "geom", "households", "population"),
     "buildings": (
         "ext_id",
@@ -669,7 +688,7 @@ def _ewkb_hex(geoms: Sequence[BaseGeometry | None], multi: bool) -> list[str | N
 
 
 def _rows(layer: str, records: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
-    if layer in ("communities", "grids"):
+    if layer in _AREA_LAYERS:
         geoms = _ewkb_hex([r["geom"] for r in records], multi=True)
     elif layer == "buildings":
         geoms = _ewkb_hex([r["location"] for r in records], multi=False)
@@ -677,11 +696,11 @@ def _rows(layer: str, records: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]
     else:
         geoms = _ewkb_hex([r["geom"] for r in records], multi=False)
     for i, r in enumerate(records):
-        if layer == "communities":
+        if layer in _ADMIN_LEVEL:
             yield (
                 r["code"],
                 r["name"],
-                "community",
+                _ADMIN_LEVEL[layer],
                 r["parent_id"],
                 geoms[i],
                 r["households"],

@@ -51,3 +51,18 @@ class ServerSettings(BaseSettings):
     max_upload_bytes: int = Field(
         default=50 * 1024 * 1024, validation_alias="GRIDMAP_MAX_UPLOAD_BYTES"
     )
+
+
+class ImportSettings(BaseSettings):
+    """Limits of `gridmap import`.
+
+    ``GRIDMAP_MAX_IMPORT_BYTES`` (bytes, default 200 MB; a Shapefile counts
+    with its sidecar files) bounds what is read into memory: the whole file is
+    validated before anything is written.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    max_import_bytes: int = Field(
+        default=200 * 1024 * 1024, validation_alias="GRIDMAP_MAX_IMPORT_BYTES"
+    )

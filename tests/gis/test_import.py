@@ -1,12 +1,16 @@
 """`gridmap import`: every format, every rejection reason, datums, all-or-nothing.
 
-Reference data (a district 370705 of lon 119.10-119.25 / lat 36.62-36.75, its
-subdistrict, two communities and two grids, two facility types) is inserted in
-each test's rolled-back transaction; fixture files are written to tmp_path.
+Reference data (a district 370705 of lon 119.10-119.25 / lat 36.62-36.80, its
+subdistrict 370705001 covering all of it, two communities and two grids, two
+facility types) is inserted in each test's rolled-back transaction; fixture
+files are written to tmp_path.
 
-    C1 370705001001 = lon 119.100-119.175, all latitudes; grid ...001001 covers it
-    C2 370705001002 = lon 119.175-119.250, all latitudes; grid ...002001 covers
+    C1 370705001001 = lon 119.100-119.175, lat 36.62-36.75; grid ...001001 covers it
+    C2 370705001002 = lon 119.175-119.250, lat 36.62-36.75; grid ...002001 covers
                       lat 36.62-36.70 only, so lat 36.70-36.75 there is in no grid
+    FREE            = lat 36.75-36.80: in the subdistrict, in no community yet
+
+Areas are 0.01° squares (about 890 m x 1110 m, 0.99 km²) unless said otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import csv
 import datetime as dt
 import io
 import json
+import re
+import time
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -26,28 +32,29 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from rich.console import Console
 from shapely.geometry import Point, Polygon, box
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+import gis.errors
 from gis.datum import BD09, GCJ02, from_wgs84
 from gis.errors import (
     ConflictError,
-    ImportRejectedError,
-    InvalidParameterError,
-    PayloadTooLargeError,
-)
-from gis.importer import (
     DatumMismatchError,
     ImportFileError,
+    ImportRejectedError,
+    InvalidParameterError,
     NoDistrictError,
-    export_rejections_csv,
-    import_file,
+    NotFoundError,
+    PayloadTooLargeError,
 )
+from gis.import_validate import Area, ReferenceData, coverage_notes
+from gis.importer import export_rejections_csv, import_file
+from gis.settings import ImportSettings
 
-DISTRICT = box(119.10, 36.62, 119.25, 36.75)
+DISTRICT = box(119.10, 36.62, 119.25, 36.80)
 C1 = box(119.100, 36.62, 119.175, 36.75)
 C2 = box(119.175, 36.62, 119.250, 36.75)
 G1 = C1
@@ -285,7 +292,7 @@ def test_shapefile_communities_import_with_truncated_column_names(
                 "floating_population": 0,
             },
         ],
-        [box(119.11, 36.63, 119.12, 36.64), box(119.20, 36.63, 119.21, 36.64)],
+        [box(119.11, 36.76, 119.12, 36.77), box(119.20, 36.76, 119.21, 36.77)],
         4490,
     )
     assert (tmp_path / "communities.dbf").exists()
@@ -520,12 +527,12 @@ def test_attribute_problems_are_each_reported(
 
 
 def test_community_code_problems(db: Session, ref: dict[str, int], tmp_path: Path) -> None:
-    square = box(119.11, 36.63, 119.12, 36.64)
+    squares = iter(box(x, 36.76, x + 0.01, 36.77) for x in np.arange(119.10, 119.25, 0.015))
 
     def row(code: str, parent: str) -> tuple[dict[str, Any], Polygon]:
         return (
             {"code": code, "name": "n", "parent_code": parent, "households": 1, "population": 2},
-            square,
+            next(squares),
         )
 
     path = _geojson(
@@ -630,8 +637,501 @@ def test_duplicate_ext_id_within_the_file_and_against_the_database(
 
 
 def test_no_district_loaded_is_a_clear_error(db: Session, tmp_path: Path) -> None:
-    with pytest.raises(NoDistrictError, match="no district boundary is loaded"):
+    with pytest.raises(NoDistrictError, match="no district boundary is loaded") as info:
         import_file(db, "buildings", _buildings(tmp_path, [(119.12, 36.70)]), "wgs84")
+    assert "import one with `gridmap import districts FILE --datum ...`" in str(info.value)
+    assert isinstance(info.value, NotFoundError)
+
+
+def test_import_errors_and_settings_live_in_their_own_modules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert issubclass(ImportFileError, InvalidParameterError)
+    assert issubclass(DatumMismatchError, InvalidParameterError)
+    assert issubclass(NoDistrictError, NotFoundError)
+    assert gis.errors.NoDistrictError is NoDistrictError
+    monkeypatch.delenv("GRIDMAP_MAX_IMPORT_BYTES", raising=False)
+    assert ImportSettings().max_import_bytes == 200 * 1024 * 1024
+    monkeypatch.setenv("GRIDMAP_MAX_IMPORT_BYTES", "1234")
+    assert ImportSettings().max_import_bytes == 1234
+    assert ImportSettings(GRIDMAP_MAX_IMPORT_BYTES=99).max_import_bytes == 99
+
+
+# ---------------------------------------------------------------- districts and subdistricts
+
+WEST = box(118.95, 36.62, 119.10, 36.80)  # a neighbouring district, 370702
+
+
+def _square(x: float, y: float, size: float = 0.01) -> Polygon:
+    return box(x, y, x + size, y + size)
+
+
+def _admin_rows(db: Session, level: str) -> list[Any]:
+    return list(
+        db.execute(
+            text(
+                "SELECT a.code, a.name, p.code AS parent, a.households, a.population,"
+                " a.floating_population, GeometryType(a.geom) AS gt FROM admin_area a"
+                " LEFT JOIN admin_area p ON p.id = a.parent_id"
+                " WHERE a.level = CAST(:level AS area_level) ORDER BY a.code"
+            ),
+            {"level": level},
+        ).all()
+    )
+
+
+def test_district_rows_are_checked_without_a_district_loaded(
+    db: Session, ref: dict[str, int], tmp_path: Path
+) -> None:
+    path = _geojson(
+        tmp_path / "d.geojson",
+        [
+            ({"code": "370705", "name": "奎文区"}, DISTRICT),  # already current
+            ({"code": "37070", "name": "x"}, WEST),
+            ({"code": "370702", "name": "潍城区"}, WEST),
+            ({"code": "370702", "name": "again"}, WEST),
+            ({"code": "370703", "name": "point"}, Point(119.0, 36.7)),
+            ({"code": "370704", "name": "far away", "households": -1}, _square(114.0, 22.5)),
+        ],
+    )
+    err = _rejected(db, "districts", path)
+    assert "duplicate code 370705: already in the database" in _reasons(err, 1)
+    assert "not a 6-digit district code" in _reasons(err, 2)
+    assert _reasons(err, 3) == ""  # outside 370705, and no district has to contain it
+    assert "duplicate code 370702 (also in row 3)" in _reasons(err, 4)
+    assert "geometry is a Point" in _reasons(err, 5)
+    assert _reasons(err, 6) == "households must not be negative, got -1"
+    assert [r.code for r in _admin_rows(db, "district")] == ["370705"]
+
+
+def test_a_district_version_still_in_force_clashes(
+    db: Session, ref: dict[str, int], tmp_path: Path
+) -> None:
+    # The exclusion constraint refuses overlapping validity periods of one code;
+    # validation must say so row by row rather than let the database fail the COPY.
+    db.execute(text("UPDATE admin_area SET valid_to = '2030-01-01' WHERE code = '370705'"))
+    err = _rejected(
+        db, "districts", _geojson(tmp_path / "d.geojson", [({"code": "370705", "name": "x"}, WEST)])
+    )
+    assert "version valid until 2030-01-01" in _reasons(err, 1)
+
+
+def test_subdistrict_rows_are_checked(db: Session, tmp_path: Path) -> None:
+    _area(db, "370705", "district", None, DISTRICT)
+    _area(db, "370702", "district", None, WEST)
+    sticks_out_3m = box(119.20, 36.79, 119.21, 36.80003)  # 3.3 m north of the district
+    path = _geojson(
+        tmp_path / "s.geojson",
+        [
+            ({"code": "370705003", "name": "ok", "population": 5}, _square(119.11, 36.63)),
+            ({"code": "370705004", "name": "x", "parent_code": "370702"}, _square(119.13, 36.63)),
+            ({"code": "370709001", "name": "x"}, _square(119.15, 36.63)),
+            ({"code": "3707050051", "name": "x"}, _square(119.17, 36.63)),
+            ({"code": "370705006", "name": "in 370702"}, _square(119.00, 36.63)),
+            ({"code": "370705007", "name": "nowhere"}, _square(119.40, 36.63)),
+            ({"code": "370705008", "name": "x", "parent_code": "3707"}, _square(119.19, 36.63)),
+            ({"code": "370705009", "name": "edge", "parent_code": "370705"}, sticks_out_3m),
+        ],
+    )
+    err = _rejected(db, "subdistricts", path)
+    assert _reasons(err, 1) == ""
+    assert "code 370705004 does not extend its parent code 370702" in _reasons(err, 2)
+    assert (
+        "unknown district 370709: no current district with that code in the database; "
+        "import it first with `gridmap import districts FILE --datum ...`"
+    ) in _reasons(err, 3)
+    assert "not a 9-digit subdistrict code" in _reasons(err, 4)
+    assert _reasons(err, 5) == "extends beyond its district 370705"
+    assert "outside the district 370702/370705" in _reasons(err, 6)
+    assert "parent_code '3707' is not a 6-digit district code" in _reasons(err, 7)
+    assert _reasons(err, 8) == ""  # within the 5 m tolerance
+    assert _admin_rows(db, "subdistrict") == []
+
+    good = _geojson(
+        tmp_path / "good.geojson",
+        [
+            ({"code": "370705003", "name": "ok", "population": 5}, _square(119.11, 36.63)),
+            ({"code": "370705009", "name": "edge", "parent_code": "370705"}, sticks_out_3m),
+        ],
+    )
+    report = import_file(db, "subdistricts", good, "wgs84")
+    assert report.rows_imported == 2
+    rows = _admin_rows(db, "subdistrict")
+    assert [(r.code, r.parent, r.households, r.population, r.gt) for r in rows] == [
+        ("370705003", "370705", 0, 5, "MULTIPOLYGON"),
+        ("370705009", "370705", 0, 0, "MULTIPOLYGON"),
+    ]
+
+
+def _deployment_files(tmp_path: Path) -> dict[str, Path]:
+    """A whole district from scratch: 2 subdistricts, 20 communities in the first, 1,000 grids.
+
+    Edges come from one linspace per level, so neighbours share exact coordinates.
+    """
+    west, south, north = 119.10, 36.62, 36.80
+    mid, east = 119.175, 119.25
+    files = {
+        "districts": _geojson(
+            tmp_path / "district.geojson",
+            [({"code": "370705", "name": "奎文区", "population": 420000}, DISTRICT)],
+        ),
+        "subdistricts": _geojson(
+            tmp_path / "subdistricts.geojson",
+            [
+                ({"code": "370705001", "name": "东关街道"}, box(west, south, mid, north)),
+                (
+                    {"code": "370705002", "name": "大虞街道", "parent_code": "370705"},
+                    box(mid, south, east, north),
+                ),
+            ],
+        ),
+    }
+    xs, ys = np.linspace(west, mid, 5), np.linspace(south, north, 6)
+    communities: list[tuple[dict[str, Any], Polygon]] = []
+    grids: list[tuple[dict[str, Any], Polygon]] = []
+    for c, (col, row) in enumerate(((c, r) for r in range(5) for c in range(4)), start=1):
+        code = f"370705001{c:03d}"
+        cx, cy = xs[col], ys[row]
+        communities.append(
+            (
+                {
+                    "code": code,
+                    "name": f"社区{c}",
+                    "parent_code": "370705001",
+                    "households": 3000,
+                    "population": 8000,
+                },
+                box(cx, cy, xs[col + 1], ys[row + 1]),
+            )
+        )
+        gx, gy = np.linspace(cx, xs[col + 1], 6), np.linspace(cy, ys[row + 1], 11)
+        for g in range(50):
+            i, j = g % 5, g // 5
+            grids.append(
+                (
+                    {"code": f"{code}{g + 1:03d}", "name": f"网格{g + 1}"},
+                    box(gx[i], gy[j], gx[i + 1], gy[j + 1]),
+                )
+            )
+    files["communities"] = _geojson(tmp_path / "communities.geojson", communities)
+    files["grids"] = _geojson(tmp_path / "grids.geojson", grids)
+    return files
+
+
+def test_a_deployment_loads_district_then_subdistricts_communities_and_grids(
+    db: Session, tmp_path: Path
+) -> None:
+    files = _deployment_files(tmp_path)
+    with pytest.raises(NoDistrictError, match="gridmap import districts FILE"):
+        import_file(db, "subdistricts", files["subdistricts"], "wgs84")
+
+    report = import_file(db, "districts", files["districts"], "wgs84")
+    assert report.rows_imported == 1 and report.notes == []
+    (district,) = _admin_rows(db, "district")
+    assert (district.code, district.parent, district.population, district.households) == (
+        "370705",
+        None,
+        420000,
+        0,
+    )
+
+    report = import_file(db, "subdistricts", files["subdistricts"], "wgs84")
+    assert report.rows_imported == 2
+    assert report.notes == [
+        "subdistricts now cover 100.0% of district 370705 (2 subdistricts, 2 from this file)"
+    ]
+
+    report = import_file(db, "communities", files["communities"], "wgs84")
+    assert report.rows_imported == 20
+    assert report.notes == [
+        "communities now cover 100.0% of subdistrict 370705001 (20 communities, 20 from this file)"
+    ]
+
+    report = import_file(db, "grids", files["grids"], "wgs84")
+    assert report.rows_imported == 1000
+    assert report.notes == [
+        "grids now cover 100.0% of the 20 communities this file adds to (20 fully covered)"
+    ]
+    assert _count(db, "grid") == 1000
+    # every grid in exactly one community, as the standard demands
+    assert (
+        db.execute(
+            text(
+                "SELECT count(*) FROM grid g JOIN admin_area a"
+                " ON ST_Covers(a.geom, ST_PointOnSurface(g.geom)) AND a.level = 'community'"
+            )
+        ).scalar_one()
+        == 1000
+    )
+
+
+def test_one_overlap_among_1000_grids_is_found_quickly(db: Session, tmp_path: Path) -> None:
+    files = _deployment_files(tmp_path)
+    for layer in ("districts", "subdistricts", "communities"):
+        import_file(db, layer, files[layer], "wgs84")
+    doc = json.loads(files["grids"].read_text(encoding="utf-8"))
+    ring = doc["features"][6]["geometry"]["coordinates"][0]  # grid 007: column 1, row 1
+    for point in ring:
+        point[0] -= 0.0001  # ~9 m west, into grid 006
+    files["grids"].write_text(json.dumps(doc), encoding="utf-8")
+
+    started = time.perf_counter()
+    err = _rejected(db, "grids", files["grids"])
+    seconds = time.perf_counter() - started
+    assert [(r.row, r.ident) for r in err.rejected] == [
+        (6, "370705001001006"),
+        (7, "370705001001007"),
+    ]
+    assert _reasons(err, 6).startswith("overlaps row 7 (370705001001007) by ")
+    assert _reasons(err, 7).startswith("overlaps row 6 (370705001001006) by ")
+    assert seconds < 10, f"checking 1,000 grids took {seconds:.1f} s"
+
+
+# ---------------------------------------------------------------- tiling
+
+
+_GEOD = Geod(ellps="GRS80")
+
+
+def _geodesic_m2(geom: shapely.Geometry) -> float:
+    return abs(_GEOD.geometry_area_perimeter(geom)[0])
+
+
+def _overlap_m2(reason: str) -> float:
+    match = re.search(r"by ([\d,.]+) m²", reason)
+    assert match, reason
+    return float(match.group(1).replace(",", ""))
+
+
+def test_overlapping_grids_in_one_file_are_refused_naming_each_other(
+    db: Session, ref: dict[str, int], tmp_path: Path
+) -> None:
+    a = box(119.18, 36.70, 119.20, 36.75)
+    b = box(119.199, 36.70, 119.22, 36.75)  # 0.001° (~89 m) over a
+    c = box(119.22, 36.70, 119.25, 36.75)  # shares an edge with b: fine
+    path = _geojson(
+        tmp_path / "g.geojson",
+        [
+            ({"code": "370705001002002", "name": "a"}, a),
+            ({"code": "370705001002003", "name": "b"}, b),
+            ({"code": "370705001002004", "name": "c"}, c),
+        ],
+    )
+    err = _rejected(db, "grids", path)
+    assert [r.row for r in err.rejected] == [1, 2]
+    assert "overlaps row 2 (370705001002003) by " in _reasons(err, 1)
+    assert "overlaps row 1 (370705001002002) by " in _reasons(err, 2)
+    expected = _geodesic_m2(a.intersection(b))
+    assert expected == pytest.approx(495_000, rel=0.01)
+    assert _overlap_m2(_reasons(err, 1)) == pytest.approx(expected, rel=0.002)
+    assert _count(db, "grid") == 2
+
+
+def test_an_area_overlapping_a_stored_one_is_refused(
+    db: Session, ref: dict[str, int], tmp_path: Path
+) -> None:
+    low = box(119.18, 36.69, 119.20, 36.75)  # 0.01° down into grid 370705001002001
+    err = _rejected(
+        db,
+        "grids",
+        _geojson(tmp_path / "g.geojson", [({"code": "370705001002002", "name": "x"}, low)]),
+    )
+    reason = _reasons(err, 1)
+    assert reason.startswith("overlaps grid 370705001002001 already in the database by ")
+    assert _overlap_m2(reason) == pytest.approx(_geodesic_m2(low.intersection(G2)), rel=0.002)
+
+    # communities too: this one reaches 0.01° into community 370705001001
+    community = box(119.11, 36.74, 119.12, 36.76)
+    path = _geojson(
+        tmp_path / "c.geojson",
+        [
+            (
+                {
+                    "code": "370705001003",
+                    "name": "x",
+                    "parent_code": "370705001",
+                    "households": 1,
+                    "population": 1,
+                },
+                community,
+            )
+        ],
+    )
+    reason = _reasons(_rejected(db, "communities", path), 1)
+    assert reason.startswith("overlaps community 370705001001 already in the database by ")
+    assert _overlap_m2(reason) == pytest.approx(_geodesic_m2(community.intersection(C1)), rel=0.002)
+
+
+def test_overlapping_subdistricts_are_refused(db: Session, tmp_path: Path) -> None:
+    _area(db, "370705", "district", None, DISTRICT)
+    path = _geojson(
+        tmp_path / "s.geojson",
+        [
+            ({"code": "370705001", "name": "a"}, box(119.10, 36.62, 119.18, 36.80)),
+            ({"code": "370705002", "name": "b"}, box(119.17, 36.62, 119.25, 36.80)),
+        ],
+    )
+    err = _rejected(db, "subdistricts", path)
+    assert "overlaps row 2 (370705002) by " in _reasons(err, 1)
+    assert "overlaps row 1 (370705001) by " in _reasons(err, 2)
+
+
+def test_overlap_tolerance_is_one_square_metre(
+    db: Session, ref: dict[str, int], tmp_path: Path
+) -> None:
+    def grid_dipping(depth_deg: float) -> Polygon:
+        # The gap above grid 370705001002001, with a 1.8 m wide spike down into it.
+        return Polygon(
+            [
+                (119.175, 36.70),
+                (119.20, 36.70),
+                (119.20001, 36.70 - depth_deg),
+                (119.20002, 36.70),
+                (119.25, 36.70),
+                (119.25, 36.75),
+                (119.175, 36.75),
+            ]
+        )
+
+    deep = grid_dipping(0.00005)  # ~5.6 m deep: ~5 m² of overlap
+    err = _rejected(
+        db,
+        "grids",
+        _geojson(tmp_path / "deep.geojson", [({"code": "370705001002002", "name": "x"}, deep)]),
+    )
+    expected = _geodesic_m2(deep.intersection(G2))
+    assert 4 < expected < 6
+    assert _overlap_m2(_reasons(err, 1)) == pytest.approx(expected, abs=0.1)
+
+    shallow = grid_dipping(0.000005)  # ~0.5 m²: digitising noise, accepted
+    assert _geodesic_m2(shallow.intersection(G2)) < 1
+    path = _geojson(
+        tmp_path / "shallow.geojson", [({"code": "370705001002002", "name": "x"}, shallow)]
+    )
+    assert import_file(db, "grids", path, "wgs84").rows_imported == 1
+
+
+def test_edges_shared_at_a_t_junction_are_not_an_overlap(
+    db: Session, ref: dict[str, int], tmp_path: Path
+) -> None:
+    # The gap's west edge (lat 36.70-36.75) lies on grid 370705001001001's east
+    # edge (lat 36.62-36.75), and its south edge has a vertex in the middle of
+    # grid 370705001002001's north edge. Straight in lon/lat, these edges would
+    # bend apart if projected before intersecting, and "overlap" by slivers.
+    gap = Polygon(
+        [(119.175, 36.70), (119.21, 36.70), (119.25, 36.70), (119.25, 36.75), (119.175, 36.75)]
+    )
+    path = _geojson(tmp_path / "g.geojson", [({"code": "370705001002002", "name": "x"}, gap)])
+    report = import_file(db, "grids", path, "wgs84")
+    assert report.rows_imported == 1
+    assert "grids now cover 100.0% of community 370705001002 (2 grids, 1 from this file)" in (
+        report.notes
+    )
+
+
+def test_a_community_must_lie_within_its_subdistrict(
+    db: Session, ref: dict[str, int], tmp_path: Path
+) -> None:
+    _area(db, "370705002", "subdistrict", ref["370705"], box(119.10, 36.75, 119.15, 36.80))
+    row = {"name": "x", "households": 1, "population": 1}
+    path = _geojson(
+        tmp_path / "c.geojson",
+        [
+            ({**row, "code": "370705002001", "parent_code": "370705002"}, _square(119.145, 36.76)),
+            ({**row, "code": "370705002002", "parent_code": "370705002"}, _square(119.12, 36.76)),
+        ],
+    )
+    err = _rejected(db, "communities", path)
+    assert _reasons(err, 1) == "extends beyond its subdistrict 370705002"
+    assert _reasons(err, 2) == ""
+
+
+def _percent_in(note: str) -> float:
+    match = re.search(r"cover ([\d.]+)%", note)
+    assert match, note
+    return float(match.group(1))
+
+
+def test_the_summary_says_how_much_of_the_parent_is_covered(
+    db: Session, ref: dict[str, int], tmp_path: Path
+) -> None:
+    part = box(119.175, 36.70, 119.25, 36.73)
+    report = import_file(
+        db,
+        "grids",
+        _geojson(tmp_path / "a.geojson", [({"code": "370705001002002", "name": "a"}, part)]),
+        "wgs84",
+    )
+    (note,) = [n for n in report.notes if "cover" in n]
+    uncovered = _geodesic_m2(box(119.175, 36.73, 119.25, 36.75))
+    share = 100 * (1 - uncovered / _geodesic_m2(C2))
+    assert (
+        note.startswith("grids now cover ") and "of community 370705001002 (2 grids, 1 from" in note
+    )
+    assert _percent_in(note) == pytest.approx(share, abs=0.11)
+    assert _percent_in(note) < 100
+    assert re.search(r"; ([\d,]+) m² not covered\)$", note)
+    assert float(re.findall(r"([\d,]+) m² not", note)[0].replace(",", "")) == pytest.approx(
+        uncovered, rel=0.002
+    )
+
+    rest = box(119.175, 36.73, 119.25, 36.75)
+    report = import_file(
+        db,
+        "grids",
+        _geojson(tmp_path / "b.geojson", [({"code": "370705001002003", "name": "b"}, rest)]),
+        "wgs84",
+    )
+    assert "grids now cover 100.0% of community 370705001002 (3 grids, 1 from this file)" in (
+        report.notes
+    )
+
+    # A community directly under the district (no subdistrict level): its parent is the district.
+    path = _geojson(
+        tmp_path / "c.geojson",
+        [
+            (
+                {
+                    "code": "370705002001",
+                    "name": "直属",
+                    "parent_code": "370705",
+                    "households": 1,
+                    "population": 1,
+                },
+                _square(119.20, 36.76),
+            )
+        ],
+    )
+    (note,) = import_file(db, "communities", path, "wgs84").notes
+    share = 100 * _geodesic_m2(_square(119.20, 36.76)) / _geodesic_m2(DISTRICT)
+    assert (
+        note.startswith("communities now cover ")
+        and "of district 370705 (1 community, 1 from" in note
+    )
+    assert _percent_in(note) == pytest.approx(share, abs=0.11)
+
+
+def test_coverage_of_many_parents_is_summarised_naming_the_least_covered() -> None:
+    # Pure validation, no database: 12 communities, two of them only partly gridded.
+    communities = [
+        Area(
+            id=k, code=f"370705001{k:03d}", level="community", geom=_square(119.10 + k / 100, 36.63)
+        )
+        for k in range(1, 13)
+    ]
+    ref = ReferenceData(district_codes=["370705"], district=DISTRICT, communities=communities)
+    records = []
+    for c in communities:
+        assert c.geom is not None
+        x0, y0, x1, y1 = c.geom.bounds
+        share = {3: 0.5, 7: 0.25}.get(c.id, 1.0)
+        records.append({"community_id": c.id, "geom": box(x0, y0, x1, y0 + (y1 - y0) * share)})
+    (note,) = coverage_notes("grids", records, ref)
+    assert note.endswith(
+        "of the 12 communities this file adds to (10 fully covered); "
+        "least covered: 370705001007 25.0%, 370705001003 50.0%"
+    )
+    assert _percent_in(note) == pytest.approx(100 * (12 - 0.5 - 0.75) / 12, abs=0.11)
 
 
 # ---------------------------------------------------------------- datums
@@ -901,3 +1401,31 @@ def test_cli_prints_a_summary_or_the_rejections(
 
     result = runner.invoke(app, ["import", "buildings", str(good), "--datum", "google"])
     assert result.exit_code == 1 and "unknown datum" in result.output
+
+
+def test_cli_imports_a_district_first(
+    db: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.setattr("cli.import_command.open_engine", lambda: _engine_of(db))
+    runner = CliRunner()
+    files = _deployment_files(tmp_path)
+    result = runner.invoke(app, ["import", "--help"])
+    assert "districts, subdistricts, communities, grids" in " ".join(
+        result.output.replace("│", " ").split()
+    )
+
+    result = runner.invoke(
+        app, ["import", "subdistricts", str(files["subdistricts"]), "--datum", "wgs84"]
+    )
+    assert result.exit_code == 1
+    assert "gridmap import districts FILE --datum" in " ".join(result.output.split())
+
+    for layer in ("districts", "subdistricts"):
+        result = runner.invoke(app, ["import", layer, str(files[layer]), "--datum", "wgs84"])
+        assert result.exit_code == 0, result.output
+    assert "subdistricts now cover 100.0% of district 370705" in " ".join(result.output.split())
+    assert [r.code for r in _admin_rows(db, "subdistrict")] == ["370705001", "370705002"]
