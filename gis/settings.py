@@ -32,7 +32,7 @@ class DatabaseSettings(BaseSettings):
     ``GRIDMAP_DATA_DIR``; with it set, that server is used and nothing is started.
     """
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="GRIDMAP_DATA_DIR")
@@ -43,7 +43,7 @@ class DatabaseSettings(BaseSettings):
 class ServerSettings(BaseSettings):
     """Where the web map and API listen."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     host: str = Field(default="127.0.0.1", validation_alias="GRIDMAP_HOST")
     port: int = Field(default=8000, validation_alias="GRIDMAP_PORT")
@@ -61,7 +61,7 @@ class ImportSettings(BaseSettings):
     validated before anything is written.
     """
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     max_import_bytes: int = Field(
         default=200 * 1024 * 1024, validation_alias="GRIDMAP_MAX_IMPORT_BYTES"

@@ -1,0 +1,85 @@
+"""The FastAPI application: GeoJSON API under /api/v1, the map at /, docs at /docs.
+
+``create_app`` builds it; with no engine given, the lifespan connects to
+``DATABASE_URL`` or starts the program's own PostGIS (and brings its schema up
+to date), and disposes of it at shutdown. Run it with
+``uvicorn --factory api.app:create_app``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from api.errors import register_error_handlers
+from api.routes import features, health, web
+from gis import schema
+from gis.database import make_engine, make_sessionmaker
+from gis.embedded import database_url
+from gis.settings import DatabaseSettings, ServerSettings
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+DESCRIPTION = """
+Community grid management (网格化管理): districts, subdistricts, communities,
+grids, buildings, service facilities and incidents as GeoJSON.
+
+Collections answer `FeatureCollection`s with `numberMatched` (all matching
+features), `numberReturned` and `next`/`prev` links; page with `limit` and
+`offset`, filter with `bbox=minLon,minLat,maxLon,maxLat` (WGS84). Errors are
+JSON: `{"status", "code", "description"}`.
+"""
+
+
+def _attach_engine(app: FastAPI, engine: Engine) -> None:
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    engine: Engine | None = None,
+    database: DatabaseSettings | None = None,
+) -> FastAPI:
+    """The app; tests pass ``engine`` (it is used as is and not disposed of)."""
+    settings = settings or ServerSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if engine is not None:
+            yield
+            return
+        db = database or DatabaseSettings()
+        with database_url(db.database_url, db.data_dir, db.db_name, db.pg_bindir) as url:
+            own_engine = make_engine(url)
+            try:
+                if not db.database_url:
+                    schema.upgrade(own_engine)  # our own cluster: keep it current
+                _attach_engine(app, own_engine)
+                yield
+            finally:
+                own_engine.dispose()
+
+    app = FastAPI(
+        title="gridmap",
+        summary="Community grid management and service coverage",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by api.routes.web
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    if engine is not None:
+        _attach_engine(app, engine)
+    register_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(features.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

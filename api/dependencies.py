@@ -1,0 +1,111 @@
+"""Request dependencies: the database session, paging and the common filters.
+
+Handlers declare what they need (``SessionDep``, ``PagingDep``, ``BBoxDep``)
+and stay thin; every parameter is checked here or in ``gis.queries`` so a bad
+value is a 400 with a message, never a 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from gis.errors import DatabaseUnavailableError, InvalidParameterError
+from gis.queries import BBox, parse_bbox
+from gis.settings import ServerSettings
+
+DEFAULT_LIMIT = 1000
+"""Features per page when the client does not say (capped by the maximum page size)."""
+
+
+def get_settings(request: Request) -> ServerSettings:
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A read session for one request, closed afterwards (nothing is committed)."""
+    maker = getattr(request.app.state, "sessionmaker", None)
+    if maker is None:
+        raise DatabaseUnavailableError(
+            "The app has no database yet: it is still starting, or started without one."
+        )
+    with maker() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Which slice of the matching features to return."""
+
+    limit: int
+    offset: int
+
+
+def get_paging(
+    settings: SettingsDep,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description=(
+                f"Features per page, 1 up to the server's maximum page size "
+                f"(GRIDMAP_MAX_PAGE_SIZE, 5000 unless configured); default {DEFAULT_LIMIT}."
+            ),
+        ),
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, description="How many matching features to skip (0 = first page).")
+    ] = 0,
+) -> Paging:
+    maximum = settings.max_page_size
+    if limit is None:
+        limit = min(DEFAULT_LIMIT, maximum)
+    if limit > maximum:
+        raise InvalidParameterError(
+            f"limit {limit} is above this server's maximum page size of {maximum}. "
+            f"Ask for at most {maximum} features and follow the 'next' link for more."
+        )
+    return Paging(limit=limit, offset=offset)
+
+
+def get_bbox(
+    bbox: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Only features intersecting this box: minLon,minLat,maxLon,maxLat in WGS84 degrees."
+            ),
+            examples=["119.10,36.68,119.25,36.75"],
+        ),
+    ] = None,
+) -> BBox | None:
+    return parse_bbox(bbox)
+
+
+def get_at(
+    at: Annotated[
+        dt.date | None,
+        Query(
+            description=(
+                "Versions in force on this date (YYYY-MM-DD) instead of the current ones; "
+                "boundaries change when communities merge or split."
+            ),
+        ),
+    ] = None,
+) -> dt.date | None:
+    return at
+
+
+PagingDep = Annotated[Paging, Depends(get_paging)]
+BBoxDep = Annotated[BBox | None, Depends(get_bbox)]
+AtDep = Annotated[dt.date | None, Depends(get_at)]

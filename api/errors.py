@@ -1,0 +1,158 @@
+"""Errors as HTTP: one table from domain error to status, registered once.
+
+Every error response is JSON of the same shape::
+
+    {"status": 400, "code": "InvalidParameter",
+     "description": "what was wrong and how to fix it",
+     "errors": [{"location": "query", "parameter": "limit", "message": "..."}]}
+
+``errors`` is present only for request validation. A malformed query, path or
+header parameter is a 400 (as OGC API Features asks); a malformed request body
+is a 422. Unexpected failures are a 500 whose body says nothing internal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gis.errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    GridmapError,
+    ImportRejectedError,
+    InvalidParameterError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+
+log = logging.getLogger(__name__)
+
+DOMAIN_ERROR_STATUS: dict[type[GridmapError], int] = {
+    InvalidParameterError: 400,
+    NotFoundError: 404,
+    ConflictError: 409,
+    PayloadTooLargeError: 413,
+    ImportRejectedError: 422,
+    DatabaseUnavailableError: 503,
+}
+"""HTTP status of each domain error; subclasses inherit their parent's status."""
+
+_HTTP_CODES = {
+    400: "InvalidParameter",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    422: "InvalidBody",
+    500: "InternalError",
+    503: "DatabaseUnavailable",
+}
+
+
+def status_of(exc: GridmapError) -> int:
+    """The status for ``exc``: its class's entry, or the nearest ancestor's, else 500."""
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_ERROR_STATUS:
+            return DOMAIN_ERROR_STATUS[cls]
+    return 500
+
+
+def error_body(status: int, description: str, code: str | None = None, **extra: Any) -> Any:
+    return {
+        "status": status,
+        "code": code or _HTTP_CODES.get(status, "Error"),
+        "description": description,
+        **extra,
+    }
+
+
+def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GridmapError)
+    status = status_of(exc)
+    code = type(exc).__name__.removesuffix("Error")
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ImportRejectedError):
+        extra["rejected"] = [
+            {"row": r.row, "reason": r.reason, "ident": r.ident} for r in exc.rejected
+        ]
+    return JSONResponse(error_body(status, str(exc), code, **extra), status_code=status)
+
+
+def _describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    described = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        location = loc[0] if loc else "request"
+        parameter = ".".join(loc[1:]) or None
+        item: dict[str, Any] = {
+            "location": location,
+            "parameter": parameter,
+            "message": err.get("msg", "invalid value"),
+        }
+        if "input" in err and isinstance(err["input"], str | int | float | bool):
+            item["input"] = err["input"]
+        described.append(item)
+    return described
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = _describe(exc.errors())
+    in_body = any(item["location"] == "body" for item in items)
+    status = 422 if in_body else 400
+    sentences = [
+        f"{item['location']} parameter {item['parameter']!r}: {item['message']}"
+        + (f" (got {item['input']!r})" if "input" in item else "")
+        if item["parameter"]
+        else f"{item['location']}: {item['message']}"
+        for item in items
+    ]
+    description = "; ".join(sentences) + ". See /docs for each parameter's type and allowed values."
+    return JSONResponse(error_body(status, description, errors=items), status_code=status)
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        description = (
+            f"There is nothing at {request.url.path}. "
+            "The API lives under /api/v1; see /docs for every endpoint."
+        )
+    elif exc.status_code == 405:
+        description = f"{request.method} is not allowed on {request.url.path}; see /docs."
+    else:
+        description = str(exc.detail)
+    return JSONResponse(
+        error_body(exc.status_code, description),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        error_body(
+            500,
+            "The server failed to answer this request. The error has been logged; "
+            "please report it with the time and the URL.",
+        ),
+        status_code=500,
+    )
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Install the JSON error handlers; called once by ``create_app``."""
+    app.add_exception_handler(GridmapError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,1 @@
+"""HTTP routes: each module owns one APIRouter of thin handlers."""

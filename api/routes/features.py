@@ -1,0 +1,194 @@
+"""The feature collections of the grid model under /api/v1.
+
+Each handler parses its parameters (through ``api.dependencies``), calls one
+function of ``gis.queries`` and wraps the page as GeoJSON.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from api.dependencies import AtDep, BBoxDep, PagingDep, SessionDep
+from api.responses import (
+    COLLECTION_RESPONSES,
+    GEOJSON,
+    ErrorDoc,
+    FeatureDoc,
+    GeoJSONResponse,
+    feature,
+    feature_collection,
+)
+from gis import queries
+from gis.models import AreaLevel
+
+router = APIRouter(prefix="/api/v1", tags=["features"], default_response_class=GeoJSONResponse)
+
+GRID_CODE = r"^[0-9]{15}$"
+COMMUNITY_CODE = r"^[0-9]{12}$"
+
+
+@router.get(
+    "/areas",
+    summary="Districts, subdistricts and communities",
+    responses=COLLECTION_RESPONSES,
+)
+def list_areas(
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    at: AtDep,
+    level: Annotated[
+        AreaLevel | None, Query(description="Only areas of this level (区, 街道, 社区).")
+    ] = None,
+    parent: Annotated[
+        str | None,
+        Query(description="Only the children of the area with this code.", pattern=r"^[0-9]+$"),
+    ] = None,
+) -> GeoJSONResponse:
+    """Each feature: ``code``, ``name``, ``level``, ``parent_code``, ``households``,
+    ``population``, ``floating_population``, ``valid_from``, ``valid_to``."""
+    page = queries.list_areas(
+        session,
+        level=level,
+        bbox=bbox,
+        parent_code=parent,
+        at=at,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return feature_collection(page, request, paging)
+
+
+@router.get("/grids", summary="Unit grids (网格)", responses=COLLECTION_RESPONSES)
+def list_grids(
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    at: AtDep,
+    community: Annotated[
+        str | None,
+        Query(description="Only the grids of this community (12 digits).", pattern=COMMUNITY_CODE),
+    ] = None,
+) -> GeoJSONResponse:
+    """Each feature: ``code`` (15 digits), ``name``, ``community_code``,
+    ``community_name``, ``households``, ``population``, ``valid_from``, ``valid_to``."""
+    page = queries.list_grids(
+        session,
+        bbox=bbox,
+        community_code=community,
+        at=at,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return feature_collection(page, request, paging)
+
+
+@router.get(
+    "/grids/{code}",
+    summary="One grid with its community, staff and counts",
+    responses={
+        200: {"model": FeatureDoc, "content": {GEOJSON: {}}},
+        400: {"model": ErrorDoc, "description": "The code is not 15 digits."},
+        404: {"model": ErrorDoc, "description": "No grid with this code is in force."},
+    },
+)
+def get_grid(
+    session: SessionDep,
+    at: AtDep,
+    code: Annotated[str, Path(description="The grid's 15-digit code.", pattern=GRID_CODE)],
+) -> GeoJSONResponse:
+    """Properties as in the grid list, plus ``community`` and ``subdistrict``
+    (``{code, name}``), ``managers`` (name, role, specialist duty, primary or
+    not, phone masked as 170****1234) and ``buildings_count``."""
+    return feature(queries.get_grid(session, code, at=at))
+
+
+@router.get("/buildings", summary="Buildings (楼栋) as points", responses=COLLECTION_RESPONSES)
+def list_buildings(
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    grid: Annotated[
+        str | None, Query(description="Only the buildings of this grid.", pattern=GRID_CODE)
+    ] = None,
+) -> GeoJSONResponse:
+    """Each feature: ``id``, ``ext_id``, ``grid_code``, ``households``, ``floors``,
+    ``name``, ``address``, ``has_footprint``."""
+    page = queries.list_buildings(
+        session, bbox=bbox, grid_code=grid, limit=paging.limit, offset=paging.offset
+    )
+    return feature_collection(page, request, paging)
+
+
+@router.get("/facilities", summary="Service facilities", responses=COLLECTION_RESPONSES)
+def list_facilities(
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    type: Annotated[
+        str | None, Query(description="Only facilities of this facility-type code.")
+    ] = None,
+    community: Annotated[
+        str | None,
+        Query(description="Only the facilities of this community.", pattern=COMMUNITY_CODE),
+    ] = None,
+) -> GeoJSONResponse:
+    """Each feature: ``id``, ``type`` (facility-type code), ``type_name_zh``,
+    ``name``, ``capacity``, ``floor_area_m2``, ``opening_hours``, ``address``,
+    ``community_code``, ``radius_m`` (service radius of the type, metres)."""
+    page = queries.list_facilities(
+        session,
+        bbox=bbox,
+        type_code=type,
+        community_code=community,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return feature_collection(page, request, paging)
+
+
+@router.get(
+    "/facility-types",
+    summary="Facility types and their service radii",
+    responses=COLLECTION_RESPONSES,
+)
+def list_facility_types(
+    request: Request, session: SessionDep, paging: PagingDep, bbox: BBoxDep
+) -> GeoJSONResponse:
+    """Features without geometry: ``code``, ``name_zh``, ``name_en``, ``radius_m``
+    (metres), ``life_circle``, ``norm_source``, ``facilities`` (count). With
+    ``bbox``, only the types with a facility inside the box."""
+    page = queries.list_facility_types(session, bbox=bbox, limit=paging.limit, offset=paging.offset)
+    return feature_collection(page, request, paging)
+
+
+@router.get("/incidents", summary="Incidents located on the map", responses=COLLECTION_RESPONSES)
+def list_incidents(
+    request: Request,
+    session: SessionDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    status: Annotated[str | None, Query(description="Only incidents in this status.")] = None,
+    category: Annotated[str | None, Query(description="Only incidents of this category.")] = None,
+    grid: Annotated[
+        str | None, Query(description="Only the incidents of this grid.", pattern=GRID_CODE)
+    ] = None,
+) -> GeoJSONResponse:
+    """Each feature: ``id``, ``category``, ``status``, ``grid_code``,
+    ``reported_at``, ``description``, ``source``."""
+    page = queries.list_incidents(
+        session,
+        bbox=bbox,
+        status=status,
+        category=category,
+        grid_code=grid,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return feature_collection(page, request, paging)

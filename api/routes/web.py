@@ -1,0 +1,106 @@
+"""Pages for people: the district map at / and the API docs at /docs.
+
+Both work without internet access: every asset comes from /static/vendor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from api.dependencies import SessionDep, SettingsDep
+from gis import queries
+from layers.catalogue import DISTRICT, MAP_LAYERS, MapLayer
+from layers.webmap import VENDOR_BASE, render_map
+
+router = APIRouter(include_in_schema=False)
+
+_COLLECTIONS: dict[str, Callable[..., queries.Page]] = {
+    "areas": queries.list_areas,
+    "grids": queries.list_grids,
+    "buildings": queries.list_buildings,
+    "facilities": queries.list_facilities,
+    "facility-types": queries.list_facility_types,
+    "incidents": queries.list_incidents,
+}
+"""API collection name → the query that feeds it (as in api.routes.features)."""
+
+
+def layer_collection(session: Session, layer: MapLayer, page_size: int) -> dict[str, Any]:
+    """Every feature of the layer's collection, fetched page by page."""
+    fetch = _COLLECTIONS[layer.collection]
+    features: list[queries.Feature] = []
+    while True:
+        page = fetch(session, limit=page_size, offset=len(features), **dict(layer.params))
+        features.extend(page.features)
+        if not page.features or len(features) >= page.number_matched:
+            break
+    return {"type": "FeatureCollection", "features": features}
+
+
+_PAGE_CACHE: OrderedDict[str, str] = OrderedDict()
+_PAGE_CACHE_SIZE = 4
+_PAGE_CACHE_LOCK = threading.Lock()
+
+
+def cached_map_page(
+    collections: Mapping[str, Any], category_names: Mapping[str, str], title: str
+) -> str:
+    """The map page, rendered again only when the data shown on it changed.
+
+    Drawing the page takes a second or more for a district of ~400 grids;
+    reading the data takes a fraction of that, so the data itself is the key.
+    """
+    payload = json.dumps([collections, category_names, title], sort_keys=True, default=str)
+    key = hashlib.sha256(payload.encode()).hexdigest()
+    with _PAGE_CACHE_LOCK:
+        if key in _PAGE_CACHE:
+            _PAGE_CACHE.move_to_end(key)
+            return _PAGE_CACHE[key]
+    page = render_map(collections, category_names=category_names, title=title)
+    with _PAGE_CACHE_LOCK:
+        _PAGE_CACHE[key] = page
+        while len(_PAGE_CACHE) > _PAGE_CACHE_SIZE:
+            _PAGE_CACHE.popitem(last=False)
+    return page
+
+
+@router.get("/", response_class=HTMLResponse)
+def district_map(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """The district map: communities, grids and facilities as switchable layers."""
+    collections = {
+        layer.key: layer_collection(session, layer, settings.max_page_size) for layer in MAP_LAYERS
+    }
+    types = queries.list_facility_types(session, limit=settings.max_page_size)
+    names = {f["properties"]["code"]: f["properties"]["name_zh"] for f in types.features}
+    districts = [f["properties"]["name"] for f in collections[DISTRICT.key]["features"]]
+    title = f"{'、'.join(districts)} 网格化管理地图" if districts else "网格化管理地图"
+    return HTMLResponse(cached_map_page(collections, names, title))
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def swagger_ui(request: Request) -> HTMLResponse:
+    app = request.app
+    return get_swagger_ui_html(
+        openapi_url=app.openapi_url,
+        title=f"{app.title} - API",
+        oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+        swagger_js_url=f"{VENDOR_BASE}/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{VENDOR_BASE}/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=f"{VENDOR_BASE}/swagger-ui/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
+
+@router.get("/docs/oauth2-redirect", response_class=HTMLResponse)
+def swagger_ui_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()

@@ -1,0 +1,556 @@
+"""Read queries behind the HTTP API and the web map.
+
+Every list function returns a :class:`Page`: GeoJSON features (geometry in
+WGS84 longitude/latitude, 7 decimals, about 1 cm) ready to serialise, and the
+number of features matching the filters regardless of paging, so clients can
+page with ``limit``/``offset``. Order is stable (by code, or by id) so that
+pages never overlap or skip rows.
+
+Areas and grids are versioned: by default only the versions in force now
+(``valid_to IS NULL``) are returned; ``at`` asks for the versions in force on a
+given date instead.
+
+Phone numbers of staff are personal data: :func:`get_grid` returns them masked
+(``170****1234``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, ColumnElement, Select, cast, func, or_, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, aliased
+
+from gis.errors import DatabaseUnavailableError, InvalidParameterError, NotFoundError
+from gis.models import (
+    CODE_LENGTH,
+    GRID_CODE_LENGTH,
+    SRID,
+    AdminArea,
+    AreaLevel,
+    Building,
+    Facility,
+    FacilityType,
+    Grid,
+    Incident,
+    Staff,
+    StaffGrid,
+)
+
+GEOJSON_DECIMALS = 7
+"""Coordinate decimals in GeoJSON output: 1e-7 degrees is about 1 cm."""
+
+Feature = dict[str, Any]
+AnySelect = Select[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A WGS84 bounding box in degrees: west, south, east, north."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    def as_list(self) -> list[float]:
+        return [self.min_lon, self.min_lat, self.max_lon, self.max_lat]
+
+
+@dataclass
+class Page:
+    """One page of features and how many features match in total."""
+
+    features: list[Feature] = field(default_factory=list)
+    number_matched: int = 0
+
+
+_BBOX_HELP = (
+    "Give bbox as four comma-separated numbers minLon,minLat,maxLon,maxLat in WGS84 "
+    "degrees, e.g. bbox=119.10,36.68,119.25,36.75."
+)
+
+
+def parse_bbox(value: str | Sequence[float] | None) -> BBox | None:
+    """A validated :class:`BBox` from ``"minLon,minLat,maxLon,maxLat"``, or None if absent.
+
+    Longitudes must lie in -180..180 and latitudes in -90..90 degrees, and each
+    minimum must be below its maximum (boxes across the antimeridian are not
+    supported: no Chinese district needs them).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    parts: list[Any] = value.split(",") if isinstance(value, str) else list(value)
+    if len(parts) != 4:
+        raise InvalidParameterError(f"bbox has {len(parts)} values, expected 4. {_BBOX_HELP}")
+    try:
+        numbers = [float(p) for p in parts]
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"bbox {value!r} contains something that is not a number. {_BBOX_HELP}"
+        ) from None
+    if not all(math.isfinite(n) for n in numbers):
+        raise InvalidParameterError(f"bbox values must be finite numbers. {_BBOX_HELP}")
+    box = BBox(*numbers)
+    for name, lo, hi, limit in (
+        ("longitude", box.min_lon, box.max_lon, 180.0),
+        ("latitude", box.min_lat, box.max_lat, 90.0),
+    ):
+        if not (-limit <= lo <= limit and -limit <= hi <= limit):
+            raise InvalidParameterError(
+                f"bbox {name} values must lie in -{limit:g}..{limit:g} degrees; "
+                f"got {lo:g} and {hi:g}. Was the order lat/lon instead of lon/lat? {_BBOX_HELP}"
+            )
+        if lo >= hi:
+            raise InvalidParameterError(
+                f"bbox minimum {name} {lo:g} is not below the maximum {hi:g}. {_BBOX_HELP}"
+            )
+    return box
+
+
+def check_code(code: str, level: str) -> str:
+    """``code`` if it has the digit layout of ``level`` (district .. grid), else a clear error."""
+    lengths = {**{str(k): v for k, v in CODE_LENGTH.items()}, "grid": GRID_CODE_LENGTH}
+    length = lengths[level]
+    if not re.fullmatch(rf"[0-9]{{{length}}}", code):
+        raise InvalidParameterError(
+            f"{code!r} is not a {level} code: a {level} code has exactly {length} digits."
+        )
+    return code
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """A phone number with all but the first 3 and last 4 digits hidden: 170****1234.
+
+    Numbers too short to keep 7 digits visible safely are hidden entirely.
+    """
+    if phone is None:
+        return None
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 10:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def _json_value(value: Any) -> Any:
+    """Column values as JSON-ready values: dates as ISO 8601, decimals as floats."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _geojson(column: Any) -> ColumnElement[Any]:
+    return cast(func.ST_AsGeoJSON(column, GEOJSON_DECIMALS), JSON)
+
+
+def _intersects_bbox(column: Any, bbox: BBox) -> ColumnElement[bool]:
+    """True geometric intersection with the box; ST_Intersects uses the GiST index (&&)."""
+    envelope = func.ST_MakeEnvelope(*bbox.as_list(), SRID)
+    return func.ST_Intersects(column, envelope)
+
+
+def _in_force(model: type[AdminArea] | type[Grid], at: dt.date | None) -> ColumnElement[bool]:
+    """Versions in force now (``at`` None) or on the date ``at``."""
+    if at is None:
+        return model.valid_to.is_(None)
+    return (model.valid_from <= at) & or_(model.valid_to.is_(None), model.valid_to > at)
+
+
+def _execute(session: Session, stmt: AnySelect) -> list[Any]:
+    try:
+        return list(session.execute(stmt).all())
+    except OperationalError as exc:
+        raise DatabaseUnavailableError(
+            f"The database stopped answering: {exc.orig}. Try again shortly."
+        ) from exc
+
+
+def _page(
+    session: Session, stmt: AnySelect, order_by: Sequence[Any], limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """Rows of one page and the total number of matching rows."""
+    if limit < 0 or offset < 0:
+        raise InvalidParameterError("limit and offset must not be negative.")
+    total_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+    total = int(_execute(session, total_stmt)[0][0])
+    if limit == 0 or offset >= total:
+        return [], total
+    rows = _execute(session, stmt.order_by(*order_by).limit(limit).offset(offset))
+    return rows, total
+
+
+def _feature(feature_id: Any, geometry: Any, properties: dict[str, Any]) -> Feature:
+    return {
+        "type": "Feature",
+        "id": feature_id,
+        "geometry": geometry,
+        "properties": {k: _json_value(v) for k, v in properties.items()},
+    }
+
+
+def list_areas(
+    session: Session,
+    *,
+    level: AreaLevel | str | None = None,
+    bbox: BBox | None = None,
+    parent_code: str | None = None,
+    at: dt.date | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """Districts, subdistricts and communities, ordered by code.
+
+    Properties: ``code``, ``name``, ``level``, ``parent_code``, ``households``,
+    ``population``, ``floating_population`` (people), ``valid_from``, ``valid_to``.
+    """
+    if level is not None:
+        try:
+            level = AreaLevel(level)
+        except ValueError:
+            choices = ", ".join(m.value for m in AreaLevel)
+            raise InvalidParameterError(
+                f"level {level!r} is unknown; use one of: {choices}."
+            ) from None
+    parent = aliased(AdminArea)
+    stmt = (
+        select(
+            AdminArea.code,
+            AdminArea.name,
+            AdminArea.level,
+            parent.code.label("parent_code"),
+            AdminArea.households,
+            AdminArea.population,
+            AdminArea.floating_population,
+            AdminArea.valid_from,
+            AdminArea.valid_to,
+            _geojson(AdminArea.geom).label("geometry"),
+        )
+        .outerjoin(parent, parent.id == AdminArea.parent_id)
+        .where(_in_force(AdminArea, at))
+    )
+    if level is not None:
+        stmt = stmt.where(AdminArea.level == level)
+    if parent_code is not None:
+        stmt = stmt.where(parent.code == parent_code)
+    if bbox is not None:
+        stmt = stmt.where(_intersects_bbox(AdminArea.geom, bbox))
+    rows, total = _page(session, stmt, [AdminArea.code, AdminArea.valid_from], limit, offset)
+    features = []
+    for row in rows:
+        props = row._asdict()
+        geometry = props.pop("geometry")
+        features.append(_feature(row.code, geometry, props))
+    return Page(features, total)
+
+
+def _grid_select(at: dt.date | None) -> AnySelect:
+    community = aliased(AdminArea)
+    return (
+        select(
+            Grid.id,
+            Grid.code,
+            Grid.name,
+            community.code.label("community_code"),
+            community.name.label("community_name"),
+            Grid.households,
+            Grid.population,
+            Grid.valid_from,
+            Grid.valid_to,
+            _geojson(Grid.geom).label("geometry"),
+        )
+        .join(community, community.id == Grid.community_id)
+        .where(_in_force(Grid, at))
+    )
+
+
+def list_grids(
+    session: Session,
+    *,
+    bbox: BBox | None = None,
+    community_code: str | None = None,
+    at: dt.date | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """Unit grids, ordered by their 15-digit code.
+
+    Properties: ``code``, ``name``, ``community_code``, ``community_name``,
+    ``households``, ``population``, ``valid_from``, ``valid_to``.
+    """
+    stmt = _grid_select(at)
+    if community_code is not None:
+        check_code(community_code, "community")
+        stmt = stmt.where(stmt.selected_columns.community_code == community_code)
+    if bbox is not None:
+        stmt = stmt.where(_intersects_bbox(Grid.geom, bbox))
+    rows, total = _page(session, stmt, [Grid.code, Grid.valid_from], limit, offset)
+    features = []
+    for row in rows:
+        props = row._asdict()
+        geometry = props.pop("geometry")
+        props.pop("id")
+        features.append(_feature(row.code, geometry, props))
+    return Page(features, total)
+
+
+def get_grid(session: Session, code: str, *, at: dt.date | None = None) -> Feature:
+    """One grid as a GeoJSON feature with its community, staff and counts.
+
+    Properties: those of :func:`list_grids` plus ``community`` and
+    ``subdistrict`` (``{code, name}``; subdistrict None where that level was
+    abolished), ``managers`` (``name``, ``role``, ``specialist_duty``,
+    ``is_primary``, ``phone`` masked) and ``buildings_count``.
+    """
+    check_code(code, "grid")
+    rows = _execute(session, _grid_select(at).where(Grid.code == code))
+    if not rows:
+        when = "now" if at is None else f"on {at.isoformat()}"
+        raise NotFoundError(
+            f"No grid with code {code} is in force {when}. "
+            "List grids with GET /api/v1/grids to find valid codes."
+        )
+    grid = rows[0]
+    subdistrict = aliased(AdminArea)
+    community = aliased(AdminArea)
+    parent_rows = _execute(
+        session,
+        select(subdistrict.code, subdistrict.name, subdistrict.level)
+        .select_from(Grid)
+        .join(community, community.id == Grid.community_id)
+        .join(subdistrict, subdistrict.id == community.parent_id)
+        .where(Grid.id == grid.id),
+    )
+    parent = parent_rows[0] if parent_rows else None
+    staff_rows = _execute(
+        session,
+        select(Staff.name, Staff.role, Staff.specialist_duty, Staff.phone, StaffGrid.is_primary)
+        .join(StaffGrid, StaffGrid.staff_id == Staff.id)
+        .where(StaffGrid.grid_id == grid.id)
+        .order_by(StaffGrid.is_primary.desc(), Staff.role, Staff.name, Staff.id),
+    )
+    buildings_count = _execute(
+        session, select(func.count()).select_from(Building).where(Building.grid_id == grid.id)
+    )[0][0]
+    props = grid._asdict()
+    geometry = props.pop("geometry")
+    props.pop("id")
+    props["community"] = {"code": grid.community_code, "name": grid.community_name}
+    props["subdistrict"] = (
+        {"code": parent.code, "name": parent.name}
+        if parent is not None and parent.level == AreaLevel.SUBDISTRICT
+        else None
+    )
+    props["managers"] = [
+        {
+            "name": s.name,
+            "role": str(s.role),
+            "specialist_duty": s.specialist_duty,
+            "is_primary": s.is_primary,
+            "phone": mask_phone(s.phone),
+        }
+        for s in staff_rows
+    ]
+    props["buildings_count"] = int(buildings_count)
+    return _feature(grid.code, geometry, props)
+
+
+def list_buildings(
+    session: Session,
+    *,
+    bbox: BBox | None = None,
+    grid_code: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """Buildings as points (their ``location``), ordered by id.
+
+    Properties: ``id``, ``ext_id``, ``grid_code``, ``households``, ``floors``,
+    ``name``, ``address``, ``has_footprint``.
+    """
+    stmt = select(
+        Building.id,
+        Building.ext_id,
+        Grid.code.label("grid_code"),
+        Building.households,
+        Building.floors,
+        Building.name,
+        Building.address,
+        Building.footprint.is_not(None).label("has_footprint"),
+        _geojson(Building.location).label("geometry"),
+    ).join(Grid, Grid.id == Building.grid_id)
+    if grid_code is not None:
+        check_code(grid_code, "grid")
+        stmt = stmt.where(Grid.code == grid_code)
+    if bbox is not None:
+        stmt = stmt.where(_intersects_bbox(Building.location, bbox))
+    rows, total = _page(session, stmt, [Building.id], limit, offset)
+    features = []
+    for row in rows:
+        props = row._asdict()
+        geometry = props.pop("geometry")
+        features.append(_feature(row.id, geometry, props))
+    return Page(features, total)
+
+
+def list_facilities(
+    session: Session,
+    *,
+    bbox: BBox | None = None,
+    type_code: str | None = None,
+    community_code: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """Service facilities as points, ordered by id.
+
+    Properties: ``id``, ``ext_id``, ``type`` (facility-type code),
+    ``type_name_zh``, ``name``, ``capacity``, ``floor_area_m2`` (m²),
+    ``opening_hours``, ``address``, ``community_code``, ``radius_m`` (the
+    type's service radius, metres).
+    """
+    community = aliased(AdminArea)
+    stmt = (
+        select(
+            Facility.id,
+            Facility.ext_id,
+            Facility.type_code.label("type"),
+            FacilityType.name_zh.label("type_name_zh"),
+            Facility.name,
+            Facility.capacity,
+            Facility.floor_area_m2,
+            Facility.opening_hours,
+            Facility.address,
+            community.code.label("community_code"),
+            FacilityType.radius_m,
+            _geojson(Facility.geom).label("geometry"),
+        )
+        .join(FacilityType, FacilityType.code == Facility.type_code)
+        .outerjoin(community, community.id == Facility.community_id)
+    )
+    if type_code is not None:
+        stmt = stmt.where(Facility.type_code == type_code)
+    if community_code is not None:
+        check_code(community_code, "community")
+        stmt = stmt.where(community.code == community_code)
+    if bbox is not None:
+        stmt = stmt.where(_intersects_bbox(Facility.geom, bbox))
+    rows, total = _page(session, stmt, [Facility.id], limit, offset)
+    features = []
+    for row in rows:
+        props = row._asdict()
+        geometry = props.pop("geometry")
+        features.append(_feature(row.id, geometry, props))
+    return Page(features, total)
+
+
+def list_facility_types(
+    session: Session,
+    *,
+    bbox: BBox | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """The facility-type catalogue as features without geometry, ordered by code.
+
+    With ``bbox``, only the types that have at least one facility inside the
+    box (what a map legend for that view needs). Properties: ``code``,
+    ``name_zh``, ``name_en``, ``radius_m`` (service radius, metres),
+    ``life_circle``, ``norm_source``, ``facilities`` (how many exist).
+    """
+    counts = (
+        select(Facility.type_code, func.count().label("n")).group_by(Facility.type_code).subquery()
+    )
+    stmt = select(
+        FacilityType.code,
+        FacilityType.name_zh,
+        FacilityType.name_en,
+        FacilityType.radius_m,
+        FacilityType.life_circle,
+        FacilityType.norm_source,
+        func.coalesce(counts.c.n, 0).label("facilities"),
+    ).outerjoin(counts, counts.c.type_code == FacilityType.code)
+    if bbox is not None:
+        inside = (
+            select(Facility.id)
+            .where(Facility.type_code == FacilityType.code)
+            .where(_intersects_bbox(Facility.geom, bbox))
+            .exists()
+        )
+        stmt = stmt.where(inside)
+    rows, total = _page(session, stmt, [FacilityType.code], limit, offset)
+    return Page([_feature(row.code, None, row._asdict()) for row in rows], total)
+
+
+def list_incidents(
+    session: Session,
+    *,
+    bbox: BBox | None = None,
+    status: str | None = None,
+    category: str | None = None,
+    grid_code: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """Incidents as points, ordered by id.
+
+    Properties: ``id``, ``ext_id``, ``category``, ``status``, ``grid_code``
+    (None if the incident lies outside every grid), ``reported_at`` (ISO 8601
+    with time zone), ``description``, ``source``.
+    """
+    stmt = select(
+        Incident.id,
+        Incident.ext_id,
+        Incident.category,
+        Incident.status,
+        Grid.code.label("grid_code"),
+        Incident.reported_at,
+        Incident.description,
+        Incident.source,
+        _geojson(Incident.geom).label("geometry"),
+    ).outerjoin(Grid, Grid.id == Incident.grid_id)
+    if status is not None:
+        stmt = stmt.where(Incident.status == status)
+    if category is not None:
+        stmt = stmt.where(Incident.category == category)
+    if grid_code is not None:
+        check_code(grid_code, "grid")
+        stmt = stmt.where(Grid.code == grid_code)
+    if bbox is not None:
+        stmt = stmt.where(_intersects_bbox(Incident.geom, bbox))
+    rows, total = _page(session, stmt, [Incident.id], limit, offset)
+    features = []
+    for row in rows:
+        props = row._asdict()
+        geometry = props.pop("geometry")
+        features.append(_feature(row.id, geometry, props))
+    return Page(features, total)
+
+
+__all__ = [
+    "GEOJSON_DECIMALS",
+    "BBox",
+    "Feature",
+    "Page",
+    "check_code",
+    "get_grid",
+    "list_areas",
+    "list_buildings",
+    "list_facilities",
+    "list_facility_types",
+    "list_grids",
+    "list_incidents",
+    "mask_phone",
+    "parse_bbox",
+]

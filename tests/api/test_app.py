@@ -1,0 +1,60 @@
+"""The app as deployed: its own engine from DATABASE_URL, OpenAPI, the map page."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.app import create_app
+from gis.settings import DatabaseSettings, ServerSettings
+
+ENDPOINTS = {
+    "/healthz",
+    "/api/v1/areas",
+    "/api/v1/grids",
+    "/api/v1/grids/{code}",
+    "/api/v1/buildings",
+    "/api/v1/facilities",
+    "/api/v1/facility-types",
+    "/api/v1/incidents",
+}
+
+
+def test_app_connects_from_database_url_and_serves_an_empty_database(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    database = DatabaseSettings.model_validate({"DATABASE_URL": url})
+    app = create_app(ServerSettings(), database=database)
+    with TestClient(app) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+        body = client.get("/api/v1/grids").json()
+        assert (body["numberMatched"], body["features"]) == (0, [])
+        page = client.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "暂无数据" in page.text
+
+
+def test_openapi_lists_every_endpoint(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert set(schema["paths"]) >= ENDPOINTS
+    grids = schema["paths"]["/api/v1/grids"]["get"]
+    assert {p["name"] for p in grids["parameters"]} >= {"bbox", "limit", "offset", "community"}
+    assert "application/geo+json" in grids["responses"]["200"]["content"]
+
+
+def test_docs_page_uses_only_local_assets(client: TestClient) -> None:
+    html = client.get("/docs").text
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
+    assert "/static/vendor/swagger-ui/swagger-ui.css" in html
+    assert "cdn.jsdelivr.net" not in html
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_map_page_on_the_small_district(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.text.count("gm-label gm-label-communities") == 2
+    assert "暂无数据" not in response.text
+    for asset in ("leaflet/leaflet.js", "leaflet/leaflet.css", "jquery/jquery.min.js"):
+        assert f"/static/vendor/{asset}" in response.text
+        assert client.get(f"/static/vendor/{asset}").status_code == 200

@@ -1,0 +1,146 @@
+"""Wrong parameters are a 4xx with a JSON body that says what to fix; never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from api.dependencies import get_session
+from gis.database import make_engine
+from gis.settings import ServerSettings
+
+
+def assert_error(response: object, status: int, *fragments: str) -> dict[str, object]:
+    assert response.status_code == status, response.text  # type: ignore[attr-defined]
+    assert response.headers["content-type"] == "application/json"  # type: ignore[attr-defined]
+    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
+    assert body["status"] == status
+    assert isinstance(body["code"], str) and body["code"]
+    description = str(body["description"])
+    for fragment in fragments:
+        assert fragment in description, description
+    return body
+
+
+@pytest.mark.parametrize(
+    ("bbox", "fragment"),
+    [
+        ("1,2,3", "expected 4"),
+        ("a,b,c,d", "not a number"),
+        ("119.2,36.70,119.1,36.76", "not below the maximum"),
+        ("119.1,36.76,119.2,36.70", "not below the maximum"),
+        ("36.70,119.10,36.76,119.20", "latitude values must lie in -90..90"),
+        ("-181,0,10,10", "longitude values must lie in -180..180"),
+        ("nan,0,1,1", "finite"),
+        ("1,2,3,4,5", "expected 4"),
+    ],
+)
+@pytest.mark.parametrize("collection", ["areas", "grids", "facilities", "incidents"])
+def test_bad_bbox_is_400(client: TestClient, collection: str, bbox: str, fragment: str) -> None:
+    response = client.get(f"/api/v1/{collection}?bbox={bbox}")
+    body = assert_error(response, 400, fragment, "minLon,minLat,maxLon,maxLat")
+    assert body["code"] == "InvalidParameter"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("limit=-1", "limit"),
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("offset=-5", "offset"),
+        ("offset=1.5", "offset"),
+    ],
+)
+def test_bad_paging_is_400_naming_the_parameter(
+    client: TestClient, query: str, parameter: str
+) -> None:
+    body = assert_error(client.get(f"/api/v1/grids?{query}"), 400, parameter)
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    assert errors[0]["parameter"] == parameter
+    assert errors[0]["location"] == "query"
+
+
+def test_limit_above_the_maximum_page_size_is_400(client: TestClient) -> None:
+    assert_error(client.get("/api/v1/grids?limit=51"), 400, "maximum page size of 50")
+
+
+def test_unknown_level_is_400_listing_the_levels(client: TestClient) -> None:
+    assert_error(client.get("/api/v1/areas?level=street"), 400, "level", "district", "subdistrict")
+
+
+def test_unknown_grid_is_404(client: TestClient) -> None:
+    body = assert_error(
+        client.get("/api/v1/grids/370705001001099"), 404, "370705001001099", "/api/v1/grids"
+    )
+    assert body["code"] == "NotFound"
+
+
+def test_grid_that_did_not_exist_yet_is_404(client: TestClient) -> None:
+    assert_error(client.get("/api/v1/grids/370705001001001?at=1999-01-01"), 404, "1999-01-01")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/grids/12345",
+        "/api/v1/grids/abc",
+        "/api/v1/grids?community=12",
+        "/api/v1/buildings?grid=x",
+        "/api/v1/incidents?grid=37070500100100",
+        "/api/v1/grids?at=yesterday",
+        "/api/v1/grids/370705001001001?at=2020-13-01",
+    ],
+)
+def test_malformed_codes_and_dates_are_400(client: TestClient, url: str) -> None:
+    assert_error(client.get(url), 400)
+
+
+def test_unknown_path_is_a_json_404(client: TestClient) -> None:
+    assert_error(client.get("/api/v1/nothing-here"), 404, "/docs")
+
+
+def test_wrong_method_is_a_json_405(client: TestClient) -> None:
+    assert_error(client.post("/api/v1/grids"), 405, "POST")
+
+
+@pytest.fixture
+def unreachable_client(engine: Engine) -> Iterator[TestClient]:
+    """An app whose database refuses connections (port 1 on this machine)."""
+    dead = make_engine("postgresql+psycopg://nobody:nothing@127.0.0.1:1/none")
+    app = create_app(ServerSettings(), engine=dead)
+
+    def dead_session() -> Iterator[Session]:
+        with Session(dead) as session:
+            yield session
+
+    app.dependency_overrides[get_session] = dead_session
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+    dead.dispose()
+
+
+def test_database_down_is_503_not_500(unreachable_client: TestClient) -> None:
+    assert_error(unreachable_client.get("/api/v1/grids"), 503, "database")
+    assert_error(unreachable_client.get("/healthz"), 503, "Cannot reach the database")
+
+
+def test_unexpected_failure_is_a_json_500_without_internals(engine: Engine) -> None:
+    app = create_app(ServerSettings(), engine=engine)
+
+    def broken_session() -> Iterator[Session]:
+        raise RuntimeError("secret internals")
+        yield  # pragma: no cover
+
+    app.dependency_overrides[get_session] = broken_session
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/grids")
+    body = assert_error(response, 500)
+    assert "secret" not in response.text
+    assert body["code"] == "InternalError"
