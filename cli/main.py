@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import socket
 import sys
@@ -15,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
+from gis.catalogue import CATALOGUE
+from gis.demo import DemoCounts
 from gis.embedded import EmbeddedPostgres
 from gis.errors import GridmapError
 from gis.settings import DatabaseSettings, ServerSettings
@@ -73,17 +74,24 @@ def _serve(engine: Any, host: str, port: int) -> None:
     uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="warning")
 
 
-def _counts_table(counts: Any) -> Table:
-    table = Table(title="Demo district 潍坊市奎文区 (370705)", show_header=True)
+def _counts_table(counts: DemoCounts) -> Table:
+    names = {spec.code: spec.name_zh for spec in CATALOGUE}
+    table = Table(title="Demo district 潍坊市奎文区 (370705)")
     table.add_column("what")
     table.add_column("count", justify="right")
-    for f in dataclasses.fields(counts):
-        value = getattr(counts, f.name)
-        if isinstance(value, dict):
-            for key, n in value.items():
-                table.add_row(f"  {f.name}: {key}", f"{n:,}")
-        else:
-            table.add_row(f.name, f"{value:,}")
+    for label, value in (
+        ("subdistricts 街道", counts.subdistricts),
+        ("communities 社区", counts.communities),
+        ("grids 网格", counts.grids),
+        ("buildings 楼栋", counts.buildings),
+        ("households 户", counts.households),
+        ("staff 人员", counts.staff),
+        ("incidents 事件", counts.incidents),
+    ):
+        table.add_row(label, f"{value:,}")
+    table.add_section()
+    for code, n in counts.facilities_by_type.items():
+        table.add_row(f"{names.get(code, code)} ({code})", f"{n:,}")
     return table
 
 

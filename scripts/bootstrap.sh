@@ -43,12 +43,14 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 if [ ! -f "$stamp" ]; then
-  echo "gridmap: installing Python dependencies ($mode)"
-  .venv/bin/python -m pip install -q --upgrade pip
-  if [ "$mode" = "dev" ]; then
-    .venv/bin/python -m pip install -q -e '.[dev]'
-  else
-    .venv/bin/python -m pip install -q -e .
+  echo "gridmap: installing Python dependencies ($mode), log in .venv/pip.log"
+  target="."
+  [ "$mode" = "dev" ] && target=".[dev]"
+  if ! { .venv/bin/python -m pip install --upgrade pip \
+         && .venv/bin/python -m pip install -e "$target"; } >.venv/pip.log 2>&1; then
+    tail -n 30 .venv/pip.log >&2
+    echo "gridmap: installing Python dependencies failed; the full log is .venv/pip.log" >&2
+    exit 1
   fi
   rm -f .venv/.gridmap-"$mode"-*
   touch "$stamp"
