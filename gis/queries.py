@@ -52,6 +52,15 @@ Feature = dict[str, Any]
 AnySelect = Select[*tuple[Any, ...]]
 
 
+class BuildingGeometry(enum.StrEnum):
+    """Which geometry a building feature carries."""
+
+    POINT = "point"
+    """Its ``location``: always known, small, enough for dots and counts."""
+    FOOTPRINT = "footprint"
+    """Its footprint (MultiPolygon) where known, else its point: what a zoomed-in map draws."""
+
+
 @dataclass(frozen=True)
 class BBox:
     """A WGS84 bounding box in degrees: west, south, east, north."""
@@ -371,14 +380,32 @@ def list_buildings(
     *,
     bbox: BBox | None = None,
     grid_code: str | None = None,
+    geometry: BuildingGeometry | str = BuildingGeometry.POINT,
     limit: int = 1000,
     offset: int = 0,
 ) -> Page:
-    """Buildings as points (their ``location``), ordered by id.
+    """Buildings, ordered by id, as points (their ``location``) or footprints.
+
+    With ``geometry="footprint"`` a building with a known footprint comes as
+    its MultiPolygon and one without as its point (``has_footprint`` tells
+    which). ``bbox`` selects by the building's point either way, so the same
+    box finds the same buildings and counts in both forms.
 
     Properties: ``id``, ``ext_id``, ``grid_code``, ``households``, ``floors``,
     ``name``, ``address``, ``has_footprint``.
     """
+    try:
+        geometry = BuildingGeometry(geometry)
+    except ValueError:
+        choices = ", ".join(m.value for m in BuildingGeometry)
+        raise InvalidParameterError(
+            f"geometry {geometry!r} is unknown; use one of: {choices}."
+        ) from None
+    shape = (
+        Building.location
+        if geometry is BuildingGeometry.POINT
+        else func.coalesce(Building.footprint, Building.location)
+    )
     stmt = select(
         Building.id,
         Building.ext_id,
@@ -388,7 +415,7 @@ def list_buildings(
         Building.name,
         Building.address,
         Building.footprint.is_not(None).label("has_footprint"),
-        _geojson(Building.location).label("geometry"),
+        _geojson(shape).label("geometry"),
     ).join(Grid, Grid.id == Building.grid_id)
     if grid_code is not None:
         check_code(grid_code, "grid")
@@ -541,6 +568,7 @@ def list_incidents(
 __all__ = [
     "GEOJSON_DECIMALS",
     "BBox",
+    "BuildingGeometry",
     "Feature",
     "Page",
     "check_code",

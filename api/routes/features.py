@@ -22,6 +22,7 @@ from api.responses import (
 )
 from gis import queries
 from gis.models import AreaLevel
+from gis.queries import BuildingGeometry
 
 router = APIRouter(prefix="/api/v1", tags=["features"], default_response_class=GeoJSONResponse)
 
@@ -107,7 +108,11 @@ def get_grid(
     return feature(queries.get_grid(session, code, at=at))
 
 
-@router.get("/buildings", summary="Buildings (楼栋) as points", responses=COLLECTION_RESPONSES)
+@router.get(
+    "/buildings",
+    summary="Buildings (楼栋) as points or footprints",
+    responses=COLLECTION_RESPONSES,
+)
 def list_buildings(
     request: Request,
     session: SessionDep,
@@ -116,11 +121,25 @@ def list_buildings(
     grid: Annotated[
         str | None, Query(description="Only the buildings of this grid.", pattern=GRID_CODE)
     ] = None,
+    geometry: Annotated[
+        BuildingGeometry,
+        Query(
+            description=(
+                "`point` (default): each building's location. `footprint`: its footprint "
+                "(MultiPolygon) where known, else its point. `bbox` selects by the point."
+            ),
+        ),
+    ] = BuildingGeometry.POINT,
 ) -> GeoJSONResponse:
     """Each feature: ``id``, ``ext_id``, ``grid_code``, ``households``, ``floors``,
     ``name``, ``address``, ``has_footprint``."""
     page = queries.list_buildings(
-        session, bbox=bbox, grid_code=grid, limit=paging.limit, offset=paging.offset
+        session,
+        bbox=bbox,
+        grid_code=grid,
+        geometry=geometry,
+        limit=paging.limit,
+        offset=paging.offset,
     )
     return feature_collection(page, request, paging)
 

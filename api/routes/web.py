@@ -53,20 +53,28 @@ _PAGE_CACHE_LOCK = threading.Lock()
 
 
 def cached_map_page(
-    collections: Mapping[str, Any], category_names: Mapping[str, str], title: str
+    collections: Mapping[str, Any],
+    category_names: Mapping[str, str],
+    title: str,
+    max_page_size: int | None = None,
 ) -> str:
     """The map page, rendered again only when the data shown on it changed.
 
     Drawing the page takes a second or more for a district of ~400 grids;
     reading the data takes a fraction of that, so the data itself is the key.
+    ``max_page_size`` caps what the page asks for per view (layers loaded per view).
     """
-    payload = json.dumps([collections, category_names, title], sort_keys=True, default=str)
+    payload = json.dumps(
+        [collections, category_names, title, max_page_size], sort_keys=True, default=str
+    )
     key = hashlib.sha256(payload.encode()).hexdigest()
     with _PAGE_CACHE_LOCK:
         if key in _PAGE_CACHE:
             _PAGE_CACHE.move_to_end(key)
             return _PAGE_CACHE[key]
-    page = render_map(collections, category_names=category_names, title=title)
+    page = render_map(
+        collections, category_names=category_names, title=title, max_page_size=max_page_size
+    )
     with _PAGE_CACHE_LOCK:
         _PAGE_CACHE[key] = page
         while len(_PAGE_CACHE) > _PAGE_CACHE_SIZE:
@@ -76,15 +84,21 @@ def cached_map_page(
 
 @router.get("/", response_class=HTMLResponse)
 def district_map(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """The district map: communities, grids and facilities as switchable layers."""
+    """The district map: areas, grids, buildings and facilities as switchable layers.
+
+    Layers loaded per view (buildings) are not embedded: the page fetches them
+    from the API as the user zooms in.
+    """
     collections = {
-        layer.key: layer_collection(session, layer, settings.max_page_size) for layer in MAP_LAYERS
+        layer.key: layer_collection(session, layer, settings.max_page_size)
+        for layer in MAP_LAYERS
+        if layer.embedded
     }
     types = queries.list_facility_types(session, limit=settings.max_page_size)
     names = {f["properties"]["code"]: f["properties"]["name_zh"] for f in types.features}
     districts = [f["properties"]["name"] for f in collections[DISTRICT.key]["features"]]
     title = f"{'、'.join(districts)} 网格化管理地图" if districts else "网格化管理地图"
-    return HTMLResponse(cached_map_page(collections, names, title))
+    return HTMLResponse(cached_map_page(collections, names, title, settings.max_page_size))
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -58,3 +58,15 @@ def test_map_page_on_the_small_district(client: TestClient) -> None:
     for asset in ("leaflet/leaflet.js", "leaflet/leaflet.css", "jquery/jquery.min.js"):
         assert f"/static/vendor/{asset}" in response.text
         assert client.get(f"/static/vendor/{asset}").status_code == 200
+
+
+def test_map_page_fetches_buildings_instead_of_embedding_them(client: TestClient) -> None:
+    page = client.get("/").text
+    assert "/static/js/viewport-layer.js" in page
+    assert client.get("/static/js/viewport-layer.js").status_code == 200
+    assert '"url": "/api/v1/buildings?geometry=footprint"' in page
+    assert "has_footprint" not in page  # no building feature is in the page
+    # The page asks for no more than the server's page limit (small in these tests).
+    maximum = client.app.state.settings.max_page_size  # type: ignore[attr-defined]
+    assert maximum < 2000
+    assert f'"limit": {maximum},' in page

@@ -6,6 +6,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from geoalchemy2 import WKTElement
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gis.models import Building, Grid
 
 WEST_HALF = "119.10,36.70,119.12,36.76"  # only grid 001 of community 001
 EAST_PART = "119.16,36.71,119.19,36.75"  # only community 002 and its grid
@@ -222,3 +227,61 @@ def test_healthz(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def _add_building_with_footprint(db: Session) -> int:
+    grid_id = db.execute(select(Grid.id).where(Grid.code == "370705001001002")).scalar_one()
+    building = Building(
+        grid_id=grid_id,
+        location=WKTElement("POINT(119.13 36.72)", srid=4326),
+        footprint=WKTElement(
+            "MULTIPOLYGON(((119.1299 36.7199,119.1301 36.7199,119.1301 36.7201,"
+            "119.1299 36.7201,119.1299 36.7199)))",
+            srid=4326,
+        ),
+        households=42,
+        floors=11,
+        address="东苑路1号",
+    )
+    db.add(building)
+    db.flush()
+    return building.id
+
+
+def test_buildings_as_footprints_where_known(client: TestClient, db: Session) -> None:
+    with_footprint = _add_building_with_footprint(db)
+    points = get_collection(client, "/api/v1/buildings")
+    assert {f["geometry"]["type"] for f in points["features"]} == {"Point"}
+
+    body = get_collection(client, "/api/v1/buildings?geometry=footprint")
+    assert body["numberMatched"] == points["numberMatched"] == 4
+    shapes = {f["id"]: f["geometry"]["type"] for f in body["features"]}
+    assert shapes.pop(with_footprint) == "MultiPolygon"
+    assert set(shapes.values()) == {"Point"}  # the others have no footprint
+    feature = next(f for f in body["features"] if f["id"] == with_footprint)
+    props = feature["properties"]
+    assert (props["id"], props["households"], props["floors"]) == (with_footprint, 42, 11)
+    assert (props["address"], props["grid_code"], props["has_footprint"]) == (
+        "东苑路1号",
+        "370705001001002",
+        True,
+    )
+
+
+def test_building_footprints_are_selected_by_their_point(client: TestClient, db: Session) -> None:
+    _add_building_with_footprint(db)
+    # The box touches the footprint's west edge but not the building's point.
+    edge = "119.125,36.71,119.12995,36.73"
+    for form in ("point", "footprint"):
+        body = get_collection(client, f"/api/v1/buildings?geometry={form}&bbox={edge}")
+        assert body["numberMatched"] == 0
+    inside = get_collection(
+        client, "/api/v1/buildings?geometry=footprint&bbox=119.125,36.71,119.14,36.73"
+    )
+    assert [f["properties"]["households"] for f in inside["features"]] == [42]
+
+
+def test_building_page_limit_reports_what_was_left_out(client: TestClient) -> None:
+    body = get_collection(client, f"/api/v1/buildings?geometry=footprint&bbox={WEST_HALF}&limit=1")
+    assert (body["numberMatched"], body["numberReturned"]) == (2, 1)
+    assert any(link["rel"] == "next" for link in body["links"])

@@ -144,3 +144,7 @@ def test_unexpected_failure_is_a_json_500_without_internals(engine: Engine) -> N
     body = assert_error(response, 500)
     assert "secret" not in response.text
     assert body["code"] == "InternalError"
+
+
+def test_unknown_building_geometry_is_400_naming_the_choices(client: TestClient) -> None:
+    assert_error(client.get("/api/v1/buildings?geometry=polygon"), 400, "footprint")

@@ -11,6 +11,7 @@ import pytest
 
 from layers import webmap
 from layers.catalogue import (
+    BUILDINGS,
     CATEGORY_PALETTE,
     COMMUNITIES,
     FACILITIES,
@@ -18,7 +19,17 @@ from layers.catalogue import (
     MAP_LAYERS,
     category_colours,
 )
-from layers.webmap import VENDORED_ASSETS, OfflineAssetError, render_map, vendored_url
+from layers.webmap import (
+    SCRIPT_BASE,
+    VENDORED_ASSETS,
+    VIEWPORT_SCRIPT,
+    OfflineAssetError,
+    render_map,
+    vendored_url,
+    viewport_config,
+)
+
+STATIC = Path(webmap.__file__).parents[1] / "api" / "static"
 
 
 def in_script(text: str) -> str:
@@ -90,14 +101,19 @@ def page() -> str:
 def test_every_asset_is_served_locally(page: str) -> None:
     assets = re.findall(r"<(?:script[^>]*src|link[^>]*href)=\"([^\"]+)\"", page)
     assert assets
-    assert all(url.startswith(("/static/vendor/", "data:")) for url in assets), assets
+    assert all(url.startswith(("/static/vendor/", "/static/js/", "data:")) for url in assets), (
+        assets
+    )
+    assert f"{SCRIPT_BASE}/{VIEWPORT_SCRIPT}" in assets
     assert "https://" not in page.split("<body>")[0]
 
 
 def test_vendored_assets_exist_in_the_package() -> None:
-    vendor = Path(webmap.__file__).parents[1] / "api" / "static" / "vendor"
+    vendor = STATIC / "vendor"
     missing = [path for path in VENDORED_ASSETS.values() if not (vendor / path).is_file()]
     assert missing == []
+    assert SCRIPT_BASE == "/static/js"
+    assert "function gridmapViewportLayer(" in (STATIC / "js" / VIEWPORT_SCRIPT).read_text()
 
 
 def test_layers_have_chinese_titles_in_order(page: str) -> None:
@@ -119,6 +135,38 @@ def test_facility_legend_names_the_types_on_the_map(page: str) -> None:
     legend = legend[: legend.index("</div></div>")]
     assert "幼儿园" in legend
     assert "社康中心" not in legend  # in the catalogue but not on this map
+
+
+def test_buildings_are_not_embedded_but_fetched_by_the_page(page: str) -> None:
+    assert f'"{in_script(BUILDINGS.title_zh)}"' in page[page.index("overlays") :]
+    assert page.count("gridmapViewportLayer(map_") == 1
+    assert '<div class="gm-hint" id="gm-hint-buildings"></div>' in page
+    config = viewport_config(BUILDINGS)
+    assert config["url"] == "/api/v1/buildings?geometry=footprint"
+    assert config["minZoom"] == 15
+    assert config["messages"]["zoomIn"] == "放大至15级显示楼栋"
+    assert {"{matched}", "{returned}"} <= set(
+        re.findall(r"\{\w+\}", config["messages"]["truncated"])
+    )
+    assert [label for _, label in config["popup"]] == ["地址", "户数", "楼层", "网格"]
+    assert config["messages"]["zoomIn"] in page  # the config is written as UTF-8 JSON
+
+
+def test_household_legend_entry(page: str) -> None:
+    legend = page[page.index('id="gm-legend-buildings"') :]
+    legend = legend[: legend.index("</div></div>")]
+    assert "楼栋户数" in legend
+    for label in ("0–2户", "3–9户", "≥60户"):
+        assert label in legend
+
+
+def test_page_never_asks_for_more_than_the_api_page_limit() -> None:
+    assert viewport_config(BUILDINGS)["limit"] == BUILDINGS.viewport.limit  # type: ignore[union-attr]
+    assert viewport_config(BUILDINGS, max_page_size=500)["limit"] == 500
+    page = render_map({}, max_page_size=500)
+    assert '"limit": 500' in page
+    with pytest.raises(ValueError, match="embedded"):
+        viewport_config(COMMUNITIES)
 
 
 def test_empty_map_says_there_is_no_data() -> None:
