@@ -154,7 +154,10 @@ def load_city(engine: Engine, size: Size, seed: int = 1) -> None:
                            :x0 + sj * {per_sub * GRID_M}, :y0 + si * {per_sub * GRID_M},
                            :x0 + (sj + 1) * {per_sub * GRID_M}, :y0 + (si + 1) * {per_sub * GRID_M},
                            4549), 4326)), 0, 0, 0
-                FROM (SELECT DISTINCT s, si, sj FROM unnest(CAST(:s AS int[]), CAST(:si AS int[]), CAST(:sj AS int[]))
+                FROM (SELECT DISTINCT s, si, sj FROM unnest(
+                    CAST(:s AS int[]),
+                    CAST(:si AS int[]),
+                    CAST(:sj AS int[]))
                       AS t(s, si, sj)) u
                 """
             ),
@@ -172,14 +175,19 @@ def load_city(engine: Engine, size: Size, seed: int = 1) -> None:
                 f"""
                 INSERT INTO admin_area (code, name, level, parent_id, geom, households,
                                         population, floating_population)
-                SELECT p.code || lpad(u.c::text, 3, '0'), '社区' || p.code || u.c, 'community', p.id,
+                SELECT p.code || lpad(u.c::text, 3, '0'), '社区' || p.code || u.c,
+                       'community', p.id,
                        ST_Multi(ST_Transform(ST_MakeEnvelope(
                            :x0 + u.cj * {COMMUNITY_GRIDS * GRID_M},
                            :y0 + u.ci * {COMMUNITY_GRIDS * GRID_M},
                            :x0 + (u.cj + 1) * {COMMUNITY_GRIDS * GRID_M},
                            :y0 + (u.ci + 1) * {COMMUNITY_GRIDS * GRID_M}, 4549), 4326)), 0, 0, 0
                 FROM (SELECT DISTINCT s, c, ci, cj
-                      FROM unnest(CAST(:s AS int[]), CAST(:c AS int[]), CAST(:ci AS int[]), CAST(:cj AS int[])) AS t(s, c, ci, cj)) u
+                      FROM unnest(
+                          CAST(:s AS int[]),
+                          CAST(:c AS int[]),
+                          CAST(:ci AS int[]),
+                          CAST(:cj AS int[])) AS t(s, c, ci, cj)) u
                 JOIN admin_area p ON p.code = '370705' || lpad(u.s::text, 3, '0')
                 """
             ),
@@ -201,7 +209,13 @@ def load_city(engine: Engine, size: Size, seed: int = 1) -> None:
                            :x0 + u.j * {GRID_M}, :y0 + u.i * {GRID_M},
                            :x0 + (u.j + 1) * {GRID_M}, :y0 + (u.i + 1) * {GRID_M}, 4549), 4326)),
                        0, 0
-                FROM unnest(CAST(:k AS int[]), CAST(:s AS int[]), CAST(:c AS int[]), CAST(:g AS int[]), CAST(:i AS int[]), CAST(:j AS int[]))
+                FROM unnest(
+                    CAST(:k AS int[]),
+                    CAST(:s AS int[]),
+                    CAST(:c AS int[]),
+                    CAST(:g AS int[]),
+                    CAST(:i AS int[]),
+                    CAST(:j AS int[]))
                      AS u(k, s, c, g, i, j)
                 JOIN admin_area c
                   ON c.code = '370705' || lpad(u.s::text, 3, '0') || lpad(u.c::text, 3, '0')
@@ -228,7 +242,9 @@ def load_city(engine: Engine, size: Size, seed: int = 1) -> None:
             text(
                 "INSERT INTO building (grid_id, location, households)"
                 " SELECT g, ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4549), 4326), h"
-                " FROM unnest(CAST(:g AS int[]), CAST(:x AS float8[]), CAST(:y AS float8[]), CAST(:h AS int[])) AS t(g, x, y, h)"
+                " FROM unnest(CAST(:g AS int[]), CAST(:x AS float8[]),"
+                "             CAST(:y AS float8[]), CAST(:h AS int[]))"
+                " AS t(g, x, y, h)"
             ),
             {
                 "g": grid_ids.tolist(),
@@ -247,8 +263,10 @@ def load_city(engine: Engine, size: Size, seed: int = 1) -> None:
         conn.execute(
             text(
                 "INSERT INTO facility (type_code, name, geom)"
-                " SELECT 'bench', 'f' || n, ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4549), 4326)"
-                " FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) WITH ORDINALITY AS t(x, y, n)"
+                " SELECT 'bench', 'f' || n,"
+                " ST_Transform(ST_SetSRID(ST_MakePoint(x, y), 4549), 4326)"
+                " FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) WITH ORDINALITY"
+                " AS t(x, y, n)"
             ),
             {"x": (fx + x0).tolist(), "y": (fy + y0).tolist()},
         )
