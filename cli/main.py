@@ -192,6 +192,12 @@ def _register_import() -> None:
 
 _register_import()
 
+from cli.coverage_command import coverage_command  # noqa: E402
+from cli.norms_command import norms_command  # noqa: E402
+
+app.command("coverage")(explained(coverage_command))
+app.command("norms")(explained(norms_command))
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()
