@@ -9,7 +9,7 @@ to date), and disposes of it at shutdown. Run it with
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -17,8 +17,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import register_error_handlers
-from api.routes import features, health, web
+from api.routes import coverage, facilities, features, health, web
 from gis import schema
+from gis.coverage_service import CoverageService
 from gis.database import make_engine, make_sessionmaker
 from gis.embedded import database_url
 from gis.settings import DatabaseSettings, ServerSettings
@@ -39,6 +40,18 @@ JSON: `{"status", "code", "description"}`.
 def _attach_engine(app: FastAPI, engine: Engine) -> None:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.coverage = CoverageService(engine)
+
+
+@contextlib.contextmanager
+def _coverage_kept_current(app: FastAPI) -> Iterator[None]:
+    """Listen for data changes while the app serves, so coverage caches stay current."""
+    service: CoverageService = app.state.coverage
+    service.start()
+    try:
+        yield
+    finally:
+        service.stop()
 
 
 def create_app(
@@ -52,7 +65,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if engine is not None:
-            yield
+            with _coverage_kept_current(app):
+                yield
             return
         db = database or DatabaseSettings()
         with database_url(db.database_url, db.data_dir, db.db_name, db.pg_bindir) as url:
@@ -61,7 +75,8 @@ def create_app(
                 if not db.database_url:
                     schema.upgrade(own_engine)  # our own cluster: keep it current
                 _attach_engine(app, own_engine)
-                yield
+                with _coverage_kept_current(app):
+                    yield
             finally:
                 own_engine.dispose()
 
@@ -80,6 +95,8 @@ def create_app(
     register_error_handlers(app)
     app.include_router(health.router)
     app.include_router(features.router)
+    app.include_router(facilities.router)
+    app.include_router(coverage.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

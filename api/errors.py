@@ -27,6 +27,7 @@ from gis.errors import (
     DatabaseUnavailableError,
     GridmapError,
     ImportRejectedError,
+    InvalidFeatureError,
     InvalidParameterError,
     NotFoundError,
     PayloadTooLargeError,
@@ -40,6 +41,7 @@ DOMAIN_ERROR_STATUS: dict[type[GridmapError], int] = {
     ConflictError: 409,
     PayloadTooLargeError: 413,
     ImportRejectedError: 422,
+    InvalidFeatureError: 422,
     DatabaseUnavailableError: 503,
 }
 """HTTP status of each domain error; subclasses inherit their parent's status."""

@@ -29,6 +29,19 @@ class ConflictError(GridmapError):
     """The request conflicts with what is stored (duplicate code, stale version)."""
 
 
+class InvalidFeatureError(GridmapError):
+    """A record submitted for writing is well-formed but cannot be accepted as it is.
+
+    E.g. an unknown facility type, a name that is empty, a datum the platform
+    will not guess at. Distinct from InvalidParameterError (a malformed query
+    parameter): the caller must change the record, not the request.
+    """
+
+
+class OutsideDistrictError(InvalidFeatureError):
+    """A point to store lies outside the district the platform manages."""
+
+
 class ImportFileError(InvalidParameterError):
     """An import file cannot be read as the layer: unreadable, malformed, columns missing."""
 

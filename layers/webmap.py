@@ -401,6 +401,7 @@ def render_map(
     root.header.add_child(Element(_CSS), name="gridmap_css")  # type: ignore[attr-defined]
 
     link = f'<a href="{html.escape(docs_url)}">API 文档</a>' if docs_url else ""
+    link += '<a href="/coverage">服务覆盖分析</a>'  # the coverage map (api/routes/coverage.py)
     root.html.add_child(  # type: ignore[attr-defined]
         Element(f'<div class="gm-title">{html.escape(title)}{link}</div>')
     )

@@ -1,0 +1,397 @@
+"""Household coverage by service facilities under /api/v1/coverage, and the coverage map.
+
+Every endpoint names a ``facility_type`` (a catalogue code) and optionally
+``radius_m`` (metres; the type's catalogue radius by default). Answers come
+from the in-memory coverage models of ``gis.coverage_service``, kept current
+by the database's change notifications, so they reflect facilities opened,
+moved or closed a moment ago without recomputing the district.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import shapely
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict, Field
+from shapely.geometry import mapping
+
+from api.bodies import json_body, request_body_doc, validate
+from api.dependencies import BBoxDep, PagingDep, SessionDep, SettingsDep
+from api.responses import COLLECTION_RESPONSES, GEOJSON, ErrorDoc, GeoJSONResponse
+from api.responses import feature_collection as paged_collection
+from gis import coverage_results, facilities
+from gis.coverage_areas import blind_spots, service_circles
+from gis.coverage_report import area_rollups, records, rings
+from gis.coverage_service import CoverageService
+from gis.errors import DatabaseUnavailableError, InvalidFeatureError, InvalidParameterError
+from gis.facilities import FacilityTypeInfo
+from gis.queries import GEOJSON_DECIMALS, Feature
+from layers.coverage import LABELS_ZH, coverage_style
+from layers.webmap import VENDOR_BASE
+
+router = APIRouter(tags=["coverage"])
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+MAX_RADII = 10
+MIN_RADIUS_M = 1.0
+MAX_RADIUS_M = 50_000.0
+GRID_CODE = r"^[0-9]{15}$"
+
+By = Literal["grid", "community", "subdistrict", "district"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorDoc,
+        "description": "Unknown facility type (the message lists the known ones), or a "
+        "radius outside 1-50,000 m.",
+    },
+    503: {"model": ErrorDoc, "description": "The database cannot be reached."},
+}
+
+
+def get_coverage_service(request: Request) -> CoverageService:
+    service: CoverageService | None = getattr(request.app.state, "coverage", None)
+    if service is None:
+        raise DatabaseUnavailableError(
+            "The app has no database yet: it is still starting, or started without one."
+        )
+    return service
+
+
+CoverageDep = Annotated[CoverageService, Depends(get_coverage_service)]
+
+
+def parse_radii(text: str | None, default_m: float) -> list[float]:
+    """Radii in metres from ``"500"`` or ``"300,500,1000"``; ``default_m`` when absent."""
+    if text is None or not text.strip():
+        return [float(default_m)]
+    radii: list[float] = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise InvalidParameterError(
+                f"radius_m {part.strip()!r} is not a number of metres; give one radius "
+                "(radius_m=500) or several separated by commas (radius_m=300,500,1000)"
+            ) from None
+        if not math.isfinite(value) or not MIN_RADIUS_M <= value <= MAX_RADIUS_M:
+            raise InvalidParameterError(
+                f"radius_m {part.strip()} is outside {MIN_RADIUS_M:g}-{MAX_RADIUS_M:,.0f} metres"
+            )
+        radii.append(value)
+    radii = sorted(set(radii))
+    if len(radii) > MAX_RADII:
+        raise InvalidParameterError(f"at most {MAX_RADII} radii at once, got {len(radii)}")
+    return radii
+
+
+def _metres(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+@dataclass(frozen=True)
+class CoverageQuery:
+    """The facility type asked for and the radii (metres) to answer at."""
+
+    type: FacilityTypeInfo
+    radii: list[float]
+
+    @property
+    def radius_m(self) -> float:
+        if len(self.radii) != 1:
+            raise InvalidParameterError(
+                "this endpoint answers one radius at a time; rings (several radii) are "
+                "available from GET /api/v1/coverage"
+            )
+        return self.radii[0]
+
+
+def get_coverage_query(
+    session: SessionDep,
+    facility_type: Annotated[
+        str,
+        Query(
+            description="Facility-type code, e.g. kindergarten; see GET /api/v1/facility-types.",
+            examples=["kindergarten"],
+        ),
+    ],
+    radius_m: Annotated[
+        str | None,
+        Query(
+            description="Service radius in metres (1-50,000); default the type's catalogue "
+            "radius. Several, comma-separated, ask for rings (GET /api/v1/coverage only).",
+            examples=["500", "300,500,1000"],
+        ),
+    ] = None,
+) -> CoverageQuery:
+    info = facilities.known_type(facilities.facility_types(session), facility_type)
+    return CoverageQuery(info, parse_radii(radius_m, info.radius_m))
+
+
+QueryDep = Annotated[CoverageQuery, Depends(get_coverage_query)]
+
+
+def _frame_features(frame: Any, id_of: Any) -> list[Feature]:
+    """GeoJSON features of a GeoDataFrame (EPSG:4326), coordinates to 7 decimals (~1 cm)."""
+    if len(frame) == 0:
+        return []
+    geoms = shapely.transform(
+        np.asarray(frame.geometry.values, dtype=object), lambda c: np.round(c, GEOJSON_DECIMALS)
+    )
+    props = records(frame.drop(columns=frame.geometry.name))
+    return [
+        {"type": "Feature", "id": id_of(p), "geometry": mapping(g), "properties": p}
+        for g, p in zip(geoms, props, strict=True)
+    ]
+
+
+def _collection(features: list[Feature], **extra: Any) -> GeoJSONResponse:
+    return GeoJSONResponse(
+        {
+            "type": "FeatureCollection",
+            **extra,
+            "numberMatched": len(features),
+            "numberReturned": len(features),
+            "features": features,
+        }
+    )
+
+
+@router.get(
+    "/api/v1/coverage",
+    summary="Households covered per area (grid, community, subdistrict, district)",
+    responses=_ERRORS,
+)
+def coverage_statistics(
+    session: SessionDep,
+    service: CoverageDep,
+    query: QueryDep,
+    by: Annotated[By, Query(description="Area level of the rows.")] = "grid",
+) -> JSONResponse:
+    """One row per area: ``code``, ``name``, ``households``, ``households_covered``,
+    ``households_uncovered``, ``buildings``, ``buildings_covered``, ``coverage_rate``
+    (0-1, by households; null without households), ``mean_distance_m`` and
+    ``p90_distance_m`` (household-weighted distance to the nearest facility, metres;
+    null if the type has no facility), and ``total`` for the district.
+
+    With several radii (``radius_m=300,500,1000``) the answer has ``rings``: one
+    ``{radius_m, rows, total}`` block per radius instead of ``rows``/``total``."""
+    head = {
+        "facility_type": query.type.code,
+        "facility_type_name": query.type.name_zh,
+        "by": by,
+    }
+    with service.view(query.type.code, query.radii[0], session.connection()) as model:
+        if len(query.radii) == 1:
+            return JSONResponse(
+                {
+                    **head,
+                    "radius_m": _metres(query.radii[0]),
+                    "rows": records(area_rollups(model, by)),
+                    "total": records(area_rollups(model, "district"))[0],
+                }
+            )
+        # The nearest-facility distance does not depend on the radius: one model answers all.
+        table = rings(model, query.radii, by)
+        district = rings(model, query.radii, "district")
+    blocks = []
+    for radius in query.radii:
+        rows = table[table["radius_m"] == radius].drop(columns="radius_m")
+        total = district[district["radius_m"] == radius].drop(columns="radius_m")
+        blocks.append(
+            {
+                "radius_m": _metres(radius),
+                "rows": records(rows.sort_values("code", kind="stable")),
+                "total": records(total)[0],
+            }
+        )
+    return JSONResponse({**head, "radii_m": [_metres(r) for r in query.radii], "rings": blocks})
+
+
+@router.get(
+    "/api/v1/coverage/buildings",
+    summary="Per-building coverage: nearest facility, distance, redundancy",
+    responses={**COLLECTION_RESPONSES, **_ERRORS},
+    response_class=GeoJSONResponse,
+)
+def coverage_buildings(
+    request: Request,
+    session: SessionDep,
+    service: CoverageDep,
+    query: QueryDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    covered: Annotated[
+        bool | None, Query(description="true: only covered buildings; false: only uncovered.")
+    ] = None,
+    grid: Annotated[
+        str | None, Query(description="Only the buildings of this grid.", pattern=GRID_CODE)
+    ] = None,
+) -> GeoJSONResponse:
+    """Points ordered by building id; properties ``id``, ``grid_code``, ``households``,
+    ``nearest_m`` (true metres; null if the type has no facility),
+    ``nearest_facility_id``, ``facilities_within`` (facilities within the radius)
+    and ``covered``. ``numberMatched`` counts all buildings matching the filters."""
+    with service.view(query.type.code, query.radius_m, session.connection()) as model:
+        page = coverage_results.building_page(
+            model,
+            covered=covered,
+            grid_code=grid,
+            bbox=bbox,
+            limit=paging.limit,
+            offset=paging.offset,
+        )
+    return paged_collection(page, request, paging)
+
+
+@router.get(
+    "/api/v1/coverage/circles",
+    summary="Service circles of every facility of a type, as polygons",
+    responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
+    response_class=GeoJSONResponse,
+)
+def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep) -> Any:
+    """True-metre circles (drawn in the CGCS2000 Gauss-Krüger plane, projected back
+    to lon/lat); properties ``facility_id``, ``name``, ``type_code``, ``address``,
+    ``radius_m``."""
+    conn = session.connection()
+    features = service.derived(
+        query.type.code,
+        query.radius_m,
+        "circles",
+        lambda model: _frame_features(
+            service_circles(conn, query.type.code, model=model), lambda p: p["facility_id"]
+        ),
+        conn,
+    )
+    return _collection(features, facility_type=query.type.code, radius_m=_metres(query.radius_m))
+
+
+@router.get(
+    "/api/v1/coverage/blind-spots",
+    summary="Blind spots (盲点): where uncovered households live, as polygons",
+    responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
+    response_class=GeoJSONResponse,
+)
+def coverage_blind_spots(session: SessionDep, service: CoverageDep, query: QueryDep) -> Any:
+    """One polygon per connected blind spot of a community: the residential area
+    of its uncovered buildings outside every service circle. Properties
+    ``community_code``, ``community_name``, ``part`` (1 = largest), ``area_m2``,
+    ``households`` and ``buildings_uncovered``."""
+    conn = session.connection()
+    features = service.derived(
+        query.type.code,
+        query.radius_m,
+        "blind_spots",
+        lambda model: _frame_features(
+            blind_spots(conn, query.type.code, model=model),
+            lambda p: f"{p['community_code']}-{p['part']}",
+        ),
+        conn,
+    )
+    return _collection(features, facility_type=query.type.code, radius_m=_metres(query.radius_m))
+
+
+class OpenAt(BaseModel):
+    """Where a facility would open."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(allow_inf_nan=False, description="Longitude, degrees, in ``datum``.")
+    lat: float = Field(allow_inf_nan=False, description="Latitude, degrees, in ``datum``.")
+    datum: str = Field("wgs84", description="wgs84 (default), cgcs2000, gcj02 or bd09.")
+
+
+class WhatIfQuestion(BaseModel):
+    """Facilities that would open and close; nothing is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    facility_type: str = Field(examples=["kindergarten"])
+    radius_m: float | None = Field(
+        None, ge=MIN_RADIUS_M, le=MAX_RADIUS_M, description="Metres; default the type's."
+    )
+    open: list[OpenAt] = Field(default_factory=list, max_length=100)
+    close: list[int] = Field(
+        default_factory=list, max_length=100, description="Ids of facilities of the type."
+    )
+
+
+@router.post(
+    "/api/v1/coverage/what-if",
+    summary="What if facilities opened here or closed there?",
+    responses={
+        413: {"model": ErrorDoc, "description": "The body is larger than 64 kB."},
+        422: {
+            "model": ErrorDoc,
+            "description": "Unknown type, a bad point, or a facility to close that is not "
+            "an open facility of the type.",
+        },
+    },
+    openapi_extra=request_body_doc(WhatIfQuestion),
+)
+def coverage_what_if(
+    session: SessionDep,
+    service: CoverageDep,
+    question: Annotated[
+        WhatIfQuestion, Depends(json_body(lambda data: validate(WhatIfQuestion, data)))
+    ],
+) -> JSONResponse:
+    """``households_gained``, ``households_lost``, ``net_households``, ``by_grid``
+    (``[{code, name, net_households}]``, largest change first), and the district's
+    ``coverage_rate_before``/``coverage_rate_after`` (0-1). Answered from the
+    cached model in milliseconds; nothing is changed."""
+    info = facilities.known_type(
+        facilities.facility_types(session), question.facility_type, InvalidFeatureError
+    )
+    radius = question.radius_m or float(info.radius_m)
+    points = [facilities.to_storage_point(p.lon, p.lat, p.datum) for p in question.open]
+    with service.view(info.code, radius, session.connection()) as model:
+        answer = coverage_results.what_if(model, points, question.close)
+    answer["radius_m"] = _metres(answer["radius_m"])
+    return JSONResponse({"facility_type_name": info.name_zh, **answer})
+
+
+@router.get("/api/v1/coverage/style", summary="Colours and classes of the coverage map")
+def coverage_map_style() -> dict[str, Any]:
+    """Choropleth classes of the coverage rate (0-1) with legend labels, colours of
+    covered and uncovered buildings, circles, blind spots and facilities."""
+    return coverage_style()
+
+
+@router.get("/api/v1/coverage/status", summary="State of the coverage caches")
+def coverage_status(service: CoverageDep) -> dict[str, Any]:
+    """Whether the caches listen for changes, which models are cached, hits and
+    misses, builds, changes applied incrementally or by rebuild, and the last
+    change with its lag (milliseconds from the database trigger to the cache)."""
+    return service.stats()
+
+
+def _script_json(value: Any) -> Markup:
+    text = json.dumps(value, ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+_ENV = Environment(
+    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False
+)
+
+
+@router.get("/coverage", response_class=HTMLResponse, include_in_schema=False)
+def coverage_page(settings: SettingsDep) -> HTMLResponse:
+    """The coverage map: pick a type and radius, read the grid choropleth, click to simulate."""
+    style = coverage_style()
+    config = {"style": style, "maxPageSize": settings.max_page_size, "api": "/api/v1"}
+    html = _ENV.get_template("coverage.html").render(
+        vendor=VENDOR_BASE, config=_script_json(config), title=LABELS_ZH["title"]
+    )
+    return HTMLResponse(html)

@@ -1,0 +1,266 @@
+"""Facility writes under /api/v1/facilities: open, change or move, and close facilities.
+
+Planners and other systems (a district big-data centre, a mobile app) keep
+facilities current here. A body is either a GeoJSON Feature with a Point, or
+plain JSON with ``lon``/``lat``; either may name the datum of its coordinates
+(``wgs84`` by default; ``gcj02`` from Amap/Tencent/WeChat, ``bd09`` from
+Baidu), converted to WGS84 before storage. Coverage caches are updated
+through the database's change notifications; each write waits (briefly) until
+the change has reached them, so the caller's next coverage request sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.bodies import invalid_body, json_body, request_body_doc, validate
+from api.dependencies import SessionDep
+from api.responses import GEOJSON, ErrorDoc, FeatureDoc, GeoJSONResponse
+from gis import facilities
+from gis.coverage_service import CoverageService
+from gis.database import translate_integrity_errors
+
+router = APIRouter(prefix="/api/v1", tags=["facilities"], default_response_class=GeoJSONResponse)
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Text = Annotated[str, Field(max_length=facilities.MAX_TEXT)]
+
+
+class _Fields(BaseModel):
+    """Fields a write may set; absent fields are left alone, null clears them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text | None = Field(None, min_length=1, description="Name shown on the map.")
+    capacity: int | None = Field(None, ge=0, description="Places: beds, children, seats.")
+    floor_area_m2: Finite | None = Field(None, gt=0, description="Floor area, square metres.")
+    opening_hours: Text | None = Field(None, examples=["07:00-24:00"])
+    address: Text | None = None
+    ext_id: Text | None = Field(None, description="The facility's id in the sending system.")
+    datum: str = Field(
+        "wgs84", description="Datum of lon/lat: wgs84 (default), cgcs2000, gcj02 or bd09."
+    )
+
+
+class FacilityCreate(_Fields):
+    """A new facility as plain JSON."""
+
+    type: str = Field(description="Facility-type code, see GET /api/v1/facility-types.")
+    name: Text = Field(min_length=1)
+    lon: Finite = Field(description="Longitude, degrees, in ``datum``.")
+    lat: Finite = Field(description="Latitude, degrees, in ``datum``.")
+
+
+class FacilityPatch(_Fields):
+    """Changes to a facility as plain JSON; a move gives both lon and lat."""
+
+    type: str | None = None
+    lon: Finite | None = None
+    lat: Finite | None = None
+
+
+class PointGeometry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["Point"]
+    coordinates: tuple[Finite, Finite] = Field(description="[lon, lat] in ``datum``.")
+
+
+class _ReadOnly(BaseModel):
+    """Properties of GET /api/v1/facilities that a client may send back unchanged; ignored."""
+
+    id: Any = None
+    type_name_zh: Any = None
+    community_code: Any = None
+    radius_m: Any = None
+
+
+class _CreateProperties(_Fields, _ReadOnly):
+    type: str
+    name: Text = Field(min_length=1)
+
+
+class _PatchProperties(_Fields, _ReadOnly):
+    type: str | None = None
+
+
+class FacilityFeatureCreate(BaseModel):
+    """A new facility as a GeoJSON Feature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["Feature"]
+    id: Any = None
+    geometry: PointGeometry
+    properties: _CreateProperties
+
+
+class FacilityFeaturePatch(BaseModel):
+    """Changes as a GeoJSON Feature; a geometry moves the facility."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["Feature"]
+    id: Any = None
+    geometry: PointGeometry | None = None
+    properties: _PatchProperties = Field(
+        default_factory=lambda: _PatchProperties.model_validate({})
+    )
+
+
+_READ_ONLY = set(_ReadOnly.model_fields)
+_COLUMN = {"type": "type_code"}
+"""Body field → column, where they differ."""
+
+
+class FacilityWrite(BaseModel):
+    """A body reduced to what ``gis.facilities`` needs: columns to set and a position."""
+
+    values: dict[str, Any]
+    lon: float | None = None
+    lat: float | None = None
+    datum: str = "wgs84"
+
+
+def _reduce(fields: BaseModel, lon: float | None, lat: float | None) -> FacilityWrite:
+    given = fields.model_fields_set - _READ_ONLY - {"datum", "lon", "lat"}
+    values = {_COLUMN.get(k, k): getattr(fields, k) for k in given}
+    return FacilityWrite(values=values, lon=lon, lat=lat, datum=getattr(fields, "datum", "wgs84"))
+
+
+def _is_feature(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("type") == "Feature"
+
+
+def _object(data: Any) -> None:
+    if not isinstance(data, dict):
+        raise invalid_body(
+            [{"loc": (), "msg": "the body must be a JSON object", "type": "model_type"}]
+        )
+
+
+def parse_create(data: Any) -> FacilityWrite:
+    _object(data)
+    if _is_feature(data):
+        feature = validate(FacilityFeatureCreate, data)
+        lon, lat = feature.geometry.coordinates
+        return _reduce(feature.properties, lon, lat)
+    flat = validate(FacilityCreate, data)
+    return _reduce(flat, flat.lon, flat.lat)
+
+
+def parse_patch(data: Any) -> FacilityWrite:
+    _object(data)
+    if _is_feature(data):
+        feature = validate(FacilityFeaturePatch, data)
+        lon, lat = feature.geometry.coordinates if feature.geometry else (None, None)
+        return _reduce(feature.properties, lon, lat)
+    flat = validate(FacilityPatch, data)
+    return _reduce(flat, flat.lon, flat.lat)
+
+
+CreateBody = Annotated[FacilityWrite, Depends(json_body(parse_create))]
+PatchBody = Annotated[FacilityWrite, Depends(json_body(parse_patch))]
+FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The facility's id.")]
+
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorDoc, "description": "No facility has this id."},
+    409: {"model": ErrorDoc, "description": "ext_id is already used by another facility."},
+    413: {"model": ErrorDoc, "description": "The body is larger than the limit (64 kB)."},
+    422: {
+        "model": ErrorDoc,
+        "description": "A field is missing or wrong, the type is unknown, or the point lies "
+        "outside the district.",
+    },
+}
+
+
+def _position(body: FacilityWrite) -> tuple[float | None, float | None]:
+    if body.lon is None or body.lat is None:
+        return body.lon, body.lat
+    return facilities.to_storage_point(body.lon, body.lat, body.datum)
+
+
+def _keep_coverage_current(request: Request) -> None:
+    service: CoverageService | None = getattr(request.app.state, "coverage", None)
+    if service is not None:
+        service.sync()
+
+
+@router.get(
+    "/facilities/{facility_id}",
+    summary="One service facility",
+    responses={200: {"model": FeatureDoc, "content": {GEOJSON: {}}}, 404: WRITE_RESPONSES[404]},
+)
+def get_facility(session: SessionDep, facility_id: FacilityId) -> GeoJSONResponse:
+    """Properties as in GET /api/v1/facilities."""
+    return GeoJSONResponse(facilities.get_facility(session, facility_id))
+
+
+@router.post(
+    "/facilities",
+    status_code=201,
+    summary="Open a facility",
+    responses={201: {"model": FeatureDoc, "content": {GEOJSON: {}}}, **WRITE_RESPONSES},
+    openapi_extra=request_body_doc(
+        FacilityCreate,
+        FacilityFeatureCreate,
+        description="Plain JSON with type, name, lon, lat, or a GeoJSON Feature with a Point.",
+    ),
+)
+def create_facility(request: Request, session: SessionDep, body: CreateBody) -> GeoJSONResponse:
+    """Stores the facility in WGS84 with its community (point in polygon) and
+    answers it as GET /api/v1/facilities/{id} would, with a ``Location`` header.
+    A point outside the district is refused (422): check the datum."""
+    lon, lat = _position(body)
+    assert lon is not None and lat is not None
+    with translate_integrity_errors():
+        facility_id = facilities.create_facility(session, lon=lon, lat=lat, values=body.values)
+        session.commit()
+    _keep_coverage_current(request)
+    return GeoJSONResponse(
+        facilities.get_facility(session, facility_id),
+        status_code=201,
+        headers={"Location": f"/api/v1/facilities/{facility_id}"},
+    )
+
+
+@router.patch(
+    "/facilities/{facility_id}",
+    summary="Change or move a facility",
+    responses={200: {"model": FeatureDoc, "content": {GEOJSON: {}}}, **WRITE_RESPONSES},
+    openapi_extra=request_body_doc(
+        FacilityPatch,
+        FacilityFeaturePatch,
+        description="Only the fields given change; null clears a field; lon+lat (or a "
+        "geometry) move the facility and re-assign its community.",
+    ),
+)
+def update_facility(
+    request: Request, session: SessionDep, facility_id: FacilityId, body: PatchBody
+) -> GeoJSONResponse:
+    """Answers the facility as it now is."""
+    lon, lat = _position(body)
+    with translate_integrity_errors():
+        facilities.update_facility(session, facility_id, values=body.values, lon=lon, lat=lat)
+        session.commit()
+    _keep_coverage_current(request)
+    return GeoJSONResponse(facilities.get_facility(session, facility_id))
+
+
+@router.delete(
+    "/facilities/{facility_id}",
+    status_code=204,
+    summary="Close (delete) a facility",
+    responses={404: WRITE_RESPONSES[404]},
+    response_class=Response,
+)
+def delete_facility(request: Request, session: SessionDep, facility_id: FacilityId) -> Response:
+    """Coverage falls back to each building's next-nearest facility of the type."""
+    facilities.delete_facility(session, facility_id)
+    session.commit()
+    _keep_coverage_current(request)
+    return Response(status_code=204)

@@ -1,0 +1,434 @@
+/*
+ * gridmap coverage map (/coverage): who is inside the service radius of a facility type.
+ *
+ * Everything comes from the API and the style from layers/coverage.py
+ * (window.GRIDMAP_COVERAGE). Changing the facility type or radius fetches
+ * the new answers and restyles the map in place: the page never reloads.
+ * Layers, bottom to top: grid choropleth of the household coverage rate,
+ * hatched blind spots, service circles, buildings (uncovered ones from
+ * uncoveredMinZoom, all from allBuildingsMinZoom), facilities, what-if.
+ * A click on the map asks POST /api/v1/coverage/what-if what opening a
+ * facility there would change; a facility's popup can ask what closing it would.
+ */
+(function () {
+  'use strict';
+  var config = window.GRIDMAP_COVERAGE;
+  var style = config.style;
+  var labels = style.labels;
+  var api = config.api;
+  var limit = config.maxPageSize;
+
+  var typeSelect = document.getElementById('gm-type');
+  var radiusSelect = document.getElementById('gm-radius');
+  var summary = document.getElementById('gm-summary');
+  var legend = document.getElementById('gm-legend');
+  var hint = document.getElementById('gm-hint');
+  var whatIfBody = document.getElementById('gm-whatif-body');
+  var whatIfOn = document.getElementById('gm-whatif-on');
+
+  var types = {};          // code -> facility-type properties
+  var rates = {};          // grid code -> stats row
+  var generation = 0;      // answers of an older selection are dropped
+  var buildingsRequest = null;
+
+  var map = L.map('gm-map', {zoomSnap: 0.25, zoomDelta: 0.5, preferCanvas: false});
+  L.control.scale({imperial: false}).addTo(map);
+  [['gm-grids', 400], ['gm-blind', 405], ['gm-circles', 410], ['gm-buildings', 430],
+   ['gm-facilities', 450], ['gm-whatif', 460]].forEach(function (p) {
+    map.createPane(p[0]).style.zIndex = p[1];
+  });
+  var buildingRenderer = L.canvas({pane: 'gm-buildings', padding: 0.2});
+  window.gridmapCoverage = {map: map};  // for tests and the browser console
+
+  var gridLayer = L.geoJSON(null, {pane: 'gm-grids', style: gridStyle, onEachFeature: gridTooltip});
+  var blindLayer = L.geoJSON(null, {pane: 'gm-blind', style: function () { return style.blindSpot; },
+    onEachFeature: blindTooltip});
+  var circleLayer = L.geoJSON(null, {pane: 'gm-circles', interactive: false,
+    style: function () { return style.circle; }});
+  var buildingLayer = L.layerGroup();
+  var facilityLayer = L.layerGroup();
+  var whatIfLayer = L.layerGroup();
+  [gridLayer, blindLayer, circleLayer, buildingLayer, facilityLayer, whatIfLayer].forEach(
+    function (layer) { layer.addTo(map); });
+  L.control.layers(null, (function () {
+    var overlays = {};
+    overlays[labels.rate_legend] = gridLayer;
+    overlays[labels.blind_spots] = blindLayer;
+    overlays[labels.circles] = circleLayer;
+    overlays[labels.uncovered + ' / ' + labels.covered] = buildingLayer;
+    overlays[labels.facilities] = facilityLayer;
+    overlays[labels.what_if] = whatIfLayer;
+    return overlays;
+  })(), {collapsed: true, position: 'topright'}).addTo(map);
+  addHatchPattern();
+
+  // --- helpers ---------------------------------------------------------------------------
+  function escapeHtml(value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
+  }
+
+  function percent(rate) {
+    return rate === null || rate === undefined ? '—' : (rate * 100).toFixed(1) + '%';
+  }
+
+  function number(value) {
+    return value === null || value === undefined ? '—' : Number(value).toLocaleString('zh-CN');
+  }
+
+  function metres(value) {
+    return value === null || value === undefined ? '—' : number(Math.round(value));
+  }
+
+  function signed(value) {
+    return (value > 0 ? '+' : value < 0 ? '−' : '') + number(Math.abs(value));
+  }
+
+  function getJSON(url, options) {
+    return fetch(url, options).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) { throw new Error(body.description || response.statusText); }
+        return body;
+      });
+    });
+  }
+
+  function query(extra) {
+    var params = new URLSearchParams({facility_type: typeSelect.value});
+    if (radiusSelect.value) { params.set('radius_m', radiusSelect.value); }
+    Object.keys(extra || {}).forEach(function (k) { params.set(k, extra[k]); });
+    return params.toString();
+  }
+
+  function rateColour(rate) {
+    if (rate === null || rate === undefined) { return style.ramp.noData; }
+    var colour = style.ramp.classes[0][1];
+    style.ramp.classes.forEach(function (c) { if (rate >= c[0]) { colour = c[1]; } });
+    return colour;
+  }
+
+  function currentRadius() {
+    if (radiusSelect.value) { return Number(radiusSelect.value); }
+    var t = types[typeSelect.value];
+    return t ? t.radius_m : null;
+  }
+
+  function selectionLabel() {
+    var t = types[typeSelect.value];
+    return (t ? t.name_zh : typeSelect.value) + ' · ' + labels.radius + currentRadius() +
+      labels.metres;
+  }
+
+  function addHatchPattern() {
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('width', '0');
+    svg.setAttribute('height', '0');
+    svg.style.position = 'absolute';
+    var defs = document.createElementNS(ns, 'defs');
+    var pattern = document.createElementNS(ns, 'pattern');
+    var s = String(style.hatch.spacing);
+    pattern.setAttribute('id', style.hatch.id);
+    pattern.setAttribute('patternUnits', 'userSpaceOnUse');
+    pattern.setAttribute('width', s);
+    pattern.setAttribute('height', s);
+    pattern.setAttribute('patternTransform', 'rotate(45)');
+    var line = document.createElementNS(ns, 'line');
+    line.setAttribute('x1', '0');
+    line.setAttribute('y1', '0');
+    line.setAttribute('x2', '0');
+    line.setAttribute('y2', s);
+    line.setAttribute('stroke', style.hatch.colour);
+    line.setAttribute('stroke-width', '2');
+    pattern.appendChild(line);
+    defs.appendChild(pattern);
+    svg.appendChild(defs);
+    document.body.insertBefore(svg, document.body.firstChild);
+  }
+
+  // --- grids and legend ------------------------------------------------------------------
+  function gridStyle(feature) {
+    var row = rates[feature.properties.code];
+    return L.extend({}, style.grid, {fillColor: rateColour(row ? row.coverage_rate : null)});
+  }
+
+  function gridTooltip(feature, layer) {
+    layer.bindTooltip(function () {
+      var p = feature.properties;
+      var row = rates[p.code] || {};
+      return '<b>' + escapeHtml(p.name) + '</b> ' + escapeHtml(p.code) + '<br>' +
+        '覆盖率 ' + percent(row.coverage_rate) + '（' + number(row.households_covered) + ' / ' +
+        number(row.households) + ' ' + labels.households + '）<br>' +
+        '最近设施平均 ' + metres(row.mean_distance_m) + ' ' + labels.metres;
+    }, {sticky: true});
+  }
+
+  function blindTooltip(feature, layer) {
+    var p = feature.properties;
+    layer.bindTooltip('<b>' + labels.blind_spots + '</b> ' + escapeHtml(p.community_name) +
+      '<br>' + number(p.households) + ' ' + labels.households + '，' +
+      number(p.buildings_uncovered) + ' 栋', {sticky: true});
+  }
+
+  function drawLegend(total) {
+    var rows = style.ramp.legend.map(function (r) {
+      return '<div class="gm-row"><i style="background:' + r.colour + '"></i>' +
+        escapeHtml(r.label) + '</div>';
+    }).join('');
+    var dot = function (s, text) {
+      return '<div class="gm-row"><i class="gm-dot" style="background:' + s.fillColor +
+        '"></i>' + escapeHtml(text) + '</div>';
+    };
+    legend.innerHTML =
+      '<b id="gm-legend-title">' + escapeHtml(selectionLabel()) + '</b>' +
+      '<b>' + escapeHtml(labels.rate_legend) + '</b>' + rows +
+      '<div id="gm-legend-total">全区 ' + percent(total ? total.coverage_rate : null) + '</div>' +
+      '<b>楼栋</b>' + dot(style.buildingCovered, labels.covered) +
+      dot(style.buildingUncovered, labels.uncovered) +
+      '<div class="gm-row"><i class="gm-ring" style="border-color:' + style.circle.color +
+      '"></i>' + escapeHtml(labels.circles) + '</div>' +
+      '<div class="gm-row"><svg width="14" height="10" style="margin-right:6px;' +
+      'vertical-align:middle"><rect width="14" height="10" fill="url(#' + style.hatch.id +
+      ')" stroke="' + style.blindSpot.color + '"></rect></svg>' +
+      escapeHtml(labels.blind_spots) + '</div>' + dot(style.facility, labels.facilities);
+  }
+
+  // --- per selection ---------------------------------------------------------------------
+  function refresh() {
+    generation += 1;
+    var mine = generation;
+    var q = query();
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, '', '?' + q);
+    }
+    document.body.classList.add('gm-busy');
+    whatIfLayer.clearLayers();
+    whatIfBody.textContent = labels.what_if_hint;
+    var stats = getJSON(api + '/coverage?' + query({by: 'grid'})).then(function (body) {
+      if (mine !== generation) { return; }
+      rates = {};
+      body.rows.forEach(function (row) { rates[row.code] = row; });
+      gridLayer.setStyle(gridStyle);
+      drawLegend(body.total);
+      var t = body.total;
+      summary.textContent = body.total.name + '：' + number(t.households_covered) + ' / ' +
+        number(t.households) + ' 户在服务半径内，覆盖率 ' + percent(t.coverage_rate) +
+        '，未覆盖 ' + number(t.households_uncovered) + ' 户';
+    });
+    var circles = getJSON(api + '/coverage/circles?' + q).then(function (body) {
+      if (mine !== generation) { return; }
+      circleLayer.clearLayers();
+      circleLayer.addData(body);
+    });
+    var blind = getJSON(api + '/coverage/blind-spots?' + q).then(function (body) {
+      if (mine !== generation) { return; }
+      blindLayer.clearLayers();
+      blindLayer.addData(body);
+    });
+    var params = new URLSearchParams({type: typeSelect.value, limit: String(limit)});
+    var fac = getJSON(api + '/facilities?' + params.toString()).then(function (body) {
+      if (mine !== generation) { return; }
+      drawFacilities(body);
+    });
+    refreshBuildings();
+    Promise.all([stats, circles, blind, fac]).then(function () {
+      if (mine === generation) {
+        document.body.classList.remove('gm-busy');
+        document.body.dataset.coverage = q;
+      }
+    }).catch(function (err) {
+      summary.textContent = '加载失败：' + err.message;
+      document.body.classList.remove('gm-busy');
+    });
+  }
+
+  function drawFacilities(collection) {
+    facilityLayer.clearLayers();
+    collection.features.forEach(function (f) {
+      var p = f.properties;
+      var c = f.geometry.coordinates;
+      var marker = L.circleMarker([c[1], c[0]], L.extend({}, style.facility, {
+        pane: 'gm-facilities', radius: style.facility.radius, bubblingMouseEvents: false
+      }));
+      marker.bindTooltip(escapeHtml(p.name));
+      marker.bindPopup(function () {
+        var rows = [['名称', p.name], ['类型', p.type_name_zh], ['容量', p.capacity],
+          ['地址', p.address], ['服务半径', currentRadius() + labels.metres]];
+        return '<table class="gm-popup">' + rows.map(function (r) {
+          var v = r[1] === null || r[1] === undefined || r[1] === '' ? '—' : r[1];
+          return '<tr><th>' + r[0] + '</th><td>' + escapeHtml(v) + '</td></tr>';
+        }).join('') + '</table><button type="button" class="gm-close" data-id="' + p.id + '">' +
+          escapeHtml(labels.what_if_close) + '</button>';
+      });
+      marker.on('popupopen', function (e) {
+        var button = e.popup.getElement().querySelector('.gm-close');
+        if (button) {
+          button.addEventListener('click', function () {
+            askWhatIf({close: [p.id]}, '关闭「' + p.name + '」');
+          });
+        }
+      });
+      marker.addTo(facilityLayer);
+    });
+  }
+
+  function refreshBuildings() {
+    if (buildingsRequest) { buildingsRequest.abort(); buildingsRequest = null; }
+    var zoom = map.getZoom();
+    var all = zoom >= style.allBuildingsMinZoom;
+    if (zoom < style.uncoveredMinZoom) {
+      buildingLayer.clearLayers();
+      hint.textContent = labels.zoom_for_buildings;
+      hint.style.display = 'block';
+      return;
+    }
+    var b = map.getBounds();
+    var extra = {bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
+      return v.toFixed(6);
+    }).join(','), limit: String(limit)};
+    if (!all) { extra.covered = 'false'; }
+    var controller = new AbortController();
+    buildingsRequest = controller;
+    var mine = generation;
+    getJSON(api + '/coverage/buildings?' + query(extra), {signal: controller.signal})
+      .then(function (body) {
+        if (mine !== generation || buildingsRequest !== controller) { return; }
+        buildingsRequest = null;
+        buildingLayer.clearLayers();
+        body.features.forEach(function (f) {
+          var p = f.properties;
+          var s = p.covered ? style.buildingCovered : style.buildingUncovered;
+          var c = f.geometry.coordinates;
+          L.circleMarker([c[1], c[0]], L.extend({}, s, {
+            renderer: buildingRenderer, radius: s.radius, bubblingMouseEvents: false
+          })).bindPopup(
+            '<table class="gm-popup"><tr><th>户数</th><td>' + number(p.households) +
+            '</td></tr><tr><th>网格</th><td>' + escapeHtml(p.grid_code) +
+            '</td></tr><tr><th>最近设施</th><td>' + metres(p.nearest_m) + ' ' + labels.metres +
+            '</td></tr><tr><th>半径内设施</th><td>' + p.facilities_within + '</td></tr></table>'
+          ).addTo(buildingLayer);
+        });
+        var shown = all ? '' : labels.uncovered + ' ';
+        var text = body.numberMatched > body.numberReturned
+          ? '显示' + shown + body.numberReturned + ' / ' + body.numberMatched + ' 栋，放大查看全部'
+          : (all ? '' : '放大至' + style.allBuildingsMinZoom + '级显示全部楼栋');
+        hint.textContent = text;
+        hint.style.display = text ? 'block' : 'none';
+      })
+      .catch(function (err) {
+        if (err.name !== 'AbortError') { hint.textContent = '楼栋加载失败：' + err.message; }
+      });
+  }
+
+  // --- what-if ---------------------------------------------------------------------------
+  function askWhatIf(change, title) {
+    var body = {facility_type: typeSelect.value, open: change.open || [],
+      close: change.close || []};
+    if (radiusSelect.value) { body.radius_m = Number(radiusSelect.value); }
+    var mine = generation;
+    whatIfBody.textContent = '计算中…';
+    getJSON(api + '/coverage/what-if', {
+      method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)
+    }).then(function (answer) {
+      if (mine !== generation) { return; }
+      showWhatIf(answer, title);
+    }).catch(function (err) {
+      whatIfBody.textContent = '模拟失败：' + err.message;
+    });
+  }
+
+  function showWhatIf(a, title) {
+    var net = a.net_households;
+    var cls = net > 0 ? 'gm-gain' : (net < 0 ? 'gm-loss' : '');
+    var grids = a.by_grid.slice(0, 5).map(function (g) {
+      return '<tr><td>' + escapeHtml(g.name) + '</td><td class="num ' +
+        (g.net_households > 0 ? 'gm-gain' : 'gm-loss') + '">' +
+        signed(g.net_households) + '</td></tr>';
+    }).join('');
+    whatIfBody.innerHTML =
+      '<div><b>' + escapeHtml(title) + '</b>（' + escapeHtml(a.facility_type_name) + '，' +
+      a.radius_m + labels.metres + '）</div>' +
+      '<table id="gm-whatif-answer">' +
+      '<tr><td>新增覆盖</td><td class="num gm-gain">' + signed(a.households_gained) +
+      ' 户</td></tr>' +
+      '<tr><td>失去覆盖</td><td class="num gm-loss">' + signed(-a.households_lost) +
+      ' 户</td></tr>' +
+      '<tr><td>净变化</td><td class="num ' + cls + '" id="gm-whatif-net">' +
+      signed(net) + ' 户</td></tr>' +
+      '<tr><td>全区覆盖率</td><td class="num">' + percent(a.coverage_rate_before) + ' → ' +
+      percent(a.coverage_rate_after) + '</td></tr></table>' +
+      (grids ? '<div>变化最大的网格</div><table>' + grids + '</table>' : '');
+  }
+
+  map.on('click', function (e) {
+    if (!whatIfOn.checked) { return; }
+    var ll = e.latlng;
+    whatIfLayer.clearLayers();
+    L.circle(ll, L.extend({}, style.whatIf, {radius: currentRadius(), pane: 'gm-whatif',
+      interactive: false})).addTo(whatIfLayer);
+    L.circleMarker(ll, L.extend({}, style.whatIf, {radius: style.whatIf.radius,
+      fillOpacity: 1, pane: 'gm-whatif', interactive: false})).addTo(whatIfLayer);
+    askWhatIf({open: [{lon: ll.lng, lat: ll.lat}]},
+      '在 ' + ll.lng.toFixed(5) + ', ' + ll.lat.toFixed(5) + ' 新增');
+  });
+
+  var moveTimer = null;
+  map.on('moveend', function () {
+    clearTimeout(moveTimer);
+    moveTimer = setTimeout(refreshBuildings, 250);
+  });
+
+  // --- selects ---------------------------------------------------------------------------
+  function fillRadii(keep) {
+    var t = types[typeSelect.value];
+    var options = [['', labels.default_radius + ' ' + t.radius_m + labels.metres]];
+    style.radiusChoices.forEach(function (r) {
+      if (r !== t.radius_m) { options.push([String(r), r + labels.metres]); }
+    });
+    radiusSelect.innerHTML = options.map(function (o) {
+      return '<option value="' + o[0] + '">' + escapeHtml(o[1]) + '</option>';
+    }).join('');
+    if (keep && options.some(function (o) { return o[0] === keep; })) {
+      radiusSelect.value = keep;
+    }
+  }
+
+  typeSelect.addEventListener('change', function () {
+    fillRadii(radiusSelect.value);
+    refresh();
+  });
+  radiusSelect.addEventListener('change', refresh);
+
+  function allPages(url, features) {
+    return getJSON(url).then(function (body) {
+      features = (features || []).concat(body.features);
+      var next = (body.links || []).filter(function (l) { return l.rel === 'next'; })[0];
+      return next ? allPages(next.href, features) : features;
+    });
+  }
+
+  var initial = new URLSearchParams(window.location.search);
+  Promise.all([
+    getJSON(api + '/facility-types?limit=' + limit),
+    allPages(api + '/grids?limit=' + limit)
+  ]).then(function (loaded) {
+    var list = loaded[0].features.map(function (f) { return f.properties; });
+    list.forEach(function (t) { types[t.code] = t; });
+    typeSelect.innerHTML = list.map(function (t) {
+      return '<option value="' + escapeHtml(t.code) + '">' + escapeHtml(t.name_zh) + '（' +
+        t.facilities + '处）</option>';
+    }).join('');
+    var wanted = initial.get('facility_type');
+    var first = list.filter(function (t) { return t.facilities > 0; })[0] || list[0];
+    typeSelect.value = types[wanted] ? wanted : (first ? first.code : '');
+    fillRadii(initial.get('radius_m') || '');
+    gridLayer.addData({type: 'FeatureCollection', features: loaded[1]});
+    if (loaded[1].length) { map.fitBounds(gridLayer.getBounds(), {padding: [10, 10]}); }
+    else { map.setView([36.70, 119.16], 12); }
+    if (typeSelect.value) { refresh(); }
+  }).catch(function (err) {
+    map.setView([36.70, 119.16], 12);
+    summary.textContent = '加载失败：' + err.message;
+  });
+}());

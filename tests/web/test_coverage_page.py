@@ -1,0 +1,184 @@
+"""The coverage map at /coverage in headless Chromium, offline, on the demo district."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from layers.coverage import COVERAGE_RAMP, coverage_style
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOT = "/tmp/coverage.png"
+BUILDINGS_SCREENSHOT = "/tmp/coverage-buildings.png"
+GRID_PATHS = ".leaflet-gm-grids-pane path"
+READY = "(q) => document.body.dataset.coverage === q"
+"""The page sets data-coverage to its query once every layer of a selection is drawn."""
+
+
+def _api(base: str, path: str, **params: Any) -> Any:
+    response = httpx.get(f"{base}{path}", params=params, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _fills(tab: Any) -> list[str]:
+    fills: list[str] = tab.eval_on_selector_all(
+        GRID_PATHS, "(els) => els.map((el) => el.getAttribute('fill'))"
+    )
+    return fills
+
+
+def _open(tab: Any, base: str, query: str = "") -> None:
+    response = tab.goto(f"{base}/coverage{query}", wait_until="networkidle")
+    assert response is not None and response.status == 200
+
+
+def test_coverage_map_loads_offline_with_choropleth_and_legend(live_server: str, page: Any) -> None:
+    tab, log = page
+    _open(tab, live_server)
+    first = tab.locator("#gm-type").input_value()
+    tab.wait_for_function(READY, arg=f"facility_type={first}", timeout=30000)
+    assert log.foreign_requests() == []
+    assert log.failed == []
+    assert log.errors == []
+    assert tab.evaluate("() => L.version") == "1.9.3"
+
+    grids = _api(live_server, "/api/v1/grids", limit=1)["numberMatched"]
+    fills = _fills(tab)
+    assert len(fills) == grids > 0
+    ramp = {c.colour for c in COVERAGE_RAMP.classes} | {COVERAGE_RAMP.no_data_colour}
+    assert set(fills) <= ramp
+    # Each grid is painted in the class of the rate the API gives it.
+    rows = _api(live_server, "/api/v1/coverage", facility_type=first, by="grid")["rows"]
+    expected = sorted(COVERAGE_RAMP.colour_for(r["coverage_rate"]) for r in rows)
+    assert sorted(fills) == expected
+
+    legend = tab.locator("#gm-legend").inner_text()
+    for row in coverage_style()["ramp"]["legend"]:
+        assert row["label"] in legend
+    types = {
+        f["properties"]["code"]: f["properties"]
+        for f in _api(live_server, "/api/v1/facility-types")["features"]
+    }
+    title = tab.locator("#gm-legend-title").inner_text()
+    assert types[first]["name_zh"] in title and f"{types[first]['radius_m']}米" in title
+    options = tab.locator("#gm-type option").all_inner_texts()
+    assert all(any(t["name_zh"] in o for o in options) for t in types.values())
+
+    # Circles, hatched blind spots and facility markers are on the map.
+    circles = _api(live_server, "/api/v1/coverage/circles", facility_type=first)["numberMatched"]
+    assert tab.locator(".leaflet-gm-circles-pane path").count() == circles
+    blind = tab.locator(".leaflet-gm-blind-pane path")
+    assert (
+        blind.count()
+        == _api(live_server, "/api/v1/coverage/blind-spots", facility_type=first)["numberMatched"]
+    )
+    if blind.count():
+        assert blind.first.get_attribute("fill") == "url(#gm-hatch)"
+    assert tab.locator("#gm-hatch").count() == 1
+    assert tab.locator(".leaflet-gm-facilities-pane path").count() == circles
+    total = _api(live_server, "/api/v1/coverage", facility_type=first)["total"]
+    assert f"{total['coverage_rate'] * 100:.1f}%" in tab.locator("#gm-summary").inner_text()
+
+
+def test_switching_type_and_radius_restyles_without_reloading(live_server: str, page: Any) -> None:
+    tab, log = page
+    _open(tab, live_server, "?facility_type=kindergarten")
+    tab.wait_for_function(READY, arg="facility_type=kindergarten", timeout=30000)
+    # A reload would lose this; history.replaceState (the address follows) keeps it.
+    tab.evaluate("() => { window.__samePage = true; }")
+    loads = tab.evaluate("() => performance.getEntriesByType('navigation').length")
+    before_fills = _fills(tab)
+    before_title = tab.locator("#gm-legend-title").inner_text()
+    assert "幼儿园" in before_title and "300米" in before_title
+
+    tab.select_option("#gm-type", "community_health_station")
+    tab.wait_for_function(READY, arg="facility_type=community_health_station", timeout=60000)
+    title = tab.locator("#gm-legend-title").inner_text()
+    assert "社区卫生服务站" in title and "1000米" in title
+    assert _fills(tab) != before_fills
+    health = _api(live_server, "/api/v1/coverage", facility_type="community_health_station")
+    assert (
+        f"{health['total']['coverage_rate'] * 100:.1f}%" in tab.locator("#gm-legend").inner_text()
+    )
+
+    tab.select_option("#gm-radius", "500")
+    query = "facility_type=community_health_station&radius_m=500"
+    tab.wait_for_function(READY, arg=query, timeout=60000)
+    assert "500米" in tab.locator("#gm-legend-title").inner_text()
+    narrower = _api(
+        live_server, "/api/v1/coverage", facility_type="community_health_station", radius_m=500
+    )
+    summary = tab.locator("#gm-summary").inner_text()
+    assert f"{narrower['total']['coverage_rate'] * 100:.1f}%" in summary
+
+    assert tab.evaluate("() => window.__samePage") is True
+    assert tab.evaluate("() => performance.getEntriesByType('navigation').length") == loads
+    assert log.errors == []
+    assert tab.url.endswith(f"/coverage?{query}")  # the address follows, for sharing
+
+
+def test_clicking_the_map_answers_what_if(live_server: str, page: Any) -> None:
+    tab, log = page
+    _open(tab, live_server, "?facility_type=kindergarten")
+    tab.wait_for_function(READY, arg="facility_type=kindergarten", timeout=30000)
+    box = tab.locator("#gm-map").bounding_box()
+    assert box is not None
+    x, y = box["width"] * 0.45, box["height"] * 0.55
+    latlng = tab.evaluate(
+        "([x, y]) => window.gridmapCoverage.map.containerPointToLatLng([x, y])", [x, y]
+    )
+    with tab.expect_response(lambda r: r.url.endswith("/api/v1/coverage/what-if")) as answer:
+        tab.mouse.click(box["x"] + x, box["y"] + y)
+    assert answer.value.status == 200
+    tab.wait_for_selector("#gm-whatif-answer")
+    expected = httpx.post(
+        f"{live_server}/api/v1/coverage/what-if",
+        json={
+            "facility_type": "kindergarten",
+            "open": [{"lon": latlng["lng"], "lat": latlng["lat"]}],
+        },
+        timeout=30,
+    ).json()
+    shown = tab.locator("#gm-whatif-net").inner_text()
+    net = expected["net_households"]
+    sign = "+" if net > 0 else "−" if net < 0 else ""
+    assert shown.replace(",", "").replace(" 户", "") == f"{sign}{abs(net)}"
+    panel = tab.locator("#gm-whatif").inner_text()
+    assert f"{expected['coverage_rate_after'] * 100:.1f}%" in panel
+    assert tab.locator(".leaflet-gm-whatif-pane path").count() == 2  # circle and centre
+    tab.wait_for_timeout(300)
+    tab.screenshot(path=SCREENSHOT)
+
+    # Zoomed in, uncovered buildings come from the coverage endpoint for the view.
+    with tab.expect_response(lambda r: "/api/v1/coverage/buildings" in r.url) as buildings:
+        tab.evaluate(
+            "([lat, lng]) => window.gridmapCoverage.map.setView([lat, lng], 14, {animate: false})",
+            [latlng["lat"], latlng["lng"]],
+        )
+    assert buildings.value.status == 200
+    assert "covered=false" in buildings.value.url
+    tab.wait_for_timeout(500)
+    tab.screenshot(path=BUILDINGS_SCREENSHOT)
+    assert log.errors == []
+    assert log.foreign_requests() == []
+
+
+def test_facility_popup_offers_a_closing_what_if(live_server: str, page: Any) -> None:
+    tab, _ = page
+    _open(tab, live_server, "?facility_type=kindergarten")
+    tab.wait_for_function(READY, arg="facility_type=kindergarten", timeout=30000)
+    marker = tab.locator(".leaflet-gm-facilities-pane path").first
+    marker.click(force=True)
+    popup = tab.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "容量" in popup.inner_text() and "幼儿园" in popup.inner_text()
+    with tab.expect_response(lambda r: r.url.endswith("/api/v1/coverage/what-if")) as answer:
+        popup.locator("button.gm-close").click()
+    body = answer.value.json()
+    assert body["net_households"] <= 0
+    tab.wait_for_selector("#gm-whatif-answer")
+    assert "关闭" in tab.locator("#gm-whatif").inner_text()
