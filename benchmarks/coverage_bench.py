@@ -41,7 +41,7 @@ from gis.coverage_store import build_coverage
 from gis.database import make_engine
 from gis.embedded import EmbeddedPostgres
 
-console = Console()
+console = Console(width=150)
 ORIGIN = (420_000.0, 4_040_000.0)  # EPSG:4549 metres, near Weifang
 RADIUS_M = 1000.0
 GRID_M = 500.0

@@ -177,7 +177,10 @@ class CoverageIndex:
         facilities_xy: ArrayLike,
         radius_m: float,
         scale_at: ScaleFn = _unit_scale,
+        nearest: tuple[F64, I64] | None = None,
     ) -> None:
+        """``nearest`` passes (distance m, facility row) already computed by a streaming
+        reader (see ``gis.coverage_store``), which must equal ``nearest_facility``."""
         if radius_m <= 0:
             raise InvalidParameterError("radius_m must be positive (metres)")
         self.bxy = np.ascontiguousarray(buildings_xy, dtype=np.float64).reshape(-1, 2)
@@ -201,7 +204,10 @@ class CoverageIndex:
         self._ftree_slots: I64 = np.zeros(0, dtype=np.int64)
         self._btree: cKDTree | None = None
         self._extent: tuple[F64, F64] | None = None
-        self.nearest_m, self.nearest_slot = nearest_facility(self.bxy, self.fxy, scale_at)
+        if nearest is None:
+            nearest = nearest_facility(self.bxy, self.fxy, scale_at)
+        self.nearest_m = np.asarray(nearest[0], dtype=np.float64).copy()
+        self.nearest_slot = np.asarray(nearest[1], dtype=np.int64).copy()
         self.hh_covered = np.bincount(
             self.group, weights=self.households * self.covered, minlength=n_groups
         ).astype(np.int64)

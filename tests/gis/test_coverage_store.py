@@ -78,3 +78,22 @@ def test_unknown_type_and_bad_radius_are_refused(demo_engine: Engine) -> None:
             build_coverage(conn, "swimming_pool", 500)
         with pytest.raises(InvalidParameterError, match="radius"):
             build_coverage(conn, "kindergarten", 0)
+
+
+def test_streamed_build_equals_build_from_loaded_buildings(
+    demo_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(coverage_store, "PARALLEL_MIN_ROWS", 0)
+    with demo_engine.connect() as conn:
+        areas = load_areas(conn)
+        streamed = build_coverage(conn, "kindergarten", 500, areas, parts=3)
+        loaded = build_coverage(conn, "kindergarten", 500, areas, load_buildings(conn, areas, 1))
+    s, lo = np.argsort(streamed.buildings.ids), np.argsort(loaded.buildings.ids)
+    assert np.array_equal(streamed.buildings.ids[s], loaded.buildings.ids[lo])
+    assert np.allclose(streamed.index.nearest_m[s], loaded.index.nearest_m[lo])
+    assert np.array_equal(
+        streamed.index.nearest_facility_id[s], loaded.index.nearest_facility_id[lo]
+    )
+    assert np.array_equal(
+        streamed.index.rollup().households_covered, loaded.index.rollup().households_covered
+    )
