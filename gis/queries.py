@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Select, cast, func, or_, select
+from sqlalchemy import JSON, ColumnElement, Row, Select, cast, func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
@@ -209,6 +209,18 @@ def _feature(feature_id: Any, geometry: Any, properties: dict[str, Any]) -> Feat
     }
 
 
+def _features(rows: Sequence[Row[Any]], id_key: str, drop: tuple[str, ...] = ()) -> list[Feature]:
+    """Rows with a ``geometry`` column (GeoJSON) as features identified by ``id_key``."""
+    features = []
+    for row in rows:
+        props = row._asdict()
+        geometry = props.pop("geometry")
+        for key in drop:
+            props.pop(key)
+        features.append(_feature(getattr(row, id_key), geometry, props))
+    return features
+
+
 def list_areas(
     session: Session,
     *,
@@ -256,12 +268,7 @@ def list_areas(
     if bbox is not None:
         stmt = stmt.where(_intersects_bbox(AdminArea.geom, bbox))
     rows, total = _page(session, stmt, [AdminArea.code, AdminArea.valid_from], limit, offset)
-    features = []
-    for row in rows:
-        props = row._asdict()
-        geometry = props.pop("geometry")
-        features.append(_feature(row.code, geometry, props))
-    return Page(features, total)
+    return Page(_features(rows, "code"), total)
 
 
 def _grid_select(at: dt.date | None) -> AnySelect:
@@ -305,12 +312,7 @@ def list_grids(
     if bbox is not None:
         stmt = stmt.where(_intersects_bbox(Grid.geom, bbox))
     rows, total = _page(session, stmt, [Grid.code, Grid.valid_from], limit, offset)
-    features = []
-    for row in rows:
-        props = row._asdict()
-        geometry = props.pop("geometry")
-        props.pop("id")
-        features.append(_feature(row.code, geometry, props))
+    features = _features(rows, "code", drop=("id",))
     return Page(features, total)
 
 
@@ -423,12 +425,7 @@ def list_buildings(
     if bbox is not None:
         stmt = stmt.where(_intersects_bbox(Building.location, bbox))
     rows, total = _page(session, stmt, [Building.id], limit, offset)
-    features = []
-    for row in rows:
-        props = row._asdict()
-        geometry = props.pop("geometry")
-        features.append(_feature(row.id, geometry, props))
-    return Page(features, total)
+    return Page(_features(rows, "id"), total)
 
 
 def list_facilities(
@@ -474,12 +471,7 @@ def list_facilities(
     if bbox is not None:
         stmt = stmt.where(_intersects_bbox(Facility.geom, bbox))
     rows, total = _page(session, stmt, [Facility.id], limit, offset)
-    features = []
-    for row in rows:
-        props = row._asdict()
-        geometry = props.pop("geometry")
-        features.append(_feature(row.id, geometry, props))
-    return Page(features, total)
+    return Page(_features(rows, "id"), total)
 
 
 def list_facility_types(
@@ -557,12 +549,7 @@ def list_incidents(
     if bbox is not None:
         stmt = stmt.where(_intersects_bbox(Incident.geom, bbox))
     rows, total = _page(session, stmt, [Incident.id], limit, offset)
-    features = []
-    for row in rows:
-        props = row._asdict()
-        geometry = props.pop("geometry")
-        features.append(_feature(row.id, geometry, props))
-    return Page(features, total)
+    return Page(_features(rows, "id"), total)
 
 
 __all__ = [
