@@ -154,10 +154,17 @@ def test_clicking_the_map_answers_what_if(live_server: str, page: Any) -> None:
     tab.screenshot(path=SCREENSHOT)
 
     # Zoomed in, uncovered buildings come from the coverage endpoint for the view.
+    # Leaflet ignores a move while an animation (the what-if marker's, the opening
+    # fit) still holds the view, so the move is repeated until the map reports it.
     with tab.expect_response(lambda r: "/api/v1/coverage/buildings" in r.url) as buildings:
-        tab.evaluate(
-            "([lat, lng]) => window.gridmapCoverage.map.setView([lat, lng], 14, {animate: false})",
-            [latlng["lat"], latlng["lng"]],
+        tab.wait_for_function(
+            """([lat, lng]) => {
+                const map = window.gridmapCoverage.map;
+                map.setView([lat, lng], 14, {animate: false});
+                return map.getZoom() === 14;
+            }""",
+            arg=[latlng["lat"], latlng["lng"]],
+            timeout=15000,
         )
     assert buildings.value.status == 200
     assert "covered=false" in buildings.value.url
