@@ -1122,10 +1122,11 @@ def _make_incidents(
     roll = rng.random(len(df))
     status = np.where(roll < 0.02, "cancelled", "closed").astype(object)
     recent = age_days < 14
-    open_status = rng.choice(["reported", "dispatched", "processing"], len(df), p=[0.3, 0.3, 0.4])
+    # Workflow states (gis.workflow): "dispatched" = with the handling unit, clock running.
+    open_status = rng.choice(["reported", "accepted", "dispatched"], len(df), p=[0.3, 0.3, 0.4])
     status[recent & (roll > 0.4)] = open_status[recent & (roll > 0.4)]
     stale = (~recent) & (roll > 0.985)  # a few cases stuck in handling
-    status[stale] = "processing"
+    status[stale] = "dispatched"
     df["status"] = status
     df.insert(0, "ext_id", [f"DEMO-I-{i + 1:06d}" for i in range(len(df))])
     return df

@@ -87,3 +87,20 @@ class ImportRejectedError(GridmapError):
         if len(self.rejected) > 50:
             lines.append(f"  ... and {len(self.rejected) - 50} more")
         return "\n".join([head, *lines])
+
+
+class StaleVersionError(ConflictError):
+    """The case changed since the caller read it; reload and decide again."""
+
+    def __init__(self, incident_id: int, expected: int, current: int) -> None:
+        self.incident_id = incident_id
+        self.expected = expected
+        self.current = current
+        super().__init__(
+            f"incident {incident_id} is at version {current}, not {expected}: someone changed "
+            "it since you read it. Reload it and apply your action again if it still applies."
+        )
+
+
+class UnroutableLocationError(InvalidFeatureError):
+    """A point inside the district but farther than the snap tolerance from every grid."""

@@ -26,7 +26,10 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
+    Identity,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -250,10 +253,45 @@ class Facility(Base):
     )
 
 
+INCIDENT_STATES = (
+    "reported",
+    "accepted",
+    "cancelled",
+    "dispatched",
+    "handled",
+    "feedback",
+    "closed",
+    "evaluated",
+)
+"""gis.workflow.State values; the database checks ``status`` against them (migration 0003)."""
+HANDLING_LEVELS = ("grid", "community", "subdistrict", "district")
+"""gis.workflow.Level values, lowest first."""
+_STATES_IN = ", ".join(f"'{s}'" for s in INCIDENT_STATES)
+
+
 class Incident(Base):
-    """An incident located on the map; the full workflow comes later."""
+    """An incident located on the map and its place in the seven-step loop (gis.workflow).
+
+    ``community_id``/``subdistrict_id`` follow ``grid_id`` (a trigger keeps
+    them in step; ``subdistrict_id`` is NULL where the district has no such
+    level). ``deadline_at`` is set when the clock starts (dispatch, rework) in
+    working time; ``version`` rises by one with every change so that a write
+    based on a stale read is refused. ``snapped_m`` is how far (metres) a point
+    outside every grid lay from the grid it was snapped to. A merged duplicate
+    keeps its row and points at the case it duplicates (``duplicate_of``).
+    """
 
     __tablename__ = "incident"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_STATES_IN})", name="status"),
+        CheckConstraint(
+            "handling_level IN ('grid', 'community', 'subdistrict', 'district')",
+            name="handling_level",
+        ),
+        CheckConstraint("rework_count >= 0 AND version >= 1", name="counters"),
+        CheckConstraint("duplicate_of IS NULL OR duplicate_of <> id", name="not_own_duplicate"),
+        CheckConstraint("snapped_m IS NULL OR snapped_m >= 0", name="snapped"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     ext_id: Mapped[str | None] = mapped_column(Text, unique=True)
@@ -268,3 +306,47 @@ class Incident(Base):
     )
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(20))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
+    subdistrict_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
+    handler_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    handling_level: Mapped[str] = mapped_column(String(12), server_default="grid")
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    clock_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rework_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("incident.id", ondelete="RESTRICT"), index=True
+    )
+    location_datum: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    snapped_m: Mapped[float | None] = mapped_column(Float)
+
+
+class IncidentTransition(Base):
+    """One step of a case: who did what and when, with the level before and after."""
+
+    __tablename__ = "incident_transition"
+    __table_args__ = (
+        CheckConstraint(f"to_state IN ({_STATES_IN})", name="to_state"),
+        CheckConstraint(f"from_state IS NULL OR from_state IN ({_STATES_IN})", name="from_state"),
+        CheckConstraint("length(btrim(actor)) > 0", name="actor"),
+        Index("ix_incident_transition_incident_id_at", "incident_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    from_level: Mapped[str | None] = mapped_column(String(12))
+    to_level: Mapped[str | None] = mapped_column(String(12))

@@ -66,3 +66,21 @@ class ImportSettings(BaseSettings):
     max_import_bytes: int = Field(
         default=200 * 1024 * 1024, validation_alias="GRIDMAP_MAX_IMPORT_BYTES"
     )
+
+
+DEFAULT_SNAP_TOLERANCE_M = 30.0
+
+
+class IncidentSettings(BaseSettings):
+    """Intake tolerances.
+
+    ``GRIDMAP_SNAP_TOLERANCE_M`` (metres, default 30): how far outside every
+    grid a reported point may lie (a boundary road between grids, the kerb of
+    the district edge) and still be routed to the nearest grid.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    snap_tolerance_m: float = Field(
+        default=DEFAULT_SNAP_TOLERANCE_M, ge=0, validation_alias="GRIDMAP_SNAP_TOLERANCE_M"
+    )

@@ -1,0 +1,619 @@
+"""Incidents in the database: intake and routing, duplicates, the workflow's transitions.
+
+A report (a hotline call, a grid manager's patrol, a phone app) arrives with a
+category and a point. Intake (``create_incident``) checks the category against
+``gis.incident_catalogue``, converts the point to WGS84 from the datum the
+reporter named (``gis.datum``; a phone sends GCJ-02, never guessed), routes it
+by point-in-polygon to its current grid, and so to its community and
+subdistrict, and hands it to that grid's primary grid manager. A point on a
+boundary road, outside every grid but within ``snap_tolerance_m`` of one, goes
+to the nearest grid and the record says how far it was snapped; anything
+further away is refused.
+
+Every later step goes through ``transition``: the pure state machine of
+``gis.workflow`` decides what is allowed, this module stores it. Rows are
+locked ``FOR UPDATE`` and carry a ``version`` the caller must quote
+(optimistic locking): a dispatcher acting on a stale screen gets
+StaleVersionError instead of overwriting a colleague's work. Deadlines run in
+working time (``gis.workcalendar``) from the moment the clock starts.
+
+Nothing here commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis import workflow
+from gis.datum import parse_datum
+from gis.errors import (
+    ConflictError,
+    InvalidFeatureError,
+    NoDistrictError,
+    NotFoundError,
+    OutsideDistrictError,
+    StaleVersionError,
+    UnroutableLocationError,
+)
+from gis.facilities import to_storage_point
+from gis.incident_catalogue import Category, category_by_name_zh
+from gis.incident_catalogue import category as catalogue_category
+from gis.settings import IncidentSettings
+from gis.workcalendar import WorkCalendar, add_working_time
+from gis.workflow import Action, CaseFlow, Level, State, Transition
+
+SYSTEM_ACTOR = "system"
+"""Actor of automatic steps (deadline escalation)."""
+MERGE_ACTION = "merge"
+"""Action stored when a duplicate is merged into another case (it is cancelled as such)."""
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """An incident as stored; times are timezone-aware, ``snapped_m`` in metres."""
+
+    id: int
+    category: str
+    status: State
+    lon: float
+    lat: float
+    grid_id: int | None
+    grid_code: str | None
+    community_id: int | None
+    subdistrict_id: int | None
+    handler_staff_id: int | None
+    handling_level: Level
+    reported_at: dt.datetime
+    deadline_at: dt.datetime | None
+    clock_started_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    rework_count: int
+    version: int
+    duplicate_of: int | None
+    location_datum: str | None
+    address: str | None
+    description: str | None
+    source: str | None
+    snapped_m: float | None
+
+    @property
+    def is_open(self) -> bool:
+        return not self.status.is_terminal
+
+
+_SELECT = """
+SELECT i.id, i.category, i.status, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+       i.grid_id, g.code AS grid_code, i.community_id, i.subdistrict_id,
+       i.handler_staff_id, i.handling_level, i.reported_at, i.deadline_at,
+       i.clock_started_at, i.closed_at, i.rework_count, i.version, i.duplicate_of,
+       i.location_datum, i.address, i.description, i.source, i.snapped_m
+FROM incident i LEFT JOIN grid g ON g.id = i.grid_id
+"""
+
+
+def _record(row: Any) -> IncidentRecord:
+    values = row._asdict()
+    values["status"] = State(values["status"])
+    values["handling_level"] = Level(values["handling_level"])
+    return IncidentRecord(**values)
+
+
+def get_incident(session: Session, incident_id: int) -> IncidentRecord:
+    """One incident; NotFoundError if there is none with this id."""
+    row = session.execute(text(_SELECT + " WHERE i.id = :id"), {"id": incident_id}).first()
+    if row is None:
+        raise NotFoundError(f"no incident has id {incident_id}")
+    return _record(row)
+
+
+def _category(code: str) -> Category:
+    """The catalogue entry for a code (or, for imported rows, a Chinese name)."""
+    by_name = category_by_name_zh(code)
+    return by_name if by_name is not None else catalogue_category(code)
+
+
+@dataclass(frozen=True)
+class _Route:
+    grid_id: int
+    snapped_m: float | None
+
+
+def _route(session: Session, lon: float, lat: float, tolerance_m: float, datum: str) -> _Route:
+    """The current grid covering the WGS84 point, or the nearest within ``tolerance_m``.
+
+    Refuses a point outside the district (and farther than the tolerance from
+    every grid) with its distance in metres and a datum hint, and a point in
+    the district that no grid reaches within the tolerance.
+    """
+    row = session.execute(
+        text(
+            """
+            WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
+            SELECT
+              (SELECT g.id FROM grid g, p WHERE g.valid_to IS NULL AND ST_Covers(g.geom, p.g)
+                ORDER BY g.code LIMIT 1) AS covering,
+              n.id AS nearest, n.distance_m,
+              d.code AS district_code, d.name AS district_name,
+              ST_Covers(d.geom, p.g) AS in_district,
+              ST_Distance(d.geom::geography, p.g::geography) AS district_m
+            FROM p
+            LEFT JOIN LATERAL (
+              SELECT g.id, ST_Distance(g.geom::geography, p.g::geography) AS distance_m
+              FROM grid g WHERE g.valid_to IS NULL
+              ORDER BY g.geom <-> p.g, g.code LIMIT 1) n ON true
+            LEFT JOIN LATERAL (
+              SELECT code, name, geom FROM admin_area
+              WHERE level = 'district' AND valid_to IS NULL
+              ORDER BY geom <-> p.g, code LIMIT 1) d ON true
+            """
+        ),
+        {"lon": lon, "lat": lat},
+    ).one()
+    if row.district_code is None:
+        raise NoDistrictError(
+            "no district boundary is loaded, so an incident cannot be routed: "
+            "run `gridmap demo` or import the district first"
+        )
+    if row.covering is not None:
+        return _Route(int(row.covering), None)
+    if row.nearest is not None and row.distance_m <= tolerance_m:
+        return _Route(int(row.nearest), round(float(row.distance_m), 1))
+    if not row.in_district:
+        hint = (
+            "a point from a phone map app (Amap, Tencent, WeChat) is GCJ-02: send datum=gcj02; "
+            "Baidu is datum=bd09"
+            if parse_datum(datum).label in ("wgs84", "cgcs2000")
+            else f"it was converted from {datum}; check that the datum is really {datum}"
+        )
+        raise OutsideDistrictError(
+            f"the point ({lon:.6f}, {lat:.6f}) in WGS84 lies {row.district_m:,.0f} m outside "
+            f"the district {row.district_name} ({row.district_code}). Check the coordinates: "
+            f"lon comes first, and {hint}."
+        )
+    raise UnroutableLocationError(
+        f"the point ({lon:.6f}, {lat:.6f}) lies in the district but "
+        f"{row.distance_m:,.0f} m from the nearest grid, more than the snap tolerance of "
+        f"{tolerance_m:g} m; check the location or the grid boundaries"
+    )
+
+
+def _primary_grid_manager(session: Session, grid_id: int) -> int | None:
+    return session.execute(
+        text(
+            "SELECT s.id FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id"
+            " WHERE sg.grid_id = :g AND sg.is_primary AND s.role = 'grid_manager'"
+            " ORDER BY s.id LIMIT 1"
+        ),
+        {"g": grid_id},
+    ).scalar()
+
+
+def _write_transition(session: Session, incident_id: int, t: Transition, action: str) -> None:
+    session.execute(
+        text(
+            "INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor,"
+            " at, note, from_level, to_level)"
+            " VALUES (:i, :a, :f, :t, :actor, :at, :note, :fl, :tl)"
+        ),
+        {
+            "i": incident_id,
+            "a": action,
+            "f": t.from_state.value,
+            "t": t.to_state.value,
+            "actor": t.actor,
+            "at": t.at,
+            "note": t.note or None,
+            "fl": t.from_level.value,
+            "tl": t.to_level.value,
+        },
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def create_incident(
+    session: Session,
+    *,
+    category: str,
+    lon: float | None = None,
+    lat: float | None = None,
+    datum: str = "wgs84",
+    description: str | None,
+    source: str | None,
+    actor: str,
+    reported_at: dt.datetime | None = None,
+    address: str | None = None,
+    building_id: int | None = None,
+    snap_tolerance_m: float | None = None,
+) -> IncidentRecord:
+    """Store a new report, routed to its grid and that grid's primary grid manager.
+
+    The location is ``lon``/``lat`` degrees in ``datum`` (wgs84, cgcs2000,
+    gcj02, bd09) or, without them, the point of building ``building_id``.
+    ``snap_tolerance_m`` (metres) defaults to :class:`IncidentSettings`. The
+    first transition ("reported", by ``actor``) is written with it.
+    """
+    cat = catalogue_category(category)
+    if not actor or not actor.strip():
+        raise InvalidFeatureError("an incident needs an actor (who reported or recorded it)")
+    at = reported_at or _now()
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidFeatureError(f"reported_at {at.isoformat()} has no time zone")
+    if lon is None and lat is None:
+        if building_id is None:
+            raise InvalidFeatureError("give the location as lon and lat, or a building_id")
+        point = session.execute(
+            text("SELECT ST_X(location) AS lon, ST_Y(location) AS lat FROM building WHERE id = :b"),
+            {"b": building_id},
+        ).first()
+        if point is None:
+            raise InvalidFeatureError(f"no building has id {building_id}")
+        wlon, wlat = float(point.lon), float(point.lat)
+        datum_label = f"building:{building_id}"
+    elif lon is None or lat is None:
+        raise InvalidFeatureError("a location needs both lon and lat")
+    else:
+        wlon, wlat = to_storage_point(lon, lat, datum)
+        datum_label = parse_datum(datum).label
+    tolerance = (
+        IncidentSettings().snap_tolerance_m if snap_tolerance_m is None else snap_tolerance_m
+    )
+    route = _route(session, wlon, wlat, tolerance, datum if building_id is None else "wgs84")
+    handler = _primary_grid_manager(session, route.grid_id)
+    incident_id = int(
+        session.execute(
+            text(
+                "INSERT INTO incident (category, geom, reported_at, status, grid_id, description,"
+                " source, handler_staff_id, handling_level, location_datum, address, snapped_m)"
+                " VALUES (:c, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :at, 'reported', :g,"
+                " :d, :s, :h, 'grid', :datum, :addr, :snap) RETURNING id"
+            ),
+            {
+                "c": cat.code,
+                "lon": wlon,
+                "lat": wlat,
+                "at": at,
+                "g": route.grid_id,
+                "d": description,
+                "s": source,
+                "h": handler,
+                "datum": datum_label,
+                "addr": address,
+                "snap": route.snapped_m,
+            },
+        ).scalar_one()
+    )
+    note = "reported"
+    if route.snapped_m is not None:
+        note += f"; outside every grid, snapped {route.snapped_m:g} m to the nearest grid"
+    session.execute(
+        text(
+            "INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor,"
+            " at, note, from_level, to_level)"
+            " VALUES (:i, 'reported', NULL, 'reported', :actor, :at, :note, NULL, 'grid')"
+        ),
+        {"i": incident_id, "actor": actor, "at": at, "note": note},
+    )
+    return get_incident(session, incident_id)
+
+
+def _lock(session: Session, incident_id: int) -> Any:
+    row = session.execute(
+        text(
+            "SELECT id, category, status, handling_level, rework_count, version, subdistrict_id,"
+            " community_id, deadline_at, duplicate_of FROM incident WHERE id = :id FOR UPDATE"
+        ),
+        {"id": incident_id},
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no incident has id {incident_id}")
+    return row
+
+
+def _case(session: Session, row: Any) -> CaseFlow:
+    """The workflow's view of a stored case; the last transition keeps times in order."""
+    last = session.execute(
+        text(
+            "SELECT action, from_state, to_state, actor, at FROM incident_transition"
+            " WHERE incident_id = :i ORDER BY at DESC, id DESC LIMIT 1"
+        ),
+        {"i": row.id},
+    ).first()
+    history: tuple[Transition, ...] = ()
+    if last is not None:
+        history = (
+            Transition(
+                action=Action.ACCEPT,  # only its time matters to apply()
+                from_state=State(last.from_state or last.to_state),
+                to_state=State(last.to_state),
+                actor=last.actor,
+                at=last.at,
+            ),
+        )
+    return CaseFlow(
+        state=State(row.status),
+        rework_count=int(row.rework_count),
+        level=Level(row.handling_level),
+        history=history,
+    )
+
+
+def _deadline(category_code: str, start: dt.datetime, calendar: WorkCalendar | None) -> dt.datetime:
+    """When a case of this category is due if its clock starts at ``start``.
+
+    Working-time limits skip nights, weekends and holidays; calendar-time
+    ones (emergencies, petitions) simply run on.
+    """
+    deadline = _category(category_code).deadline
+    if not deadline.working:
+        return start + dt.timedelta(**deadline.as_kwargs())
+    if deadline.unit == "hours":
+        return add_working_time(start, hours=deadline.amount, calendar=calendar)
+    return add_working_time(start, days=int(deadline.amount), calendar=calendar)
+
+
+def transition(
+    session: Session,
+    incident_id: int,
+    action: Action | str,
+    *,
+    actor: str,
+    expected_version: int,
+    note: str | None = None,
+    at: dt.datetime | None = None,
+    handler_staff_id: int | None = None,
+    calendar: WorkCalendar | None = None,
+) -> IncidentRecord:
+    """Apply ``action`` to the case and store it; returns the case as it now stands.
+
+    ``expected_version`` is the version the caller read (StaleVersionError
+    otherwise). Dispatch, redispatch and rework start the clock: the deadline
+    is the category's time limit in working time after ``at`` on ``calendar``
+    (default: the national calendar). ``handler_staff_id`` names the new
+    handler (dispatch, redispatch); escalation raises the level and leaves the
+    case without a handler until the new level assigns one.
+    """
+    at = at or _now()
+    row = _lock(session, incident_id)
+    if row.version != expected_version:
+        raise StaleVersionError(incident_id, expected_version, int(row.version))
+    after = workflow.apply(
+        _case(session, row),
+        action,
+        actor=actor,
+        at=at,
+        note=note or "",
+        has_subdistrict=row.subdistrict_id is not None,
+    )
+    action = Action(action)
+    t = after.history[-1]
+    sets = ["status = :status", "handling_level = :level", "rework_count = :rework"]
+    params: dict[str, Any] = {
+        "id": incident_id,
+        "expected": expected_version,
+        "status": after.state.value,
+        "level": after.level.value,
+        "rework": after.rework_count,
+    }
+    if action in workflow.CLOCK_STARTS:
+        sets += ["clock_started_at = :at", "deadline_at = :deadline"]
+        params.update(at=at, deadline=_deadline(row.category, at, calendar))
+    if action is Action.VERIFY:
+        sets.append("closed_at = :at")
+        params["at"] = at
+    if action is Action.ESCALATE:
+        sets.append("handler_staff_id = NULL")
+    elif handler_staff_id is not None:
+        sets.append("handler_staff_id = :handler")
+        params["handler"] = handler_staff_id
+    updated = session.execute(
+        text(
+            f"UPDATE incident SET {', '.join(sets)}, version = version + 1"
+            " WHERE id = :id AND version = :expected RETURNING version"
+        ),
+        params,
+    ).first()
+    if updated is None:
+        current = session.execute(
+            text("SELECT version FROM incident WHERE id = :id"), {"id": incident_id}
+        ).scalar_one()
+        raise StaleVersionError(incident_id, expected_version, int(current))
+    _write_transition(session, incident_id, t, action.value)
+    return get_incident(session, incident_id)
+
+
+def escalate_overdue(session: Session, now: dt.datetime) -> list[int]:
+    """Raise every open case whose deadline passed by one level; the ids raised.
+
+    Each missed deadline escalates a case once (a case already escalated
+    since its deadline passed waits for a new deadline); cases at district
+    level, cancelled or closed stay where they are. Actor ``system``.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidFeatureError(f"now {now.isoformat()} has no time zone")
+    escalable = [s.value for s in State if Action.ESCALATE in workflow.TRANSITIONS[s]]
+    rows = session.execute(
+        text(
+            """
+            SELECT i.id, i.version, i.deadline_at FROM incident i
+            WHERE i.deadline_at < :now AND i.status = ANY(:states)
+              AND i.handling_level <> 'district' AND i.duplicate_of IS NULL
+              AND NOT EXISTS (
+                SELECT 1 FROM incident_transition t
+                WHERE t.incident_id = i.id AND t.action = 'escalate' AND t.at >= i.deadline_at)
+            ORDER BY i.deadline_at, i.id
+            """
+        ),
+        {"now": now, "states": escalable},
+    ).all()
+    raised = []
+    for row in rows:
+        overdue = now - row.deadline_at
+        transition(
+            session,
+            int(row.id),
+            Action.ESCALATE,
+            actor=SYSTEM_ACTOR,
+            expected_version=int(row.version),
+            note=f"deadline {row.deadline_at.isoformat()} passed {_hours(overdue)} ago",
+            at=now,
+        )
+        raised.append(int(row.id))
+    return raised
+
+
+def _hours(delta: dt.timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"
+
+
+@dataclass(frozen=True)
+class DuplicateCandidate:
+    """An open case that may report the same thing; distance in metres, gap in hours."""
+
+    id: int
+    distance_m: float
+    hours_apart: float
+    status: State
+
+
+def suggest_duplicates(
+    session: Session,
+    incident_id: int | None = None,
+    *,
+    category: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    at: dt.datetime | None = None,
+    distance_m: float = 50.0,
+    window_hours: float = 72.0,
+) -> list[DuplicateCandidate]:
+    """Open cases of the same category within ``distance_m`` metres and ``window_hours``.
+
+    Either an existing ``incident_id`` (it is left out of its own list) or a
+    new report's ``category``, WGS84 ``lon``/``lat`` and time ``at``. Nearest first.
+    Merged duplicates are not offered again.
+    """
+    if incident_id is not None:
+        me = get_incident(session, incident_id)
+        category, lon, lat, at = me.category, me.lon, me.lat, me.reported_at
+    if category is None or lon is None or lat is None or at is None:
+        raise InvalidFeatureError("give an incident_id, or category, lon, lat and at")
+    open_states = [s.value for s in State if not s.is_terminal]
+    rows = session.execute(
+        text(
+            """
+            WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g)
+            SELECT i.id, ST_Distance(i.geom::geography, p.g) AS distance_m,
+                   abs(extract(epoch FROM i.reported_at - :at)) / 3600 AS hours_apart, i.status
+            FROM incident i, p
+            WHERE i.category = :c AND i.status = ANY(:open) AND i.duplicate_of IS NULL
+              AND i.id IS DISTINCT FROM :me
+              AND ST_DWithin(i.geom::geography, p.g, :d)
+              AND i.reported_at BETWEEN :at - make_interval(secs => :w * 3600)
+                                    AND :at + make_interval(secs => :w * 3600)
+            ORDER BY distance_m, i.id
+            """
+        ),
+        {
+            "lon": lon,
+            "lat": lat,
+            "at": at,
+            "c": category,
+            "open": open_states,
+            "me": incident_id,
+            "d": distance_m,
+            "w": window_hours,
+        },
+    ).all()
+    return [
+        DuplicateCandidate(int(r.id), float(r.distance_m), float(r.hours_apart), State(r.status))
+        for r in rows
+    ]
+
+
+def merge_duplicate(
+    session: Session,
+    incident_id: int,
+    into_id: int,
+    *,
+    actor: str,
+    note: str | None = None,
+    at: dt.datetime | None = None,
+) -> IncidentRecord:
+    """Mark ``incident_id`` a duplicate of ``into_id``; both rows stay, linked.
+
+    The duplicate is cancelled (作废) as such, so it leaves the open count;
+    the workflow allows that before dispatch only (a dispatched case is
+    somebody's work and is closed through the loop). Returns the duplicate.
+    """
+    if incident_id == into_id:
+        raise InvalidFeatureError("an incident cannot be a duplicate of itself")
+    at = at or _now()
+    target = _lock(session, into_id)
+    if target.duplicate_of is not None:
+        raise ConflictError(
+            f"incident {into_id} is itself a duplicate of {target.duplicate_of}; "
+            f"merge into {target.duplicate_of} instead"
+        )
+    row = _lock(session, incident_id)
+    if row.duplicate_of is not None:
+        raise ConflictError(f"incident {incident_id} is already a duplicate of {row.duplicate_of}")
+    reason = f"duplicate of incident {into_id}" + (f": {note}" if note else "")
+    after = workflow.apply(_case(session, row), Action.CANCEL, actor=actor, at=at, note=reason)
+    session.execute(
+        text(
+            "UPDATE incident SET status = :s, duplicate_of = :into, version = version + 1"
+            " WHERE id = :id"
+        ),
+        {"s": after.state.value, "into": into_id, "id": incident_id},
+    )
+    _write_transition(session, incident_id, after.history[-1], MERGE_ACTION)
+    return get_incident(session, incident_id)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One stored step of a case, oldest first; levels are None for the intake row."""
+
+    action: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    at: dt.datetime
+    note: str | None
+    from_level: str | None
+    to_level: str | None
+
+
+def history(session: Session, incident_id: int) -> list[HistoryEntry]:
+    """Every transition of a case in the order they happened."""
+    get_incident(session, incident_id)
+    rows = session.execute(
+        text(
+            "SELECT action, from_state, to_state, actor, at, note, from_level, to_level"
+            " FROM incident_transition WHERE incident_id = :i ORDER BY at, id"
+        ),
+        {"i": incident_id},
+    )
+    return [HistoryEntry(**r._asdict()) for r in rows]
+
+
+__all__ = [
+    "DuplicateCandidate",
+    "HistoryEntry",
+    "IncidentRecord",
+    "create_incident",
+    "escalate_overdue",
+    "get_incident",
+    "history",
+    "merge_duplicate",
+    "suggest_duplicates",
+    "transition",
+]

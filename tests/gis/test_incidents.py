@@ -1,0 +1,568 @@
+"""Incident intake, routing and the stored closed loop, on a real PostGIS.
+
+Most tests build a small district inside the rolled-back ``db`` session:
+
+* district 370705 over 119.10-119.20 E, 36.70-36.76 N with one subdistrict;
+* community 001 (west) with grid A (119.10-119.1248) and grid B
+  (119.1252-119.15), a boundary road about 36 m wide between them;
+* community 002 (east) with grid C (119.15-119.19); the strip 119.19-119.20
+  is a park inside the district that no grid covers (about 900 m wide);
+* grid A has a primary grid manager and a community worker (also marked
+  primary, but not a grid manager); grid C has nobody.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from gis import schema
+from gis.database import make_engine
+from gis.datum import GCJ02, from_wgs84
+from gis.errors import (
+    ConflictError,
+    OutsideDistrictError,
+    StaleVersionError,
+    UnroutableLocationError,
+)
+from gis.incident_catalogue import UnknownCategoryError
+from gis.incidents import (
+    create_incident,
+    escalate_overdue,
+    get_incident,
+    history,
+    merge_duplicate,
+    suggest_duplicates,
+    transition,
+)
+from gis.models import INCIDENT_STATES
+from gis.workflow import (
+    EscalationLimitError,
+    Level,
+    State,
+    TransitionNotAllowedError,
+)
+from tests.coverage_district import drop_database, fresh_coverage_database
+
+CST = ZoneInfo("Asia/Shanghai")
+FRIDAY = dt.date(2025, 3, 7)
+M_PER_DEG_LON = 89_240.0
+"""Metres per degree of longitude at 36.72° N (approximate, for placing test points)."""
+
+
+def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), CST)
+
+
+MONDAY = FRIDAY + dt.timedelta(days=3)
+
+
+def _box(x0: float, y0: float, x1: float, y1: float) -> str:
+    return f"SRID=4326;MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
+
+
+@dataclass(frozen=True)
+class District:
+    subdistrict: int
+    west: int
+    east: int
+    grid_a: int
+    grid_b: int
+    grid_c: int
+    manager_a: int
+    worker_a: int
+    manager_b: int
+    building_b: int
+
+
+@pytest.fixture
+def district(db: Session) -> District:
+    def area(code: str, level: str, parent: int | None, geom: str) -> int:
+        return int(
+            db.execute(
+                text(
+                    "INSERT INTO admin_area (code, name, level, parent_id, geom, households,"
+                    " population, floating_population)"
+                    " VALUES (:c, :n, :l, :p, ST_GeomFromEWKT(:g), 0, 0, 0) RETURNING id"
+                ),
+                {"c": code, "n": f"area {code}", "l": level, "p": parent, "g": geom},
+            ).scalar_one()
+        )
+
+    def grid(code: str, community: int, x0: float, x1: float) -> int:
+        return int(
+            db.execute(
+                text(
+                    "INSERT INTO grid (code, name, community_id, geom, households, population)"
+                    " VALUES (:c, :n, :k, ST_GeomFromEWKT(:g), 0, 0) RETURNING id"
+                ),
+                {"c": code, "n": f"grid {code}", "k": community, "g": _box(x0, 36.70, x1, 36.76)},
+            ).scalar_one()
+        )
+
+    def staff(name: str, role: str, grid_id: int) -> int:
+        sid = int(
+            db.execute(
+                text("INSERT INTO staff (name, role) VALUES (:n, :r) RETURNING id"),
+                {"n": name, "r": role},
+            ).scalar_one()
+        )
+        db.execute(
+            text("INSERT INTO staff_grid (staff_id, grid_id, is_primary) VALUES (:s, :g, true)"),
+            {"s": sid, "g": grid_id},
+        )
+        return sid
+
+    whole = _box(119.10, 36.70, 119.20, 36.76)
+    d = area("370705", "district", None, whole)
+    sub = area("370705001", "subdistrict", d, whole)
+    west = area("370705001001", "community", sub, _box(119.10, 36.70, 119.15, 36.76))
+    east = area("370705001002", "community", sub, _box(119.15, 36.70, 119.20, 36.76))
+    a = grid("370705001001001", west, 119.10, 119.1248)
+    b = grid("370705001001002", west, 119.1252, 119.15)
+    c = grid("370705001002001", east, 119.15, 119.19)
+    worker = staff("社区工作者", "community_worker", a)
+    manager_a = staff("王网格员", "grid_manager", a)
+    manager_b = staff("李网格员", "grid_manager", b)
+    building = int(
+        db.execute(
+            text(
+                "INSERT INTO building (grid_id, location, households)"
+                " VALUES (:g, ST_SetSRID(ST_MakePoint(119.13, 36.73), 4326), 40) RETURNING id"
+            ),
+            {"g": b},
+        ).scalar_one()
+    )
+    return District(sub, west, east, a, b, c, manager_a, worker, manager_b, building)
+
+
+def report(db: Session, lon: float = 119.11, lat: float = 36.72, **kw: object):  # type: ignore[no-untyped-def]
+    args: dict[str, object] = {
+        "category": "exposed_garbage",
+        "lon": lon,
+        "lat": lat,
+        "description": "暴露垃圾",
+        "source": "patrol",
+        "actor": "王网格员",
+        "reported_at": at(FRIDAY, 9),
+    }
+    args.update(kw)
+    return create_incident(db, **args)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- intake and routing
+
+
+def test_a_report_is_routed_to_its_grid_community_subdistrict_and_manager(
+    db: Session, district: District
+) -> None:
+    inc = report(db)
+    assert inc.grid_id == district.grid_a and inc.grid_code == "370705001001001"
+    assert inc.community_id == district.west and inc.subdistrict_id == district.subdistrict
+    assert inc.handler_staff_id == district.manager_a  # not the community worker
+    assert inc.status is State.REPORTED and inc.handling_level is Level.GRID
+    assert inc.version == 1 and inc.rework_count == 0 and inc.snapped_m is None
+    assert inc.location_datum == "wgs84"
+    (first,) = history(db, inc.id)
+    assert (first.action, first.from_state, first.to_state, first.actor) == (
+        "reported",
+        None,
+        "reported",
+        "王网格员",
+    )
+    east = report(db, 119.17, 36.73)
+    assert east.grid_id == district.grid_c and east.community_id == district.east
+    assert east.handler_staff_id is None  # grid C has no grid manager
+
+
+def test_a_building_gives_the_location(db: Session, district: District) -> None:
+    inc = report(db, None, None, building_id=district.building_b, address="东关街1号")  # type: ignore[arg-type]
+    assert inc.grid_id == district.grid_b and inc.handler_staff_id == district.manager_b
+    assert (inc.lon, inc.lat) == pytest.approx((119.13, 36.73))
+    assert inc.address == "东关街1号"
+
+
+def test_unknown_category_lists_the_codes(db: Session, district: District) -> None:
+    with pytest.raises(UnknownCategoryError, match=r"city_appearance.*street_order"):
+        report(db, category="rubbish")
+
+
+def test_a_point_on_the_road_between_grids_snaps_to_the_nearest(
+    db: Session, district: District
+) -> None:
+    inc = report(db, 119.1249, 36.72)  # 0.0001° (about 9 m) east of grid A
+    assert inc.grid_id == district.grid_a
+    assert inc.snapped_m == pytest.approx(0.0001 * M_PER_DEG_LON, abs=0.5)
+    assert "snapped 8.9 m" in (history(db, inc.id)[0].note or "")
+    # Just outside the district's western edge (a boundary road) but within 30 m.
+    edge = report(db, 119.10 - 20 / M_PER_DEG_LON, 36.72)
+    assert edge.grid_id == district.grid_a and edge.snapped_m == pytest.approx(20, abs=0.5)
+
+
+def test_a_point_beyond_the_snap_tolerance_is_refused(db: Session, district: District) -> None:
+    with pytest.raises(UnroutableLocationError, match=r"44\d m from the nearest grid.* 30 m"):
+        report(db, 119.195, 36.72)  # in the park, 0.005° from grid C
+    with pytest.raises(UnroutableLocationError, match="than the snap tolerance of 5 m"):
+        report(db, 119.1249, 36.72, snap_tolerance_m=5)
+    # The setting widens it.
+    assert report(db, 119.195, 36.72, snap_tolerance_m=500).grid_id == district.grid_c
+
+
+def test_a_point_outside_the_district_is_refused_with_its_distance(
+    db: Session, district: District
+) -> None:
+    with pytest.raises(OutsideDistrictError) as caught:
+        report(db, 119.25, 36.72)
+    message = str(caught.value)
+    metres = float(re.search(r"lies ([\d,]+) m outside", message).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert metres == pytest.approx(0.05 * M_PER_DEG_LON, rel=0.01)
+    assert "datum=gcj02" in message and "370705" in message
+    assert db.execute(text("SELECT count(*) FROM incident")).scalar_one() == 0
+
+
+def test_gcj02_input_lands_in_the_grid_of_its_wgs84_truth(db: Session, district: District) -> None:
+    truth = (119.12, 36.73)  # grid A
+    x, y = from_wgs84([truth[0]], [truth[1]], GCJ02)
+    gcj = (float(x[0]), float(y[0]))
+    assert gcj[0] > 119.1252  # taken for WGS84 it would fall in grid B
+    inc = report(db, *gcj, datum="gcj02")
+    assert inc.grid_id == district.grid_a and inc.location_datum == "gcj02"
+    assert (inc.lon, inc.lat) == pytest.approx(truth, abs=1e-6)
+    assert report(db, *gcj).grid_id == district.grid_b
+
+
+# ---------------------------------------------------------------------- the closed loop
+
+
+def test_the_seven_steps_with_a_deadline_in_working_time(db: Session, district: District) -> None:
+    inc = report(db)
+    steps = [
+        ("accept", at(FRIDAY, 15), State.ACCEPTED),
+        ("dispatch", at(FRIDAY, 16), State.DISPATCHED),
+        ("handle", at(MONDAY, 9), State.HANDLED),
+        ("feedback", at(MONDAY, 9, 30), State.FEEDBACK),
+        ("verify", at(MONDAY, 10), State.CLOSED),
+        ("evaluate", at(MONDAY, 10, 30), State.EVALUATED),
+    ]
+    for n, (action, when, state) in enumerate(steps, start=1):
+        inc = transition(
+            db,
+            inc.id,
+            action,
+            actor="指挥中心",
+            expected_version=n,
+            at=when,
+            handler_staff_id=district.manager_a if action == "dispatch" else None,
+        )
+        assert inc.status is state and inc.version == n + 1
+        if action == "dispatch":
+            # exposed garbage: 4 working hours; Friday 16:00-17:30 is 1.5 h, Monday 08:30 + 2.5 h.
+            assert inc.deadline_at == at(MONDAY, 11)
+            assert inc.clock_started_at == at(FRIDAY, 16)
+    assert inc.closed_at == at(MONDAY, 10)
+    assert inc.handler_staff_id == district.manager_a
+    assert [h.action for h in history(db, inc.id)] == [
+        "reported",
+        "accept",
+        "dispatch",
+        "handle",
+        "feedback",
+        "verify",
+        "evaluate",
+    ]
+
+
+def test_a_disallowed_action_lists_the_allowed_ones(db: Session, district: District) -> None:
+    inc = report(db)
+    with pytest.raises(TransitionNotAllowedError, match="allowed actions: accept, cancel"):
+        transition(db, inc.id, "verify", actor="x", expected_version=1, at=at(FRIDAY, 10))
+    with pytest.raises(TransitionNotAllowedError, match="allowed actions: accept, cancel"):
+        transition(db, inc.id, "teleport", actor="x", expected_version=1, at=at(FRIDAY, 10))
+    after = get_incident(db, inc.id)
+    assert after.status is State.REPORTED and after.version == 1
+    assert len(history(db, inc.id)) == 1
+
+
+def test_a_stale_version_is_refused(db: Session, district: District) -> None:
+    inc = report(db)
+    transition(db, inc.id, "accept", actor="a", expected_version=1, at=at(FRIDAY, 10))
+    with pytest.raises(StaleVersionError, match="at version 2, not 1") as caught:
+        transition(db, inc.id, "cancel", actor="b", note="重复", expected_version=1)
+    assert isinstance(caught.value, ConflictError)
+    assert get_incident(db, inc.id).status is State.ACCEPTED
+
+
+def test_rework_raises_the_counter_and_restarts_the_clock(db: Session, district: District) -> None:
+    inc = report(db)
+    for n, (action, when) in enumerate(
+        [
+            ("accept", at(FRIDAY, 10)),
+            ("dispatch", at(FRIDAY, 10)),
+            ("handle", at(FRIDAY, 11)),
+            ("feedback", at(FRIDAY, 11)),
+        ],
+        start=1,
+    ):
+        inc = transition(db, inc.id, action, actor="a", expected_version=n, at=when)
+    assert inc.deadline_at == at(FRIDAY, 15, 30)  # 10:00-12:00 + 13:30-15:30
+    inc = transition(
+        db,
+        inc.id,
+        "rework",
+        actor="核查员",
+        note="垃圾未清完",
+        expected_version=5,
+        at=at(MONDAY, 9),
+    )
+    assert inc.status is State.DISPATCHED and inc.rework_count == 1
+    assert inc.deadline_at == at(MONDAY, 14, 30)  # 09:00-12:00 is 3 h, then 1 h after 13:30
+    with pytest.raises(Exception, match="needs a note"):
+        transition(db, inc.id, "redispatch", actor="a", expected_version=6, at=at(MONDAY, 10))
+
+
+def test_escalation_goes_up_four_levels_and_no_further(db: Session, district: District) -> None:
+    inc = report(db)
+    inc = transition(
+        db,
+        inc.id,
+        "accept",
+        actor="a",
+        expected_version=1,
+        at=at(FRIDAY, 10),
+        handler_staff_id=district.manager_a,
+    )
+    levels = []
+    for n in range(3):
+        inc = transition(
+            db,
+            inc.id,
+            "escalate",
+            actor="社区主任",
+            note="网格内无法调解",
+            expected_version=2 + n,
+            at=at(FRIDAY, 11 + n),
+        )
+        levels.append(inc.handling_level)
+        assert inc.handler_staff_id is None and inc.status is State.ACCEPTED
+    assert levels == [Level.COMMUNITY, Level.SUBDISTRICT, Level.DISTRICT]
+    with pytest.raises(EscalationLimitError, match="district level"):
+        transition(db, inc.id, "escalate", actor="a", note="再上报", expected_version=5)
+    steps = [(h.from_level, h.to_level) for h in history(db, inc.id) if h.action == "escalate"]
+    assert steps == [
+        ("grid", "community"),
+        ("community", "subdistrict"),
+        ("subdistrict", "district"),
+    ]
+
+
+def test_escalate_overdue_raises_each_missed_deadline_once(db: Session, district: District) -> None:
+    late = report(db)
+    done = report(db, 119.12, 36.72)
+    for inc in (late, done):
+        transition(db, inc.id, "accept", actor="a", expected_version=1, at=at(FRIDAY, 15))
+        transition(db, inc.id, "dispatch", actor="a", expected_version=2, at=at(FRIDAY, 16))
+    for n, action in enumerate(["handle", "feedback", "verify"], start=3):
+        transition(db, done.id, action, actor="a", expected_version=n, at=at(MONDAY, 9))
+    assert escalate_overdue(db, at(MONDAY, 10, 59)) == []
+    assert escalate_overdue(db, at(MONDAY, 12)) == [late.id]
+    after = get_incident(db, late.id)
+    assert after.handling_level is Level.COMMUNITY and after.handler_staff_id is None
+    last = history(db, late.id)[-1]
+    assert last.actor == "system" and "passed 1.0 h ago" in (last.note or "")
+    assert escalate_overdue(db, at(MONDAY, 15)) == []
+    assert get_incident(db, done.id).handling_level is Level.GRID
+
+
+# ---------------------------------------------------------------------- duplicates
+
+
+def test_duplicates_are_suggested_within_50_m_and_72_h_and_merged(
+    db: Session, district: District
+) -> None:
+    lon, lat = 119.11, 36.72
+    first = report(db, lon, lat)
+    near = report(db, lon + 30 / M_PER_DEG_LON, lat, reported_at=at(FRIDAY, 19))
+    far = report(db, lon - 80 / M_PER_DEG_LON, lat)
+    other = report(db, lon, lat, category="illegal_parking")
+    later = report(db, lon, lat, reported_at=at(FRIDAY, 9) + dt.timedelta(hours=100))
+
+    found = suggest_duplicates(db, category="exposed_garbage", lon=lon, lat=lat, at=at(FRIDAY, 10))
+    assert [c.id for c in found] == [first.id, near.id]
+    assert found[1].distance_m == pytest.approx(30, abs=0.5)
+    assert [c.id for c in suggest_duplicates(db, near.id)] == [first.id]
+    assert far.id not in [c.id for c in suggest_duplicates(db, first.id)]
+    assert other.id not in [c.id for c in suggest_duplicates(db, first.id)]
+    assert later.id not in [c.id for c in suggest_duplicates(db, first.id)]
+
+    merged = merge_duplicate(db, near.id, first.id, actor="指挥中心", note="同一堆垃圾")
+    assert merged.duplicate_of == first.id and merged.status is State.CANCELLED
+    assert merged.version == 2
+    kept = get_incident(db, first.id)
+    assert kept.status is State.REPORTED and kept.duplicate_of is None
+    last = history(db, near.id)[-1]
+    assert last.action == "merge" and f"duplicate of incident {first.id}" in (last.note or "")
+    assert suggest_duplicates(db, first.id) == []
+    with pytest.raises(ConflictError, match="itself a duplicate"):
+        merge_duplicate(db, first.id, near.id, actor="a")
+
+
+# ---------------------------------------------------------------------- concurrency
+
+
+@pytest.fixture
+def committed_district(server_url: str) -> Iterator[Engine]:
+    district = fresh_coverage_database(server_url, "gridmap_incident_concurrency")
+    yield district.engine
+    drop_database(server_url, district)
+
+
+def test_two_concurrent_updaters_exactly_one_wins(committed_district: Engine) -> None:
+    with Session(committed_district) as session:
+        inc = report(session)
+        session.commit()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def act(actor: str) -> None:
+        with Session(committed_district) as session:
+            barrier.wait()
+            try:
+                transition(
+                    session, inc.id, "accept", actor=actor, expected_version=1, at=at(FRIDAY, 10)
+                )
+                threading.Event().wait(0.3)  # hold the row lock while the other one tries
+                session.commit()
+                result = "won"
+            except StaleVersionError as exc:
+                session.rollback()
+                result = f"stale {exc.current}"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=act, args=(name,)) for name in ("甲", "乙")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(outcomes) == ["stale 2", "won"]
+    with Session(committed_district) as session:
+        final = get_incident(session, inc.id)
+        assert final.version == 2 and final.status is State.ACCEPTED
+        assert [h.action for h in history(session, inc.id)] == ["reported", "accept"]
+
+
+# ---------------------------------------------------------------------- schema and migration
+
+
+def test_status_values_match_the_workflow(db: Session) -> None:
+    assert set(INCIDENT_STATES) == {s.value for s in State}
+    assert set(Level) == {Level(v) for v in ("grid", "community", "subdistrict", "district")}
+    with pytest.raises(Exception, match="ck_incident_status"), db.begin_nested():
+        db.execute(
+            text(
+                "INSERT INTO incident (category, geom, status)"
+                " VALUES ('dispute', ST_SetSRID(ST_MakePoint(119.1, 36.7), 4326), 'lost')"
+            )
+        )
+
+
+def test_the_demo_loads_onto_the_new_schema(demo_engine: Engine) -> None:
+    with demo_engine.connect() as conn:
+        statuses = set(conn.execute(text("SELECT DISTINCT status FROM incident")).scalars())
+        unrouted = conn.execute(
+            text(
+                "SELECT count(*) FROM incident WHERE grid_id IS NOT NULL"
+                " AND (community_id IS NULL OR subdistrict_id IS NULL)"
+            )
+        ).scalar_one()
+    assert statuses <= set(INCIDENT_STATES) and "dispatched" in statuses
+    assert unrouted == 0
+
+
+def test_migration_0003_upgrades_a_database_holding_the_demo(server_url: str) -> None:
+    from gis.demo import load_demo
+
+    name = "gridmap_incident_migration"
+    admin = make_engine(make_url(server_url).set(database="postgres").render_as_string(False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(make_url(server_url).set(database=name).render_as_string(False))
+    try:
+        schema.upgrade(engine, "0002")
+        load_demo(engine, progress=False)
+        count_by_status = "SELECT status, count(*) FROM incident GROUP BY status"
+        with engine.begin() as conn:
+            # Databases from before 0003 also said "processing" for "with the unit".
+            conn.execute(
+                text(
+                    "UPDATE incident SET status = 'processing' WHERE id IN"
+                    " (SELECT id FROM incident WHERE status = 'dispatched' LIMIT 25)"
+                )
+            )
+            before = {s: n for s, n in conn.execute(text(count_by_status))}
+        assert before.get("processing", 0) == 25  # the legacy vocabulary is there to map
+
+        schema.upgrade(engine)
+        with engine.connect() as conn:
+            after = {s: n for s, n in conn.execute(text(count_by_status))}
+            row = conn.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE version = 1 AND rework_count = 0"
+                    "   AND handling_level = 'grid') AS fresh,"
+                    " count(*) FILTER (WHERE i.grid_id IS NOT NULL AND i.community_id IS NULL)"
+                    "   AS no_community,"
+                    " count(*) FILTER (WHERE i.community_id IS DISTINCT FROM g.community_id"
+                    "   AND i.grid_id IS NOT NULL) AS wrong_community,"
+                    " count(*) FILTER (WHERE subdistrict_id IS NOT NULL) AS with_subdistrict,"
+                    " count(*) AS total"
+                    " FROM incident i LEFT JOIN grid g ON g.id = i.grid_id"
+                )
+            ).one()
+        expected = dict(before)
+        expected["dispatched"] = expected.get("dispatched", 0) + expected.pop("processing")
+        assert after == expected
+        assert row.fresh == row.total == sum(before.values())
+        assert row.no_community == 0 and row.wrong_community == 0
+        assert row.with_subdistrict > 0
+
+        _downgrade(engine, "0002")
+        with engine.connect() as conn:
+            columns = set(
+                conn.execute(
+                    text(
+                        "SELECT column_name FROM information_schema.columns"
+                        " WHERE table_name = 'incident'"
+                    )
+                ).scalars()
+            )
+            tables = conn.execute(
+                text("SELECT to_regclass('incident_transition') IS NULL")
+            ).scalar_one()
+            total = conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
+        assert "version" not in columns and "deadline_at" not in columns
+        assert tables and total == sum(before.values())
+    finally:
+        engine.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    cfg = schema.alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
