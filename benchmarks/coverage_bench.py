@@ -33,12 +33,11 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
 from gis import schema
 from gis.coverage_store import build_coverage
-from gis.database import make_engine
+from gis.database import make_engine, recreate_database
 from gis.embedded import EmbeddedPostgres
 
 console = Console(width=150)
@@ -96,12 +95,7 @@ def server() -> Iterator[str]:
 
 
 def fresh_database(url: str, name: str) -> Engine:
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = make_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
+    engine = make_engine(recreate_database(url, name))
     schema.upgrade(engine)
     return engine
 

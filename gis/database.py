@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,3 +45,36 @@ def translate_integrity_errors() -> Iterator[None]:
         diag = getattr(exc.orig, "diag", None)
         detail = getattr(diag, "message_detail", None) or getattr(diag, "message_primary", None)
         raise ConflictError(str(detail or exc.orig)) from exc
+
+
+def _admin_engine(server_url: str) -> Engine:
+    return create_engine(
+        make_url(server_url).set(database="postgres", drivername="postgresql+psycopg"),
+        isolation_level="AUTOCOMMIT",
+    )
+
+
+def recreate_database(server_url: str, name: str) -> str:
+    """Drop database ``name`` if it exists, create it empty and return its URL.
+
+    For test suites and benchmarks, which each want a database of their own on
+    one server; ``server_url`` may name any database on that server.
+    """
+    admin = _admin_engine(server_url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop database ``name`` (disconnecting its sessions) if it exists."""
+    admin = _admin_engine(server_url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

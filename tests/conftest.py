@@ -16,12 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gis import schema
-from gis.database import make_engine
+from gis.database import make_engine, recreate_database
 from gis.embedded import EmbeddedPostgres
 
 FAST_TEST_SERVER = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
@@ -46,21 +45,10 @@ def server_url() -> Iterator[str]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _fresh_database(server_url: str, name: str) -> str:
-    admin = create_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def engine(server_url: str) -> Iterator[Engine]:
     """A migrated, empty database for tests that write (each in a rolled-back transaction)."""
-    eng = make_engine(_fresh_database(server_url, "gridmap_test"))
+    eng = make_engine(recreate_database(server_url, "gridmap_test"))
     schema.upgrade(eng)
     yield eng
     eng.dispose()
@@ -84,7 +72,7 @@ def demo_engine(server_url: str) -> Iterator[Engine]:
     """The demo district, loaded once per session. Read-only for tests."""
     from gis.demo import load_demo
 
-    eng = make_engine(_fresh_database(server_url, "gridmap_demo_test"))
+    eng = make_engine(recreate_database(server_url, "gridmap_demo_test"))
     schema.upgrade(eng)
     load_demo(eng, progress=False)
     yield eng

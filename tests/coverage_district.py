@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from gis import schema
 from gis.catalogue import seed_facility_types
-from gis.database import make_engine
+from gis.database import drop_database as gis_drop_database
+from gis.database import make_engine, recreate_database
 
 WEST, SOUTH, EAST, NORTH = 119.10, 36.70, 119.20, 36.76
 STEP_LON, STEP_LAT = 0.004, 0.003
@@ -50,16 +50,7 @@ def building_households(i: int) -> int:
 
 def fresh_coverage_database(server_url: str, name: str) -> LatticeDistrict:
     """A new migrated database named ``name`` holding the lattice district, committed."""
-    admin = create_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = make_engine(
-        make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    )
+    engine = make_engine(recreate_database(server_url, name))
     schema.upgrade(engine)
     households = 0
     with engine.begin() as conn:
@@ -140,9 +131,5 @@ def fresh_coverage_database(server_url: str, name: str) -> LatticeDistrict:
 def drop_database(server_url: str, district: LatticeDistrict) -> None:
     name = district.engine.url.database
     district.engine.dispose()
-    admin = create_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    assert name is not None
+    gis_drop_database(server_url, name)

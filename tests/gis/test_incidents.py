@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from gis import schema
-from gis.database import make_engine
+from gis.database import drop_database as drop_database_named
+from gis.database import make_engine, recreate_database
 from gis.datum import GCJ02, from_wgs84
 from gis.errors import (
     ConflictError,
@@ -493,11 +493,7 @@ def test_migration_0003_upgrades_a_database_holding_the_demo(server_url: str) ->
     from gis.demo import load_demo
 
     name = "gridmap_incident_migration"
-    admin = make_engine(make_url(server_url).set(database="postgres").render_as_string(False))
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(server_url).set(database=name).render_as_string(False))
+    engine = make_engine(recreate_database(server_url, name))
     try:
         schema.upgrade(engine, "0002")
         load_demo(engine, progress=False)
@@ -554,9 +550,7 @@ def test_migration_0003_upgrades_a_database_holding_the_demo(server_url: str) ->
         assert tables and total == sum(before.values())
     finally:
         engine.dispose()
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database_named(server_url, name)
 
 
 def _downgrade(engine: Engine, revision: str) -> None:
