@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import register_error_handlers
-from api.routes import coverage, facilities, features, health, web
+from api.routes import coverage, facilities, features, health, incidents, web
 from gis import schema
 from gis.coverage_service import CoverageService
 from gis.database import make_engine, make_sessionmaker
@@ -96,6 +96,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(features.router)
     app.include_router(facilities.router)
+    app.include_router(incidents.router)
     app.include_router(coverage.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -31,7 +31,9 @@ from gis.errors import (
     InvalidParameterError,
     NotFoundError,
     PayloadTooLargeError,
+    StaleVersionError,
 )
+from gis.workflow import TransitionNotAllowedError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,13 @@ DOMAIN_ERROR_STATUS: dict[type[GridmapError], int] = {
     InvalidFeatureError: 422,
     DatabaseUnavailableError: 503,
 }
-"""HTTP status of each domain error; subclasses inherit their parent's status."""
+"""HTTP status of each domain error; subclasses inherit their parent's status.
+
+So the incident errors need no entries: OutsideDistrictError, UnroutableLocationError
+and UnknownCategoryError are InvalidFeatureErrors (422); TransitionNotAllowedError,
+EscalationLimitError and StaleVersionError are ConflictErrors (409, the first with
+``allowed`` and the last with ``current_version`` in the body); NoteRequiredError is
+an InvalidParameterError (400)."""
 
 _HTTP_CODES = {
     400: "InvalidParameter",
@@ -86,6 +94,11 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         extra["rejected"] = [
             {"row": r.row, "reason": r.reason, "ident": r.ident} for r in exc.rejected
         ]
+    if isinstance(exc, TransitionNotAllowedError):
+        extra["state"] = exc.state.value
+        extra["allowed"] = [a.value for a in exc.allowed]
+    if isinstance(exc, StaleVersionError):
+        extra["current_version"] = exc.current
     return JSONResponse(error_body(status, str(exc), code, **extra), status_code=status)
 
 

@@ -552,14 +552,56 @@ def list_incidents(
     return Page(_features(rows, "id"), total)
 
 
+@dataclass(frozen=True)
+class IncidentPlace:
+    """Codes of the areas an incident is routed to and its handler's name (None if unset)."""
+
+    community_code: str | None
+    subdistrict_code: str | None
+    handler_name: str | None
+
+
+def incident_place(session: Session, incident_id: int) -> IncidentPlace:
+    """The community and subdistrict codes and handler name of an incident; NotFoundError."""
+    community = aliased(AdminArea)
+    subdistrict = aliased(AdminArea)
+    stmt = (
+        select(
+            community.code.label("community_code"),
+            subdistrict.code.label("subdistrict_code"),
+            Staff.name.label("handler_name"),
+        )
+        .select_from(Incident)
+        .outerjoin(community, community.id == Incident.community_id)
+        .outerjoin(subdistrict, subdistrict.id == Incident.subdistrict_id)
+        .outerjoin(Staff, Staff.id == Incident.handler_staff_id)
+        .where(Incident.id == incident_id)
+    )
+    rows = _execute(session, stmt)
+    if not rows:
+        raise NotFoundError(f"no incident has id {incident_id}")
+    return IncidentPlace(*rows[0])
+
+
+def current_grid_geometries(session: Session, codes: Sequence[str]) -> dict[str, Any]:
+    """GeoJSON geometry (EPSG:4326) of each current grid among ``codes``, by code."""
+    stmt = select(Grid.code, _geojson(Grid.geom)).where(
+        Grid.code.in_(list(codes)), _in_force(Grid, None)
+    )
+    return {code: geometry for code, geometry in _execute(session, stmt)}
+
+
 __all__ = [
     "GEOJSON_DECIMALS",
     "BBox",
     "BuildingGeometry",
     "Feature",
+    "IncidentPlace",
     "Page",
     "check_code",
+    "current_grid_geometries",
     "get_grid",
+    "incident_place",
     "list_areas",
     "list_buildings",
     "list_facilities",

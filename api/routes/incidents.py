@@ -1,0 +1,355 @@
+"""Incident intake, the closed loop and incident statistics under /api/v1/incidents.
+
+A report (hotline, a grid manager's patrol, a phone app) is posted with its
+category and a point in a named datum; ``gis.incidents`` routes it to a grid
+and that grid's primary grid manager and suggests open cases it may
+duplicate. Each later step is a transition quoting the version the caller
+read (optimistic locking: a stale screen gets a 409 with the current
+version). Statistics and hot spots read ``gis.incident_stats``. The list of
+incidents, GET /api/v1/incidents, is in ``api.routes.features``.
+
+The literal paths (/statistics, /hot-spots) are declared before
+/{incident_id}, so they are never taken for an id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from api.bodies import json_body, request_body_doc, validate
+from api.dependencies import SessionDep
+from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse
+from gis import incident_stats, incidents, queries
+from gis.incidents import IncidentRecord
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"], default_response_class=JSONResponse)
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Text = Annotated[str, Field(max_length=2000)]
+Actor = Annotated[str, Field(min_length=1, max_length=200, description="Who does this.")]
+
+
+class IncidentCreate(BaseModel):
+    """A new report: a category and a point (lon/lat in ``datum``) or a building."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(description="Category code of gis.incident_catalogue.")
+    description: Text | None = None
+    source: Text | None = Field(None, examples=["hotline", "patrol", "app"])
+    lon: Finite | None = Field(None, description="Longitude, degrees, in ``datum``.")
+    lat: Finite | None = Field(None, description="Latitude, degrees, in ``datum``.")
+    datum: str = Field(
+        "wgs84", description="Datum of lon/lat: wgs84 (default), cgcs2000, gcj02 or bd09."
+    )
+    address: Text | None = None
+    building_id: int | None = Field(
+        None, ge=1, description="Locate at this building when lon/lat are not given."
+    )
+    reported_at: dt.datetime | None = Field(
+        None, description="When it was reported, with time zone; default now."
+    )
+    actor: Actor
+
+
+class TransitionBody(BaseModel):
+    """One step of the closed loop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: str = Field(
+        description="accept, cancel, dispatch, redispatch, handle, feedback, verify, "
+        "rework, evaluate or escalate."
+    )
+    actor: Actor
+    note: Text | None = Field(
+        None, description="Why; required for cancel, rework, redispatch and escalate."
+    )
+    expected_version: int = Field(ge=1, description="The incident's version as you read it.")
+    handler_staff_id: int | None = Field(
+        None, ge=1, description="The new handler (dispatch, redispatch)."
+    )
+
+
+class MergeBody(BaseModel):
+    """Mark this incident a duplicate of another (it is cancelled as such)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    into: int = Field(ge=1, description="The id of the incident this one duplicates.")
+    actor: Actor
+    note: Text | None = None
+
+
+def _parse(model: type[BaseModel]) -> Any:
+    def parse(data: Any) -> Any:
+        return validate(model, data)
+
+    return parse
+
+
+CreateBody = Annotated[IncidentCreate, Depends(json_body(_parse(IncidentCreate)))]
+TransitionBodyDep = Annotated[TransitionBody, Depends(json_body(_parse(TransitionBody)))]
+MergeBodyDep = Annotated[MergeBody, Depends(json_body(_parse(MergeBody)))]
+IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The incident's id.")]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorDoc, "description": "No incident has this id."},
+    409: {
+        "model": ErrorDoc,
+        "description": "The action is not allowed in the case's state (``allowed`` lists "
+        "those that are), or the version is stale (``current_version``).",
+    },
+    413: {"model": ErrorDoc, "description": "The body is larger than the limit (64 kB)."},
+    422: {
+        "model": ErrorDoc,
+        "description": "A field is missing or wrong, the category is unknown, or the point "
+        "lies outside the district (the message says how far).",
+    },
+}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _incident(session: Session, record: IncidentRecord) -> dict[str, Any]:
+    """The record as JSON, with its community/subdistrict codes and handler's name."""
+    place = queries.incident_place(session, record.id)
+    body = {k: _json_value(v) for k, v in dataclasses.asdict(record).items()}
+    body["community_code"] = place.community_code
+    body["subdistrict_code"] = place.subdistrict_code
+    body["handler"] = (
+        {"id": record.handler_staff_id, "name": place.handler_name}
+        if record.handler_staff_id is not None
+        else None
+    )
+    return body
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON objects; NaN (an area without households) becomes null."""
+    rows: list[dict[str, Any]] = json.loads(df.to_json(orient="records", double_precision=15))
+    return rows
+
+
+@router.post(
+    "/incidents",
+    status_code=201,
+    summary="Report an incident",
+    responses=_ERRORS,
+    openapi_extra=request_body_doc(IncidentCreate),
+)
+def create_incident(session: SessionDep, body: CreateBody) -> JSONResponse:
+    """Routes the point to its grid (snapping a point on a boundary road to the
+    nearest grid, ``snapped_m`` metres) and hands it to the grid's primary grid
+    manager. ``possible_duplicates``: open cases of the same category within
+    50 m and 72 h, nearest first (merge one with POST .../merge)."""
+    record = incidents.create_incident(
+        session,
+        category=body.category,
+        lon=body.lon,
+        lat=body.lat,
+        datum=body.datum,
+        description=body.description,
+        source=body.source,
+        actor=body.actor,
+        reported_at=body.reported_at,
+        address=body.address,
+        building_id=body.building_id,
+    )
+    duplicates = incidents.suggest_duplicates(session, record.id)
+    session.commit()
+    answer = _incident(session, record)
+    answer["possible_duplicates"] = [
+        {k: _json_value(v) for k, v in dataclasses.asdict(d).items()} for d in duplicates
+    ]
+    return JSONResponse(
+        answer, status_code=201, headers={"Location": f"/api/v1/incidents/{record.id}"}
+    )
+
+
+@router.get(
+    "/incidents/statistics",
+    summary="Incident counts per grid, community, subdistrict or district",
+    responses={
+        200: {"content": {"text/csv": {}}},
+        400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+    },
+)
+def incident_statistics(
+    session: SessionDep,
+    start: Annotated[
+        dt.datetime, Query(description="Start of the period (included); a date is its midnight.")
+    ],
+    end: Annotated[dt.datetime, Query(description="End of the period (excluded).")],
+    level: Annotated[incident_stats.Level, Query(description="The areas to count per.")] = "grid",
+    category: Annotated[
+        str | None, Query(description="Only this category (a top-level code includes subclasses).")
+    ] = None,
+    format: Annotated[
+        Literal["json", "csv"], Query(description="csv: UTF-8 with a BOM, for Excel.")
+    ] = "json",
+) -> Response:
+    """Incidents reported in ``[start, end)`` (naive times in Asia/Shanghai) per
+    area, zeros included: households, received, closed, cancelled, open,
+    per_1000_households, then one column per category. ``incidents_without_grid``
+    counts those of the period in no current grid."""
+    df = incident_stats.incident_counts(
+        session.connection(), start, end, level=level, category=category
+    )
+    if format == "csv":
+        return Response(
+            df.to_csv(index=False).encode("utf-8-sig"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="incidents-{level}.csv"'},
+        )
+    return JSONResponse(
+        {
+            "level": level,
+            "start": incident_stats.as_instant(start).isoformat(),
+            "end": incident_stats.as_instant(end).isoformat(),
+            "category": category,
+            "incidents_without_grid": int(df.attrs["incidents_without_grid"]),
+            "rows": _records(df),
+        }
+    )
+
+
+@router.get(
+    "/incidents/hot-spots",
+    summary="Hot and cold spots of incidents per grid (Getis-Ord Gi*)",
+    response_class=GeoJSONResponse,
+    responses={
+        200: {"content": {GEOJSON: {}}},
+        400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+    },
+)
+def incident_hot_spots(
+    session: SessionDep,
+    start: Annotated[dt.datetime, Query(description="Start of the period (included).")],
+    end: Annotated[dt.datetime, Query(description="End of the period (excluded).")],
+    category: Annotated[str | None, Query(description="Only this category.")] = None,
+) -> GeoJSONResponse:
+    """A FeatureCollection of the current grids: ``rate`` (incidents per 1,000
+    households, null without households), ``gi_z``, ``p_norm``, ``p_sim`` and
+    ``class`` ('hot 99%' … 'not significant' … 'cold 99%')."""
+    df = incident_stats.hot_spots(session.connection(), start, end, category=category)
+    geometries = queries.current_grid_geometries(session, list(df["code"]))
+    features = []
+    for row in _records(df):
+        properties = {
+            "code": row["code"],
+            "name": row["name"],
+            "community_code": row["community_code"],
+            "households": row["households"],
+            "received": row["received"],
+            "rate": row["per_1000_households"],
+            "gi_z": row["gi_z"],
+            "p_norm": row["p_norm"],
+            "p_sim": row["p_sim"],
+            "class": row["hot_spot"],
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "id": row["code"],
+                "geometry": geometries.get(row["code"]),
+                "properties": properties,
+            }
+        )
+    return GeoJSONResponse(
+        {
+            "type": "FeatureCollection",
+            "numberMatched": len(features),
+            "numberReturned": len(features),
+            "weights": df.attrs["weights"],
+            "inference": df.attrs["inference"],
+            "classes": list(incident_stats.HOT_SPOT_CLASSES),
+            "features": features,
+        }
+    )
+
+
+@router.get(
+    "/incidents/{incident_id}",
+    summary="One incident",
+    responses={404: _ERRORS[404]},
+)
+def get_incident(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
+    """The incident as stored, with its grid, community, handler, ``version``
+    (quote it in transitions) and ``deadline_at``."""
+    return JSONResponse(_incident(session, incidents.get_incident(session, incident_id)))
+
+
+@router.get(
+    "/incidents/{incident_id}/history",
+    summary="Every step of an incident, oldest first",
+    responses={404: _ERRORS[404]},
+)
+def get_incident_history(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
+    """Each step: action, from_state, to_state, actor, at, note, from_level, to_level."""
+    steps = incidents.history(session, incident_id)
+    return JSONResponse(
+        {
+            "incident_id": incident_id,
+            "history": [
+                {k: _json_value(v) for k, v in dataclasses.asdict(s).items()} for s in steps
+            ],
+        }
+    )
+
+
+@router.post(
+    "/incidents/{incident_id}/transitions",
+    summary="Take a step of the closed loop",
+    responses={400: {"model": ErrorDoc, "description": "The action needs a note."}, **_ERRORS},
+    openapi_extra=request_body_doc(TransitionBody),
+)
+def transition_incident(
+    session: SessionDep, incident_id: IncidentId, body: TransitionBodyDep
+) -> JSONResponse:
+    """Answers the incident as it now stands, its version raised by one."""
+    record = incidents.transition(
+        session,
+        incident_id,
+        body.action,
+        actor=body.actor,
+        expected_version=body.expected_version,
+        note=body.note,
+        handler_staff_id=body.handler_staff_id,
+    )
+    session.commit()
+    return JSONResponse(_incident(session, record))
+
+
+@router.post(
+    "/incidents/{incident_id}/merge",
+    summary="Merge a duplicate report into another incident",
+    responses=_ERRORS,
+    openapi_extra=request_body_doc(MergeBody),
+)
+def merge_incident(
+    session: SessionDep, incident_id: IncidentId, body: MergeBodyDep
+) -> JSONResponse:
+    """Cancels this incident as a duplicate of ``into`` (allowed before dispatch);
+    answers the duplicate, with ``duplicate_of`` set."""
+    record = incidents.merge_duplicate(
+        session, incident_id, body.into, actor=body.actor, note=body.note
+    )
+    session.commit()
+    return JSONResponse(_incident(session, record))

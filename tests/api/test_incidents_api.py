@@ -1,0 +1,367 @@
+"""Incident endpoints: intake and routing, the closed loop over HTTP, statistics, hot spots.
+
+Writes run on a committed database of their own (``tests.coverage_district``'s
+lattice district, grids 001 and 002 in the west community and 001 in the
+east one) with a primary grid manager on the west grid 001 and nobody on 002;
+the handlers commit, which the read-only demo database must not see. Each
+test reports at its own point, so the duplicate suggestions (50 m, 72 h) of
+one test never see another's incidents. Statistics and hot spots read the
+demo district.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from api.app import create_app
+from gis.datum import GCJ02, from_wgs84
+from gis.incident_stats import HOT_SPOT_CLASSES
+from gis.settings import ServerSettings
+from tests.coverage_district import GRIDS, LatticeDistrict, drop_database, fresh_coverage_database
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
+    from fastapi.testclient import TestClient
+
+MANAGER = "王网格员"
+YEAR = ("2025-11-01", "2026-11-01")  # the demo's year, half-open
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def error(response: Any, status: int, *fragments: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    for fragment in fragments:
+        assert fragment in body["description"], body["description"]
+    return body
+
+
+@pytest.fixture(scope="module")
+def district(server_url: str) -> Iterator[LatticeDistrict]:
+    made = fresh_coverage_database(server_url, "gridmap_incidents_api_test")
+    with made.engine.begin() as conn:
+        staff = conn.execute(
+            text("INSERT INTO staff (name, role) VALUES (:n, 'grid_manager') RETURNING id"),
+            {"n": MANAGER},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO staff_grid (staff_id, grid_id, is_primary)"
+                " SELECT :s, id, true FROM grid WHERE code = :g"
+            ),
+            {"s": staff, "g": GRIDS[0]},
+        )
+    yield made
+    drop_database(server_url, made)
+
+
+@pytest.fixture(scope="module")
+def client(district: LatticeDistrict) -> Iterator[TestClient]:
+    app = create_app(ServerSettings(), engine=district.engine)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def post_report(client: TestClient, lon: float, lat: float, **kw: Any) -> Any:
+    body = {
+        "category": "exposed_garbage",
+        "description": "暴露垃圾",
+        "source": "patrol",
+        "lon": lon,
+        "lat": lat,
+        "actor": MANAGER,
+        **kw,
+    }
+    return client.post("/api/v1/incidents", json=body)
+
+
+def report(client: TestClient, lon: float, lat: float, **kw: Any) -> Any:
+    return ok(post_report(client, lon, lat, **kw), 201)
+
+
+def step(client: TestClient, incident_id: int, action: str, version: int, **kw: Any) -> Any:
+    body = {"action": action, "actor": MANAGER, "expected_version": version, **kw}
+    return client.post(f"/api/v1/incidents/{incident_id}/transitions", json=body)
+
+
+# --------------------------------------------------------------------------- intake
+
+
+def test_create_routes_to_the_grid_and_its_manager(client: TestClient) -> None:
+    inc = report(client, 119.11, 36.72, address="东苑小区3号楼")
+    assert inc["grid_code"] == GRIDS[0] and inc["community_code"] == "370705001001"
+    assert inc["subdistrict_code"] == "370705001"
+    assert inc["handler"]["name"] == MANAGER
+    assert (inc["status"], inc["version"], inc["handling_level"]) == ("reported", 1, "grid")
+    assert inc["snapped_m"] is None and inc["deadline_at"] is None
+    assert inc["category"] == "exposed_garbage" and inc["location_datum"] == "wgs84"
+    assert inc["possible_duplicates"] == []
+    assert (inc["lon"], inc["lat"]) == pytest.approx((119.11, 36.72))
+    again = ok(client.get(f"/api/v1/incidents/{inc['id']}"))
+    assert again["id"] == inc["id"] and again["address"] == "东苑小区3号楼"
+    assert "possible_duplicates" not in again
+    # The list route still answers, and holds the new incident.
+    listed = ok(client.get(f"/api/v1/incidents?grid={GRIDS[0]}&limit=1000"))
+    assert inc["id"] in [f["id"] for f in listed["features"]]
+
+
+def test_a_grid_without_a_manager_leaves_the_handler_empty(client: TestClient) -> None:
+    inc = report(client, 119.14, 36.75)
+    assert inc["grid_code"] == GRIDS[1] and inc["handler"] is None
+
+
+def test_gcj02_input_lands_in_the_grid_of_its_wgs84_truth(client: TestClient) -> None:
+    truth = (119.12, 36.705)  # west grid 001, just west of the 119.125 boundary
+    x, y = from_wgs84([truth[0]], [truth[1]], GCJ02)
+    gcj = (float(x[0]), float(y[0]))
+    assert gcj[0] > 119.125  # taken for WGS84 it would fall in grid 002
+    inc = report(client, *gcj, datum="gcj02")
+    assert inc["grid_code"] == GRIDS[0] and inc["location_datum"] == "gcj02"
+    assert (inc["lon"], inc["lat"]) == pytest.approx(truth, abs=1e-6)
+
+
+def test_outside_the_district_is_422_with_the_distance(client: TestClient) -> None:
+    body = error(post_report(client, 119.30, 36.72), 422, "m outside", "370705", "gcj02")
+    assert body["code"] == "OutsideDistrict"
+
+
+def test_bad_reports_are_422(client: TestClient) -> None:
+    body = error(post_report(client, 119.11, 36.72, category="potholes"), 422)
+    assert "exposed_garbage" not in body["description"]  # only top-level codes are listed
+    assert "city_appearance" in body["description"] and "dispute" in body["description"]
+    error(post_report(client, 119.11, 36.72, actor=""), 422, "actor")
+    error(post_report(client, 119.11, 36.72, datum="mars"), 422)
+    error(post_report(client, 119.11, 36.72, reported_at="2025-03-07T09:00"), 422, "zone")
+    error(client.post("/api/v1/incidents", content=b"{", headers={"content-type": "x"}), 422)
+
+
+def test_oversized_body_is_413(client: TestClient) -> None:
+    huge = b'{"description": "' + b"x" * 70_000 + b'"}'
+    response = client.post(
+        "/api/v1/incidents", content=huge, headers={"content-type": "application/json"}
+    )
+    assert error(response, 413, "65,536 bytes")["code"] == "PayloadTooLarge"
+
+
+def test_missing_incident_is_404(client: TestClient) -> None:
+    error(client.get("/api/v1/incidents/999999"), 404, "999999")
+    error(client.get("/api/v1/incidents/999999/history"), 404)
+    error(step(client, 999999, "accept", 1), 404)
+
+
+# --------------------------------------------------------------------------- the closed loop
+
+
+def test_full_workflow_over_http_and_its_history(client: TestClient) -> None:
+    inc = report(client, 119.105, 36.745)
+    version = inc["version"]
+    for action, status in (
+        ("accept", "accepted"),
+        ("dispatch", "dispatched"),
+        ("handle", "handled"),
+        ("feedback", "feedback"),
+        ("verify", "closed"),
+        ("evaluate", "evaluated"),
+    ):
+        after = ok(step(client, inc["id"], action, version, note=f"{action} ok"))
+        assert after["status"] == status and after["version"] == version + 1
+        if action == "dispatch":
+            assert after["deadline_at"] is not None and after["clock_started_at"] is not None
+        version = after["version"]
+    assert after["closed_at"] is not None
+    steps = ok(client.get(f"/api/v1/incidents/{inc['id']}/history"))["history"]
+    assert [s["action"] for s in steps] == [
+        "reported",
+        "accept",
+        "dispatch",
+        "handle",
+        "feedback",
+        "verify",
+        "evaluate",
+    ]
+    assert [s["to_state"] for s in steps][-1] == "evaluated"
+    times = [dt.datetime.fromisoformat(s["at"]) for s in steps]
+    assert times == sorted(times)
+    assert steps[1]["note"] == "accept ok" and steps[1]["actor"] == MANAGER
+
+
+def test_a_disallowed_action_is_409_listing_the_allowed(client: TestClient) -> None:
+    inc = report(client, 119.105, 36.735)
+    body = error(step(client, inc["id"], "verify", 1), 409, "allowed actions")
+    assert (body["code"], body["state"], body["allowed"]) == (
+        "TransitionNotAllowed",
+        "reported",
+        ["accept", "cancel"],
+    )
+    assert error(step(client, inc["id"], "fly", 1), 409)["allowed"] == ["accept", "cancel"]
+    assert ok(client.get(f"/api/v1/incidents/{inc['id']}"))["version"] == 1
+
+
+def test_a_stale_version_is_409_with_the_current_one(client: TestClient) -> None:
+    inc = report(client, 119.105, 36.725)
+    ok(step(client, inc["id"], "accept", 1))
+    body = error(step(client, inc["id"], "dispatch", 1), 409, "version 2, not 1")
+    assert (body["code"], body["current_version"]) == ("StaleVersion", 2)
+    assert ok(step(client, inc["id"], "dispatch", 2))["status"] == "dispatched"
+
+
+def test_cancel_without_a_note_is_400(client: TestClient) -> None:
+    inc = report(client, 119.105, 36.715)
+    body = error(step(client, inc["id"], "cancel", 1), 400, "needs a note")
+    assert body["code"] == "NoteRequired"
+    assert ok(step(client, inc["id"], "cancel", 1, note="重复上报"))["status"] == "cancelled"
+
+
+def test_bad_transition_bodies_are_422(client: TestClient) -> None:
+    inc = report(client, 119.105, 36.705)
+    response = client.post(
+        f"/api/v1/incidents/{inc['id']}/transitions", json={"action": "accept", "actor": "x"}
+    )
+    assert error(response, 422, "expected_version")["errors"][0]["location"] == "body"
+
+
+def test_duplicates_are_suggested_and_merged(client: TestClient) -> None:
+    first = report(client, 119.17, 36.74)
+    second = report(client, 119.1701, 36.7401)
+    [candidate] = second["possible_duplicates"]
+    assert candidate["id"] == first["id"] and candidate["distance_m"] < 20
+    assert candidate["status"] == "reported"
+    merged = ok(
+        client.post(
+            f"/api/v1/incidents/{second['id']}/merge",
+            json={"into": first["id"], "actor": MANAGER, "note": "同一处垃圾"},
+        )
+    )
+    assert (merged["status"], merged["duplicate_of"], merged["version"]) == (
+        "cancelled",
+        first["id"],
+        2,
+    )
+    assert (
+        ok(client.get(f"/api/v1/incidents/{second['id']}/history"))["history"][-1]["action"]
+        == "merge"
+    )
+    third = report(client, 119.1701, 36.7401)
+    assert [d["id"] for d in third["possible_duplicates"]] == [first["id"]]
+    self_merge = {"into": first["id"], "actor": MANAGER}
+    error(client.post(f"/api/v1/incidents/{first['id']}/merge", json=self_merge), 422, "itself")
+    error(client.post(f"/api/v1/incidents/{second['id']}/merge", json=self_merge), 409)
+
+
+def test_openapi_documents_the_incident_endpoints(client: TestClient) -> None:
+    paths = ok(client.get("/openapi.json"))["paths"]
+    assert set(paths["/api/v1/incidents"]) == {"get", "post"}
+    for path in (
+        "/api/v1/incidents/{incident_id}",
+        "/api/v1/incidents/{incident_id}/history",
+        "/api/v1/incidents/{incident_id}/transitions",
+        "/api/v1/incidents/{incident_id}/merge",
+        "/api/v1/incidents/statistics",
+        "/api/v1/incidents/hot-spots",
+    ):
+        assert path in paths
+    post = paths["/api/v1/incidents"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    assert {"category", "lon", "lat", "datum", "actor"} <= set(schema["properties"])
+
+
+# --------------------------------------------------------------------------- demo district
+
+
+@pytest.fixture(scope="module")
+def demo_client(demo_engine: Engine) -> Iterator[TestClient]:
+    app = create_app(ServerSettings(), engine=demo_engine)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _year_count(demo_engine: Engine, where: str = "true") -> int:
+    with demo_engine.connect() as conn:
+        n: int = conn.execute(
+            text(
+                "SELECT count(*) FROM incident WHERE reported_at >= '2025-11-01 00:00+08'"
+                f" AND reported_at < '2026-11-01 00:00+08' AND {where}"
+            )
+        ).scalar_one()
+    return n
+
+
+def test_statistics_totals_equal_a_sql_count(demo_client: TestClient, demo_engine: Engine) -> None:
+    n = _year_count(demo_engine)
+    assert n > 3000
+    query = f"start={YEAR[0]}&end={YEAR[1]}"
+    district = ok(demo_client.get(f"/api/v1/incidents/statistics?{query}&level=district"))
+    [row] = district["rows"]
+    assert (row["code"], row["received"], district["level"]) == ("370705", n, "district")
+    assert district["start"] == "2025-11-01T00:00:00+08:00"
+    grids = ok(demo_client.get(f"/api/v1/incidents/statistics?{query}"))
+    assert len(grids["rows"]) == 400
+    assert sum(r["received"] for r in grids["rows"]) + grids["incidents_without_grid"] == n
+    assert all(
+        r["per_1000_households"] == pytest.approx(r["received"] * 1000 / r["households"])
+        for r in grids["rows"]
+        if r["households"]
+    )
+    disputes = ok(
+        demo_client.get(f"/api/v1/incidents/statistics?{query}&level=community&category=dispute")
+    )
+    assert sum(r["received"] for r in disputes["rows"]) == _year_count(
+        demo_engine, "category = 'dispute'"
+    )
+
+
+def test_statistics_as_csv_has_a_bom_and_a_header(demo_client: TestClient) -> None:
+    response = demo_client.get(
+        f"/api/v1/incidents/statistics?start={YEAR[0]}&end={YEAR[1]}&level=community&format=csv"
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("level,code,name,households,received,closed,cancelled,open,")
+    assert lines[1].startswith("community,3707")
+
+
+@pytest.mark.parametrize(
+    ("query", "fragment"),
+    [
+        ("", "start"),
+        (f"start={YEAR[1]}&end={YEAR[0]}", "end must be after start"),
+        (f"start={YEAR[0]}&end={YEAR[1]}&level=street", "level"),
+        (f"start={YEAR[0]}&end={YEAR[1]}&category=potholes", "potholes"),
+        (f"start={YEAR[0]}&end={YEAR[1]}&format=xlsx", "format"),
+    ],
+)
+def test_bad_statistics_parameters_are_400(
+    demo_client: TestClient, query: str, fragment: str
+) -> None:
+    error(demo_client.get(f"/api/v1/incidents/statistics?{query}"), 400, fragment)
+
+
+def test_hot_spots_are_geojson_grids(demo_client: TestClient) -> None:
+    response = demo_client.get(f"/api/v1/incidents/hot-spots?start={YEAR[0]}&end={YEAR[1]}")
+    body = ok(response)
+    assert response.headers["content-type"].startswith("application/geo+json")
+    assert body["type"] == "FeatureCollection"
+    assert body["numberReturned"] == len(body["features"]) == 400
+    assert body["classes"] == list(HOT_SPOT_CLASSES)
+    for feature in body["features"]:
+        assert feature["type"] == "Feature"
+        assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+        props = feature["properties"]
+        assert feature["id"] == props["code"] and len(props["code"]) == 15
+        assert {"rate", "gi_z", "class", "received", "households"} <= set(props)
+        assert props["class"] in HOT_SPOT_CLASSES
+    hot = [f for f in body["features"] if f["properties"]["class"].startswith("hot")]
+    assert hot and all(f["properties"]["gi_z"] > 0 for f in hot)
