@@ -39,7 +39,9 @@ from shapely.geometry.base import BaseGeometry
 
 from gis.datum import BD09, GCJ02, WGS84, Datum, DatumKind, from_wgs84, to_wgs84
 from gis.errors import RejectedRow
+from gis.incident_catalogue import CATEGORIES, category_by_name_zh, top_level
 from gis.models import METRIC_SRID
+from gis.workflow import State
 
 # In the order a deployment loads them: each layer is checked against the ones before it.
 LAYERS = (
@@ -862,8 +864,27 @@ def _check_incidents(
     ref: ReferenceData,
     problems: list[list[str]],
 ) -> dict[str, list[Any]]:
+    # Hotline and city-platform exports name categories in Chinese: store the code.
+    categories = {c.code for c in CATEGORIES}
+    states = ", ".join(s.value for s in State)
+    codes: list[Any] = []
+    for i, given in enumerate(values["category"]):
+        named = category_by_name_zh(given) if given is not None else None
+        codes.append(named.code if named is not None and given not in categories else given)
+        if given is not None and given not in categories and named is None:
+            top = ", ".join(c.code for c in top_level())
+            problems[i].append(
+                f"unknown incident category {given!r} (codes such as {top}, or their Chinese names)"
+            )
+    for i, status in enumerate(values["status"]):
+        if status is not None and status not in State.__members__.values():
+            problems[i].append(f"unknown status {status!r} (workflow states: {states})")
     hit = _assign(ref.grids, geoms)
-    return {"grid_id": [ref.grids[h].id if h >= 0 else None for h in hit], "geom": list(geoms)}
+    return {
+        "category": codes,
+        "grid_id": [ref.grids[h].id if h >= 0 else None for h in hit],
+        "geom": list(geoms),
+    }
 
 
 _LAYER_CHECKS: dict[

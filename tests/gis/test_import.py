@@ -360,7 +360,7 @@ def test_csv_incidents_import_with_other_column_names_and_beijing_time(
             " FROM incident i LEFT JOIN grid g ON g.id = i.grid_id ORDER BY i.ext_id"
         )
     ).all()
-    assert rows[0].category == "街面秩序" and rows[0].status == "reported"
+    assert rows[0].category == "street_order" and rows[0].status == "reported"  # 街面秩序
     assert rows[0].reported_at == dt.datetime(2024, 5, 1, 0, 30, tzinfo=dt.UTC)
     assert rows[0].code == "370705001001001"
     assert rows[1].reported_at == dt.datetime(2024, 5, 2, 9, 0, tzinfo=dt.UTC)
@@ -1429,3 +1429,23 @@ def test_cli_imports_a_district_first(
         assert result.exit_code == 0, result.output
     assert "subdistricts now cover 100.0% of district 370705" in " ".join(result.output.split())
     assert [r.code for r in _admin_rows(db, "subdistrict")] == ["370705001", "370705002"]
+
+
+def test_incident_category_and_status_must_be_known(
+    db: Session, ref: dict[str, int], tmp_path: Path
+) -> None:
+    p = Point(119.12, 36.70)
+    at = "2025-03-01T09:00:00+08:00"
+    path = _geojson(
+        tmp_path / "i.geojson",
+        [
+            ({"ext_id": "K1", "category": "dispute", "reported_at": at, "status": "closed"}, p),
+            ({"ext_id": "K2", "category": "noise", "reported_at": at}, p),
+            ({"ext_id": "K3", "category": "dispute", "reported_at": at, "status": "done"}, p),
+        ],
+    )
+    err = _rejected(db, "incidents", path)
+    assert [r.row for r in err.rejected] == [2, 3]
+    assert "unknown incident category 'noise'" in _reasons(err, 2)
+    assert "city_appearance" in _reasons(err, 2)
+    assert "unknown status 'done'" in _reasons(err, 3) and "dispatched" in _reasons(err, 3)
