@@ -37,6 +37,7 @@ from tests.coverage_district import (
     drop_database,
     fresh_coverage_database,
 )
+from tests.http_checks import assert_error, ok
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -56,20 +57,6 @@ ROW_KEYS = {
     "p90_distance_m",
 }
 SMALL_GRIDS = ["370705001001001", "370705001001002", "370705001002001"]
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def error(response: Any, status: int, *fragments: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    for fragment in fragments:
-        assert fragment in body["description"], body["description"]
-    return body
 
 
 def stats(client: TestClient, query: str) -> dict[str, Any]:
@@ -157,13 +144,13 @@ def test_rings_answer_one_block_per_radius(client: TestClient) -> None:
     ],
 )
 def test_bad_parameters_are_400(client: TestClient, query: str, fragments: list[str]) -> None:
-    error(client.get(f"/api/v1/coverage?{query}"), 400, *fragments)
+    assert_error(client.get(f"/api/v1/coverage?{query}"), 400, *fragments)
 
 
 @pytest.mark.parametrize("path", ["buildings", "circles", "blind-spots"])
 def test_single_radius_endpoints_refuse_rings(client: TestClient, path: str) -> None:
     response = client.get(f"/api/v1/coverage/{path}?facility_type=kindergarten&radius_m=300,500")
-    error(response, 400, "one radius at a time")
+    assert_error(response, 400, "one radius at a time")
 
 
 def test_buildings_with_nearest_facility_and_redundancy(client: TestClient) -> None:
@@ -207,8 +194,8 @@ def test_buildings_filters_and_paging(client: TestClient) -> None:
     ids = [f["id"] for f in first["features"] + second["features"]]
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert ok(client.get(f"{base}&grid=370705009009009"))["numberMatched"] == 0
-    error(client.get(f"{base}&grid=12"), 400, "grid")
-    error(client.get(f"{base}&limit=51"), 400, "maximum page size")
+    assert_error(client.get(f"{base}&grid=12"), 400, "grid")
+    assert_error(client.get(f"{base}&limit=51"), 400, "maximum page size")
 
 
 def test_circles_are_true_metre_circles(client: TestClient) -> None:
@@ -320,7 +307,7 @@ def test_what_if_accepts_gcj02_points(client: TestClient) -> None:
 def test_bad_what_if_questions_are_422(
     client: TestClient, body: dict[str, Any], status: int, fragment: str
 ) -> None:
-    error(client.post("/api/v1/coverage/what-if", json=body), status, fragment)
+    assert_error(client.post("/api/v1/coverage/what-if", json=body), status, fragment)
 
 
 def test_closing_a_facility_of_another_type_is_refused(client: TestClient) -> None:
@@ -328,7 +315,7 @@ def test_closing_a_facility_of_another_type_is_refused(client: TestClient) -> No
     response = client.post(
         "/api/v1/coverage/what-if", json={"facility_type": "kindergarten", "close": [health]}
     )
-    error(response, 422, f"facility {health} is not an open facility of type kindergarten")
+    assert_error(response, 422, f"facility {health} is not an open facility of type kindergarten")
 
 
 # --------------------------------------------------------------------------- facility writes
@@ -405,8 +392,8 @@ def test_delete_removes_the_facility(client: TestClient) -> None:
     kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]["id"]
     response = client.delete(f"/api/v1/facilities/{kg}")
     assert response.status_code == 204 and response.content == b""
-    error(client.get(f"/api/v1/facilities/{kg}"), 404, f"no facility has id {kg}")
-    error(client.delete(f"/api/v1/facilities/{kg}"), 404, "no facility")
+    assert_error(client.get(f"/api/v1/facilities/{kg}"), 404, f"no facility has id {kg}")
+    assert_error(client.delete(f"/api/v1/facilities/{kg}"), 404, "no facility")
 
 
 GOOD = {"type": "kindergarten", "name": "园", "lon": 119.11, "lat": 36.71}
@@ -431,7 +418,7 @@ GOOD = {"type": "kindergarten", "name": "园", "lon": 119.11, "lat": 36.71}
 def test_bad_facilities_are_422_with_a_reason(
     client: TestClient, change: dict[str, Any], code: str, fragment: str
 ) -> None:
-    body = error(client.post("/api/v1/facilities", json={**GOOD, **change}), 422, fragment)
+    body = assert_error(client.post("/api/v1/facilities", json={**GOOD, **change}), 422, fragment)
     assert body["code"] == code
 
 
@@ -448,21 +435,27 @@ def test_malformed_bodies_are_422(client: TestClient, body: bytes) -> None:
     response = client.post(
         "/api/v1/facilities", content=body, headers={"content-type": "application/json"}
     )
-    assert error(response, 422)["code"] == "InvalidBody"
+    assert assert_error(response, 422)["code"] == "InvalidBody"
 
 
 def test_patch_errors(client: TestClient) -> None:
-    error(client.patch("/api/v1/facilities/999999", json={"name": "x"}), 404, "no facility")
+    assert_error(client.patch("/api/v1/facilities/999999", json={"name": "x"}), 404, "no facility")
     kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]["id"]
-    error(client.patch(f"/api/v1/facilities/{kg}", json={"lon": 119.11}), 422, "both lon and lat")
-    error(client.patch(f"/api/v1/facilities/{kg}", json={"name": None}), 422, "cannot be cleared")
-    error(client.patch(f"/api/v1/facilities/{kg}", json={"type": None}), 422, "type cannot be")
-    error(client.patch("/api/v1/facilities/abc", json={}), 400, "facility_id")
+    assert_error(
+        client.patch(f"/api/v1/facilities/{kg}", json={"lon": 119.11}), 422, "both lon and lat"
+    )
+    assert_error(
+        client.patch(f"/api/v1/facilities/{kg}", json={"name": None}), 422, "cannot be cleared"
+    )
+    assert_error(
+        client.patch(f"/api/v1/facilities/{kg}", json={"type": None}), 422, "type cannot be"
+    )
+    assert_error(client.patch("/api/v1/facilities/abc", json={}), 400, "facility_id")
 
 
 def test_duplicate_ext_id_is_409(client: TestClient) -> None:
     ok(client.post("/api/v1/facilities", json={**GOOD, "ext_id": "DUP"}), 201)
-    error(client.post("/api/v1/facilities", json={**GOOD, "ext_id": "DUP"}), 409, "ext_id")
+    assert_error(client.post("/api/v1/facilities", json={**GOOD, "ext_id": "DUP"}), 409, "ext_id")
 
 
 @pytest.fixture
@@ -476,7 +469,9 @@ def small_limit_client(engine: Engine, db: Session, small_district: Any) -> Iter
 
 def test_oversized_bodies_are_413(client: TestClient, small_limit_client: TestClient) -> None:
     padded = {**GOOD, "address": "长" * 200}
-    body = error(small_limit_client.post("/api/v1/facilities", json=padded), 413, "300 bytes")
+    body = assert_error(
+        small_limit_client.post("/api/v1/facilities", json=padded), 413, "300 bytes"
+    )
     assert body["code"] == "PayloadTooLarge"
     ok(small_limit_client.post("/api/v1/facilities", json=GOOD), 201)
     huge = b'{"name": "' + b"x" * 70_000 + b'"}'
@@ -484,12 +479,12 @@ def test_oversized_bodies_are_413(client: TestClient, small_limit_client: TestCl
         response = client.request(
             method, path, content=huge, headers={"content-type": "application/json"}
         )
-        error(response, 413, "65,536 bytes")
+        assert_error(response, 413, "65,536 bytes")
     chunks = (b"x" * 10_000 for _ in range(10))  # streamed, no Content-Length
     response = client.post(
         "/api/v1/facilities", content=chunks, headers={"content-type": "application/json"}
     )
-    error(response, 413, "65,536 bytes")
+    assert_error(response, 413, "65,536 bytes")
 
 
 def test_openapi_documents_the_write_and_coverage_endpoints(client: TestClient) -> None:

@@ -13,18 +13,7 @@ from api.app import create_app
 from api.dependencies import get_session
 from gis.database import make_engine
 from gis.settings import ServerSettings
-
-
-def assert_error(response: object, status: int, *fragments: str) -> dict[str, object]:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"] == "application/json"  # type: ignore[attr-defined]
-    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
-    assert body["status"] == status
-    assert isinstance(body["code"], str) and body["code"]
-    description = str(body["description"])
-    for fragment in fragments:
-        assert fragment in description, description
-    return body
+from tests.http_checks import assert_error
 
 
 @pytest.mark.parametrize(

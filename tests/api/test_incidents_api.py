@@ -24,6 +24,7 @@ from gis.datum import GCJ02, from_wgs84
 from gis.incident_stats import HOT_SPOT_CLASSES
 from gis.settings import ServerSettings
 from tests.coverage_district import GRIDS, LatticeDistrict, drop_database, fresh_coverage_database
+from tests.http_checks import assert_error, ok
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -31,20 +32,6 @@ with warnings.catch_warnings():
 
 MANAGER = "王网格员"
 YEAR = ("2025-11-01", "2026-11-01")  # the demo's year, half-open
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def error(response: Any, status: int, *fragments: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    for fragment in fragments:
-        assert fragment in body["description"], body["description"]
-    return body
 
 
 @pytest.fixture(scope="module")
@@ -132,18 +119,18 @@ def test_gcj02_input_lands_in_the_grid_of_its_wgs84_truth(client: TestClient) ->
 
 
 def test_outside_the_district_is_422_with_the_distance(client: TestClient) -> None:
-    body = error(post_report(client, 119.30, 36.72), 422, "m outside", "370705", "gcj02")
+    body = assert_error(post_report(client, 119.30, 36.72), 422, "m outside", "370705", "gcj02")
     assert body["code"] == "OutsideDistrict"
 
 
 def test_bad_reports_are_422(client: TestClient) -> None:
-    body = error(post_report(client, 119.11, 36.72, category="potholes"), 422)
+    body = assert_error(post_report(client, 119.11, 36.72, category="potholes"), 422)
     assert "exposed_garbage" not in body["description"]  # only top-level codes are listed
     assert "city_appearance" in body["description"] and "dispute" in body["description"]
-    error(post_report(client, 119.11, 36.72, actor=""), 422, "actor")
-    error(post_report(client, 119.11, 36.72, datum="mars"), 422)
-    error(post_report(client, 119.11, 36.72, reported_at="2025-03-07T09:00"), 422, "zone")
-    error(client.post("/api/v1/incidents", content=b"{", headers={"content-type": "x"}), 422)
+    assert_error(post_report(client, 119.11, 36.72, actor=""), 422, "actor")
+    assert_error(post_report(client, 119.11, 36.72, datum="mars"), 422)
+    assert_error(post_report(client, 119.11, 36.72, reported_at="2025-03-07T09:00"), 422, "zone")
+    assert_error(client.post("/api/v1/incidents", content=b"{", headers={"content-type": "x"}), 422)
 
 
 def test_oversized_body_is_413(client: TestClient) -> None:
@@ -151,13 +138,13 @@ def test_oversized_body_is_413(client: TestClient) -> None:
     response = client.post(
         "/api/v1/incidents", content=huge, headers={"content-type": "application/json"}
     )
-    assert error(response, 413, "65,536 bytes")["code"] == "PayloadTooLarge"
+    assert assert_error(response, 413, "65,536 bytes")["code"] == "PayloadTooLarge"
 
 
 def test_missing_incident_is_404(client: TestClient) -> None:
-    error(client.get("/api/v1/incidents/999999"), 404, "999999")
-    error(client.get("/api/v1/incidents/999999/history"), 404)
-    error(step(client, 999999, "accept", 1), 404)
+    assert_error(client.get("/api/v1/incidents/999999"), 404, "999999")
+    assert_error(client.get("/api/v1/incidents/999999/history"), 404)
+    assert_error(step(client, 999999, "accept", 1), 404)
 
 
 # --------------------------------------------------------------------------- the closed loop
@@ -198,27 +185,27 @@ def test_full_workflow_over_http_and_its_history(client: TestClient) -> None:
 
 def test_a_disallowed_action_is_409_listing_the_allowed(client: TestClient) -> None:
     inc = report(client, 119.105, 36.735)
-    body = error(step(client, inc["id"], "verify", 1), 409, "allowed actions")
+    body = assert_error(step(client, inc["id"], "verify", 1), 409, "allowed actions")
     assert (body["code"], body["state"], body["allowed"]) == (
         "TransitionNotAllowed",
         "reported",
         ["accept", "cancel"],
     )
-    assert error(step(client, inc["id"], "fly", 1), 409)["allowed"] == ["accept", "cancel"]
+    assert assert_error(step(client, inc["id"], "fly", 1), 409)["allowed"] == ["accept", "cancel"]
     assert ok(client.get(f"/api/v1/incidents/{inc['id']}"))["version"] == 1
 
 
 def test_a_stale_version_is_409_with_the_current_one(client: TestClient) -> None:
     inc = report(client, 119.105, 36.725)
     ok(step(client, inc["id"], "accept", 1))
-    body = error(step(client, inc["id"], "dispatch", 1), 409, "version 2, not 1")
+    body = assert_error(step(client, inc["id"], "dispatch", 1), 409, "version 2, not 1")
     assert (body["code"], body["current_version"]) == ("StaleVersion", 2)
     assert ok(step(client, inc["id"], "dispatch", 2))["status"] == "dispatched"
 
 
 def test_cancel_without_a_note_is_400(client: TestClient) -> None:
     inc = report(client, 119.105, 36.715)
-    body = error(step(client, inc["id"], "cancel", 1), 400, "needs a note")
+    body = assert_error(step(client, inc["id"], "cancel", 1), 400, "needs a note")
     assert body["code"] == "NoteRequired"
     assert ok(step(client, inc["id"], "cancel", 1, note="重复上报"))["status"] == "cancelled"
 
@@ -228,7 +215,7 @@ def test_bad_transition_bodies_are_422(client: TestClient) -> None:
     response = client.post(
         f"/api/v1/incidents/{inc['id']}/transitions", json={"action": "accept", "actor": "x"}
     )
-    assert error(response, 422, "expected_version")["errors"][0]["location"] == "body"
+    assert assert_error(response, 422, "expected_version")["errors"][0]["location"] == "body"
 
 
 def test_duplicates_are_suggested_and_merged(client: TestClient) -> None:
@@ -255,8 +242,10 @@ def test_duplicates_are_suggested_and_merged(client: TestClient) -> None:
     third = report(client, 119.1701, 36.7401)
     assert [d["id"] for d in third["possible_duplicates"]] == [first["id"]]
     self_merge = {"into": first["id"], "actor": MANAGER}
-    error(client.post(f"/api/v1/incidents/{first['id']}/merge", json=self_merge), 422, "itself")
-    error(client.post(f"/api/v1/incidents/{second['id']}/merge", json=self_merge), 409)
+    assert_error(
+        client.post(f"/api/v1/incidents/{first['id']}/merge", json=self_merge), 422, "itself"
+    )
+    assert_error(client.post(f"/api/v1/incidents/{second['id']}/merge", json=self_merge), 409)
 
 
 def test_openapi_documents_the_incident_endpoints(client: TestClient) -> None:
@@ -346,7 +335,7 @@ def test_statistics_as_csv_has_a_bom_and_a_header(demo_client: TestClient) -> No
 def test_bad_statistics_parameters_are_400(
     demo_client: TestClient, query: str, fragment: str
 ) -> None:
-    error(demo_client.get(f"/api/v1/incidents/statistics?{query}"), 400, fragment)
+    assert_error(demo_client.get(f"/api/v1/incidents/statistics?{query}"), 400, fragment)
 
 
 def test_hot_spots_are_geojson_grids(demo_client: TestClient) -> None:
