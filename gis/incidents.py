@@ -345,7 +345,9 @@ def _case(session: Session, row: Any) -> CaseFlow:
     )
 
 
-def _deadline(category_code: str, start: dt.datetime, calendar: WorkCalendar | None) -> dt.datetime:
+def deadline_after(
+    category_code: str, start: dt.datetime, calendar: WorkCalendar | None = None
+) -> dt.datetime:
     """When a case of this category is due if its clock starts at ``start``.
 
     Working-time limits skip nights, weekends and holidays; calendar-time
@@ -404,7 +406,7 @@ def transition(
     }
     if action in workflow.CLOCK_STARTS:
         sets += ["clock_started_at = :at", "deadline_at = :deadline"]
-        params.update(at=at, deadline=_deadline(row.category, at, calendar))
+        params.update(at=at, deadline=deadline_after(row.category, at, calendar))
     if action is Action.VERIFY:
         sets.append("closed_at = :at")
         params["at"] = at
@@ -610,6 +612,7 @@ __all__ = [
     "HistoryEntry",
     "IncidentRecord",
     "create_incident",
+    "deadline_after",
     "escalate_overdue",
     "get_incident",
     "history",
