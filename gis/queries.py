@@ -30,6 +30,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from gis.errors import DatabaseUnavailableError, InvalidParameterError, NotFoundError
+from gis.incident_catalogue import UnknownCategoryError, category_by_name_zh, subclasses
+from gis.incident_catalogue import category as catalogue_category
 from gis.models import (
     CODE_LENGTH,
     GRID_CODE_LENGTH,
@@ -44,6 +46,7 @@ from gis.models import (
     Staff,
     StaffGrid,
 )
+from gis.workflow import State
 
 GEOJSON_DECIMALS = 7
 """Coordinate decimals in GeoJSON output: 1e-7 degrees is about 1 cm."""
@@ -512,6 +515,48 @@ def list_facility_types(
     return Page([_feature(row.code, None, row._asdict()) for row in rows], total)
 
 
+class IncidentOrder(enum.StrEnum):
+    """Orders of the incident list; each ends with the id so that pages are stable."""
+
+    ID = "id"
+    DEADLINE = "deadline"
+    """Soonest deadline first (overdue cases lead), cases without a deadline last: a worklist."""
+    NEWEST = "-reported_at"
+    """Latest report first: what came in."""
+
+
+OPEN_STATUSES = "open"
+"""Status filter value that stands for every state of a case still in handling."""
+
+
+def _status_values(status: str) -> list[str]:
+    """Workflow states a comma-separated status filter names (``open``: all non-terminal)."""
+    values: list[str] = []
+    for part in (p.strip() for p in status.split(",")):
+        if part == OPEN_STATUSES:
+            values += [s.value for s in State if not s.is_terminal]
+            continue
+        try:
+            values.append(State(part).value)
+        except ValueError:
+            raise InvalidParameterError(
+                f"unknown status {part!r}; use one or more (comma-separated) of "
+                f"{', '.join(s.value for s in State)}, or 'open' for every case still in handling"
+            ) from None
+    return values
+
+
+def _category_values(category: str) -> list[str]:
+    """Stored codes a category filter (a code or a Chinese name) matches: it and its subclasses."""
+    by_name = category_by_name_zh(category)
+    code = by_name.code if by_name is not None else category
+    try:
+        catalogue_category(code)
+    except UnknownCategoryError as exc:
+        raise InvalidParameterError(str(exc)) from None
+    return [code, *(c.code for c in subclasses(code))]
+
+
 def list_incidents(
     session: Session,
     *,
@@ -519,15 +564,37 @@ def list_incidents(
     status: str | None = None,
     category: str | None = None,
     grid_code: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    order: IncidentOrder | str = IncidentOrder.ID,
     limit: int = 1000,
     offset: int = 0,
 ) -> Page:
-    """Incidents as points, ordered by id.
+    """Incidents as points.
 
-    Properties: ``id``, ``ext_id``, ``category``, ``status``, ``grid_code``
-    (None if the incident lies outside every grid), ``reported_at`` (ISO 8601
-    with time zone), ``description``, ``source``.
+    Filters: ``status`` (comma-separated workflow states, or ``open``),
+    ``category`` (a code; a top-level class includes its subclasses),
+    ``grid_code``, ``bbox``, and the report time in ``[start, end)`` (aware
+    datetimes). Properties: ``id``, ``ext_id``, ``category``, ``status``,
+    ``grid_code`` (None if the incident lies outside every grid), ``reported_at``
+    and ``deadline_at`` (ISO 8601 with time zone; no deadline before dispatch),
+    ``handling_level``, ``version`` (quote it when advancing the case),
+    ``description``, ``source``.
     """
+    try:
+        order = IncidentOrder(order)
+    except ValueError:
+        raise InvalidParameterError(
+            f"unknown order {order!r}; use one of {', '.join(o.value for o in IncidentOrder)}"
+        ) from None
+    for name, moment in (("start", start), ("end", end)):
+        if moment is not None and moment.utcoffset() is None:
+            raise InvalidParameterError(f"{name} {moment.isoformat()} has no time zone")
+    if start is not None and end is not None and end <= start:
+        raise InvalidParameterError(
+            f"the period [{start.isoformat()}, {end.isoformat()}) is empty or reversed: "
+            "end must be after start (the end itself is excluded)"
+        )
     stmt = select(
         Incident.id,
         Incident.ext_id,
@@ -535,20 +602,32 @@ def list_incidents(
         Incident.status,
         Grid.code.label("grid_code"),
         Incident.reported_at,
+        Incident.deadline_at,
+        Incident.handling_level,
+        Incident.version,
         Incident.description,
         Incident.source,
         _geojson(Incident.geom).label("geometry"),
     ).outerjoin(Grid, Grid.id == Incident.grid_id)
     if status is not None:
-        stmt = stmt.where(Incident.status == status)
+        stmt = stmt.where(Incident.status.in_(_status_values(status)))
     if category is not None:
-        stmt = stmt.where(Incident.category == category)
+        stmt = stmt.where(Incident.category.in_(_category_values(category)))
     if grid_code is not None:
         check_code(grid_code, "grid")
         stmt = stmt.where(Grid.code == grid_code)
     if bbox is not None:
         stmt = stmt.where(_intersects_bbox(Incident.geom, bbox))
-    rows, total = _page(session, stmt, [Incident.id], limit, offset)
+    if start is not None:
+        stmt = stmt.where(Incident.reported_at >= start)
+    if end is not None:
+        stmt = stmt.where(Incident.reported_at < end)
+    order_by: list[Any] = {
+        IncidentOrder.ID: [Incident.id],
+        IncidentOrder.DEADLINE: [Incident.deadline_at.asc().nulls_last(), Incident.id],
+        IncidentOrder.NEWEST: [Incident.reported_at.desc(), Incident.id.desc()],
+    }[order]
+    rows, total = _page(session, stmt, order_by, limit, offset)
     return Page(_features(rows, "id"), total)
 
 

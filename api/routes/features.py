@@ -6,6 +6,7 @@ function of ``gis.queries`` and wraps the page as GeoJSON.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -21,6 +22,7 @@ from api.responses import (
     feature_collection,
 )
 from gis import queries
+from gis.incident_stats import as_instant
 from gis.models import AreaLevel
 from gis.queries import BuildingGeometry
 
@@ -193,20 +195,50 @@ def list_incidents(
     session: SessionDep,
     paging: PagingDep,
     bbox: BBoxDep,
-    status: Annotated[str | None, Query(description="Only incidents in this status.")] = None,
-    category: Annotated[str | None, Query(description="Only incidents of this category.")] = None,
+    status: Annotated[
+        str | None,
+        Query(
+            description="Only incidents in these states (comma-separated, e.g. "
+            "reported,accepted), or 'open' for every case still in handling."
+        ),
+    ] = None,
+    category: Annotated[
+        str | None,
+        Query(description="Only this category; a top-level code includes its subclasses."),
+    ] = None,
     grid: Annotated[
         str | None, Query(description="Only the incidents of this grid.", pattern=GRID_CODE)
     ] = None,
+    start: Annotated[
+        dt.datetime | None,
+        Query(
+            description="Reported at or after this time (a date is its midnight; "
+            "times without an offset are Beijing time)."
+        ),
+    ] = None,
+    end: Annotated[
+        dt.datetime | None, Query(description="Reported before this time (excluded).")
+    ] = None,
+    order: Annotated[
+        queries.IncidentOrder,
+        Query(
+            description="id; deadline (soonest first, overdue leading: a worklist); "
+            "-reported_at (newest first)."
+        ),
+    ] = queries.IncidentOrder.ID,
 ) -> GeoJSONResponse:
     """Each feature: ``id``, ``category``, ``status``, ``grid_code``,
-    ``reported_at``, ``description``, ``source``."""
+    ``reported_at``, ``deadline_at``, ``handling_level``, ``version``,
+    ``description``, ``source``."""
     page = queries.list_incidents(
         session,
         bbox=bbox,
         status=status,
         category=category,
         grid_code=grid,
+        start=as_instant(start) if start is not None else None,
+        end=as_instant(end) if end is not None else None,
+        order=order,
         limit=paging.limit,
         offset=paging.offset,
     )

@@ -187,13 +187,16 @@ def load_small_district(session: Session) -> SmallDistrict:
                 community_id=east.id,
             ),
             Incident(
-                category="市容环境",
+                category="city_appearance",
+                reported_at=dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC),
+                deadline_at=dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC),
                 status="reported",
                 geom=point(119.11, 36.71),
                 grid_id=g1.id,
             ),
             Incident(
-                category="街面秩序",
+                category="street_order",
+                reported_at=dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC),
                 status="closed",
                 geom=point(119.18, 36.75),
                 grid_id=g3.id,

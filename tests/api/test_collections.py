@@ -201,14 +201,27 @@ def test_facility_types_catalogue(client: TestClient) -> None:
     assert props["kindergarten"]["facilities"] == 1
 
 
+CITY = ("city_appearance", "reported", "370705001001001")
+STREET = ("street_order", "closed", "370705001002001")
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("status=closed", [("街面秩序", "closed", "370705001002001")]),
-        ("category=市容环境", [("市容环境", "reported", "370705001001001")]),
-        ("grid=370705001001001", [("市容环境", "reported", "370705001001001")]),
+        ("status=closed", [STREET]),
+        ("status=open", [CITY]),
+        ("status=reported,closed", [CITY, STREET]),
+        ("category=city_appearance", [CITY]),
+        ("category=市容环境", [CITY]),  # the Chinese name of the class
+        ("grid=370705001001001", [CITY]),
         ("grid=370705001001002", []),
-        ("status=reported&category=街面秩序", []),
+        ("status=reported&category=street_order", []),
+        ("start=2026-04-01", [STREET]),
+        ("end=2026-04-01", [CITY]),
+        ("start=2026-03-01T17:00:00&end=2026-03-01T17:00:01", [CITY]),  # 09:00 UTC, Beijing time
+        ("start=2026-03-01T09:00:00Z&end=2026-05-01T09:00:00Z", [CITY]),  # end excluded
+        ("order=-reported_at", [STREET, CITY]),
+        ("order=deadline", [CITY, STREET]),  # no deadline: last
     ],
 )
 def test_incident_filters(
@@ -221,6 +234,24 @@ def test_incident_filters(
     ]
     assert found == expected
     assert body["numberMatched"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("status=handling", "unknown status 'handling'"),
+        ("category=noise", "unknown incident category 'noise'"),
+        ("start=2026-05-01&end=2026-04-01", "end must be after start"),
+        ("start=yesterday", "start"),
+        ("order=grid", "order"),
+    ],
+)
+def test_incident_filters_refuse_what_they_cannot_apply(
+    client: TestClient, query: str, words: str
+) -> None:
+    response = client.get(f"/api/v1/incidents?{query}")
+    assert response.status_code == 400, response.text
+    assert words in response.json()["description"]
 
 
 def test_healthz(client: TestClient) -> None:
