@@ -22,7 +22,8 @@ from gis import schema
 from gis.coverage_service import CoverageService
 from gis.database import make_engine, make_sessionmaker
 from gis.embedded import database_url
-from gis.settings import DatabaseSettings, ServerSettings
+from gis.escalation_service import EscalationSweeper
+from gis.settings import DatabaseSettings, IncidentSettings, ServerSettings
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -44,6 +45,20 @@ def _attach_engine(app: FastAPI, engine: Engine) -> None:
 
 
 @contextlib.contextmanager
+def _overdue_cases_escalated(engine: Engine, incident_settings: IncidentSettings) -> Iterator[None]:
+    """Raise overdue incidents a level every interval while the app serves (0: never)."""
+    if incident_settings.escalation_interval_s <= 0:
+        yield
+        return
+    sweeper = EscalationSweeper(engine, incident_settings.escalation_interval_s)
+    sweeper.start()
+    try:
+        yield
+    finally:
+        sweeper.stop()
+
+
+@contextlib.contextmanager
 def _coverage_kept_current(app: FastAPI) -> Iterator[None]:
     """Listen for data changes while the app serves, so coverage caches stay current."""
     service: CoverageService = app.state.coverage
@@ -59,7 +74,12 @@ def create_app(
     engine: Engine | None = None,
     database: DatabaseSettings | None = None,
 ) -> FastAPI:
-    """The app; tests pass ``engine`` (it is used as is and not disposed of)."""
+    """The app; tests pass ``engine`` (it is used as is and not disposed of).
+
+    Only an app that owns its engine escalates overdue cases in the background
+    (``GRIDMAP_ESCALATION_INTERVAL_S``): one handed an engine (tests, a
+    read-only demo database) never writes on its own.
+    """
     settings = settings or ServerSettings()
 
     @contextlib.asynccontextmanager
@@ -75,7 +95,10 @@ def create_app(
                 if not db.database_url:
                     schema.upgrade(own_engine)  # our own cluster: keep it current
                 _attach_engine(app, own_engine)
-                with _coverage_kept_current(app):
+                with (
+                    _coverage_kept_current(app),
+                    _overdue_cases_escalated(own_engine, IncidentSettings()),
+                ):
                     yield
             finally:
                 own_engine.dispose()

@@ -436,7 +436,9 @@ def escalate_overdue(session: Session, now: dt.datetime) -> list[int]:
 
     Each missed deadline escalates a case once (a case already escalated
     since its deadline passed waits for a new deadline); cases at district
-    level, cancelled or closed stay where they are. Actor ``system``.
+    level, cancelled or closed stay where they are. Actor ``system``. A case
+    somebody changes while the sweep runs (a stale version) is left to them
+    and not raised this round.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise InvalidFeatureError(f"now {now.isoformat()} has no time zone")
@@ -458,15 +460,19 @@ def escalate_overdue(session: Session, now: dt.datetime) -> list[int]:
     raised = []
     for row in rows:
         overdue = now - row.deadline_at
-        transition(
-            session,
-            int(row.id),
-            Action.ESCALATE,
-            actor=SYSTEM_ACTOR,
-            expected_version=int(row.version),
-            note=f"deadline {row.deadline_at.isoformat()} passed {_hours(overdue)} ago",
-            at=now,
-        )
+        try:
+            with session.begin_nested():
+                transition(
+                    session,
+                    int(row.id),
+                    Action.ESCALATE,
+                    actor=SYSTEM_ACTOR,
+                    expected_version=int(row.version),
+                    note=f"deadline {row.deadline_at.isoformat()} passed {_hours(overdue)} ago",
+                    at=now,
+                )
+        except ConflictError:
+            continue  # somebody moved the case since it was read: their step stands
         raised.append(int(row.id))
     return raised
 

@@ -72,15 +72,20 @@ DEFAULT_SNAP_TOLERANCE_M = 30.0
 
 
 class IncidentSettings(BaseSettings):
-    """Intake tolerances.
+    """Intake tolerances and automatic escalation.
 
     ``GRIDMAP_SNAP_TOLERANCE_M`` (metres, default 30): how far outside every
     grid a reported point may lie (a boundary road between grids, the kerb of
     the district edge) and still be routed to the nearest grid.
+    ``GRIDMAP_ESCALATION_INTERVAL_S`` (seconds, default 300; 0 turns it off):
+    how often the server raises overdue cases a level (gis.escalation_service).
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     snap_tolerance_m: float = Field(
         default=DEFAULT_SNAP_TOLERANCE_M, ge=0, validation_alias="GRIDMAP_SNAP_TOLERANCE_M"
+    )
+    escalation_interval_s: float = Field(
+        default=300.0, ge=0, validation_alias="GRIDMAP_ESCALATION_INTERVAL_S"
     )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.app import create_app
 from gis.settings import DatabaseSettings, ServerSettings
+from tests.coverage_district import drop_database, fresh_coverage_database
+from tests.incident_cases import dispatched_case
 
 ENDPOINTS = {
     "/healthz",
@@ -70,3 +75,29 @@ def test_map_page_fetches_buildings_instead_of_embedding_them(client: TestClient
     maximum = client.app.state.settings.max_page_size  # type: ignore[attr-defined]
     assert maximum < 2000
     assert f'"limit": {maximum},' in page
+
+
+def _served_level(engine: Engine, incident_id: int, seconds: float, interval: str) -> str:
+    """The case's level after an app owning its engine has served for ``seconds``."""
+    url = engine.url.render_as_string(hide_password=False)
+    database = DatabaseSettings.model_validate({"DATABASE_URL": url})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRIDMAP_ESCALATION_INTERVAL_S", interval)
+        app = create_app(ServerSettings(), database=database)
+        with TestClient(app) as client:
+            deadline = time.monotonic() + seconds
+            while True:
+                level: str = client.get(f"/api/v1/incidents/{incident_id}").json()["handling_level"]
+                if level != "grid" or time.monotonic() > deadline:
+                    return level
+                time.sleep(0.05)
+
+
+def test_the_served_app_escalates_overdue_cases_unless_turned_off(server_url: str) -> None:
+    district = fresh_coverage_database(server_url, "gridmap_app_escalation")
+    try:
+        case = dispatched_case(district.engine)  # due in March 2025: long overdue
+        assert _served_level(district.engine, case.id, 1.0, "0") == "grid"
+        assert _served_level(district.engine, case.id, 10.0, "0.05") == "community"
+    finally:
+        drop_database(server_url, district)
