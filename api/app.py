@@ -16,8 +16,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from api.errors import register_error_handlers
-from api.routes import coverage, facilities, features, health, incidents, web
+from api.errors import register_error_handlers, register_error_shape
+from api.routes import (
+    coverage,
+    facilities,
+    features,
+    health,
+    incidents,
+    open311,
+    web,
+)
 from gis import schema
 from gis.coverage_service import CoverageService
 from gis.database import make_engine, make_sessionmaker
@@ -121,6 +129,8 @@ def create_app(
     app.include_router(facilities.router)
     app.include_router(incidents.router)
     app.include_router(coverage.router)
+    app.include_router(open311.router)
+    register_error_shape(app, open311.PREFIX + "/", open311.error_response)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

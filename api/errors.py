@@ -9,17 +9,21 @@ Every error response is JSON of the same shape::
 ``errors`` is present only for request validation. A malformed query, path or
 header parameter is a 400 (as OGC API Features asks); a malformed request body
 is a 422. Unexpected failures are a 500 whose body says nothing internal.
+
+Routes that follow a standard of their own register its shape for their path
+prefix (:func:`register_error_shape`): Open311 under /open311/ answers
+``[{"code": 400, "description": "..."}]``, with 400 in place of 422.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (
@@ -68,6 +72,37 @@ _HTTP_CODES = {
 }
 
 
+ErrorShape = Callable[[Request, int, str], Response]
+"""Renders an error (status, description) in the shape a family of routes must answer."""
+
+
+def register_error_shape(app: FastAPI, prefix: str, shape: ErrorShape) -> None:
+    """Answer errors on paths under ``prefix`` with ``shape`` instead of the API's JSON.
+
+    For routes that follow a standard of their own (Open311 answers
+    ``[{"code", "description"}]``); the status stays the one this table gives.
+    """
+    shapes: dict[str, ErrorShape] = dict(getattr(app.state, "error_shapes", {}))
+    shapes[prefix] = shape
+    app.state.error_shapes = shapes
+
+
+def _answer(
+    request: Request,
+    status: int,
+    body: dict[str, Any],
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The error response: the API's JSON ``body``, or the route family's own shape."""
+    shapes: dict[str, ErrorShape] = getattr(request.app.state, "error_shapes", {})
+    for prefix, shape in shapes.items():
+        if request.url.path.startswith(prefix):
+            response = shape(request, status, str(body["description"]))
+            response.headers.update(headers or {})
+            return response
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def status_of(exc: GridmapError) -> int:
     """The status for ``exc``: its class's entry, or the nearest ancestor's, else 500."""
     for cls in type(exc).__mro__:
@@ -85,7 +120,7 @@ def error_body(status: int, description: str, code: str | None = None, **extra: 
     }
 
 
-def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GridmapError)
     status = status_of(exc)
     code = type(exc).__name__.removesuffix("Error")
@@ -99,7 +134,7 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         extra["allowed"] = [a.value for a in exc.allowed]
     if isinstance(exc, StaleVersionError):
         extra["current_version"] = exc.current
-    return JSONResponse(error_body(status, str(exc), code, **extra), status_code=status)
+    return _answer(request, status, error_body(status, str(exc), code, **extra))
 
 
 def _describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -119,7 +154,7 @@ def _describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return described
 
 
-def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     items = _describe(exc.errors())
     in_body = any(item["location"] == "body" for item in items)
@@ -132,36 +167,38 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for item in items
     ]
     description = "; ".join(sentences) + ". See /docs for each parameter's type and allowed values."
-    return JSONResponse(error_body(status, description, errors=items), status_code=status)
+    return _answer(request, status, error_body(status, description, errors=items))
 
 
-def _http_error(request: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404 and exc.detail == "Not Found":
         description = (
             f"There is nothing at {request.url.path}. "
-            "The API lives under /api/v1; see /docs for every endpoint."
+            "The API lives under /api/v1 (Open311 under /open311/v2); see /docs for every endpoint."
         )
     elif exc.status_code == 405:
         description = f"{request.method} is not allowed on {request.url.path}; see /docs."
     else:
         description = str(exc.detail)
-    return JSONResponse(
+    return _answer(
+        request,
+        exc.status_code,
         error_body(exc.status_code, description),
-        status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
 
 
-def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(
+    return _answer(
+        request,
+        500,
         error_body(
             500,
             "The server failed to answer this request. The error has been logged; "
             "please report it with the time and the URL.",
         ),
-        status_code=500,
     )
 
 
