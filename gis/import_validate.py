@@ -38,10 +38,11 @@ from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from gis.datum import BD09, GCJ02, WGS84, Datum, DatumKind, from_wgs84, to_wgs84
-from gis.errors import RejectedRow
+from gis.errors import GridmapError, RejectedRow
 from gis.incident_catalogue import CATEGORIES, category_by_name_zh, top_level
+from gis.incident_ingest import Step, replay
 from gis.models import METRIC_SRID
-from gis.workflow import State
+from gis.workflow import Action, State
 
 # In the order a deployment loads them: each layer is checked against the ones before it.
 LAYERS = (
@@ -181,9 +182,22 @@ SPECS: dict[str, LayerSpec] = {
             Column("ext_id", "text"),
             Column("category", "text", required=True, max_len=40),
             Column("reported_at", "datetime", required=True),
-            Column("status", "text", default="reported", max_len=20),
+            Column("status", "text", max_len=20),
             Column("description", "text"),
             Column("source", "text", max_len=20),
+            Column("address", "text"),
+            Column("handler", "text"),
+            # The history of a past case (see _incident_history); times stay text here
+            # because handled_at, feedback_at and rework_at may list several.
+            Column("accepted_at", "text"),
+            Column("dispatched_at", "text"),
+            Column("handled_at", "text"),
+            Column("feedback_at", "text"),
+            Column("rework_at", "text"),
+            Column("closed_at", "text"),
+            Column("evaluated_at", "text"),
+            Column("cancelled_at", "text"),
+            Column("cancel_reason", "text"),
         ),
         geometry_types=_POINT,
         ident="ext_id",
@@ -228,6 +242,11 @@ class ReferenceData:
     grids: list[Area] = field(default_factory=list)
     facility_types: set[str] = field(default_factory=set)
     taken: dict[str, str] = field(default_factory=dict)  # code/ext_id -> why it is taken
+    staff: dict[int, str] = field(default_factory=dict)  # id -> name, for incident handlers
+    # How far (degrees) a point may lie outside the district before the validator
+    # refuses it; None = BOUNDARY_TOLERANCE_M. Incidents pass the snap tolerance,
+    # so that routing, not this check, decides about points on the boundary road.
+    district_buffer_deg: float | None = None
 
 
 @dataclass
@@ -558,7 +577,8 @@ def check_geometries(
         wgs[~ok] = None
         return CheckedGeometry(wgs84=wgs, problems=problems)
     idx = np.flatnonzero(ok)
-    district = ref.district.buffer(_degrees(BOUNDARY_TOLERANCE_M))
+    buffer = ref.district_buffer_deg
+    district = ref.district.buffer(_degrees(BOUNDARY_TOLERANCE_M) if buffer is None else buffer)
     shapely.prepare(district)
     inside = _inside(district, wgs[idx])
     strays = np.concatenate([idx[~inside], range_stray]).astype(int)
@@ -865,8 +885,8 @@ def _check_incidents(
     problems: list[list[str]],
 ) -> dict[str, list[Any]]:
     # Hotline and city-platform exports name categories in Chinese: store the code.
+    # Grids are assigned by gis.incident_ingest, in SQL, as live intake does.
     categories = {c.code for c in CATEGORIES}
-    states = ", ".join(s.value for s in State)
     codes: list[Any] = []
     for i, given in enumerate(values["category"]):
         named = category_by_name_zh(given) if given is not None else None
@@ -876,15 +896,171 @@ def _check_incidents(
             problems[i].append(
                 f"unknown incident category {given!r} (codes such as {top}, or their Chinese names)"
             )
-    for i, status in enumerate(values["status"]):
-        if status is not None and status not in State.__members__.values():
-            problems[i].append(f"unknown status {status!r} (workflow states: {states})")
-    hit = _assign(ref.grids, geoms)
+    now = dt.datetime.now(tz=CHINA_TZ)
+    statuses: list[State | None] = []
+    steps: list[tuple[Step, ...]] = []
+    for i in range(len(geoms)):
+        status, history = _incident_history({k: v[i] for k, v in values.items()}, now)
+        statuses.append(status)
+        steps.append(history.steps)
+        problems[i].extend(history.problems)
     return {
         "category": codes,
-        "grid_id": [ref.grids[h].id if h >= 0 else None for h in hit],
+        "status": statuses,
+        "steps": steps,
+        "handler_staff_id": _handlers(values["handler"], ref.staff, problems),
         "geom": list(geoms),
     }
+
+
+# Columns of a past case's history: the action each time stands for, in workflow order.
+HISTORY_COLUMNS: dict[str, Action] = {
+    "accepted_at": Action.ACCEPT,
+    "cancelled_at": Action.CANCEL,
+    "dispatched_at": Action.DISPATCH,
+    "handled_at": Action.HANDLE,
+    "feedback_at": Action.FEEDBACK,
+    "rework_at": Action.REWORK,
+    "closed_at": Action.VERIFY,
+    "evaluated_at": Action.EVALUATE,
+}
+# Columns that may hold several times (a case sent back k times is handled k + 1 times).
+_REPEATED = frozenset({"handled_at", "feedback_at", "rework_at"})
+_ORDER = {action: n for n, action in enumerate(HISTORY_COLUMNS.values())}
+# The columns a status cannot do without (the path to it through the workflow).
+_NEEDS: dict[State, tuple[str, ...]] = {
+    State.REPORTED: (),
+    State.ACCEPTED: ("accepted_at",),
+    State.CANCELLED: ("cancelled_at", "cancel_reason"),
+    State.DISPATCHED: ("accepted_at", "dispatched_at"),
+    State.HANDLED: ("accepted_at", "dispatched_at", "handled_at"),
+    State.FEEDBACK: ("accepted_at", "dispatched_at", "handled_at", "feedback_at"),
+    State.CLOSED: ("accepted_at", "dispatched_at", "handled_at", "feedback_at", "closed_at"),
+    State.EVALUATED: (
+        "accepted_at",
+        "dispatched_at",
+        "handled_at",
+        "feedback_at",
+        "closed_at",
+        "evaluated_at",
+    ),
+}
+REWORK_NOTE = "sent back for rework (imported history; the file gives no reason)"
+
+
+@dataclass(frozen=True)
+class _History:
+    steps: tuple[Step, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+def _times(name: str, value: Any, now: dt.datetime) -> tuple[list[dt.datetime], list[str]]:
+    """The times in one history cell (several, separated by ';', in the repeatable columns)."""
+    if is_blank(value):
+        return [], []
+    parts = str(value).split(";") if isinstance(value, str) else [value]
+    parts = [p for p in parts if not is_blank(p)]
+    if len(parts) > 1 and name not in _REPEATED:
+        return [], [f"{name} holds {len(parts)} times; only {', '.join(sorted(_REPEATED))} may"]
+    col = Column(name, "datetime")
+    times, problems = [], []
+    for part in parts:
+        when, problem = parse_cell(col, part, now)
+        if problem:
+            problems.append(problem)
+        else:
+            times.append(when)
+    return times, problems
+
+
+def _incident_history(row: dict[str, Any], now: dt.datetime) -> tuple[State | None, _History]:
+    """A past case's status and steps from its time columns, checked by ``gis.workflow``.
+
+    The times are put in order (at equal times, in workflow order: accepted
+    before dispatched, the k-th feedback before the k-th rework) and replayed
+    through ``gis.workflow.apply``; the status, when given, must be where they
+    lead. A blank status is that end state.
+    """
+    given = row.get("status")
+    problems: list[str] = []
+    status: State | None = None
+    if given is not None:
+        try:
+            status = State(given)
+        except ValueError:
+            states = ", ".join(s.value for s in State)
+            problems.append(f"unknown status {given!r} (workflow states: {states})")
+    events: list[tuple[dt.datetime, int, int, Step]] = []
+    present: set[str] = set()
+    for name, action in HISTORY_COLUMNS.items():
+        times, bad = _times(name, row.get(name), now)
+        problems.extend(bad)
+        if times or bad:
+            present.add(name)
+        note = ""
+        if action is Action.CANCEL:
+            note = row.get("cancel_reason") or ""
+        elif action is Action.REWORK:
+            note = REWORK_NOTE
+        for k, at in enumerate(times):
+            loop = 10**6 if action in (Action.VERIFY, Action.EVALUATE) else k
+            events.append((at, loop, _ORDER[action], Step(action, at, note)))
+    reason = row.get("cancel_reason")
+    if reason is not None:
+        present.add("cancel_reason")
+        if "cancelled_at" not in present:
+            problems.append("cancel_reason is given but cancelled_at is not")
+    if status is not None:
+        missing = [c for c in _NEEDS[status] if c not in present]
+        if missing:
+            problems.append(f"status {status.value} needs {', '.join(missing)} (missing)")
+    if problems:
+        return status, _History(problems=tuple(problems))
+    events.sort(key=lambda e: e[:3])
+    steps = tuple(e[3] for e in events)
+    reported_at = row.get("reported_at")
+    if reported_at is None:
+        return status, _History(steps=steps)
+    try:
+        case = replay(reported_at, steps, actor="import")
+    except GridmapError as exc:
+        return status, _History(problems=(f"the times do not form a legal history: {exc}",))
+    if status is not None and case.state is not status:
+        return status, _History(
+            problems=(
+                f"status is {status.value}, but the times given lead to {case.state.value}: "
+                "correct the status or drop the later times",
+            )
+        )
+    return case.state, _History(steps=steps)
+
+
+def _handlers(
+    given: list[Any], staff: dict[int, str], problems: list[list[str]]
+) -> list[int | None]:
+    """Staff ids of the ``handler`` cells: an id, or a name only one staff member has."""
+    by_name: dict[str, list[int]] = {}
+    for sid, name in staff.items():
+        by_name.setdefault(name, []).append(sid)
+    ids: list[int | None] = []
+    for i, value in enumerate(given):
+        ids.append(None)
+        if value is None:
+            continue
+        if re.fullmatch(r"[0-9]+", value) and int(value) in staff:
+            ids[i] = int(value)
+            continue
+        named = sorted(by_name.get(value, []))
+        if len(named) == 1:
+            ids[i] = named[0]
+        elif named:
+            listed = ", ".join(map(str, named))
+            problems[i].append(
+                f"handler {value!r} names {len(named)} staff members (ids {listed}): give the id"
+            )
+        else:
+            problems[i].append(f"unknown handler {value!r}: no staff member has this id or name")
+    return ids
 
 
 _LAYER_CHECKS: dict[
@@ -1114,13 +1290,6 @@ def _notes(layer: str, records: list[dict[str, Any]]) -> list[str]:
         if orphans:
             return [
                 f"{orphans} facilities lie in the district but in no community; stored without one"
-            ]
-    if layer == "incidents":
-        orphans = sum(r["grid_id"] is None for r in records)
-        if orphans:
-            return [
-                f"{orphans} incidents lie in the district but in no grid; stored without a grid "
-                "(no grid manager will see them until the grids cover that place)"
             ]
     if layer == "grids" and any(r["households"] for r in records):
         return [

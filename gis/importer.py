@@ -50,8 +50,13 @@ facilities (Point)
 incidents (Point)
     ext_id (optional, unique), category (required, <= 40 chars), reported_at
     (ISO 8601, required; without an offset Beijing time is assumed), status
-    (default ``reported``), description, source. The grid is the one covering
-    the point (none if the point is in a gap between grids).
+    (default: where the history leads), description, source, address,
+    handler (staff id or unique name), and the history of a past case:
+    accepted_at, cancelled_at + cancel_reason, dispatched_at, handled_at,
+    feedback_at, rework_at (the last three may list several times), closed_at,
+    evaluated_at. Written by ``gis.incident_ingest`` exactly as live intake
+    would route them (covering grid, else the nearest within the snap
+    tolerance, else the file is refused), with their transitions.
 
 Subdistricts, communities and grids must tile: "within" allows
 ``BOUNDARY_TOLERANCE_M`` (5 m), and a row overlapping another row of the
@@ -69,6 +74,7 @@ See ``docs/import.md`` for the user-facing version.
 from __future__ import annotations
 
 import csv
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -109,6 +115,7 @@ from gis.errors import (
     PayloadTooLargeError,
 )
 from gis.import_validate import (
+    BOUNDARY_TOLERANCE_M,
     LAYERS,
     SPECS,
     Area,
@@ -118,8 +125,9 @@ from gis.import_validate import (
     resolve_columns,
     validate_layer,
 )
+from gis.incident_ingest import IncidentIn, ingest_incidents
 from gis.models import SRID, AdminArea, Grid
-from gis.settings import ImportSettings
+from gis.settings import ImportSettings, IncidentSettings
 
 __all__ = [
     "LAYERS",
@@ -223,10 +231,15 @@ def import_file(
         )
         if validated.rejected:
             raise ImportRejectedError(layer, validated.rejected, table.n_rows)
-        written = write_layer(
-            session, layer, validated.records, advance=bar(f"writing {layer}", table.n_rows)
-        )
-    notes = list(validated.notes)
+        advance = bar(f"writing {layer}", table.n_rows)
+        notes = list(validated.notes)
+        if layer == "incidents":
+            written, ingest_notes = write_incidents(
+                session, validated.records, path, source_datum, advance=advance
+            )
+            notes += ingest_notes
+        else:
+            written = write_layer(session, layer, validated.records, advance=advance)
     if ignored:
         notes.append(f"ignored column(s): {', '.join(map(str, ignored))}")
     return ImportReport(
@@ -567,8 +580,13 @@ def load_reference(session: Session, layer: str, idents: list[str]) -> Reference
         ref.communities = _admin_areas(session, "community")
     if layer == "grids":
         ref.peers = _current_grids(session)
-    if layer in ("buildings", "incidents"):
+    if layer == "buildings":
         ref.grids = _current_grids(session)
+    if layer == "incidents":
+        ref.staff = {
+            int(r.id): str(r.name) for r in session.execute(text("SELECT id, name FROM staff"))
+        }
+        ref.district_buffer_deg = _snap_buffer_deg(district, IncidentSettings().snap_tolerance_m)
     if layer == "facilities":
         ref.facility_types = set(session.execute(text("SELECT code FROM facility_type")).scalars())
     ref.taken = _taken(session, layer, idents)
@@ -660,16 +678,6 @@ _COPY_COLUMNS: dict[str, tuple[str, ...]] = {
         "address",
         "community_id",
     ),
-    "incidents": (
-        "ext_id",
-        "category",
-        "geom",
-        "reported_at",
-        "status",
-        "grid_id",
-        "description",
-        "source",
-    ),
 }
 
 
@@ -727,7 +735,7 @@ def _rows(layer: str, records: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]
                 r["address"],
                 r["name"],
             )
-        elif layer == "facilities":
+        else:
             yield (
                 r["ext_id"],
                 r["type"],
@@ -738,17 +746,6 @@ def _rows(layer: str, records: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]
                 r["opening_hours"],
                 r["address"],
                 r["community_id"],
-            )
-        else:
-            yield (
-                r["ext_id"],
-                r["category"],
-                geoms[i],
-                r["reported_at"],
-                r["status"],
-                r["grid_id"],
-                r["description"],
-                r["source"],
             )
 
 
@@ -795,6 +792,62 @@ def write_layer(
         raise
     session.expire_all()
     return written
+
+
+def _snap_buffer_deg(district: BaseGeometry, tolerance_m: float) -> float:
+    """The snap tolerance in degrees, generous in longitude (a degree shrinks with cos(lat)).
+
+    Points this close to the district go on to routing, which measures on the
+    geography type and refuses, with the distance, what it cannot snap.
+    """
+    lat = max(abs(district.bounds[1]), abs(district.bounds[3]))
+    shrink = max(math.cos(math.radians(lat)), 0.01)
+    return max(tolerance_m, BOUNDARY_TOLERANCE_M) / (111_320.0 * shrink)
+
+
+def write_incidents(
+    session: Session,
+    records: list[dict[str, Any]],
+    path: Path,
+    datum: Datum,
+    *,
+    advance: Callable[[int], None] = lambda n: None,
+) -> tuple[int, list[str]]:
+    """Store validated incident rows through `gis.incident_ingest`; (rows written, notes).
+
+    Routed, snapped and handed to a grid manager exactly as live intake would,
+    with their intake transition and history; actor ``import:<file name>``.
+    """
+    rows = [
+        IncidentIn(
+            row=i,
+            category=r["category"],
+            lon=float(r["geom"].x),
+            lat=float(r["geom"].y),
+            reported_at=r["reported_at"],
+            ext_id=r["ext_id"],
+            description=r["description"],
+            source=r["source"],
+            address=r["address"],
+            location_datum=datum.label,
+            handler_staff_id=r["handler_staff_id"],
+            steps=r["steps"],
+        )
+        for i, r in enumerate(records, start=1)
+    ]
+    result = ingest_incidents(session, rows, actor=f"import:{path.name}", advance=advance)
+    by_status = ", ".join(f"{n:,} {status}" for status, n in result.by_status.items())
+    notes = [
+        f"statuses: {by_status}; {result.transitions:,} workflow transitions written "
+        "(the intake step of each incident and the history given)"
+    ]
+    if result.snapped:
+        tolerance = IncidentSettings().snap_tolerance_m
+        notes.append(
+            f"{result.snapped:,} incidents lay outside every grid and were snapped to the "
+            f"nearest grid within {tolerance:g} m (recorded in snapped_m)"
+        )
+    return result.inserted, notes
 
 
 # ---------------------------------------------------------------- progress

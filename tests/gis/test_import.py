@@ -329,42 +329,55 @@ def test_zipped_shapefile_imports(db: Session, ref: dict[str, int], tmp_path: Pa
 def test_csv_incidents_import_with_other_column_names_and_beijing_time(
     db: Session, ref: dict[str, int], tmp_path: Path
 ) -> None:
-    path = _csv(
-        tmp_path / "incidents.csv",
-        [
-            {
-                "ext_id": "I1",
-                "category": "街面秩序",
-                "reported_at": "2024-05-01 08:30:00",
-                "lng": "119.12",
-                "latitude": "36.70",
-                "source": "hotline",
-            },
-            {
-                "ext_id": "I2",
-                "category": "市容环境",
-                "reported_at": "2024-05-02T09:00:00Z",
-                "lng": str(NO_GRID[0]),
-                "latitude": str(NO_GRID[1]),
-                "source": "",
-            },
-        ],
-        encoding="gb18030",  # Excel on a Chinese Windows
-    )
+    rows = [
+        {
+            "ext_id": "I1",
+            "category": "街面秩序",
+            "reported_at": "2024-05-01 08:30:00",
+            "lng": "119.12",
+            "latitude": "36.70",
+            "source": "hotline",
+        },
+        {
+            "ext_id": "I2",
+            "category": "市容环境",
+            "reported_at": "2024-05-02T09:00:00Z",
+            "lng": str(NO_GRID[0]),
+            "latitude": str(NO_GRID[1]),
+            "source": "",
+        },
+    ]
+    # A point 2.2 km from every grid is refused, as live intake refuses it (it
+    # used to be stored without a grid, where no grid manager would see it).
+    path = _csv(tmp_path / "incidents.csv", rows, encoding="gb18030")  # Excel on Chinese Windows
+    err = _rejected(db, "incidents", path)
+    assert [r.row for r in err.rejected] == [2]
+    assert "2,219 m from the nearest grid 370705001002001" in _reasons(err, 2)
+    assert "snap tolerance of 30 m" in _reasons(err, 2)
+    assert _count(db, "incident") == 0
+
+    rows[1]["latitude"] = "36.70015"  # on the road 16.7 m north of grid ...002001: snapped
+    path = _csv(tmp_path / "incidents.csv", rows, encoding="gb18030")
     report = import_file(db, "incidents", path, "wgs84")
     assert report.rows_imported == 2
-    assert any("no grid" in n for n in report.notes)
-    rows = db.execute(
+    assert any("1 incidents lay outside every grid and were snapped" in n for n in report.notes)
+    rows_db = db.execute(
         text(
-            "SELECT i.ext_id, i.category, i.reported_at, i.status, g.code"
+            "SELECT i.ext_id, i.category, i.reported_at, i.status, g.code, i.snapped_m,"
+            " i.community_id, i.location_datum"
             " FROM incident i LEFT JOIN grid g ON g.id = i.grid_id ORDER BY i.ext_id"
         )
     ).all()
-    assert rows[0].category == "street_order" and rows[0].status == "reported"  # 街面秩序
-    assert rows[0].reported_at == dt.datetime(2024, 5, 1, 0, 30, tzinfo=dt.UTC)
-    assert rows[0].code == "370705001001001"
-    assert rows[1].reported_at == dt.datetime(2024, 5, 2, 9, 0, tzinfo=dt.UTC)
-    assert rows[1].code is None
+    assert rows_db[0].category == "street_order" and rows_db[0].status == "reported"  # 街面秩序
+    assert rows_db[0].reported_at == dt.datetime(2024, 5, 1, 0, 30, tzinfo=dt.UTC)
+    assert rows_db[0].code == "370705001001001" and rows_db[0].snapped_m is None
+    assert rows_db[1].reported_at == dt.datetime(2024, 5, 2, 9, 0, tzinfo=dt.UTC)
+    assert rows_db[1].code == "370705001002001"
+    # 16.7 m north of the parallel 36.70; the grid's edge is a geodesic on the geography
+    # type, which bulges 0.7 m poleward over its 6.7 km, as live intake measures it.
+    assert rows_db[1].snapped_m == pytest.approx(16.0, abs=0.1)
+    assert rows_db[1].community_id == ref["370705001002"]
+    assert rows_db[1].location_datum == "wgs84"
 
 
 def test_csv_with_explicit_lon_lat_columns(
@@ -1439,7 +1452,16 @@ def test_incident_category_and_status_must_be_known(
     path = _geojson(
         tmp_path / "i.geojson",
         [
-            ({"ext_id": "K1", "category": "dispute", "reported_at": at, "status": "closed"}, p),
+            (
+                {
+                    "ext_id": "K1",
+                    "category": "dispute",
+                    "reported_at": at,
+                    "status": "accepted",
+                    "accepted_at": at,
+                },
+                p,
+            ),
             ({"ext_id": "K2", "category": "noise", "reported_at": at}, p),
             ({"ext_id": "K3", "category": "dispute", "reported_at": at, "status": "done"}, p),
         ],
