@@ -398,32 +398,8 @@ def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
             ),
         )
 
-        step("Writing a year of incidents")
-        inc = demo.incidents
-        _copy(
-            cur,
-            "incident",
-            [
-                "grid_id",
-                "geom",
-                "reported_at",
-                "ext_id",
-                "category",
-                "status",
-                "description",
-                "source",
-            ],
-            (
-                [grid_id.get(g) if isinstance(g, str) else None, geom, t.to_pydatetime(), *rest]
-                for g, geom, t, rest in zip(
-                    inc["grid_code"],
-                    _hex_ewkb(inc.geometry),
-                    inc["reported_at"],
-                    _plain(inc, ["ext_id", "category", "status", "description", "source"]),
-                    strict=True,
-                )
-            ),
-        )
+        step("Writing a year of incidents and their histories")
+        _write_incidents(cur, demo, grid_id, staff_id)
         for table in (
             "admin_area",
             "grid",
@@ -432,5 +408,82 @@ def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
             "staff_grid",
             "facility",
             "incident",
+            "incident_transition",
         ):
             cur.execute(f"ANALYZE {table}")
+
+
+def _write_incidents(
+    cur: Cursor[Any], demo: DemoDistrict, grid_id: dict[str, int], staff_id: dict[str, int]
+) -> None:
+    """Incidents with their place in the closed loop, then every transition, oldest first.
+
+    Ids come from the incident sequence so the transitions can point at them;
+    the transitions of a case are written in the order they happened, as the
+    live code writes them (``gis.incidents.history`` orders by time, then id).
+    """
+    inc = demo.incidents
+    ids = _allocate_ids(cur, "incident", len(inc))
+    incident_id = dict(zip(inc["ext_id"], ids, strict=True))
+    times = [
+        [None if pd.isna(t) else t.to_pydatetime() for t in inc[c]]
+        for c in ("reported_at", "clock_started_at", "deadline_at", "closed_at")
+    ]
+    handlers = [staff_id[k] if isinstance(k, str) else None for k in inc["handler_staff_key"]]
+    _copy(
+        cur,
+        "incident",
+        [
+            "id",
+            "grid_id",
+            "geom",
+            "reported_at",
+            "clock_started_at",
+            "deadline_at",
+            "closed_at",
+            "handler_staff_id",
+            "ext_id",
+            "category",
+            "status",
+            "description",
+            "source",
+            "handling_level",
+            "rework_count",
+            "version",
+        ],
+        (
+            [i, grid_id.get(g) if isinstance(g, str) else None, geom, *ts, h, *rest]
+            for i, g, geom, *ts, h, rest in zip(
+                ids,
+                inc["grid_code"],
+                _hex_ewkb(inc.geometry),
+                *times,
+                handlers,
+                _plain(
+                    inc,
+                    [
+                        "ext_id",
+                        "category",
+                        "status",
+                        "description",
+                        "source",
+                        "handling_level",
+                        "rework_count",
+                        "version",
+                    ],
+                ),
+                strict=True,
+            )
+        ),
+    )
+    tr = demo.incident_transitions
+    columns = ["action", "from_state", "to_state", "actor", "note", "from_level", "to_level"]
+    _copy(
+        cur,
+        "incident_transition",
+        ["incident_id", "at", *columns],
+        (
+            [incident_id[e], t.to_pydatetime(), *rest]
+            for e, t, rest in zip(tr["incident_ext_id"], tr["at"], _plain(tr, columns), strict=True)
+        ),
+    )

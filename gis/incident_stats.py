@@ -2,17 +2,48 @@
 
 Grids are assessed on incidents per 1,000 households (seed 004's grids hold
 200-300 households each but differ), so every table carries
-``per_1000_households`` next to the raw counts. The database is asked once
-(one aggregation per grid and category, over the current grids); every higher
-level is a numpy roll-up through ``AreaTables``, so the four levels always add
-up and grids without incidents appear with zeros.
+``per_1000_households`` next to the raw counts. The database is asked twice
+(one aggregation of incidents and one of their transitions, per grid and
+category, over the current grids); every higher level is a numpy roll-up
+through ``AreaTables``, so the four levels always add up and grids without
+incidents appear with zeros.
 
 Periods are half-open, ``[start, end)``; dates and naive datetimes are read in
-Asia/Shanghai, the time the city works in. Only the incident columns that
-exist since the first migration are used (``category``, ``reported_at``,
-``status``, ``grid_id``): "closed" is therefore the incidents *received in the
-period* whose status is now closed or evaluated, not the cases closed during
-the period (that needs the workflow's timestamps).
+Asia/Shanghai, the time the city works in. Every measure is summed per grid
+and rolled up; rates are computed after the roll-up from the summed
+numerators and denominators (never an average of rates), so a community's
+rate weighs its grids by their cases. A rate whose denominator is 0 is NaN.
+
+Counts (``t`` = a transition's time in ``incident_transition``):
+
+* ``received``: reported in the period (the cohort). ``closed``,
+  ``cancelled``, ``open``: of the cohort, those now closed or evaluated, now
+  cancelled, and the rest (still in handling): the data as stored, not as of
+  the period's end.
+* ``accepted``, ``dispatched``: accept (立案) and dispatch (派遣) transitions
+  in the period. ``closed_in_period``: verify (核查结案) transitions in the
+  period (结案数); ``reworked``: of those, cases sent back at least once.
+* ``due`` (应结案数): cases whose deadline (``deadline_at``, the last one if
+  the case was sent back) falls in the period; ``due_closed``: of those, the
+  ones closed (now); ``due_on_time``: the ones closed by their deadline
+  (``closed_at <= deadline_at``).
+* ``escalations``: escalate transitions in the period; ``escalated_cases``:
+  distinct cases escalated in the period.
+
+Rates (monthly report definitions of a city-management office):
+
+* ``closure_rate`` (结案率) = due_closed / due
+* ``on_time_rate`` (按期结案率) = due_on_time / due
+  (one city's month: 972 due, 911 closed = 93.72 %, 737 on time = 75.82 %)
+* ``handling_rate`` (办结率) = closed / (received - cancelled), the cohort's
+* ``rework_rate`` (返工率) = reworked / closed_in_period
+
+Mean time per step, ``hours_<from>_<to>``: elapsed (calendar) hours from the
+transition that entered a step to the one that left it, for transitions
+leaving it in the period (escalations, which change no step, are skipped):
+reported→accepted, accepted→dispatched, dispatched→handled (from the
+dispatch, rework or redispatch that started the round), handled→feedback,
+feedback→closed, closed→evaluated; NaN where no case took the step.
 
 Hot spots are Getis-Ord Gi* (esda ``G_Local`` with ``star=True``) on the rate
 per 1,000 households, over Queen contiguity of the grid polygons (binary
@@ -21,7 +52,8 @@ permutation p-values; classes follow the usual Gi* bins (90/95/99 % hot or
 cold).
 
 Layout: the ``_load_*`` functions are the only SQL; ``roll_up``,
-``count_table``, ``classify_gi`` and ``gi_star`` are pure.
+``count_table``, ``ratio``, ``closed_loop_rates``, ``classify_gi`` and
+``gi_star`` are pure.
 """
 
 from __future__ import annotations
@@ -32,7 +64,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -53,6 +85,32 @@ LEVELS: tuple[Level, ...] = ("grid", "community", "subdistrict", "district")
 #: Statuses that count as closed (核查结案, then 综合评价).
 CLOSED_STATUSES = ("closed", "evaluated")
 CANCELLED_STATUSES = ("cancelled",)
+#: Steps whose mean time is reported: (action leaving the step, column), in loop order.
+STEPS: tuple[tuple[str, str], ...] = (
+    ("accept", "hours_reported_accepted"),
+    ("dispatch", "hours_accepted_dispatched"),
+    ("handle", "hours_dispatched_handled"),
+    ("feedback", "hours_handled_feedback"),
+    ("verify", "hours_feedback_closed"),
+    ("evaluate", "hours_closed_evaluated"),
+)
+#: Per-grid sums the workflow measures are built from (besides received/closed/cancelled).
+WORKFLOW_SUMS: tuple[str, ...] = (
+    "accepted",
+    "dispatched",
+    "closed_in_period",
+    "reworked",
+    "escalations",
+    "escalated_cases",
+    "due",
+    "due_closed",
+    "due_on_time",
+    *(f"{action}_hours" for action, _ in STEPS),
+    *(f"{action}_steps" for action, _ in STEPS),
+)
+#: Rates of the monthly report, in [0, 1] (NaN without a denominator).
+RATE_COLUMNS = ("closure_rate", "on_time_rate", "handling_rate", "rework_rate")
+HOURS_COLUMNS = tuple(column for _, column in STEPS)
 #: Gi* classes, hottest first; the map legend reads them in this order.
 HOT_SPOT_CLASSES = (
     "hot 99%",
@@ -119,6 +177,8 @@ class GridCounts:
     ``by_category[g, k]`` counts grid ``g``'s incidents in ``categories[k]``;
     ``without_grid`` counts incidents of the period that are in no current grid
     (no grid assigned, or a grid since replaced) and so appear at no level.
+    ``workflow[g, j]`` holds the sum ``WORKFLOW_SUMS[j]`` (counts, hours of a
+    step and how many steps those hours cover); zeros when not loaded.
     """
 
     households: NDArray[np.int64]
@@ -128,6 +188,7 @@ class GridCounts:
     categories: list[str]
     by_category: NDArray[np.int64]
     without_grid: int
+    workflow: NDArray[np.float64]
 
 
 def _load_grid_households(conn: Connection, areas: AreaTables) -> NDArray[np.int64]:
@@ -139,38 +200,110 @@ def _load_grid_households(conn: Connection, areas: AreaTables) -> NDArray[np.int
     return np.array([by_id[int(i)] for i in areas.grid_ids], dtype=np.int64)
 
 
+IncidentRow = tuple[int | None, str, int, int, int, int, int, int]
+"""(grid_id, category, received, closed, cancelled, due, due_closed, due_on_time)."""
+FlowRow = tuple[Any, ...]
+"""(grid_id, category, then the ``WORKFLOW_SUMS`` from ``accepted`` on, except the three
+``due`` sums, in the order of ``_FLOW_SUMS``)."""
+_FLOW_SUMS: tuple[str, ...] = tuple(c for c in WORKFLOW_SUMS if not c.startswith("due"))
+
+
 def _load_grid_counts(
     conn: Connection,
     areas: AreaTables,
     start: dt.datetime,
     end: dt.datetime,
     codes: list[str] | None,
-) -> list[tuple[int | None, str, int, int, int]]:
-    """(grid_id, category, received, closed, cancelled) per grid and stored category code."""
-    where = "reported_at >= :start AND reported_at < :end"
+) -> list[IncidentRow]:
+    """Per grid and stored category code: the period's cohort and the cases due in it."""
     params: dict[str, object] = {
         "start": start,
         "end": end,
         "closed": list(CLOSED_STATUSES),
         "cancelled": list(CANCELLED_STATUSES),
     }
+    where = ""
     if codes is not None:
-        where += " AND category = ANY(:codes)"
+        where = " AND category = ANY(:codes)"
         params["codes"] = codes
     rows = conn.execute(
         text(
             f"""
-            SELECT grid_id, category, count(*),
-                   count(*) FILTER (WHERE status = ANY(:closed)),
-                   count(*) FILTER (WHERE status = ANY(:cancelled))
-            FROM incident
-            WHERE {where}
+            SELECT grid_id, category,
+                   count(*) FILTER (WHERE received),
+                   count(*) FILTER (WHERE received AND status = ANY(:closed)),
+                   count(*) FILTER (WHERE received AND status = ANY(:cancelled)),
+                   count(*) FILTER (WHERE due),
+                   count(*) FILTER (WHERE due AND (closed_at IS NOT NULL
+                                                   OR status = ANY(:closed))),
+                   count(*) FILTER (WHERE due AND closed_at <= deadline_at)
+            FROM (
+              SELECT grid_id, category, status, closed_at, deadline_at,
+                     reported_at >= :start AND reported_at < :end AS received,
+                     deadline_at >= :start AND deadline_at < :end AS due
+              FROM incident
+              WHERE ((reported_at >= :start AND reported_at < :end)
+                     OR (deadline_at >= :start AND deadline_at < :end)){where}
+            ) i
             GROUP BY grid_id, category
             """
         ),
         params,
     ).all()
-    return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
+    return [(r[0], r[1], *(int(v) for v in r[2:])) for r in rows]  # type: ignore[misc]
+
+
+def _load_grid_flows(
+    conn: Connection,
+    start: dt.datetime,
+    end: dt.datetime,
+    codes: list[str] | None,
+) -> list[FlowRow]:
+    """Per grid and stored category code: the transitions of the period (see ``_FLOW_SUMS``).
+
+    A step's time is measured from the previous transition of its case that
+    was not an escalation, so the window reaches back before the period for
+    the cases touched in it.
+    """
+    params: dict[str, object] = {"start": start, "end": end}
+    where = ""
+    if codes is not None:
+        where = " AND i.category = ANY(:codes)"
+        params["codes"] = codes
+    step_sums = ",\n".join(
+        f"COALESCE(sum(extract(epoch FROM s.took)) FILTER (WHERE s.action = '{a}'), 0) / 3600"
+        for a, _ in STEPS
+    )
+    step_counts = ",\n".join(f"count(s.took) FILTER (WHERE s.action = '{a}')" for a, _ in STEPS)
+    rows = conn.execute(
+        text(
+            f"""
+            WITH touched AS (
+              SELECT DISTINCT incident_id FROM incident_transition
+              WHERE at >= :start AND at < :end
+            ), steps AS (
+              SELECT t.incident_id, t.action, t.at,
+                     t.at - lag(t.at) OVER (PARTITION BY t.incident_id, t.action = 'escalate'
+                                            ORDER BY t.at, t.id) AS took
+              FROM incident_transition t JOIN touched USING (incident_id)
+            )
+            SELECT i.grid_id, i.category,
+                   count(*) FILTER (WHERE s.action = 'accept'),
+                   count(*) FILTER (WHERE s.action = 'dispatch'),
+                   count(*) FILTER (WHERE s.action = 'verify'),
+                   count(*) FILTER (WHERE s.action = 'verify' AND i.rework_count > 0),
+                   count(*) FILTER (WHERE s.action = 'escalate'),
+                   count(DISTINCT s.incident_id) FILTER (WHERE s.action = 'escalate'),
+                   {step_sums},
+                   {step_counts}
+            FROM steps s JOIN incident i ON i.id = s.incident_id
+            WHERE s.at >= :start AND s.at < :end{where}
+            GROUP BY i.grid_id, i.category
+            """
+        ),
+        params,
+    ).all()
+    return [(r[0], r[1], *(float(v) for v in r[2:])) for r in rows]
 
 
 def _load_grid_polygons(conn: Connection, areas: AreaTables) -> NDArray[np.object_]:
@@ -189,13 +322,16 @@ def load_grid_counts(
     start: Moment,
     end: Moment,
     category: str | None = None,
+    workflow: bool = True,
 ) -> GridCounts:
-    """Counts of incidents reported in ``[start, end)`` for every current grid."""
+    """Counts of ``[start, end)`` for every current grid; ``workflow=False`` skips the
+    transitions (hot spots need only the cohort)."""
     s, e = _period(start, end)
     codes = _category_codes(category)
     rows = _load_grid_counts(conn, areas, s, e, codes)
+    flows = _load_grid_flows(conn, s, e, codes) if workflow else []
     households = _load_grid_households(conn, areas)
-    return grid_counts_from_rows(areas, households, rows, category)
+    return grid_counts_from_rows(areas, households, rows, category, flows)
 
 
 # --------------------------------------------------------------------------- analysis (pure)
@@ -213,31 +349,37 @@ def _column_of(code: str) -> str:
 def grid_counts_from_rows(
     areas: AreaTables,
     households: NDArray[np.int64],
-    rows: Sequence[tuple[int | None, str, int, int, int]],
+    rows: Sequence[IncidentRow],
     category: str | None = None,
+    flows: Sequence[FlowRow] = (),
 ) -> GridCounts:
-    """Scatter (grid_id, category, received, closed, cancelled) rows onto the grid arrays.
+    """Scatter the incident rows and transition rows onto the grid arrays.
 
     Without a filter the category columns are the catalogue's top-level codes
     (subclass codes counted under their parent) plus any code stored that the
     catalogue lacks; with a filter there is one column, the filter's code.
+    Rows of a grid that is not current count only towards ``without_grid``
+    (received) and are otherwise left out.
     """
     n = len(areas.grid_ids)
+    stored = {r[1] for r in rows} | {f[1] for f in flows}
     if category is None:
         cats = [c.code for c in top_level()]
-        extra = sorted({_column_of(r[1]) for r in rows} - set(cats))
-        cats += extra
-        col = {r[1]: cats.index(_column_of(r[1])) for r in rows}
+        cats += sorted({_column_of(code) for code in stored} - set(cats))
+        col = {code: cats.index(_column_of(code)) for code in stored}
     else:
         cats = [category]
-        col = {r[1]: 0 for r in rows}
+        col = dict.fromkeys(stored, 0)
     lookup = {int(g): k for k, g in enumerate(areas.grid_ids)}
     received = np.zeros(n, dtype=np.int64)
     closed = np.zeros(n, dtype=np.int64)
     cancelled = np.zeros(n, dtype=np.int64)
     by_cat = np.zeros((n, len(cats)), dtype=np.int64)
+    workflow = np.zeros((n, len(WORKFLOW_SUMS)), dtype=np.float64)
+    due_at = [WORKFLOW_SUMS.index(c) for c in ("due", "due_closed", "due_on_time")]
+    flow_at = [WORKFLOW_SUMS.index(c) for c in _FLOW_SUMS]
     without = 0
-    for grid_id, code, rec, clo, can in rows:
+    for grid_id, code, rec, clo, can, *due in rows:
         g = lookup.get(int(grid_id)) if grid_id is not None else None
         if g is None:
             without += rec
@@ -246,7 +388,12 @@ def grid_counts_from_rows(
         closed[g] += clo
         cancelled[g] += can
         by_cat[g, col[code]] += rec
-    return GridCounts(households, received, closed, cancelled, cats, by_cat, without)
+        workflow[g, due_at] += due
+    for grid_id, _code, *sums in flows:
+        g = lookup.get(int(grid_id)) if grid_id is not None else None
+        if g is not None:
+            workflow[g, flow_at] += sums
+    return GridCounts(households, received, closed, cancelled, cats, by_cat, without, workflow)
 
 
 def roll_up(
@@ -289,32 +436,105 @@ def per_1000(count: ArrayLike, households: ArrayLike) -> NDArray[np.float64]:
     return out
 
 
+def ratio(numerator: ArrayLike, denominator: ArrayLike) -> NDArray[np.float64]:
+    """numerator / denominator, NaN where the denominator is 0 (no cases, no rate)."""
+    num = np.asarray(numerator, dtype=np.float64)
+    den = np.asarray(denominator, dtype=np.float64)
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def closed_loop_rates(
+    *,
+    received: ArrayLike,
+    cancelled: ArrayLike,
+    closed: ArrayLike,
+    closed_in_period: ArrayLike,
+    reworked: ArrayLike,
+    due: ArrayLike,
+    due_closed: ArrayLike,
+    due_on_time: ArrayLike,
+) -> dict[str, NDArray[np.float64]]:
+    """The monthly report's rates from summed counts (see the module docstring).
+
+    closure_rate = due_closed / due, on_time_rate = due_on_time / due,
+    handling_rate = closed / (received - cancelled), rework_rate = reworked /
+    closed_in_period; each NaN where its denominator is 0.
+    """
+    return {
+        "closure_rate": ratio(due_closed, due),
+        "on_time_rate": ratio(due_on_time, due),
+        "handling_rate": ratio(closed, np.asarray(received) - np.asarray(cancelled)),
+        "rework_rate": ratio(reworked, closed_in_period),
+    }
+
+
 def count_table(areas: AreaTables, counts: GridCounts, level: Level) -> pd.DataFrame:
-    """One row per area of ``level``: households, received, closed, cancelled, open,
-    per_1000_households (received per 1,000 households), then one column per category.
+    """One row per area of ``level``: households; received, closed, cancelled, open;
+    the workflow counts, rates and mean hours per step (module docstring);
+    per_1000_households (received per 1,000 households); then one column per category.
 
     ``open`` is received minus closed minus cancelled (still in handling).
+    Rates and means are computed from the rolled-up sums.
     """
     stacked = np.column_stack(
-        [counts.households, counts.received, counts.closed, counts.cancelled, counts.by_category]
+        [
+            counts.households,
+            counts.received,
+            counts.closed,
+            counts.cancelled,
+            counts.workflow,
+            counts.by_category,
+        ]
     )
     codes, names, sums = roll_up(areas, stacked, level)
-    hh, rec, clo, can = sums[:, 0], sums[:, 1], sums[:, 2], sums[:, 3]
-    df = pd.DataFrame(
-        {
-            "level": level,
-            "code": codes,
-            "name": names,
-            "households": hh,
-            "received": rec,
-            "closed": clo,
-            "cancelled": can,
-            "open": rec - clo - can,
-            "per_1000_households": per_1000(rec, hh),
-        }
+    hh, rec, clo, can = (sums[:, k].astype(np.int64) for k in range(4))
+    wf = {name: sums[:, 4 + j] for j, name in enumerate(WORKFLOW_SUMS)}
+    first_category = 4 + len(WORKFLOW_SUMS)
+
+    def whole(name: str) -> NDArray[np.int64]:
+        return np.rint(wf[name]).astype(np.int64)
+
+    rates = closed_loop_rates(
+        received=rec,
+        cancelled=can,
+        closed=clo,
+        closed_in_period=wf["closed_in_period"],
+        reworked=wf["reworked"],
+        due=wf["due"],
+        due_closed=wf["due_closed"],
+        due_on_time=wf["due_on_time"],
     )
+    columns: dict[str, object] = {
+        "level": level,
+        "code": codes,
+        "name": names,
+        "households": hh,
+        "received": rec,
+        "closed": clo,
+        "cancelled": can,
+        "open": rec - clo - can,
+        "accepted": whole("accepted"),
+        "dispatched": whole("dispatched"),
+        "closed_in_period": whole("closed_in_period"),
+        "due": whole("due"),
+        "due_closed": whole("due_closed"),
+        "due_on_time": whole("due_on_time"),
+        "closure_rate": rates["closure_rate"],
+        "on_time_rate": rates["on_time_rate"],
+        "handling_rate": rates["handling_rate"],
+        "reworked": whole("reworked"),
+        "rework_rate": rates["rework_rate"],
+        "escalations": whole("escalations"),
+        "escalated_cases": whole("escalated_cases"),
+    }
+    for action, column in STEPS:
+        columns[column] = ratio(wf[f"{action}_hours"], wf[f"{action}_steps"])
+    columns["per_1000_households"] = per_1000(rec, hh)
+    df = pd.DataFrame(columns)
     for k, cat in enumerate(counts.categories):
-        df[cat] = sums[:, 4 + k]
+        df[cat] = sums[:, first_category + k].astype(np.int64)
     df.attrs["incidents_without_grid"] = counts.without_grid
     return df
 
@@ -453,11 +673,15 @@ def incident_counts(
     """Incidents reported in ``[start, end)`` per area of ``level``, zeros included.
 
     Columns: level, code, name, households, received, closed (now closed or
-    evaluated), cancelled, open, per_1000_households (received per 1,000
-    households, NaN for an area without households), then counts per
-    top-level category (or the one ``category`` asked for; a top-level code
-    includes its subclasses). ``df.attrs["incidents_without_grid"]`` counts
-    incidents of the period that fall in no current grid.
+    evaluated), cancelled, open; accepted, dispatched, closed_in_period, due,
+    due_closed, due_on_time, closure_rate, on_time_rate, handling_rate,
+    reworked, rework_rate, escalations, escalated_cases and the mean hours
+    per step (``HOURS_COLUMNS``), all defined in the module docstring;
+    per_1000_households (received per 1,000 households, NaN for an area
+    without households), then counts received per top-level category (or the
+    one ``category`` asked for; a top-level code includes its subclasses).
+    ``df.attrs["incidents_without_grid"]`` counts incidents of the period
+    that fall in no current grid.
     """
     lvl = _level(level)
     areas = areas or load_areas(conn)
@@ -494,7 +718,7 @@ def hot_spots(
             "permutations must be at least 99 (999 gives two-sided p-values down to 0.002)"
         )
     areas = areas or load_areas(conn)
-    counts = load_grid_counts(conn, areas, start, end, category)
+    counts = load_grid_counts(conn, areas, start, end, category, workflow=False)
     polygons = _load_grid_polygons(conn, areas)
     weights, kind = contiguity_weights(polygons, MetricPlane.around(areas.centre_lon))
     rate = per_1000(counts.received, counts.households)

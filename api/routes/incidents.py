@@ -205,10 +205,23 @@ def incident_statistics(
         Literal["json", "csv"], Query(description="csv: UTF-8 with a BOM, for Excel.")
     ] = "json",
 ) -> Response:
-    """Incidents reported in ``[start, end)`` (naive times in Asia/Shanghai) per
-    area, zeros included: households, received, closed, cancelled, open,
-    per_1000_households, then one column per category. ``incidents_without_grid``
-    counts those of the period in no current grid."""
+    """Per area of ``level`` for ``[start, end)`` (naive times in Asia/Shanghai),
+    zeros included, summed from the grids (rates from the summed counts):
+
+    - received (reported in the period); of those, closed, cancelled, open now;
+    - accepted, dispatched, closed_in_period: accept, dispatch and verify steps
+      in the period; reworked: of the closed, those sent back at least once;
+    - due (应结案数): cases whose deadline falls in the period; due_closed,
+      due_on_time: of those, closed, and closed by the deadline;
+    - closure_rate = due_closed / due; on_time_rate = due_on_time / due;
+      handling_rate = closed / (received - cancelled); rework_rate = reworked /
+      closed_in_period (0-1, null without a denominator);
+    - escalations, escalated_cases: escalate steps and cases escalated;
+    - hours_reported_accepted … hours_closed_evaluated: mean elapsed hours of
+      each step, for steps ending in the period (null if none);
+    - per_1000_households (received), then received per category.
+
+    ``incidents_without_grid`` counts those received in no current grid."""
     df = incident_stats.incident_counts(
         session.connection(), start, end, level=level, category=category
     )

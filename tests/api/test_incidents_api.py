@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 
 from api.app import create_app
 from gis.datum import GCJ02, from_wgs84
-from gis.incident_stats import HOT_SPOT_CLASSES
+from gis.incident_stats import HOT_SPOT_CLASSES, HOURS_COLUMNS, RATE_COLUMNS, incident_counts
 from gis.settings import ServerSettings
 from tests.coverage_district import GRIDS, LatticeDistrict, drop_database, fresh_coverage_database
 from tests.http_checks import assert_error, ok
@@ -319,7 +319,32 @@ def test_statistics_as_csv_has_a_bom_and_a_header(demo_client: TestClient) -> No
     assert response.content.startswith(b"\xef\xbb\xbf")
     lines = response.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("level,code,name,households,received,closed,cancelled,open,")
+    assert ",on_time_rate," in lines[0] and ",hours_dispatched_handled," in lines[0]
     assert lines[1].startswith("community,3707")
+
+
+def test_statistics_carry_the_closed_loop_rates(
+    demo_client: TestClient, demo_engine: Engine
+) -> None:
+    query = f"start={YEAR[0]}&end={YEAR[1]}"
+    [row] = ok(demo_client.get(f"/api/v1/incidents/statistics?{query}&level=district"))["rows"]
+    with demo_engine.connect() as conn:
+        year = (dt.date(2025, 11, 1), dt.date(2026, 11, 1))
+        expected = incident_counts(conn, *year, level="district").iloc[0]
+    for column in (*RATE_COLUMNS, *HOURS_COLUMNS, "due", "due_on_time", "escalations"):
+        assert row[column] == pytest.approx(expected[column]), column
+    assert row["on_time_rate"] == pytest.approx(row["due_on_time"] / row["due"])
+    assert 0 < row["on_time_rate"] < row["closure_rate"] <= 1
+    subdistricts = ok(demo_client.get(f"/api/v1/incidents/statistics?{query}&level=subdistrict"))
+    assert sum(r["due"] for r in subdistricts["rows"]) == row["due"]
+    # A period without cases: counts 0, rates and means null (no denominator), not NaN.
+    empty = ok(
+        demo_client.get(
+            "/api/v1/incidents/statistics?start=2030-01-01&end=2030-02-01&level=district"
+        )
+    )["rows"][0]
+    assert empty["due"] == 0 and empty["on_time_rate"] is None
+    assert empty["hours_reported_accepted"] is None
 
 
 @pytest.mark.parametrize(

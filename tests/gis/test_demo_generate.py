@@ -15,10 +15,14 @@ from gis.catalogue import CATALOGUE
 from gis.codes import reading_order
 from gis.demo import read_inputs
 from gis.demo_generate import (
+    DEMO_AS_OF,
     DemoDistrict,
     generate_demo,
     grid_row_height,
 )
+from gis.incidents import deadline_after
+from gis.workcalendar import default_calendar
+from gis.workflow import CaseFlow, Level, apply
 
 METRIC = "EPSG:4549"
 
@@ -235,7 +239,10 @@ def test_a_year_of_clustered_incidents(demo: DemoDistrict) -> None:
     assert inc["grid_code"].notna().all()
     own = demo.grids.set_index("code").geometry.loc[inc["grid_code"]].to_numpy()
     assert shapely.covers(own, inc.geometry.to_numpy()).all()
-    assert (inc["status"] == "closed").mean() > 0.85
+    # Statuses as generated before the histories; a share of the closed ones is evaluated.
+    assert len(inc) == 4027
+    assert inc["status"].isin(["closed", "evaluated"]).mean() > 0.85
+    assert 0.3 < (inc["status"] == "evaluated").mean() < 0.45
     assert set(inc["source"]) == {"patrol", "hotline", "app", "visit", "video"}
     per_grid = inc.groupby("grid_code").size().reindex(demo.grids["code"], fill_value=0)
     top = per_grid.sort_values(ascending=False).head(len(per_grid) // 20)
@@ -270,6 +277,7 @@ def test_the_same_seed_gives_the_same_district_and_another_seed_another(
         "buildings",
         "facilities",
         "incidents",
+        "incident_transitions",
         "staff",
         "staff_grids",
     ):
@@ -302,3 +310,82 @@ def test_villages_become_communities_where_a_subdistrict_has_no_other(
     assert demo.notes.villages_folded == 1
     assert demo.grids["households"].between(200, 300).all()
     assert set(demo.facilities["type_code"]) == {spec.code for spec in CATALOGUE}
+
+
+def test_every_history_replays_through_the_workflow(demo: DemoDistrict) -> None:
+    """Each case's transitions are legal steps of gis.workflow and end where the row says."""
+    inc = demo.incidents.set_index("ext_id")
+    steps = demo.incident_transitions
+    assert steps["incident_ext_id"].isin(inc.index).all()
+    for ext_id, rows in steps.groupby("incident_ext_id", sort=False):
+        intake, *rest = rows.itertuples(index=False)
+        assert (intake.action, intake.to_state, intake.to_level) == ("reported", "reported", "grid")
+        assert pd.isna(intake.from_state) and pd.isna(intake.from_level)
+        case = CaseFlow()
+        for t in rest:
+            case = apply(
+                case,
+                t.action,
+                actor=t.actor,
+                at=t.at.to_pydatetime(),
+                note=t.note if isinstance(t.note, str) else "",
+            )
+            last = case.history[-1]
+            assert (last.from_state, last.to_state) == (t.from_state, t.to_state), ext_id
+            assert (last.from_level, last.to_level) == (t.from_level, t.to_level), ext_id
+        row = inc.loc[ext_id]
+        assert case.state == row["status"], ext_id
+        assert case.level == row["handling_level"], ext_id
+        assert case.rework_count == row["rework_count"], ext_id
+        assert row["version"] == len(rest) + 1, ext_id
+        assert rows["at"].iloc[0] == row["reported_at"]
+        assert rows["at"].max() < DEMO_AS_OF, ext_id
+
+
+def test_deadlines_escalations_and_handlers_follow_the_live_rules(demo: DemoDistrict) -> None:
+    inc = demo.incidents
+    steps = demo.incident_transitions
+    clocked = inc[inc["clock_started_at"].notna()]
+    assert len(clocked) == inc["status"].isin(["dispatched", "closed", "evaluated"]).sum()
+    for cat, start, deadline in zip(
+        clocked["category"], clocked["clock_started_at"], clocked["deadline_at"], strict=True
+    ):
+        assert deadline == deadline_after(cat, start.to_pydatetime()), (cat, start)
+    # The clock starts at the last dispatch or rework; a case closes at its verification.
+    restart = steps[steps["action"].isin(["dispatch", "rework"])].groupby("incident_ext_id")
+    by_ext = inc.set_index("ext_id")
+    assert (restart["at"].max() == by_ext.loc[restart["at"].max().index, "clock_started_at"]).all()
+    verified = steps[steps["action"] == "verify"].set_index("incident_ext_id")["at"]
+    assert (verified == by_ext.loc[verified.index, "closed_at"]).all()
+    assert by_ext["closed_at"].notna().sum() == len(verified)
+    # Escalations: by the system, at the job's first tick after a deadline, one level up.
+    esc = steps[steps["action"] == "escalate"]
+    assert (esc["actor"] == "system").all() and len(esc) > 100
+    assert (esc["at"].dt.minute % 10 == 0).all() and (esc["at"].dt.second == 0).all()
+    assert esc["note"].str.match(r"deadline \d{4}-.* passed \d+\.\d h ago").all()
+    order = list(Level)
+    assert all(
+        order.index(Level(b)) < order.index(Level(a))
+        for b, a in zip(esc["from_level"], esc["to_level"], strict=True)
+    )
+    escalated = inc["handling_level"] != "grid"
+    assert inc.loc[escalated, "handler_staff_key"].isna().all()
+    assert inc.loc[~escalated, "handler_staff_key"].notna().all()
+    primary = demo.staff_grids[demo.staff_grids["is_primary"]].groupby("grid_code")["staff_key"]
+    first = primary.min()
+    grid_level = inc[~escalated]
+    assert (
+        grid_level["handler_staff_key"].to_numpy() == first.loc[grid_level["grid_code"]].to_numpy()
+    ).all()
+    # Rework 5-8 % of closed cases; evaluated ones were closed first.
+    closed = inc["status"].isin(["closed", "evaluated"])
+    assert 0.05 < (inc.loc[closed, "rework_count"] > 0).mean() < 0.08
+    assert (inc.loc[~closed, "rework_count"] == 0).all()
+    # Accepting happens in office hours, except emergencies and the last weekend's duty.
+    accept = steps[steps["action"] == "accept"].merge(
+        inc[["ext_id", "category"]], left_on="incident_ext_id", right_on="ext_id"
+    )
+    office = accept[accept["category"] != "emergency"]["at"]
+    calendar = default_calendar()
+    in_hours = [calendar.is_working_time(t.to_pydatetime()) for t in office]
+    assert 0.99 < np.mean(in_hours) < 1  # the rest: the last weekend's duty officers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -231,3 +232,67 @@ def test_facility_types_are_seeded_once_and_kept_in_step(db: Session) -> None:
     rows = {c: r for c, r in db.execute(text("SELECT code, radius_m FROM facility_type"))}
     assert rows == {spec.code: spec.radius_m for spec in CATALOGUE}
     assert rows["kindergarten"] == 300 and rows["mediation_station"] == 1000
+
+
+def test_incidents_carry_their_workflow_and_history(demo_engine: Engine) -> None:
+    """Columns as gis.incidents.transition leaves them, and one intake row per case."""
+    with demo_engine.connect() as conn:
+        bad = conn.execute(
+            text(
+                """
+                WITH h AS (
+                  SELECT incident_id, count(*) AS n,
+                         count(*) FILTER (WHERE action = 'reported' AND from_state IS NULL
+                                          AND to_level = 'grid') AS intake,
+                         count(*) FILTER (WHERE action = 'escalate') AS escalations
+                  FROM incident_transition GROUP BY incident_id)
+                SELECT count(*) FILTER (WHERE h.n IS NULL OR h.intake <> 1),
+                       count(*) FILTER (WHERE i.version <> h.n),
+                       count(*) FILTER (WHERE (i.handling_level = 'grid') <> (h.escalations = 0)),
+                       count(*) FILTER (WHERE (i.handler_staff_id IS NULL)
+                                              <> (i.handling_level <> 'grid')),
+                       count(*) FILTER (WHERE (i.closed_at IS NOT NULL)
+                                              <> (i.status IN ('closed', 'evaluated'))),
+                       count(*) FILTER (WHERE (i.deadline_at IS NOT NULL)
+                                              <> (i.clock_started_at IS NOT NULL)),
+                       count(*)
+                FROM incident i LEFT JOIN h ON h.incident_id = i.id
+                """
+            )
+        ).one()
+        last_state = conn.execute(
+            text(
+                """SELECT count(*) FROM incident i JOIN LATERAL (
+                     SELECT to_state FROM incident_transition t WHERE t.incident_id = i.id
+                     ORDER BY at DESC, id DESC LIMIT 1) t ON true
+                   WHERE t.to_state <> i.status"""
+            )
+        ).scalar_one()
+        handler = conn.execute(
+            text(
+                """SELECT count(*) FROM incident i WHERE i.handler_staff_id IS DISTINCT FROM (
+                     SELECT min(s.id) FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
+                     WHERE sg.grid_id = i.grid_id AND sg.is_primary
+                       AND s.role = 'grid_manager') AND i.handling_level = 'grid'"""
+            )
+        ).scalar_one()
+        transitions = _scalar(demo_engine, "SELECT count(*) FROM incident_transition")
+    assert tuple(bad[:-1]) == (0, 0, 0, 0, 0, 0) and bad[-1] == 4027
+    assert last_state == 0 and handler == 0
+    assert 20_000 < transitions < 35_000
+
+
+def test_a_demo_history_reads_like_a_live_one(demo_engine: Engine) -> None:
+    from gis.incidents import get_incident, history
+
+    with Session(demo_engine) as session:
+        reworked = session.execute(
+            text("SELECT id FROM incident WHERE rework_count > 0 ORDER BY id LIMIT 1")
+        ).scalar_one()
+        steps = history(session, reworked)
+        record = get_incident(session, reworked)
+    actions = [s.action for s in steps]
+    assert actions[:3] == ["reported", "accept", "dispatch"]
+    assert "rework" in actions and actions.index("rework") < actions.index("verify")
+    assert record.version == len(steps) and record.closed_at == steps[actions.index("verify")].at
+    assert all(a.at <= b.at for a, b in itertools.pairwise(steps))

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, text
+from pyproj import Geod
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from gis import schema
@@ -41,6 +42,7 @@ from gis.incidents import (
     get_incident,
     history,
     merge_duplicate,
+    report_incident,
     suggest_duplicates,
     transition,
 )
@@ -495,8 +497,11 @@ def test_migration_0003_upgrades_a_database_holding_the_demo(server_url: str) ->
     name = "gridmap_incident_migration"
     engine = make_engine(recreate_database(server_url, name))
     try:
-        schema.upgrade(engine, "0002")
+        # The demo as a database from before 0003 held it: the loader writes today's
+        # columns, so load at head and go back (the rows and their statuses stay).
+        schema.upgrade(engine)
         load_demo(engine, progress=False)
+        _downgrade(engine, "0002")
         count_by_status = "SELECT status, count(*) FROM incident GROUP BY status"
         with engine.begin() as conn:
             # Databases from before 0003 also said "processing" for "with the unit".
@@ -560,3 +565,83 @@ def _downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
+
+
+# ---------------------------------------------------------------------- intake in one round trip
+
+
+def _statements(db: Session) -> list[str]:
+    """SQL statements the session's connection sends from now on (a live list)."""
+    sent: list[str] = []
+    conn = db.connection()
+
+    @event.listens_for(conn, "before_cursor_execute")
+    def record(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    return sent
+
+
+def test_intake_is_one_statement_that_stores_the_case_and_its_first_step(
+    db: Session, district: District
+) -> None:
+    sent = _statements(db)
+    inc = report(db, 119.1249, 36.72)  # snapped to grid A
+    assert len(sent) == 1
+    stored = get_incident(db, inc.id)
+    assert stored == inc  # the answer is the row as stored, field for field
+    (first,) = history(db, inc.id)
+    assert first.at == inc.reported_at and first.to_level == "grid"
+    assert (
+        first.note
+        == f"reported; outside every grid, snapped {inc.snapped_m:g} m to the nearest grid"
+    )
+    sent.clear()
+    with pytest.raises(OutsideDistrictError):
+        report(db, 119.25, 36.72)
+    assert len(sent) == 1
+    counts = db.execute(
+        text("SELECT (SELECT count(*) FROM incident), (SELECT count(*) FROM incident_transition)")
+    ).one()
+    assert tuple(counts) == (1, 1)  # the refused report left nothing behind
+
+
+def test_report_incident_answers_the_place_and_the_duplicates(
+    db: Session, district: District
+) -> None:
+    first = report(db, 119.11, 36.72)
+    near = report(db, 119.11 + 30 / M_PER_DEG_LON, 36.72, reported_at=at(FRIDAY, 19))
+    sent = _statements(db)
+    intake = report_incident(
+        db,
+        category="exposed_garbage",
+        lon=119.11 + 10 / M_PER_DEG_LON,
+        lat=36.72,
+        description="又一堆",
+        source="hotline",
+        actor="接线员",
+        reported_at=at(FRIDAY, 11),
+    )
+    assert len(sent) == 1
+    assert (intake.community_code, intake.subdistrict_code) == ("370705001001", "370705001")
+    assert intake.handler_name == "王网格员"
+    assert intake.record == get_incident(db, intake.record.id)
+    assert [d.id for d in intake.possible_duplicates] == [first.id, near.id]
+    assert intake.possible_duplicates == suggest_duplicates(db, intake.record.id)
+    assert intake.possible_duplicates[0].distance_m == pytest.approx(10, abs=0.5)
+    assert intake.possible_duplicates[1].hours_apart == pytest.approx(8)
+
+
+@pytest.mark.parametrize("bearing", [0, 45, 90, 135, 180, 225, 270, 315])
+def test_the_index_box_never_drops_a_duplicate_inside_50_m(
+    db: Session, district: District, bearing: int
+) -> None:
+    geod = Geod(ellps="WGS84")
+    lon, lat = 119.14, 36.73  # grid B
+    inside = geod.fwd(lon, lat, bearing, 49.9)[:2]
+    outside = geod.fwd(lon, lat, bearing, 50.1)[:2]
+    near = report(db, *inside)
+    report(db, *outside)
+    found = suggest_duplicates(db, category="exposed_garbage", lon=lon, lat=lat, at=at(FRIDAY, 9))
+    assert [c.id for c in found] == [near.id]
+    assert found[0].distance_m == pytest.approx(49.9, abs=0.05)
