@@ -1,4 +1,4 @@
-"""`gridmap incidents`: incident statistics of a period (and, later, other case commands)."""
+"""`gridmap incidents`: statistics of a period, and the escalation sweep for cron."""
 
 from __future__ import annotations
 
@@ -14,50 +14,74 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
-from gis.incident_stats import LEVELS, incident_counts, to_csv
+from gis.escalation_service import sweep_once
+from gis.incident_stats import LEVELS, as_instant, incident_counts, to_csv
 
 #: Registered as `gridmap incidents` by cli.main, which adds its commands wrapped in
 #: `explained` (domain errors as one line).
-incidents_app = typer.Typer(help="Incidents: statistics of the closed loop.", no_args_is_help=True)
+incidents_app = typer.Typer(
+    help="Incidents: statistics of the closed loop, escalation of overdue cases.",
+    no_args_is_help=True,
+)
 out = Console()
 err = Console(stderr=True)
 
-#: (column, header, kind) shown in the terminal; the CSV holds every column.
-_SHOWN = (
-    ("received", "received 受理", "count"),
-    ("due", "due 应结", "count"),
-    ("closure_rate", "closure 结案率", "rate"),
-    ("on_time_rate", "on time 按期", "rate"),
-    ("handling_rate", "handling 办结率", "rate"),
-    ("rework_rate", "rework 返工率", "rate"),
-    ("escalations", "escalations 升级", "count"),
-    ("hours_reported_accepted", "h to accept", "hours"),
-    ("hours_dispatched_handled", "h to handle", "hours"),
-    ("hours_feedback_closed", "h to close", "hours"),
-    ("per_1000_households", "per 1,000 hh", "hours"),
+#: (column, header, kind) of the tables printed; the CSV holds every column.
+_COUNTS = (
+    ("received", "received", "count"),
+    ("due", "due", "count"),
+    ("escalations", "escal.", "count"),
+    ("per_1000_households", "/1k hh", "decimal"),
 )
+_RATES = (
+    ("closure_rate", "closure", "rate"),
+    ("on_time_rate", "on time", "rate"),
+    ("handling_rate", "handling", "rate"),
+    ("rework_rate", "rework", "rate"),
+)
+_HOURS = (
+    ("hours_reported_accepted", "accept", "decimal"),
+    ("hours_accepted_dispatched", "dispatch", "decimal"),
+    ("hours_dispatched_handled", "handle", "decimal"),
+    ("hours_handled_feedback", "feedback", "decimal"),
+    ("hours_feedback_closed", "close", "decimal"),
+    ("hours_closed_evaluated", "evaluate", "decimal"),
+)
+WIDE_TERMINAL = 110
+"""Columns from which counts and rates share one table (each table fits 80 columns)."""
 
 
 def _cell(value: float, kind: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if kind == "rate":
-        return f"{value:.2%}"
-    if kind == "hours":
+        return f"{value:.1%}"
+    if kind == "decimal":
         return f"{value:.1f}"
     return f"{int(value):,}"
 
 
-def stats_table(df: pd.DataFrame, title: str, limit: int | None = None) -> Table:
-    """The headline columns of an ``incident_counts`` table, rates as percentages."""
-    table = Table(title=title, box=box.SIMPLE_HEAD)
-    table.add_column("code")
-    table.add_column("name", overflow="fold")
-    for _, header, _kind in _SHOWN:
-        table.add_column(header, justify="right")
+def stats_table(
+    df: pd.DataFrame,
+    title: str,
+    limit: int | None = None,
+    columns: tuple[tuple[str, str, str], ...] = _COUNTS + _RATES,
+) -> Table:
+    """Some columns of an ``incident_counts`` table, one row per area; rates as percentages.
+
+    Areas are named by their Chinese name, grids by their 15-digit code (the
+    names of grids repeat the community's); the CSV carries both.
+    """
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    label = "code" if (df["level"] == "grid").all() else "name"
+    table.add_column(label, no_wrap=True)
+    for column, header, _kind in columns:
+        if column in df.columns:
+            table.add_column(header, justify="right", no_wrap=True)
+    shown = [(c, k) for c, _, k in columns if c in df.columns]
     rows = df if limit is None else df.head(limit)
     for r in rows.to_dict("records"):
-        table.add_row(str(r["code"]), str(r["name"]), *(_cell(r[c], kind) for c, _, kind in _SHOWN))
+        table.add_row(str(r[label]), *(_cell(r[c], k) for c, k in shown))
     return table
 
 
@@ -79,15 +103,46 @@ def stats_command(
     ] = None,
     limit: Annotated[int, typer.Option(help="Rows shown in the terminal (the CSV has all).")] = 40,
 ) -> None:
-    """Received, due, closure and on-time rates (over cases due), handling rate (办结率),
-    rework rate, escalations and mean hours per step, per area; defaults to the demo's year."""
+    """Received, due, closure and on-time rates (结案率, 按期结案率: over cases due), handling
+    rate (办结率), rework rate (返工率), escalations, incidents per 1,000 households and mean
+    hours per step, per area; defaults to the demo's year."""
     with open_engine() as engine, engine.connect() as conn, err.status("Counting ..."):
         df = incident_counts(conn, start, end, level=level, category=category)
     period = f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
     title = f"Incidents per {level}, {period}" + (f", {category}" if category else "")
-    out.print(stats_table(df, title, limit))
+    if out.width >= WIDE_TERMINAL:
+        out.print(stats_table(df, title, limit, _COUNTS + _RATES))
+    else:
+        out.print(stats_table(df, title, limit, _COUNTS))
+        out.print(stats_table(df, "Rates (closure and on time: of the cases due)", limit, _RATES))
+    out.print(stats_table(df, "Mean calendar hours to each step", limit, _HOURS))
     if len(df) > limit:
         out.print(f"({len(df) - limit} more rows; --csv writes them all)")
     if csv is not None:
         to_csv(df, csv)
         out.print(f"Wrote {len(df)} rows to {csv}.")
+
+
+def escalate_command(
+    now: Annotated[
+        dt.datetime | None,
+        typer.Option(help="Sweep as of this time (default: now); naive times are Asia/Shanghai."),
+    ] = None,
+) -> None:
+    """Raise every overdue open case one level (grid → community → subdistrict → district).
+
+    The server does this every GRIDMAP_ESCALATION_INTERVAL_S on its own; run
+    this from cron where no server runs. Each missed deadline raises a case once.
+    """
+    at = as_instant(now) if now is not None else dt.datetime.now(dt.UTC)
+    with open_engine() as engine, err.status("Escalating overdue cases ..."):
+        result = sweep_once(engine, at)
+    if result.skipped:
+        out.print("Another escalation sweep is running (the server's); nothing done.")
+        return
+    if not result.escalated:
+        out.print("No overdue case to escalate.")
+        return
+    shown = ", ".join(map(str, result.escalated[:20]))
+    more = f" and {len(result.escalated) - 20} more" if len(result.escalated) > 20 else ""
+    out.print(f"Escalated {len(result.escalated):,} overdue case(s): {shown}{more}.")

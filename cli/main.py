@@ -193,12 +193,13 @@ def _register_import() -> None:
 _register_import()
 
 from cli.coverage_command import coverage_command  # noqa: E402
-from cli.incidents_command import incidents_app, stats_command  # noqa: E402
+from cli.incidents_command import escalate_command, incidents_app, stats_command  # noqa: E402
 from cli.norms_command import norms_command  # noqa: E402
 
 app.command("coverage")(explained(coverage_command))
 app.command("norms")(explained(norms_command))
 incidents_app.command("stats")(explained(stats_command))
+incidents_app.command("escalate")(explained(escalate_command))
 app.add_typer(incidents_app, name="incidents")
 
 

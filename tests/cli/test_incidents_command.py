@@ -1,0 +1,71 @@
+"""`gridmap incidents stats` on the demo and `gridmap incidents escalate` on a committed case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from cli.main import app
+from gis.incident_stats import incident_counts
+from gis.incidents import get_incident
+from gis.workflow import Level
+from tests.coverage_district import drop_database, fresh_coverage_database
+from tests.incident_cases import dispatched_case
+
+runner = CliRunner()
+YEAR_START, YEAR_END = dt.date(2025, 11, 1), dt.date(2026, 11, 1)
+"""The demo year, the command's default period."""
+
+
+def _env(engine: Engine) -> dict[str, str]:
+    return {"DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+
+
+def test_stats_prints_the_district_rates_and_writes_every_community(
+    demo_engine: Engine, tmp_path: Path
+) -> None:
+    csv = tmp_path / "communities.csv"
+    result = runner.invoke(
+        app,
+        ["incidents", "stats", "--level", "community", "--csv", str(csv), "--limit", "5"],
+        env=_env(demo_engine),
+    )
+    assert result.exit_code == 0, result.output
+    with demo_engine.connect() as conn:
+        expected = incident_counts(conn, YEAR_START, YEAR_END, level="community")
+    first = expected.iloc[0]
+    assert first["name"] in result.output and f"{first['on_time_rate']:.1%}" in result.output
+    assert f"{first['hours_dispatched_handled']:.1f}" in result.output
+    assert f"({len(expected) - 5} more rows; --csv writes them all)" in result.output
+    written = pd.read_csv(csv, dtype={"code": str}, encoding="utf-8-sig")
+    assert written["code"].tolist() == expected["code"].tolist()
+    assert written["received"].sum() == 4027
+
+
+def test_stats_refuses_an_unknown_level(demo_engine: Engine) -> None:
+    result = runner.invoke(app, ["incidents", "stats", "--level", "street"], env=_env(demo_engine))
+    assert result.exit_code == 1
+    assert "unknown level 'street'" in result.output
+
+
+def test_escalate_raises_an_overdue_case_once(server_url: str) -> None:
+    district = fresh_coverage_database(server_url, "gridmap_cli_escalate")
+    try:
+        case = dispatched_case(district.engine)  # due 2025-03-10 11:00 Beijing time
+        env = _env(district.engine)
+        early = runner.invoke(app, ["incidents", "escalate", "--now", "2025-03-10T10:00"], env=env)
+        assert early.exit_code == 0, early.output
+        assert "No overdue case to escalate." in early.output
+        late = runner.invoke(app, ["incidents", "escalate", "--now", "2025-03-10T12:00"], env=env)
+        assert f"Escalated 1 overdue case(s): {case.id}." in late.output
+        again = runner.invoke(app, ["incidents", "escalate", "--now", "2025-03-10T13:00"], env=env)
+        assert "No overdue case to escalate." in again.output
+        with Session(district.engine) as session:
+            assert get_incident(session, case.id).handling_level is Level.COMMUNITY
+    finally:
+        drop_database(server_url, district)
