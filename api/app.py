@@ -22,6 +22,7 @@ from api.routes import (
     facilities,
     features,
     health,
+    incident_pages,
     incidents,
     open311,
     web,
@@ -129,6 +130,7 @@ def create_app(
     app.include_router(facilities.router)
     app.include_router(incidents.router)
     app.include_router(coverage.router)
+    app.include_router(incident_pages.router)
     app.include_router(open311.router)
     register_error_shape(app, open311.PREFIX + "/", open311.error_response)
     app.include_router(web.router)

@@ -402,6 +402,7 @@ def render_map(
 
     link = f'<a href="{html.escape(docs_url)}">API 文档</a>' if docs_url else ""
     link += '<a href="/coverage">服务覆盖分析</a>'  # the coverage map (api/routes/coverage.py)
+    link += '<a href="/incidents">事件分析地图</a><a href="/incidents/grid">网格员工作台</a>'
     root.html.add_child(  # type: ignore[attr-defined]
         Element(f'<div class="gm-title">{html.escape(title)}{link}</div>')
     )

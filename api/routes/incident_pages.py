@@ -1,0 +1,171 @@
+"""The incident pages: the planner's incident map and the grid manager's worklist.
+
+``/incidents`` maps a chosen rate per grid (per 1,000 households by default)
+for a period and category, with a switchable Gi* hot-spot layer and, zoomed
+in, the incidents themselves; everything it shows comes from the statistics,
+hot-spot and list endpoints of ``api.routes.incidents``. ``/incidents/grid``
+lists the grids with their grid managers; ``/incidents/grid/{code}`` is one
+grid manager's worklist: open cases by deadline, on the map, with the
+workflow's buttons. Its data is ``GET /api/v1/worklists/{code}``.
+
+There is no login yet: the worklist acts as the grid's primary grid manager
+(the name is shown and sent as ``actor``). Real authentication is a later issue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from api.dependencies import SessionDep, SettingsDep
+from api.responses import ErrorDoc
+from gis import incident_views
+from gis.incident_catalogue import subclasses, top_level
+from gis.incident_stats import TIMEZONE
+from layers.incidents import LABELS_ZH, incident_map_style, period_choices, worklist_style
+from layers.webmap import VENDOR_BASE
+
+router = APIRouter()
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+GRID_CODE = r"^[0-9]{15}$"
+GridCode = Annotated[str, PathParam(pattern=GRID_CODE, description="The grid's 15-digit code.")]
+
+_ENV = Environment(
+    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False
+)
+
+
+def _script_json(value: Any) -> Markup:
+    """JSON safe inside a <script> element."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+def _categories() -> list[dict[str, Any]]:
+    """Top-level categories with their subclasses, for the category picker."""
+    return [
+        {
+            "code": top.code,
+            "name": top.name_zh,
+            "subclasses": [{"code": s.code, "name": s.name_zh} for s in subclasses(top.code)],
+        }
+        for top in top_level()
+    ]
+
+
+@router.get("/incidents", response_class=HTMLResponse, include_in_schema=False)
+def incident_map_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """The planner's map: per-grid rates, Gi* hot spots and incidents, by period and category."""
+    latest = incident_views.latest_report_date(session) or dt.datetime.now(TIMEZONE).date()
+    periods = [
+        {"key": p.key, "label": p.label_zh, "start": p.start.isoformat(), "end": p.end.isoformat()}
+        for p in period_choices(latest)
+    ]
+    config = {
+        "style": incident_map_style(),
+        "periods": periods,
+        "categories": _categories(),
+        "maxPageSize": settings.max_page_size,
+        "api": "/api/v1",
+    }
+    html = _ENV.get_template("incidents.html").render(
+        vendor=VENDOR_BASE, config=_script_json(config), title=LABELS_ZH["title"]
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/incidents/grid", response_class=HTMLResponse, include_in_schema=False)
+def grid_picker_page(session: SessionDep) -> HTMLResponse:
+    """Every grid with its grid manager and open/overdue cases, each linking to its worklist."""
+    rows = incident_views.grid_managers(session)
+    html = _ENV.get_template("grid_picker.html").render(
+        rows=rows,
+        title=LABELS_ZH["worklist_title"],
+        open_total=sum(r.open for r in rows),
+        overdue_total=sum(r.overdue for r in rows),
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/incidents/grid/{grid_code}", response_class=HTMLResponse, include_in_schema=False)
+def worklist_page(session: SessionDep, grid_code: GridCode) -> HTMLResponse:
+    """One grid manager's worklist; the data comes from GET /api/v1/worklists/{grid_code}."""
+    worklist = incident_views.grid_worklist(session, grid_code)  # 404 for an unknown grid
+    config = {
+        "style": worklist_style(),
+        "gridCode": grid_code,
+        "categories": {c["code"]: c["name"] for c in _flat_categories()},
+        "api": "/api/v1",
+    }
+    html = _ENV.get_template("grid_manager.html").render(
+        vendor=VENDOR_BASE,
+        config=_script_json(config),
+        title=f"{LABELS_ZH['worklist_title']} · {worklist.grid_name}",
+        grid=worklist,
+    )
+    return HTMLResponse(html)
+
+
+def _flat_categories() -> list[dict[str, str]]:
+    out = []
+    for top in _categories():
+        out.append({"code": top["code"], "name": top["name"]})
+        out.extend(top["subclasses"])
+    return out
+
+
+@router.get(
+    "/api/v1/worklists/{grid_code}",
+    tags=["incidents"],
+    summary="A grid manager's worklist: the grid's open incidents by deadline",
+    responses={
+        400: {"model": ErrorDoc, "description": "The code is not 15 digits."},
+        404: {"model": ErrorDoc, "description": "No current grid has this code."},
+    },
+)
+def grid_worklist(session: SessionDep, grid_code: GridCode) -> JSONResponse:
+    """``grid`` (code, name, community, households, geometry), ``manager`` (the
+    primary grid manager, ``{id, name}`` or null), ``now``, ``overdue`` and
+    ``incidents``: open cases, soonest deadline first (overdue ones lead;
+    cases not yet dispatched, without a deadline, follow by report time). Each
+    has ``version`` and ``allowed`` (actions the workflow accepts now),
+    ``remaining_s`` (calendar seconds to the deadline, negative when overdue)
+    and ``remaining_working_s`` (working seconds left, for working-time limits).
+    No contact details of reporters or staff."""
+    w = incident_views.grid_worklist(session, grid_code)
+    return JSONResponse(
+        {
+            "grid": {
+                "code": w.grid_code,
+                "name": w.grid_name,
+                "community_code": w.community_code,
+                "community_name": w.community_name,
+                "households": w.households,
+                "geometry": w.geometry,
+            },
+            "manager": dataclasses.asdict(w.manager) if w.manager else None,
+            "now": w.now.isoformat(),
+            "overdue": w.overdue,
+            "incidents": [_json_ready(dataclasses.asdict(item)) for item in w.items],
+        }
+    )

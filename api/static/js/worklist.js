@@ -1,0 +1,261 @@
+/*
+ * gridmap grid manager's worklist (/incidents/grid/{code}).
+ *
+ * GET /api/v1/worklists/{code} gives the grid's open cases, soonest deadline
+ * first (overdue ones lead and are highlighted), each with its version and
+ * the actions the workflow allows now. A button posts that action to
+ * /api/v1/incidents/{id}/transitions quoting the version; actions that must
+ * say why (window.GRIDMAP_WORKLIST.style.actions[a].needsNote) ask for a note
+ * first. A 409 reloads the list and says why (someone else changed the case,
+ * or the step is no longer allowed). After every step the list is reloaded.
+ * Rows and map markers select each other. Style: layers/incidents.py.
+ */
+(function () {
+  'use strict';
+  var config = window.GRIDMAP_WORKLIST;
+  var style = config.style;
+  var labels = style.labels;
+  var api = config.api;
+
+  var list = document.getElementById('gm-list');
+  var count = document.getElementById('gm-count');
+  var message = document.getElementById('gm-message');
+  var actorInput = document.getElementById('gm-actor');
+
+  var items = {};      // id -> incident of the last load
+  var markers = {};    // id -> circle marker
+  var selected = null; // id
+  var loads = 0;
+  var clockOffset = 0; // server now - browser now, milliseconds
+
+  var map = L.map('gm-map', {zoomSnap: 0.25});
+  L.control.scale({imperial: false}).addTo(map);
+  var gridLayer = L.geoJSON(null, {style: function () { return style.grid; },
+    interactive: false}).addTo(map);
+  var markerLayer = L.layerGroup().addTo(map);
+  window.gridmapWorklist = {map: map, markers: markers};  // for tests and the console
+
+  function escapeHtml(value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
+  }
+
+  function localTime(iso) {
+    if (!iso) { return '—'; }
+    return new Date(iso).toLocaleString('zh-CN', {timeZone: 'Asia/Shanghai', hour12: false,
+      month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'});
+  }
+
+  function duration(seconds) {
+    var minutes = Math.floor(Math.abs(seconds) / 60);
+    var days = Math.floor(minutes / 1440);
+    var hours = Math.floor((minutes % 1440) / 60);
+    var mins = minutes % 60;
+    if (days) { return days + '天' + hours + '小时'; }
+    if (hours) { return hours + '小时' + mins + '分'; }
+    return mins + '分';
+  }
+
+  function stateOf(status) {
+    return style.states[status] || {label: status, colour: '#777'};
+  }
+
+  function actionLabel(action) {
+    if (style.actions[action]) { return style.actions[action].label; }
+    return {reported: '上报', merge: '合并'}[action] || action;
+  }
+
+  function say(text, ok) {
+    message.textContent = text;
+    message.className = ok ? 'gm-ok' : 'gm-error';
+  }
+
+  function dueText(item) {
+    if (!item.deadline_at) { return labels.no_deadline + '（' + localTime(item.reported_at) + ' 上报）'; }
+    var left = (new Date(item.deadline_at).getTime() - (Date.now() + clockOffset)) / 1000;
+    var text = '期限 ' + localTime(item.deadline_at) + '，';
+    if (left < 0) { return text + labels.overdue + ' ' + duration(left); }
+    text += labels.remaining + ' ' + duration(left);
+    if (item.remaining_working_s !== null && item.remaining_working_s !== undefined) {
+      text += '（工作时间 ' + duration(item.remaining_working_s) + '）';
+    }
+    return text;
+  }
+
+  // --- list and markers ------------------------------------------------------------------
+  function row(item) {
+    var state = stateOf(item.status);
+    var buttons = item.allowed.map(function (a) {
+      return '<button type="button" data-action="' + escapeHtml(a) + '">' +
+        escapeHtml(actionLabel(a)) + '</button>';
+    }).join('');
+    var category = config.categories[item.category] || item.category;
+    return '<li class="gm-item' + (item.overdue ? ' gm-overdue' : '') + '" data-id="' + item.id +
+      '" data-status="' + escapeHtml(item.status) + '" data-version="' + item.version + '">' +
+      '<div class="gm-head"><span><b>#' + item.id + '</b> ' + escapeHtml(category) + '</span>' +
+      '<span class="gm-state" style="background:' + state.colour + '">' +
+      escapeHtml(state.label) + '</span></div>' +
+      '<div class="gm-due">' + escapeHtml(dueText(item)) + '</div>' +
+      '<div class="gm-desc">' + escapeHtml(item.description || item.address || '') +
+      (item.handler ? ' · 处置人 ' + escapeHtml(item.handler.name) : '') +
+      (item.handling_level !== 'grid' ? ' · 已上报至' +
+        escapeHtml(style.levels[item.handling_level] || item.handling_level) : '') +
+      '</div>' +
+      '<div class="gm-actions">' + buttons +
+      '<button type="button" data-history="1">' + escapeHtml(labels.history) + '</button></div>' +
+      '<div class="gm-note"><textarea rows="2" placeholder="' + escapeHtml(labels.note) +
+      '"></textarea><button type="button" data-confirm="1">' + escapeHtml(labels.confirm) +
+      '</button><button type="button" data-dismiss="1">' + escapeHtml(labels.cancel_form) +
+      '</button></div><div class="gm-history"></div></li>';
+  }
+
+  function drawMarkers(incidents) {
+    markerLayer.clearLayers();
+    Object.keys(markers).forEach(function (k) { delete markers[k]; });
+    incidents.forEach(function (item) {
+      var state = stateOf(item.status);
+      var marker = L.circleMarker([item.lat, item.lon], L.extend({}, style.marker, {
+        radius: style.marker.radius, fillColor: state.colour,
+        color: item.overdue ? style.overdue : style.marker.color, bubblingMouseEvents: false
+      }));
+      marker.bindPopup(function () {
+        var category = config.categories[item.category] || item.category;
+        return '<table class="gm-popup"><tr><th>#' + item.id + '</th><td>' +
+          escapeHtml(category) + '</td></tr><tr><th>状态</th><td>' + escapeHtml(state.label) +
+          '</td></tr><tr><th>期限</th><td>' + escapeHtml(dueText(item)) + '</td></tr>' +
+          '<tr><th>描述</th><td>' + escapeHtml(item.description || '—') + '</td></tr></table>';
+      });
+      marker.on('click', function () { select(item.id, false); });
+      marker.addTo(markerLayer);
+      markers[item.id] = marker;
+    });
+  }
+
+  function select(id, fromList) {
+    if (selected !== null && markers[selected]) {
+      markers[selected].setStyle({weight: style.marker.weight});
+    }
+    var previous = list.querySelector('.gm-selected');
+    if (previous) { previous.classList.remove('gm-selected'); }
+    selected = id;
+    var li = list.querySelector('.gm-item[data-id="' + id + '"]');
+    if (li) {
+      li.classList.add('gm-selected');
+      if (!fromList) { li.scrollIntoView({block: 'nearest'}); }
+    }
+    var marker = markers[id];
+    if (marker) {
+      marker.setStyle({weight: style.selectedWeight});
+      if (fromList) {
+        map.panTo(marker.getLatLng());
+        marker.openPopup();
+      }
+    }
+  }
+
+  function load() {
+    return fetch(api + '/worklists/' + encodeURIComponent(config.gridCode))
+      .then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) { throw new Error(body.description || response.statusText); }
+          return body;
+        });
+      })
+      .then(function (body) {
+        clockOffset = new Date(body.now).getTime() - Date.now();
+        if (!loads) {
+          gridLayer.addData(body.grid.geometry);
+          map.fitBounds(gridLayer.getBounds(), {padding: [20, 20]});
+        }
+        items = {};
+        body.incidents.forEach(function (item) { items[item.id] = item; });
+        list.innerHTML = body.incidents.length ? body.incidents.map(row).join('')
+          : '<li>' + escapeHtml(labels.no_open) + '</li>';
+        count.textContent = '待办 ' + body.incidents.length + ' 件，其中' + labels.overdue + ' ' +
+          body.overdue + ' 件';
+        drawMarkers(body.incidents);
+        if (selected !== null && items[selected]) { select(selected, false); }
+        else { selected = null; }
+        loads += 1;
+        document.body.dataset.loads = String(loads);
+      })
+      .catch(function (err) { say('加载失败：' + err.message, false); });
+  }
+
+  // --- workflow --------------------------------------------------------------------------
+  function act(item, action, note) {
+    var actor = actorInput.value.trim();
+    if (!actor) {
+      say('请先填写操作人姓名', false);
+      actorInput.focus();
+      return Promise.resolve();
+    }
+    var body = {action: action, actor: actor, expected_version: item.version};
+    if (note) { body.note = note; }
+    return fetch(api + '/incidents/' + item.id + '/transitions', {
+      method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().then(function (answer) {
+        if (response.ok) {
+          say('#' + item.id + ' ' + actionLabel(action) + '：' + stateOf(item.status).label +
+            ' → ' + stateOf(answer.status).label, true);
+        } else if (response.status === 409 && answer.current_version !== undefined) {
+          say('#' + item.id + ' ' + labels.stale + '（版本 ' + item.version + ' → ' +
+            answer.current_version + '）', false);
+        } else if (response.status === 409) {
+          say('#' + item.id + ' 无法' + actionLabel(action) + '：当前状态只允许 ' +
+            (answer.allowed || []).map(actionLabel).join('、') + '。已重新载入。', false);
+        } else {
+          say('#' + item.id + ' ' + actionLabel(action) + '失败：' + answer.description, false);
+          return;
+        }
+        return load();
+      });
+    }).catch(function (err) { say('提交失败：' + err.message, false); });
+  }
+
+  function showHistory(item, box) {
+    if (box.style.display === 'block') { box.style.display = 'none'; return; }
+    fetch(api + '/incidents/' + item.id + '/history').then(function (r) { return r.json(); })
+      .then(function (body) {
+        box.innerHTML = '<table>' + body.history.map(function (h) {
+          // The intake step's actor may be the reporter: show the source, not the person.
+          var who = h.action === 'reported' ? (item.source || '上报') : h.actor;
+          return '<tr><td>' + escapeHtml(localTime(h.at)) + '</td><td>' +
+            escapeHtml(actionLabel(h.action)) + '</td><td>' + escapeHtml(stateOf(h.to_state).label) +
+            '</td><td>' + escapeHtml(who) + '</td><td>' +
+            escapeHtml(h.action === 'reported' ? '' : (h.note || '')) + '</td></tr>';
+        }).join('') + '</table>';
+        box.style.display = 'block';
+      });
+  }
+
+  list.addEventListener('click', function (event) {
+    var li = event.target.closest('.gm-item');
+    if (!li) { return; }
+    var item = items[li.dataset.id];
+    var button = event.target.closest('button');
+    var noteBox = li.querySelector('.gm-note');
+    if (!button) { select(item.id, true); return; }
+    if (button.dataset.history) { showHistory(item, li.querySelector('.gm-history')); return; }
+    if (button.dataset.dismiss) { noteBox.style.display = 'none'; return; }
+    if (button.dataset.confirm) {
+      var note = noteBox.querySelector('textarea').value.trim();
+      if (!note) { say('请填写' + actionLabel(noteBox.dataset.action) + '的理由', false); return; }
+      act(item, noteBox.dataset.action, note);
+      return;
+    }
+    var action = button.dataset.action;
+    if (style.actions[action] && style.actions[action].needsNote) {
+      noteBox.dataset.action = action;
+      noteBox.querySelector('textarea').placeholder = actionLabel(action) + '的理由（必填）';
+      noteBox.style.display = 'block';
+      noteBox.querySelector('textarea').focus();
+      return;
+    }
+    act(item, action);
+  });
+
+  load();
+}());

@@ -1,0 +1,265 @@
+"""What the incident pages read: a grid's worklist, the grids with their managers, the data's span.
+
+The grid manager's worklist is the grid's open cases (not cancelled, closed
+or evaluated) ordered by deadline: the soonest first, so cases already past
+their deadline lead; cases whose clock has not started yet (reported,
+accepted) follow in the order they came in. Each case carries its
+``version`` (to quote in a transition) and the actions the workflow allows
+now (``gis.workflow.CaseFlow.allowed``), so the page offers only buttons
+that can succeed.
+
+Personal data: reporters' contact details are never read here; staff are
+given by name only (no phone numbers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import NotFoundError
+from gis.incident_catalogue import UnknownCategoryError, category_by_name_zh
+from gis.incident_catalogue import category as catalogue_category
+from gis.queries import GEOJSON_DECIMALS, check_code
+from gis.workcalendar import WorkCalendar, working_time_between
+from gis.workflow import CaseFlow, Level, State
+
+OPEN_STATES: tuple[str, ...] = tuple(s.value for s in State if not s.is_terminal)
+
+
+@dataclass(frozen=True)
+class StaffName:
+    """A member of staff as pages show them: id and name, nothing else."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One open case of the worklist; times aware, durations in seconds.
+
+    ``remaining_s`` is calendar time to the deadline (negative: overdue by
+    that much); ``remaining_working_s`` the working time left on the
+    calendar when the category's limit runs in working time (0 once
+    overdue), else None. Both None without a deadline.
+    """
+
+    id: int
+    ext_id: str | None
+    category: str
+    category_name: str
+    status: str
+    handling_level: str
+    lon: float
+    lat: float
+    reported_at: dt.datetime
+    deadline_at: dt.datetime | None
+    remaining_s: float | None
+    remaining_working_s: float | None
+    overdue: bool
+    version: int
+    rework_count: int
+    allowed: list[str]
+    description: str | None
+    address: str | None
+    source: str | None
+    handler: StaffName | None
+
+
+@dataclass(frozen=True)
+class GridWorklist:
+    """A grid, its primary grid manager and its open cases by deadline, as of ``now``."""
+
+    grid_code: str
+    grid_name: str
+    community_code: str
+    community_name: str
+    households: int
+    geometry: dict[str, Any]
+    manager: StaffName | None
+    now: dt.datetime
+    items: list[WorkItem] = field(default_factory=list)
+
+    @property
+    def overdue(self) -> int:
+        return sum(item.overdue for item in self.items)
+
+
+@dataclass(frozen=True)
+class GridManagerRow:
+    """A current grid with its primary grid manager's name and open/overdue case counts."""
+
+    grid_code: str
+    grid_name: str
+    community_name: str
+    manager: str | None
+    open: int
+    overdue: int
+
+
+def _category_name(code: str) -> str:
+    try:
+        return catalogue_category(code).name_zh
+    except UnknownCategoryError:
+        by_name = category_by_name_zh(code)
+        return by_name.name_zh if by_name is not None else code
+
+
+def _working(code: str) -> bool:
+    try:
+        return catalogue_category(code).deadline.working
+    except UnknownCategoryError:
+        by_name = category_by_name_zh(code)
+        return by_name.deadline.working if by_name is not None else True
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def grid_worklist(
+    session: Session,
+    grid_code: str,
+    *,
+    now: dt.datetime | None = None,
+    calendar: WorkCalendar | None = None,
+) -> GridWorklist:
+    """The current grid ``grid_code``'s open cases, soonest deadline first.
+
+    NotFoundError if no current grid has the code; InvalidParameterError if
+    it is not 15 digits.
+    """
+    check_code(grid_code, "grid")
+    now = now or _now()
+    grid = session.execute(
+        text(
+            """
+            SELECT g.id, g.code, g.name, g.households, c.code AS community_code,
+                   c.name AS community_name, ST_AsGeoJSON(g.geom, :decimals)::json AS geometry,
+                   (SELECT s.id FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
+                     WHERE sg.grid_id = g.id AND sg.is_primary AND s.role = 'grid_manager'
+                     ORDER BY s.id LIMIT 1) AS manager_id
+            FROM grid g JOIN admin_area c ON c.id = g.community_id
+            WHERE g.code = :code AND g.valid_to IS NULL
+            ORDER BY g.valid_from DESC LIMIT 1
+            """
+        ),
+        {"code": grid_code, "decimals": GEOJSON_DECIMALS},
+    ).first()
+    if grid is None:
+        raise NotFoundError(f"no current grid has code {grid_code}")
+    manager = None
+    if grid.manager_id is not None:
+        name = session.execute(
+            text("SELECT name FROM staff WHERE id = :id"), {"id": grid.manager_id}
+        ).scalar_one()
+        manager = StaffName(int(grid.manager_id), name)
+    rows = session.execute(
+        text(
+            """
+            SELECT i.id, i.ext_id, i.category, i.status, i.handling_level,
+                   round(ST_X(i.geom)::numeric, :decimals)::float AS lon,
+                   round(ST_Y(i.geom)::numeric, :decimals)::float AS lat,
+                   i.reported_at, i.deadline_at, i.version, i.rework_count,
+                   i.description, i.address, i.source, i.handler_staff_id, s.name AS handler_name
+            FROM incident i
+            JOIN grid g ON g.id = i.grid_id
+            LEFT JOIN staff s ON s.id = i.handler_staff_id
+            WHERE g.code = :code AND i.status = ANY(:open)
+            ORDER BY i.deadline_at ASC NULLS LAST, i.reported_at, i.id
+            """
+        ),
+        {"code": grid_code, "open": list(OPEN_STATES), "decimals": GEOJSON_DECIMALS},
+    ).all()
+    items = [_item(row, now, calendar) for row in rows]
+    return GridWorklist(
+        grid_code=grid.code,
+        grid_name=grid.name,
+        community_code=grid.community_code,
+        community_name=grid.community_name,
+        households=int(grid.households or 0),
+        geometry=grid.geometry,
+        manager=manager,
+        now=now,
+        items=items,
+    )
+
+
+def _item(row: Any, now: dt.datetime, calendar: WorkCalendar | None) -> WorkItem:
+    deadline: dt.datetime | None = row.deadline_at
+    remaining = working = None
+    overdue = False
+    if deadline is not None:
+        remaining = (deadline - now).total_seconds()
+        overdue = remaining < 0
+        if _working(row.category):
+            left = working_time_between(now, deadline, calendar=calendar) if not overdue else None
+            working = left.total_seconds() if left is not None else 0.0
+    flow = CaseFlow(state=State(row.status), level=Level(row.handling_level))
+    handler = (
+        StaffName(int(row.handler_staff_id), row.handler_name)
+        if row.handler_staff_id is not None and row.handler_name is not None
+        else None
+    )
+    return WorkItem(
+        id=int(row.id),
+        ext_id=row.ext_id,
+        category=row.category,
+        category_name=_category_name(row.category),
+        status=row.status,
+        handling_level=row.handling_level,
+        lon=float(row.lon),
+        lat=float(row.lat),
+        reported_at=row.reported_at,
+        deadline_at=deadline,
+        remaining_s=remaining,
+        remaining_working_s=working,
+        overdue=overdue,
+        version=int(row.version),
+        rework_count=int(row.rework_count),
+        allowed=[a.value for a in flow.allowed()],
+        description=row.description,
+        address=row.address,
+        source=row.source,
+        handler=handler,
+    )
+
+
+def grid_managers(session: Session, *, now: dt.datetime | None = None) -> list[GridManagerRow]:
+    """Every current grid with its primary grid manager and open/overdue counts, by code."""
+    now = now or _now()
+    rows = session.execute(
+        text(
+            """
+            SELECT g.code, g.name, c.name AS community_name,
+                   (SELECT s.name FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
+                     WHERE sg.grid_id = g.id AND sg.is_primary AND s.role = 'grid_manager'
+                     ORDER BY s.id LIMIT 1) AS manager,
+                   count(i.id) AS open,
+                   count(i.id) FILTER (WHERE i.deadline_at < :now) AS overdue
+            FROM grid g
+            JOIN admin_area c ON c.id = g.community_id
+            LEFT JOIN incident i ON i.grid_id = g.id AND i.status = ANY(:open)
+            WHERE g.valid_to IS NULL
+            GROUP BY g.id, g.code, g.name, c.name
+            ORDER BY g.code
+            """
+        ),
+        {"now": now, "open": list(OPEN_STATES)},
+    ).all()
+    return [
+        GridManagerRow(r.code, r.name, r.community_name, r.manager, int(r.open), int(r.overdue))
+        for r in rows
+    ]
+
+
+def latest_report_date(session: Session) -> dt.date | None:
+    """The local (Asia/Shanghai) date of the latest incident report; None without incidents."""
+    return session.execute(
+        text("SELECT (max(reported_at) AT TIME ZONE 'Asia/Shanghai')::date FROM incident")
+    ).scalar()

@@ -1,0 +1,545 @@
+"""The incident pages in headless Chromium, offline.
+
+The planner's map (/incidents) and the grid picker run on the read-only demo
+district (``live_server``). The worklist's workflow buttons write, so they run
+on a database of their own (``worklist_server``): the small lattice district
+of tests/coverage_district.py with a grid manager on grid 001 and, before
+each test, five cases in that grid whose deadlines are known.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from gis.embedded import free_port
+from gis.incidents import create_incident, transition
+from gis.settings import ServerSettings
+from layers.incidents import (
+    DEFAULT_MEASURE,
+    breaks_for,
+    class_colours,
+    colour_for,
+    hot_spot_colour,
+    hot_spot_legend,
+    legend_rows,
+    measure_for,
+)
+from tests.coverage_district import GRIDS, LatticeDistrict, drop_database, fresh_coverage_database
+
+pytestmark = pytest.mark.browser
+
+GRID_PATHS = ".leaflet-gm-grids-pane path"
+HOT_PATHS = ".leaflet-gm-hot-pane path"
+MAP_READY = "(q) => document.body.dataset.incidents === q"
+"""The map sets data-incidents to its address once a selection is drawn."""
+LOADS = "(n) => document.body !== null && document.body.dataset.loads === String(n)"
+"""The worklist counts its loads in data-loads."""
+MANAGER = "王芳"
+MANAGER_PHONE = "13812345678"
+DEMO_YEAR = {"start": "2025-11-01", "end": "2026-11-01"}
+"""The demo's incidents span 2025-11-01..2026-10-31: the map's default period."""
+SCREENSHOT = "/tmp/incidents.png"
+WORKLIST_SCREENSHOT = "/tmp/worklist.png"
+
+
+def _api(base: str, path: str, **params: Any) -> Any:
+    response = httpx.get(f"{base}{path}", params=params, timeout=120)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _fills(tab: Any, selector: str) -> list[str]:
+    fills: list[str] = tab.eval_on_selector_all(
+        selector, "(els) => els.map((el) => el.getAttribute('fill'))"
+    )
+    return fills
+
+
+def _expected_fills(rows: list[dict[str, Any]], column: str) -> list[str]:
+    """The colour of each grid as layers/incidents.py classifies the API's rows."""
+    measure = measure_for(column)
+    breaks = breaks_for(measure, [r[column] for r in rows])
+    colours = class_colours(measure, len(breaks))
+    return sorted(colour_for(r[column], breaks, colours) for r in rows)
+
+
+# --------------------------------------------------------------------------- planner's map
+
+
+def test_incident_map_shows_per_grid_rates_with_legend(live_server: str, page: Any) -> None:
+    tab, log = page
+    response = tab.goto(f"{live_server}/incidents", wait_until="networkidle")
+    assert response is not None and response.status == 200
+    tab.wait_for_function(MAP_READY, arg=f"measure={DEFAULT_MEASURE}&period=12m", timeout=60000)
+    assert log.foreign_requests() == []
+    assert log.failed == []
+    assert log.errors == []
+
+    period = tab.evaluate("() => window.GRIDMAP_INCIDENTS.periods[0]")
+    assert {"start": period["start"], "end": period["end"]} == DEMO_YEAR
+    period = DEMO_YEAR
+    stats = _api(live_server, "/api/v1/incidents/statistics", level="grid", **period)
+    rows = stats["rows"]
+    grids = _api(live_server, "/api/v1/grids", limit=1)["numberMatched"]
+    fills = _fills(tab, GRID_PATHS)
+    assert len(fills) == len(rows) == grids == 400
+    expected = _expected_fills(rows, DEFAULT_MEASURE)
+    assert sorted(fills) == expected
+    assert len(set(fills)) >= 4  # a year of incidents spreads over the classes
+
+    measure = measure_for(DEFAULT_MEASURE)
+    breaks = breaks_for(measure, [r[DEFAULT_MEASURE] for r in rows])
+    legend = tab.locator("#gm-legend-rates").inner_text()
+    for row in legend_rows(measure, breaks):
+        assert row["label"] in legend
+    assert "每千户事件数" in tab.locator("#gm-legend-title").inner_text()
+    received = sum(r["received"] for r in rows)
+    assert f"{received:,} 件" in tab.locator("#gm-summary").inner_text()
+    assert tab.locator("#gm-measure").input_value() == DEFAULT_MEASURE
+    tab.screenshot(path=SCREENSHOT)
+
+
+def test_hot_spot_layer_shows_the_hot_grids_the_api_reports(live_server: str, page: Any) -> None:
+    tab, log = page
+    tab.goto(f"{live_server}/incidents?hot=1", wait_until="networkidle")
+    tab.wait_for_function(
+        MAP_READY, arg=f"measure={DEFAULT_MEASURE}&period=12m&hot=1", timeout=90000
+    )
+    hot = _api(live_server, "/api/v1/incidents/hot-spots", **DEMO_YEAR)
+    classes = [f["properties"]["class"] for f in hot["features"]]
+    fills = _fills(tab, HOT_PATHS)
+    assert sorted(fills) == sorted(hot_spot_colour(c) for c in classes)
+    hot_grids = sum(c.startswith("hot") for c in classes)
+    assert hot_grids > 0  # the demo has hot spots by construction
+    shown_hot = sum(f in {hot_spot_colour(c) for c in ("hot 99%", "hot 95%", "hot 90%")}
+                    for f in fills)  # fmt: skip
+    assert shown_hot == hot_grids
+    legend = tab.locator("#gm-legend-hot").inner_text()
+    for row in hot_spot_legend():
+        assert row["label"] in legend
+
+    # Switched off, the layer and its legend go; the choropleth stays.
+    tab.locator("#gm-hot").uncheck()
+    tab.wait_for_function(MAP_READY, arg=f"measure={DEFAULT_MEASURE}&period=12m", timeout=30000)
+    assert tab.locator(HOT_PATHS).count() == 0
+    assert tab.locator("#gm-legend-hot").count() == 0
+    assert tab.locator(GRID_PATHS).count() == 400
+    assert log.errors == []
+
+
+def test_switching_period_category_and_measure_without_reloading(
+    live_server: str, page: Any
+) -> None:
+    tab, log = page
+    tab.goto(f"{live_server}/incidents", wait_until="networkidle")
+    tab.wait_for_function(MAP_READY, arg=f"measure={DEFAULT_MEASURE}&period=12m", timeout=60000)
+    tab.evaluate("() => { window.__samePage = true; }")
+    before = _fills(tab, GRID_PATHS)
+    stats_calls = len([u for u in log.requests if "/incidents/statistics" in u])
+    assert stats_calls == 1
+
+    tab.select_option("#gm-period", "m1")
+    tab.wait_for_function(MAP_READY, arg=f"measure={DEFAULT_MEASURE}&period=m1", timeout=60000)
+    month = next(p for p in tab.evaluate("() => window.GRIDMAP_INCIDENTS.periods")
+                 if p["key"] == "m1")  # fmt: skip
+    rows = _api(
+        live_server,
+        "/api/v1/incidents/statistics",
+        level="grid",
+        start=month["start"],
+        end=month["end"],
+    )["rows"]
+    assert sorted(_fills(tab, GRID_PATHS)) == _expected_fills(rows, DEFAULT_MEASURE)
+    assert _fills(tab, GRID_PATHS) != before
+
+    tab.select_option("#gm-category", "city_appearance")
+    query = f"measure={DEFAULT_MEASURE}&period=m1&category=city_appearance"
+    tab.wait_for_function(MAP_READY, arg=query, timeout=60000)
+    rows = _api(
+        live_server,
+        "/api/v1/incidents/statistics",
+        level="grid",
+        start=month["start"],
+        end=month["end"],
+        category="city_appearance",
+    )["rows"]
+    assert sorted(_fills(tab, GRID_PATHS)) == _expected_fills(rows, DEFAULT_MEASURE)
+    assert "市容环境" in tab.locator("#gm-summary").inner_text()
+    # One statistics call per switch.
+    assert len([u for u in log.requests if "/incidents/statistics" in u]) == stats_calls + 2
+
+    # Every rate column of the answer is offered; switching measure asks nothing new.
+    options = tab.eval_on_selector_all("#gm-measure option", "(els) => els.map((e) => e.value)")
+    rate_columns = [c for c in rows[0] if c == DEFAULT_MEASURE or c.endswith("_rate")]
+    assert options == rate_columns
+    if len(options) > 1:
+        other = options[1]
+        tab.select_option("#gm-measure", other)
+        tab.wait_for_function(
+            MAP_READY, arg=f"measure={other}&period=m1&category=city_appearance", timeout=30000
+        )
+        assert sorted(_fills(tab, GRID_PATHS)) == _expected_fills(rows, other)
+        assert measure_for(other).label_zh in tab.locator("#gm-legend-title").inner_text()
+        assert len([u for u in log.requests if "/incidents/statistics" in u]) == stats_calls + 2
+
+    assert tab.evaluate("() => window.__samePage") is True
+    assert tab.url.endswith(f"/incidents?{query}") or "period=m1" in tab.url
+    assert log.errors == []
+
+
+def test_zoomed_in_the_map_draws_the_incidents_in_view(live_server: str, page: Any) -> None:
+    tab, log = page
+    tab.goto(f"{live_server}/incidents", wait_until="networkidle")
+    tab.wait_for_function(MAP_READY, arg=f"measure={DEFAULT_MEASURE}&period=12m", timeout=60000)
+    assert tab.locator(".leaflet-gm-points-pane path").count() == 0
+    assert "放大至15级" in tab.locator("#gm-hint").inner_text()
+    hot = _api(live_server, "/api/v1/incidents/hot-spots", **DEMO_YEAR)
+    busiest = max(hot["features"], key=lambda f: f["properties"]["received"])
+    ring = busiest["geometry"]["coordinates"][0][0]
+    lon = sum(p[0] for p in ring) / len(ring)
+    lat = sum(p[1] for p in ring) / len(ring)
+    with tab.expect_response(
+        lambda r: "/api/v1/incidents?" in r.url and "bbox=" in r.url
+    ) as answer:
+        tab.wait_for_function(
+            """([lat, lon]) => {
+                const map = window.gridmapIncidents.map;
+                map.setView([lat, lon], 16, {animate: false});
+                return map.getZoom() === 16;
+            }""",
+            arg=[lat, lon],
+            timeout=15000,
+        )
+    body = answer.value.json()
+    assert body["numberReturned"] > 0
+    assert "start=2025-11-01" in answer.value.url
+    tab.wait_for_function(
+        "(n) => document.querySelectorAll('.leaflet-gm-points-pane path').length === n",
+        arg=body["numberReturned"],
+        timeout=15000,
+    )
+    tab.locator(".leaflet-gm-points-pane path").first.click(force=True)
+    popup = tab.locator(".leaflet-popup-content").inner_text()
+    assert "上报时间" in popup and "状态" in popup
+    assert log.errors == []
+    assert log.foreign_requests() == []
+
+
+def test_grid_picker_lists_every_grid_with_its_manager(live_server: str, page: Any) -> None:
+    tab, log = page
+    response = tab.goto(f"{live_server}/incidents/grid", wait_until="networkidle")
+    assert response is not None and response.status == 200
+    assert tab.locator("#gm-grids tbody tr").count() == 400
+    first = tab.locator("#gm-grids tbody tr").first.inner_text()
+    assert "网格" in first
+    assert MANAGER_PHONE not in tab.content()
+    # The worklist of the grid with most open cases: the cases and order of the API.
+    table = tab.eval_on_selector_all(
+        "#gm-grids tbody tr",
+        "(rows) => rows.map((r) => [r.cells[0].innerText, +r.cells[4].innerText])",
+    )
+    code, open_count = max(table, key=lambda r: (r[1], r[0]))
+    assert open_count > 0
+    with tab.expect_navigation():
+        tab.locator(f"a[href='/incidents/grid/{code}']").click()
+    tab.wait_for_function(LOADS, arg=1, timeout=30000)
+    worklist = _api(live_server, f"/api/v1/worklists/{code}")
+    ids = tab.eval_on_selector_all("#gm-list .gm-item", "(els) => els.map((e) => +e.dataset.id)")
+    assert ids == [i["id"] for i in worklist["incidents"]]
+    assert len(ids) == open_count
+    assert log.errors == []
+
+
+# --------------------------------------------------------------------------- worklist
+
+
+@dataclass(frozen=True)
+class Cases:
+    overdue: int
+    due: int
+    accepted: int
+    reported: int
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class WorklistServer:
+    base: str
+    district: LatticeDistrict
+    cases: dict[str, Cases]
+
+
+def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn-worklist", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the worklist server did not start within 30 s")
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def _reset_cases(district: LatticeDistrict) -> Cases:
+    """Five cases in grid 001: overdue, due later, accepted, reported, cancelled."""
+    now = dt.datetime.now(dt.UTC)
+    with Session(district.engine) as s:
+        s.execute(text("DELETE FROM incident"))
+
+        def new(category: str, hours_ago: float, lon: float) -> tuple[int, int]:
+            record = create_incident(
+                s,
+                category=category,
+                lon=lon,
+                lat=36.73,
+                description=f"{category} 测试",
+                source="hotline",
+                actor="市民 13900001111",
+                reported_at=now - dt.timedelta(hours=hours_ago),
+            )
+            return record.id, record.version
+
+        def step(case: tuple[int, int], action: str, hours_ago: float, **kw: Any) -> int:
+            record = transition(
+                s,
+                case[0],
+                action,
+                actor=MANAGER,
+                expected_version=case[1],
+                at=now - dt.timedelta(hours=hours_ago),
+                **kw,
+            )
+            return record.version
+
+        overdue = new("exposed_garbage", 24 * 8, 119.105)  # 4 working hours, dispatched 7 days ago
+        v = step(overdue, "accept", 24 * 7.5)
+        step((overdue[0], v), "dispatch", 24 * 7)
+        due = new("city_appearance", 2, 119.110)  # 1 working day, dispatched just now
+        v = step(due, "accept", 1)
+        step((due[0], v), "dispatch", 0)
+        accepted = new("city_appearance", 5, 119.115)
+        step(accepted, "accept", 4)
+        reported = new("exposed_garbage", 3, 119.120)
+        cancelled = new("exposed_garbage", 6, 119.122)
+        step(cancelled, "cancel", 5, note="重复上报")
+        s.commit()
+    return Cases(overdue[0], due[0], accepted[0], reported[0], cancelled[0])
+
+
+@pytest.fixture(scope="module")
+def worklist_district(server_url: str) -> Iterator[LatticeDistrict]:
+    district = fresh_coverage_database(server_url, "gridmap_worklist_web")
+    with district.engine.begin() as conn:
+        staff = conn.execute(
+            text(
+                "INSERT INTO staff (name, phone, role, community_id)"
+                " VALUES (:n, :p, 'grid_manager', (SELECT community_id FROM grid WHERE code = :g))"
+                " RETURNING id"
+            ),
+            {"n": MANAGER, "p": MANAGER_PHONE, "g": GRIDS[0]},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO staff_grid (staff_id, grid_id, is_primary)"
+                " SELECT :s, id, true FROM grid WHERE code = :g"
+            ),
+            {"s": staff, "g": GRIDS[0]},
+        )
+    try:
+        yield district
+    finally:
+        drop_database(server_url, district)
+
+
+@pytest.fixture(scope="module")
+def worklist_base(worklist_district: LatticeDistrict) -> Iterator[str]:
+    app = create_app(ServerSettings(), engine=worklist_district.engine)
+    server, thread, base = _serve(app)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def cases(worklist_district: LatticeDistrict) -> Cases:
+    return _reset_cases(worklist_district)
+
+
+def _open_worklist(tab: Any, base: str) -> None:
+    response = tab.goto(f"{base}/incidents/grid/{GRIDS[0]}", wait_until="networkidle")
+    assert response is not None and response.status == 200
+    tab.wait_for_function(LOADS, arg=1, timeout=30000)
+
+
+def _row(tab: Any, incident_id: int) -> Any:
+    return tab.locator(f"#gm-list .gm-item[data-id='{incident_id}']")
+
+
+def test_worklist_api_orders_open_cases_by_deadline(worklist_base: str, cases: Cases) -> None:
+    body = _api(worklist_base, f"/api/v1/worklists/{GRIDS[0]}")
+    assert body["manager"] == {"id": body["manager"]["id"], "name": MANAGER}
+    ids = [i["id"] for i in body["incidents"]]
+    assert ids == [cases.overdue, cases.due, cases.accepted, cases.reported]
+    first, second = body["incidents"][0], body["incidents"][1]
+    assert first["overdue"] is True and first["remaining_s"] < -24 * 3600
+    assert first["remaining_working_s"] == 0
+    assert second["overdue"] is False and second["remaining_s"] > 0
+    assert 0 < second["remaining_working_s"] <= 8 * 3600 + 60  # one working day
+    assert body["overdue"] == 1
+    by_id = {i["id"]: i for i in body["incidents"]}
+    assert by_id[cases.reported]["allowed"] == ["accept", "cancel"]
+    assert by_id[cases.due]["allowed"] == ["handle", "redispatch", "escalate"]
+    assert by_id[cases.reported]["deadline_at"] is None
+    text_body = httpx.get(f"{worklist_base}/api/v1/worklists/{GRIDS[0]}", timeout=30).text
+    assert MANAGER_PHONE not in text_body and "13900001111" not in text_body
+    assert httpx.get(f"{worklist_base}/api/v1/worklists/370705001009009").status_code == 404
+    assert httpx.get(f"{worklist_base}/api/v1/worklists/123").status_code == 400
+    assert httpx.get(f"{worklist_base}/incidents/grid/370705001009009").status_code == 404
+
+
+def test_worklist_page_lists_open_cases_overdue_first_on_the_map(
+    worklist_base: str, cases: Cases, page: Any
+) -> None:
+    tab, log = page
+    _open_worklist(tab, worklist_base)
+    assert log.foreign_requests() == [] and log.errors == []
+    ids = tab.eval_on_selector_all("#gm-list .gm-item", "(els) => els.map((e) => +e.dataset.id)")
+    assert ids == [cases.overdue, cases.due, cases.accepted, cases.reported]
+    assert cases.cancelled not in ids
+    assert tab.locator("#gm-manager").inner_text() == MANAGER
+    assert tab.locator("#gm-actor").input_value() == MANAGER
+    overdue = _row(tab, cases.overdue)
+    assert "gm-overdue" in (overdue.get_attribute("class") or "")
+    assert "已超期" in overdue.inner_text()
+    due = _row(tab, cases.due)
+    assert "gm-overdue" not in (due.get_attribute("class") or "")
+    assert "剩余" in due.inner_text() and "工作时间" in due.inner_text()
+    assert "未计时" in _row(tab, cases.reported).inner_text()
+    assert "已派遣 · 任务派遣" in due.inner_text()
+    # Buttons are the actions the workflow allows, in Chinese.
+    buttons = _row(tab, cases.reported).locator(".gm-actions button").all_inner_texts()
+    assert buttons == ["受理", "作废", "处理记录"]
+    assert _row(tab, cases.due).locator(".gm-actions button").all_inner_texts() == [
+        "处置",
+        "改派",
+        "上报升级",
+        "处理记录",
+    ]
+    assert "待办 4 件，其中已超期 1 件" in tab.locator("#gm-count").inner_text()
+    assert MANAGER_PHONE not in tab.content() and "13900001111" not in tab.content()
+
+    # One marker per case; a row opens its marker's popup, a marker selects its row.
+    assert tab.evaluate("() => Object.keys(window.gridmapWorklist.markers).length") == 4
+    due.locator(".gm-desc").click()
+    popup = tab.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert f"#{cases.due}" in popup.inner_text()
+    assert "gm-selected" in (due.get_attribute("class") or "")
+    tab.evaluate(f"() => window.gridmapWorklist.markers[{cases.overdue}].fire('click')")
+    assert "gm-selected" in (overdue.get_attribute("class") or "")
+    assert "gm-selected" not in (due.get_attribute("class") or "")
+    tab.screenshot(path=WORKLIST_SCREENSHOT)
+
+
+def test_accepting_a_case_advances_it_and_records_the_history(
+    worklist_base: str, cases: Cases, page: Any
+) -> None:
+    tab, log = page
+    _open_worklist(tab, worklist_base)
+    row = _row(tab, cases.reported)
+    assert "待受理 · 信息收集" in row.inner_text()
+    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
+        row.get_by_role("button", name="受理", exact=True).click()
+    assert answer.value.status == 200
+    assert answer.value.request.post_data_json == {
+        "action": "accept",
+        "actor": MANAGER,
+        "expected_version": 1,
+    }
+    tab.wait_for_function(LOADS, arg=2, timeout=30000)
+    row = _row(tab, cases.reported)
+    assert "已立案 · 案卷建立" in row.inner_text()
+    assert row.get_attribute("data-version") == "2"
+    assert row.locator(".gm-actions button").all_inner_texts()[:2] == ["派遣", "作废"]
+    assert "受理" in tab.locator("#gm-message").inner_text()
+
+    incident = _api(worklist_base, f"/api/v1/incidents/{cases.reported}")
+    assert (incident["status"], incident["version"]) == ("accepted", 2)
+    steps = _api(worklist_base, f"/api/v1/incidents/{cases.reported}/history")["history"]
+    assert [(s["action"], s["to_state"], s["actor"]) for s in steps][-1] == (
+        "accept",
+        "accepted",
+        MANAGER,
+    )
+    # The history on the page shows the steps, but not who reported (a citizen).
+    row.get_by_role("button", name="处理记录").click()
+    history = row.locator(".gm-history")
+    history.wait_for()
+    assert "受理" in history.inner_text() and MANAGER in history.inner_text()
+    assert "13900001111" not in history.inner_text()
+    assert log.errors == []
+
+
+def test_cancelling_asks_for_a_note(worklist_base: str, cases: Cases, page: Any) -> None:
+    tab, log = page
+    _open_worklist(tab, worklist_base)
+    row = _row(tab, cases.accepted)
+    row.get_by_role("button", name="作废").click()
+    note = row.locator(".gm-note textarea")
+    assert note.is_visible()
+    row.get_by_role("button", name="确认").click()
+    assert "理由" in tab.locator("#gm-message").inner_text()  # nothing posted without a note
+    note.fill("非本网格事项")
+    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
+        row.get_by_role("button", name="确认").click()
+    assert answer.value.status == 200
+    tab.wait_for_function(LOADS, arg=2, timeout=30000)
+    assert _row(tab, cases.accepted).count() == 0  # cancelled: no longer open
+    steps = _api(worklist_base, f"/api/v1/incidents/{cases.accepted}/history")["history"]
+    assert (steps[-1]["action"], steps[-1]["note"]) == ("cancel", "非本网格事项")
+    assert log.errors == []
+
+
+def test_a_stale_version_says_someone_else_changed_it(
+    worklist_base: str, cases: Cases, page: Any
+) -> None:
+    tab, _ = page
+    _open_worklist(tab, worklist_base)
+    row = _row(tab, cases.due)
+    version = int(row.get_attribute("data-version") or 0)
+    # A colleague handles the case after the page was loaded.
+    done = httpx.post(
+        f"{worklist_base}/api/v1/incidents/{cases.due}/transitions",
+        json={"action": "handle", "actor": "李强", "expected_version": version},
+        timeout=30,
+    )
+    assert done.status_code == 200
+    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
+        row.get_by_role("button", name="处置").click()
+    assert answer.value.status == 409
+    assert answer.value.json()["current_version"] == version + 1
+    tab.wait_for_function(LOADS, arg=2, timeout=30000)
+    message = tab.locator("#gm-message").inner_text()
+    assert "已被他人修改" in message
+    row = _row(tab, cases.due)
+    assert "已处置 · 任务处理" in row.inner_text()
+    assert row.get_attribute("data-version") == str(version + 1)
+    assert row.locator(".gm-actions button").all_inner_texts()[0] == "反馈"
