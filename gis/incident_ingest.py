@@ -19,7 +19,8 @@ the caller's transaction:
    ``ImportRejectedError``, one entry per row with its distance and a hint;
    nothing is written;
 5. ``INSERT … SELECT`` into ``incident`` (handler: the row's own, else the
-   grid's primary grid manager; the trigger fills community and subdistrict)
+   grid's primary grid manager; community and subdistrict from the grid, which
+   spares the per-row trigger and is checked once per statement, migration 0004)
    and into ``incident_transition`` (the intake row ``reported`` plus the
    row's history).
 
@@ -584,14 +585,21 @@ def _write(cur: psycopg.Cursor[Any], actor: str, clock: _Clock) -> tuple[int, in
         f"""INSERT INTO incident (id, ext_id, category, geom, reported_at, status, grid_id,
               description, source, handler_staff_id, handling_level, deadline_at,
               clock_started_at, closed_at, rework_count, version, location_datum, address,
-              snapped_m)
+              snapped_m, community_id, subdistrict_id)
             SELECT r.id, s.ext_id, s.category, s.geom, s.reported_at,
                    coalesce(p.status, 'reported'), r.grid_id, s.description, s.source,
                    coalesce(s.handler_staff_id, m.staff_id),
                    coalesce(p.handling_level, 'grid'), p.deadline_at, p.clock_started_at,
                    p.closed_at, coalesce(p.rework_count, 0), coalesce(p.version, 1),
-                   s.location_datum, s.address, r.snapped_m
+                   s.location_datum, s.address, r.snapped_m,
+                   a.community_id, a.subdistrict_id
             FROM {_STAGE} s JOIN {_ROUTE} r USING (row) LEFT JOIN {_PLAN} p USING (row)
+            JOIN (
+              SELECT g.id AS grid_id, g.community_id,
+                     CASE WHEN sub.level = 'subdistrict' THEN sub.id END AS subdistrict_id
+              FROM grid g JOIN admin_area c ON c.id = g.community_id
+              LEFT JOIN admin_area sub ON sub.id = c.parent_id
+              WHERE g.valid_to IS NULL) a ON a.grid_id = r.grid_id
             LEFT JOIN (
               SELECT DISTINCT ON (sg.grid_id) sg.grid_id, st.id AS staff_id
               FROM staff_grid sg JOIN staff st ON st.id = sg.staff_id

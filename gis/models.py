@@ -36,6 +36,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -267,6 +268,9 @@ INCIDENT_STATES = (
 HANDLING_LEVELS = ("grid", "community", "subdistrict", "district")
 """gis.workflow.Level values, lowest first."""
 _STATES_IN = ", ".join(f"'{s}'" for s in INCIDENT_STATES)
+OPEN_INCIDENT_STATES = ("reported", "accepted", "dispatched", "handled", "feedback")
+"""The states of a case still in handling (not cancelled, closed or evaluated)."""
+_OPEN_STATES_IN = ", ".join(f"'{s}'" for s in OPEN_INCIDENT_STATES)
 
 
 class Incident(Base):
@@ -291,27 +295,35 @@ class Incident(Base):
         CheckConstraint("rework_count >= 0 AND version >= 1", name="counters"),
         CheckConstraint("duplicate_of IS NULL OR duplicate_of <> id", name="not_own_duplicate"),
         CheckConstraint("snapped_m IS NULL OR snapped_m >= 0", name="snapped"),
+        # Only open cases are looked up by status, only merged duplicates point anywhere.
+        Index(
+            "ix_incident_open_status",
+            "status",
+            postgresql_where=text(f"status IN ({_OPEN_STATES_IN})"),
+        ),
+        Index(
+            "ix_incident_duplicate_of",
+            "duplicate_of",
+            postgresql_where=text("duplicate_of IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     ext_id: Mapped[str | None] = mapped_column(Text, unique=True)
-    category: Mapped[str] = mapped_column(String(40), index=True)
+    category: Mapped[str] = mapped_column(String(40))
     geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
     reported_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
-    status: Mapped[str] = mapped_column(String(20), default="reported", index=True)
+    status: Mapped[str] = mapped_column(String(20), default="reported")
     grid_id: Mapped[int | None] = mapped_column(
         ForeignKey("grid.id", ondelete="RESTRICT"), index=True
     )
     description: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(20))
-    community_id: Mapped[int | None] = mapped_column(
-        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
-    )
-    subdistrict_id: Mapped[int | None] = mapped_column(
-        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
-    )
+    # Copies of grid → community → subdistrict, kept by triggers (migration 0004).
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    subdistrict_id: Mapped[int | None] = mapped_column(Integer)
     handler_staff_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff.id", ondelete="SET NULL"), index=True
     )
@@ -321,9 +333,7 @@ class Incident(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rework_count: Mapped[int] = mapped_column(Integer, server_default="0")
     version: Mapped[int] = mapped_column(Integer, server_default="1")
-    duplicate_of: Mapped[int | None] = mapped_column(
-        ForeignKey("incident.id", ondelete="RESTRICT"), index=True
-    )
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="RESTRICT"))
     location_datum: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     snapped_m: Mapped[float | None] = mapped_column(Float)

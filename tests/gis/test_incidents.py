@@ -478,6 +478,37 @@ def test_status_values_match_the_workflow(db: Session) -> None:
         )
 
 
+def test_areas_given_with_the_grid_must_be_the_grids_own(db: Session, district: District) -> None:
+    insert = text(
+        "INSERT INTO incident (category, status, geom, grid_id, community_id, subdistrict_id)"
+        " VALUES ('dispute', 'reported', ST_SetSRID(ST_MakePoint(119.11, 36.72), 4326),"
+        " :g, :c, :s)"
+        " RETURNING community_id, subdistrict_id"
+    )
+    # Left empty, they follow the grid (the row trigger); given right, they are kept.
+    derived = db.execute(insert, {"g": district.grid_a, "c": None, "s": None}).one()
+    assert tuple(derived) == (district.west, district.subdistrict)
+    given = db.execute(
+        insert, {"g": district.grid_a, "c": district.west, "s": district.subdistrict}
+    ).one()
+    assert tuple(given) == (district.west, district.subdistrict)
+    for community, subdistrict in ((district.east, district.subdistrict), (district.west, None)):
+        with (
+            pytest.raises(Exception, match="other than those of its grid"),
+            db.begin_nested(),
+        ):
+            db.execute(insert, {"g": district.grid_a, "c": community, "s": subdistrict})
+    # An update cannot make them drift: touching a copy re-derives both from the grid.
+    moved = db.execute(
+        text(
+            "UPDATE incident SET community_id = :c WHERE id = (SELECT max(id) FROM incident)"
+            " RETURNING community_id, subdistrict_id"
+        ),
+        {"c": district.east},
+    ).one()
+    assert tuple(moved) == (district.west, district.subdistrict)
+
+
 def test_the_demo_loads_onto_the_new_schema(demo_engine: Engine) -> None:
     with demo_engine.connect() as conn:
         statuses = set(conn.execute(text("SELECT DISTINCT status FROM incident")).scalars())
