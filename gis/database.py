@@ -11,12 +11,21 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis.errors import ConflictError, DatabaseUnavailableError
+from gis.settings import DatabaseSettings
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """An engine with pre-ping, so a restarted server is noticed, not fatal."""
+    """An engine with pre-ping, so a restarted server is noticed, not fatal.
+
+    The pool is sized by ``DatabaseSettings`` (``GRIDMAP_DB_POOL_SIZE``,
+    ``GRIDMAP_DB_MAX_OVERFLOW``) unless ``kwargs`` say otherwise.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if "poolclass" not in kwargs:
+        settings = DatabaseSettings()
+        kwargs.setdefault("pool_size", settings.pool_size)
+        kwargs.setdefault("max_overflow", settings.max_overflow)
     return create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
 
 

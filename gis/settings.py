@@ -25,11 +25,24 @@ def _default_data_dir() -> Path:
     return Path(base) / "gridmap"
 
 
+DEFAULT_POOL_SIZE = 40
+"""Connections an engine keeps open: one per request the API serves at once (the
+threadpool that runs its handlers has 40 threads). Fewer, and requests beyond them
+each open and close a connection of their own (a fork and a SCRAM handshake on the
+server, and cold caches: tens of milliseconds under load)."""
+DEFAULT_MAX_OVERFLOW = 10
+"""Connections opened beyond the pool in a burst, and closed when returned."""
+
+
 class DatabaseSettings(BaseSettings):
-    """Which PostGIS to use.
+    """Which PostGIS to use, and how many connections to keep to it.
 
     With ``DATABASE_URL`` unset the program runs its own cluster under
     ``GRIDMAP_DATA_DIR``; with it set, that server is used and nothing is started.
+    ``GRIDMAP_DB_POOL_SIZE`` and ``GRIDMAP_DB_MAX_OVERFLOW`` size each engine's
+    connection pool (connections are opened as needed, up to the pool size kept);
+    uvicorn workers x (pool size + overflow) must stay below the server's
+    ``max_connections`` (100 unless configured).
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -38,6 +51,10 @@ class DatabaseSettings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="GRIDMAP_DATA_DIR")
     pg_bindir: Path | None = Field(default=None, validation_alias="GRIDMAP_PG_BINDIR")
     db_name: str = Field(default="gridmap", validation_alias="GRIDMAP_DB_NAME")
+    pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, validation_alias="GRIDMAP_DB_POOL_SIZE")
+    max_overflow: int = Field(
+        default=DEFAULT_MAX_OVERFLOW, ge=0, validation_alias="GRIDMAP_DB_MAX_OVERFLOW"
+    )
 
 
 class ServerSettings(BaseSettings):

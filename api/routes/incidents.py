@@ -129,7 +129,10 @@ def _json_value(value: Any) -> Any:
 
 def _incident(session: Session, record: IncidentRecord) -> dict[str, Any]:
     """The record as JSON, with its community/subdistrict codes and handler's name."""
-    place = queries.incident_place(session, record.id)
+    return _incident_body(record, queries.incident_place(session, record.id))
+
+
+def _incident_body(record: IncidentRecord, place: queries.IncidentPlace) -> dict[str, Any]:
     body = {k: _json_value(v) for k, v in dataclasses.asdict(record).items()}
     body["community_code"] = place.community_code
     body["subdistrict_code"] = place.subdistrict_code
@@ -159,7 +162,7 @@ def create_incident(session: SessionDep, body: CreateBody) -> JSONResponse:
     nearest grid, ``snapped_m`` metres) and hands it to the grid's primary grid
     manager. ``possible_duplicates``: open cases of the same category within
     50 m and 72 h, nearest first (merge one with POST .../merge)."""
-    record = incidents.create_incident(
+    intake = incidents.report_incident(
         session,
         category=body.category,
         lon=body.lon,
@@ -172,11 +175,15 @@ def create_incident(session: SessionDep, body: CreateBody) -> JSONResponse:
         address=body.address,
         building_id=body.building_id,
     )
-    duplicates = incidents.suggest_duplicates(session, record.id)
     session.commit()
-    answer = _incident(session, record)
+    record = intake.record
+    place = queries.IncidentPlace(
+        intake.community_code, intake.subdistrict_code, intake.handler_name
+    )
+    answer = _incident_body(record, place)
     answer["possible_duplicates"] = [
-        {k: _json_value(v) for k, v in dataclasses.asdict(d).items()} for d in duplicates
+        {k: _json_value(v) for k, v in dataclasses.asdict(d).items()}
+        for d in intake.possible_duplicates
     ]
     return JSONResponse(
         answer, status_code=201, headers={"Location": f"/api/v1/incidents/{record.id}"}
@@ -185,7 +192,7 @@ def create_incident(session: SessionDep, body: CreateBody) -> JSONResponse:
 
 @router.get(
     "/incidents/statistics",
-    summary="Incident counts per grid, community, subdistrict or district",
+    summary="Incident counts and closed-loop rates per grid, community, subdistrict or district",
     responses={
         200: {"content": {"text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},

@@ -12,6 +12,7 @@ demo district.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -101,6 +102,38 @@ def test_create_routes_to_the_grid_and_its_manager(client: TestClient) -> None:
     # The list route still answers, and holds the new incident.
     listed = ok(client.get(f"/api/v1/incidents?grid={GRIDS[0]}&limit=1000"))
     assert inc["id"] in [f["id"] for f in listed["features"]]
+
+
+def test_the_intake_answer_is_the_incident_as_stored(client: TestClient) -> None:
+    """The POST answers from its one intake statement; GET reads the stored row."""
+    for lon, lat in ((119.115, 36.715), (119.1, 36.735)):  # inside grid 001; on its west edge
+        posted = report(client, lon, lat, address="东关街2号", datum="wgs84")
+        got = ok(client.get(f"/api/v1/incidents/{posted['id']}"))
+        assert posted.pop("possible_duplicates") == []
+        assert posted == got
+        assert got["grid_code"] == GRIDS[0] and got["handler"]["name"] == MANAGER
+
+
+def test_every_request_gives_its_connection_back(
+    client: TestClient, district: LatticeDistrict
+) -> None:
+    """The session dependency closes in the event loop after a commit and in the
+    threadpool after a read (its transaction is rolled back): no connection leaks."""
+    inc = report(client, 119.112, 36.712)
+    ok(client.get(f"/api/v1/incidents/{inc['id']}"))
+    assert_error(post_report(client, 119.30, 36.72), 422, "m outside")  # failed mid-transaction
+    pool = district.engine.pool
+    deadline = time.monotonic() + 2
+    while pool.checkedout() and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    with district.engine.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM incident WHERE id = :i"), {"i": inc["id"]}
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_a_grid_without_a_manager_leaves_the_handler_empty(client: TestClient) -> None:
