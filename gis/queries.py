@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Row, Select, cast, func, or_, select
+from sqlalchemy import JSON, ColumnElement, Row, Select, bindparam, cast, func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
@@ -180,9 +180,9 @@ def _in_force(model: type[AdminArea] | type[Grid], at: dt.date | None) -> Column
     return (model.valid_from <= at) & or_(model.valid_to.is_(None), model.valid_to > at)
 
 
-def _execute(session: Session, stmt: AnySelect) -> list[Any]:
+def _execute(session: Session, stmt: AnySelect, params: dict[str, Any] | None = None) -> list[Any]:
     try:
-        return list(session.execute(stmt).all())
+        return list(session.execute(stmt, params).all())
     except OperationalError as exc:
         raise DatabaseUnavailableError(
             f"The database stopped answering: {exc.orig}. Try again shortly."
@@ -640,11 +640,10 @@ class IncidentPlace:
     handler_name: str | None
 
 
-def incident_place(session: Session, incident_id: int) -> IncidentPlace:
-    """The community and subdistrict codes and handler name of an incident; NotFoundError."""
+def _incident_place_statement() -> AnySelect:
     community = aliased(AdminArea)
     subdistrict = aliased(AdminArea)
-    stmt = (
+    return (
         select(
             community.code.label("community_code"),
             subdistrict.code.label("subdistrict_code"),
@@ -654,9 +653,17 @@ def incident_place(session: Session, incident_id: int) -> IncidentPlace:
         .outerjoin(community, community.id == Incident.community_id)
         .outerjoin(subdistrict, subdistrict.id == Incident.subdistrict_id)
         .outerjoin(Staff, Staff.id == Incident.handler_staff_id)
-        .where(Incident.id == incident_id)
+        .where(Incident.id == bindparam("incident_id"))
     )
-    rows = _execute(session, stmt)
+
+
+_INCIDENT_PLACE = _incident_place_statement()
+"""Built once: making the two aliases took a quarter of a GET's time in the app."""
+
+
+def incident_place(session: Session, incident_id: int) -> IncidentPlace:
+    """The community and subdistrict codes and handler name of an incident; NotFoundError."""
+    rows = _execute(session, _INCIDENT_PLACE, {"incident_id": incident_id})
     if not rows:
         raise NotFoundError(f"no incident has id {incident_id}")
     return IncidentPlace(*rows[0])
