@@ -111,6 +111,7 @@ class IncidentRecord:
     description: str | None
     source: str | None
     snapped_m: float | None
+    media_url: str | None
 
     @property
     def is_open(self) -> bool:
@@ -122,7 +123,7 @@ SELECT i.id, i.category, i.status, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
        i.grid_id, g.code AS grid_code, i.community_id, i.subdistrict_id,
        i.handler_staff_id, i.handling_level, i.reported_at, i.deadline_at,
        i.clock_started_at, i.closed_at, i.rework_count, i.version, i.duplicate_of,
-       i.location_datum, i.address, i.description, i.source, i.snapped_m
+       i.location_datum, i.address, i.description, i.source, i.snapped_m, i.media_url
 FROM incident i LEFT JOIN grid g ON g.id = i.grid_id
 """
 
@@ -174,17 +175,18 @@ route AS (
   FROM p LEFT JOIN district d ON true LEFT JOIN covering c ON true LEFT JOIN nearest n ON true),
 ins AS (
   INSERT INTO incident (category, geom, reported_at, status, grid_id, description, source,
-                        handler_staff_id, handling_level, location_datum, address, snapped_m)
+                        handler_staff_id, handling_level, location_datum, address, snapped_m,
+                        media_url)
   SELECT :c, p.g, :at, 'reported', r.grid_id, :d, :s,
          (SELECT s.id FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
           WHERE sg.grid_id = r.grid_id AND sg.is_primary AND s.role = 'grid_manager'
           ORDER BY s.id LIMIT 1),
-         'grid', :datum, :addr, r.snapped_m
+         'grid', :datum, :addr, r.snapped_m, :media
   FROM route r, p WHERE r.grid_id IS NOT NULL AND r.district_code IS NOT NULL
   RETURNING id, category, status, ST_X(geom) AS lon, ST_Y(geom) AS lat, grid_id, community_id,
             subdistrict_id, handler_staff_id, handling_level, reported_at, deadline_at,
             clock_started_at, closed_at, rework_count, version, duplicate_of, location_datum,
-            address, description, source, snapped_m),
+            address, description, source, snapped_m, media_url),
 transition AS (
   INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor, at, note,
                                    from_level, to_level)
@@ -244,6 +246,7 @@ def _intake_row(
     source: str | None,
     actor: str,
     address: str | None,
+    media_url: str | None,
     with_duplicates: bool,
 ) -> Any:
     """The intake statement's row; raises the routing errors when no grid takes the point.
@@ -262,6 +265,7 @@ def _intake_row(
         "s": source,
         "datum": datum_label,
         "addr": address,
+        "media": media_url,
         "actor": actor,
     }
     if with_duplicates:
@@ -342,6 +346,22 @@ def _default_snap_tolerance_m() -> float:
     return IncidentSettings().snap_tolerance_m
 
 
+MEDIA_URL_MAX = 2000
+"""Characters of a photo link; the database checks the same (migration 0005)."""
+
+
+def _checked_media_url(url: str | None) -> str | None:
+    """The link to the reporter's photo, if any: http(s) only, at most ``MEDIA_URL_MAX``."""
+    if url is None or not url.strip():
+        return None
+    url = url.strip()
+    if not url.lower().startswith(("http://", "https://")):
+        raise InvalidFeatureError(f"media_url {url[:80]!r} is not an http(s) link")
+    if len(url) > MEDIA_URL_MAX:
+        raise InvalidFeatureError(f"media_url is longer than {MEDIA_URL_MAX} characters")
+    return url
+
+
 def _intake(
     session: Session,
     *,
@@ -356,6 +376,7 @@ def _intake(
     address: str | None,
     building_id: int | None,
     snap_tolerance_m: float | None,
+    media_url: str | None,
     with_duplicates: bool,
 ) -> Intake:
     cat = catalogue_category(category)
@@ -393,6 +414,7 @@ def _intake(
         source=source,
         actor=actor,
         address=address,
+        media_url=_checked_media_url(media_url),
         with_duplicates=with_duplicates,
     )
     values = row._asdict()
@@ -420,14 +442,16 @@ def create_incident(
     address: str | None = None,
     building_id: int | None = None,
     snap_tolerance_m: float | None = None,
+    media_url: str | None = None,
 ) -> IncidentRecord:
     """Store a new report, routed to its grid and that grid's primary grid manager.
 
     The location is ``lon``/``lat`` degrees in ``datum`` (wgs84, cgcs2000,
     gcj02, bd09) or, without them, the point of building ``building_id``.
-    ``snap_tolerance_m`` (metres) defaults to :class:`IncidentSettings`. The
-    first transition ("reported", by ``actor``) is written with it, in the
-    same statement (one round trip to the database).
+    ``snap_tolerance_m`` (metres) defaults to :class:`IncidentSettings`;
+    ``media_url`` links to the reporter's photo (http or https). The first
+    transition ("reported", by ``actor``) is written with it, in the same
+    statement (one round trip to the database).
     """
     return _intake(
         session,
@@ -442,6 +466,7 @@ def create_incident(
         address=address,
         building_id=building_id,
         snap_tolerance_m=snap_tolerance_m,
+        media_url=media_url,
         with_duplicates=False,
     ).record
 
@@ -460,6 +485,7 @@ def report_incident(
     address: str | None = None,
     building_id: int | None = None,
     snap_tolerance_m: float | None = None,
+    media_url: str | None = None,
 ) -> Intake:
     """:func:`create_incident` with what the intake desk answers, in one round trip.
 
@@ -480,6 +506,7 @@ def report_incident(
         address=address,
         building_id=building_id,
         snap_tolerance_m=snap_tolerance_m,
+        media_url=media_url,
         with_duplicates=True,
     )
 

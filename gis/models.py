@@ -295,6 +295,10 @@ class Incident(Base):
         CheckConstraint("rework_count >= 0 AND version >= 1", name="counters"),
         CheckConstraint("duplicate_of IS NULL OR duplicate_of <> id", name="not_own_duplicate"),
         CheckConstraint("snapped_m IS NULL OR snapped_m >= 0", name="snapped"),
+        CheckConstraint(
+            "media_url IS NULL OR (media_url ~ '^https?://' AND length(media_url) <= 2000)",
+            name="media_url",
+        ),
         # Only open cases are looked up by status, only merged duplicates point anywhere.
         Index(
             "ix_incident_open_status",
@@ -337,6 +341,8 @@ class Incident(Base):
     location_datum: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
     snapped_m: Mapped[float | None] = mapped_column(Float)
+    media_url: Mapped[str | None] = mapped_column(Text)
+    """Link to the reporter's photo (http or https, at most 2,000 characters; 0005)."""
 
 
 class IncidentTransition(Base):

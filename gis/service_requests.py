@@ -11,13 +11,11 @@ SQL behind those views and the meaning of the GeoReport parameters (the
 
 Filing goes through :func:`gis.incidents.create_incident`, so an Open311
 report is routed, snapped and refused exactly like any other. What is kept of
-a report: category, point (WGS84), address, description, source, media URL
-and the reporting client (``open311:`` and a fingerprint of its api_key).
-Contact fields (email, phone, names, device and account ids) are personal data
-and are **not stored**: without authentication nobody could be trusted to read
-them back. The media URL has no column of its own yet; it is kept in the note
-of the intake step (``media_url: <url>``), where the handler sees it in the
-case history, and read back from there.
+a report: category, point (WGS84), address, description, source, the link to
+its photo (``incident.media_url``) and the reporting client (``open311:`` and
+a fingerprint of its api_key). Contact fields (email, phone, names, device and
+account ids) are personal data and are **not stored**: without authentication
+nobody could be trusted to read them back.
 
 Nothing here commits: the caller owns the transaction.
 """
@@ -47,14 +45,11 @@ WINDOW = dt.timedelta(days=90)
 """GeoReport v2: without dates the last 90 days; a start/end range may not span more."""
 MAX_REQUESTS = 1000
 """GeoReport v2: at most 1000 requests per answer (page on with ``page``)."""
-MEDIA_NOTE = "media_url: "
-"""How the intake step's note carries the report's media URL."""
 
 OpenClosed = Literal["open", "closed"]
 CLOSED_STATES: tuple[State, ...] = (State.CANCELLED, State.CLOSED, State.EVALUATED)
 OPEN_STATES: tuple[State, ...] = tuple(s for s in State if s not in CLOSED_STATES)
 
-_MEDIA_RE = re.compile(re.escape(MEDIA_NOTE) + r"(\S+)")
 _UNESCAPED_PLUS = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
 
@@ -276,15 +271,8 @@ def file_service_request(
         actor=client_actor(api_key),
         address=address,
         building_id=building_id,
+        media_url=media_url,
     )
-    if media_url is not None:
-        session.execute(
-            text(
-                "UPDATE incident_transition SET note = concat_ws('; ', note, CAST(:m AS text))"
-                " WHERE incident_id = :i AND action = 'reported'"
-            ),
-            {"i": record.id, "m": MEDIA_NOTE + media_url},
-        )
     return record
 
 
@@ -294,7 +282,7 @@ SELECT i.id, i.category, i.status, i.description, i.address, i.location_datum,
        i.handling_level,
        COALESCE(t.at, i.closed_at, i.reported_at) AS updated_at,
        CASE WHEN t.action <> 'reported' THEN t.note END AS status_notes,
-       r.note AS intake_note,
+       i.media_url,
        CASE i.handling_level
          WHEN 'grid' THEN g.name WHEN 'community' THEN c.name
          WHEN 'subdistrict' THEN s.name ELSE d.name END AS agency
@@ -306,9 +294,6 @@ LEFT JOIN admin_area d ON d.id = COALESCE(s.parent_id, c.parent_id)
 LEFT JOIN LATERAL (
   SELECT tr.at, tr.note, tr.action FROM incident_transition tr
   WHERE tr.incident_id = i.id ORDER BY tr.at DESC, tr.id DESC LIMIT 1) t ON true
-LEFT JOIN LATERAL (
-  SELECT tr.note FROM incident_transition tr
-  WHERE tr.incident_id = i.id AND tr.action = 'reported' ORDER BY tr.id LIMIT 1) r ON true
 """
 
 
@@ -317,11 +302,6 @@ def _building_of(location_datum: str | None) -> int | None:
         tail = location_datum.removeprefix("building:")
         return int(tail) if tail.isdigit() else None
     return None
-
-
-def _media_of(intake_note: str | None) -> str | None:
-    found = _MEDIA_RE.search(intake_note or "")
-    return found.group(1) if found else None
 
 
 def _request(row: Any) -> ServiceRequest:
@@ -338,7 +318,7 @@ def _request(row: Any) -> ServiceRequest:
         updated_at=row.updated_at,
         expected_at=row.deadline_at,
         status_notes=row.status_notes,
-        media_url=_media_of(row.intake_note),
+        media_url=row.media_url,
         handling_level=Level(row.handling_level),
         agency=row.agency,
     )

@@ -53,6 +53,9 @@ class IncidentCreate(BaseModel):
         "wgs84", description="Datum of lon/lat: wgs84 (default), cgcs2000, gcj02 or bd09."
     )
     address: Text | None = None
+    media_url: Annotated[str, Field(max_length=2000)] | None = Field(
+        None, description="Link to the reporter's photo (http or https)."
+    )
     building_id: int | None = Field(
         None, ge=1, description="Locate at this building when lon/lat are not given."
     )
@@ -174,6 +177,7 @@ def create_incident(session: SessionDep, body: CreateBody) -> JSONResponse:
         reported_at=body.reported_at,
         address=body.address,
         building_id=body.building_id,
+        media_url=body.media_url,
     )
     session.commit()
     record = intake.record

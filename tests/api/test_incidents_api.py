@@ -114,6 +114,14 @@ def test_the_intake_answer_is_the_incident_as_stored(client: TestClient) -> None
         assert got["grid_code"] == GRIDS[0] and got["handler"]["name"] == MANAGER
 
 
+def test_a_photo_link_is_kept_and_anything_else_refused(client: TestClient) -> None:
+    photo = "https://img.example.cn/2026/11/23/a.jpg"
+    inc = report(client, 119.113, 36.713, media_url=photo)
+    assert ok(client.get(f"/api/v1/incidents/{inc['id']}"))["media_url"] == photo
+    assert report(client, 119.114, 36.713)["media_url"] is None
+    assert_error(post_report(client, 119.113, 36.713, media_url="file:///etc/passwd"), 422, "http")
+
+
 def test_every_request_gives_its_connection_back(
     client: TestClient, district: LatticeDistrict
 ) -> None:
