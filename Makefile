@@ -10,6 +10,7 @@ test: bootstrap-dev
 lint: bootstrap-dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 bootstrap:
 	bash scripts/bootstrap.sh runtime

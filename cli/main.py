@@ -65,7 +65,7 @@ def _serve(engine: Any, host: str, port: int) -> None:
 
     from api.app import create_app
 
-    settings = ServerSettings(GRIDMAP_HOST=host, GRIDMAP_PORT=port)
+    settings = ServerSettings(host=host, port=port)
     out.print(
         f"[bold green]Serving[/] the map at [link]http://{host}:{port}/[/link], "
         f"the API at http://{host}:{port}/api/v1 and its docs at http://{host}:{port}/docs"

@@ -48,6 +48,7 @@ def _packed_rows(
     )
     sql = f"SELECT string_agg({packed}, ''::bytea) FROM {select} {where}"
     raw = conn.connection.driver_connection  # psycopg: binary results, no hex decoding
+    assert raw is not None, "the connection is closed"
     with raw.cursor(binary=True) as cur:
         cur.execute(sql, params)
         row = cur.fetchone()

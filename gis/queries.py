@@ -622,11 +622,12 @@ def list_incidents(
         stmt = stmt.where(Incident.reported_at >= start)
     if end is not None:
         stmt = stmt.where(Incident.reported_at < end)
-    order_by: list[Any] = {
+    orders: dict[IncidentOrder, list[Any]] = {
         IncidentOrder.ID: [Incident.id],
         IncidentOrder.DEADLINE: [Incident.deadline_at.asc().nulls_last(), Incident.id],
         IncidentOrder.NEWEST: [Incident.reported_at.desc(), Incident.id.desc()],
-    }[order]
+    }
+    order_by = orders[order]
     rows, total = _page(session, stmt, order_by, limit, offset)
     return Page(_features(rows, "id"), total)
 
