@@ -20,15 +20,10 @@ unless DATABASE_URL is set). ``--sizes 100000x1000`` picks sizes.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -38,7 +33,8 @@ from sqlalchemy import Engine, text
 from gis import schema
 from gis.coverage_store import build_coverage
 from gis.database import make_engine, recreate_database
-from gis.embedded import EmbeddedPostgres
+
+from bench_server import BULK_LOAD, server
 
 console = Console(width=150)
 ORIGIN = (420_000.0, 4_040_000.0)  # EPSG:4549 metres, near Weifang
@@ -66,32 +62,6 @@ class Size:
 def parse_size(text_: str) -> Size:
     b, f = text_.lower().split("x")
     return Size(int(b), int(f))
-
-
-@contextmanager
-def server() -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield url
-        return
-    data = Path(tempfile.mkdtemp(prefix="gridmap-bench-", dir="/tmp"))
-    cluster = EmbeddedPostgres(
-        data,
-        db_name="postgres",
-        server_options={
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
-            "shared_buffers": "1GB",
-            "work_mem": "256MB",
-            "maintenance_work_mem": "512MB",
-        },
-    )
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def fresh_database(url: str, name: str) -> Engine:
@@ -415,7 +385,8 @@ def main() -> None:
         full.add_column(col, justify="right")
     inc = Table(title="Incremental updates (ms): median / p95")
     inc.add_column("operation")
-    with server() as url:
+    with server(BULK_LOAD) as cluster:
+        url = cluster.url
         for size in args.sizes:
             engine = fresh_database(url, "gridmap_bench")
             with console.status(f"Loading synthetic city {size.label} ..."):

@@ -28,12 +28,7 @@ import argparse
 import datetime as dt
 import os
 import platform
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -46,39 +41,14 @@ from sqlalchemy.orm import Session
 from gis import schema
 from gis.database import make_engine, recreate_database
 from gis.demo import load_demo
-from gis.embedded import EmbeddedPostgres
 from gis.incident_catalogue import CATEGORIES
 from gis.incident_ingest import IncidentIn, IngestResult, ingest_incidents
+
+from bench_server import BULK_LOAD, server
 
 console = Console(width=150)
 YEAR_START = dt.datetime(2025, 11, 1, tzinfo=dt.UTC)
 TARGET_RATIO = 20.0
-
-
-@contextmanager
-def server() -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield url
-        return
-    data = Path(tempfile.mkdtemp(prefix="gridmap-bench-", dir="/tmp"))
-    cluster = EmbeddedPostgres(
-        data,
-        db_name="postgres",
-        server_options={
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
-            "shared_buffers": "1GB",
-            "work_mem": "256MB",
-            "maintenance_work_mem": "512MB",
-        },
-    )
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
-        shutil.rmtree(data, ignore_errors=True)
 
 
 def random_points(engine: Engine, n: int, seed: int) -> np.ndarray:
@@ -190,7 +160,8 @@ def main() -> None:
     args = parser.parse_args()
     baseline_n = min(args.baseline_n, args.n)
 
-    with server() as url:
+    with server(BULK_LOAD) as cluster:
+        url = cluster.url
         engine = make_engine(recreate_database(url, "gridmap_ingest_bench"))
         schema.upgrade(engine)
         with console.status("Loading the demo district ..."):

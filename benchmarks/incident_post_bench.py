@@ -40,7 +40,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -58,8 +57,10 @@ from gis import schema
 from gis.database import make_engine, recreate_database
 from gis.datum import GCJ02, from_wgs84
 from gis.demo import load_demo
-from gis.embedded import EmbeddedPostgres, free_port
+from gis.embedded import free_port
 from gis.incident_catalogue import CATEGORIES
+
+from bench_server import NO_FSYNC, server
 
 console = Console(width=180)
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,31 +71,10 @@ SOURCES = ("hotline", "patrol", "app")
 WORDS = ("垃圾", "占道", "井盖", "路灯", "积水", "噪音", "违停", "破损", "堆物", "广告")
 
 
-@dataclass
-class Cluster:
-    url: str
-    postmaster_pid: int | None
-
-
-@contextmanager
-def server(durable: bool) -> Iterator[Cluster]:
-    """The benchmark's PostGIS: DATABASE_URL, or a cluster of its own in /tmp."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield Cluster(url, None)
-        return
-    data = Path(tempfile.mkdtemp(prefix="gridmap-bench-", dir="/tmp"))
+def server_options(durable: bool) -> dict[str, str]:
+    """Settings of the benchmark's own cluster; without ``durable``, commits skip fsync."""
     options = {"shared_buffers": "256MB", "max_connections": "200"}
-    if not durable:
-        options.update(fsync="off", synchronous_commit="off", full_page_writes="off")
-    cluster = EmbeddedPostgres(data, db_name="postgres", server_options=options)
-    try:
-        url = cluster.start()
-        pid = int((cluster.pgdata / "postmaster.pid").read_text().split()[0])
-        yield Cluster(url, pid)
-    finally:
-        cluster.stop()
-        shutil.rmtree(data, ignore_errors=True)
+    return options if durable else {**options, **NO_FSYNC}
 
 
 def demo_database(server_url: str) -> tuple[Engine, str]:
@@ -420,7 +400,7 @@ def main() -> None:
 
     runs: list[tuple[str, Run]] = []
     checks = []
-    with server(args.durable) as cluster:
+    with server(server_options(args.durable)) as cluster:
         with console.status("Loading the demo district ..."):
             engine, url = demo_database(cluster.url)
             sent = reports(engine, warm + n * (1 + len(args.paced)), args.gcj_share, args.seed)

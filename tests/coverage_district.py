@@ -15,6 +15,8 @@ their own (``fresh_coverage_database``) holding this district:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
@@ -40,7 +42,8 @@ class LatticeDistrict:
     households: int
 
 
-def _box(x0: float, y0: float, x1: float, y1: float) -> str:
+def box(x0: float, y0: float, x1: float, y1: float) -> str:
+    """EWKT of a WGS84 rectangle (degrees) as a one-part multipolygon."""
     return f"SRID=4326;MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
 
 
@@ -67,10 +70,10 @@ def fresh_coverage_database(server_url: str, name: str) -> LatticeDistrict:
                 ).scalar_one()
             )
 
-        district = area("370705", "奎文区", "district", None, _box(WEST, SOUTH, EAST, NORTH))
-        sub = area("370705001", "东关街道", "subdistrict", district, _box(WEST, SOUTH, EAST, NORTH))
-        west = area("370705001001", "东苑社区", "community", sub, _box(WEST, SOUTH, 119.15, NORTH))
-        east = area("370705001002", "新华社区", "community", sub, _box(119.15, SOUTH, EAST, NORTH))
+        district = area("370705", "奎文区", "district", None, box(WEST, SOUTH, EAST, NORTH))
+        sub = area("370705001", "东关街道", "subdistrict", district, box(WEST, SOUTH, EAST, NORTH))
+        west = area("370705001001", "东苑社区", "community", sub, box(WEST, SOUTH, 119.15, NORTH))
+        east = area("370705001002", "新华社区", "community", sub, box(119.15, SOUTH, EAST, NORTH))
         grid_ids = []
         for code, community, x0, x1 in (
             (GRIDS[0], west, WEST, 119.125),
@@ -87,7 +90,7 @@ def fresh_coverage_database(server_url: str, name: str) -> LatticeDistrict:
                         "c": code,
                         "n": f"网格{code[-3:]}",
                         "k": community,
-                        "g": _box(x0, SOUTH, x1, NORTH),
+                        "g": box(x0, SOUTH, x1, NORTH),
                     },
                 ).scalar_one()
             )
@@ -133,3 +136,53 @@ def drop_database(server_url: str, district: LatticeDistrict) -> None:
     district.engine.dispose()
     assert name is not None
     gis_drop_database(server_url, name)
+
+
+@contextmanager
+def committed_lattice(server_url: str, name: str) -> Iterator[LatticeDistrict]:
+    """``fresh_coverage_database(server_url, name)``, dropped again when the block ends."""
+    district = fresh_coverage_database(server_url, name)
+    try:
+        yield district
+    finally:
+        drop_database(server_url, district)
+
+
+def add_grid_manager(
+    engine: Engine,
+    name: str,
+    grid_code: str = GRIDS[0],
+    *,
+    phone: str | None = None,
+    in_community: bool = False,
+) -> int:
+    """Commit a grid manager as the primary one of grid ``grid_code``; their staff id.
+
+    ``in_community`` also files them under the grid's community
+    (``staff.community_id``), as the worklist pages show it.
+    """
+    with engine.begin() as conn:
+        community = (
+            conn.execute(
+                text("SELECT community_id FROM grid WHERE code = :g"), {"g": grid_code}
+            ).scalar_one()
+            if in_community
+            else None
+        )
+        staff = int(
+            conn.execute(
+                text(
+                    "INSERT INTO staff (name, phone, role, community_id)"
+                    " VALUES (:n, :p, 'grid_manager', :k) RETURNING id"
+                ),
+                {"n": name, "p": phone, "k": community},
+            ).scalar_one()
+        )
+        conn.execute(
+            text(
+                "INSERT INTO staff_grid (staff_id, grid_id, is_primary)"
+                " SELECT :s, id, true FROM grid WHERE code = :g"
+            ),
+            {"s": staff, "g": grid_code},
+        )
+    return staff

@@ -24,7 +24,7 @@ from api.app import create_app
 from gis.datum import GCJ02, from_wgs84
 from gis.incident_stats import HOT_SPOT_CLASSES, HOURS_COLUMNS, RATE_COLUMNS, incident_counts
 from gis.settings import ServerSettings
-from tests.coverage_district import GRIDS, LatticeDistrict, drop_database, fresh_coverage_database
+from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 from tests.http_checks import assert_error, ok
 
 with warnings.catch_warnings():
@@ -37,21 +37,9 @@ YEAR = ("2025-11-01", "2026-11-01")  # the demo's year, half-open
 
 @pytest.fixture(scope="module")
 def district(server_url: str) -> Iterator[LatticeDistrict]:
-    made = fresh_coverage_database(server_url, "gridmap_incidents_api_test")
-    with made.engine.begin() as conn:
-        staff = conn.execute(
-            text("INSERT INTO staff (name, role) VALUES (:n, 'grid_manager') RETURNING id"),
-            {"n": MANAGER},
-        ).scalar_one()
-        conn.execute(
-            text(
-                "INSERT INTO staff_grid (staff_id, grid_id, is_primary)"
-                " SELECT :s, id, true FROM grid WHERE code = :g"
-            ),
-            {"s": staff, "g": GRIDS[0]},
-        )
-    yield made
-    drop_database(server_url, made)
+    with committed_lattice(server_url, "gridmap_incidents_api_test") as made:
+        add_grid_manager(made.engine, MANAGER, GRIDS[0])
+        yield made
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from api.app import create_app
 from gis.datum import GCJ02, from_wgs84
 from gis.incident_catalogue import CATEGORIES
 from gis.settings import ServerSettings
-from tests.coverage_district import GRIDS, LatticeDistrict, drop_database, fresh_coverage_database
+from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 from tests.http_checks import assert_error, ok
 
 with warnings.catch_warnings():
@@ -38,21 +38,9 @@ SECRET_KEY = "hotline-12345-secret"
 
 @pytest.fixture(scope="module")
 def district(server_url: str) -> Iterator[LatticeDistrict]:
-    made = fresh_coverage_database(server_url, "gridmap_open311_api_test")
-    with made.engine.begin() as conn:
-        staff = conn.execute(
-            text("INSERT INTO staff (name, role) VALUES (:n, 'grid_manager') RETURNING id"),
-            {"n": MANAGER},
-        ).scalar_one()
-        conn.execute(
-            text(
-                "INSERT INTO staff_grid (staff_id, grid_id, is_primary)"
-                " SELECT :s, id, true FROM grid WHERE code = :g"
-            ),
-            {"s": staff, "g": GRIDS[0]},
-        )
-    yield made
-    drop_database(server_url, made)
+    with committed_lattice(server_url, "gridmap_open311_api_test") as made:
+        add_grid_manager(made.engine, MANAGER, GRIDS[0])
+        yield made
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,16 @@
 """Bulk ingest of incidents: routed like live intake, histories replayed, all or nothing.
 
-The district is built inside each test's rolled-back ``db`` session:
-
-* district 370705 over 119.10-119.20 E, 36.70-36.76 N with one subdistrict;
-* community 001 with grid A (119.10-119.1248) and grid B (119.1252-119.15),
-  a boundary road about 36 m wide between them;
-* community 002 with grid C (119.15-119.19); the strip 119.19-119.20 is a
-  park inside the district that no grid covers (about 900 m wide);
-* grid A has a primary grid manager; grid C has nobody.
+Each test builds the small district of ``tests.gis.incident_district`` inside
+its rolled-back ``db`` session: grids A and B in the west community with a
+boundary road about 36 m wide between them, grid C in the east one, a park
+no grid covers (about 900 m wide); grid A has a primary grid manager, grid C
+nobody; the handler 赵处置员 and two namesakes 张同名 are in no grid.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,6 +23,7 @@ from gis.importer import import_file
 from gis.incident_ingest import IncidentIn, Step, ingest_incidents
 from gis.incidents import create_incident, deadline_after, get_incident, history
 from gis.workflow import Action
+from tests.gis.incident_district import District, insert_district
 
 CST = ZoneInfo("Asia/Shanghai")
 T0 = dt.datetime(2025, 3, 7, 9, 0, tzinfo=CST)  # a Friday morning
@@ -35,76 +32,9 @@ IN_PARK = (119.195, 36.72)  # in the district, ~450 m from grid C
 OUTSIDE = (119.30, 36.72)  # 8.9 km east of the district
 
 
-def _box(x0: float, y0: float, x1: float, y1: float) -> str:
-    return f"SRID=4326;MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
-
-
-@dataclass(frozen=True)
-class District:
-    subdistrict: int
-    west: int
-    east: int
-    grid_a: int
-    grid_b: int
-    grid_c: int
-    manager_a: int
-    worker: int
-
-
 @pytest.fixture
 def district(db: Session) -> District:
-    def area(code: str, level: str, parent: int | None, geom: str) -> int:
-        return int(
-            db.execute(
-                text(
-                    "INSERT INTO admin_area (code, name, level, parent_id, geom, households,"
-                    " population, floating_population)"
-                    " VALUES (:c, :n, :l, :p, ST_GeomFromEWKT(:g), 0, 0, 0) RETURNING id"
-                ),
-                {"c": code, "n": f"area {code}", "l": level, "p": parent, "g": geom},
-            ).scalar_one()
-        )
-
-    def grid(code: str, community: int, x0: float, x1: float) -> int:
-        return int(
-            db.execute(
-                text(
-                    "INSERT INTO grid (code, name, community_id, geom, households, population)"
-                    " VALUES (:c, :n, :k, ST_GeomFromEWKT(:g), 0, 0) RETURNING id"
-                ),
-                {"c": code, "n": f"grid {code}", "k": community, "g": _box(x0, 36.70, x1, 36.76)},
-            ).scalar_one()
-        )
-
-    def staff(name: str, role: str, grid_id: int | None) -> int:
-        sid = int(
-            db.execute(
-                text("INSERT INTO staff (name, role) VALUES (:n, :r) RETURNING id"),
-                {"n": name, "r": role},
-            ).scalar_one()
-        )
-        if grid_id is not None:
-            db.execute(
-                text(
-                    "INSERT INTO staff_grid (staff_id, grid_id, is_primary) VALUES (:s, :g, true)"
-                ),
-                {"s": sid, "g": grid_id},
-            )
-        return sid
-
-    whole = _box(119.10, 36.70, 119.20, 36.76)
-    d = area("370705", "district", None, whole)
-    sub = area("370705001", "subdistrict", d, whole)
-    west = area("370705001001", "community", sub, _box(119.10, 36.70, 119.15, 36.76))
-    east = area("370705001002", "community", sub, _box(119.15, 36.70, 119.20, 36.76))
-    a = grid("370705001001001", west, 119.10, 119.1248)
-    b = grid("370705001001002", west, 119.1252, 119.15)
-    c = grid("370705001002001", east, 119.15, 119.19)
-    manager_a = staff("王网格员", "grid_manager", a)
-    worker = staff("赵处置员", "community_worker", None)
-    staff("张同名", "community_worker", None)
-    staff("张同名", "community_worker", None)
-    return District(sub, west, east, a, b, c, manager_a, worker)
+    return insert_district(db)
 
 
 def _row(row: int, lon: float, lat: float, **kw: object) -> IncidentIn:
@@ -237,7 +167,7 @@ def test_a_historical_case_with_rework_is_stored_with_its_history(
     )
     result = ingest_incidents(
         db,
-        [_row(1, 119.11, 36.72, steps=steps, handler_staff_id=district.worker)],
+        [_row(1, 119.11, 36.72, steps=steps, handler_staff_id=district.handler)],
         actor="import:2025.csv",
     )
     assert result.by_status == {"closed": 1} and result.transitions == 9
@@ -246,7 +176,7 @@ def test_a_historical_case_with_rework_is_stored_with_its_history(
     assert case.clock_started_at == T0 + 4 * h  # the clock restarts at the rework
     assert case.deadline_at == deadline_after("street_order", T0 + 4 * h)
     assert case.closed_at == T0 + 7 * h
-    assert case.handler_staff_id == district.worker
+    assert case.handler_staff_id == district.handler
     steps_stored = history(db, case.id)
     assert [s.action for s in steps_stored] == [
         "reported",
@@ -342,7 +272,7 @@ def test_csv_import_of_past_cases(db: Session, district: District, tmp_path: Pat
     }
     c1, c2, c3 = rows["C1"], rows["C2"], rows["C3"]
     assert (c1.status, c1.rework_count, c1.version) == ("evaluated", 1, 10)
-    assert c1.handler_staff_id == district.worker
+    assert c1.handler_staff_id == district.handler
     assert c1.closed_at == dt.datetime(2025, 3, 7, 15, 0, tzinfo=CST)
     assert c1.clock_started_at == dt.datetime(2025, 3, 7, 11, 0, tzinfo=CST)
     assert [s.action for s in history(db, c1.id)][:3] == ["reported", "accept", "dispatch"]

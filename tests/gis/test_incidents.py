@@ -1,14 +1,10 @@
 """Incident intake, routing and the stored closed loop, on a real PostGIS.
 
-Most tests build a small district inside the rolled-back ``db`` session:
-
-* district 370705 over 119.10-119.20 E, 36.70-36.76 N with one subdistrict;
-* community 001 (west) with grid A (119.10-119.1248) and grid B
-  (119.1252-119.15), a boundary road about 36 m wide between them;
-* community 002 (east) with grid C (119.15-119.19); the strip 119.19-119.20
-  is a park inside the district that no grid covers (about 900 m wide);
-* grid A has a primary grid manager and a community worker (also marked
-  primary, but not a grid manager); grid C has nobody.
+Most tests build the small district of ``tests.gis.incident_district`` inside
+the rolled-back ``db`` session: grids A and B in the west community with a
+boundary road about 36 m wide between them, grid C in the east one, a park
+no grid covers; grid A has a primary grid manager and a community worker
+(also marked primary, but not a grid manager); grid C has nobody.
 """
 
 from __future__ import annotations
@@ -17,7 +13,6 @@ import datetime as dt
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -53,7 +48,8 @@ from gis.workflow import (
     State,
     TransitionNotAllowedError,
 )
-from tests.coverage_district import drop_database, fresh_coverage_database
+from tests.coverage_district import committed_lattice
+from tests.gis.incident_district import District, insert_district
 
 CST = ZoneInfo("Asia/Shanghai")
 FRIDAY = dt.date(2025, 3, 7)
@@ -68,83 +64,9 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 MONDAY = FRIDAY + dt.timedelta(days=3)
 
 
-def _box(x0: float, y0: float, x1: float, y1: float) -> str:
-    return f"SRID=4326;MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
-
-
-@dataclass(frozen=True)
-class District:
-    subdistrict: int
-    west: int
-    east: int
-    grid_a: int
-    grid_b: int
-    grid_c: int
-    manager_a: int
-    worker_a: int
-    manager_b: int
-    building_b: int
-
-
 @pytest.fixture
 def district(db: Session) -> District:
-    def area(code: str, level: str, parent: int | None, geom: str) -> int:
-        return int(
-            db.execute(
-                text(
-                    "INSERT INTO admin_area (code, name, level, parent_id, geom, households,"
-                    " population, floating_population)"
-                    " VALUES (:c, :n, :l, :p, ST_GeomFromEWKT(:g), 0, 0, 0) RETURNING id"
-                ),
-                {"c": code, "n": f"area {code}", "l": level, "p": parent, "g": geom},
-            ).scalar_one()
-        )
-
-    def grid(code: str, community: int, x0: float, x1: float) -> int:
-        return int(
-            db.execute(
-                text(
-                    "INSERT INTO grid (code, name, community_id, geom, households, population)"
-                    " VALUES (:c, :n, :k, ST_GeomFromEWKT(:g), 0, 0) RETURNING id"
-                ),
-                {"c": code, "n": f"grid {code}", "k": community, "g": _box(x0, 36.70, x1, 36.76)},
-            ).scalar_one()
-        )
-
-    def staff(name: str, role: str, grid_id: int) -> int:
-        sid = int(
-            db.execute(
-                text("INSERT INTO staff (name, role) VALUES (:n, :r) RETURNING id"),
-                {"n": name, "r": role},
-            ).scalar_one()
-        )
-        db.execute(
-            text("INSERT INTO staff_grid (staff_id, grid_id, is_primary) VALUES (:s, :g, true)"),
-            {"s": sid, "g": grid_id},
-        )
-        return sid
-
-    whole = _box(119.10, 36.70, 119.20, 36.76)
-    d = area("370705", "district", None, whole)
-    sub = area("370705001", "subdistrict", d, whole)
-    west = area("370705001001", "community", sub, _box(119.10, 36.70, 119.15, 36.76))
-    east = area("370705001002", "community", sub, _box(119.15, 36.70, 119.20, 36.76))
-    a = grid("370705001001001", west, 119.10, 119.1248)
-    b = grid("370705001001002", west, 119.1252, 119.15)
-    c = grid("370705001002001", east, 119.15, 119.19)
-    worker = staff("社区工作者", "community_worker", a)
-    manager_a = staff("王网格员", "grid_manager", a)
-    manager_b = staff("李网格员", "grid_manager", b)
-    building = int(
-        db.execute(
-            text(
-                "INSERT INTO building (grid_id, location, households)"
-                " VALUES (:g, ST_SetSRID(ST_MakePoint(119.13, 36.73), 4326), 40) RETURNING id"
-            ),
-            {"g": b},
-        ).scalar_one()
-    )
-    return District(sub, west, east, a, b, c, manager_a, worker, manager_b, building)
+    return insert_district(db)
 
 
 def report(db: Session, lon: float = 119.11, lat: float = 36.72, **kw: object):  # type: ignore[no-untyped-def]
@@ -422,9 +344,8 @@ def test_duplicates_are_suggested_within_50_m_and_72_h_and_merged(
 
 @pytest.fixture
 def committed_district(server_url: str) -> Iterator[Engine]:
-    district = fresh_coverage_database(server_url, "gridmap_incident_concurrency")
-    yield district.engine
-    drop_database(server_url, district)
+    with committed_lattice(server_url, "gridmap_incident_concurrency") as district:
+        yield district.engine
 
 
 def test_two_concurrent_updaters_exactly_one_wins(committed_district: Engine) -> None:

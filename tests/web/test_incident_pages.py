@@ -36,7 +36,7 @@ from layers.incidents import (
     legend_rows,
     measure_for,
 )
-from tests.coverage_district import GRIDS, LatticeDistrict, drop_database, fresh_coverage_database
+from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 
 pytestmark = pytest.mark.browser
 
@@ -344,27 +344,9 @@ def _reset_cases(district: LatticeDistrict) -> Cases:
 
 @pytest.fixture(scope="module")
 def worklist_district(server_url: str) -> Iterator[LatticeDistrict]:
-    district = fresh_coverage_database(server_url, "gridmap_worklist_web")
-    with district.engine.begin() as conn:
-        staff = conn.execute(
-            text(
-                "INSERT INTO staff (name, phone, role, community_id)"
-                " VALUES (:n, :p, 'grid_manager', (SELECT community_id FROM grid WHERE code = :g))"
-                " RETURNING id"
-            ),
-            {"n": MANAGER, "p": MANAGER_PHONE, "g": GRIDS[0]},
-        ).scalar_one()
-        conn.execute(
-            text(
-                "INSERT INTO staff_grid (staff_id, grid_id, is_primary)"
-                " SELECT :s, id, true FROM grid WHERE code = :g"
-            ),
-            {"s": staff, "g": GRIDS[0]},
-        )
-    try:
+    with committed_lattice(server_url, "gridmap_worklist_web") as district:
+        add_grid_manager(district.engine, MANAGER, GRIDS[0], phone=MANAGER_PHONE, in_community=True)
         yield district
-    finally:
-        drop_database(server_url, district)
 
 
 @pytest.fixture(scope="module")

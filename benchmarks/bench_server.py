@@ -1,0 +1,63 @@
+"""The PostGIS a benchmark runs on: DATABASE_URL if set, else a throwaway cluster in /tmp.
+
+The scripts in this folder import it as ``from bench_server import ...``: they
+run as ``.venv/bin/python benchmarks/x.py``, which puts this folder first on
+``sys.path`` (ruff's isort knows it as a local module, see pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from gis.embedded import EmbeddedPostgres
+
+NO_FSYNC: dict[str, str] = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+}
+"""No durable commits: a crash loses the cluster, which the benchmark throws away anyway."""
+
+BULK_LOAD: dict[str, str] = {
+    **NO_FSYNC,
+    "shared_buffers": "1GB",
+    "work_mem": "256MB",
+    "maintenance_work_mem": "512MB",
+}
+"""For benchmarks that load and scan millions of rows in one session."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    url: str
+    """SQLAlchemy URL of the server's ``postgres`` database, to create benchmark databases from."""
+    postmaster_pid: int | None
+    """The server's postmaster process, for CPU accounting; None for a DATABASE_URL server."""
+
+
+@contextmanager
+def server(options: Mapping[str, str]) -> Iterator[Cluster]:
+    """DATABASE_URL's server, or a new cluster started with ``options`` and removed afterwards.
+
+    ``options`` are ``postgresql.conf`` settings (name to value) for the new
+    cluster only; a DATABASE_URL server is used as it is configured.
+    """
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield Cluster(url, None)
+        return
+    data = Path(tempfile.mkdtemp(prefix="gridmap-bench-", dir="/tmp"))
+    cluster = EmbeddedPostgres(data, db_name="postgres", server_options=dict(options))
+    try:
+        url = cluster.start()
+        pid = int((cluster.pgdata / "postmaster.pid").read_text().split()[0])
+        yield Cluster(url, pid)
+    finally:
+        cluster.stop()
+        shutil.rmtree(data, ignore_errors=True)
