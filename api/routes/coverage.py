@@ -9,23 +9,20 @@ moved or closed a moment ago without recomputing the district.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import shapely
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import mapping
 
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import BBoxDep, PagingDep, SessionDep, SettingsDep
+from api.pages import render_page, script_json
 from api.responses import COLLECTION_RESPONSES, GEOJSON, ErrorDoc, GeoJSONResponse
 from api.responses import feature_collection as paged_collection
 from gis import coverage_results, facilities
@@ -36,11 +33,9 @@ from gis.errors import DatabaseUnavailableError, InvalidFeatureError, InvalidPar
 from gis.facilities import FacilityTypeInfo
 from gis.queries import GEOJSON_DECIMALS, Feature
 from layers.coverage import LABELS_ZH, coverage_style
-from layers.webmap import VENDOR_BASE
 
 router = APIRouter(tags=["coverage"])
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 MAX_RADII = 10
 MIN_RADIUS_M = 1.0
 MAX_RADIUS_M = 50_000.0
@@ -376,22 +371,10 @@ def coverage_status(service: CoverageDep) -> dict[str, Any]:
     return service.stats()
 
 
-def _script_json(value: Any) -> Markup:
-    text = json.dumps(value, ensure_ascii=False)
-    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-
-
-_ENV = Environment(
-    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False
-)
-
-
 @router.get("/coverage", response_class=HTMLResponse, include_in_schema=False)
 def coverage_page(settings: SettingsDep) -> HTMLResponse:
     """The coverage map: pick a type and radius, read the grid choropleth, click to simulate."""
     style = coverage_style()
     config = {"style": style, "maxPageSize": settings.max_page_size, "api": "/api/v1"}
-    html = _ENV.get_template("coverage.html").render(
-        vendor=VENDOR_BASE, config=_script_json(config), title=LABELS_ZH["title"]
-    )
+    html = render_page("coverage.html", config=script_json(config), title=LABELS_ZH["title"])
     return HTMLResponse(html)

@@ -16,39 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 
 from api.dependencies import SessionDep, SettingsDep
+from api.pages import render_page, script_json
 from api.responses import ErrorDoc
 from gis import incident_views
 from gis.incident_catalogue import subclasses, top_level
 from gis.incident_stats import TIMEZONE
 from layers.incidents import LABELS_ZH, incident_map_style, period_choices, worklist_style
-from layers.webmap import VENDOR_BASE
 
 router = APIRouter()
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 GRID_CODE = r"^[0-9]{15}$"
 GridCode = Annotated[str, PathParam(pattern=GRID_CODE, description="The grid's 15-digit code.")]
-
-_ENV = Environment(
-    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False
-)
-
-
-def _script_json(value: Any) -> Markup:
-    """JSON safe inside a <script> element."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def _json_ready(value: Any) -> Any:
@@ -88,9 +73,7 @@ def incident_map_page(session: SessionDep, settings: SettingsDep) -> HTMLRespons
         "maxPageSize": settings.max_page_size,
         "api": "/api/v1",
     }
-    html = _ENV.get_template("incidents.html").render(
-        vendor=VENDOR_BASE, config=_script_json(config), title=LABELS_ZH["title"]
-    )
+    html = render_page("incidents.html", config=script_json(config), title=LABELS_ZH["title"])
     return HTMLResponse(html)
 
 
@@ -98,7 +81,8 @@ def incident_map_page(session: SessionDep, settings: SettingsDep) -> HTMLRespons
 def grid_picker_page(session: SessionDep) -> HTMLResponse:
     """Every grid with its grid manager and open/overdue cases, each linking to its worklist."""
     rows = incident_views.grid_managers(session)
-    html = _ENV.get_template("grid_picker.html").render(
+    html = render_page(
+        "grid_picker.html",
         rows=rows,
         title=LABELS_ZH["worklist_title"],
         open_total=sum(r.open for r in rows),
@@ -117,9 +101,9 @@ def worklist_page(session: SessionDep, grid_code: GridCode) -> HTMLResponse:
         "categories": {c["code"]: c["name"] for c in _flat_categories()},
         "api": "/api/v1",
     }
-    html = _ENV.get_template("grid_manager.html").render(
-        vendor=VENDOR_BASE,
-        config=_script_json(config),
+    html = render_page(
+        "grid_manager.html",
+        config=script_json(config),
         title=f"{LABELS_ZH['worklist_title']} · {worklist.grid_name}",
         grid=worklist,
     )
