@@ -87,6 +87,10 @@ class Category:
     deadline: Deadline
     norm_source: str
     parent: str | None = None
+    personal: bool = False
+    """Reports of this category are about identifiable people (neighbours in a dispute, a
+    petitioner, a person in need): where they are and what they said is personal data, for
+    the people handling the case only (public interfaces such as Open311 do not show it)."""
 
     @property
     def is_top_level(self) -> bool:
@@ -283,6 +287,7 @@ CATEGORIES: tuple[Category, ...] = (
         "four-level linkage (seed 004): local practice. The Ministry of Justice's 人民调解"
         "工作若干规定 (2002) expects mediation to end within about one month in general "
         "(reported, not verified here).",
+        personal=True,
     ),
     Category(
         "petition",
@@ -293,6 +298,7 @@ CATEGORIES: tuple[Category, ...] = (
         "60 calendar days from acceptance: reported from the 信访工作条例 (2022) and the "
         "earlier 信访条例 (2005) (article numbers not verified here); the law counts calendar "
         "days (日), not working days.",
+        personal=True,
     ),
     Category(
         "safety_hazard",
@@ -311,10 +317,13 @@ CATEGORIES: tuple[Category, ...] = (
         _d(1),
         "1 working day for a visit (elderly living alone, disabled, families in hardship; "
         f"seeds 002, 003); urgent calls go through the emergency terminal instead: {_LOCAL}.",
+        personal=True,
     ),
 )
 
 _BY_CODE: Mapping[str, Category] = {c.code: c for c in CATEGORIES}
+PERSONAL_CATEGORIES: frozenset[str] = frozenset(c.code for c in CATEGORIES if c.personal)
+"""Codes whose reports are personal data (see ``Category.personal``)."""
 _BY_NAME_ZH: Mapping[str, Category] = {c.name_zh: c for c in CATEGORIES}
 
 

@@ -27,13 +27,14 @@ import hashlib
 import re
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidParameterError
+from gis.incident_catalogue import PERSONAL_CATEGORIES
 from gis.incidents import IncidentRecord, create_incident
 from gis.queries import BBox
 from gis.workflow import Level, State
@@ -60,7 +61,12 @@ def open_or_closed(state: State) -> OpenClosed:
 
 @dataclass(frozen=True)
 class ServiceRequest:
-    """An incident as Open311 shows it; lon/lat WGS84 degrees, times aware."""
+    """An incident as Open311 shows it; lon/lat WGS84 degrees, times aware.
+
+    For a personal category (``Category.personal``: disputes, petitions, help
+    requests) only what the reporter needs to follow the case is kept: the
+    place, description, notes, photo and address are None.
+    """
 
     id: int
     category: str
@@ -68,8 +74,8 @@ class ServiceRequest:
     description: str | None
     address: str | None
     building_id: int | None
-    lon: float
-    lat: float
+    lon: float | None
+    lat: float | None
     requested_at: dt.datetime
     updated_at: dt.datetime
     expected_at: dt.datetime | None
@@ -305,7 +311,7 @@ def _building_of(location_datum: str | None) -> int | None:
 
 
 def _request(row: Any) -> ServiceRequest:
-    return ServiceRequest(
+    request = ServiceRequest(
         id=int(row.id),
         category=row.category,
         state=State(row.status),
@@ -322,10 +328,26 @@ def _request(row: Any) -> ServiceRequest:
         handling_level=Level(row.handling_level),
         agency=row.agency,
     )
+    if request.category not in PERSONAL_CATEGORIES:
+        return request
+    return replace(
+        request,
+        description=None,
+        address=None,
+        building_id=None,
+        lon=None,
+        lat=None,
+        status_notes=None,
+        media_url=None,
+    )
 
 
 def service_requests_by_id(session: Session, ids: Sequence[int]) -> list[ServiceRequest]:
-    """The requests with these ids, in the order asked; ids that do not exist are left out."""
+    """The requests with these ids, in the order asked; ids that do not exist are left out.
+
+    Requests of personal categories are answered too (the reporter follows the
+    case by its id) but without place, description or notes.
+    """
     if not ids:
         return []
     rows = session.execute(
@@ -339,11 +361,18 @@ def list_service_requests(session: Session, where: RequestFilter) -> list[Servic
     """Requests reported in ``[start, end]`` matching the filters, newest first.
 
     Order is by report time then id, both descending, so pages never overlap.
+    Requests of personal categories (disputes, petitions, help requests) are
+    never listed: a public list would map where people in need live.
     """
     if not 1 <= where.limit <= MAX_REQUESTS:
         raise InvalidParameterError(f"page_size must be 1 to {MAX_REQUESTS}, got {where.limit}")
-    clauses = ["i.reported_at >= :start", "i.reported_at <= :end"]
+    clauses = [
+        "i.reported_at >= :start",
+        "i.reported_at <= :end",
+        "i.category <> ALL(:personal)",
+    ]
     params: dict[str, Any] = {
+        "personal": sorted(PERSONAL_CATEGORIES),
         "start": where.start,
         "end": where.end,
         "limit": where.limit,

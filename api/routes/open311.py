@@ -172,6 +172,11 @@ def _service(cat: Category) -> dict[str, Any]:
     if subclasses:
         listed = ", ".join(f"{c.code} ({c.name_zh})" for c in subclasses)
         description += f" Choose a more precise service where one fits: {listed}."
+    if cat.personal:
+        description += (
+            " Private (个人信息): requests are not listed; GET requests/{id} shows their status"
+            " without place, description or notes."
+        )
     keywords = dict.fromkeys([cat.name_zh, cat.name_en.lower(), parent.name_zh, cat.code])
     return {
         "service_code": cat.code,
@@ -516,8 +521,8 @@ def _record(request: sr.ServiceRequest) -> dict[str, Any]:
         "address": request.address,
         "address_id": None if request.building_id is None else str(request.building_id),
         "zipcode": None,
-        "lat": round(request.lat, 7),
-        "long": round(request.lon, 7),
+        "lat": None if request.lat is None else round(request.lat, 7),
+        "long": None if request.lon is None else round(request.lon, 7),
         "media_url": request.media_url,
     }
 

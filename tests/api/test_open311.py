@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 
 from api.app import create_app
 from gis.datum import GCJ02, from_wgs84
-from gis.incident_catalogue import CATEGORIES
+from gis.incident_catalogue import CATEGORIES, PERSONAL_CATEGORIES
 from gis.settings import ServerSettings
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 from tests.http_checks import assert_error, ok
@@ -233,22 +233,22 @@ def test_address_string_and_address_id_locate_a_known_building(
     client: TestClient, building: dict[str, Any]
 ) -> None:
     by_string = client.post(
-        f"{V2}/requests.json", data={"service_code": "dispute", "address_string": ADDRESS}
+        f"{V2}/requests.json", data={"service_code": "safety_hazard", "address_string": ADDRESS}
     )
     record = one(client, ok(by_string)[0]["service_request_id"])
     assert (record["long"], record["lat"]) == pytest.approx((building["lon"], building["lat"]))
     assert (record["address"], record["address_id"]) == (ADDRESS, str(building["id"]))
     by_id = client.post(
-        f"{V2}/requests.json", data={"service_code": "dispute", "address_id": building["id"]}
+        f"{V2}/requests.json", data={"service_code": "safety_hazard", "address_id": building["id"]}
     )
     record = one(client, ok(by_id)[0]["service_request_id"])
     assert (record["address"], record["address_id"]) == (ADDRESS, str(building["id"]))
     unknown = client.post(
-        f"{V2}/requests.json", data={"service_code": "dispute", "address_string": "人民路1号"}
+        f"{V2}/requests.json", data={"service_code": "safety_hazard", "address_string": "人民路1号"}
     )
     open311_error(unknown, 400, "人民路1号", "lat and long")
     bad_id = client.post(
-        f"{V2}/requests.json", data={"service_code": "dispute", "address_id": "99999999"}
+        f"{V2}/requests.json", data={"service_code": "safety_hazard", "address_id": "99999999"}
     )
     open311_error(bad_id, 400, "address_id", "not a building")
 
@@ -372,6 +372,38 @@ def test_status_maps_open_and_closed_and_notes_follow_the_last_step(client: Test
     )
 
 
+def test_personal_requests_are_never_listed_and_show_only_their_status(
+    client: TestClient,
+) -> None:
+    """A help request maps where a person in need lives: not for a public interface."""
+    lon, lat = 119.111, 36.711
+    private = filed_id(
+        client,
+        lon,
+        lat,
+        service_code="help_request",
+        description="独居老人张某行动不便，需上门",
+        address_string="东苑小区3号楼",
+        media_url="https://img.example.cn/p.jpg",
+    )
+    public = filed_id(client, lon, lat, description="垃圾满溢")
+    listed = ok(client.get(f"{V2}/requests.json"))
+    assert public in [r["service_request_id"] for r in listed]
+    assert private not in [r["service_request_id"] for r in listed]
+    assert ok(client.get(f"{V2}/requests.json", params={"service_code": "help_request"})) == []
+    record = one(client, private)
+    assert (record["status"], record["service_code"]) == ("open", "help_request")
+    assert record["agency_responsible"] and record["requested_datetime"]
+    for hidden in ("description", "address", "address_id", "lat", "long", "media_url"):
+        assert record[hidden] is None, hidden
+    # The case itself keeps everything for the people who handle it.
+    stored = incident(client, private)
+    assert stored["description"] == "独居老人张某行动不便，需上门"
+    assert stored["media_url"] == "https://img.example.cn/p.jpg"
+    [service] = ok(client.get(f"{V2}/services.json"))[-1:]
+    assert service["service_code"] == "help_request" and "not listed" in service["description"]
+
+
 def test_filters_by_code_dates_ids_and_pages(client: TestClient) -> None:
     lon, lat = 119.185, 36.705
     garbage = filed_id(client, lon, lat)
@@ -474,8 +506,13 @@ def test_the_demo_quarter_lists_as_open311_counts_it(
             text(
                 "SELECT count(*) FILTER (WHERE status IN ('closed', 'evaluated', 'cancelled')),"
                 " count(*) FROM incident WHERE reported_at BETWEEN :s AND :e"
+                " AND category <> ALL(:personal)"  # disputes, petitions, help: never listed
             ),
-            {"s": window["start_date"], "e": window["end_date"]},
+            {
+                "s": window["start_date"],
+                "e": window["end_date"],
+                "personal": sorted(PERSONAL_CATEGORIES),
+            },
         ).one()
     assert 0 < closed < total
     listed = ok(demo_client.get(f"{V2}/requests.json", params={**window, "status": "closed"}))
