@@ -30,7 +30,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
 
 from gis.errors import DatabaseUnavailableError, InvalidParameterError, NotFoundError
-from gis.incident_catalogue import UnknownCategoryError, category_by_name_zh, subclasses
+from gis.incident_catalogue import (
+    PERSONAL_CATEGORIES,
+    UnknownCategoryError,
+    category_by_name_zh,
+    subclasses,
+)
 from gis.incident_catalogue import category as catalogue_category
 from gis.models import (
     CODE_LENGTH,
@@ -567,6 +572,7 @@ def list_incidents(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
     order: IncidentOrder | str = IncidentOrder.ID,
+    personal: bool | None = None,
     limit: int = 1000,
     offset: int = 0,
 ) -> Page:
@@ -575,7 +581,11 @@ def list_incidents(
     Filters: ``status`` (comma-separated workflow states, or ``open``),
     ``category`` (a code; a top-level class includes its subclasses),
     ``grid_code``, ``bbox``, and the report time in ``[start, end)`` (aware
-    datetimes). Properties: ``id``, ``ext_id``, ``category``, ``status``,
+    datetimes); ``personal=False`` leaves out the categories whose reports are
+    personal data (disputes, petitions, help requests; what a map open to
+    everyone must not pin), ``True`` keeps only them.
+
+    Properties: ``id``, ``ext_id``, ``category``, ``status``,
     ``grid_code`` (None if the incident lies outside every grid), ``reported_at``
     and ``deadline_at`` (ISO 8601 with time zone; no deadline before dispatch),
     ``handling_level``, ``version`` (quote it when advancing the case),
@@ -618,6 +628,11 @@ def list_incidents(
         stmt = stmt.where(Grid.code == grid_code)
     if bbox is not None:
         stmt = stmt.where(_intersects_bbox(Incident.geom, bbox))
+    if personal is not None:
+        codes = sorted(PERSONAL_CATEGORIES)
+        stmt = stmt.where(
+            Incident.category.in_(codes) if personal else Incident.category.not_in(codes)
+        )
     if start is not None:
         stmt = stmt.where(Incident.reported_at >= start)
     if end is not None:

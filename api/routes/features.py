@@ -219,6 +219,13 @@ def list_incidents(
     end: Annotated[
         dt.datetime | None, Query(description="Reported before this time (excluded).")
     ] = None,
+    personal: Annotated[
+        bool | None,
+        Query(
+            description="false: leave out disputes, petitions and help requests (reports about "
+            "identifiable people), as a map open to everyone must; true: only those."
+        ),
+    ] = None,
     order: Annotated[
         queries.IncidentOrder,
         Query(
@@ -239,6 +246,7 @@ def list_incidents(
         start=as_instant(start) if start is not None else None,
         end=as_instant(end) if end is not None else None,
         order=order,
+        personal=personal,
         limit=paging.limit,
         offset=paging.offset,
     )

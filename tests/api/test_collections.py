@@ -222,6 +222,8 @@ STREET = ("street_order", "closed", "370705001002001")
         ("start=2026-03-01T09:00:00Z&end=2026-05-01T09:00:00Z", [CITY]),  # end excluded
         ("order=-reported_at", [STREET, CITY]),
         ("order=deadline", [CITY, STREET]),  # no deadline: last
+        ("personal=false", [CITY, STREET]),
+        ("personal=true", []),
     ],
 )
 def test_incident_filters(

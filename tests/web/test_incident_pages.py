@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from gis.embedded import free_port
+from gis.incident_catalogue import PERSONAL_CATEGORIES
 from gis.incidents import create_incident, transition
 from gis.settings import ServerSettings
 from layers.incidents import (
@@ -224,7 +225,9 @@ def test_zoomed_in_the_map_draws_the_incidents_in_view(live_server: str, page: A
         )
     body = answer.value.json()
     assert body["numberReturned"] > 0
-    assert "start=2025-11-01" in answer.value.url
+    assert "start=2025-11-01" in answer.value.url and "personal=false" in answer.value.url
+    shown = {f["properties"]["category"] for f in body["features"]}
+    assert shown and not shown & PERSONAL_CATEGORIES
     tab.wait_for_function(
         "(n) => document.querySelectorAll('.leaflet-gm-points-pane path').length === n",
         arg=body["numberReturned"],

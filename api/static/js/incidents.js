@@ -354,6 +354,7 @@
       return v.toFixed(6);
     }).join(','));
     params.set('limit', String(limit));
+    params.set('personal', 'false');  // no pins on people: disputes, petitions, help requests
     var controller = new AbortController();
     pointsRequest = controller;
     getJSON(api + '/incidents?' + params.toString(), {signal: controller.signal})
