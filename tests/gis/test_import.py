@@ -477,6 +477,10 @@ def test_geometry_problems_are_each_reported(
     assert "LineString, expected" in _reasons(err, 4)
     assert "invalid geometry: Self-intersection[119.115 36.705]" in _reasons(err, 5)
     assert "outside the district 370705" in _reasons(err, 6)
+    # 13.59 km from the district's south-east corner (GRS80 geodesic, pyproj)
+    beyond = re.search(r"([\d,]+) m beyond its boundary", _reasons(err, 6))
+    assert beyond is not None
+    assert float(beyond.group(1).replace(",", "")) == pytest.approx(13_590, rel=0.003)
     assert "not inside any grid" in _reasons(err, 7)
     assert "outside the district" not in _reasons(err, 7)
     assert _count(db, "building") == 0
