@@ -82,19 +82,22 @@ def create_app(
     settings: ServerSettings | None = None,
     engine: Engine | None = None,
     database: DatabaseSettings | None = None,
+    escalate: bool | None = None,
 ) -> FastAPI:
     """The app; tests pass ``engine`` (it is used as is and not disposed of).
 
-    Only an app that owns its engine escalates overdue cases in the background
-    (``GRIDMAP_ESCALATION_INTERVAL_S``): one handed an engine (tests, a
-    read-only demo database) never writes on its own.
+    ``escalate``: raise overdue cases in the background every
+    ``GRIDMAP_ESCALATION_INTERVAL_S``. By default only an app that owns its
+    engine does; one handed an engine (tests, a read-only demo database) writes
+    nothing on its own unless asked (``gridmap serve`` and ``gridmap demo`` ask).
     """
     settings = settings or ServerSettings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if engine is not None:
-            with _coverage_kept_current(app):
+            sweep = IncidentSettings() if escalate else IncidentSettings(escalation_interval_s=0)
+            with _coverage_kept_current(app), _overdue_cases_escalated(engine, sweep):
                 yield
             return
         db = database or DatabaseSettings()
@@ -106,7 +109,12 @@ def create_app(
                 _attach_engine(app, own_engine)
                 with (
                     _coverage_kept_current(app),
-                    _overdue_cases_escalated(own_engine, IncidentSettings()),
+                    _overdue_cases_escalated(
+                        own_engine,
+                        IncidentSettings(escalation_interval_s=0)
+                        if escalate is False
+                        else IncidentSettings(),
+                    ),
                 ):
                     yield
             finally:

@@ -68,10 +68,12 @@ def _serve(engine: Any, host: str, port: int) -> None:
     settings = ServerSettings(host=host, port=port)
     out.print(
         f"[bold green]Serving[/] the map at [link]http://{host}:{port}/[/link], "
-        f"the API at http://{host}:{port}/api/v1 and its docs at http://{host}:{port}/docs"
-        " (Ctrl-C stops).",
+        f"the API at http://{host}:{port}/api/v1 and its docs at http://{host}:{port}/docs; "
+        f"coverage at /coverage, incidents at /incidents, grid managers' worklists at "
+        f"/incidents/grid, Open311 at /open311/v2 (Ctrl-C stops).",
     )
-    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="warning")
+    app = create_app(settings, engine=engine, escalate=True)  # overdue cases go up on their own
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _counts_table(counts: DemoCounts) -> Table:

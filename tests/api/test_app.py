@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -77,13 +78,14 @@ def test_map_page_fetches_buildings_instead_of_embedding_them(client: TestClient
     assert f'"limit": {maximum},' in page
 
 
-def _served_level(engine: Engine, incident_id: int, seconds: float, interval: str) -> str:
-    """The case's level after an app owning its engine has served for ``seconds``."""
-    url = engine.url.render_as_string(hide_password=False)
-    database = DatabaseSettings.model_validate({"DATABASE_URL": url})
+def _served_level(
+    engine: Engine, incident_id: int, seconds: float, app_args: dict[str, Any]
+) -> str:
+    """The case's level after the app made with ``app_args`` has served for ``seconds``
+    (sweeping every 0.05 s when it sweeps)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GRIDMAP_ESCALATION_INTERVAL_S", interval)
-        app = create_app(ServerSettings(), database=database)
+        mp.setenv("GRIDMAP_ESCALATION_INTERVAL_S", str(app_args.pop("interval", "0.05")))
+        app = create_app(ServerSettings(), **app_args)
         with TestClient(app) as client:
             deadline = time.monotonic() + seconds
             while True:
@@ -97,7 +99,27 @@ def test_the_served_app_escalates_overdue_cases_unless_turned_off(server_url: st
     district = fresh_coverage_database(server_url, "gridmap_app_escalation")
     try:
         case = dispatched_case(district.engine)  # due in March 2025: long overdue
-        assert _served_level(district.engine, case.id, 1.0, "0") == "grid"
-        assert _served_level(district.engine, case.id, 10.0, "0.05") == "community"
+        url = district.engine.url.render_as_string(hide_password=False)
+        owned = {"database": DatabaseSettings.model_validate({"DATABASE_URL": url})}
+        given = {"engine": district.engine}
+        # Not when turned off, nor by default on an engine handed in (tests, read-only demo).
+        assert _served_level(district.engine, case.id, 1.0, {**owned, "interval": "0"}) == "grid"
+        assert _served_level(district.engine, case.id, 1.0, {**owned, "escalate": False}) == "grid"
+        assert _served_level(district.engine, case.id, 1.0, {**given}) == "grid"
+        # gridmap serve and gridmap demo hand in their engine and ask for it.
+        assert _served_level(district.engine, case.id, 10.0, {**given, "escalate": True}) == (
+            "community"
+        )
+    finally:
+        drop_database(server_url, district)
+
+
+def test_an_app_owning_its_engine_escalates_by_default(server_url: str) -> None:
+    district = fresh_coverage_database(server_url, "gridmap_app_escalation_owned")
+    try:
+        case = dispatched_case(district.engine)
+        url = district.engine.url.render_as_string(hide_password=False)
+        owned = {"database": DatabaseSettings.model_validate({"DATABASE_URL": url})}
+        assert _served_level(district.engine, case.id, 10.0, owned) == "community"
     finally:
         drop_database(server_url, district)
