@@ -8,6 +8,12 @@ accepted) follow in the order they came in. Each case carries its
 now (``gis.workflow.CaseFlow.allowed``), so the page offers only buttons
 that can succeed.
 
+Dispatch (任务派遣) and redispatch name a handler; the worklist offers the
+grid's handlers (:func:`grid_handlers`): the staff assigned to the grid
+(grid managers, B-post community workers) and the community's community
+workers and mediators. Grid managers of the community's other grids are not
+offered: each looks after their own grid.
+
 Personal data: reporters' contact details are never read here; staff are
 given by name only (no phone numbers).
 """
@@ -24,6 +30,7 @@ from sqlalchemy.orm import Session
 from gis.errors import NotFoundError
 from gis.incident_catalogue import UnknownCategoryError, category_by_name_zh
 from gis.incident_catalogue import category as catalogue_category
+from gis.models import StaffRole
 from gis.queries import GEOJSON_DECIMALS, check_code
 from gis.workcalendar import WorkCalendar, working_time_between
 from gis.workflow import CaseFlow, Level, State
@@ -37,6 +44,33 @@ class StaffName:
 
     id: int
     name: str
+
+
+ROLE_LABELS_ZH: dict[StaffRole, str] = {
+    StaffRole.GRID_MANAGER: "网格员",
+    StaffRole.COMMUNITY_WORKER: "社区工作者",
+    StaffRole.MEDIATOR: "人民调解员",
+}
+"""What a staff role reads as on the pages."""
+
+
+@dataclass(frozen=True)
+class HandlerChoice:
+    """Someone a grid's case can be dispatched to; no contact details.
+
+    ``role`` is the role's Chinese label (``role_code`` the stored value);
+    ``duty`` the A-post specialist duty, if any; ``in_grid`` whether they are
+    assigned to this grid (otherwise they serve its community);
+    ``primary_manager`` whether they are a primary grid manager of this grid.
+    """
+
+    id: int
+    name: str
+    role: str
+    role_code: str
+    duty: str | None
+    in_grid: bool
+    primary_manager: bool
 
 
 @dataclass(frozen=True)
@@ -84,6 +118,7 @@ class GridWorklist:
     manager: StaffName | None
     now: dt.datetime
     items: list[WorkItem] = field(default_factory=list)
+    handlers: list[HandlerChoice] = field(default_factory=list)
 
     @property
     def overdue(self) -> int:
@@ -139,7 +174,7 @@ def grid_worklist(
     grid = session.execute(
         text(
             """
-            SELECT g.id, g.code, g.name, g.households, c.code AS community_code,
+            SELECT g.id, g.code, g.name, g.households, g.community_id, c.code AS community_code,
                    c.name AS community_name, ST_AsGeoJSON(g.geom, :decimals)::json AS geometry,
                    (SELECT s.id FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
                      WHERE sg.grid_id = g.id AND sg.is_primary AND s.role = 'grid_manager'
@@ -187,7 +222,68 @@ def grid_worklist(
         manager=manager,
         now=now,
         items=items,
+        handlers=_handlers(session, int(grid.id), int(grid.community_id)),
     )
+
+
+_HANDLERS = text(
+    """
+    SELECT s.id, s.name, s.role::text AS role, s.specialist_duty,
+           EXISTS (SELECT FROM staff_grid sg
+                    WHERE sg.staff_id = s.id AND sg.grid_id = :grid) AS in_grid,
+           s.role = 'grid_manager' AND EXISTS (
+             SELECT FROM staff_grid sg
+              WHERE sg.staff_id = s.id AND sg.grid_id = :grid AND sg.is_primary
+           ) AS primary_manager
+    FROM staff s
+    WHERE EXISTS (SELECT FROM staff_grid sg WHERE sg.staff_id = s.id AND sg.grid_id = :grid)
+       OR (s.role IN ('community_worker', 'mediator')
+           AND (s.community_id = :community
+                OR EXISTS (SELECT FROM staff_grid sg JOIN grid cg ON cg.id = sg.grid_id
+                            WHERE sg.staff_id = s.id AND cg.community_id = :community
+                              AND cg.valid_to IS NULL)))
+    ORDER BY primary_manager DESC, in_grid DESC,
+             CASE s.role WHEN 'grid_manager' THEN 0 WHEN 'community_worker' THEN 1 ELSE 2 END,
+             s.id
+    """
+)
+"""The grid's staff, then the community's community workers and mediators; primary
+grid managers first (the lowest id is the worklist's ``manager``), then by role and id."""
+
+
+def _handlers(session: Session, grid_id: int, community_id: int) -> list[HandlerChoice]:
+    rows = session.execute(_HANDLERS, {"grid": grid_id, "community": community_id}).all()
+    return [
+        HandlerChoice(
+            id=int(r.id),
+            name=r.name,
+            role=ROLE_LABELS_ZH.get(StaffRole(r.role), r.role),
+            role_code=r.role,
+            duty=r.specialist_duty,
+            in_grid=bool(r.in_grid),
+            primary_manager=bool(r.primary_manager),
+        )
+        for r in rows
+    ]
+
+
+def grid_handlers(session: Session, grid_code: str) -> list[HandlerChoice]:
+    """Whom the current grid ``grid_code``'s cases can be dispatched to (module docstring).
+
+    NotFoundError if no current grid has the code; InvalidParameterError if
+    it is not 15 digits.
+    """
+    check_code(grid_code, "grid")
+    grid = session.execute(
+        text(
+            "SELECT id, community_id FROM grid WHERE code = :code AND valid_to IS NULL"
+            " ORDER BY valid_from DESC LIMIT 1"
+        ),
+        {"code": grid_code},
+    ).first()
+    if grid is None:
+        raise NotFoundError(f"no current grid has code {grid_code}")
+    return _handlers(session, int(grid.id), int(grid.community_id))
 
 
 def _item(row: Any, now: dt.datetime, calendar: WorkCalendar | None) -> WorkItem:

@@ -317,6 +317,10 @@ ACTION_LABELS_ZH: dict[Action, str] = {
 """Button labels, as the grid manager's worklist names the steps (受理 opens the case:
 gis.workflow calls it 立案; 处置 is its 处理)."""
 
+HANDLER_ACTIONS: frozenset[Action] = frozenset({Action.DISPATCH, Action.REDISPATCH})
+"""Steps that name the case's (new) handler: the worklist asks whom before posting
+``handler_staff_id``."""
+
 STATE_COLOURS: dict[State, str] = {
     State.REPORTED: "#6a3d9a",
     State.ACCEPTED: "#1f78b4",
@@ -373,6 +377,13 @@ LABELS_ZH = {
     "stale": "该事件已被他人修改，已重新载入最新状态，请确认后再操作。",
     "history": "处理记录",
     "no_open": "本网格暂无待办事件",
+    "handler": "处置人",
+    "choose_handler": "请选择处置人",
+    "grid_staff": "本网格",
+    "community_staff": "本社区",
+    "primary_manager": "主责",
+    "current_handler": "现处置人",
+    "note_optional": "说明（选填）",
 }
 
 
@@ -415,7 +426,12 @@ def _workflow_style() -> dict[str, Any]:
             for s in State
         },
         "actions": {
-            a.value: {"label": ACTION_LABELS_ZH[a], "needsNote": a in NOTE_REQUIRED} for a in Action
+            a.value: {
+                "label": ACTION_LABELS_ZH[a],
+                "needsNote": a in NOTE_REQUIRED,
+                "choosesHandler": a in HANDLER_ACTIONS,
+            }
+            for a in Action
         },
         "levels": {level.value: level.name_zh for level in Level},
         "overdue": OVERDUE_COLOUR,

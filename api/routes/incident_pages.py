@@ -134,7 +134,12 @@ def grid_worklist(session: SessionDep, grid_code: GridCode) -> JSONResponse:
     cases not yet dispatched, without a deadline, follow by report time). Each
     has ``version`` and ``allowed`` (actions the workflow accepts now),
     ``remaining_s`` (calendar seconds to the deadline, negative when overdue)
-    and ``remaining_working_s`` (working seconds left, for working-time limits).
+    and ``remaining_working_s`` (working seconds left, for working-time limits),
+    ``handler`` (``{id, name}`` or null). ``handlers``: whom a case can be
+    dispatched or redispatched to (``handler_staff_id``): ``id``, ``name``,
+    ``role`` (Chinese label), ``role_code``, ``duty`` (specialist duty),
+    ``in_grid`` (assigned to this grid, else the community's) and
+    ``primary_manager``; the grid's primary grid managers first.
     No contact details of reporters or staff."""
     w = incident_views.grid_worklist(session, grid_code)
     return JSONResponse(
@@ -151,5 +156,6 @@ def grid_worklist(session: SessionDep, grid_code: GridCode) -> JSONResponse:
             "now": w.now.isoformat(),
             "overdue": w.overdue,
             "incidents": [_json_ready(dataclasses.asdict(item)) for item in w.items],
+            "handlers": [dataclasses.asdict(h) for h in w.handlers],
         }
     )

@@ -172,6 +172,8 @@ def test_workflow_labels_cover_every_state_and_action() -> None:
             "escalate",
         }
     )
+    chooses = {a for a, v in style["actions"].items() if v["choosesHandler"]}
+    assert chooses == {"dispatch", "redispatch"}
     assert style["transitions"]["reported"] == ["accept", "cancel"]
     assert style["states"]["closed"]["open"] is False
     assert style["levels"]["community"] == "社区"

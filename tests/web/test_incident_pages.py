@@ -3,8 +3,9 @@
 The planner's map (/incidents) and the grid picker run on the read-only demo
 district (``live_server``). The worklist's workflow buttons write, so they run
 on a database of their own (``worklist_server``): the small lattice district
-of tests/coverage_district.py with a grid manager on grid 001 and, before
-each test, five cases in that grid whose deadlines are known.
+of tests/coverage_district.py with a grid manager on grid 001, a few other
+staff to dispatch to (``STAFF``) and, before each test, five cases in that
+grid whose deadlines are known.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -278,6 +279,58 @@ class Cases:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Staff added beside the grid manager: who they are and whether grid 001 may use them."""
+
+    name: str
+    role: str
+    phone: str
+    grid: str
+    """Their community is this grid's."""
+    assigned: bool = False
+    """Assigned to ``grid`` (staff_grid, not primary)."""
+    duty: str | None = None
+    offered: bool = True
+    """Offered by grid 001's dispatch chooser."""
+
+
+STAFF = (
+    Person("陈专干", "community_worker", "13700000001", GRIDS[0], assigned=True, duty="民政"),
+    Person("孙社工", "community_worker", "13700000002", GRIDS[0]),
+    Person("刘调解", "mediator", "13700000003", GRIDS[0]),
+    Person("周网格员", "grid_manager", "13700000004", GRIDS[1], assigned=True, offered=False),
+    Person("吴社工", "community_worker", "13700000005", GRIDS[2], offered=False),
+)
+"""Grid 001's community (东苑) has grid 002 too; grid 003 is another community's."""
+OFFERED = [MANAGER, "陈专干", "孙社工", "刘调解"]
+"""Grid 001's chooser in order: its primary grid manager, its own staff, the community's."""
+
+
+def _add_staff(engine: Engine, person: Person) -> int:
+    with engine.begin() as conn:
+        staff = int(
+            conn.execute(
+                text(
+                    "INSERT INTO staff (name, phone, role, specialist_duty, community_id)"
+                    " SELECT :n, :p, :r, :d, community_id FROM grid WHERE code = :g"
+                    " RETURNING id"
+                ),
+                {"n": person.name, "p": person.phone, "r": person.role, "d": person.duty,
+                 "g": person.grid},
+            ).scalar_one()
+        )  # fmt: skip
+        if person.assigned:
+            conn.execute(
+                text(
+                    "INSERT INTO staff_grid (staff_id, grid_id, is_primary)"
+                    " SELECT :s, id, false FROM grid WHERE code = :g"
+                ),
+                {"s": staff, "g": person.grid},
+            )
+    return staff
+
+
+@dataclass(frozen=True)
 class WorklistServer:
     base: str
     district: LatticeDistrict
@@ -349,6 +402,8 @@ def _reset_cases(district: LatticeDistrict) -> Cases:
 def worklist_district(server_url: str) -> Iterator[LatticeDistrict]:
     with committed_lattice(server_url, "gridmap_worklist_web") as district:
         add_grid_manager(district.engine, MANAGER, GRIDS[0], phone=MANAGER_PHONE, in_community=True)
+        for person in STAFF:
+            _add_staff(district.engine, person)
         yield district
 
 
@@ -528,3 +583,136 @@ def test_a_stale_version_says_someone_else_changed_it(
     assert "已处置 · 任务处理" in row.inner_text()
     assert row.get_attribute("data-version") == str(version + 1)
     assert row.locator(".gm-actions button").all_inner_texts()[0] == "反馈"
+
+
+# --------------------------------------------------------------------------- dispatching
+
+
+def _staff_id(district: LatticeDistrict, name: str) -> int:
+    with district.engine.connect() as conn:
+        return int(
+            conn.execute(text("SELECT id FROM staff WHERE name = :n"), {"n": name}).scalar_one()
+        )
+
+
+def _transitions(log: Any) -> int:
+    return len([u for u in log.requests if u.endswith("/transitions")])
+
+
+def test_worklist_api_offers_the_grid_and_community_staff_without_phones(
+    worklist_base: str, worklist_district: LatticeDistrict, cases: Cases
+) -> None:
+    body = _api(worklist_base, f"/api/v1/worklists/{GRIDS[0]}")
+    handlers = body["handlers"]
+    assert [h["name"] for h in handlers] == OFFERED
+    by_name = {h["name"]: h for h in handlers}
+    assert by_name[MANAGER] == {
+        "id": body["manager"]["id"],
+        "name": MANAGER,
+        "role": "网格员",
+        "role_code": "grid_manager",
+        "duty": None,
+        "in_grid": True,
+        "primary_manager": True,
+    }
+    assert (by_name["陈专干"]["role"], by_name["陈专干"]["duty"]) == ("社区工作者", "民政")
+    assert [by_name[n]["in_grid"] for n in OFFERED] == [True, True, False, False]
+    assert [by_name[n]["primary_manager"] for n in OFFERED] == [True, False, False, False]
+    assert by_name["刘调解"]["role"] == "人民调解员"
+    assert by_name["孙社工"]["id"] == _staff_id(worklist_district, "孙社工")
+    raw = httpx.get(f"{worklist_base}/api/v1/worklists/{GRIDS[0]}", timeout=30).text
+    for phone in [MANAGER_PHONE, *(p.phone for p in STAFF)]:
+        assert phone not in raw
+    assert all("phone" not in h for h in handlers)
+    # Each case names its current handler: the grid manager it was routed to.
+    assert {i["handler"]["name"] for i in body["incidents"]} == {MANAGER}
+
+
+def test_dispatching_a_case_to_another_person(
+    worklist_base: str, worklist_district: LatticeDistrict, cases: Cases, page: Any
+) -> None:
+    tab, log = page
+    _open_worklist(tab, worklist_base)
+    row = _row(tab, cases.accepted)
+    assert f"处置人 {MANAGER}" in row.locator(".gm-handler").inner_text()
+    row.get_by_role("button", name="派遣", exact=True).click()
+    chooser = row.locator(".gm-choose select")
+    assert chooser.is_visible()
+    manager_id = _api(worklist_base, f"/api/v1/worklists/{GRIDS[0]}")["manager"]["id"]
+    assert chooser.input_value() == str(manager_id)  # the grid manager, preselected
+    options = chooser.locator("option").all_inner_texts()
+    assert options[0] == "请选择处置人"
+    assert [o.split("（")[0] for o in options[1:]] == OFFERED
+    assert "陈专干（社区工作者·民政）" in options
+    assert f"{MANAGER}（网格员·主责·现处置人）" in options
+    groups = chooser.locator("optgroup").evaluate_all("(gs) => gs.map((g) => g.label)")
+    assert groups == ["本网格", "本社区"]
+    chooser_html = row.locator(".gm-note").inner_html()
+    for phone in [MANAGER_PHONE, *(p.phone for p in STAFF)]:
+        assert phone not in chooser_html and phone not in tab.content()
+    assert "周网格员" not in chooser_html and "吴社工" not in chooser_html
+
+    worker = _staff_id(worklist_district, "陈专干")
+    chooser.select_option(str(worker))
+    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
+        row.get_by_role("button", name="确认").click()
+    assert answer.value.status == 200
+    assert answer.value.request.post_data_json == {
+        "action": "dispatch",
+        "actor": MANAGER,
+        "expected_version": 2,
+        "handler_staff_id": worker,
+    }
+    tab.wait_for_function(LOADS, arg=2, timeout=30000)
+    row = _row(tab, cases.accepted)
+    assert row.locator(".gm-handler").inner_text() == "处置人 陈专干"
+    assert "已派遣 · 任务派遣" in row.inner_text() and "期限" in row.inner_text()
+    assert "处置人 陈专干" in tab.locator("#gm-message").inner_text()
+
+    incident = _api(worklist_base, f"/api/v1/incidents/{cases.accepted}")
+    assert incident["status"] == "dispatched"
+    assert incident["handler_staff_id"] == worker
+    assert incident["handler"] == {"id": worker, "name": "陈专干"}
+    deadline = dt.datetime.fromisoformat(incident["deadline_at"])
+    assert deadline > dt.datetime.now(dt.UTC)  # 城市容貌: one working day from now
+    assert deadline - dt.datetime.now(dt.UTC) < dt.timedelta(days=5)
+    assert log.errors == [] and log.foreign_requests() == []
+
+
+def test_redispatch_asks_for_a_person_and_a_note(
+    worklist_base: str, worklist_district: LatticeDistrict, cases: Cases, page: Any
+) -> None:
+    tab, log = page
+    _open_worklist(tab, worklist_base)
+    before = _api(worklist_base, f"/api/v1/incidents/{cases.due}")
+    row = _row(tab, cases.due)
+    row.get_by_role("button", name="改派").click()
+    chooser = row.locator(".gm-choose select")
+    assert chooser.is_visible() and chooser.input_value() == ""  # nobody preselected
+    assert "理由（必填）" in (row.locator(".gm-note textarea").get_attribute("placeholder") or "")
+    row.get_by_role("button", name="确认").click()
+    assert tab.locator("#gm-message").inner_text() == "请选择处置人"
+    mediator = _staff_id(worklist_district, "刘调解")
+    chooser.select_option(str(mediator))
+    row.get_by_role("button", name="确认").click()
+    assert "改派的理由" in tab.locator("#gm-message").inner_text()
+    assert _transitions(log) == 0  # nothing posted without a person and a note
+    row.locator(".gm-note textarea").fill("涉及邻里纠纷，转调解员")
+    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
+        row.get_by_role("button", name="确认").click()
+    assert answer.value.status == 200
+    sent = answer.value.request.post_data_json
+    assert (sent["action"], sent["handler_staff_id"], sent["note"]) == (
+        "redispatch",
+        mediator,
+        "涉及邻里纠纷，转调解员",
+    )
+    tab.wait_for_function(LOADS, arg=2, timeout=30000)
+    assert _row(tab, cases.due).locator(".gm-handler").inner_text() == "处置人 刘调解"
+    incident = _api(worklist_base, f"/api/v1/incidents/{cases.due}")
+    assert incident["handler"] == {"id": mediator, "name": "刘调解"}
+    assert incident["deadline_at"] is not None
+    assert incident["deadline_at"] >= before["deadline_at"]  # the clock restarts
+    steps = _api(worklist_base, f"/api/v1/incidents/{cases.due}/history")["history"]
+    assert (steps[-1]["action"], steps[-1]["note"]) == ("redispatch", "涉及邻里纠纷，转调解员")
+    assert log.errors == []

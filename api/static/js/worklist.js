@@ -6,8 +6,12 @@
  * the actions the workflow allows now. A button posts that action to
  * /api/v1/incidents/{id}/transitions quoting the version; actions that must
  * say why (window.GRIDMAP_WORKLIST.style.actions[a].needsNote) ask for a note
- * first. A 409 reloads the list and says why (someone else changed the case,
- * or the step is no longer allowed). After every step the list is reloaded.
+ * first. Dispatch and redispatch (style.actions[a].choosesHandler) ask whom:
+ * a chooser of the grid's handlers (the worklist's ``handlers``: the grid's
+ * staff, then the community's; names and roles, no phone numbers), the grid
+ * manager preselected for a dispatch, and post ``handler_staff_id``. A 409
+ * reloads the list and says why (someone else changed the case, or the step
+ * is no longer allowed). After every step the list is reloaded.
  * Rows and map markers select each other. Style: layers/incidents.py.
  */
 (function () {
@@ -23,6 +27,8 @@
   var actorInput = document.getElementById('gm-actor');
 
   var items = {};      // id -> incident of the last load
+  var handlers = [];   // whom cases can be dispatched to, as of the last load
+  var managerId = null; // the grid's primary grid manager (preselected for dispatch)
   var markers = {};    // id -> circle marker
   var selected = null; // id
   var loads = 0;
@@ -98,13 +104,15 @@
       escapeHtml(state.label) + '</span></div>' +
       '<div class="gm-due">' + escapeHtml(dueText(item)) + '</div>' +
       '<div class="gm-desc">' + escapeHtml(item.description || item.address || '') +
-      (item.handler ? ' · 处置人 ' + escapeHtml(item.handler.name) : '') +
+      (item.handler ? ' · <span class="gm-handler">' + escapeHtml(labels.handler) + ' ' +
+        escapeHtml(item.handler.name) + '</span>' : '') +
       (item.handling_level !== 'grid' ? ' · 已上报至' +
         escapeHtml(style.levels[item.handling_level] || item.handling_level) : '') +
       '</div>' +
       '<div class="gm-actions">' + buttons +
       '<button type="button" data-history="1">' + escapeHtml(labels.history) + '</button></div>' +
-      '<div class="gm-note"><textarea rows="2" placeholder="' + escapeHtml(labels.note) +
+      '<div class="gm-note"><label class="gm-choose">' + escapeHtml(labels.handler) +
+      ' <select></select></label><textarea rows="2" placeholder="' + escapeHtml(labels.note) +
       '"></textarea><button type="button" data-confirm="1">' + escapeHtml(labels.confirm) +
       '</button><button type="button" data-dismiss="1">' + escapeHtml(labels.cancel_form) +
       '</button></div><div class="gm-history"></div></li>';
@@ -164,6 +172,8 @@
       })
       .then(function (body) {
         clockOffset = new Date(body.now).getTime() - Date.now();
+        handlers = body.handlers || [];
+        managerId = body.manager ? body.manager.id : null;
         if (!loads) {
           gridLayer.addData(body.grid.geometry);
           map.fitBounds(gridLayer.getBounds(), {padding: [20, 20]});
@@ -184,7 +194,14 @@
   }
 
   // --- workflow --------------------------------------------------------------------------
-  function act(item, action, note) {
+  function handlerName(id) {
+    for (var i = 0; i < handlers.length; i += 1) {
+      if (handlers[i].id === id) { return handlers[i].name; }
+    }
+    return '#' + id;
+  }
+
+  function act(item, action, note, handlerId) {
     var actor = actorInput.value.trim();
     if (!actor) {
       say('请先填写操作人姓名', false);
@@ -193,13 +210,15 @@
     }
     var body = {action: action, actor: actor, expected_version: item.version};
     if (note) { body.note = note; }
+    if (handlerId) { body.handler_staff_id = handlerId; }
     return fetch(api + '/incidents/' + item.id + '/transitions', {
       method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)
     }).then(function (response) {
       return response.json().then(function (answer) {
         if (response.ok) {
           say('#' + item.id + ' ' + actionLabel(action) + '：' + stateOf(item.status).label +
-            ' → ' + stateOf(answer.status).label, true);
+            ' → ' + stateOf(answer.status).label +
+            (handlerId ? '，' + labels.handler + ' ' + handlerName(handlerId) : ''), true);
         } else if (response.status === 409 && answer.current_version !== undefined) {
           say('#' + item.id + ' ' + labels.stale + '（版本 ' + item.version + ' → ' +
             answer.current_version + '）', false);
@@ -231,27 +250,70 @@
       });
   }
 
+  function handlerOption(h, item) {
+    var what = h.role + (h.duty ? '·' + h.duty : '') +
+      (h.primary_manager ? '·' + labels.primary_manager : '') +
+      (item.handler && item.handler.id === h.id ? '·' + labels.current_handler : '');
+    return '<option value="' + h.id + '">' + escapeHtml(h.name) + '（' + escapeHtml(what) +
+      '）</option>';
+  }
+
+  // Dispatch preselects the grid manager; redispatch makes the user choose someone.
+  function fillChooser(select, item, action) {
+    var groups = [[labels.grid_staff, true], [labels.community_staff, false]];
+    var html = '<option value="">' + escapeHtml(labels.choose_handler) + '</option>';
+    groups.forEach(function (group) {
+      var members = handlers.filter(function (h) { return h.in_grid === group[1]; });
+      if (!members.length) { return; }
+      html += '<optgroup label="' + escapeHtml(group[0]) + '">' +
+        members.map(function (h) { return handlerOption(h, item); }).join('') + '</optgroup>';
+    });
+    select.innerHTML = html;
+    select.value = action === 'dispatch' && managerId !== null ? String(managerId) : '';
+    if (select.selectedIndex < 0) { select.value = ''; }
+  }
+
+  function openForm(item, noteBox, action, needs) {
+    noteBox.dataset.action = action;
+    var chooser = noteBox.querySelector('.gm-choose');
+    chooser.style.display = needs.choosesHandler ? 'block' : 'none';
+    if (needs.choosesHandler) { fillChooser(chooser.querySelector('select'), item, action); }
+    var textarea = noteBox.querySelector('textarea');
+    textarea.placeholder = needs.needsNote ? actionLabel(action) + '的理由（必填）'
+      : labels.note_optional;
+    noteBox.style.display = 'block';
+    (needs.choosesHandler ? chooser.querySelector('select') : textarea).focus();
+  }
+
   list.addEventListener('click', function (event) {
     var li = event.target.closest('.gm-item');
     if (!li) { return; }
     var item = items[li.dataset.id];
     var button = event.target.closest('button');
     var noteBox = li.querySelector('.gm-note');
-    if (!button) { select(item.id, true); return; }
+    if (!button) {
+      if (!event.target.closest('.gm-note')) { select(item.id, true); }  // not while typing
+      return;
+    }
     if (button.dataset.history) { showHistory(item, li.querySelector('.gm-history')); return; }
     if (button.dataset.dismiss) { noteBox.style.display = 'none'; return; }
     if (button.dataset.confirm) {
+      var pending = noteBox.dataset.action;
+      var spec = style.actions[pending] || {};
       var note = noteBox.querySelector('textarea').value.trim();
-      if (!note) { say('请填写' + actionLabel(noteBox.dataset.action) + '的理由', false); return; }
-      act(item, noteBox.dataset.action, note);
+      var handlerId = null;
+      if (spec.choosesHandler) {
+        handlerId = Number(noteBox.querySelector('select').value) || null;
+        if (!handlerId) { say(labels.choose_handler, false); return; }
+      }
+      if (spec.needsNote && !note) { say('请填写' + actionLabel(pending) + '的理由', false); return; }
+      act(item, pending, note, handlerId);
       return;
     }
     var action = button.dataset.action;
-    if (style.actions[action] && style.actions[action].needsNote) {
-      noteBox.dataset.action = action;
-      noteBox.querySelector('textarea').placeholder = actionLabel(action) + '的理由（必填）';
-      noteBox.style.display = 'block';
-      noteBox.querySelector('textarea').focus();
+    var needs = style.actions[action] || {};
+    if (needs.needsNote || needs.choosesHandler) {
+      openForm(item, noteBox, action, needs);
       return;
     }
     act(item, action);
