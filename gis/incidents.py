@@ -620,6 +620,14 @@ def transition(
     if action is Action.ESCALATE:
         sets.append("handler_staff_id = NULL")
     elif handler_staff_id is not None:
+        known = session.execute(
+            text("SELECT 1 FROM staff WHERE id = :h"), {"h": handler_staff_id}
+        ).first()
+        if known is None:
+            raise InvalidFeatureError(
+                f"no staff member has id {handler_staff_id}; GET /api/v1/worklists/{{grid}} "
+                "lists who a grid's cases can go to"
+            )
         sets.append("handler_staff_id = :handler")
         params["handler"] = handler_staff_id
     updated = session.execute(

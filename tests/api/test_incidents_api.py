@@ -102,6 +102,15 @@ def test_the_intake_answer_is_the_incident_as_stored(client: TestClient) -> None
         assert got["grid_code"] == GRIDS[0] and got["handler"]["name"] == MANAGER
 
 
+def test_dispatch_to_an_unknown_person_is_422_and_changes_nothing(client: TestClient) -> None:
+    inc = report(client, 119.112, 36.714)
+    ok(step(client, inc["id"], "accept", 1))
+    refused = step(client, inc["id"], "dispatch", 2, handler_staff_id=999_999)
+    assert_error(refused, 422, "no staff member has id 999999")
+    after = ok(client.get(f"/api/v1/incidents/{inc['id']}"))
+    assert (after["status"], after["version"]) == ("accepted", 2)
+
+
 def test_a_photo_link_is_kept_and_anything_else_refused(client: TestClient) -> None:
     photo = "https://img.example.cn/2026/11/23/a.jpg"
     inc = report(client, 119.113, 36.713, media_url=photo)
