@@ -237,11 +237,7 @@ def incident_statistics(
         session.connection(), start, end, level=level, category=category
     )
     if format == "csv":
-        return Response(
-            df.to_csv(index=False).encode("utf-8-sig"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="incidents-{level}.csv"'},
-        )
+        return _csv(df, f"incidents-{level}.csv")
     return JSONResponse(
         {
             "level": level,
@@ -254,12 +250,21 @@ def incident_statistics(
     )
 
 
+def _csv(df: pd.DataFrame, filename: str) -> Response:
+    """A table as CSV in UTF-8 with a byte-order mark, so that Excel shows Chinese names."""
+    return Response(
+        df.to_csv(index=False).encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.get(
     "/incidents/hot-spots",
     summary="Hot and cold spots of incidents per grid (Getis-Ord Gi*)",
     response_class=GeoJSONResponse,
     responses={
-        200: {"content": {GEOJSON: {}}},
+        200: {"content": {GEOJSON: {}, "text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
     },
 )
@@ -268,11 +273,17 @@ def incident_hot_spots(
     start: Annotated[dt.datetime, Query(description="Start of the period (included).")],
     end: Annotated[dt.datetime, Query(description="End of the period (excluded).")],
     category: Annotated[str | None, Query(description="Only this category.")] = None,
-) -> GeoJSONResponse:
+    format: Annotated[
+        Literal["geojson", "csv"],
+        Query(description="csv: the table without geometry, UTF-8 with a BOM, for Excel."),
+    ] = "geojson",
+) -> Response:
     """A FeatureCollection of the current grids: ``rate`` (incidents per 1,000
     households, null without households), ``gi_z``, ``p_norm``, ``p_sim`` and
-    ``class`` ('hot 99%' … 'not significant' … 'cold 99%')."""
+    ``class`` ('hot 99%' … 'not significant' … 'cold 99%'); or that table as CSV."""
     df = incident_stats.hot_spots(session.connection(), start, end, category=category)
+    if format == "csv":
+        return _csv(df, "incident-hot-spots.csv")
     geometries = queries.current_grid_geometries(session, list(df["code"]))
     features = []
     for row in _records(df):

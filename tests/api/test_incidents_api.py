@@ -12,11 +12,13 @@ demo district.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
@@ -417,3 +419,17 @@ def test_hot_spots_are_geojson_grids(demo_client: TestClient) -> None:
         assert props["class"] in HOT_SPOT_CLASSES
     hot = [f for f in body["features"] if f["properties"]["class"].startswith("hot")]
     assert hot and all(f["properties"]["gi_z"] > 0 for f in hot)
+
+
+def test_hot_spots_export_as_the_same_table_in_csv(demo_client: TestClient) -> None:
+    query = f"start={YEAR[0]}&end={YEAR[1]}"
+    geojson = ok(demo_client.get(f"/api/v1/incidents/hot-spots?{query}"))
+    response = demo_client.get(f"/api/v1/incidents/hot-spots?{query}&format=csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "incident-hot-spots.csv" in response.headers["content-disposition"]
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(io.BytesIO(response.content), encoding="utf-8-sig", dtype={"code": str})
+    assert len(table) == 400 and {"code", "name", "hot_spot", "gi_z"} <= set(table.columns)
+    by_code = dict(zip(table["code"], table["hot_spot"], strict=True))
+    assert by_code == {f["id"]: f["properties"]["class"] for f in geojson["features"]}
