@@ -1,4 +1,4 @@
-"""GeoJSON responses in the style of OGC API Features.
+"""GeoJSON responses in the style of OGC API Features, and CSV for spreadsheets.
 
 A collection answers ``{"type": "FeatureCollection", "features": [...],
 "numberMatched": N, "numberReturned": n, "links": [...]}`` with the media type
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.dependencies import Paging
@@ -84,3 +85,22 @@ COLLECTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
     503: {"model": ErrorDoc, "description": "The database cannot be reached."},
 }
+
+
+def csv_response(df: pd.DataFrame, filename: str) -> Response:
+    """A table as CSV in UTF-8 with a byte-order mark, so that Excel shows Chinese names."""
+    return Response(
+        df.to_csv(index=False).encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def features_table(features: list[Feature]) -> pd.DataFrame:
+    """Point features as rows: ``lon``, ``lat`` (WGS84) then their properties."""
+    rows = []
+    for f in features:
+        geometry = f.get("geometry") or {}
+        lon, lat = (geometry.get("coordinates") or (None, None))[:2]
+        rows.append({"lon": lon, "lat": lat, **f["properties"]})
+    return pd.DataFrame(rows)

@@ -7,9 +7,10 @@ function of ``gis.queries`` and wraps the page as GeoJSON.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
 
 from api.dependencies import AtDep, BBoxDep, PagingDep, SessionDep
 from api.responses import (
@@ -18,8 +19,10 @@ from api.responses import (
     ErrorDoc,
     FeatureDoc,
     GeoJSONResponse,
+    csv_response,
     feature,
     feature_collection,
+    features_table,
 )
 from gis import queries
 from gis.incident_stats import as_instant
@@ -233,7 +236,11 @@ def list_incidents(
             "-reported_at (newest first)."
         ),
     ] = queries.IncidentOrder.ID,
-) -> GeoJSONResponse:
+    format: Annotated[
+        Literal["geojson", "csv"],
+        Query(description="csv: this page as a table (lon, lat, properties), UTF-8 with a BOM."),
+    ] = "geojson",
+) -> Response:
     """Each feature: ``id``, ``category``, ``status``, ``grid_code``,
     ``reported_at``, ``deadline_at``, ``handling_level``, ``version``,
     ``description``, ``source``."""
@@ -250,4 +257,6 @@ def list_incidents(
         limit=paging.limit,
         offset=paging.offset,
     )
+    if format == "csv":
+        return csv_response(features_table(page.features), "incidents.csv")
     return feature_collection(page, request, paging)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
-from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse
+from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, csv_response
 from gis import incident_stats, incidents, queries
 from gis.incidents import IncidentRecord
 
@@ -237,7 +237,7 @@ def incident_statistics(
         session.connection(), start, end, level=level, category=category
     )
     if format == "csv":
-        return _csv(df, f"incidents-{level}.csv")
+        return csv_response(df, f"incidents-{level}.csv")
     return JSONResponse(
         {
             "level": level,
@@ -247,15 +247,6 @@ def incident_statistics(
             "incidents_without_grid": int(df.attrs["incidents_without_grid"]),
             "rows": _records(df),
         }
-    )
-
-
-def _csv(df: pd.DataFrame, filename: str) -> Response:
-    """A table as CSV in UTF-8 with a byte-order mark, so that Excel shows Chinese names."""
-    return Response(
-        df.to_csv(index=False).encode("utf-8-sig"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -283,7 +274,7 @@ def incident_hot_spots(
     ``class`` ('hot 99%' … 'not significant' … 'cold 99%'); or that table as CSV."""
     df = incident_stats.hot_spots(session.connection(), start, end, category=category)
     if format == "csv":
-        return _csv(df, "incident-hot-spots.csv")
+        return csv_response(df, "incident-hot-spots.csv")
     geometries = queries.current_grid_geometries(session, list(df["code"]))
     features = []
     for row in _records(df):

@@ -318,3 +318,19 @@ def test_building_page_limit_reports_what_was_left_out(client: TestClient) -> No
     body = get_collection(client, f"/api/v1/buildings?geometry=footprint&bbox={WEST_HALF}&limit=1")
     assert (body["numberMatched"], body["numberReturned"]) == (2, 1)
     assert any(link["rel"] == "next" for link in body["links"])
+
+
+def test_incidents_export_as_csv_with_lon_lat(client: TestClient) -> None:
+    response = client.get("/api/v1/incidents?format=csv&order=-reported_at")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    lines = response.content.decode("utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    assert header[:3] == ["lon", "lat", "id"] and "deadline_at" in header
+    rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
+    assert [(r["category"], r["grid_code"]) for r in rows] == [
+        ("street_order", "370705001002001"),
+        ("city_appearance", "370705001001001"),
+    ]
+    assert (float(rows[0]["lon"]), float(rows[0]["lat"])) == (119.18, 36.75)
