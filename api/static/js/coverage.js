@@ -12,6 +12,8 @@
  */
 (function () {
   'use strict';
+  var escapeHtml = gridmapCommon.escapeHtml;
+  var getJSON = gridmapCommon.getJSON;
   var config = window.GRIDMAP_COVERAGE;
   var style = config.style;
   var labels = style.labels;
@@ -63,11 +65,6 @@
   addHatchPattern();
 
   // --- helpers ---------------------------------------------------------------------------
-  function escapeHtml(value) {
-    return String(value).replace(/[&<>"']/g, function (c) {
-      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
-    });
-  }
 
   function percent(rate) {
     return rate === null || rate === undefined ? '—' : (rate * 100).toFixed(1) + '%';
@@ -85,14 +82,6 @@
     return (value > 0 ? '+' : value < 0 ? '−' : '') + number(Math.abs(value));
   }
 
-  function getJSON(url, options) {
-    return fetch(url, options).then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) { throw new Error(body.description || response.statusText); }
-        return body;
-      });
-    });
-  }
 
   function query(extra) {
     var params = new URLSearchParams({facility_type: typeSelect.value});

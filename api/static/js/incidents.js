@@ -12,6 +12,8 @@
  */
 (function () {
   'use strict';
+  var escapeHtml = gridmapCommon.escapeHtml;
+  var getJSON = gridmapCommon.getJSON;
   var config = window.GRIDMAP_INCIDENTS;
   var style = config.style;
   var labels = style.labels;
@@ -55,11 +57,6 @@
   var pointLayer = L.layerGroup().addTo(map);
 
   // --- helpers ---------------------------------------------------------------------------
-  function escapeHtml(value) {
-    return String(value).replace(/[&<>"']/g, function (c) {
-      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
-    });
-  }
 
   function number(value, digits) {
     if (value === null || value === undefined || !isFinite(value)) { return '—'; }
@@ -83,14 +80,6 @@
       year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'});
   }
 
-  function getJSON(url, options) {
-    return fetch(url, options).then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) { throw new Error(body.description || response.statusText); }
-        return body;
-      });
-    });
-  }
 
   function say(text) {
     hint.textContent = text || '';

@@ -16,6 +16,7 @@
  */
 (function () {
   'use strict';
+  var escapeHtml = gridmapCommon.escapeHtml;
   var config = window.GRIDMAP_WORKLIST;
   var style = config.style;
   var labels = style.labels;
@@ -41,11 +42,6 @@
   var markerLayer = L.layerGroup().addTo(map);
   window.gridmapWorklist = {map: map, markers: markers};  // for tests and the console
 
-  function escapeHtml(value) {
-    return String(value).replace(/[&<>"']/g, function (c) {
-      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
-    });
-  }
 
   function localTime(iso) {
     if (!iso) { return '—'; }
