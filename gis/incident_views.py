@@ -176,10 +176,12 @@ def grid_worklist(
             """
             SELECT g.id, g.code, g.name, g.households, g.community_id, c.code AS community_code,
                    c.name AS community_name, ST_AsGeoJSON(g.geom, :decimals)::json AS geometry,
-                   (SELECT s.id FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
-                     WHERE sg.grid_id = g.id AND sg.is_primary AND s.role = 'grid_manager'
-                     ORDER BY s.id LIMIT 1) AS manager_id
+                   m.id AS manager_id, m.name AS manager_name
             FROM grid g JOIN admin_area c ON c.id = g.community_id
+            LEFT JOIN LATERAL (
+              SELECT s.id, s.name FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
+              WHERE sg.grid_id = g.id AND sg.is_primary AND s.role = 'grid_manager'
+              ORDER BY s.id LIMIT 1) m ON true
             WHERE g.code = :code AND g.valid_to IS NULL
             ORDER BY g.valid_from DESC LIMIT 1
             """
@@ -188,12 +190,9 @@ def grid_worklist(
     ).first()
     if grid is None:
         raise NotFoundError(f"no current grid has code {grid_code}")
-    manager = None
-    if grid.manager_id is not None:
-        name = session.execute(
-            text("SELECT name FROM staff WHERE id = :id"), {"id": grid.manager_id}
-        ).scalar_one()
-        manager = StaffName(int(grid.manager_id), name)
+    manager = (
+        None if grid.manager_id is None else StaffName(int(grid.manager_id), grid.manager_name)
+    )
     rows = session.execute(
         text(
             """
