@@ -27,11 +27,11 @@ from api.routes import (
     open311,
     web,
 )
-from gis import schema
-from gis.coverage_service import CoverageService
-from gis.database import make_engine, make_sessionmaker
-from gis.embedded import database_url
-from gis.escalation_service import EscalationSweeper
+from gis.coverage.live import CoverageService
+from gis.db import schema
+from gis.db.embedded import database_url
+from gis.db.engine import make_engine, make_sessionmaker
+from gis.incidents.escalation import EscalationSweeper
 from gis.settings import DatabaseSettings, IncidentSettings, ServerSettings
 
 STATIC_DIR = Path(__file__).parent / "static"

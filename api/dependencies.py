@@ -1,7 +1,7 @@
 """Request dependencies: the database session, paging and the common filters.
 
 Handlers declare what they need (``SessionDep``, ``PagingDep``, ``BBoxDep``)
-and stay thin; every parameter is checked here or in ``gis.queries`` so a bad
+and stay thin; every parameter is checked here or in ``gis.areas.queries`` so a bad
 value is a 400 with a message, never a 500.
 """
 
@@ -16,8 +16,8 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from gis.areas.queries import BBox, parse_bbox
 from gis.errors import DatabaseUnavailableError, InvalidParameterError
-from gis.queries import BBox, parse_bbox
 from gis.settings import ServerSettings
 
 DEFAULT_LIMIT = 1000

@@ -37,7 +37,7 @@ from gis.errors import (
     PayloadTooLargeError,
     StaleVersionError,
 )
-from gis.workflow import TransitionNotAllowedError
+from gis.incidents.workflow import TransitionNotAllowedError
 
 log = logging.getLogger(__name__)
 

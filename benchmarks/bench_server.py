@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gis.embedded import EmbeddedPostgres
+from gis.db.embedded import EmbeddedPostgres
 
 NO_FSYNC: dict[str, str] = {
     "fsync": "off",

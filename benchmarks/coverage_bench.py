@@ -30,9 +30,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
 
-from gis import schema
-from gis.coverage_store import build_coverage
-from gis.database import make_engine, recreate_database
+from gis.coverage.store import build_coverage
+from gis.db import schema
+from gis.db.engine import make_engine, recreate_database
 
 from bench_server import BULK_LOAD, server
 

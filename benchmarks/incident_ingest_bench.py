@@ -1,11 +1,11 @@
 """Benchmark: bulk ingest of historical incidents with grid assignment, against per-row SQL.
 
-The demo district 奎文区 (400 real grids, ``gis.demo.load_demo``) on its own
+The demo district 奎文区 (400 real grids, ``gis.demo.load.load_demo``) on its own
 PostGIS; ``--n`` random points (seeded, uniform over the district, WGS84) with
 random catalogue categories and report times. Measured in the same run, on
 the same server:
 
-* gridmap: ``gis.incident_ingest.ingest_incidents`` end to end from in-memory
+* gridmap: ``gis.incidents.ingest.ingest_incidents`` end to end from in-memory
   records to a committed transaction: history replay, COPY to a stage table,
   grid assignment in SQL (``ST_Covers``, snap to the nearest grid within 30 m),
   default handler, ``INSERT … SELECT`` of the incidents and of their intake
@@ -38,11 +38,11 @@ from rich.table import Table
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from gis import schema
-from gis.database import make_engine, recreate_database
-from gis.demo import load_demo
-from gis.incident_catalogue import CATEGORIES
-from gis.incident_ingest import IncidentIn, IngestResult, ingest_incidents
+from gis.db import schema
+from gis.db.engine import make_engine, recreate_database
+from gis.demo.load import load_demo
+from gis.incidents.catalogue import CATEGORIES
+from gis.incidents.ingest import IncidentIn, IngestResult, ingest_incidents
 
 from bench_server import BULK_LOAD, server
 

@@ -53,12 +53,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
 
-from gis import schema
-from gis.database import make_engine, recreate_database
-from gis.datum import GCJ02, from_wgs84
-from gis.demo import load_demo
-from gis.embedded import free_port
-from gis.incident_catalogue import CATEGORIES
+from gis.db import schema
+from gis.db.embedded import free_port
+from gis.db.engine import make_engine, recreate_database
+from gis.demo.load import load_demo
+from gis.geo.datum import GCJ02, from_wgs84
+from gis.incidents.catalogue import CATEGORIES
 
 from bench_server import NO_FSYNC, server
 

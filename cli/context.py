@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from rich.console import Console
 from sqlalchemy import Engine
 
-from gis import schema
-from gis.database import check_reachable, make_engine
-from gis.embedded import EmbeddedPostgres
+from gis.db import schema
+from gis.db.embedded import EmbeddedPostgres
+from gis.db.engine import check_reachable, make_engine
 from gis.settings import DatabaseSettings
 
 console = Console(stderr=True)

@@ -15,15 +15,15 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
-from gis.coverage_areas import (
+from gis.coverage.geometry import (
     area_geometries,
     blind_spots,
     facility_type,
     resolve_radius,
     service_circles,
 )
-from gis.coverage_report import area_rollups, building_results, check_level, worst
-from gis.coverage_store import build_coverage
+from gis.coverage.report import area_rollups, building_results, check_level, worst
+from gis.coverage.store import build_coverage
 
 out = Console()
 err = Console(stderr=True)

@@ -1,4 +1,4 @@
-"""`gridmap import LAYER PATH --datum ...`: a thin shell around `gis.importer.import_file`."""
+"""`gridmap import LAYER PATH --datum ...`: a thin shell around ``gis.imports``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cli.context import open_engine
 from gis.errors import ImportRejectedError
-from gis.importer import LAYERS, ImportReport, export_rejections_csv, import_file
+from gis.imports.importer import LAYERS, ImportReport, export_rejections_csv, import_file
 
 out = Console()
 err = Console(stderr=True)

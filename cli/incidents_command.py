@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
-from gis.escalation_service import sweep_once
-from gis.incident_stats import LEVELS, as_instant, incident_counts, to_csv
+from gis.incidents.escalation import sweep_once
+from gis.incidents.stats import LEVELS, as_instant, incident_counts, to_csv
 
 #: Registered as `gridmap incidents` by cli.main, which adds its commands wrapped in
 #: `explained` (domain errors as one line).

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
-from gis.catalogue import CATALOGUE
-from gis.demo import DemoCounts
-from gis.embedded import EmbeddedPostgres
+from gis.coverage.catalogue import CATALOGUE
+from gis.db.embedded import EmbeddedPostgres
+from gis.demo.load import DemoCounts
 from gis.errors import GridmapError
 from gis.settings import DatabaseSettings, ServerSettings
 
@@ -111,7 +111,7 @@ def demo(
     serve: Annotated[bool, typer.Option(help="Serve the map after loading.")] = True,
 ) -> None:
     """Load the demo district (if the database is empty) and serve the map and API."""
-    from gis.demo import load_demo
+    from gis.demo.load import load_demo
 
     server = ServerSettings()
     host = host or server.host

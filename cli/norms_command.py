@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
-from gis.norms import SERVICE_FLOOR_TYPES, health_station_claim, norm_checks, norm_summary
+from gis.coverage.norms import SERVICE_FLOOR_TYPES, health_station_claim, norm_checks, norm_summary
 
 out = Console()
 err = Console(stderr=True)

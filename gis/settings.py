@@ -95,7 +95,7 @@ class IncidentSettings(BaseSettings):
     grid a reported point may lie (a boundary road between grids, the kerb of
     the district edge) and still be routed to the nearest grid.
     ``GRIDMAP_ESCALATION_INTERVAL_S`` (seconds, default 300; 0 turns it off):
-    how often the server raises overdue cases a level (gis.escalation_service).
+    how often the server raises overdue cases a level (gis.incidents.escalation).
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)

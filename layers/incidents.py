@@ -7,7 +7,7 @@ else that draws incidents. Pure: no database, no HTTP.
 Measures. The statistics endpoint answers ``per_1000_households`` (incidents
 received per 1,000 households in the period) and may answer further rate
 columns (``*_rate``, fractions 0-1: closure, on-time, handling and rework
-rates of ``gis.incident_stats.RATE_COLUMNS``). A
+rates of ``gis.incidents.stats.RATE_COLUMNS``). A
 measure with meaningful fixed breaks (the on-time closure rate) has them
 here; any other is cut at the quantiles of the grids' values, rounded to two
 significant figures (:func:`quantile_breaks`), because its range depends on
@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gis.workflow import NOTE_REQUIRED, TRANSITIONS, Action, Level, State
+from gis.incidents.workflow import NOTE_REQUIRED, TRANSITIONS, Action, Level, State
 from layers.catalogue import Style
 
 Unit = Literal["per_1000", "fraction"]
@@ -44,7 +44,7 @@ HOT_SPOT_COLOURS: dict[str, str] = {
     "cold 95%": "#67a9cf",
     "cold 99%": "#2166ac",
 }
-"""Gi* class (as ``gis.incident_stats.HOT_SPOT_CLASSES`` names them) → fill, hottest first."""
+"""Gi* class (as ``gis.incidents.stats.HOT_SPOT_CLASSES`` names them) → fill, hottest first."""
 
 HOT_SPOT_LABELS_ZH: dict[str, str] = {
     "hot 99%": "热点（99%置信度）",
@@ -315,7 +315,7 @@ ACTION_LABELS_ZH: dict[Action, str] = {
     Action.ESCALATE: "上报升级",
 }
 """Button labels, as the grid manager's worklist names the steps (受理 opens the case:
-gis.workflow calls it 立案; 处置 is its 处理)."""
+gis.incidents.workflow calls it 立案; 处置 is its 处理)."""
 
 HANDLER_ACTIONS: frozenset[Action] = frozenset({Action.DISPATCH, Action.REDISPATCH})
 """Steps that name the case's (new) handler: the worklist asks whom before posting

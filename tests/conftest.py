@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gis import schema
-from gis.database import make_engine, recreate_database
-from gis.embedded import EmbeddedPostgres
+from gis.db import schema
+from gis.db.embedded import EmbeddedPostgres
+from gis.db.engine import make_engine, recreate_database
 
 FAST_TEST_SERVER = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
 
@@ -70,7 +70,7 @@ def db(engine: Engine) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def demo_engine(server_url: str) -> Iterator[Engine]:
     """The demo district, loaded once per session. Read-only for tests."""
-    from gis.demo import load_demo
+    from gis.demo.load import load_demo
 
     eng = make_engine(recreate_database(server_url, "gridmap_demo_test"))
     schema.upgrade(eng)

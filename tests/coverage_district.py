@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from gis import schema
-from gis.catalogue import seed_facility_types
-from gis.database import drop_database as gis_drop_database
-from gis.database import make_engine, recreate_database
+from gis.coverage.catalogue import seed_facility_types
+from gis.db import schema
+from gis.db.engine import drop_database as gis_drop_database
+from gis.db.engine import make_engine, recreate_database
 
 WEST, SOUTH, EAST, NORTH = 119.10, 36.70, 119.20, 36.76
 STEP_LON, STEP_LAT = 0.004, 0.003

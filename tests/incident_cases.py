@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gis.incidents import IncidentRecord, create_incident, get_incident, transition
+from gis.incidents.cases import IncidentRecord, create_incident, get_incident, transition
 
 CST = ZoneInfo("Asia/Shanghai")
 FRIDAY = dt.date(2025, 3, 7)

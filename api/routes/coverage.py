@@ -2,7 +2,7 @@
 
 Every endpoint names a ``facility_type`` (a catalogue code) and optionally
 ``radius_m`` (metres; the type's catalogue radius by default). Answers come
-from the in-memory coverage models of ``gis.coverage_service``, kept current
+from the in-memory coverage models of ``gis.coverage.live``, kept current
 by the database's change notifications, so they reflect facilities opened,
 moved or closed a moment ago without recomputing the district.
 """
@@ -25,13 +25,14 @@ from api.dependencies import BBoxDep, PagingDep, SessionDep, SettingsDep
 from api.pages import render_page, script_json
 from api.responses import COLLECTION_RESPONSES, GEOJSON, ErrorDoc, GeoJSONResponse
 from api.responses import feature_collection as paged_collection
-from gis import coverage_results, facilities
-from gis.coverage_areas import blind_spots, service_circles
-from gis.coverage_report import area_rollups, records, rings
-from gis.coverage_service import CoverageService
+from gis.areas.queries import GEOJSON_DECIMALS, Feature
+from gis.coverage import facilities
+from gis.coverage import whatif as coverage_results
+from gis.coverage.facilities import FacilityTypeInfo
+from gis.coverage.geometry import blind_spots, service_circles
+from gis.coverage.live import CoverageService
+from gis.coverage.report import area_rollups, records, rings
 from gis.errors import DatabaseUnavailableError, InvalidFeatureError, InvalidParameterError
-from gis.facilities import FacilityTypeInfo
-from gis.queries import GEOJSON_DECIMALS, Feature
 from layers.coverage import LABELS_ZH, coverage_style
 
 router = APIRouter(tags=["coverage"])

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.bodies import invalid_body, json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.responses import GEOJSON, ErrorDoc, FeatureDoc, GeoJSONResponse
-from gis import facilities
-from gis.coverage_service import CoverageService
-from gis.database import translate_integrity_errors
+from gis.coverage import facilities
+from gis.coverage.live import CoverageService
+from gis.db.engine import translate_integrity_errors
 
 router = APIRouter(prefix="/api/v1", tags=["facilities"], default_response_class=GeoJSONResponse)
 
@@ -117,7 +117,7 @@ _COLUMN = {"type": "type_code"}
 
 
 class FacilityWrite(BaseModel):
-    """A body reduced to what ``gis.facilities`` needs: columns to set and a position."""
+    """A body reduced to what ``gis.coverage.facilities`` needs: columns to set and a position."""
 
     values: dict[str, Any]
     lon: float | None = None

@@ -1,7 +1,7 @@
 """The feature collections of the grid model under /api/v1.
 
 Each handler parses its parameters (through ``api.dependencies``), calls one
-function of ``gis.queries`` and wraps the page as GeoJSON.
+function of ``gis.areas.queries`` and wraps the page as GeoJSON.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from api.responses import (
     feature_collection,
     features_table,
 )
-from gis import queries
-from gis.incident_stats import as_instant
-from gis.models import AreaLevel
-from gis.queries import BuildingGeometry
+from gis.areas import queries
+from gis.areas.queries import BuildingGeometry
+from gis.db.models import AreaLevel
+from gis.incidents.stats import as_instant
 
 router = APIRouter(prefix="/api/v1", tags=["features"], default_response_class=GeoJSONResponse)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from gis.database import check_reachable
+from gis.db.engine import check_reachable
 from gis.errors import DatabaseUnavailableError
 
 router = APIRouter(tags=["health"])

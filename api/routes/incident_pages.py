@@ -25,9 +25,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from api.dependencies import SessionDep, SettingsDep
 from api.pages import render_page, script_json
 from api.responses import ErrorDoc
-from gis import incident_views
-from gis.incident_catalogue import subclasses, top_level
-from gis.incident_stats import TIMEZONE
+from gis.incidents import worklists as incident_views
+from gis.incidents.catalogue import subclasses, top_level
+from gis.incidents.stats import TIMEZONE
 from layers.incidents import LABELS_ZH, incident_map_style, period_choices, worklist_style
 
 router = APIRouter()

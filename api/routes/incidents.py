@@ -1,11 +1,11 @@
 """Incident intake, the closed loop and incident statistics under /api/v1/incidents.
 
 A report (hotline, a grid manager's patrol, a phone app) is posted with its
-category and a point in a named datum; ``gis.incidents`` routes it to a grid
+category and a point in a named datum; ``gis.incidents.cases`` routes it to a grid
 and that grid's primary grid manager and suggests open cases it may
 duplicate. Each later step is a transition quoting the version the caller
 read (optimistic locking: a stale screen gets a 409 with the current
-version). Statistics and hot spots read ``gis.incident_stats``. The list of
+version). Statistics and hot spots read ``gis.incidents.stats``. The list of
 incidents, GET /api/v1/incidents, is in ``api.routes.features``.
 
 The literal paths (/statistics, /hot-spots) are declared before
@@ -29,8 +29,10 @@ from sqlalchemy.orm import Session
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, csv_response
-from gis import incident_stats, incidents, queries
-from gis.incidents import IncidentRecord
+from gis.areas import queries
+from gis.incidents import cases as incidents
+from gis.incidents import stats as incident_stats
+from gis.incidents.cases import IncidentRecord
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"], default_response_class=JSONResponse)
 
@@ -44,7 +46,7 @@ class IncidentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    category: str = Field(description="Category code of gis.incident_catalogue.")
+    category: str = Field(description="Category code of gis.incidents.catalogue.")
     description: Text | None = None
     source: Text | None = Field(None, examples=["hotline", "patrol", "app"])
     lon: Finite | None = Field(None, description="Longitude, degrees, in ``datum``.")

@@ -1,13 +1,13 @@
 """Open311 GeoReport v2 under /open311/v2, so hotlines and city apps plug in unchanged.
 
 * ``GET services.json``: one service per incident category of
-  ``gis.incident_catalogue``, subclasses included (they are what a caller
+  ``gis.incidents.catalogue``, subclasses included (they are what a caller
   files: 暴露垃圾 rather than 市容环境); ``group`` is the top-level class.
 * ``GET services/{service_code}.json``: the attributes every service takes:
   ``datum`` of lat/long (a phone map app sends GCJ-02: ``attribute[datum]=gcj02``)
   and ``source`` (app, hotline, ...).
 * ``POST requests.json``: a form-encoded (or multipart) report, filed through
-  ``gis.incidents.create_incident``: routed to its grid and its grid manager,
+  ``gis.incidents.cases.create_incident``: routed to its grid and its grid manager,
   snapped within the tolerance, refused outside the district. Answers 200
   with ``[{service_request_id, service_notice, account_id}]`` as the spec's
   examples do (clients such as FixMyStreet accept any 2xx).
@@ -46,11 +46,11 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 
 from api.bodies import body_limit, read_limited
 from api.dependencies import SessionDep
-from gis import service_requests as sr
+from gis.areas.queries import parse_bbox
 from gis.errors import InvalidParameterError, NotFoundError, PayloadTooLargeError
-from gis.incident_catalogue import CATEGORIES, Category, category_by_name_zh
-from gis.incidents import IncidentRecord
-from gis.queries import parse_bbox
+from gis.incidents import open311 as sr
+from gis.incidents.cases import IncidentRecord
+from gis.incidents.catalogue import CATEGORIES, Category, category_by_name_zh
 
 PREFIX = "/open311"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from api.dependencies import SessionDep, SettingsDep
-from gis import queries
+from gis.areas import queries
 from layers.catalogue import DISTRICT, MAP_LAYERS, MapLayer
 from layers.webmap import VENDOR_BASE, render_map
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.dependencies import get_session
-from gis.models import (
+from gis.db.models import (
     AdminArea,
     AreaLevel,
     Building,

@@ -10,7 +10,7 @@ from geoalchemy2 import WKTElement
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.models import Building, Grid
+from gis.db.models import Building, Grid
 
 WEST_HALF = "119.10,36.70,119.12,36.76"  # only grid 001 of community 001
 EAST_PART = "119.16,36.71,119.19,36.75"  # only community 002 and its grid

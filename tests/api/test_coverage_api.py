@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.dependencies import get_session
-from gis.coverage_service import snapshot
-from gis.coverage_store import build_coverage
-from gis.datum import GCJ02, from_wgs84
+from gis.coverage.live import snapshot
+from gis.coverage.store import build_coverage
+from gis.geo.datum import GCJ02, from_wgs84
 from gis.settings import ServerSettings
 from tests.coverage_district import (
     GRIDS,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.dependencies import get_session
-from gis.database import make_engine
+from gis.db.engine import make_engine
 from gis.settings import ServerSettings
 from tests.http_checks import assert_error
 

@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from cli.main import app
-from gis.coverage_report import area_rollups
-from gis.coverage_store import build_coverage
+from gis.coverage.report import area_rollups
+from gis.coverage.store import build_coverage
 
 runner = CliRunner()
 

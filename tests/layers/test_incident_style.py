@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gis.incident_stats import HOT_SPOT_CLASSES
-from gis.workflow import NOTE_REQUIRED, Action, State
+from gis.incidents.stats import HOT_SPOT_CLASSES
+from gis.incidents.workflow import NOTE_REQUIRED, Action, State
 from layers.incidents import (
     ACTION_LABELS_ZH,
     DEFAULT_MEASURE,
@@ -189,7 +189,7 @@ def test_page_styles_are_json() -> None:
 
 
 def test_every_rate_of_the_statistics_has_a_chinese_label() -> None:
-    from gis.incident_stats import RATE_COLUMNS
+    from gis.incidents.stats import RATE_COLUMNS
 
     labels = {column: measure_for(column).label_zh for column in RATE_COLUMNS}
     assert labels["on_time_rate"] == "按期结案率"

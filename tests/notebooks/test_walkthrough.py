@@ -10,9 +10,9 @@ import pytest
 from nbclient import NotebookClient
 from sqlalchemy import Engine
 
-from gis.coverage_areas import blind_spots
-from gis.coverage_report import area_rollups
-from gis.coverage_store import build_coverage
+from gis.coverage.geometry import blind_spots
+from gis.coverage.report import area_rollups
+from gis.coverage.store import build_coverage
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "coverage_walkthrough.ipynb"

@@ -19,7 +19,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from api.app import create_app
-from gis.embedded import free_port
+from gis.db.embedded import free_port
 from gis.settings import ServerSettings
 
 CHROMIUM = "/usr/bin/chromium"

@@ -24,9 +24,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from gis.embedded import free_port
-from gis.incident_catalogue import PERSONAL_CATEGORIES
-from gis.incidents import create_incident, transition
+from gis.db.embedded import free_port
+from gis.incidents.cases import create_incident, transition
+from gis.incidents.catalogue import PERSONAL_CATEGORIES
 from gis.settings import ServerSettings
 from layers.incidents import (
     DEFAULT_MEASURE,

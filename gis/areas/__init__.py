@@ -1,0 +1,5 @@
+"""The district → subdistrict → community → grid hierarchy: codes, levels, queries, routing.
+
+What coverage and incidents share about areas lives here. Imports ``gis.db``,
+``gis.geo`` and the kernel modules.
+"""

@@ -1,0 +1,423 @@
+"""Coverage as geometry: service circles, blind spots, area outlines, visiting lists.
+
+A store module (SQL lives here and in ``gis.coverage.store``); the geometry work
+runs in shapely on the metric plane of ``gis.geo.metric`` and is reprojected to
+EPSG:4326 only on the way out.
+
+**Service circles** are true-metre circles drawn as 256-gon polygons inscribed
+in the circle of the numeric core (``gis.coverage.core``): a building inside the
+polygon is covered there too, so no uncovered household is ever drawn inside a
+circle. Near the rim the polygon lies at most a few centimetres inside the true
+circle (1000 m radius: 8 cm).
+
+**Blind spots (盲点)** of a community: the *residential area* of its uncovered
+buildings that lies outside every circle. Residential area = each uncovered
+building's footprint (its location point when it has none) grown by
+``RESIDENTIAL_BUFFER_M`` (the yard and lane around a block, about half the
+spacing between blocks), unioned, clipped to the community. Each connected part
+is one blind spot (a planner sites a facility per part, not per community);
+parts holding no uncovered building (slivers of a buffer cut off by a circle)
+are dropped. Households and buildings of a part are those of the buildings the
+numeric core finds uncovered whose location lies in it, so per community they
+add up exactly to the uncovered households of ``coverage_report.area_rollups``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, text
+
+from gis.coverage.report import Level, check_level, uncovered
+from gis.coverage.store import CoverageModel, build_coverage
+from gis.db.models import SRID
+from gis.errors import InvalidParameterError
+from gis.geo.metric import FALSE_EASTING, MetricPlane
+
+#: Metres around an uncovered building's footprint counted as its residential area.
+RESIDENTIAL_BUFFER_M = 25.0
+#: Segments per quarter circle of a service circle (256-gon: 7.5 cm sagitta per km).
+CIRCLE_QUAD_SEGS = 64
+WGS84 = f"EPSG:{SRID}"
+
+CIRCLE_COLUMNS = ["facility_id", "name", "type_code", "address", "radius_m", "geometry"]
+BLIND_SPOT_COLUMNS = [
+    "community_code",
+    "community_name",
+    "part",
+    "area_m2",
+    "households",
+    "buildings_uncovered",
+    "geometry",
+]
+
+
+@dataclass(frozen=True)
+class FacilityTypeInfo:
+    """A facility type as stored; ``radius_m`` is its default service radius in metres."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    radius_m: int
+
+
+def facility_types(conn: Connection) -> list[FacilityTypeInfo]:
+    """Every stored facility type, by code."""
+    rows = conn.execute(
+        text("SELECT code, name_zh, name_en, radius_m FROM facility_type ORDER BY code")
+    ).all()
+    return [FacilityTypeInfo(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+def facility_type(conn: Connection, code: str) -> FacilityTypeInfo:
+    """One facility type, or an error that lists the known codes."""
+    known = facility_types(conn)
+    for info in known:
+        if info.code == code:
+            return info
+    raise InvalidParameterError(
+        f"unknown facility type {code!r}; known types: {', '.join(t.code for t in known)}"
+    )
+
+
+def resolve_radius(conn: Connection, type_code: str, radius_m: float | None) -> float:
+    """``radius_m`` if given (every analysis may override it), else the type's catalogue radius."""
+    info = facility_type(conn, type_code)
+    if radius_m is None:
+        return float(info.radius_m)
+    if not 0 < radius_m <= 50_000:
+        raise InvalidParameterError("radius_m must be between 0 and 50,000 metres")
+    return float(radius_m)
+
+
+# --------------------------------------------------------------------------- geometry helpers
+
+
+def _to_plane(geoms: NDArray[np.object_], plane: MetricPlane) -> NDArray[np.object_]:
+    return shapely.transform(geoms, lambda xy: plane.to_plane(xy[:, 0], xy[:, 1]))
+
+
+def _to_lonlat(geoms: NDArray[np.object_], plane: MetricPlane) -> NDArray[np.object_]:
+    return shapely.transform(geoms, lambda xy: np.column_stack(plane.to_lonlat(xy)))
+
+
+def _inscribed_circles(fxy: NDArray[np.float64], radius_m: float) -> NDArray[np.object_]:
+    """Plane polygons inside the true-metre circles of ``gis.coverage.core``.
+
+    The core covers a building at plane distance p when p <= r (k_f + k_b) / 2
+    (k: scale factor). A plane circle of radius r (k_f + k_min) / 2, with k_min
+    the smallest scale factor within reach, lies inside that set; its inscribed
+    polygon (vertices on the circle) lies inside it too.
+    """
+    if len(fxy) == 0:
+        return np.empty(0, dtype=object)
+    x = fxy[:, 0]
+    reach = radius_m * 1.01
+    nearest_to_cm = np.clip(FALSE_EASTING, x - reach, x + reach)
+    rho = radius_m * (MetricPlane.scale_at(x) + MetricPlane.scale_at(nearest_to_cm)) / 2.0
+    return shapely.buffer(shapely.points(fxy), rho, quad_segs=CIRCLE_QUAD_SEGS)
+
+
+def _true_area_m2(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
+    """Area in true m² of plane polygons (plane area over k² at the centroid)."""
+    if len(geoms) == 0:
+        return np.zeros(0)
+    k = MetricPlane.scale_at(shapely.get_x(shapely.centroid(geoms)))
+    return shapely.area(geoms) / (k * k)
+
+
+def _facility_rows(conn: Connection, type_code: str) -> pd.DataFrame:
+    rows = conn.execute(
+        text(
+            """SELECT id, name, type_code, address, ST_X(geom) AS lon, ST_Y(geom) AS lat
+               FROM facility WHERE type_code = :c ORDER BY id"""
+        ),
+        {"c": type_code},
+    ).all()
+    return pd.DataFrame(rows, columns=["id", "name", "type_code", "address", "lon", "lat"])
+
+
+def service_circles(
+    conn: Connection,
+    type_code: str,
+    radius_m: float | None = None,
+    *,
+    model: CoverageModel | None = None,
+) -> gpd.GeoDataFrame:
+    """One service circle per facility of ``type_code`` (EPSG:4326), true metres.
+
+    ``radius_m`` defaults to the type's catalogue radius. With ``model``, the
+    circles are those of the model's open facilities (after any incremental
+    change) drawn on its metric plane, and its radius applies.
+    """
+    if model is not None:
+        if model.type_code != type_code:
+            raise InvalidParameterError(f"the model is of {model.type_code!r}, not {type_code!r}")
+        radius = model.index.radius_m
+        facilities = _facility_rows(conn, type_code).set_index("id")
+        slots = np.flatnonzero(model.index.active)
+        ids = model.index.fids[slots]
+        fxy = model.index.fxy[slots]
+        plane = model.plane
+        info = facilities.reindex(ids)
+        names, addresses = info["name"].tolist(), info["address"].tolist()
+    else:
+        radius = resolve_radius(conn, type_code, radius_m)
+        facilities = _facility_rows(conn, type_code)
+        ids = facilities["id"].to_numpy(dtype=np.int64)
+        plane = MetricPlane.around(float(np.median(facilities["lon"])) if len(ids) else 120.0)
+        fxy = plane.to_plane(facilities["lon"], facilities["lat"]).reshape(-1, 2)
+        names, addresses = facilities["name"].tolist(), facilities["address"].tolist()
+    polygons = _to_lonlat(_inscribed_circles(fxy, radius), plane)
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": ids.astype(np.int64),
+            "name": names,
+            "type_code": type_code,
+            "address": addresses,
+            "radius_m": radius,
+        },
+        geometry=gpd.GeoSeries(polygons, crs=WGS84),
+        columns=CIRCLE_COLUMNS,
+    )
+
+
+# --------------------------------------------------------------------------- blind spots
+
+
+def _community_polygons(conn: Connection, codes: list[str]) -> dict[str, BaseGeometry]:
+    rows = conn.execute(
+        text(
+            """SELECT code, ST_AsBinary(geom) FROM admin_area
+               WHERE level = 'community' AND valid_to IS NULL AND code = ANY(:codes)"""
+        ),
+        {"codes": codes},
+    ).all()
+    return {r[0]: shapely.from_wkb(bytes(r[1])) for r in rows}
+
+
+def _footprints(conn: Connection, ids: NDArray[np.int64]) -> dict[int, BaseGeometry]:
+    rows = conn.execute(
+        text(
+            """SELECT id, ST_AsBinary(footprint) FROM building
+               WHERE footprint IS NOT NULL AND id = ANY(:ids)"""
+        ),
+        {"ids": [int(i) for i in ids]},
+    ).all()
+    geoms = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else []
+    return dict(zip((int(r[0]) for r in rows), geoms, strict=True))
+
+
+def blind_spots(
+    conn: Connection,
+    type_code: str,
+    radius_m: float | None = None,
+    *,
+    model: CoverageModel | None = None,
+) -> gpd.GeoDataFrame:
+    """Blind spots per community (EPSG:4326), one row per connected part.
+
+    Columns: ``community_code``, ``community_name``, ``part`` (1 = largest of
+    the community), ``area_m2`` (true square metres), ``households`` and
+    ``buildings_uncovered`` inside, polygon ``geometry``. Ordered by community
+    code and part. Pass ``model`` to reuse a loaded coverage (and its
+    incremental state); otherwise it is built at ``radius_m`` (default: the
+    type's catalogue radius). See the module docstring for the definition.
+    """
+    if model is None:
+        model = build_coverage(conn, type_code, resolve_radius(conn, type_code, radius_m))
+    elif model.type_code != type_code:
+        raise InvalidParameterError(f"the model is of {model.type_code!r}, not {type_code!r}")
+    index, b, areas, plane = model.index, model.buildings, model.areas, model.plane
+    rows = np.flatnonzero(~index.covered)
+    if len(rows) == 0:
+        return _empty_blind_spots()
+    community = areas.community_of_grid[b.grid[rows]]
+    points = shapely.points(index.bxy[rows])
+    footprints = _footprints(conn, b.ids[rows])
+    shapes = np.array(
+        [footprints.get(int(i)) for i in b.ids[rows]],
+        dtype=object,
+    )
+    has = np.array([s is not None for s in shapes], dtype=bool)
+    if has.any():
+        shapes[has] = _to_plane(shapes[has], plane)
+        # A location outside its own footprint (an entrance point) still needs its area.
+        outside = has.copy()
+        outside[has] = ~shapely.covers(shapes[has], points[has])
+        shapes[outside] = shapely.union(shapes[outside], points[outside])
+    shapes[~has] = points[~has]
+    # Mitred joins keep a grown rectangle a rectangle: a quarter of the vertices to union.
+    grown = shapely.buffer(shapes, RESIDENTIAL_BUFFER_M, quad_segs=4, join_style="mitre")
+    grid_of = b.grid[rows]
+
+    slots = np.flatnonzero(index.active)
+    circles = _inscribed_circles(index.fxy[slots], index.radius_m)
+    circle_tree = shapely.STRtree(circles)
+    codes_used = sorted({int(c) for c in community})
+    outlines = _community_polygons(conn, [areas.community_codes[c] for c in codes_used])
+    if outlines:
+        plane_outlines = _to_plane(np.array(list(outlines.values()), dtype=object), plane)
+        outlines = dict(zip(outlines, plane_outlines, strict=True))
+
+    parts: list[BaseGeometry] = []
+    part_comm: list[int] = []
+    for c in codes_used:
+        mine = np.flatnonzero(community == c)
+        # Grid by grid, then the community: small unions first are several times faster.
+        area = shapely.union_all(
+            [shapely.union_all(grown[mine[grid_of[mine] == g]]) for g in np.unique(grid_of[mine])]
+        )
+        outline = outlines.get(areas.community_codes[c])
+        clipped = area
+        if outline is not None:
+            clipped = shapely.intersection(area, outline)
+        near = circle_tree.query(clipped)
+        if len(near):
+            clipped = shapely.difference(clipped, shapely.union_all(circles[near]))
+        pieces = shapely.get_parts(clipped)
+        pieces = pieces[shapely.get_type_id(pieces) == shapely.GeometryType.POLYGON]
+        pieces = pieces[shapely.area(pieces) > 0]
+        parts.extend(pieces.tolist())
+        part_comm.extend([c] * len(pieces))
+    part_geoms = np.array(parts, dtype=object)
+    part_of = _assign_to_parts(points, community, part_geoms, np.array(part_comm))
+    missing = part_of < 0
+    if missing.any():
+        # The community's whole area was clipped away (a building outside its own
+        # community's outline): its buildings' areas stand unclipped.
+        extra = [
+            shapely.difference(g, shapely.union_all(circles[circle_tree.query(g)]))
+            for g in grown[missing]
+        ]
+        start = len(part_geoms)
+        part_geoms = np.concatenate([part_geoms, np.array(extra, dtype=object)])
+        part_comm.extend(community[missing].tolist())
+        part_of[missing] = np.arange(start, start + int(missing.sum()))
+    households = np.bincount(
+        part_of, weights=index.households[rows], minlength=len(part_geoms)
+    ).astype(np.int64)
+    buildings = np.bincount(part_of, minlength=len(part_geoms)).astype(np.int64)
+    keep = buildings > 0
+    frame = pd.DataFrame(
+        {
+            "community_index": np.array(part_comm, dtype=np.int64)[keep],
+            "area_m2": _true_area_m2(part_geoms[keep]),
+            "households": households[keep],
+            "buildings_uncovered": buildings[keep],
+        }
+    )
+    frame["geometry"] = part_geoms[keep]
+    frame = frame.sort_values(
+        ["community_index", "area_m2"], ascending=[True, False], kind="stable"
+    ).reset_index(drop=True)
+    frame["part"] = frame.groupby("community_index").cumcount() + 1
+    frame["community_code"] = [areas.community_codes[i] for i in frame["community_index"]]
+    frame["community_name"] = [areas.community_names[i] for i in frame["community_index"]]
+    frame["area_m2"] = frame["area_m2"].round(1)
+    geometry = gpd.GeoSeries(_to_lonlat(frame["geometry"].to_numpy(), plane), crs=WGS84)
+    out = gpd.GeoDataFrame(frame.drop(columns=["geometry", "community_index"]), geometry=geometry)
+    return out[BLIND_SPOT_COLUMNS].sort_values(["community_code", "part"]).reset_index(drop=True)
+
+
+def _assign_to_parts(
+    points: NDArray[np.object_],
+    community: NDArray[np.int64],
+    parts: NDArray[np.object_],
+    part_comm: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """For each uncovered building, the part of its own community holding its location.
+
+    A point on a part's edge within floating-point noise goes to the nearest
+    part of its community; -1 where the community has no part at all.
+    """
+    out = np.full(len(points), -1, dtype=np.int64)
+    if len(parts) == 0:
+        return out
+    tree = shapely.STRtree(parts)
+    pt, pa = tree.query(points, predicate="intersects")
+    same = part_comm[pa] == community[pt]
+    pt, pa = pt[same], pa[same]
+    out[pt[::-1]] = pa[::-1]  # the first hit wins where a point touches two parts
+    for i in np.flatnonzero(out < 0):
+        candidates = np.flatnonzero(part_comm == community[i])
+        if len(candidates):
+            d = shapely.distance(parts[candidates], points[i])
+            out[i] = int(candidates[int(np.argmin(d))])
+    return out
+
+
+def _empty_blind_spots() -> gpd.GeoDataFrame:
+    frame = pd.DataFrame(
+        {
+            "community_code": pd.Series([], dtype=object),
+            "community_name": pd.Series([], dtype=object),
+            "part": pd.Series([], dtype=np.int64),
+            "area_m2": pd.Series([], dtype=float),
+            "households": pd.Series([], dtype=np.int64),
+            "buildings_uncovered": pd.Series([], dtype=np.int64),
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84))[BLIND_SPOT_COLUMNS]
+
+
+# --------------------------------------------------------------------------- areas, visits
+
+
+def area_geometries(conn: Connection, level: Level) -> gpd.GeoDataFrame:
+    """Current outlines of the areas of ``level`` (EPSG:4326), with code and name."""
+    level = check_level(level)
+    if level == "grid":
+        sql = "SELECT code, name, ST_AsBinary(geom) FROM grid WHERE valid_to IS NULL ORDER BY code"
+        params: dict[str, Any] = {}
+    else:
+        sql = """SELECT code, name, ST_AsBinary(geom) FROM admin_area
+                 WHERE level = CAST(:level AS area_level) AND valid_to IS NULL ORDER BY code"""
+        params = {"level": level}
+    rows = conn.execute(text(sql), params).all()
+    return gpd.GeoDataFrame(
+        {"code": [r[0] for r in rows], "name": [r[1] for r in rows]},
+        geometry=gpd.GeoSeries(
+            shapely.from_wkb([bytes(r[2]) for r in rows]) if rows else [], crs=WGS84
+        ),
+    )
+
+
+def uncovered_buildings(
+    conn: Connection, model: CoverageModel, grid_code: str | None = None
+) -> pd.DataFrame:
+    """A grid manager's visiting list: uncovered buildings, farthest from a facility first.
+
+    Columns: ``id``, ``grid_code``, ``community_code``, ``address``,
+    ``building_name``, ``households``, ``nearest_m`` (true metres, NaN when the
+    type has no facility), ``nearest_facility_id``, ``nearest_facility_name``,
+    ``lon``, ``lat``.
+    """
+    frame = uncovered(model, grid_code)
+    ids = [int(i) for i in frame["id"]]
+    details = conn.execute(
+        text("SELECT id, address, name FROM building WHERE id = ANY(:ids)"), {"ids": ids}
+    ).all()
+    by_id = {int(r[0]): (r[1], r[2]) for r in details}
+    fids = sorted({int(f) for f in frame["nearest_facility_id"] if f >= 0})
+    names: dict[int, str] = dict(
+        conn.execute(
+            text("SELECT id, name FROM facility WHERE id = ANY(:ids)"), {"ids": fids}
+        ).all()
+    )
+    frame.insert(3, "address", [by_id.get(i, (None, None))[0] for i in ids])
+    frame.insert(4, "building_name", [by_id.get(i, (None, None))[1] for i in ids])
+    frame.insert(
+        frame.columns.get_loc("nearest_facility_id") + 1,
+        "nearest_facility_name",
+        [names.get(int(f)) for f in frame["nearest_facility_id"]],
+    )
+    return frame.drop(columns=["covered", "facilities_within"])

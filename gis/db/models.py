@@ -1,0 +1,368 @@
+"""The grid model in PostGIS: administrative areas, grids, buildings, staff,
+facilities and incidents.
+
+Storage datum is WGS84 (EPSG:4326) for every geometry column; CGCS2000
+(EPSG:4490) input is accepted as identical at map scale, GCJ-02/BD-09 input is
+converted on the way in (see ``gis.geo.datum``). Distances are never computed in
+these degrees: analysis uses the geography type or EPSG:4549 (CGCS2000
+Gauss-Krüger zone 40, central meridian 120°E, which covers Weifang).
+
+What must never be wrong is enforced by the database itself (see the initial
+migration): valid geometries, declared SRIDs, unique codes per validity period,
+code layout and parent prefixes, grid household totals kept equal to the sum of
+their buildings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SRID = 4326
+METRIC_SRID = 4549
+OPEN_END = None  # valid_to of a boundary still in force
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class AreaLevel(enum.StrEnum):
+    DISTRICT = "district"
+    SUBDISTRICT = "subdistrict"
+    COMMUNITY = "community"
+
+
+CODE_LENGTH = {AreaLevel.DISTRICT: 6, AreaLevel.SUBDISTRICT: 9, AreaLevel.COMMUNITY: 12}
+GRID_CODE_LENGTH = 15
+
+
+class StaffRole(enum.StrEnum):
+    GRID_MANAGER = "grid_manager"
+    COMMUNITY_WORKER = "community_worker"
+    MEDIATOR = "mediator"
+
+
+class AdminArea(Base):
+    """District, subdistrict (optional level) or community, one row per version.
+
+    A community merged or split later keeps its old rows with ``valid_to`` set,
+    so history stays queryable; two versions of one code never overlap in time.
+    """
+
+    __tablename__ = "admin_area"
+    __table_args__ = (
+        CheckConstraint(
+            "(level = 'district' AND code ~ '^[0-9]{6}$')"
+            " OR (level = 'subdistrict' AND code ~ '^[0-9]{9}$')"
+            " OR (level = 'community' AND code ~ '^[0-9]{12}$')",
+            name="code_layout",
+        ),
+        CheckConstraint("(level = 'district') = (parent_id IS NULL)", name="parent_level"),
+        CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity"),
+        CheckConstraint(
+            "households >= 0 AND population >= 0 AND floating_population >= 0",
+            name="counts_nonnegative",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[AreaLevel] = mapped_column(
+        Enum(AreaLevel, name="area_level", values_callable=lambda e: [m.value for m in e])
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+    )
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    floating_population: Mapped[int] = mapped_column(Integer, default=0)
+    valid_from: Mapped[dt.date] = mapped_column(Date, server_default="2000-01-01")
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+    parent: Mapped[AdminArea | None] = relationship(remote_side=[id])
+
+
+class Grid(Base):
+    """A unit grid (网格) of roughly 200-300 households, one row per version.
+
+    ``households`` is maintained by a trigger as the sum of its buildings.
+    """
+
+    __tablename__ = "grid"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{15}$'", name="code_layout"),
+        CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity"),
+        CheckConstraint("households >= 0 AND population >= 0", name="counts_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(15), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+    )
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    valid_from: Mapped[dt.date] = mapped_column(Date, server_default="2000-01-01")
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+    community: Mapped[AdminArea] = relationship()
+    assignments: Mapped[list[StaffGrid]] = relationship(back_populates="grid")
+
+
+class Building(Base):
+    """A residential or mixed building (楼栋): a point always, a footprint if known."""
+
+    __tablename__ = "building"
+    __table_args__ = (
+        CheckConstraint("footprint IS NULL OR ST_IsValid(footprint)", name="footprint_valid"),
+        CheckConstraint("households >= 0", name="households_nonnegative"),
+        CheckConstraint("floors IS NULL OR floors > 0", name="floors_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ext_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="RESTRICT"), index=True)
+    location: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    footprint: Mapped[WKBElement | None] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
+    )
+    households: Mapped[int] = mapped_column(Integer)
+    floors: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+
+
+class Staff(Base):
+    """Grid managers and community workers.
+
+    ``specialist_duty`` is the A post of seed 002's "AB post" system (e.g.
+    civil affairs); the grids in ``assignments`` are the B post (all affairs of
+    those grids). Phone numbers are personal data: the API shows them only to
+    roles responsible for the grid.
+    """
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[StaffRole] = mapped_column(
+        Enum(StaffRole, name="staff_role", values_callable=lambda e: [m.value for m in e])
+    )
+    specialist_duty: Mapped[str | None] = mapped_column(Text)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
+
+    assignments: Mapped[list[StaffGrid]] = relationship(back_populates="staff")
+
+
+class StaffGrid(Base):
+    """Which grids a staff member is responsible for."""
+
+    __tablename__ = "staff_grid"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    grid_id: Mapped[int] = mapped_column(
+        ForeignKey("grid.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    staff: Mapped[Staff] = relationship(back_populates="assignments")
+    grid: Mapped[Grid] = relationship(back_populates="assignments")
+
+
+class FacilityType(Base):
+    """Catalogue of service facility types and their default service radius (metres)."""
+
+    __tablename__ = "facility_type"
+    __table_args__ = (CheckConstraint("radius_m > 0", name="radius_positive"),)
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    radius_m: Mapped[int] = mapped_column(Integer)
+    life_circle: Mapped[str] = mapped_column(String(10))
+    norm_source: Mapped[str] = mapped_column(Text)
+
+
+class Facility(Base):
+    """A service facility at a point, e.g. a community health station."""
+
+    __tablename__ = "facility"
+    __table_args__ = (
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_nonnegative"),
+        CheckConstraint("floor_area_m2 IS NULL OR floor_area_m2 > 0", name="floor_area_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ext_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    type_code: Mapped[str] = mapped_column(
+        ForeignKey("facility_type.code", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    floor_area_m2: Mapped[float | None] = mapped_column(Numeric(10, 1))
+    opening_hours: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
+
+
+INCIDENT_STATES = (
+    "reported",
+    "accepted",
+    "cancelled",
+    "dispatched",
+    "handled",
+    "feedback",
+    "closed",
+    "evaluated",
+)
+"""gis.incidents.workflow.State values; the database checks ``status`` (migration 0003)."""
+HANDLING_LEVELS = ("grid", "community", "subdistrict", "district")
+"""gis.incidents.workflow.Level values, lowest first."""
+_STATES_IN = ", ".join(f"'{s}'" for s in INCIDENT_STATES)
+OPEN_INCIDENT_STATES = ("reported", "accepted", "dispatched", "handled", "feedback")
+"""The states of a case still in handling (not cancelled, closed or evaluated)."""
+_OPEN_STATES_IN = ", ".join(f"'{s}'" for s in OPEN_INCIDENT_STATES)
+
+
+class Incident(Base):
+    """An incident located on the map and its place in the seven-step loop (gis.incidents.workflow).
+
+    ``community_id``/``subdistrict_id`` follow ``grid_id`` (a trigger keeps
+    them in step; ``subdistrict_id`` is NULL where the district has no such
+    level). ``deadline_at`` is set when the clock starts (dispatch, rework) in
+    working time; ``version`` rises by one with every change so that a write
+    based on a stale read is refused. ``snapped_m`` is how far (metres) a point
+    outside every grid lay from the grid it was snapped to. A merged duplicate
+    keeps its row and points at the case it duplicates (``duplicate_of``).
+    """
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_STATES_IN})", name="status"),
+        CheckConstraint(
+            "handling_level IN ('grid', 'community', 'subdistrict', 'district')",
+            name="handling_level",
+        ),
+        CheckConstraint("rework_count >= 0 AND version >= 1", name="counters"),
+        CheckConstraint("duplicate_of IS NULL OR duplicate_of <> id", name="not_own_duplicate"),
+        CheckConstraint("snapped_m IS NULL OR snapped_m >= 0", name="snapped"),
+        CheckConstraint(
+            "media_url IS NULL OR (media_url ~ '^https?://' AND length(media_url) <= 2000)",
+            name="media_url",
+        ),
+        # Only open cases are looked up by status, only merged duplicates point anywhere.
+        Index(
+            "ix_incident_open_status",
+            "status",
+            postgresql_where=text(f"status IN ({_OPEN_STATES_IN})"),
+        ),
+        Index(
+            "ix_incident_duplicate_of",
+            "duplicate_of",
+            postgresql_where=text("duplicate_of IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ext_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    category: Mapped[str] = mapped_column(String(40))
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    reported_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="reported")
+    grid_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grid.id", ondelete="RESTRICT"), index=True
+    )
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(20))
+    # Copies of grid → community → subdistrict, kept by triggers (migration 0004).
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    subdistrict_id: Mapped[int | None] = mapped_column(Integer)
+    handler_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    handling_level: Mapped[str] = mapped_column(String(12), server_default="grid")
+    deadline_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    clock_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rework_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="RESTRICT"))
+    location_datum: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    snapped_m: Mapped[float | None] = mapped_column(Float)
+    media_url: Mapped[str | None] = mapped_column(Text)
+    """Link to the reporter's photo (http or https, at most 2,000 characters; 0005)."""
+
+
+class IncidentTransition(Base):
+    """One step of a case: who did what and when, with the level before and after."""
+
+    __tablename__ = "incident_transition"
+    __table_args__ = (
+        CheckConstraint(f"to_state IN ({_STATES_IN})", name="to_state"),
+        CheckConstraint(f"from_state IS NULL OR from_state IN ({_STATES_IN})", name="from_state"),
+        CheckConstraint("length(btrim(actor)) > 0", name="actor"),
+        Index("ix_incident_transition_incident_id_at", "incident_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    from_level: Mapped[str | None] = mapped_column(String(12))
+    to_level: Mapped[str | None] = mapped_column(String(12))

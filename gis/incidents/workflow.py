@@ -1,0 +1,291 @@
+"""The seven-step closed loop of a case, and escalation up the management levels.
+
+The steps of GB/T 30428.2 / CJJ/T 106 digital city management: 信息收集 a report
+comes in; 案卷建立 the centre opens the case (or cancels it with a reason);
+任务派遣 it is dispatched to a unit or person with a deadline, and the clock
+starts; 任务处理 the unit handles it; 处理反馈 the unit reports back; 核查结案 the
+grid manager verifies on site and closes it, or sends it back (rework, the
+case returns to dispatched with its rework counter raised, the figure behind
+the monthly rework rate); 综合评价 the closed case is evaluated.
+
+Every transition is a :class:`Transition` with actor, time and note, so the
+history can be stored as it is and time per step measured from it. An action
+the current state does not allow raises :class:`TransitionNotAllowedError`
+(a ConflictError, HTTP 409) whose message lists the actions that are allowed.
+
+Escalation (district, subdistrict, community, grid four-level linkage, seed
+004) is separate from the steps: it raises the level that owns an open case,
+automatically when its deadline passes or by hand, and does not change its
+step. Districts without a subdistrict level (Tongguanshan, seed 002) go from
+community straight to district.
+
+Pure: no database, no HTTP; deadlines are computed by gis.incidents.workcalendar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from gis.errors import ConflictError, InvalidParameterError
+
+
+class State(StrEnum):
+    """Where a case stands; ``step_zh`` is the step of the standard that produced it."""
+
+    REPORTED = "reported"
+    ACCEPTED = "accepted"
+    CANCELLED = "cancelled"
+    DISPATCHED = "dispatched"
+    HANDLED = "handled"
+    FEEDBACK = "feedback"
+    CLOSED = "closed"
+    EVALUATED = "evaluated"
+
+    @property
+    def step_zh(self) -> str:
+        return _STEP_ZH[self]
+
+    @property
+    def is_terminal(self) -> bool:
+        """No action but (for CLOSED) evaluation follows; the case is no longer open."""
+        return self in (State.CANCELLED, State.CLOSED, State.EVALUATED)
+
+
+_STEP_ZH: Mapping[State, str] = {
+    State.REPORTED: "信息收集",
+    State.ACCEPTED: "案卷建立",
+    State.CANCELLED: "作废",
+    State.DISPATCHED: "任务派遣",
+    State.HANDLED: "任务处理",
+    State.FEEDBACK: "处理反馈",
+    State.CLOSED: "核查结案",
+    State.EVALUATED: "综合评价",
+}
+
+
+class Action(StrEnum):
+    """What an actor does to a case."""
+
+    ACCEPT = "accept"
+    CANCEL = "cancel"
+    DISPATCH = "dispatch"
+    REDISPATCH = "redispatch"
+    HANDLE = "handle"
+    FEEDBACK = "feedback"
+    VERIFY = "verify"
+    REWORK = "rework"
+    EVALUATE = "evaluate"
+    ESCALATE = "escalate"
+
+    @property
+    def name_zh(self) -> str:
+        return _ACTION_ZH[self]
+
+
+_ACTION_ZH: Mapping[Action, str] = {
+    Action.ACCEPT: "立案",
+    Action.CANCEL: "作废",
+    Action.DISPATCH: "派遣",
+    Action.REDISPATCH: "改派",
+    Action.HANDLE: "处理",
+    Action.FEEDBACK: "反馈",
+    Action.VERIFY: "核查结案",
+    Action.REWORK: "返工",
+    Action.EVALUATE: "评价",
+    Action.ESCALATE: "上报升级",
+}
+
+#: (state, action) -> state after. Order within a state is the order ``allowed`` lists.
+TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
+    State.REPORTED: {Action.ACCEPT: State.ACCEPTED, Action.CANCEL: State.CANCELLED},
+    State.ACCEPTED: {
+        Action.DISPATCH: State.DISPATCHED,
+        Action.CANCEL: State.CANCELLED,
+        Action.ESCALATE: State.ACCEPTED,
+    },
+    State.DISPATCHED: {
+        Action.HANDLE: State.HANDLED,
+        Action.REDISPATCH: State.DISPATCHED,
+        Action.ESCALATE: State.DISPATCHED,
+    },
+    State.HANDLED: {Action.FEEDBACK: State.FEEDBACK, Action.ESCALATE: State.HANDLED},
+    State.FEEDBACK: {
+        Action.VERIFY: State.CLOSED,
+        Action.REWORK: State.DISPATCHED,
+        Action.ESCALATE: State.FEEDBACK,
+    },
+    State.CLOSED: {Action.EVALUATE: State.EVALUATED},
+    State.CANCELLED: {},
+    State.EVALUATED: {},
+}
+
+#: Actions that must say why (a cancellation reason, what the rework is for, ...).
+NOTE_REQUIRED: frozenset[Action] = frozenset(
+    {Action.CANCEL, Action.REWORK, Action.REDISPATCH, Action.ESCALATE}
+)
+#: Actions after which a (new) handling deadline runs; the caller supplies it.
+CLOCK_STARTS: frozenset[Action] = frozenset({Action.DISPATCH, Action.REDISPATCH, Action.REWORK})
+
+
+class Level(StrEnum):
+    """The management level that owns a case (四级联动), lowest first."""
+
+    GRID = "grid"
+    COMMUNITY = "community"
+    SUBDISTRICT = "subdistrict"
+    DISTRICT = "district"
+
+    @property
+    def name_zh(self) -> str:
+        return _LEVEL_ZH[self]
+
+
+_LEVEL_ZH: Mapping[Level, str] = {
+    Level.GRID: "网格",
+    Level.COMMUNITY: "社区",
+    Level.SUBDISTRICT: "街道",
+    Level.DISTRICT: "区",
+}
+_LEVEL_ORDER: tuple[Level, ...] = tuple(Level)
+
+
+class TransitionNotAllowedError(ConflictError):
+    """An action the case's current state does not allow; the message lists those it does."""
+
+    def __init__(self, state: State, action: Action | str) -> None:
+        self.state = state
+        self.action = action
+        self.allowed = allowed(state)
+        listed = ", ".join(a.value for a in self.allowed) or "none (the case is finished)"
+        super().__init__(
+            f"cannot {action!s} a case that is {state.value} ({state.step_zh}); "
+            f"allowed actions: {listed}"
+        )
+
+
+class EscalationLimitError(ConflictError):
+    """A case already at district level cannot go higher."""
+
+
+class NoteRequiredError(InvalidParameterError):
+    """Cancelling, sending back, redispatching or escalating without saying why."""
+
+
+def allowed(state: State | str) -> list[Action]:
+    """The actions a case in ``state`` accepts, in workflow order."""
+    return list(TRANSITIONS[State(state)])
+
+
+def next_state(state: State | str, action: Action | str) -> State:
+    """The state ``action`` leads to from ``state``; raises TransitionNotAllowedError."""
+    state = State(state)
+    try:
+        action = Action(action)
+    except ValueError:
+        raise TransitionNotAllowedError(state, action) from None
+    after = TRANSITIONS[state].get(action)
+    if after is None:
+        raise TransitionNotAllowedError(state, action)
+    return after
+
+
+def escalate(level: Level | str, *, has_subdistrict: bool = True) -> Level:
+    """The level above ``level``; skips the subdistrict where the district has none.
+
+    Raises EscalationLimitError at district level, the top of the linkage.
+    """
+    level = Level(level)
+    if level is Level.DISTRICT:
+        raise EscalationLimitError(
+            "the case is already at district level (区), the highest; it cannot be escalated"
+        )
+    up = _LEVEL_ORDER[_LEVEL_ORDER.index(level) + 1]
+    if up is Level.SUBDISTRICT and not has_subdistrict:
+        up = Level.DISTRICT
+    return up
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One stored step of a case: who did what, when, and why (``at`` is timezone-aware)."""
+
+    action: Action
+    from_state: State
+    to_state: State
+    actor: str
+    at: dt.datetime
+    note: str = ""
+    from_level: Level = Level.GRID
+    to_level: Level = Level.GRID
+
+
+@dataclass(frozen=True)
+class CaseFlow:
+    """A case's position in the loop: its step, rework count, owning level and history."""
+
+    state: State = State.REPORTED
+    rework_count: int = 0
+    level: Level = Level.GRID
+    history: tuple[Transition, ...] = ()
+
+    def allowed(self) -> list[Action]:
+        """Actions the case accepts now (escalation only below district level)."""
+        actions = allowed(self.state)
+        if self.level is Level.DISTRICT:
+            actions = [a for a in actions if a is not Action.ESCALATE]
+        return actions
+
+
+def apply(
+    case: CaseFlow,
+    action: Action | str,
+    *,
+    actor: str,
+    at: dt.datetime,
+    note: str = "",
+    has_subdistrict: bool = True,
+) -> CaseFlow:
+    """The case after ``action`` by ``actor`` at ``at``, with the transition recorded.
+
+    Refuses (TransitionNotAllowedError) an action the state does not allow,
+    (NoteRequiredError) a cancel, rework, redispatch or escalation without a
+    note, (InvalidParameterError) a naive time, a missing actor, or a time
+    before the previous transition. Rework raises ``rework_count``; escalation
+    raises ``level`` (EscalationLimitError at district).
+    """
+    after = next_state(case.state, action)
+    action = Action(action)
+    if not actor.strip():
+        raise InvalidParameterError("every transition needs an actor (who did it)")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidParameterError(f"transition time {at.isoformat()} has no time zone")
+    if case.history and at < case.history[-1].at:
+        raise InvalidParameterError(
+            f"transition time {at.isoformat()} is before the previous one "
+            f"({case.history[-1].at.isoformat()})"
+        )
+    if action in NOTE_REQUIRED and not note.strip():
+        raise NoteRequiredError(f"{action.value} ({action.name_zh}) needs a note saying why")
+    level = case.level
+    if action is Action.ESCALATE:
+        level = escalate(level, has_subdistrict=has_subdistrict)
+    transition = Transition(
+        action=action,
+        from_state=case.state,
+        to_state=after,
+        actor=actor,
+        at=at,
+        note=note,
+        from_level=case.level,
+        to_level=level,
+    )
+    return replace(
+        case,
+        state=after,
+        level=level,
+        rework_count=case.rework_count + (action is Action.REWORK),
+        history=(*case.history, transition),
+    )

@@ -1,0 +1,360 @@
+"""What the incident pages read: a grid's worklist, the grids with their managers, the data's span.
+
+The grid manager's worklist is the grid's open cases (not cancelled, closed
+or evaluated) ordered by deadline: the soonest first, so cases already past
+their deadline lead; cases whose clock has not started yet (reported,
+accepted) follow in the order they came in. Each case carries its
+``version`` (to quote in a transition) and the actions the workflow allows
+now (``gis.incidents.workflow.CaseFlow.allowed``), so the page offers only buttons
+that can succeed.
+
+Dispatch (任务派遣) and redispatch name a handler; the worklist offers the
+grid's handlers (:func:`grid_handlers`): the staff assigned to the grid
+(grid managers, B-post community workers) and the community's community
+workers and mediators. Grid managers of the community's other grids are not
+offered: each looks after their own grid.
+
+Personal data: reporters' contact details are never read here; staff are
+given by name only (no phone numbers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.areas.queries import GEOJSON_DECIMALS, check_code
+from gis.db.models import StaffRole
+from gis.errors import NotFoundError
+from gis.incidents.catalogue import UnknownCategoryError, category_by_name_zh
+from gis.incidents.catalogue import category as catalogue_category
+from gis.incidents.workcalendar import WorkCalendar, working_time_between
+from gis.incidents.workflow import CaseFlow, Level, State
+
+OPEN_STATES: tuple[str, ...] = tuple(s.value for s in State if not s.is_terminal)
+
+
+@dataclass(frozen=True)
+class StaffName:
+    """A member of staff as pages show them: id and name, nothing else."""
+
+    id: int
+    name: str
+
+
+ROLE_LABELS_ZH: dict[StaffRole, str] = {
+    StaffRole.GRID_MANAGER: "网格员",
+    StaffRole.COMMUNITY_WORKER: "社区工作者",
+    StaffRole.MEDIATOR: "人民调解员",
+}
+"""What a staff role reads as on the pages."""
+
+
+@dataclass(frozen=True)
+class HandlerChoice:
+    """Someone a grid's case can be dispatched to; no contact details.
+
+    ``role`` is the role's Chinese label (``role_code`` the stored value);
+    ``duty`` the A-post specialist duty, if any; ``in_grid`` whether they are
+    assigned to this grid (otherwise they serve its community);
+    ``primary_manager`` whether they are a primary grid manager of this grid.
+    """
+
+    id: int
+    name: str
+    role: str
+    role_code: str
+    duty: str | None
+    in_grid: bool
+    primary_manager: bool
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One open case of the worklist; times aware, durations in seconds.
+
+    ``remaining_s`` is calendar time to the deadline (negative: overdue by
+    that much); ``remaining_working_s`` the working time left on the
+    calendar when the category's limit runs in working time (0 once
+    overdue), else None. Both None without a deadline.
+    """
+
+    id: int
+    ext_id: str | None
+    category: str
+    category_name: str
+    status: str
+    handling_level: str
+    lon: float
+    lat: float
+    reported_at: dt.datetime
+    deadline_at: dt.datetime | None
+    remaining_s: float | None
+    remaining_working_s: float | None
+    overdue: bool
+    version: int
+    rework_count: int
+    allowed: list[str]
+    description: str | None
+    address: str | None
+    source: str | None
+    handler: StaffName | None
+
+
+@dataclass(frozen=True)
+class GridWorklist:
+    """A grid, its primary grid manager and its open cases by deadline, as of ``now``."""
+
+    grid_code: str
+    grid_name: str
+    community_code: str
+    community_name: str
+    households: int
+    geometry: dict[str, Any]
+    manager: StaffName | None
+    now: dt.datetime
+    items: list[WorkItem] = field(default_factory=list)
+    handlers: list[HandlerChoice] = field(default_factory=list)
+
+    @property
+    def overdue(self) -> int:
+        return sum(item.overdue for item in self.items)
+
+
+@dataclass(frozen=True)
+class GridManagerRow:
+    """A current grid with its primary grid manager's name and open/overdue case counts."""
+
+    grid_code: str
+    grid_name: str
+    community_name: str
+    manager: str | None
+    open: int
+    overdue: int
+
+
+def _category_name(code: str) -> str:
+    try:
+        return catalogue_category(code).name_zh
+    except UnknownCategoryError:
+        by_name = category_by_name_zh(code)
+        return by_name.name_zh if by_name is not None else code
+
+
+def _working(code: str) -> bool:
+    try:
+        return catalogue_category(code).deadline.working
+    except UnknownCategoryError:
+        by_name = category_by_name_zh(code)
+        return by_name.deadline.working if by_name is not None else True
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def grid_worklist(
+    session: Session,
+    grid_code: str,
+    *,
+    now: dt.datetime | None = None,
+    calendar: WorkCalendar | None = None,
+) -> GridWorklist:
+    """The current grid ``grid_code``'s open cases, soonest deadline first.
+
+    NotFoundError if no current grid has the code; InvalidParameterError if
+    it is not 15 digits.
+    """
+    check_code(grid_code, "grid")
+    now = now or _now()
+    grid = session.execute(
+        text(
+            """
+            SELECT g.id, g.code, g.name, g.households, g.community_id, c.code AS community_code,
+                   c.name AS community_name, ST_AsGeoJSON(g.geom, :decimals)::json AS geometry,
+                   m.id AS manager_id, m.name AS manager_name
+            FROM grid g JOIN admin_area c ON c.id = g.community_id
+            LEFT JOIN LATERAL (
+              SELECT s.id, s.name FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
+              WHERE sg.grid_id = g.id AND sg.is_primary AND s.role = 'grid_manager'
+              ORDER BY s.id LIMIT 1) m ON true
+            WHERE g.code = :code AND g.valid_to IS NULL
+            ORDER BY g.valid_from DESC LIMIT 1
+            """
+        ),
+        {"code": grid_code, "decimals": GEOJSON_DECIMALS},
+    ).first()
+    if grid is None:
+        raise NotFoundError(f"no current grid has code {grid_code}")
+    manager = (
+        None if grid.manager_id is None else StaffName(int(grid.manager_id), grid.manager_name)
+    )
+    rows = session.execute(
+        text(
+            """
+            SELECT i.id, i.ext_id, i.category, i.status, i.handling_level,
+                   round(ST_X(i.geom)::numeric, :decimals)::float AS lon,
+                   round(ST_Y(i.geom)::numeric, :decimals)::float AS lat,
+                   i.reported_at, i.deadline_at, i.version, i.rework_count,
+                   i.description, i.address, i.source, i.handler_staff_id, s.name AS handler_name
+            FROM incident i
+            JOIN grid g ON g.id = i.grid_id
+            LEFT JOIN staff s ON s.id = i.handler_staff_id
+            WHERE g.code = :code AND i.status = ANY(:open)
+            ORDER BY i.deadline_at ASC NULLS LAST, i.reported_at, i.id
+            """
+        ),
+        {"code": grid_code, "open": list(OPEN_STATES), "decimals": GEOJSON_DECIMALS},
+    ).all()
+    items = [_item(row, now, calendar) for row in rows]
+    return GridWorklist(
+        grid_code=grid.code,
+        grid_name=grid.name,
+        community_code=grid.community_code,
+        community_name=grid.community_name,
+        households=int(grid.households or 0),
+        geometry=grid.geometry,
+        manager=manager,
+        now=now,
+        items=items,
+        handlers=_handlers(session, int(grid.id), int(grid.community_id)),
+    )
+
+
+_HANDLERS = text(
+    """
+    SELECT s.id, s.name, s.role::text AS role, s.specialist_duty,
+           EXISTS (SELECT FROM staff_grid sg
+                    WHERE sg.staff_id = s.id AND sg.grid_id = :grid) AS in_grid,
+           s.role = 'grid_manager' AND EXISTS (
+             SELECT FROM staff_grid sg
+              WHERE sg.staff_id = s.id AND sg.grid_id = :grid AND sg.is_primary
+           ) AS primary_manager
+    FROM staff s
+    WHERE EXISTS (SELECT FROM staff_grid sg WHERE sg.staff_id = s.id AND sg.grid_id = :grid)
+       OR (s.role IN ('community_worker', 'mediator')
+           AND (s.community_id = :community
+                OR EXISTS (SELECT FROM staff_grid sg JOIN grid cg ON cg.id = sg.grid_id
+                            WHERE sg.staff_id = s.id AND cg.community_id = :community
+                              AND cg.valid_to IS NULL)))
+    ORDER BY primary_manager DESC, in_grid DESC,
+             CASE s.role WHEN 'grid_manager' THEN 0 WHEN 'community_worker' THEN 1 ELSE 2 END,
+             s.id
+    """
+)
+"""The grid's staff, then the community's community workers and mediators; primary
+grid managers first (the lowest id is the worklist's ``manager``), then by role and id."""
+
+
+def _handlers(session: Session, grid_id: int, community_id: int) -> list[HandlerChoice]:
+    rows = session.execute(_HANDLERS, {"grid": grid_id, "community": community_id}).all()
+    return [
+        HandlerChoice(
+            id=int(r.id),
+            name=r.name,
+            role=ROLE_LABELS_ZH.get(StaffRole(r.role), r.role),
+            role_code=r.role,
+            duty=r.specialist_duty,
+            in_grid=bool(r.in_grid),
+            primary_manager=bool(r.primary_manager),
+        )
+        for r in rows
+    ]
+
+
+def grid_handlers(session: Session, grid_code: str) -> list[HandlerChoice]:
+    """Whom the current grid ``grid_code``'s cases can be dispatched to (module docstring).
+
+    NotFoundError if no current grid has the code; InvalidParameterError if
+    it is not 15 digits.
+    """
+    check_code(grid_code, "grid")
+    grid = session.execute(
+        text(
+            "SELECT id, community_id FROM grid WHERE code = :code AND valid_to IS NULL"
+            " ORDER BY valid_from DESC LIMIT 1"
+        ),
+        {"code": grid_code},
+    ).first()
+    if grid is None:
+        raise NotFoundError(f"no current grid has code {grid_code}")
+    return _handlers(session, int(grid.id), int(grid.community_id))
+
+
+def _item(row: Any, now: dt.datetime, calendar: WorkCalendar | None) -> WorkItem:
+    deadline: dt.datetime | None = row.deadline_at
+    remaining = working = None
+    overdue = False
+    if deadline is not None:
+        remaining = (deadline - now).total_seconds()
+        overdue = remaining < 0
+        if _working(row.category):
+            left = working_time_between(now, deadline, calendar=calendar) if not overdue else None
+            working = left.total_seconds() if left is not None else 0.0
+    flow = CaseFlow(state=State(row.status), level=Level(row.handling_level))
+    handler = (
+        StaffName(int(row.handler_staff_id), row.handler_name)
+        if row.handler_staff_id is not None and row.handler_name is not None
+        else None
+    )
+    return WorkItem(
+        id=int(row.id),
+        ext_id=row.ext_id,
+        category=row.category,
+        category_name=_category_name(row.category),
+        status=row.status,
+        handling_level=row.handling_level,
+        lon=float(row.lon),
+        lat=float(row.lat),
+        reported_at=row.reported_at,
+        deadline_at=deadline,
+        remaining_s=remaining,
+        remaining_working_s=working,
+        overdue=overdue,
+        version=int(row.version),
+        rework_count=int(row.rework_count),
+        allowed=[a.value for a in flow.allowed()],
+        description=row.description,
+        address=row.address,
+        source=row.source,
+        handler=handler,
+    )
+
+
+def grid_managers(session: Session, *, now: dt.datetime | None = None) -> list[GridManagerRow]:
+    """Every current grid with its primary grid manager and open/overdue counts, by code."""
+    now = now or _now()
+    rows = session.execute(
+        text(
+            """
+            SELECT g.code, g.name, c.name AS community_name,
+                   (SELECT s.name FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
+                     WHERE sg.grid_id = g.id AND sg.is_primary AND s.role = 'grid_manager'
+                     ORDER BY s.id LIMIT 1) AS manager,
+                   count(i.id) AS open,
+                   count(i.id) FILTER (WHERE i.deadline_at < :now) AS overdue
+            FROM grid g
+            JOIN admin_area c ON c.id = g.community_id
+            LEFT JOIN incident i ON i.grid_id = g.id AND i.status = ANY(:open)
+            WHERE g.valid_to IS NULL
+            GROUP BY g.id, g.code, g.name, c.name
+            ORDER BY g.code
+            """
+        ),
+        {"now": now, "open": list(OPEN_STATES)},
+    ).all()
+    return [
+        GridManagerRow(r.code, r.name, r.community_name, r.manager, int(r.open), int(r.overdue))
+        for r in rows
+    ]
+
+
+def latest_report_date(session: Session) -> dt.date | None:
+    """The local (Asia/Shanghai) date of the latest incident report; None without incidents."""
+    return session.execute(
+        text("SELECT (max(reported_at) AT TIME ZONE 'Asia/Shanghai')::date FROM incident")
+    ).scalar()

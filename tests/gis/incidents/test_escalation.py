@@ -1,0 +1,107 @@
+"""Automatic escalation on a committed database: once per missed deadline, one sweep at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from gis.incidents.cases import get_incident, history, transition
+from gis.incidents.escalation import ADVISORY_LOCK_KEY, EscalationSweeper, sweep_once
+from gis.incidents.workflow import Level, State
+from tests.coverage_district import drop_database, fresh_coverage_database
+from tests.incident_cases import CST, MONDAY_NOON, dispatched_case
+
+
+@pytest.fixture
+def committed(server_url: str) -> Iterator[Engine]:
+    district = fresh_coverage_database(server_url, "gridmap_escalation_sweep")
+    yield district.engine
+    drop_database(server_url, district)
+
+
+def test_a_sweep_raises_an_overdue_case_once_and_commits(committed: Engine) -> None:
+    case = dispatched_case(committed)
+    assert case.deadline_at == dt.datetime(2025, 3, 10, 11, 0, tzinfo=CST)
+    assert sweep_once(committed, MONDAY_NOON - dt.timedelta(hours=2)).escalated == []
+    first = sweep_once(committed, MONDAY_NOON)
+    assert first.escalated == [case.id] and not first.skipped
+    assert sweep_once(committed, MONDAY_NOON + dt.timedelta(hours=1)).escalated == []
+    with Session(committed) as session:
+        after = get_incident(session, case.id)
+        assert after.handling_level is Level.COMMUNITY and after.version == case.version + 1
+        assert [h.actor for h in history(session, case.id)][-1] == "system"
+
+
+def test_a_second_sweep_skips_while_one_holds_the_lock(committed: Engine) -> None:
+    case = dispatched_case(committed)
+    with committed.connect() as other, other.begin():
+        other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        assert sweep_once(committed, MONDAY_NOON).skipped
+    assert sweep_once(committed, MONDAY_NOON).escalated == [case.id]
+
+
+def test_a_case_changed_during_the_sweep_is_left_to_whoever_changed_it(committed: Engine) -> None:
+    case = dispatched_case(committed)
+    result: list[list[int]] = []
+    with Session(committed) as worker:
+        # The grid manager reports the work done; the row stays locked until commit.
+        transition(worker, case.id, "handle", actor="王网格员", expected_version=case.version)
+        sweeper = threading.Thread(
+            target=lambda: result.append(sweep_once(committed, MONDAY_NOON).escalated)
+        )
+        sweeper.start()
+        with committed.connect() as probe:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # until the sweep waits for the row lock
+                waiting = probe.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                    )
+                ).scalar_one()
+                probe.rollback()  # pg_stat_activity is a snapshot per transaction
+                if waiting:
+                    break
+                time.sleep(0.02)
+            assert waiting, "the sweep never waited for the locked case"
+        worker.commit()
+        sweeper.join(10)
+    assert result == [[]]
+    with Session(committed) as session:
+        after = get_incident(session, case.id)
+        assert after.status is State.HANDLED and after.handling_level is Level.GRID
+
+
+def test_the_sweeper_thread_escalates_without_being_asked_and_stops(committed: Engine) -> None:
+    case = dispatched_case(committed)  # its deadline (2025) passed long ago
+    sweeper = EscalationSweeper(committed, interval_s=0.05)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 10
+        level = Level.GRID
+        while time.monotonic() < deadline and level is Level.GRID:
+            with Session(committed) as session:
+                level = get_incident(session, case.id).handling_level
+            time.sleep(0.05)
+        assert level is Level.COMMUNITY
+        rounds = sweeper.rounds
+        time.sleep(0.3)
+        assert sweeper.rounds > rounds  # it keeps sweeping, and raised the case only once
+        with Session(committed) as session:
+            assert get_incident(session, case.id).handling_level is Level.COMMUNITY
+    finally:
+        sweeper.stop()
+    stopped_at = sweeper.rounds
+    time.sleep(0.2)
+    assert sweeper.rounds == stopped_at
+
+
+def test_the_sweeper_refuses_a_zero_interval(committed: Engine) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        EscalationSweeper(committed, interval_s=0)
