@@ -43,6 +43,7 @@ from gis.db.engine import make_engine, recreate_database
 from gis.demo.load import load_demo
 from gis.incidents.catalogue import CATEGORIES
 from gis.incidents.ingest import IncidentIn, IngestResult, ingest_incidents
+from gis.principal import Principal
 
 from bench_server import BULK_LOAD, server
 
@@ -96,7 +97,7 @@ def make_records(points: np.ndarray, seed: int, prefix: str) -> list[IncidentIn]
 def bulk(engine: Engine, records: list[IncidentIn]) -> tuple[float, IngestResult]:
     start = time.perf_counter()
     with Session(engine) as session, session.begin():
-        result = ingest_incidents(session, records, actor="import:bench")
+        result = ingest_incidents(session, records, principal=Principal.system("import:bench"))
     return time.perf_counter() - start, result
 
 

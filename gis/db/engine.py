@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import psycopg
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.errors import ConflictError, DatabaseUnavailableError
+from gis.errors import ConflictError, DatabaseUnavailableError, InvalidParameterError
 from gis.settings import DatabaseSettings
 
 
@@ -54,6 +55,30 @@ def translate_integrity_errors() -> Iterator[None]:
         diag = getattr(exc.orig, "diag", None)
         detail = getattr(diag, "message_detail", None) or getattr(diag, "message_primary", None)
         raise ConflictError(str(detail or exc.orig)) from exc
+
+
+@contextlib.contextmanager
+def refusals(what: str) -> Iterator[None]:
+    """Turn what the database refuses in a bulk write (COPY, INSERT … SELECT) into a domain
+    error naming the constraint: ``ConflictError`` for integrity, ``InvalidParameterError``
+    for data errors; anything else is re-raised as it is.
+
+    ``what`` names the write in the message ("the buildings import").
+    """
+    try:
+        yield
+    except (psycopg.Error, DBAPIError) as exc:
+        orig = getattr(exc, "orig", exc)
+        diag = getattr(orig, "diag", None)
+        primary = getattr(diag, "message_primary", None) or str(orig).splitlines()[0]
+        detail = getattr(diag, "message_detail", None)
+        message = f"the database refused {what}, so nothing was written: {primary}"
+        message += f" ({detail})" if detail else ""
+        if isinstance(orig, psycopg.errors.IntegrityError):
+            raise ConflictError(message) from exc
+        if isinstance(orig, psycopg.errors.DataError):
+            raise InvalidParameterError(message) from exc
+        raise
 
 
 def _admin_engine(server_url: str) -> Engine:

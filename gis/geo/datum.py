@@ -15,6 +15,7 @@ single-step inverses found in many libraries are off by 1-4 m.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,18 +28,28 @@ from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
+from gis.errors import InvalidFeatureError
+
 __all__ = [
     "BD09",
     "CGCS2000",
     "GCJ02",
+    "GEOGRAPHIC_DATUMS",
+    "STORAGE_SRID",
     "WGS84",
     "Datum",
     "DatumKind",
     "UnknownDatumError",
     "from_wgs84",
+    "outside_hint",
     "parse_datum",
+    "parse_geographic_datum",
+    "to_storage_point",
     "to_wgs84",
 ]
+
+STORAGE_SRID = 4326
+"""Every geometry is stored in WGS84 lon/lat (EPSG:4326)."""
 
 FloatArray = NDArray[np.float64]
 _LatLon = tuple[float, float]
@@ -86,6 +97,11 @@ class Datum:
         assert self.epsg is not None
         return bool(_crs(self.epsg).is_geographic)
 
+    @property
+    def display_name(self) -> str:
+        """How messages name it: WGS84, CGCS2000, GCJ-02, BD-09 or EPSG:xxxx."""
+        return _DISPLAY.get(self.kind, self.label)
+
     def __str__(self) -> str:
         return self.label
 
@@ -94,6 +110,15 @@ WGS84 = Datum(DatumKind.WGS84, 4326)
 CGCS2000 = Datum(DatumKind.CGCS2000, 4490)
 GCJ02 = Datum(DatumKind.GCJ02)
 BD09 = Datum(DatumKind.BD09)
+
+_DISPLAY = {
+    DatumKind.WGS84: "WGS84",
+    DatumKind.CGCS2000: "CGCS2000",
+    DatumKind.GCJ02: "GCJ-02",
+    DatumKind.BD09: "BD-09",
+}
+GEOGRAPHIC_DATUMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
+"""Datums a lon/lat pair may be sent in (projected EPSG codes have no lon/lat)."""
 
 _NAMED: dict[str, Datum] = {
     "wgs84": WGS84,
@@ -237,3 +262,51 @@ def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum) -> tuple[FloatArray
             assert datum.epsg is not None
             x, y = _transformer(4326, datum.epsg).transform(xa, ya)
             return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def parse_geographic_datum(text: str) -> Datum:
+    """``parse_datum`` for a lon/lat pair: a projected EPSG code (metres) is refused too."""
+    datum = parse_datum(text)
+    if not datum.is_geographic:
+        raise UnknownDatumError(
+            f"datum {text!r} is projected (metres), but lon/lat are degrees; "
+            f"use one of: {', '.join(GEOGRAPHIC_DATUMS)}"
+        )
+    return datum
+
+
+def to_storage_point(lon: float, lat: float, datum: Datum = WGS84) -> tuple[float, float]:
+    """WGS84 (lon, lat) degrees of one point sent in a geographic ``datum``.
+
+    Refuses (``InvalidFeatureError``) values that are not finite degrees or out
+    of range, with a hint when lon and lat look swapped.
+    """
+    for name, value, limit in (("lon", lon, 180.0), ("lat", lat, 90.0)):
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidFeatureError(f"{name} must be a finite number of degrees, got {value!r}")
+        if not -limit <= value <= limit:
+            raise InvalidFeatureError(
+                f"{name} {value:g} is outside -{limit:g}..{limit:g} degrees; "
+                "were lon and lat swapped?"
+            )
+    if not datum.is_geographic:
+        raise InvalidFeatureError(
+            f"datum {datum.label} is projected (metres), but lon/lat are degrees; "
+            f"use one of: {', '.join(GEOGRAPHIC_DATUMS)}"
+        )
+    x, y = to_wgs84([lon], [lat], datum)
+    return float(x[0]), float(y[0])
+
+
+def outside_hint(datum: Datum) -> str:
+    """What to check when a point given in ``datum`` lands outside the district.
+
+    Taken for WGS84, a phone's GCJ-02 point lies 500-700 m off, often beyond
+    the boundary; a point already converted may have been in another datum.
+    """
+    if datum.kind in (DatumKind.WGS84, DatumKind.CGCS2000):
+        return (
+            "a point from a phone map app (Amap, Tencent, WeChat) is GCJ-02: send "
+            "datum=gcj02; Baidu is datum=bd09"
+        )
+    return f"it was converted from {datum.label}; check that the datum is really {datum.label}"

@@ -127,6 +127,7 @@ from gis.imports.validate import (
     validate_layer,
 )
 from gis.incidents.ingest import IncidentIn, ingest_incidents
+from gis.principal import Principal
 from gis.settings import ImportSettings, IncidentSettings
 
 __all__ = [
@@ -835,7 +836,9 @@ def write_incidents(
         )
         for i, r in enumerate(records, start=1)
     ]
-    result = ingest_incidents(session, rows, actor=f"import:{path.name}", advance=advance)
+    result = ingest_incidents(
+        session, rows, principal=Principal.system(f"import:{path.name}"), advance=advance
+    )
     by_status = ", ".join(f"{n:,} {status}" for status, n in result.by_status.items())
     notes = [
         f"statuses: {by_status}; {result.transitions:,} workflow transitions written "

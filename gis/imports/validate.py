@@ -42,8 +42,7 @@ from gis.errors import GridmapError, RejectedRow
 from gis.geo.datum import BD09, GCJ02, WGS84, Datum, DatumKind, from_wgs84, to_wgs84
 from gis.geo.metric import MetricPlane
 from gis.incidents.catalogue import CATEGORIES, category_by_name_zh, top_level
-from gis.incidents.ingest import Step, replay
-from gis.incidents.workflow import Action, State
+from gis.incidents.workflow import Action, State, Step, replay
 
 # In the order a deployment loads them: each layer is checked against the ones before it.
 LAYERS = (

@@ -43,9 +43,9 @@ from gis.errors import (
 )
 from gis.geo.datum import parse_datum
 from gis.incidents import workflow
-from gis.incidents.catalogue import Category, category_by_name_zh
 from gis.incidents.catalogue import category as catalogue_category
-from gis.incidents.workcalendar import WorkCalendar, add_working_time
+from gis.incidents.deadlines import deadline_after
+from gis.incidents.workcalendar import WorkCalendar
 from gis.incidents.workflow import Action, CaseFlow, Level, State, Transition
 from gis.settings import IncidentSettings
 
@@ -141,12 +141,6 @@ def get_incident(session: Session, incident_id: int) -> IncidentRecord:
     if row is None:
         raise NotFoundError(f"no incident has id {incident_id}")
     return _record(row)
-
-
-def _category(code: str) -> Category:
-    """The catalogue entry for a code (or, for imported rows, a Chinese name)."""
-    by_name = category_by_name_zh(code)
-    return by_name if by_name is not None else catalogue_category(code)
 
 
 _ROUTE_AND_INSERT = """
@@ -552,22 +546,6 @@ def _case(session: Session, row: Any) -> CaseFlow:
     )
 
 
-def deadline_after(
-    category_code: str, start: dt.datetime, calendar: WorkCalendar | None = None
-) -> dt.datetime:
-    """When a case of this category is due if its clock starts at ``start``.
-
-    Working-time limits skip nights, weekends and holidays; calendar-time
-    ones (emergencies, petitions) simply run on.
-    """
-    deadline = _category(category_code).deadline
-    if not deadline.working:
-        return start + dt.timedelta(**deadline.as_kwargs())
-    if deadline.unit == "hours":
-        return add_working_time(start, hours=deadline.amount, calendar=calendar)
-    return add_working_time(start, days=int(deadline.amount), calendar=calendar)
-
-
 def transition(
     session: Session,
     incident_id: int,
@@ -820,7 +798,6 @@ __all__ = [
     "HistoryEntry",
     "IncidentRecord",
     "create_incident",
-    "deadline_after",
     "escalate_overdue",
     "get_incident",
     "history",

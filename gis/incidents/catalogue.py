@@ -358,3 +358,20 @@ def subclasses(code: str) -> list[Category]:
 def deadline_for(code: str) -> Deadline:
     """The handling deadline of a category."""
     return category(code).deadline
+
+
+def find(code_or_name: str) -> Category | None:
+    """The category with this code or Chinese name (hotline exports name them), or None."""
+    return _BY_CODE.get(code_or_name) or _BY_NAME_ZH.get(code_or_name)
+
+
+def lookup(code_or_name: str) -> Category:
+    """The category with this code or Chinese name; UnknownCategoryError lists the codes."""
+    found = find(code_or_name)
+    return found if found is not None else category(code_or_name)
+
+
+def codes_under(code_or_name: str) -> list[str]:
+    """The stored codes a category filter matches: the category and its subclasses."""
+    found = lookup(code_or_name)
+    return [found.code, *(c.code for c in CATEGORIES if c.parent == found.code)]

@@ -34,52 +34,41 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from gis.db.engine import refusals
 from gis.db.models import SRID
 from gis.errors import (
-    ConflictError,
     GridmapError,
     ImportRejectedError,
     InvalidParameterError,
     NoDistrictError,
     RejectedRow,
 )
-from gis.geo.datum import parse_datum
+from gis.geo.datum import outside_hint, parse_datum
 from gis.incidents import workflow
-from gis.incidents.cases import deadline_after
 from gis.incidents.catalogue import CATEGORIES
 from gis.incidents.catalogue import category as catalogue_category
+from gis.incidents.deadlines import deadline_after
 from gis.incidents.workcalendar import WorkCalendar
-from gis.incidents.workflow import Action, CaseFlow, Level, State
+from gis.incidents.workflow import Action, Level, State, Step, replay
+from gis.principal import Principal
+from gis.progress import Advance
 from gis.settings import IncidentSettings
 
 __all__ = [
     "IncidentIn",
     "IngestResult",
-    "Step",
     "ingest_incidents",
-    "replay",
     "unroutable_rows",
 ]
 
 LAYER = "incidents"
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of a case's past: the workflow action, when (timezone-aware) and why."""
-
-    action: Action
-    at: dt.datetime
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,35 +109,6 @@ class IngestResult:
 
 
 # ---------------------------------------------------------------- history (pure)
-
-
-def replay(
-    reported_at: dt.datetime, steps: Sequence[Step], *, actor: str, has_subdistrict: bool = True
-) -> CaseFlow:
-    """The case after ``steps``, each checked by ``gis.incidents.workflow.apply``.
-
-    Raises InvalidParameterError for a step before ``reported_at``, and the
-    workflow's own errors (TransitionNotAllowedError, NoteRequiredError,
-    InvalidParameterError for times out of order) for an illegal history.
-    """
-    if reported_at.tzinfo is None or reported_at.utcoffset() is None:
-        raise InvalidParameterError(f"reported_at {reported_at.isoformat()} has no time zone")
-    case = CaseFlow()
-    for step in steps:
-        if step.at < reported_at:
-            raise InvalidParameterError(
-                f"{step.action.value} at {step.at.isoformat()} is before reported_at "
-                f"{reported_at.isoformat()}"
-            )
-        case = workflow.apply(
-            case,
-            step.action,
-            actor=actor,
-            at=step.at,
-            note=step.note,
-            has_subdistrict=has_subdistrict,
-        )
-    return case
 
 
 @dataclass(frozen=True)
@@ -248,25 +208,6 @@ def _cursor(session: Session) -> psycopg.Cursor[Any]:
     dbapi = session.connection().connection.driver_connection
     assert isinstance(dbapi, psycopg.Connection)
     return dbapi.cursor()
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Turn what the database still refuses into a domain error naming the constraint."""
-    try:
-        yield
-    except (psycopg.Error, DBAPIError) as exc:
-        orig = getattr(exc, "orig", exc)
-        diag = getattr(orig, "diag", None)
-        primary = getattr(diag, "message_primary", None) or str(orig).splitlines()[0]
-        detail = getattr(diag, "message_detail", None)
-        message = f"the database refused the incident ingest, so nothing was written: {primary}"
-        message += f" ({detail})" if detail else ""
-        if isinstance(orig, psycopg.errors.IntegrityError):
-            raise ConflictError(message) from exc
-        if isinstance(orig, psycopg.errors.DataError):
-            raise InvalidParameterError(message) from exc
-        raise
 
 
 def _stage(
@@ -394,15 +335,9 @@ def _route(cur: psycopg.Cursor[Any], tolerance_m: float, *, draw_ids: bool) -> N
 
 def _datum_hint(datum: str) -> str:
     try:
-        label = parse_datum(datum).label
-    except GridmapError:
-        label = datum
-    if label in ("wgs84", "cgcs2000"):
-        return (
-            "a point from a phone map app (Amap, Tencent, WeChat) is GCJ-02: give datum gcj02; "
-            "Baidu is bd09"
-        )
-    return f"it was converted from {datum}; check that the datum is really {datum}"
+        return outside_hint(parse_datum(datum))
+    except ValueError:
+        return f"it was given as {datum}; check that the datum is really {datum}"
 
 
 def _unroutable(cur: psycopg.Cursor[Any], tolerance_m: float) -> list[RejectedRow]:
@@ -504,7 +439,7 @@ def unroutable_rows(
     session.flush()
     savepoint = session.begin_nested()
     try:
-        with _refusals(), _cursor(session) as cur:
+        with refusals("the incident ingest"), _cursor(session) as cur:
             _stage(cur, records, None, lambda n: None)
             _route(cur, tolerance, draw_ids=False)
             return _merge(_unroutable(cur, tolerance), _duplicates(cur))
@@ -516,14 +451,14 @@ def ingest_incidents(
     session: Session,
     records: Sequence[IncidentIn],
     *,
-    actor: str,
+    principal: Principal,
     snap_tolerance_m: float | None = None,
     calendar: WorkCalendar | None = None,
-    advance: Callable[[int], None] = lambda n: None,
+    advance: Advance = lambda n: None,
 ) -> IngestResult:
     """Store ``records`` routed like live intake, with their histories; all of them or none.
 
-    ``actor`` is written on every transition (an import uses
+    ``principal`` is the actor of every transition (an import is the system
     ``import:<file name>``). ``snap_tolerance_m`` (metres) defaults to
     ``GRIDMAP_SNAP_TOLERANCE_M``; deadlines run on ``calendar`` (default: the
     national one) from each case's last clock start. Raises
@@ -532,8 +467,7 @@ def ingest_incidents(
     NoDistrictError, or ConflictError if the database refuses the rows.
     ``advance(n)`` reports rows staged, for a progress bar.
     """
-    if not actor.strip():
-        raise InvalidParameterError("an ingest needs an actor for its transitions")
+    actor = principal.actor
     tolerance = _tolerance(snap_tolerance_m)
     if not records:
         return IngestResult(inserted=0, snapped=0, transitions=0)
@@ -541,7 +475,7 @@ def ingest_incidents(
     planned = _plan_all(records, actor, calendar)
     clock.lap("history")
     session.flush()
-    with session.begin_nested(), _refusals(), _cursor(session) as cur:
+    with session.begin_nested(), refusals("the incident ingest"), _cursor(session) as cur:
         _stage(cur, records, planned, advance)
         clock.lap("stage")
         _route(cur, tolerance, draw_ids=True)

@@ -25,7 +25,7 @@ Pure: no database, no HTTP; deadlines are computed by gis.incidents.workcalendar
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -289,3 +289,41 @@ def apply(
         rework_count=case.rework_count + (action is Action.REWORK),
         history=(*case.history, transition),
     )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a case's past: the workflow action, when (timezone-aware) and why."""
+
+    action: Action
+    at: dt.datetime
+    note: str = ""
+
+
+def replay(
+    reported_at: dt.datetime, steps: Sequence[Step], *, actor: str, has_subdistrict: bool = True
+) -> CaseFlow:
+    """The case after ``steps``, each checked by :func:`apply`.
+
+    Raises InvalidParameterError for a step before ``reported_at``, and the
+    workflow's own errors (TransitionNotAllowedError, NoteRequiredError,
+    InvalidParameterError for times out of order) for an illegal history.
+    """
+    if reported_at.tzinfo is None or reported_at.utcoffset() is None:
+        raise InvalidParameterError(f"reported_at {reported_at.isoformat()} has no time zone")
+    case = CaseFlow()
+    for step in steps:
+        if step.at < reported_at:
+            raise InvalidParameterError(
+                f"{step.action.value} at {step.at.isoformat()} is before reported_at "
+                f"{reported_at.isoformat()}"
+            )
+        case = apply(
+            case,
+            step.action,
+            actor=actor,
+            at=step.at,
+            note=step.note,
+            has_subdistrict=has_subdistrict,
+        )
+    return case

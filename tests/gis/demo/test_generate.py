@@ -20,7 +20,7 @@ from gis.demo.generate import (
     grid_row_height,
 )
 from gis.demo.load import read_inputs
-from gis.incidents.cases import deadline_after
+from gis.incidents.deadlines import deadline_after
 from gis.incidents.workcalendar import default_calendar
 from gis.incidents.workflow import CaseFlow, Level, apply
 

@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from gis.errors import ImportRejectedError
 from gis.imports.importer import import_file
-from gis.incidents.cases import create_incident, deadline_after, get_incident, history
-from gis.incidents.ingest import IncidentIn, Step, ingest_incidents
-from gis.incidents.workflow import Action
+from gis.incidents.cases import create_incident, get_incident, history
+from gis.incidents.deadlines import deadline_after
+from gis.incidents.ingest import IncidentIn, ingest_incidents
+from gis.incidents.workflow import Action, Step
+from gis.principal import Principal
 from tests.gis.incidents.incident_district import District, insert_district
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -75,7 +77,7 @@ def test_ingested_rows_look_exactly_like_live_intake(db: Session, district: Dist
             _row(2, *ON_ROAD, source="hotline"),
             _row(3, 119.16, 36.72, source="hotline"),
         ],
-        actor="import:bulk",
+        principal=Principal.system("import:bulk"),
     )
     assert (result.inserted, result.snapped, result.transitions) == (3, 1, 3)
     assert result.by_status == {"reported": 3}
@@ -110,7 +112,7 @@ def test_unroutable_rows_stop_the_whole_ingest_with_a_report(
                 _row(3, *OUTSIDE, location_datum="wgs84"),
                 _row(4, *ON_ROAD),
             ],
-            actor="import:x.csv",
+            principal=Principal.system("import:x.csv"),
             snap_tolerance_m=30,
         )
     err = caught.value
@@ -122,14 +124,18 @@ def test_unroutable_rows_stop_the_whole_ingest_with_a_report(
     assert "GCJ-02" in outside  # the likely datum mistake for a WGS84 point
     assert _count(db, "incident") == 0 and _count(db, "incident_transition") == 0
     # A wider tolerance takes the park point; nothing of the failed batch remains.
-    result = ingest_incidents(db, [_row(1, *IN_PARK)], actor="import:x.csv", snap_tolerance_m=500)
+    result = ingest_incidents(
+        db, [_row(1, *IN_PARK)], principal=Principal.system("import:x.csv"), snap_tolerance_m=500
+    )
     assert result.snapped == 1 and _count(db, "incident") == 1
 
 
 def test_duplicate_ext_ids_and_unknown_categories_are_reported_per_row(
     db: Session, district: District
 ) -> None:
-    ingest_incidents(db, [_row(1, 119.11, 36.72, ext_id="H-1")], actor="import:a")
+    ingest_incidents(
+        db, [_row(1, 119.11, 36.72, ext_id="H-1")], principal=Principal.system("import:a")
+    )
     with pytest.raises(ImportRejectedError) as caught:
         ingest_incidents(
             db,
@@ -138,7 +144,7 @@ def test_duplicate_ext_ids_and_unknown_categories_are_reported_per_row(
                 _row(2, 119.12, 36.72, ext_id="H-2"),
                 _row(3, 119.13, 36.72, ext_id="H-2"),
             ],
-            actor="import:b",
+            principal=Principal.system("import:b"),
         )
     assert {r.row: r.reason for r in caught.value.rejected} == {
         1: "duplicate ext_id H-1: already in the database",
@@ -146,7 +152,9 @@ def test_duplicate_ext_ids_and_unknown_categories_are_reported_per_row(
     }
     with pytest.raises(ImportRejectedError, match="row 2 \\(E2\\): unknown incident category"):
         ingest_incidents(
-            db, [_row(1, 119.11, 36.72), _row(2, 119.11, 36.72, category="noise")], actor="x"
+            db,
+            [_row(1, 119.11, 36.72), _row(2, 119.11, 36.72, category="noise")],
+            principal=Principal.system("x"),
         )
     assert _count(db, "incident") == 1
 
@@ -168,7 +176,7 @@ def test_a_historical_case_with_rework_is_stored_with_its_history(
     result = ingest_incidents(
         db,
         [_row(1, 119.11, 36.72, steps=steps, handler_staff_id=district.handler)],
-        actor="import:2025.csv",
+        principal=Principal.system("import:2025.csv"),
     )
     assert result.by_status == {"closed": 1} and result.transitions == 9
     case = get_incident(db, int(db.execute(text("SELECT id FROM incident")).scalar_one()))
@@ -206,7 +214,7 @@ def test_an_illegal_history_is_refused_before_anything_is_written(
                 _row(2, 119.11, 36.72, steps=(Step(Action.ACCEPT, T0 - h),)),
                 _row(3, 119.11, 36.72, steps=(Step(Action.CANCEL, T0 + h),)),
             ],
-            actor="import:x",
+            principal=Principal.system("import:x"),
         )
     reasons = {r.row: r.reason for r in caught.value.rejected}
     assert "cannot handle a case that is reported" in reasons[1]
