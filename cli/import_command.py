@@ -11,6 +11,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from cli.context import open_engine
+from cli.progress import progress_bars
 from gis.errors import ImportRejectedError
 from gis.imports.importer import LAYERS, ImportReport, export_rejections_csv, import_file
 
@@ -55,17 +56,21 @@ def import_command(
 ) -> None:
     """Import a layer, all or nothing: every row is checked before anything is written."""
     try:
-        with open_engine() as engine, Session(bind=engine) as session, session.begin():
+        with (
+            open_engine() as engine,
+            Session(bind=engine) as session,
+            session.begin(),
+            progress_bars(console=err) as progress,
+        ):
             report = import_file(
                 session,
                 layer,
                 path,
                 datum,
-                progress=True,
+                progress=progress,
                 lon_col=lon_col,
                 lat_col=lat_col,
                 gpkg_layer=gpkg_layer,
-                console=err,
             )
     except ImportRejectedError as exc:
         _print_rejections(exc, report_csv)

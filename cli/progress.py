@@ -33,9 +33,13 @@ def progress_bars(enabled: bool = True, console: Console | None = None) -> Itera
         console=console or Console(stderr=True),
     )
 
-    def task(description: str, total: int) -> Advance:
+    def task(description: str, total: int, /) -> Advance:
         task_id = bars.add_task(description, total=total)
-        return lambda n: bars.advance(task_id, n)
+
+        def advance(n: int = 1, /, description: str | None = None) -> None:
+            bars.update(task_id, advance=n, description=description)
+
+        return advance
 
     with bars:
         yield task

@@ -77,8 +77,7 @@ import csv
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,15 +89,6 @@ import pyogrio
 import pyogrio.errors
 import shapely
 from pyproj import CRS
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -128,6 +118,7 @@ from gis.imports.validate import (
 )
 from gis.incidents.ingest import IncidentIn, ingest_incidents
 from gis.principal import Principal
+from gis.progress import Advance, Progress, ignore, silent
 from gis.settings import ImportSettings, IncidentSettings
 
 __all__ = [
@@ -174,12 +165,11 @@ def import_file(
     path: Path | str,
     datum: str,
     *,
-    progress: bool = False,
+    progress: Progress = silent,
     lon_col: str | None = None,
     lat_col: str | None = None,
     gpkg_layer: str | None = None,
     max_bytes: int | None = None,
-    console: Console | None = None,
 ) -> ImportReport:
     """Validate every row of ``path`` as ``layer`` and write them all, or nothing.
 
@@ -221,26 +211,25 @@ def import_file(
     session.flush()
     idents = _idents(table, column_map.get(spec.ident))
     ref = load_reference(session, layer, idents)
-    with _progress_bar(progress, console) as bar:
-        validated = validate_layer(
-            layer,
-            table,
-            source_datum,
-            ref,
-            column_map=column_map,
-            advance=bar(f"checking {layer}", table.n_rows),
+    validated = validate_layer(
+        layer,
+        table,
+        source_datum,
+        ref,
+        column_map=column_map,
+        advance=progress(f"checking {layer}", table.n_rows),
+    )
+    if validated.rejected:
+        raise ImportRejectedError(layer, validated.rejected, table.n_rows)
+    advance = progress(f"writing {layer}", table.n_rows)
+    notes = list(validated.notes)
+    if layer == "incidents":
+        written, ingest_notes = write_incidents(
+            session, validated.records, path, source_datum, advance=advance
         )
-        if validated.rejected:
-            raise ImportRejectedError(layer, validated.rejected, table.n_rows)
-        advance = bar(f"writing {layer}", table.n_rows)
-        notes = list(validated.notes)
-        if layer == "incidents":
-            written, ingest_notes = write_incidents(
-                session, validated.records, path, source_datum, advance=advance
-            )
-            notes += ingest_notes
-        else:
-            written = write_layer(session, layer, validated.records, advance=advance)
+        notes += ingest_notes
+    else:
+        written = write_layer(session, layer, validated.records, advance=advance)
     if ignored:
         notes.append(f"ignored column(s): {', '.join(map(str, ignored))}")
     return ImportReport(
@@ -755,7 +744,7 @@ def write_layer(
     layer: str,
     records: list[dict[str, Any]],
     *,
-    advance: Callable[[int], None] = lambda n: None,
+    advance: Advance = ignore,
 ) -> int:
     """COPY validated records into the layer's table inside a savepoint; rows written.
 
@@ -812,7 +801,7 @@ def write_incidents(
     path: Path,
     datum: Datum,
     *,
-    advance: Callable[[int], None] = lambda n: None,
+    advance: Advance = ignore,
 ) -> tuple[int, list[str]]:
     """Store validated incident rows through `gis.incidents.ingest`; (rows written, notes).
 
@@ -851,34 +840,3 @@ def write_incidents(
             f"nearest grid within {tolerance:g} m (recorded in snapped_m)"
         )
     return result.inserted, notes
-
-
-# ---------------------------------------------------------------- progress
-
-
-Advance = Callable[[int], None]
-
-
-@contextmanager
-def _progress_bar(
-    enabled: bool, console: Console | None
-) -> Iterator[Callable[[str, int], Advance]]:
-    """A factory of progress tasks (description, total) -> advance(n); silent when disabled."""
-    if not enabled:
-        yield lambda description, total: lambda n: None
-        return
-    bar = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console or Console(stderr=True),
-    )
-
-    def task(description: str, total: int) -> Advance:
-        task_id = bar.add_task(description, total=total)
-        return lambda n: bar.advance(task_id, n)
-
-    with bar:
-        yield task

@@ -43,6 +43,7 @@ from gis.geo.datum import BD09, GCJ02, WGS84, Datum, DatumKind, from_wgs84, to_w
 from gis.geo.metric import MetricPlane
 from gis.incidents.catalogue import CATEGORIES, category_by_name_zh, top_level
 from gis.incidents.workflow import Action, State, Step, replay
+from gis.progress import Advance, ignore
 
 # In the order a deployment loads them: each layer is checked against the ones before it.
 LAYERS = (
@@ -639,7 +640,7 @@ def validate_layer(
     ref: ReferenceData,
     *,
     column_map: dict[str, str],
-    advance: Callable[[int], None] = lambda n: None,
+    advance: Advance = ignore,
     now: dt.datetime | None = None,
 ) -> ValidatedLayer:
     """Check every row of ``table`` for ``layer``; return records or all problems found."""

@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,7 @@ from gis.incidents.deadlines import deadline_after
 from gis.incidents.workcalendar import WorkCalendar
 from gis.incidents.workflow import Action, Level, State, Step, replay
 from gis.principal import Principal
-from gis.progress import Advance
+from gis.progress import Advance, ignore
 from gis.settings import IncidentSettings
 
 __all__ = [
@@ -214,7 +214,7 @@ def _stage(
     cur: psycopg.Cursor[Any],
     records: Sequence[IncidentIn],
     planned: dict[int, _Planned] | None,
-    advance: Callable[[int], None],
+    advance: Advance,
 ) -> None:
     """COPY the rows into temporary tables dropped at commit; histories apart, for the few.
 
@@ -440,7 +440,7 @@ def unroutable_rows(
     savepoint = session.begin_nested()
     try:
         with refusals("the incident ingest"), _cursor(session) as cur:
-            _stage(cur, records, None, lambda n: None)
+            _stage(cur, records, None, ignore)
             _route(cur, tolerance, draw_ids=False)
             return _merge(_unroutable(cur, tolerance), _duplicates(cur))
     finally:
@@ -454,7 +454,7 @@ def ingest_incidents(
     principal: Principal,
     snap_tolerance_m: float | None = None,
     calendar: WorkCalendar | None = None,
-    advance: Advance = lambda n: None,
+    advance: Advance = ignore,
 ) -> IngestResult:
     """Store ``records`` routed like live intake, with their histories; all of them or none.
 

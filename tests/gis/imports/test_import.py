@@ -39,6 +39,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import gis.errors
+from cli.progress import progress_bars
 from gis.errors import (
     ConflictError,
     DatumMismatchError,
@@ -1374,9 +1375,8 @@ def test_progress_bar_reports_rows(db: Session, ref: dict[str, int], tmp_path: P
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=False, width=100)
     points = [(119.11 + i * 1e-5, 36.70) for i in range(1500)]
-    import_file(
-        db, "buildings", _buildings(tmp_path, points), "wgs84", progress=True, console=console
-    )
+    with progress_bars(console=console) as progress:
+        import_file(db, "buildings", _buildings(tmp_path, points), "wgs84", progress=progress)
     output = buffer.getvalue()
     assert "writing buildings" in output and "1500/1500" in output
 
