@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import register_error_handlers, register_error_shape
+from api.open311 import render as open311_render
 from api.routes import (
     coverage,
     facilities,
@@ -140,7 +141,7 @@ def create_app(
     app.include_router(coverage.router)
     app.include_router(incident_pages.router)
     app.include_router(open311.router)
-    register_error_shape(app, open311.PREFIX + "/", open311.error_response)
+    register_error_shape(app, open311.PREFIX + "/", open311_render.error_response)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,8 +1,8 @@
 """Request dependencies: the database session, paging and the common filters.
 
 Handlers declare what they need (``SessionDep``, ``PagingDep``, ``BBoxDep``)
-and stay thin; every parameter is checked here or in ``gis.areas.queries`` so a bad
-value is a 400 with a message, never a 500.
+and stay thin; every parameter is checked here or in ``gis`` so a bad value is a
+400 with a message, never a 500. Code patterns come from ``gis.areas.codes``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from gis.areas.queries import BBox, parse_bbox
+from gis.areas.codes import CODE_PATTERN, Level
 from gis.errors import DatabaseUnavailableError, InvalidParameterError
+from gis.geo.geojson import BBox, parse_bbox
 from gis.settings import ServerSettings
 
 DEFAULT_LIMIT = 1000
@@ -123,3 +124,8 @@ def get_at(
 PagingDep = Annotated[Paging, Depends(get_paging)]
 BBoxDep = Annotated[BBox | None, Depends(get_bbox)]
 AtDep = Annotated[dt.date | None, Depends(get_at)]
+
+
+GRID_CODE = CODE_PATTERN[Level.GRID]
+COMMUNITY_CODE = CODE_PATTERN[Level.COMMUNITY]
+GridCodePath = Annotated[str, Path(description="The grid's 15-digit code.", pattern=GRID_CODE)]

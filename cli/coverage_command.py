@@ -15,14 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
-from gis.coverage.geometry import (
-    area_geometries,
-    blind_spots,
-    facility_type,
-    resolve_radius,
-    service_circles,
-)
-from gis.coverage.report import area_rollups, building_results, check_level, worst
+from gis.areas.codes import check_level
+from gis.areas.queries import area_outlines
+from gis.coverage.catalogue import facility_type, resolve_radius
+from gis.coverage.geometry import blind_spots, service_circles
+from gis.coverage.report import area_rollups, building_results, worst
 from gis.coverage.store import build_coverage
 
 out = Console()
@@ -86,7 +83,7 @@ def coverage_command(
         with err.status("Drawing service circles and blind spots ..."):
             circles = service_circles(conn, type_code, model=model)
             spots = blind_spots(conn, type_code, model=model)
-            outlines = area_geometries(conn, level)
+            outlines = area_outlines(conn, level)
             buildings = building_results(model)
     stem = f"{type_code}_{_metres(radius_m)}m"
     out_dir.mkdir(parents=True, exist_ok=True)

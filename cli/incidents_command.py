@@ -14,8 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
+from gis.areas.codes import Level
 from gis.incidents.escalation import sweep_once
-from gis.incidents.stats import LEVELS, as_instant, incident_counts, to_csv
+from gis.incidents.stats import incident_counts, to_csv
+from gis.localtime import as_instant
 
 #: Registered as `gridmap incidents` by cli.main, which adds its commands wrapped in
 #: `explained` (domain errors as one line).
@@ -93,7 +95,7 @@ def stats_command(
         dt.datetime, typer.Option(help="End of the period (excluded), Asia/Shanghai.")
     ] = dt.datetime(2026, 11, 1),
     level: Annotated[
-        str, typer.Option(help=f"Areas to report per: {', '.join(LEVELS)}.")
+        str, typer.Option(help=f"Areas to report per: {', '.join(Level)}.")
     ] = "district",
     category: Annotated[
         str | None, typer.Option(help="Only this category (a top-level code includes subclasses).")

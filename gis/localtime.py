@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from gis.errors import InvalidParameterError
+
 CITY_TIMEZONE = "Asia/Shanghai"
 CITY_TZ = ZoneInfo(CITY_TIMEZONE)
 
@@ -25,3 +27,14 @@ def as_instant(moment: Moment) -> dt.datetime:
 def utc_now() -> dt.datetime:
     """Now, aware, in UTC."""
     return dt.datetime.now(dt.UTC)
+
+
+def period(start: Moment, end: Moment) -> tuple[dt.datetime, dt.datetime]:
+    """``[start, end)`` as aware instants (see :func:`as_instant`); refuses an empty one."""
+    s, e = as_instant(start), as_instant(end)
+    if e <= s:
+        raise InvalidParameterError(
+            f"the period [{s.isoformat()}, {e.isoformat()}) is empty or reversed: "
+            "end must be after start (the end itself is excluded)"
+        )
+    return s, e

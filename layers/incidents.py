@@ -28,7 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gis.incidents.workflow import NOTE_REQUIRED, TRANSITIONS, Action, Level, State
+from gis.areas.codes import Level
+from gis.incidents.workflow import NOTE_REQUIRED, TRANSITIONS, Action, State
 from layers.catalogue import Style
 
 Unit = Literal["per_1000", "fraction"]

@@ -8,7 +8,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gis.incidents.cases import IncidentRecord, create_incident, get_incident, transition
+from gis.incidents.intake import Report, create_incident
+from gis.incidents.records import IncidentRecord, get_incident
+from gis.incidents.transitions import transition
+from gis.principal import Principal
 
 CST = ZoneInfo("Asia/Shanghai")
 FRIDAY = dt.date(2025, 3, 7)
@@ -21,20 +24,22 @@ def dispatched_case(engine: Engine) -> IncidentRecord:
     with Session(engine) as session, session.begin():
         inc = create_incident(
             session,
-            category="exposed_garbage",
-            lon=119.11,
-            lat=36.72,
-            description="暴露垃圾",
-            source="patrol",
-            actor="王网格员",
-            reported_at=dt.datetime.combine(FRIDAY, dt.time(9), CST),
+            Report(
+                category="exposed_garbage",
+                lon=119.11,
+                lat=36.72,
+                description="暴露垃圾",
+                source="patrol",
+                reported_at=dt.datetime.combine(FRIDAY, dt.time(9), CST),
+            ),
+            Principal.claimed("王网格员"),
         )
         for version, action, hour in ((1, "accept", 15), (2, "dispatch", 16)):
             transition(
                 session,
                 inc.id,
                 action,
-                actor="王网格员",
+                principal=Principal.claimed("王网格员"),
                 expected_version=version,
                 at=dt.datetime.combine(FRIDAY, dt.time(hour), CST),
             )

@@ -10,8 +10,9 @@ moved or closed a moment ago without recomputing the district.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 import shapely
@@ -19,30 +20,32 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from shapely.geometry import mapping
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from api.bodies import json_body, request_body_doc, validate
-from api.dependencies import BBoxDep, PagingDep, SessionDep, SettingsDep
+from api.dependencies import GRID_CODE, BBoxDep, PagingDep, SessionDep, SettingsDep
+from api.fields import Finite, LonLatDatum
 from api.pages import render_page, script_json
 from api.responses import COLLECTION_RESPONSES, GEOJSON, ErrorDoc, GeoJSONResponse
 from api.responses import feature_collection as paged_collection
-from gis.areas.queries import GEOJSON_DECIMALS, Feature
-from gis.coverage import facilities
-from gis.coverage import whatif as coverage_results
-from gis.coverage.facilities import FacilityTypeInfo
+from gis.areas.codes import Level
+from gis.coverage import catalogue
+from gis.coverage.catalogue import MAX_RADIUS_M, FacilityTypeInfo
 from gis.coverage.geometry import blind_spots, service_circles
 from gis.coverage.live import CoverageService
-from gis.coverage.report import area_rollups, records, rings
+from gis.coverage.report import area_rollups, building_page, rings
+from gis.coverage.store import CoverageModel
+from gis.coverage.whatif import what_if
 from gis.errors import DatabaseUnavailableError, InvalidFeatureError, InvalidParameterError
+from gis.geo.datum import WGS84, to_storage_point
+from gis.geo.geojson import GEOJSON_DECIMALS, Feature, records
 from layers.coverage import LABELS_ZH, coverage_style
 
 router = APIRouter(tags=["coverage"])
 
 MAX_RADII = 10
 MIN_RADIUS_M = 1.0
-MAX_RADIUS_M = 50_000.0
-GRID_CODE = r"^[0-9]{15}$"
-
-By = Literal["grid", "community", "subdistrict", "district"]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
@@ -129,7 +132,7 @@ def get_coverage_query(
         ),
     ] = None,
 ) -> CoverageQuery:
-    info = facilities.known_type(facilities.facility_types(session), facility_type)
+    info = catalogue.facility_type(session, facility_type)
     return CoverageQuery(info, parse_radii(radius_m, info.radius_m))
 
 
@@ -162,6 +165,26 @@ def _collection(features: list[Feature], **extra: Any) -> GeoJSONResponse:
     )
 
 
+def _derived_collection(
+    session: Session,
+    service: CoverageService,
+    query: CoverageQuery,
+    name: str,
+    frame_of: Callable[[Connection, CoverageModel], Any],
+    id_of: Callable[[dict[str, Any]], Any],
+) -> GeoJSONResponse:
+    """The features of a slow geometry answer, remembered until the model changes."""
+    conn = session.connection()
+    features = service.derived(
+        query.type.code,
+        query.radius_m,
+        name,
+        lambda model: _frame_features(frame_of(conn, model), id_of),
+        conn,
+    )
+    return _collection(features, facility_type=query.type.code, radius_m=_metres(query.radius_m))
+
+
 @router.get(
     "/api/v1/coverage",
     summary="Households covered per area (grid, community, subdistrict, district)",
@@ -171,7 +194,7 @@ def coverage_statistics(
     session: SessionDep,
     service: CoverageDep,
     query: QueryDep,
-    by: Annotated[By, Query(description="Area level of the rows.")] = "grid",
+    by: Annotated[Level, Query(description="Area level of the rows.")] = Level.GRID,
 ) -> JSONResponse:
     """One row per area: ``code``, ``name``, ``households``, ``households_covered``,
     ``households_uncovered``, ``buildings``, ``buildings_covered``, ``coverage_rate``
@@ -193,12 +216,12 @@ def coverage_statistics(
                     **head,
                     "radius_m": _metres(query.radii[0]),
                     "rows": records(area_rollups(model, by)),
-                    "total": records(area_rollups(model, "district"))[0],
+                    "total": records(area_rollups(model, Level.DISTRICT))[0],
                 }
             )
         # The nearest-facility distance does not depend on the radius: one model answers all.
         table = rings(model, query.radii, by)
-        district = rings(model, query.radii, "district")
+        district = rings(model, query.radii, Level.DISTRICT)
     blocks = []
     for radius in query.radii:
         rows = table[table["radius_m"] == radius].drop(columns="radius_m")
@@ -238,7 +261,7 @@ def coverage_buildings(
     ``nearest_facility_id``, ``facilities_within`` (facilities within the radius)
     and ``covered``. ``numberMatched`` counts all buildings matching the filters."""
     with service.view(query.type.code, query.radius_m, session.connection()) as model:
-        page = coverage_results.building_page(
+        page = building_page(
             model,
             covered=covered,
             grid_code=grid,
@@ -259,17 +282,14 @@ def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep)
     """True-metre circles (drawn in the CGCS2000 Gauss-Krüger plane, projected back
     to lon/lat); properties ``facility_id``, ``name``, ``type_code``, ``address``,
     ``radius_m``."""
-    conn = session.connection()
-    features = service.derived(
-        query.type.code,
-        query.radius_m,
+    return _derived_collection(
+        session,
+        service,
+        query,
         "circles",
-        lambda model: _frame_features(
-            service_circles(conn, query.type.code, model=model), lambda p: p["facility_id"]
-        ),
-        conn,
+        lambda conn, model: service_circles(conn, query.type.code, model=model),
+        lambda p: p["facility_id"],
     )
-    return _collection(features, facility_type=query.type.code, radius_m=_metres(query.radius_m))
 
 
 @router.get(
@@ -283,18 +303,14 @@ def coverage_blind_spots(session: SessionDep, service: CoverageDep, query: Query
     of its uncovered buildings outside every service circle. Properties
     ``community_code``, ``community_name``, ``part`` (1 = largest), ``area_m2``,
     ``households`` and ``buildings_uncovered``."""
-    conn = session.connection()
-    features = service.derived(
-        query.type.code,
-        query.radius_m,
+    return _derived_collection(
+        session,
+        service,
+        query,
         "blind_spots",
-        lambda model: _frame_features(
-            blind_spots(conn, query.type.code, model=model),
-            lambda p: f"{p['community_code']}-{p['part']}",
-        ),
-        conn,
+        lambda conn, model: blind_spots(conn, query.type.code, model=model),
+        lambda p: f"{p['community_code']}-{p['part']}",
     )
-    return _collection(features, facility_type=query.type.code, radius_m=_metres(query.radius_m))
 
 
 class OpenAt(BaseModel):
@@ -302,9 +318,9 @@ class OpenAt(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lon: float = Field(allow_inf_nan=False, description="Longitude, degrees, in ``datum``.")
-    lat: float = Field(allow_inf_nan=False, description="Latitude, degrees, in ``datum``.")
-    datum: str = Field("wgs84", description="wgs84 (default), cgcs2000, gcj02 or bd09.")
+    lon: Finite = Field(description="Longitude, degrees, in ``datum``.")
+    lat: Finite = Field(description="Latitude, degrees, in ``datum``.")
+    datum: LonLatDatum = WGS84
 
 
 class WhatIfQuestion(BaseModel):
@@ -346,13 +362,11 @@ def coverage_what_if(
     (``[{code, name, net_households}]``, largest change first), and the district's
     ``coverage_rate_before``/``coverage_rate_after`` (0-1). Answered from the
     cached model in milliseconds; nothing is changed."""
-    info = facilities.known_type(
-        facilities.facility_types(session), question.facility_type, InvalidFeatureError
-    )
+    info = catalogue.facility_type(session, question.facility_type, InvalidFeatureError)
     radius = question.radius_m or float(info.radius_m)
-    points = [facilities.to_storage_point(p.lon, p.lat, p.datum) for p in question.open]
+    points = [to_storage_point(p.lon, p.lat, p.datum) for p in question.open]
     with service.view(info.code, radius, session.connection()) as model:
-        answer = coverage_results.what_if(model, points, question.close)
+        answer = what_if(model, points, question.close)
     answer["radius_m"] = _metres(answer["radius_m"])
     return JSONResponse({"facility_type_name": info.name_zh, **answer})
 

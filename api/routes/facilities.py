@@ -18,14 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.bodies import invalid_body, json_body, request_body_doc, validate
 from api.dependencies import SessionDep
+from api.fields import Finite, LonLatDatum
 from api.responses import GEOJSON, ErrorDoc, FeatureDoc, GeoJSONResponse
 from gis.coverage import facilities
 from gis.coverage.live import CoverageService
 from gis.db.engine import translate_integrity_errors
+from gis.geo.datum import WGS84
 
 router = APIRouter(prefix="/api/v1", tags=["facilities"], default_response_class=GeoJSONResponse)
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
 Text = Annotated[str, Field(max_length=facilities.MAX_TEXT)]
 
 
@@ -40,9 +41,7 @@ class _Fields(BaseModel):
     opening_hours: Text | None = Field(None, examples=["07:00-24:00"])
     address: Text | None = None
     ext_id: Text | None = Field(None, description="The facility's id in the sending system.")
-    datum: str = Field(
-        "wgs84", description="Datum of lon/lat: wgs84 (default), cgcs2000, gcj02 or bd09."
-    )
+    datum: LonLatDatum = WGS84
 
 
 class FacilityCreate(_Fields):
@@ -122,13 +121,13 @@ class FacilityWrite(BaseModel):
     values: dict[str, Any]
     lon: float | None = None
     lat: float | None = None
-    datum: str = "wgs84"
+    datum: LonLatDatum = WGS84
 
 
 def _reduce(fields: BaseModel, lon: float | None, lat: float | None) -> FacilityWrite:
     given = fields.model_fields_set - _READ_ONLY - {"datum", "lon", "lat"}
     values = {_COLUMN.get(k, k): getattr(fields, k) for k in given}
-    return FacilityWrite(values=values, lon=lon, lat=lat, datum=getattr(fields, "datum", "wgs84"))
+    return FacilityWrite(values=values, lon=lon, lat=lat, datum=getattr(fields, "datum", WGS84))
 
 
 def _is_feature(data: Any) -> bool:
@@ -178,12 +177,6 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _position(body: FacilityWrite) -> tuple[float | None, float | None]:
-    if body.lon is None or body.lat is None:
-        return body.lon, body.lat
-    return facilities.to_storage_point(body.lon, body.lat, body.datum)
-
-
 def _keep_coverage_current(request: Request) -> None:
     service: CoverageService | None = getattr(request.app.state, "coverage", None)
     if service is not None:
@@ -215,10 +208,11 @@ def create_facility(request: Request, session: SessionDep, body: CreateBody) -> 
     """Stores the facility in WGS84 with its community (point in polygon) and
     answers it as GET /api/v1/facilities/{id} would, with a ``Location`` header.
     A point outside the district is refused (422): check the datum."""
-    lon, lat = _position(body)
-    assert lon is not None and lat is not None
+    assert body.lon is not None and body.lat is not None
     with translate_integrity_errors():
-        facility_id = facilities.create_facility(session, lon=lon, lat=lat, values=body.values)
+        facility_id = facilities.create_facility(
+            session, lon=body.lon, lat=body.lat, datum=body.datum, values=body.values
+        )
         session.commit()
     _keep_coverage_current(request)
     return GeoJSONResponse(
@@ -243,9 +237,10 @@ def update_facility(
     request: Request, session: SessionDep, facility_id: FacilityId, body: PatchBody
 ) -> GeoJSONResponse:
     """Answers the facility as it now is."""
-    lon, lat = _position(body)
     with translate_integrity_errors():
-        facilities.update_facility(session, facility_id, values=body.values, lon=lon, lat=lat)
+        facilities.update_facility(
+            session, facility_id, values=body.values, lon=body.lon, lat=body.lat, datum=body.datum
+        )
         session.commit()
     _keep_coverage_current(request)
     return GeoJSONResponse(facilities.get_facility(session, facility_id))

@@ -1,7 +1,8 @@
 """The feature collections of the grid model under /api/v1.
 
 Each handler parses its parameters (through ``api.dependencies``), calls one
-function of ``gis.areas.queries`` and wraps the page as GeoJSON.
+list function of gis (``gis.areas.queries``, ``gis.coverage.facilities``,
+``gis.incidents.listing``) and wraps the page as GeoJSON.
 """
 
 from __future__ import annotations
@@ -9,10 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.dependencies import AtDep, BBoxDep, PagingDep, SessionDep
+from api.dependencies import (
+    COMMUNITY_CODE,
+    GRID_CODE,
+    AtDep,
+    BBoxDep,
+    GridCodePath,
+    PagingDep,
+    SessionDep,
+)
 from api.responses import (
     COLLECTION_RESPONSES,
     GEOJSON,
@@ -26,13 +35,12 @@ from api.responses import (
 )
 from gis.areas import queries
 from gis.areas.queries import BuildingGeometry
+from gis.coverage import facilities
 from gis.db.models import AreaLevel
-from gis.incidents.stats import as_instant
+from gis.incidents import listing
+from gis.localtime import as_instant
 
 router = APIRouter(prefix="/api/v1", tags=["features"], default_response_class=GeoJSONResponse)
-
-GRID_CODE = r"^[0-9]{15}$"
-COMMUNITY_CODE = r"^[0-9]{12}$"
 
 
 @router.get(
@@ -105,7 +113,7 @@ def list_grids(
 def get_grid(
     session: SessionDep,
     at: AtDep,
-    code: Annotated[str, Path(description="The grid's 15-digit code.", pattern=GRID_CODE)],
+    code: GridCodePath,
 ) -> GeoJSONResponse:
     """Properties as in the grid list, plus ``community`` and ``subdistrict``
     (``{code, name}``), ``managers`` (name, role, specialist duty, primary or
@@ -166,7 +174,7 @@ def list_facilities(
     """Each feature: ``id``, ``type`` (facility-type code), ``type_name_zh``,
     ``name``, ``capacity``, ``floor_area_m2``, ``opening_hours``, ``address``,
     ``community_code``, ``radius_m`` (service radius of the type, metres)."""
-    page = queries.list_facilities(
+    page = facilities.list_facilities(
         session,
         bbox=bbox,
         type_code=type,
@@ -188,7 +196,9 @@ def list_facility_types(
     """Features without geometry: ``code``, ``name_zh``, ``name_en``, ``radius_m``
     (metres), ``life_circle``, ``norm_source``, ``facilities`` (count). With
     ``bbox``, only the types with a facility inside the box."""
-    page = queries.list_facility_types(session, bbox=bbox, limit=paging.limit, offset=paging.offset)
+    page = facilities.list_facility_types(
+        session, bbox=bbox, limit=paging.limit, offset=paging.offset
+    )
     return feature_collection(page, request, paging)
 
 
@@ -230,12 +240,12 @@ def list_incidents(
         ),
     ] = None,
     order: Annotated[
-        queries.IncidentOrder,
+        listing.IncidentOrder,
         Query(
             description="id; deadline (soonest first, overdue leading: a worklist); "
             "-reported_at (newest first)."
         ),
-    ] = queries.IncidentOrder.ID,
+    ] = listing.IncidentOrder.ID,
     format: Annotated[
         Literal["geojson", "csv"],
         Query(description="csv: this page as a table (lon, lat, properties), UTF-8 with a BOM."),
@@ -244,7 +254,7 @@ def list_incidents(
     """Each feature: ``id``, ``category``, ``status``, ``grid_code``,
     ``reported_at``, ``deadline_at``, ``handling_level``, ``version``,
     ``description``, ``source``."""
-    page = queries.list_incidents(
+    page = listing.list_incidents(
         session,
         bbox=bbox,
         status=status,

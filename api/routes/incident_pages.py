@@ -16,24 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
-from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from api.dependencies import SessionDep, SettingsDep
+from api.dependencies import GridCodePath, SessionDep, SettingsDep
 from api.pages import render_page, script_json
 from api.responses import ErrorDoc
-from gis.incidents import worklists as incident_views
+from gis.incidents import worklists
 from gis.incidents.catalogue import subclasses, top_level
-from gis.incidents.stats import TIMEZONE
+from gis.localtime import CITY_TZ
 from layers.incidents import LABELS_ZH, incident_map_style, period_choices, worklist_style
 
 router = APIRouter()
-
-GRID_CODE = r"^[0-9]{15}$"
-GridCode = Annotated[str, PathParam(pattern=GRID_CODE, description="The grid's 15-digit code.")]
 
 
 def _json_ready(value: Any) -> Any:
@@ -61,7 +57,7 @@ def _categories() -> list[dict[str, Any]]:
 @router.get("/incidents", response_class=HTMLResponse, include_in_schema=False)
 def incident_map_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The planner's map: per-grid rates, Gi* hot spots and incidents, by period and category."""
-    latest = incident_views.latest_report_date(session) or dt.datetime.now(TIMEZONE).date()
+    latest = worklists.latest_report_date(session) or dt.datetime.now(CITY_TZ).date()
     periods = [
         {"key": p.key, "label": p.label_zh, "start": p.start.isoformat(), "end": p.end.isoformat()}
         for p in period_choices(latest)
@@ -80,7 +76,7 @@ def incident_map_page(session: SessionDep, settings: SettingsDep) -> HTMLRespons
 @router.get("/incidents/grid", response_class=HTMLResponse, include_in_schema=False)
 def grid_picker_page(session: SessionDep) -> HTMLResponse:
     """Every grid with its grid manager and open/overdue cases, each linking to its worklist."""
-    rows = incident_views.grid_managers(session)
+    rows = worklists.grid_managers(session)
     html = render_page(
         "grid_picker.html",
         rows=rows,
@@ -92,9 +88,9 @@ def grid_picker_page(session: SessionDep) -> HTMLResponse:
 
 
 @router.get("/incidents/grid/{grid_code}", response_class=HTMLResponse, include_in_schema=False)
-def worklist_page(session: SessionDep, grid_code: GridCode) -> HTMLResponse:
+def worklist_page(session: SessionDep, grid_code: GridCodePath) -> HTMLResponse:
     """One grid manager's worklist; the data comes from GET /api/v1/worklists/{grid_code}."""
-    worklist = incident_views.grid_worklist(session, grid_code)  # 404 for an unknown grid
+    worklist = worklists.grid_worklist(session, grid_code)  # 404 for an unknown grid
     config = {
         "style": worklist_style(),
         "gridCode": grid_code,
@@ -127,7 +123,7 @@ def _flat_categories() -> list[dict[str, str]]:
         404: {"model": ErrorDoc, "description": "No current grid has this code."},
     },
 )
-def grid_worklist(session: SessionDep, grid_code: GridCode) -> JSONResponse:
+def grid_worklist(session: SessionDep, grid_code: GridCodePath) -> JSONResponse:
     """``grid`` (code, name, community, households, geometry), ``manager`` (the
     primary grid manager, ``{id, name}`` or null), ``now``, ``overdue`` and
     ``incidents``: open cases, soonest deadline first (overdue ones lead;
@@ -141,7 +137,7 @@ def grid_worklist(session: SessionDep, grid_code: GridCode) -> JSONResponse:
     ``in_grid`` (assigned to this grid, else the community's) and
     ``primary_manager``; the grid's primary grid managers first.
     No contact details of reporters or staff."""
-    w = incident_views.grid_worklist(session, grid_code)
+    w = worklists.grid_worklist(session, grid_code)
     return JSONResponse(
         {
             "grid": {

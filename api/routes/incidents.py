@@ -1,11 +1,13 @@
 """Incident intake, the closed loop and incident statistics under /api/v1/incidents.
 
 A report (hotline, a grid manager's patrol, a phone app) is posted with its
-category and a point in a named datum; ``gis.incidents.cases`` routes it to a grid
+category and a point in a named datum; ``gis.incidents.intake`` routes it to a grid
 and that grid's primary grid manager and suggests open cases it may
 duplicate. Each later step is a transition quoting the version the caller
 read (optimistic locking: a stale screen gets a 409 with the current
-version). Statistics and hot spots read ``gis.incidents.stats``. The list of
+version). Statistics and hot spots read ``gis.incidents.stats`` and
+``gis.incidents.hotspots``. Who acts is, until accounts exist, the name the
+body gives (``Principal.claimed``). The list of
 incidents, GET /api/v1/incidents, is in ``api.routes.features``.
 
 The literal paths (/statistics, /hot-spots) are declared before
@@ -16,11 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import enum
-import json
 from typing import Annotated, Any, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,17 +27,23 @@ from sqlalchemy.orm import Session
 
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
+from api.fields import Actor, Finite, LonLatDatum
 from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, csv_response
 from gis.areas import queries
-from gis.incidents import cases as incidents
-from gis.incidents import stats as incident_stats
-from gis.incidents.cases import IncidentRecord
+from gis.areas.codes import Level
+from gis.geo.datum import WGS84
+from gis.geo.geojson import json_object, records
+from gis.incidents import hotspots, stats, transitions
+from gis.incidents import records as incident_records
+from gis.incidents.intake import Report, report_incident
+from gis.incidents.listing import IncidentPlace, incident_place
+from gis.incidents.records import IncidentRecord
+from gis.localtime import as_instant
+from gis.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"], default_response_class=JSONResponse)
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
 Text = Annotated[str, Field(max_length=2000)]
-Actor = Annotated[str, Field(min_length=1, max_length=200, description="Who does this.")]
 
 
 class IncidentCreate(BaseModel):
@@ -51,9 +56,7 @@ class IncidentCreate(BaseModel):
     source: Text | None = Field(None, examples=["hotline", "patrol", "app"])
     lon: Finite | None = Field(None, description="Longitude, degrees, in ``datum``.")
     lat: Finite | None = Field(None, description="Latitude, degrees, in ``datum``.")
-    datum: str = Field(
-        "wgs84", description="Datum of lon/lat: wgs84 (default), cgcs2000, gcj02 or bd09."
-    )
+    datum: LonLatDatum = WGS84
     address: Text | None = None
     media_url: Annotated[str, Field(max_length=2000)] | None = Field(
         None, description="Link to the reporter's photo (http or https)."
@@ -124,21 +127,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
-
-
 def _incident(session: Session, record: IncidentRecord) -> dict[str, Any]:
     """The record as JSON, with its community/subdistrict codes and handler's name."""
-    return _incident_body(record, queries.incident_place(session, record.id))
+    return _incident_body(record, incident_place(session, record.id))
 
 
-def _incident_body(record: IncidentRecord, place: queries.IncidentPlace) -> dict[str, Any]:
-    body = {k: _json_value(v) for k, v in dataclasses.asdict(record).items()}
+def _incident_body(record: IncidentRecord, place: IncidentPlace) -> dict[str, Any]:
+    body = json_object(dataclasses.asdict(record))
     body["community_code"] = place.community_code
     body["subdistrict_code"] = place.subdistrict_code
     body["handler"] = (
@@ -147,12 +142,6 @@ def _incident_body(record: IncidentRecord, place: queries.IncidentPlace) -> dict
         else None
     )
     return body
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON objects; NaN (an area without households) becomes null."""
-    rows: list[dict[str, Any]] = json.loads(df.to_json(orient="records", double_precision=15))
-    return rows
 
 
 @router.post(
@@ -167,29 +156,25 @@ def create_incident(session: SessionDep, body: CreateBody) -> JSONResponse:
     nearest grid, ``snapped_m`` metres) and hands it to the grid's primary grid
     manager. ``possible_duplicates``: open cases of the same category within
     50 m and 72 h, nearest first (merge one with POST .../merge)."""
-    intake = incidents.report_incident(
-        session,
+    report = Report(
         category=body.category,
         lon=body.lon,
         lat=body.lat,
         datum=body.datum,
+        building_id=body.building_id,
         description=body.description,
         source=body.source,
-        actor=body.actor,
-        reported_at=body.reported_at,
         address=body.address,
-        building_id=body.building_id,
         media_url=body.media_url,
+        reported_at=body.reported_at,
     )
+    intake = report_incident(session, report, Principal.claimed(body.actor))
     session.commit()
     record = intake.record
-    place = queries.IncidentPlace(
-        intake.community_code, intake.subdistrict_code, intake.handler_name
-    )
+    place = IncidentPlace(intake.community_code, intake.subdistrict_code, intake.handler_name)
     answer = _incident_body(record, place)
     answer["possible_duplicates"] = [
-        {k: _json_value(v) for k, v in dataclasses.asdict(d).items()}
-        for d in intake.possible_duplicates
+        json_object(dataclasses.asdict(d)) for d in intake.possible_duplicates
     ]
     return JSONResponse(
         answer, status_code=201, headers={"Location": f"/api/v1/incidents/{record.id}"}
@@ -210,7 +195,7 @@ def incident_statistics(
         dt.datetime, Query(description="Start of the period (included); a date is its midnight.")
     ],
     end: Annotated[dt.datetime, Query(description="End of the period (excluded).")],
-    level: Annotated[incident_stats.Level, Query(description="The areas to count per.")] = "grid",
+    level: Annotated[Level, Query(description="The areas to count per.")] = Level.GRID,
     category: Annotated[
         str | None, Query(description="Only this category (a top-level code includes subclasses).")
     ] = None,
@@ -235,19 +220,17 @@ def incident_statistics(
     - per_1000_households (received), then received per category.
 
     ``incidents_without_grid`` counts those received in no current grid."""
-    df = incident_stats.incident_counts(
-        session.connection(), start, end, level=level, category=category
-    )
+    df = stats.incident_counts(session.connection(), start, end, level=level, category=category)
     if format == "csv":
         return csv_response(df, f"incidents-{level}.csv")
     return JSONResponse(
         {
             "level": level,
-            "start": incident_stats.as_instant(start).isoformat(),
-            "end": incident_stats.as_instant(end).isoformat(),
+            "start": as_instant(start).isoformat(),
+            "end": as_instant(end).isoformat(),
             "category": category,
             "incidents_without_grid": int(df.attrs["incidents_without_grid"]),
-            "rows": _records(df),
+            "rows": records(df),
         }
     )
 
@@ -274,12 +257,12 @@ def incident_hot_spots(
     """A FeatureCollection of the current grids: ``rate`` (incidents per 1,000
     households, null without households), ``gi_z``, ``p_norm``, ``p_sim`` and
     ``class`` ('hot 99%' … 'not significant' … 'cold 99%'); or that table as CSV."""
-    df = incident_stats.hot_spots(session.connection(), start, end, category=category)
+    df = hotspots.hot_spots(session.connection(), start, end, category=category)
     if format == "csv":
         return csv_response(df, "incident-hot-spots.csv")
     geometries = queries.current_grid_geometries(session, list(df["code"]))
     features = []
-    for row in _records(df):
+    for row in records(df):
         properties = {
             "code": row["code"],
             "name": row["name"],
@@ -307,7 +290,7 @@ def incident_hot_spots(
             "numberReturned": len(features),
             "weights": df.attrs["weights"],
             "inference": df.attrs["inference"],
-            "classes": list(incident_stats.HOT_SPOT_CLASSES),
+            "classes": list(hotspots.HOT_SPOT_CLASSES),
             "features": features,
         }
     )
@@ -321,7 +304,7 @@ def incident_hot_spots(
 def get_incident(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
     """The incident as stored, with its grid, community, handler, ``version``
     (quote it in transitions) and ``deadline_at``."""
-    return JSONResponse(_incident(session, incidents.get_incident(session, incident_id)))
+    return JSONResponse(_incident(session, incident_records.get_incident(session, incident_id)))
 
 
 @router.get(
@@ -331,13 +314,11 @@ def get_incident(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
 )
 def get_incident_history(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
     """Each step: action, from_state, to_state, actor, at, note, from_level, to_level."""
-    steps = incidents.history(session, incident_id)
+    steps = incident_records.history(session, incident_id)
     return JSONResponse(
         {
             "incident_id": incident_id,
-            "history": [
-                {k: _json_value(v) for k, v in dataclasses.asdict(s).items()} for s in steps
-            ],
+            "history": [json_object(dataclasses.asdict(s)) for s in steps],
         }
     )
 
@@ -352,11 +333,11 @@ def transition_incident(
     session: SessionDep, incident_id: IncidentId, body: TransitionBodyDep
 ) -> JSONResponse:
     """Answers the incident as it now stands, its version raised by one."""
-    record = incidents.transition(
+    record = transitions.transition(
         session,
         incident_id,
         body.action,
-        actor=body.actor,
+        principal=Principal.claimed(body.actor),
         expected_version=body.expected_version,
         note=body.note,
         handler_staff_id=body.handler_staff_id,
@@ -376,8 +357,8 @@ def merge_incident(
 ) -> JSONResponse:
     """Cancels this incident as a duplicate of ``into`` (allowed before dispatch);
     answers the duplicate, with ``duplicate_of`` set."""
-    record = incidents.merge_duplicate(
-        session, incident_id, body.into, actor=body.actor, note=body.note
+    record = transitions.merge_duplicate(
+        session, incident_id, body.into, principal=Principal.claimed(body.actor), note=body.note
     )
     session.commit()
     return JSONResponse(_incident(session, record))

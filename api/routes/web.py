@@ -19,18 +19,21 @@ from sqlalchemy.orm import Session
 
 from api.dependencies import SessionDep, SettingsDep
 from gis.areas import queries
+from gis.coverage import facilities
+from gis.geo.geojson import Feature, Page
+from gis.incidents import listing
 from layers.catalogue import DISTRICT, MAP_LAYERS, MapLayer
 from layers.webmap import VENDOR_BASE, render_map
 
 router = APIRouter(include_in_schema=False)
 
-_COLLECTIONS: dict[str, Callable[..., queries.Page]] = {
+_COLLECTIONS: dict[str, Callable[..., Page]] = {
     "areas": queries.list_areas,
     "grids": queries.list_grids,
     "buildings": queries.list_buildings,
-    "facilities": queries.list_facilities,
-    "facility-types": queries.list_facility_types,
-    "incidents": queries.list_incidents,
+    "facilities": facilities.list_facilities,
+    "facility-types": facilities.list_facility_types,
+    "incidents": listing.list_incidents,
 }
 """API collection name → the query that feeds it (as in api.routes.features)."""
 
@@ -38,7 +41,7 @@ _COLLECTIONS: dict[str, Callable[..., queries.Page]] = {
 def layer_collection(session: Session, layer: MapLayer, page_size: int) -> dict[str, Any]:
     """Every feature of the layer's collection, fetched page by page."""
     fetch = _COLLECTIONS[layer.collection]
-    features: list[queries.Feature] = []
+    features: list[Feature] = []
     while True:
         page = fetch(session, limit=page_size, offset=len(features), **dict(layer.params))
         features.extend(page.features)
@@ -94,7 +97,7 @@ def district_map(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
         for layer in MAP_LAYERS
         if layer.embedded
     }
-    types = queries.list_facility_types(session, limit=settings.max_page_size)
+    types = facilities.list_facility_types(session, limit=settings.max_page_size)
     names = {f["properties"]["code"]: f["properties"]["name_zh"] for f in types.features}
     districts = [f["properties"]["name"] for f in collections[DISTRICT.key]["features"]]
     title = f"{'、'.join(districts)} 网格化管理地图" if districts else "网格化管理地图"

@@ -15,10 +15,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gis.db.models import FacilityType
+from gis.errors import GridmapError, InvalidParameterError
+
+MAX_RADIUS_M = 50_000.0
+"""Largest service radius an analysis accepts (metres)."""
 
 LifeCircle = Literal["5min", "10min", "15min"]
 
@@ -162,3 +167,46 @@ def seed_facility_types(session: Session) -> int:
     )
     session.execute(stmt)
     return len(rows)
+
+
+@dataclass(frozen=True)
+class FacilityTypeInfo:
+    """A facility type as stored; ``radius_m`` is its default service radius in metres."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    radius_m: int
+
+
+def facility_types(conn: Connection | Session) -> list[FacilityTypeInfo]:
+    """Every stored facility type, by code (a few rows: read per request, never stale)."""
+    rows = conn.execute(
+        text("SELECT code, name_zh, name_en, radius_m FROM facility_type ORDER BY code")
+    ).all()
+    return [FacilityTypeInfo(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+def facility_type(
+    conn: Connection | Session, code: str, error: type[GridmapError] = InvalidParameterError
+) -> FacilityTypeInfo:
+    """The stored type ``code``, or ``error`` listing the known codes and names."""
+    known = facility_types(conn)
+    for info in known:
+        if info.code == code:
+            return info
+    listing = ", ".join(f"{t.code} ({t.name_zh})" for t in known) or "none loaded"
+    raise error(f"unknown facility type {code!r}; known types: {listing}")
+
+
+def check_radius(radius_m: float) -> float:
+    """``radius_m`` (metres) if an analysis can use it, else a clear error."""
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise InvalidParameterError("radius_m must be between 0 and 50,000 metres")
+    return float(radius_m)
+
+
+def resolve_radius(conn: Connection | Session, type_code: str, radius_m: float | None) -> float:
+    """``radius_m`` if given (every analysis may override it), else the type's catalogue radius."""
+    info = facility_type(conn, type_code)
+    return float(info.radius_m) if radius_m is None else check_radius(radius_m)

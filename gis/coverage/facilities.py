@@ -1,4 +1,4 @@
-"""Writing service facilities: create, move or change, delete; and the type catalogue.
+"""Service facilities: open, change or move, close, and read them.
 
 Planners and other systems change facilities through the API; this module is
 where those writes meet the database. Every point is stored in WGS84: a
@@ -18,24 +18,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, text
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, aliased
 
-from gis.areas.queries import GEOJSON_DECIMALS, Feature
-from gis.errors import (
-    InvalidFeatureError,
-    InvalidParameterError,
-    NoDistrictError,
-    NotFoundError,
-    OutsideDistrictError,
-)
-from gis.geo.datum import UnknownDatumError, parse_datum, to_wgs84
-
-GEOGRAPHIC_DATUMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
-"""Datums a lon/lat pair may be sent in (projected EPSG codes have no lon/lat)."""
+from gis.areas.codes import Level, check_code
+from gis.areas.routing import covering_community, current_district, outside_district
+from gis.coverage.catalogue import facility_type
+from gis.db.models import AdminArea, Facility, FacilityType
+from gis.db.select import AnySelect, execute, features, geojson_column, intersects_bbox, paged
+from gis.errors import InvalidFeatureError, NoDistrictError, NotFoundError
+from gis.geo.datum import WGS84, Datum, to_storage_point
+from gis.geo.geojson import BBox, Feature, Page, feature
 
 WRITABLE_FIELDS = (
     "type_code",
@@ -56,75 +51,22 @@ MAX_FLOOR_AREA_M2 = 999_999_999.9
 """The column holds NUMERIC(10, 1)."""
 
 
-@dataclass(frozen=True)
-class FacilityTypeInfo:
-    """One catalogue entry: its Chinese name and default service radius (metres)."""
-
-    code: str
-    name_zh: str
-    radius_m: int
-
-
-def facility_types(conn: Connection | Session) -> dict[str, FacilityTypeInfo]:
-    """The facility-type catalogue by code (a few rows; read per request, never stale)."""
-    rows = conn.execute(text("SELECT code, name_zh, radius_m FROM facility_type ORDER BY code"))
-    return {r.code: FacilityTypeInfo(r.code, r.name_zh, int(r.radius_m)) for r in rows}
-
-
-def known_type(
-    types: Mapping[str, FacilityTypeInfo], code: str, error: type[Exception] = InvalidParameterError
-) -> FacilityTypeInfo:
-    """The catalogue entry for ``code``, or ``error`` listing the known codes."""
-    info = types.get(code)
-    if info is None:
-        listing = ", ".join(f"{c} ({t.name_zh})" for c, t in types.items()) or "none loaded"
-        raise error(f"unknown facility type {code!r}; known types: {listing}")
-    return info
-
-
-def to_storage_point(lon: float, lat: float, datum: str | None = "wgs84") -> tuple[float, float]:
-    """WGS84 (lon, lat) degrees of a point sent in ``datum`` (wgs84, cgcs2000, gcj02, bd09)."""
-    for name, value, limit in (("lon", lon, 180.0), ("lat", lat, 90.0)):
-        if not isinstance(value, int | float) or not math.isfinite(value):
-            raise InvalidFeatureError(f"{name} must be a finite number of degrees, got {value!r}")
-        if not -limit <= value <= limit:
-            raise InvalidFeatureError(
-                f"{name} {value:g} is outside -{limit:g}..{limit:g} degrees; "
-                "were lon and lat swapped?"
-            )
-    try:
-        parsed = parse_datum(datum or "wgs84")
-    except UnknownDatumError as exc:
-        raise InvalidFeatureError(f"{exc}. Use one of: {', '.join(GEOGRAPHIC_DATUMS)}") from None
-    if not parsed.is_geographic:
-        raise InvalidFeatureError(
-            f"datum {datum!r} is projected (metres), but lon/lat are degrees; "
-            f"use one of: {', '.join(GEOGRAPHIC_DATUMS)}"
-        )
-    x, y = to_wgs84([lon], [lat], parsed)
-    return float(x[0]), float(y[0])
-
-
-def _place(session: Session, lon: float, lat: float) -> int | None:
+def _place(session: Session, lon: float, lat: float, datum: Datum) -> int | None:
     """The community containing the WGS84 point, after checking it lies in the district.
 
     Refuses a point outside the current district with the distance (metres)
-    to its boundary; a point in the district but in no community gets None.
+    to its boundary and what to check about ``datum`` (the one it was sent
+    in); a point in the district but in no community gets None.
     """
+    point = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)"
     row = session.execute(
         text(
-            """
-            WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g)
-            SELECT d.code, d.name, ST_Covers(d.geom, p.g) AS inside,
-                   ST_Distance(d.geom::geography, p.g::geography) AS distance_m,
-                   (SELECT c.id FROM admin_area c
-                     WHERE c.level = 'community' AND c.valid_to IS NULL
-                       AND ST_Covers(c.geom, p.g)
-                     ORDER BY c.code LIMIT 1) AS community_id
-            FROM admin_area d, p
-            WHERE d.level = 'district' AND d.valid_to IS NULL
-            ORDER BY ST_Distance(d.geom, p.g), d.code
-            LIMIT 1
+            f"""
+            WITH d AS ({current_district(point)})
+            SELECT d.code, d.name, ST_Covers(d.geom, {point}) AS inside,
+                   ST_Distance(d.geom::geography, ({point})::geography) AS distance_m,
+                   ({covering_community(point)}) AS community_id
+            FROM d
             """
         ),
         {"lon": lon, "lat": lat},
@@ -135,19 +77,14 @@ def _place(session: Session, lon: float, lat: float) -> int | None:
             "run `gridmap demo` or import the district first"
         )
     if not row.inside:
-        raise OutsideDistrictError(
-            f"the point ({lon:.6f}, {lat:.6f}) in WGS84 lies {row.distance_m:,.0f} m outside "
-            f"the district {row.name} ({row.code}). Check the coordinates: lon comes first, "
-            "and a point from a phone map app is GCJ-02 (send datum=gcj02) or BD-09 "
-            "(datum=bd09)."
-        )
+        raise outside_district(lon, lat, row.distance_m, row.name, row.code, datum)
     return int(row.community_id) if row.community_id is not None else None
 
 
 def _check_fields(session: Session, values: Mapping[str, Any]) -> None:
     """Refuse values the database would refuse too, but with a sentence a caller can act on."""
     if "type_code" in values:
-        known_type(facility_types(session), str(values["type_code"]), InvalidFeatureError)
+        facility_type(session, str(values["type_code"]), InvalidFeatureError)
     if "name" in values:
         name = values["name"]
         if not isinstance(name, str) or not name.strip():
@@ -169,8 +106,15 @@ def _check_fields(session: Session, values: Mapping[str, Any]) -> None:
             raise InvalidFeatureError(f"floor_area_m2 must be above 0 m², got {area:g}")
 
 
-def create_facility(session: Session, *, lon: float, lat: float, values: Mapping[str, Any]) -> int:
-    """Insert a facility at WGS84 (lon, lat) and return its id.
+def create_facility(
+    session: Session,
+    *,
+    lon: float,
+    lat: float,
+    datum: Datum = WGS84,
+    values: Mapping[str, Any],
+) -> int:
+    """Insert a facility at (lon, lat) degrees in ``datum`` and return its id.
 
     ``values`` holds ``type_code`` and ``name`` (required) and any of the other
     :data:`WRITABLE_FIELDS`. Capacity counts places (beds, children, seats);
@@ -183,7 +127,8 @@ def create_facility(session: Session, *, lon: float, lat: float, values: Mapping
     if unknown:
         raise InvalidFeatureError(f"cannot set {', '.join(sorted(unknown))}")
     _check_fields(session, values)
-    community_id = _place(session, lon, lat)
+    lon, lat = to_storage_point(lon, lat, datum)
+    community_id = _place(session, lon, lat, datum)
     columns = dict(values)
     columns["community_id"] = community_id
     names = ", ".join(columns)
@@ -206,8 +151,9 @@ def update_facility(
     values: Mapping[str, Any],
     lon: float | None = None,
     lat: float | None = None,
+    datum: Datum = WGS84,
 ) -> None:
-    """Change a facility's fields and/or move it to WGS84 (lon, lat).
+    """Change a facility's fields and/or move it to (lon, lat) degrees in ``datum``.
 
     Moving re-assigns the community. A field present in ``values`` with the
     value None clears it (except ``type_code`` and ``name``, which are required).
@@ -225,7 +171,8 @@ def update_facility(
     if (lon is None) != (lat is None):
         raise InvalidFeatureError("a move needs both lon and lat")
     if lon is not None and lat is not None:
-        params.update(lon=lon, lat=lat, community_id=_place(session, lon, lat))
+        lon, lat = to_storage_point(lon, lat, datum)
+        params.update(lon=lon, lat=lat, community_id=_place(session, lon, lat, datum))
         sets += [
             "geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)",
             "community_id = :community_id",
@@ -251,26 +198,98 @@ def _require(session: Session, facility_id: int) -> None:
 
 
 def get_facility(session: Session, facility_id: int) -> Feature:
-    """One facility as a GeoJSON feature with the properties of ``GET /api/v1/facilities``."""
-    row = session.execute(
-        text(
-            f"""
-            SELECT f.id, f.ext_id, f.type_code AS type, t.name_zh AS type_name_zh, f.name,
-                   f.capacity, f.floor_area_m2::float8 AS floor_area_m2, f.opening_hours,
-                   f.address, c.code AS community_code, t.radius_m,
-                   ST_AsGeoJSON(f.geom, {GEOJSON_DECIMALS})::json AS geometry
-            FROM facility f
-            JOIN facility_type t ON t.code = f.type_code
-            LEFT JOIN admin_area c ON c.id = f.community_id
-            WHERE f.id = :id
-            """
-        ),
-        {"id": facility_id},
-    ).first()
-    if row is None:
+    """One facility as a GeoJSON feature with the properties of :func:`list_facilities`."""
+    rows = execute(session, _facility_select().where(Facility.id == facility_id))
+    if not rows:
         raise NotFoundError(
             f"no facility has id {facility_id}; list them with GET /api/v1/facilities"
         )
-    props = row._asdict()
-    geometry = props.pop("geometry")
-    return {"type": "Feature", "id": row.id, "geometry": geometry, "properties": props}
+    return features(rows, "id")[0]
+
+
+def _facility_select() -> AnySelect:
+    community = aliased(AdminArea)
+    return (
+        select(
+            Facility.id,
+            Facility.ext_id,
+            Facility.type_code.label("type"),
+            FacilityType.name_zh.label("type_name_zh"),
+            Facility.name,
+            Facility.capacity,
+            Facility.floor_area_m2,
+            Facility.opening_hours,
+            Facility.address,
+            community.code.label("community_code"),
+            FacilityType.radius_m,
+            geojson_column(Facility.geom).label("geometry"),
+        )
+        .join(FacilityType, FacilityType.code == Facility.type_code)
+        .outerjoin(community, community.id == Facility.community_id)
+    )
+
+
+def list_facilities(
+    session: Session,
+    *,
+    bbox: BBox | None = None,
+    type_code: str | None = None,
+    community_code: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """Service facilities as points, ordered by id.
+
+    Properties: ``id``, ``ext_id``, ``type`` (facility-type code),
+    ``type_name_zh``, ``name``, ``capacity``, ``floor_area_m2`` (m²),
+    ``opening_hours``, ``address``, ``community_code``, ``radius_m`` (the
+    type's service radius, metres).
+    """
+    stmt = _facility_select()
+    if type_code is not None:
+        stmt = stmt.where(Facility.type_code == type_code)
+    if community_code is not None:
+        check_code(community_code, Level.COMMUNITY)
+        stmt = stmt.where(stmt.selected_columns.community_code == community_code)
+    if bbox is not None:
+        stmt = stmt.where(intersects_bbox(Facility.geom, bbox))
+    rows, total = paged(session, stmt, [Facility.id], limit, offset)
+    return Page(features(rows, "id"), total)
+
+
+def list_facility_types(
+    session: Session,
+    *,
+    bbox: BBox | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """The facility-type catalogue as features without geometry, ordered by code.
+
+    With ``bbox``, only the types that have at least one facility inside the
+    box (what a map legend for that view needs). Properties: ``code``,
+    ``name_zh``, ``name_en``, ``radius_m`` (service radius, metres),
+    ``life_circle``, ``norm_source``, ``facilities`` (how many exist).
+    """
+    counts = (
+        select(Facility.type_code, func.count().label("n")).group_by(Facility.type_code).subquery()
+    )
+    stmt = select(
+        FacilityType.code,
+        FacilityType.name_zh,
+        FacilityType.name_en,
+        FacilityType.radius_m,
+        FacilityType.life_circle,
+        FacilityType.norm_source,
+        func.coalesce(counts.c.n, 0).label("facilities"),
+    ).outerjoin(counts, counts.c.type_code == FacilityType.code)
+    if bbox is not None:
+        inside = (
+            select(Facility.id)
+            .where(Facility.type_code == FacilityType.code)
+            .where(intersects_bbox(Facility.geom, bbox))
+            .exists()
+        )
+        stmt = stmt.where(inside)
+    rows, total = paged(session, stmt, [FacilityType.code], limit, offset)
+    return Page([feature(row.code, None, row._asdict()) for row in rows], total)

@@ -1,31 +1,12 @@
-"""Coverage as geometry: service circles, blind spots, area outlines, visiting lists.
+"""Coverage as geometry: service circles, blind spots (盲点), visiting lists.
 
-A store module (SQL lives here and in ``gis.coverage.store``); the geometry work
-runs in shapely on the metric plane of ``gis.geo.metric`` and is reprojected to
-EPSG:4326 only on the way out.
-
-**Service circles** are true-metre circles drawn as 256-gon polygons inscribed
-in the circle of the numeric core (``gis.coverage.core``): a building inside the
-polygon is covered there too, so no uncovered household is ever drawn inside a
-circle. Near the rim the polygon lies at most a few centimetres inside the true
-circle (1000 m radius: 8 cm).
-
-**Blind spots (盲点)** of a community: the *residential area* of its uncovered
-buildings that lies outside every circle. Residential area = each uncovered
-building's footprint (its location point when it has none) grown by
-``RESIDENTIAL_BUFFER_M`` (the yard and lane around a block, about half the
-spacing between blocks), unioned, clipped to the community. Each connected part
-is one blind spot (a planner sites a facility per part, not per community);
-parts holding no uncovered building (slivers of a buffer cut off by a circle)
-are dropped. Households and buildings of a part are those of the buildings the
-numeric core finds uncovered whose location lies in it, so per community they
-add up exactly to the uncovered households of ``coverage_report.area_rollups``.
+Geometry work runs in shapely on the metric plane of ``gis.geo.metric`` and is
+reprojected to EPSG:4326 only on the way out. Circles are drawn inside the
+numeric core's true-metre circles, so no uncovered household is ever drawn
+inside one; how a blind spot is delimited is in ``docs/coverage.md``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -35,7 +16,8 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
-from gis.coverage.report import Level, check_level, uncovered
+from gis.coverage.catalogue import resolve_radius
+from gis.coverage.report import uncovered
 from gis.coverage.store import CoverageModel, build_coverage
 from gis.db.models import SRID
 from gis.errors import InvalidParameterError
@@ -57,45 +39,6 @@ BLIND_SPOT_COLUMNS = [
     "buildings_uncovered",
     "geometry",
 ]
-
-
-@dataclass(frozen=True)
-class FacilityTypeInfo:
-    """A facility type as stored; ``radius_m`` is its default service radius in metres."""
-
-    code: str
-    name_zh: str
-    name_en: str
-    radius_m: int
-
-
-def facility_types(conn: Connection) -> list[FacilityTypeInfo]:
-    """Every stored facility type, by code."""
-    rows = conn.execute(
-        text("SELECT code, name_zh, name_en, radius_m FROM facility_type ORDER BY code")
-    ).all()
-    return [FacilityTypeInfo(r[0], r[1], r[2], int(r[3])) for r in rows]
-
-
-def facility_type(conn: Connection, code: str) -> FacilityTypeInfo:
-    """One facility type, or an error that lists the known codes."""
-    known = facility_types(conn)
-    for info in known:
-        if info.code == code:
-            return info
-    raise InvalidParameterError(
-        f"unknown facility type {code!r}; known types: {', '.join(t.code for t in known)}"
-    )
-
-
-def resolve_radius(conn: Connection, type_code: str, radius_m: float | None) -> float:
-    """``radius_m`` if given (every analysis may override it), else the type's catalogue radius."""
-    info = facility_type(conn, type_code)
-    if radius_m is None:
-        return float(info.radius_m)
-    if not 0 < radius_m <= 50_000:
-        raise InvalidParameterError("radius_m must be between 0 and 50,000 metres")
-    return float(radius_m)
 
 
 # --------------------------------------------------------------------------- geometry helpers
@@ -369,26 +312,7 @@ def _empty_blind_spots() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84))[BLIND_SPOT_COLUMNS]
 
 
-# --------------------------------------------------------------------------- areas, visits
-
-
-def area_geometries(conn: Connection, level: Level) -> gpd.GeoDataFrame:
-    """Current outlines of the areas of ``level`` (EPSG:4326), with code and name."""
-    level = check_level(level)
-    if level == "grid":
-        sql = "SELECT code, name, ST_AsBinary(geom) FROM grid WHERE valid_to IS NULL ORDER BY code"
-        params: dict[str, Any] = {}
-    else:
-        sql = """SELECT code, name, ST_AsBinary(geom) FROM admin_area
-                 WHERE level = CAST(:level AS area_level) AND valid_to IS NULL ORDER BY code"""
-        params = {"level": level}
-    rows = conn.execute(text(sql), params).all()
-    return gpd.GeoDataFrame(
-        {"code": [r[0] for r in rows], "name": [r[1] for r in rows]},
-        geometry=gpd.GeoSeries(
-            shapely.from_wkb([bytes(r[2]) for r in rows]) if rows else [], crs=WGS84
-        ),
-    )
+# --------------------------------------------------------------------------- visits
 
 
 def uncovered_buildings(

@@ -1,43 +1,11 @@
 """Coverage models kept in memory and kept current from the database's notifications.
 
-Building a coverage model reads every building (a fraction of a second for a
-district, seconds for a city); answering from one takes milliseconds. So the
-API keeps one :class:`~gis.coverage.store.CoverageModel` per (facility type,
-radius in metres), built on first request, with the areas and buildings read
-once and shared between all of them.
-
-Currency without recomputing: triggers (migration ``0002``) ``pg_notify`` the
-channel ``gridmap_changes`` when a transaction that changed facilities,
-buildings, grids, areas or facility types commits, whoever made it. A
-background thread LISTENs on its own autocommit connection, reads the changed
-rows and applies each change to every cached model:
-
-* a facility opened, moved, closed or re-typed → ``CoverageIndex.add_facility``
-  / ``move_facility`` / ``remove_facility`` on the models of the types
-  concerned (milliseconds: only the buildings the facility can reach are
-  touched);
-* a building's households changed → ``CoverageIndex.set_households``;
-* a building added, removed, moved or re-assigned to another grid, a change of
-  grids or areas, or a bulk statement (more than 200 rows, or TRUNCATE) → the
-  cached models *and* the shared building arrays are dropped and rebuilt on
-  the next request: the building arrays and KD-trees are fixed-size, so an
-  incremental path would not be cheaper than the rebuild;
-* a facility-type change → the models are dropped (types are rare to change).
-
-Each change re-reads the row's *current* state and reconciles it with each
-model, so applying a change twice, or one already included in a model built
-after it was committed, is harmless. The listener starts LISTENing before
-anything is cached, and models are cached only while it listens: if its
-connection drops, caches are dropped and requests are answered from fresh
-builds until it is back, so a missed notification can never leave a stale
-answer behind.
-
-Thread safety: one re-entrant lock guards the models; request threads hold
-it while they read a model (:meth:`CoverageService.view`), the listener while
-it applies a change. A model is built under the lock too (so the listener
-cannot apply a change read before the build to the newer model); for the
-demo district that is ~30 ms, for a million buildings a few seconds during
-which other coverage requests wait.
+One model per (facility type, radius), built on first request from areas and
+buildings read once; triggers ``pg_notify`` every committed change and a
+listener thread applies it to the cached models incrementally, or drops them
+when a rebuild is cheaper. A model is cached only while the listener
+listens, so a missed notification never leaves a stale answer. The rules per
+change and the locking are in ``docs/coverage.md``.
 """
 
 from __future__ import annotations
@@ -61,15 +29,9 @@ import psycopg
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, text
 
-from gis.coverage.store import (
-    AreaTables,
-    BuildingArrays,
-    CoverageModel,
-    build_coverage,
-    load_areas,
-    load_buildings,
-)
-from gis.errors import InvalidParameterError
+from gis.areas.hierarchy import AreaTables, load_areas
+from gis.coverage.catalogue import check_radius
+from gis.coverage.store import BuildingArrays, CoverageModel, build_coverage, load_buildings
 from gis.geo.metric import MetricPlane
 
 log = logging.getLogger(__name__)
@@ -262,8 +224,7 @@ class CoverageService:
         return value
 
     def _entry(self, type_code: str, radius_m: float, conn: Connection | None) -> _Entry:
-        if not 0 < radius_m <= 50_000:
-            raise InvalidParameterError("radius_m must be between 1 and 50,000 metres")
+        check_radius(radius_m)
         key = (type_code, _radius_key(radius_m))
         entry = self._models.get(key) if self.listening else None
         if entry is not None:

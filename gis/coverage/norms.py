@@ -1,31 +1,11 @@
 """Per-community norm checks from the seed articles, and the health-station claim.
 
-The facts are fetched with SQL (``load_community_facts``); the checks are pure
-(``evaluate_norms``), so a planner can re-run them on edited figures.
-
-Norms (each a column pair ``..._ok`` and the ratio it tests):
-
-* **Service floor area 60 m² per 100 households** (Tongguanshan, seed 002:
-  "社区活动服务用房 ... 每百户达60平方米"). *Service floor area* is the summed
-  ``floor_area_m2`` of the community's 党群服务中心 (``community_service_centre``):
-  that centre is the 社区服务用房 the norm is about, and the catalogue ties the
-  norm to that type. The seed's figure also counts activity rooms and estate
-  service rooms; pass ``service_types`` (e.g. adding ``culture_room``) for that
-  wider reading. Rooms without a recorded floor area count 0 m².
-* **One grid manager per 200 households** and **one full-time community worker
-  per 300 households** (Kuiwen, seed 004): households per person must not
-  exceed the figure. Grid managers are the distinct ``grid_manager`` staff
-  assigned to the community's current grids; community workers are the
-  distinct ``community_worker`` staff of the community (``staff.community_id``)
-  or assigned to its grids.
-* **A social-work station of at least 50 m²** in each community (Chaoyang, seed
-  001): the largest station in the community.
-* **A community health station** in each community (Futian, seed 000 claims all
-  95 of its communities are covered): ``health_station_claim``.
-
-A facility belongs to the current community whose outline covers its point
-(the first by code on a shared edge), not to the community recorded on the
-row: the outline is what a merge or split keeps current.
+Floor area per 100 households (seed 002), households per grid manager and per
+community worker (seed 004), a social-work station of 50 m² (seed 001), a
+health station in every community (seed 000); each norm's reading is in
+``docs/coverage.md``. The facts are read with SQL (``load_community_facts``),
+the checks are pure (``evaluate_norms``), so a planner can re-run them on
+edited figures.
 """
 
 from __future__ import annotations

@@ -12,20 +12,18 @@ distances are NaN where no facility of the type exists.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
-from gis.coverage.core import rollup
-from gis.coverage.store import AreaTables, CoverageModel
+from gis.areas.codes import Level
+from gis.areas.hierarchy import area_groups
+from gis.coverage.core import I64, Rollup, rollup
+from gis.coverage.store import CoverageModel
 from gis.errors import InvalidParameterError
+from gis.geo.geojson import BBox, Feature, Page, point, rounded
 
-Level = Literal["grid", "community", "subdistrict", "district"]
-LEVELS: tuple[str, ...] = get_args(Level)
 DEFAULT_RINGS_M: tuple[int, ...] = (300, 500, 1000)
 
 ROLLUP_COLUMNS = [
@@ -42,38 +40,7 @@ ROLLUP_COLUMNS = [
 ]
 
 
-def check_level(level: str) -> Level:
-    """``level`` if it names an area level, else a clear error listing the levels."""
-    if level not in LEVELS:
-        raise InvalidParameterError(
-            f"unknown area level {level!r}; use one of: {', '.join(LEVELS)}"
-        )
-    return level  # type: ignore[return-value]
-
-
-def area_groups(areas: AreaTables, level: Level) -> tuple[list[str], list[str], NDArray[np.int64]]:
-    """Codes and names of the areas of ``level`` and, per grid, the index of its area.
-
-    A grid whose community has no subdistrict (a district that abolished the
-    level, like Tongguanshan in seed 002) gets -1 at the subdistrict level.
-    """
-    level = check_level(level)
-    n_grids = len(areas.grid_ids)
-    if level == "grid":
-        return list(areas.grid_codes), list(areas.grid_names), np.arange(n_grids, dtype=np.int64)
-    if level == "community":
-        return (
-            list(areas.community_codes),
-            list(areas.community_names),
-            areas.community_of_grid.astype(np.int64),
-        )
-    if level == "subdistrict":
-        of_grid = areas.subdistrict_of_community[areas.community_of_grid].astype(np.int64)
-        return list(areas.subdistrict_codes), list(areas.subdistrict_names), of_grid
-    return [areas.district_code], [areas.district_name], np.zeros(n_grids, dtype=np.int64)
-
-
-def area_rollups(model: CoverageModel, level: Level = "community") -> pd.DataFrame:
+def area_rollups(model: CoverageModel, level: Level | str = Level.COMMUNITY) -> pd.DataFrame:
     """Coverage per area of ``level``, sorted by code (columns: ``ROLLUP_COLUMNS``).
 
     Households and buildings count the current buildings of the area's grids;
@@ -83,10 +50,9 @@ def area_rollups(model: CoverageModel, level: Level = "community") -> pd.DataFra
     changed incrementally (facility opened, moved, closed) reports the change.
     At the subdistrict level, a district without subdistricts yields no rows.
     """
-    codes, names, of_grid = area_groups(model.areas, level)
-    index = model.index
-    group = of_grid[model.buildings.grid] if len(of_grid) else np.zeros(0, dtype=np.int64)
+    codes, names, group = _building_groups(model, level)
     keep = group >= 0
+    index = model.index
     r = rollup(
         index.nearest_m[keep],
         index.covered[keep],
@@ -94,7 +60,20 @@ def area_rollups(model: CoverageModel, level: Level = "community") -> pd.DataFra
         group[keep],
         len(codes),
     )
-    frame = pd.DataFrame(
+    frame = _rollup_frame(codes, names, r)
+    return frame.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def _building_groups(model: CoverageModel, level: Level | str) -> tuple[list[str], list[str], I64]:
+    """The areas of ``level`` and, per building, the index of its area (-1: none)."""
+    codes, names, of_grid = area_groups(model.areas, level)
+    group = of_grid[model.buildings.grid] if len(of_grid) else np.zeros(0, dtype=np.int64)
+    return codes, names, group
+
+
+def _rollup_frame(codes: list[str], names: list[str], r: Rollup) -> pd.DataFrame:
+    """A roll-up as a table with ``ROLLUP_COLUMNS``, in the areas' order."""
+    return pd.DataFrame(
         {
             "code": codes,
             "name": names,
@@ -109,7 +88,6 @@ def area_rollups(model: CoverageModel, level: Level = "community") -> pd.DataFra
         },
         columns=ROLLUP_COLUMNS,
     )
-    return frame.sort_values("code", kind="stable").reset_index(drop=True)
 
 
 def worst(rollups: pd.DataFrame, n: int = 10) -> pd.DataFrame:
@@ -180,7 +158,7 @@ def uncovered(model: CoverageModel, grid_code: str | None = None) -> pd.DataFram
 def rings(
     model: CoverageModel,
     radii_m: Sequence[float] = DEFAULT_RINGS_M,
-    level: Level = "community",
+    level: Level | str = Level.COMMUNITY,
 ) -> pd.DataFrame:
     """Coverage at several radii (the 5/10/15-minute circles), one row per radius per area.
 
@@ -192,10 +170,9 @@ def rings(
     radii = sorted({float(r) for r in radii_m})
     if not radii or radii[0] <= 0:
         raise InvalidParameterError("radii must be positive metres, at least one")
-    codes, names, of_grid = area_groups(model.areas, level)
-    index = model.index
-    group = of_grid[model.buildings.grid] if len(of_grid) else np.zeros(0, dtype=np.int64)
+    codes, names, group = _building_groups(model, level)
     keep = group >= 0
+    index = model.index
     frames = []
     for radius in radii:
         r = rollup(
@@ -205,23 +182,9 @@ def rings(
             group[keep],
             len(codes),
         )
-        frames.append(
-            pd.DataFrame(
-                {
-                    "radius_m": int(radius) if radius.is_integer() else radius,
-                    "code": codes,
-                    "name": names,
-                    "households": r.households,
-                    "households_covered": r.households_covered,
-                    "households_uncovered": r.households_uncovered,
-                    "buildings": r.buildings,
-                    "buildings_covered": r.buildings_covered,
-                    "coverage_rate": r.coverage_rate.astype(float),
-                    "mean_distance_m": r.mean_distance_m.astype(float),
-                    "p90_distance_m": r.p90_distance_m.astype(float),
-                }
-            )
-        )
+        frame = _rollup_frame(codes, names, r)
+        frame.insert(0, "radius_m", int(radius) if radius.is_integer() else radius)
+        frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["code", "radius_m"], kind="stable").reset_index(drop=True)
 
@@ -236,14 +199,60 @@ def rings_wide(ring_table: pd.DataFrame) -> pd.DataFrame:
     return base.join(rates).reset_index()
 
 
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: numpy scalars become Python ones, NaN and inf become None."""
+DISTANCE_DECIMALS = 1
+"""Decimals of a distance in metres (10 cm) in per-building answers."""
 
-    def clean(value: Any) -> Any:
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        return value
 
-    return [{k: clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+def building_page(
+    model: CoverageModel,
+    *,
+    covered: bool | None = None,
+    grid_code: str | None = None,
+    bbox: BBox | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """Per-building results as GeoJSON points, ordered by building id.
+
+    Properties: ``id``, ``grid_code``, ``households``, ``nearest_m`` (true
+    metres to the nearest facility, None if the type has none),
+    ``nearest_facility_id``, ``facilities_within`` (facilities within the
+    radius: redundancy) and ``covered``.
+    """
+    b = model.buildings
+    index = model.index
+    keep = np.ones(len(b.ids), dtype=bool)
+    if covered is not None:
+        keep &= index.covered == covered
+    if grid_code is not None:
+        try:
+            keep &= index.group == model.areas.grid_codes.index(grid_code)
+        except ValueError:
+            keep[:] = False
+    if bbox is not None:
+        keep &= bbox.contains(b.lon, b.lat)
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(b.ids[rows], kind="stable")]
+    page_rows = rows[offset : offset + limit]
+    within = index.count_within(page_rows) if len(page_rows) else np.zeros(0, np.int64)
+    nearest_id = index.nearest_facility_id
+    features: list[Feature] = []
+    for row, n_within in zip(page_rows.tolist(), within.tolist(), strict=True):
+        facility = int(nearest_id[row])
+        features.append(
+            {
+                "type": "Feature",
+                "id": int(b.ids[row]),
+                "geometry": point(b.lon[row], b.lat[row]),
+                "properties": {
+                    "id": int(b.ids[row]),
+                    "grid_code": model.areas.grid_codes[int(index.group[row])],
+                    "households": int(index.households[row]),
+                    "nearest_m": rounded(index.nearest_m[row], DISTANCE_DECIMALS),
+                    "nearest_facility_id": facility if facility >= 0 else None,
+                    "facilities_within": int(n_within),
+                    "covered": bool(index.nearest_m[row] <= index.radius_m),
+                },
+            }
+        )
+    return Page(features, len(rows))

@@ -17,138 +17,11 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 from sqlalchemy import Connection, text
 
+from gis.areas.hierarchy import AreaTables, load_areas
+from gis.coverage.catalogue import check_radius, facility_type
 from gis.coverage.core import CoverageIndex, true_distance
-from gis.errors import InvalidParameterError, NotFoundError
+from gis.db.packed import EWKB_POINT, packed_rows
 from gis.geo.metric import MetricPlane
-
-_SEND = {">i8": "int8send", ">f8": "float8send", ">i4": "int4send"}
-# A point geometry cast to bytea is its EWKB with SRID: byte order, type, SRID, x, y.
-# Sending it whole costs the server less than ST_X and ST_Y apart.
-_EWKB_POINT = "ewkb_point"
-_EWKB_LE = [("_bo", "u1"), ("_type", "<u4"), ("_srid", "<u4")]
-
-
-def _packed_rows(
-    conn: Connection,
-    select: str,
-    where: str,
-    fields: list[tuple[str, str, str]],
-    params: dict[str, object] | None = None,
-) -> NDArray[np.void]:
-    """Fixed-width rows packed server-side into one bytea and decoded by numpy in one step.
-
-    ``fields`` are (name, numpy big-endian kind, SQL expression). A row-by-row
-    fetch or COPY costs a Python round of work per row (seconds for a million
-    buildings); one ``string_agg`` of ``*send`` outputs costs a single value.
-    The expressions must be NOT NULL.
-    """
-    packed = " || ".join(
-        f"({expr})::bytea" if kind == _EWKB_POINT else f"{_SEND[kind]}({expr})"
-        for _, kind, expr in fields
-    )
-    sql = f"SELECT string_agg({packed}, ''::bytea) FROM {select} {where}"
-    raw = conn.connection.driver_connection  # psycopg: binary results, no hex decoding
-    assert raw is not None, "the connection is closed"
-    with raw.cursor(binary=True) as cur:
-        cur.execute(sql, params)
-        row = cur.fetchone()
-    data = bytes(row[0]) if row and row[0] is not None else b""
-    layout: list[tuple[str, str]] = []
-    for name, kind, _ in fields:
-        if kind == _EWKB_POINT:
-            layout += [(f"{name}{f}", k) for f, k in _EWKB_LE]
-            layout += [(f"{name}_x", "<f8"), (f"{name}_y", "<f8")]
-        else:
-            layout.append((name, kind))
-    rows = np.frombuffer(data, dtype=np.dtype(layout))
-    for name, kind, _ in fields:
-        if kind == _EWKB_POINT and len(rows) and not (rows[f"{name}_bo"] == 1).all():
-            raise RuntimeError("expected little-endian EWKB points from the server")
-    return rows
-
-
-@dataclass(frozen=True)
-class AreaTables:
-    """Current grids with their community and subdistrict, as index arrays.
-
-    ``community_of_grid[g]`` indexes ``community_codes``; where a district has no
-    subdistrict level the community's subdistrict index is -1.
-    """
-
-    grid_ids: NDArray[np.int64]
-    grid_codes: list[str]
-    grid_names: list[str]
-    community_of_grid: NDArray[np.int64]
-    community_codes: list[str]
-    community_names: list[str]
-    subdistrict_of_community: NDArray[np.int64]
-    subdistrict_codes: list[str]
-    subdistrict_names: list[str]
-    district_code: str
-    district_name: str
-    centre_lon: float  # picks the Gauss-Krüger zone for distances
-
-
-def load_areas(conn: Connection) -> AreaTables:
-    rows = conn.execute(
-        text(
-            """
-            SELECT g.id, g.code, g.name, c.code, c.name, c.level::text,
-                   s.code, s.name, s.level::text, d.code, d.name
-            FROM grid g
-            JOIN admin_area c ON c.id = g.community_id
-            JOIN admin_area s ON s.id = c.parent_id
-            LEFT JOIN admin_area d ON d.id = s.parent_id
-            WHERE g.valid_to IS NULL
-            ORDER BY g.code
-            """
-        )
-    ).all()
-    if not rows:
-        raise NotFoundError("no grids are loaded: run `gridmap demo` or import grids first")
-    communities: dict[str, int] = {}
-    community_names: list[str] = []
-    subdistricts: dict[str, int] = {}
-    subdistrict_names: list[str] = []
-    sub_of_comm: list[int] = []
-    comm_of_grid: list[int] = []
-    district = ("", "")
-    for _, _, _, ccode, cname, _, scode, sname, slevel, dcode, dname in rows:
-        if slevel == "district":  # no subdistrict level: the community hangs off the district
-            district = (scode, sname)
-            sidx = -1
-        else:
-            district = (dcode, dname)
-            if scode not in subdistricts:
-                subdistricts[scode] = len(subdistricts)
-                subdistrict_names.append(sname)
-            sidx = subdistricts[scode]
-        if ccode not in communities:
-            communities[ccode] = len(communities)
-            community_names.append(cname)
-            sub_of_comm.append(sidx)
-        comm_of_grid.append(communities[ccode])
-    return AreaTables(
-        grid_ids=np.array([r[0] for r in rows], dtype=np.int64),
-        grid_codes=[r[1] for r in rows],
-        grid_names=[r[2] for r in rows],
-        community_of_grid=np.array(comm_of_grid, dtype=np.int64),
-        community_codes=list(communities),
-        community_names=community_names,
-        subdistrict_of_community=np.array(sub_of_comm, dtype=np.int64),
-        subdistrict_codes=list(subdistricts),
-        subdistrict_names=subdistrict_names,
-        district_code=district[0],
-        district_name=district[1],
-        centre_lon=float(
-            conn.execute(
-                text(
-                    "SELECT ST_X(ST_Centroid(ST_Extent(geom)::geometry)) FROM grid"
-                    " WHERE valid_to IS NULL"
-                )
-            ).scalar_one()
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -171,7 +44,7 @@ class BuildingArrays:
 
 BUILDING_FIELDS = [
     ("id", ">i8", "id"),
-    ("p", _EWKB_POINT, "location"),
+    ("p", EWKB_POINT, "location"),
     ("hh", ">i4", "households"),
     ("grid", ">i4", "grid_id"),
 ]
@@ -192,7 +65,7 @@ def _building_chunks(conn: Connection, parts: int) -> Iterator[NDArray[np.void]]
         )
     ).one()
     if lo is None or parts <= 1 or (estimate or 0) < PARALLEL_MIN_ROWS:
-        yield _packed_rows(conn, "building", "", BUILDING_FIELDS)
+        yield packed_rows(conn, "building", "", BUILDING_FIELDS)
         return
     snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
     edges = np.linspace(int(lo), int(hi), parts + 1).astype(np.int64)
@@ -200,7 +73,7 @@ def _building_chunks(conn: Connection, parts: int) -> Iterator[NDArray[np.void]]
     def part(bounds: tuple[int, int]) -> NDArray[np.void]:
         with conn.engine.connect().execution_options(isolation_level="REPEATABLE READ") as c:
             c.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            return _packed_rows(
+            return packed_rows(
                 c,
                 "building",
                 "WHERE id >= %(lo)s AND id < %(hi)s",
@@ -245,14 +118,7 @@ class FacilityArrays:
 
 
 def load_facilities(conn: Connection, type_code: str) -> FacilityArrays:
-    exists = conn.execute(
-        text("SELECT 1 FROM facility_type WHERE code = :c"), {"c": type_code}
-    ).first()
-    if not exists:
-        known = conn.execute(text("SELECT string_agg(code, ', ' ORDER BY code) FROM facility_type"))
-        raise InvalidParameterError(
-            f"unknown facility type {type_code!r}; known types: {known.scalar_one()}"
-        )
+    facility_type(conn, type_code)
     rows = conn.execute(
         text("SELECT id, ST_X(geom), ST_Y(geom) FROM facility WHERE type_code = :c ORDER BY id"),
         {"c": type_code},
@@ -289,8 +155,7 @@ def build_coverage(
     and matched to its nearest facility while the server reads the next one,
     which is what keeps a million buildings within the two-second budget.
     """
-    if not 0 < radius_m <= 50_000:
-        raise InvalidParameterError("radius_m must be between 0 and 50,000 metres")
+    check_radius(radius_m)
     areas = areas or load_areas(conn)
     facilities = load_facilities(conn, type_code)
     plane = MetricPlane.around(areas.centre_lon)

@@ -52,7 +52,7 @@ STORAGE_SRID = 4326
 """Every geometry is stored in WGS84 lon/lat (EPSG:4326)."""
 
 FloatArray = NDArray[np.float64]
-_LatLon = tuple[float, float]
+_Convert = Callable[[prcoords.Coords], prcoords.Coords]
 
 
 class UnknownDatumError(ValueError):
@@ -189,7 +189,7 @@ def _as_pair(x: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
 
 
 def _pointwise(
-    lon: FloatArray, lat: FloatArray, convert: Callable[[prcoords.Coords], _LatLon]
+    lon: FloatArray, lat: FloatArray, convert: _Convert
 ) -> tuple[FloatArray, FloatArray]:
     # prcoords works on one (lat, lon) pair at a time; a single list
     # comprehension over plain floats keeps the Python overhead to one call per
@@ -225,24 +225,35 @@ def _bd_to_wgs(c: prcoords.Coords) -> prcoords.Coords:
     return _gcj_to_wgs(prcoords.Coords(*prcoords.bd_gcj_bored(c, False)))
 
 
+_POINTWISE: dict[DatumKind, tuple[_Convert, _Convert]] = {
+    DatumKind.GCJ02: (_gcj_to_wgs, _wgs_to_gcj),
+    DatumKind.BD09: (_bd_to_wgs, _wgs_to_bd),
+}
+"""Consumer datums: (to WGS84, from WGS84) for one point."""
+
+
+def _convert(
+    x: ArrayLike, y: ArrayLike, datum: Datum, *, to_storage: bool
+) -> tuple[FloatArray, FloatArray]:
+    xa, ya = _as_pair(x, y)
+    if datum.kind in (DatumKind.WGS84, DatumKind.CGCS2000):
+        return xa.copy(), ya.copy()
+    if datum.kind in _POINTWISE:
+        inverse, forward = _POINTWISE[datum.kind]
+        return _pointwise(xa, ya, inverse if to_storage else forward)
+    assert datum.epsg is not None
+    src, dst = (datum.epsg, 4326) if to_storage else (4326, datum.epsg)
+    out_x, out_y = _transformer(src, dst).transform(xa, ya)
+    return np.asarray(out_x, dtype=np.float64), np.asarray(out_y, dtype=np.float64)
+
+
 def to_wgs84(x: ArrayLike, y: ArrayLike, datum: Datum) -> tuple[FloatArray, FloatArray]:
     """Convert coordinates in `datum` to WGS84 lon/lat (the storage datum).
 
     x/y are lon/lat for geographic datums and easting/northing for projected
     EPSG codes; arrays of any shape are accepted and the shape is kept.
     """
-    xa, ya = _as_pair(x, y)
-    match datum.kind:
-        case DatumKind.WGS84 | DatumKind.CGCS2000:
-            return xa.copy(), ya.copy()
-        case DatumKind.GCJ02:
-            return _pointwise(xa, ya, _gcj_to_wgs)
-        case DatumKind.BD09:
-            return _pointwise(xa, ya, _bd_to_wgs)
-        case DatumKind.EPSG:
-            assert datum.epsg is not None
-            lon, lat = _transformer(datum.epsg, 4326).transform(xa, ya)
-            return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    return _convert(x, y, datum, to_storage=True)
 
 
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum) -> tuple[FloatArray, FloatArray]:
@@ -250,18 +261,7 @@ def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum) -> tuple[FloatArray
 
     Used to export to consumer maps and to simulate what a phone would send.
     """
-    xa, ya = _as_pair(lon, lat)
-    match datum.kind:
-        case DatumKind.WGS84 | DatumKind.CGCS2000:
-            return xa.copy(), ya.copy()
-        case DatumKind.GCJ02:
-            return _pointwise(xa, ya, _wgs_to_gcj)
-        case DatumKind.BD09:
-            return _pointwise(xa, ya, _wgs_to_bd)
-        case DatumKind.EPSG:
-            assert datum.epsg is not None
-            x, y = _transformer(4326, datum.epsg).transform(xa, ya)
-            return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return _convert(lon, lat, datum, to_storage=False)
 
 
 def parse_geographic_datum(text: str) -> Datum:

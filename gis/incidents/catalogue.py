@@ -1,31 +1,17 @@
 """The catalogue of incident categories and the handling deadline of each.
 
-Two families, as the platform's users meet them:
-
-* the **event classes of GB/T 30428.2** (digital city management, 城市管理事件):
-  市容环境 city appearance, 宣传广告 advertising, 施工管理 construction,
-  街面秩序 street order, 突发事件 emergencies, and a local extension class;
-  cities refine them into 60-120 subclasses, a handful of which are listed;
-* the **social governance** cases of the seed articles: disputes mediated in
-  the four-level linkage (seed 004: 760 a year), petitions, safety hazards and
-  help requests from people in need (seeds 002, 003).
-
-A deadline runs from dispatch (任务派遣) and is counted in **working** hours or
-days (gis.incidents.workcalendar), as published deadline tables are; emergencies run on
-the clock (calendar time), because they are handled around the clock.
-Published tables are per city; only a few values could be traced to a source,
-and ``norm_source`` says which ones are reported figures and which are local
-practice chosen here as a default for a city to replace.
-
-The table is data; an API listing categories (e.g. as Open311 services) or a
-database copy should read it from here.
+GB/T 30428.2 event classes and a few of their subclasses, and the social
+governance cases of the seeds (disputes, petitions, safety hazards, help
+requests). Each deadline says whether it counts working or calendar time and
+where its figure comes from (``norm_source``). The table is data; everything
+that lists categories reads it from here (``docs/incidents.md``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from gis.errors import InvalidFeatureError
 
@@ -41,13 +27,8 @@ EventClass = Literal[
 DeadlineUnit = Literal["hours", "days"]
 
 #: GB/T 30428.2 event classes (plus the local extension class), in the standard's order.
-GB_EVENT_CLASSES: tuple[EventClass, ...] = (
-    "city_appearance",
-    "advertising",
-    "construction",
-    "street_order",
-    "emergency",
-    "extension",
+GB_EVENT_CLASSES: tuple[EventClass, ...] = tuple(
+    c for c in get_args(EventClass) if c != "social_governance"
 )
 
 

@@ -1,8 +1,8 @@
 """Automatic escalation: overdue cases move up a level without anyone asking.
 
-Issue 4's four-level linkage (grid → community → subdistrict → district)
+The four-level linkage (grid → community → subdistrict → district, seed 004)
 escalates a case "automatically when the deadline passes". The server runs an
-:class:`EscalationSweeper` thread that calls ``gis.incidents.cases.escalate_overdue``
+:class:`EscalationSweeper` thread that calls :func:`escalate_overdue`
 every ``GRIDMAP_ESCALATION_INTERVAL_S`` seconds in its own transaction; a
 deployment without a long-running server runs ``gridmap incidents escalate``
 from cron instead. Both take a transaction-level advisory lock first, so
@@ -20,12 +20,66 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from gis.incidents.cases import escalate_overdue
+from gis.errors import ConflictError, InvalidFeatureError
+from gis.incidents import workflow
+from gis.incidents.transitions import transition
+from gis.incidents.workflow import Action, State
+from gis.principal import SYSTEM
 
 log = logging.getLogger(__name__)
 
 ADVISORY_LOCK_KEY = 0x6772_6964_6573_63
 """pg_advisory_xact_lock key of the escalation sweep ("gridesc")."""
+
+
+def escalate_overdue(session: Session, now: dt.datetime) -> list[int]:
+    """Raise every open case whose deadline passed by one level; the ids raised.
+
+    Each missed deadline escalates a case once (a case already escalated
+    since its deadline passed waits for a new deadline); cases at district
+    level, cancelled or closed stay where they are. Actor ``system``. A case
+    somebody changes while the sweep runs (a stale version) is left to them
+    and not raised this round.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise InvalidFeatureError(f"now {now.isoformat()} has no time zone")
+    escalable = [s.value for s in State if Action.ESCALATE in workflow.TRANSITIONS[s]]
+    rows = session.execute(
+        text(
+            """
+            SELECT i.id, i.version, i.deadline_at FROM incident i
+            WHERE i.deadline_at < :now AND i.status = ANY(:states)
+              AND i.handling_level <> 'district' AND i.duplicate_of IS NULL
+              AND NOT EXISTS (
+                SELECT 1 FROM incident_transition t
+                WHERE t.incident_id = i.id AND t.action = 'escalate' AND t.at >= i.deadline_at)
+            ORDER BY i.deadline_at, i.id
+            """
+        ),
+        {"now": now, "states": escalable},
+    ).all()
+    raised = []
+    for row in rows:
+        overdue = now - row.deadline_at
+        try:
+            with session.begin_nested():
+                transition(
+                    session,
+                    int(row.id),
+                    Action.ESCALATE,
+                    principal=SYSTEM,
+                    expected_version=int(row.version),
+                    note=f"deadline {row.deadline_at.isoformat()} passed {_hours(overdue)} ago",
+                    at=now,
+                )
+        except ConflictError:
+            continue  # somebody moved the case since it was read: their step stands
+        raised.append(int(row.id))
+    return raised
+
+
+def _hours(delta: dt.timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"
 
 
 @dataclass(frozen=True)
@@ -91,6 +145,3 @@ class EscalationSweeper:
                 log.exception("escalation sweep failed; retrying in %.0f s", self.interval_s)
             self.rounds += 1
             self._stopping.wait(self.interval_s)
-
-
-__all__ = ["ADVISORY_LOCK_KEY", "EscalationSweeper", "SweepResult", "sweep_once"]

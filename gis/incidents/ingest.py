@@ -1,32 +1,11 @@
 """Bulk ingest of incidents, set-based and all or nothing: the historical import's write path.
 
-Live intake (``gis.incidents.cases.create_incident``) routes one report at a time:
-a point-in-polygon query, maybe a snap to the nearest grid, the grid's
-primary grid manager, an INSERT and the intake transition. Doing that per
-row for a year of hotline history costs a round trip and a plan per
-statement. Here the same rules run once per batch, inside one savepoint of
-the caller's transaction:
-
-1. every row's history is replayed through ``gis.incidents.workflow.apply`` (status,
-   rework count, clock start, deadline, closing time, version), in Python;
-2. the rows are COPied into a temporary stage table with a GiST index;
-3. grids are assigned in SQL: ``ST_Covers`` against the current grids (the
-   lowest code wins on a shared edge, as live), then, for the misses, the
-   nearest current grid by KNN ``<->`` if its geography distance is within
-   the snap tolerance (metres; recorded in ``snapped_m``);
-4. rows that cannot be routed (outside the district, or in it but farther
-   than the tolerance from every grid) stop the whole ingest with
-   ``ImportRejectedError``, one entry per row with its distance and a hint;
-   nothing is written;
-5. ``INSERT … SELECT`` into ``incident`` (handler: the row's own, else the
-   grid's primary grid manager; community and subdistrict from the grid, which
-   spares the per-row trigger and is checked once per statement, migration 0004)
-   and into ``incident_transition`` (the intake row ``reported`` plus the
-   row's history).
-
-Stored rows are indistinguishable from live ones: same routing, same
-``snapped_m`` and intake note, same handler, same transitions, ``version``
-equal to the number of transitions. Nothing here commits.
+The rules of live intake (``gis.incidents.intake``) run once per batch inside
+one savepoint: histories replayed through the workflow in Python, rows COPied
+into a stage, grids assigned in SQL by ``gis.areas.routing``, then
+``INSERT … SELECT``. A row no grid takes stops the whole batch with its
+reason. Stored rows are indistinguishable from live ones (``docs/incidents.md``).
+Nothing here commits.
 """
 
 from __future__ import annotations
@@ -41,6 +20,14 @@ from typing import Any
 import psycopg
 from sqlalchemy.orm import Session
 
+from gis.areas.codes import Level
+from gis.areas.routing import (
+    covering_grids,
+    current_district,
+    nearest_grid,
+    outside_district_message,
+    primary_managers,
+)
 from gis.db.engine import refusals
 from gis.db.models import SRID
 from gis.errors import (
@@ -50,13 +37,13 @@ from gis.errors import (
     NoDistrictError,
     RejectedRow,
 )
-from gis.geo.datum import outside_hint, parse_datum
+from gis.geo.datum import WGS84, Datum, parse_datum
 from gis.incidents import workflow
 from gis.incidents.catalogue import CATEGORIES
 from gis.incidents.catalogue import category as catalogue_category
 from gis.incidents.deadlines import deadline_after
 from gis.incidents.workcalendar import WorkCalendar
-from gis.incidents.workflow import Action, Level, State, Step, replay
+from gis.incidents.workflow import Action, State, Step, replay
 from gis.principal import Principal
 from gis.progress import Advance, ignore
 from gis.settings import IncidentSettings
@@ -301,9 +288,8 @@ def _stage(
 def _route(cur: psycopg.Cursor[Any], tolerance_m: float, *, draw_ids: bool) -> None:
     """Assign every staged row a current grid: the covering one, else the nearest in tolerance.
 
-    Grids drive the covering join (each polygon tested against the staged
-    points its bounding box meets, through the stage's GiST index), so PostGIS
-    prepares each polygon once instead of once per point. With ``draw_ids``
+    The rules are live intake's (``gis.areas.routing``), the covering join
+    set-based. With ``draw_ids``
     every row gets its incident id from the sequence now, in row order (a
     rejected batch leaves a gap in the ids, as a failed live INSERT does).
     """
@@ -312,20 +298,12 @@ def _route(cur: psycopg.Cursor[Any], tolerance_m: float, *, draw_ids: bool) -> N
             SELECT {"nextval(pg_get_serial_sequence('incident', 'id'))" if draw_ids else "NULL"}
                    AS id, o.* FROM (
             SELECT s.row, c.grid_id, NULL::float8 AS snapped_m
-            FROM {_STAGE} s LEFT JOIN (
-              SELECT DISTINCT ON (s.row) s.row, g.id AS grid_id
-              FROM grid g JOIN {_STAGE} s ON ST_Covers(g.geom, s.geom)
-              WHERE g.valid_to IS NULL
-              ORDER BY s.row, g.code) c USING (row)
+            FROM {_STAGE} s LEFT JOIN ({covering_grids(_STAGE, "row")}) c USING (row)
             ORDER BY s.row) o"""
     )
     cur.execute(
         f"""UPDATE {_ROUTE} r SET grid_id = n.id, snapped_m = round(n.distance_m::numeric, 1)
-            FROM {_STAGE} s
-            CROSS JOIN LATERAL (
-              SELECT g.id, ST_Distance(g.geom::geography, s.geom::geography) AS distance_m
-              FROM grid g WHERE g.valid_to IS NULL
-              ORDER BY g.geom <-> s.geom, g.code LIMIT 1) n
+            FROM {_STAGE} s CROSS JOIN LATERAL ({nearest_grid("s.geom")}) n
             WHERE r.grid_id IS NULL AND s.row = r.row AND n.distance_m <= %(tol)s""",
         {"tol": tolerance_m},
     )
@@ -333,11 +311,12 @@ def _route(cur: psycopg.Cursor[Any], tolerance_m: float, *, draw_ids: bool) -> N
     cur.execute(f"ANALYZE {_ROUTE}")
 
 
-def _datum_hint(datum: str) -> str:
+def _datum_of(label: str | None) -> Datum:
+    """The datum a row was given in, for the hint (a label this ingest cannot parse: WGS84)."""
     try:
-        return outside_hint(parse_datum(datum))
+        return parse_datum(label or "wgs84")
     except ValueError:
-        return f"it was given as {datum}; check that the datum is really {datum}"
+        return WGS84
 
 
 def _unroutable(cur: psycopg.Cursor[Any], tolerance_m: float) -> list[RejectedRow]:
@@ -348,14 +327,8 @@ def _unroutable(cur: psycopg.Cursor[Any], tolerance_m: float) -> list[RejectedRo
                    d.name AS district_name, ST_Covers(d.geom, s.geom) AS in_district,
                    ST_Distance(d.geom::geography, s.geom::geography) AS district_m
             FROM {_ROUTE} r JOIN {_STAGE} s USING (row)
-            LEFT JOIN LATERAL (
-              SELECT g.code, ST_Distance(g.geom::geography, s.geom::geography) AS distance_m
-              FROM grid g WHERE g.valid_to IS NULL
-              ORDER BY g.geom <-> s.geom, g.code LIMIT 1) n ON true
-            LEFT JOIN LATERAL (
-              SELECT code, name, geom FROM admin_area
-              WHERE level = 'district' AND valid_to IS NULL
-              ORDER BY geom <-> s.geom, code LIMIT 1) d ON true
+            LEFT JOIN LATERAL ({nearest_grid("s.geom")}) n ON true
+            LEFT JOIN LATERAL ({current_district("s.geom")}) d ON true
             WHERE r.grid_id IS NULL ORDER BY s.row"""
     )
     rejected = []
@@ -367,10 +340,7 @@ def _unroutable(cur: psycopg.Cursor[Any], tolerance_m: float) -> list[RejectedRo
                 "run `gridmap demo` or import the district first"
             )
         if not inside:
-            reason = (
-                f"{where} lies {district_m:,.0f} m outside the district {name} ({code}); "
-                f"check the coordinates: lon comes first, and {_datum_hint(datum or 'wgs84')}"
-            )
+            reason = outside_district_message(lon, lat, district_m, name, code, _datum_of(datum))
         elif grid is None:
             reason = f"{where} lies in the district but no current grid is loaded"
         else:
@@ -534,11 +504,7 @@ def _write(cur: psycopg.Cursor[Any], actor: str, clock: _Clock) -> tuple[int, in
               FROM grid g JOIN admin_area c ON c.id = g.community_id
               LEFT JOIN admin_area sub ON sub.id = c.parent_id
               WHERE g.valid_to IS NULL) a ON a.grid_id = r.grid_id
-            LEFT JOIN (
-              SELECT DISTINCT ON (sg.grid_id) sg.grid_id, st.id AS staff_id
-              FROM staff_grid sg JOIN staff st ON st.id = sg.staff_id
-              WHERE sg.is_primary AND st.role = 'grid_manager'
-              ORDER BY sg.grid_id, st.id) m ON m.grid_id = r.grid_id
+            LEFT JOIN ({primary_managers()}) m ON m.grid_id = r.grid_id
             ORDER BY r.id"""
     )
     inserted = int(cur.rowcount)

@@ -1,31 +1,18 @@
-"""Incidents as Open311 GeoReport v2 service requests: filing, listing, reading by id.
+"""Incidents as Open311 GeoReport v2 service requests: what a hotline or city app reads.
 
-Open311 clients (hotline systems, city apps) see an incident as a *service
-request*: its category is the ``service_code``, its seven workflow states
-collapse to ``open`` and ``closed`` (cancelled, closed and evaluated cases are
-closed), ``status_notes`` is the note of its latest step (e.g. a cancellation
-reason) and ``agency_responsible`` is the area at the level that now owns the
-case (grid, community, subdistrict or district, 四级联动). This module holds the
-SQL behind those views and the meaning of the GeoReport parameters (the
-90-day window, W3C datetimes, comma lists); ``api.routes.open311`` formats.
-
-Filing goes through :func:`gis.incidents.cases.create_incident`, so an Open311
-report is routed, snapped and refused exactly like any other. What is kept of
-a report: category, point (WGS84), address, description, source, the link to
-its photo (``incident.media_url``) and the reporting client (``open311:`` and
-a fingerprint of its api_key). Contact fields (email, phone, names, device and
-account ids) are personal data and are **not stored**: without authentication
-nobody could be trusted to read them back.
-
-Nothing here commits: the caller owns the transaction.
+An incident is a *service request*: its category is the ``service_code``, its
+seven workflow states collapse to ``open`` and ``closed`` (cancelled, closed
+and evaluated cases are closed), ``status_notes`` is the note of its latest
+step and ``agency_responsible`` the area at the level that now owns the case
+(四级联动). Requests of personal categories are never listed and are shown by
+id without place, description or notes. The protocol itself (parameters,
+formats) lives in ``api.open311``; filing is ordinary intake
+(``gis.incidents.intake``). Nothing here commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -33,25 +20,15 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.areas.queries import BBox
+from gis.areas.codes import Level
 from gis.errors import InvalidParameterError
-from gis.incidents.cases import IncidentRecord, create_incident
+from gis.geo.geojson import BBox
 from gis.incidents.catalogue import PERSONAL_CATEGORIES
-from gis.incidents.workflow import Level, State
-
-TIMEZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
-"""Times without a zone are read here, and answers are given in this zone (+08:00)."""
-
-WINDOW = dt.timedelta(days=90)
-"""GeoReport v2: without dates the last 90 days; a start/end range may not span more."""
-MAX_REQUESTS = 1000
-"""GeoReport v2: at most 1000 requests per answer (page on with ``page``)."""
+from gis.incidents.workflow import State
 
 OpenClosed = Literal["open", "closed"]
 CLOSED_STATES: tuple[State, ...] = (State.CANCELLED, State.CLOSED, State.EVALUATED)
 OPEN_STATES: tuple[State, ...] = tuple(s for s in State if s not in CLOSED_STATES)
-
-_UNESCAPED_PLUS = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
 
 def open_or_closed(state: State) -> OpenClosed:
@@ -103,117 +80,8 @@ class RequestFilter:
     statuses: tuple[OpenClosed, ...] = ()
     bbox: BBox | None = None
     updated_after: dt.datetime | None = None
-    limit: int = MAX_REQUESTS
+    limit: int = 1000
     offset: int = 0
-
-
-# --------------------------------------------------------------------------- parameters
-
-
-def parse_w3c_datetime(value: str, name: str) -> dt.datetime:
-    """An aware datetime from a W3C (ISO 8601) date or datetime.
-
-    A date is its midnight and a time without zone is read in Asia/Shanghai.
-    A ``+08:00`` that arrived as `` 08:00`` (the ``+`` left unescaped in the
-    query string, a common client slip) is read as meant.
-    """
-    raw = value.strip()
-    raw = _UNESCAPED_PLUS.sub(r"\1+\2", raw)
-    try:
-        parsed = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidParameterError(
-            f"{name} {value!r} is not a W3C datetime; use e.g. 2026-03-01T09:00:00+08:00, "
-            "2026-03-01T01:00:00Z or 2026-03-01 (escape '+' as %2B in a URL)"
-        ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        parsed = parsed.replace(tzinfo=TIMEZONE)
-    return parsed
-
-
-def comma_list(value: str | None) -> list[str]:
-    """The non-empty items of a comma-separated parameter."""
-    if value is None:
-        return []
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def parse_request_ids(value: str) -> list[int]:
-    """``service_request_id``: comma-separated ids (at most 1000), in the order given."""
-    ids: list[int] = []
-    for part in comma_list(value):
-        if not part.isdigit() or not 1 <= int(part) <= 2**63 - 1:
-            raise InvalidParameterError(
-                f"service_request_id {part!r} is not a request id; ids are positive integers, "
-                "several separated by commas"
-            )
-        if int(part) not in ids:
-            ids.append(int(part))
-    if not ids:
-        raise InvalidParameterError("service_request_id is empty; give one or more ids")
-    if len(ids) > MAX_REQUESTS:
-        raise InvalidParameterError(
-            f"service_request_id lists {len(ids)} ids; ask for at most {MAX_REQUESTS} at a time"
-        )
-    return ids
-
-
-def parse_statuses(value: str | None) -> tuple[OpenClosed, ...]:
-    """``status``: open, closed or both (comma-separated); empty means both."""
-    statuses: list[OpenClosed] = []
-    for part in comma_list(value):
-        lowered = part.lower()
-        if lowered == "open":
-            statuses.append("open")
-        elif lowered == "closed":
-            statuses.append("closed")
-        else:
-            raise InvalidParameterError(
-                f"status {part!r} is not an Open311 status; use open or closed"
-            )
-    return tuple(dict.fromkeys(statuses))
-
-
-def report_window(
-    start: dt.datetime | None, end: dt.datetime | None, now: dt.datetime
-) -> tuple[dt.datetime, dt.datetime]:
-    """The report-time range of GET requests: GeoReport's 90-day rule.
-
-    Neither date: the last 90 days up to ``now``; only one: 90 days from it
-    (or up to it); both: that range, which may not be reversed nor span more
-    than 90 days.
-    """
-    if start is None and end is None:
-        return now - WINDOW, now
-    if start is None:
-        assert end is not None
-        return end - WINDOW, end
-    if end is None:
-        return start, start + WINDOW
-    if end < start:
-        raise InvalidParameterError(
-            f"end_date {end.isoformat()} is before start_date {start.isoformat()}"
-        )
-    if end - start > WINDOW:
-        raise InvalidParameterError(
-            f"start_date to end_date spans {(end - start).days} days; GeoReport v2 allows at "
-            f"most {WINDOW.days}: ask for the period in slices of 90 days"
-        )
-    return start, end
-
-
-def client_actor(api_key: str | None) -> str:
-    """Who filed a request: ``open311:anonymous`` or ``open311:key-`` and a key fingerprint.
-
-    The api_key itself is not stored: the case history is readable over the
-    API, and a key written there would let anyone file in the client's name
-    once keys are checked. The 12 hex digits identify the client to whoever
-    holds the key list.
-    """
-    if api_key is None or not api_key.strip():
-        return "open311:anonymous"
-    digest = hashlib.sha256(api_key.strip().encode("utf-8")).hexdigest()[:12]
-    return f"open311:key-{digest}"
 
 
 # --------------------------------------------------------------------------- storage
@@ -249,37 +117,6 @@ def building_exists(session: Session, building_id: int) -> tuple[bool, str | Non
         text("SELECT address FROM building WHERE id = :b"), {"b": building_id}
     ).first()
     return (row is not None, None if row is None else row.address)
-
-
-def file_service_request(
-    session: Session,
-    *,
-    category: str,
-    lon: float | None,
-    lat: float | None,
-    datum: str,
-    building_id: int | None,
-    address: str | None,
-    description: str | None,
-    source: str,
-    api_key: str | None,
-    media_url: str | None,
-) -> IncidentRecord:
-    """Store a report filed over Open311 through the one intake path, and its media URL."""
-    record = create_incident(
-        session,
-        category=category,
-        lon=lon,
-        lat=lat,
-        datum=datum,
-        description=description,
-        source=source,
-        actor=client_actor(api_key),
-        address=address,
-        building_id=building_id,
-        media_url=media_url,
-    )
-    return record
 
 
 _SELECT = """
@@ -364,8 +201,8 @@ def list_service_requests(session: Session, where: RequestFilter) -> list[Servic
     Requests of personal categories (disputes, petitions, help requests) are
     never listed: a public list would map where people in need live.
     """
-    if not 1 <= where.limit <= MAX_REQUESTS:
-        raise InvalidParameterError(f"page_size must be 1 to {MAX_REQUESTS}, got {where.limit}")
+    if where.limit < 1 or where.offset < 0:
+        raise InvalidParameterError("a page needs a positive size and a non-negative offset")
     clauses = [
         "i.reported_at >= :start",
         "i.reported_at <= :end",
@@ -403,25 +240,3 @@ def list_service_requests(session: Session, where: RequestFilter) -> list[Servic
         params,
     ).all()
     return [_request(r) for r in rows]
-
-
-__all__ = [
-    "CLOSED_STATES",
-    "MAX_REQUESTS",
-    "WINDOW",
-    "RequestFilter",
-    "ServiceRequest",
-    "building_at_address",
-    "building_exists",
-    "client_actor",
-    "comma_list",
-    "file_service_request",
-    "jurisdictions",
-    "list_service_requests",
-    "open_or_closed",
-    "parse_request_ids",
-    "parse_statuses",
-    "parse_w3c_datetime",
-    "report_window",
-    "service_requests_by_id",
-]

@@ -1,87 +1,33 @@
-"""Incident statistics per grid, community, subdistrict and district, and hot spots.
+"""Incident counts and closed-loop rates per grid, community, subdistrict and district.
 
-Grids are assessed on incidents per 1,000 households (seed 004's grids hold
-200-300 households each but differ), so every table carries
-``per_1000_households`` next to the raw counts. The database is asked twice
-(one aggregation of incidents and one of their transitions, per grid and
-category, over the current grids); every higher level is a numpy roll-up
-through ``AreaTables``, so the four levels always add up and grids without
-incidents appear with zeros.
-
-Periods are half-open, ``[start, end)``; dates and naive datetimes are read in
-Asia/Shanghai, the time the city works in. Every measure is summed per grid
-and rolled up; rates are computed after the roll-up from the summed
-numerators and denominators (never an average of rates), so a community's
-rate weighs its grids by their cases. A rate whose denominator is 0 is NaN.
-
-Counts (``t`` = a transition's time in ``incident_transition``):
-
-* ``received``: reported in the period (the cohort). ``closed``,
-  ``cancelled``, ``open``: of the cohort, those now closed or evaluated, now
-  cancelled, and the rest (still in handling): the data as stored, not as of
-  the period's end.
-* ``accepted``, ``dispatched``: accept (立案) and dispatch (派遣) transitions
-  in the period. ``closed_in_period``: verify (核查结案) transitions in the
-  period (结案数); ``reworked``: of those, cases sent back at least once.
-* ``due`` (应结案数): cases whose deadline (``deadline_at``, the last one if
-  the case was sent back) falls in the period; ``due_closed``: of those, the
-  ones closed (now); ``due_on_time``: the ones closed by their deadline
-  (``closed_at <= deadline_at``).
-* ``escalations``: escalate transitions in the period; ``escalated_cases``:
-  distinct cases escalated in the period.
-
-Rates (monthly report definitions of a city-management office):
-
-* ``closure_rate`` (结案率) = due_closed / due
-* ``on_time_rate`` (按期结案率) = due_on_time / due
-  (one city's month: 972 due, 911 closed = 93.72 %, 737 on time = 75.82 %)
-* ``handling_rate`` (办结率) = closed / (received - cancelled), the cohort's
-* ``rework_rate`` (返工率) = reworked / closed_in_period
-
-Mean time per step, ``hours_<from>_<to>``: elapsed (calendar) hours from the
-transition that entered a step to the one that left it, for transitions
-leaving it in the period (escalations, which change no step, are skipped):
-reported→accepted, accepted→dispatched, dispatched→handled (from the
-dispatch, rework or redispatch that started the round), handled→feedback,
-feedback→closed, closed→evaluated; NaN where no case took the step.
-
-Hot spots are Getis-Ord Gi* (esda ``G_Local`` with ``star=True``) on the rate
-per 1,000 households, over Queen contiguity of the grid polygons (binary
-weights, each grid counted in its own neighbourhood), with normal and
-permutation p-values; classes follow the usual Gi* bins (90/95/99 % hot or
-cold).
-
-Layout: the ``_load_*`` functions are the only SQL; ``roll_up``,
-``count_table``, ``ratio``, ``closed_loop_rates``, ``classify_gi`` and
-``gi_star`` are pure.
+The database is asked twice per period (incidents and their transitions, per
+grid and category); every higher level is a roll-up of the grid sums
+(``gis.areas.hierarchy``), and rates are computed after the roll-up from the
+summed numerators and denominators, never averaged. The definitions of every
+count and rate are in ``docs/incidents.md``. ``_load_*`` functions are the
+only SQL; the rest is pure.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import warnings
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import shapely
 from numpy.typing import ArrayLike, NDArray
 from sqlalchemy import Connection, text
 
-from gis.coverage.store import AreaTables, load_areas
-from gis.db.models import SRID
+from gis.areas.codes import Level, check_level
+from gis.areas.hierarchy import AreaTables, grid_values, load_areas, roll_up
 from gis.errors import InvalidParameterError
-from gis.geo.metric import MetricPlane
-from gis.incidents.catalogue import UnknownCategoryError, subclasses, top_level
+from gis.incidents.catalogue import UnknownCategoryError, codes_under, top_level
 from gis.incidents.catalogue import category as catalogue_category
+from gis.localtime import Moment, period
 
-TIMEZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
-Level = Literal["grid", "community", "subdistrict", "district"]
-LEVELS: tuple[Level, ...] = ("grid", "community", "subdistrict", "district")
 #: Statuses that count as closed (核查结案, then 综合评价).
 CLOSED_STATUSES = ("closed", "evaluated")
 CANCELLED_STATUSES = ("cancelled",)
@@ -111,43 +57,6 @@ WORKFLOW_SUMS: tuple[str, ...] = (
 #: Rates of the monthly report, in [0, 1] (NaN without a denominator).
 RATE_COLUMNS = ("closure_rate", "on_time_rate", "handling_rate", "rework_rate")
 HOURS_COLUMNS = tuple(column for _, column in STEPS)
-#: Gi* classes, hottest first; the map legend reads them in this order.
-HOT_SPOT_CLASSES = (
-    "hot 99%",
-    "hot 95%",
-    "hot 90%",
-    "not significant",
-    "cold 90%",
-    "cold 95%",
-    "cold 99%",
-)
-#: (largest p-value, confidence label) from the strictest bin down.
-_GI_BINS = ((0.01, "99%"), (0.05, "95%"), (0.10, "90%"))
-
-Moment = dt.date | dt.datetime
-#: Which p-value the Gi* classes use: the normal one of the z-score (the textbook test,
-#: default) or the pseudo p-value of esda's conditional permutations (see ``gi_star``).
-Inference = Literal["permutation", "normal"]
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def as_instant(moment: Moment) -> dt.datetime:
-    """An aware datetime; a date is its midnight and a naive datetime is read in Asia/Shanghai."""
-    if isinstance(moment, dt.datetime):
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=TIMEZONE)
-    return dt.datetime.combine(moment, dt.time(0), TIMEZONE)
-
-
-def _period(start: Moment, end: Moment) -> tuple[dt.datetime, dt.datetime]:
-    s, e = as_instant(start), as_instant(end)
-    if e <= s:
-        raise InvalidParameterError(
-            f"the period [{s.isoformat()}, {e.isoformat()}) is empty or reversed: "
-            "end must be after start (the end itself is excluded)"
-        )
-    return s, e
 
 
 def _category_codes(category: str | None) -> list[str] | None:
@@ -155,16 +64,9 @@ def _category_codes(category: str | None) -> list[str] | None:
     if category is None:
         return None
     try:
-        catalogue_category(category)
+        return codes_under(category)
     except UnknownCategoryError as exc:
         raise InvalidParameterError(str(exc)) from None
-    return [category, *(c.code for c in subclasses(category))]
-
-
-def _level(level: str) -> Level:
-    if level not in LEVELS:
-        raise InvalidParameterError(f"unknown level {level!r}; use one of: {', '.join(LEVELS)}")
-    return level  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- storage (SQL)
@@ -192,12 +94,7 @@ class GridCounts:
 
 
 def _load_grid_households(conn: Connection, areas: AreaTables) -> NDArray[np.int64]:
-    rows = conn.execute(
-        text("SELECT id, households FROM grid WHERE id = ANY(:ids)"),
-        {"ids": areas.grid_ids.tolist()},
-    ).all()
-    by_id = {int(i): int(h) for i, h in rows}
-    return np.array([by_id[int(i)] for i in areas.grid_ids], dtype=np.int64)
+    return np.array(grid_values(conn, areas, "households"), dtype=np.int64)
 
 
 IncidentRow = tuple[int | None, str, int, int, int, int, int, int]
@@ -306,16 +203,6 @@ def _load_grid_flows(
     return [(r[0], r[1], *(float(v) for v in r[2:])) for r in rows]
 
 
-def _load_grid_polygons(conn: Connection, areas: AreaTables) -> NDArray[np.object_]:
-    """Current grid polygons (EPSG:4326) in the order of ``areas.grid_ids``."""
-    rows = conn.execute(
-        text("SELECT id, ST_AsBinary(geom) FROM grid WHERE id = ANY(:ids)"),
-        {"ids": areas.grid_ids.tolist()},
-    ).all()
-    by_id = {int(i): bytes(g) for i, g in rows}
-    return shapely.from_wkb([by_id[int(i)] for i in areas.grid_ids])
-
-
 def load_grid_counts(
     conn: Connection,
     areas: AreaTables,
@@ -326,7 +213,7 @@ def load_grid_counts(
 ) -> GridCounts:
     """Counts of ``[start, end)`` for every current grid; ``workflow=False`` skips the
     transitions (hot spots need only the cohort)."""
-    s, e = _period(start, end)
+    s, e = period(start, end)
     codes = _category_codes(category)
     rows = _load_grid_counts(conn, areas, s, e, codes)
     flows = _load_grid_flows(conn, s, e, codes) if workflow else []
@@ -394,37 +281,6 @@ def grid_counts_from_rows(
         if g is not None:
             workflow[g, flow_at] += sums
     return GridCounts(households, received, closed, cancelled, cats, by_cat, without, workflow)
-
-
-def roll_up(
-    areas: AreaTables, values: NDArray[np.int64], level: Level
-) -> tuple[list[str], list[str], NDArray[np.int64]]:
-    """Sum per-grid rows (first axis) up to ``level``: (codes, names, sums).
-
-    At the subdistrict level, a community hanging directly off the district
-    (no subdistrict level, as in seed 002) stands as its own row, so nothing
-    is dropped and the rows still add up to the district.
-    """
-    values = np.asarray(values)
-    if level == "grid":
-        return list(areas.grid_codes), list(areas.grid_names), values.copy()
-    n_comm = len(areas.community_codes)
-    comm = np.zeros((n_comm, *values.shape[1:]), dtype=values.dtype)
-    np.add.at(comm, areas.community_of_grid, values)
-    if level == "community":
-        return list(areas.community_codes), list(areas.community_names), comm
-    if level == "district":
-        return [areas.district_code], [areas.district_name], values.sum(axis=0, keepdims=True)
-    sub = areas.subdistrict_of_community
-    n_sub = len(areas.subdistrict_codes)
-    orphans = np.flatnonzero(sub < 0)
-    target = sub.copy()
-    target[orphans] = n_sub + np.arange(len(orphans))
-    out = np.zeros((n_sub + len(orphans), *values.shape[1:]), dtype=values.dtype)
-    np.add.at(out, target, comm)
-    codes = list(areas.subdistrict_codes) + [areas.community_codes[c] for c in orphans]
-    names = list(areas.subdistrict_names) + [areas.community_names[c] for c in orphans]
-    return codes, names, out
 
 
 def per_1000(count: ArrayLike, households: ArrayLike) -> NDArray[np.float64]:
@@ -539,126 +395,6 @@ def count_table(areas: AreaTables, counts: GridCounts, level: Level) -> pd.DataF
     return df
 
 
-def classify_gi(z: ArrayLike, p: ArrayLike) -> NDArray[np.object_]:
-    """Gi* class per area: 'hot 99%' … 'not significant' … 'cold 99%'.
-
-    The confidence comes from the p-value (≤ 0.01, ≤ 0.05, ≤ 0.10), the
-    direction from the sign of the z-score (positive: high values cluster).
-    NaN p-values or z = 0 are not significant.
-    """
-    zz = np.asarray(z, dtype=np.float64)
-    pp = np.asarray(p, dtype=np.float64)
-    out = np.full(zz.shape, "not significant", dtype=object)
-    for limit, conf in reversed(_GI_BINS):  # loosest first, stricter bins overwrite
-        sig = pp <= limit
-        out[sig & (zz > 0)] = f"hot {conf}"
-        out[sig & (zz < 0)] = f"cold {conf}"
-    return out
-
-
-def two_sided_p(
-    observed: NDArray[np.float64], simulated: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """Two-sided pseudo p-value of each observed statistic against its permutations.
-
-    ``simulated[i]`` holds area ``i``'s statistic under each permutation. The
-    tail the observation lies in is counted (plus one for the observation
-    itself) and doubled, capped at 1: the two-sided test the ±1.65/1.96/2.58
-    Gi* bins stand for; with 999 permutations the smallest p is 0.002.
-    """
-    obs = np.asarray(observed, dtype=np.float64)[:, None]
-    sims = np.asarray(simulated, dtype=np.float64)
-    tail = np.minimum((sims >= obs).sum(axis=1), (sims <= obs).sum(axis=1))
-    return np.minimum(1.0, 2.0 * (tail + 1) / (sims.shape[1] + 1))
-
-
-@dataclass(frozen=True)
-class GiStar:
-    """Gi* per area.
-
-    ``z``: standard deviations from the statistic's analytical moments (Ord &
-    Getis 1995; independent of the seed). ``p_norm``: its two-sided normal
-    p-value. ``p_sim``: two-sided pseudo p-value from conditional permutations
-    (seeded). ``label``: the Gi* class from ``z`` and the p-value ``inference``
-    chose.
-    """
-
-    z: NDArray[np.float64]
-    p_norm: NDArray[np.float64]
-    p_sim: NDArray[np.float64]
-    label: NDArray[np.object_]
-    inference: Inference
-
-
-def gi_star(
-    values: ArrayLike,
-    weights: object,
-    permutations: int = 999,
-    seed: int = 20251101,
-    inference: Inference = "normal",
-) -> GiStar:
-    """Getis-Ord Gi* of ``values`` over binary ``weights`` (libpysal W), reproducible by seed.
-
-    Classes use the normal p-value by default, the textbook Gi* test (as in
-    ArcGIS's Hot Spot Analysis): esda's permutations are *conditional* on the
-    area's own value, so they test only its neighbours and ignore the very
-    value that makes Gi* "star". On the demo, conditional permutation misses
-    five of the twelve seeded hot grids (single busy grids among ordinary
-    neighbours, p_sim 0.2-0.35) and labels grids with z ≈ -1.1 "cold 99%"
-    (the rates are skewed); ``inference="permutation"`` is there for analysts
-    who want the cluster-only reading. Constant values (an empty period) have
-    no hot spots: z = 0, p = 1, instead of a division by zero.
-    """
-    from esda.getisord import G_Local  # esda is heavy; only hot spots need it
-
-    y = np.asarray(values, dtype=np.float64)
-    if len(y) == 0 or np.ptp(y) == 0:
-        z = np.zeros(len(y))
-        p = np.ones(len(y))
-        return GiStar(z, p, p.copy(), classify_gi(z, p), inference)
-    with warnings.catch_warnings():
-        # esda warns that its one-sided default p will change; we compute our own below.
-        warnings.filterwarnings("ignore", "The alternative hypothesis", DeprecationWarning)
-        g = G_Local(
-            y,
-            weights,
-            transform="B",
-            permutations=permutations,
-            star=True,
-            keep_simulations=True,
-            n_jobs=1,
-            seed=seed,
-        )
-    z = np.asarray(g.Zs, dtype=np.float64)
-    p_norm = np.minimum(1.0, 2.0 * np.asarray(g.p_norm, dtype=np.float64))
-    p_sim = two_sided_p(np.asarray(g.Gs), np.asarray(g.rGs))
-    label = classify_gi(z, p_norm if inference == "normal" else p_sim)
-    return GiStar(z, p_norm, p_sim, label, inference)
-
-
-def contiguity_weights(polygons: NDArray[np.object_], plane: MetricPlane) -> tuple[object, str]:
-    """Queen contiguity of the grid polygons, or a distance band if some grid touches none.
-
-    Grids are a seamless tiling, so Queen normally works; a grid left without
-    neighbours (a gap from digitising) would make Gi* meaningless for it, so
-    then every grid gets the neighbours within the smallest distance (metres,
-    between representative points on ``plane``) that leaves none alone.
-    Returns (weights, "queen" | "distance_band <m> m").
-    """
-    import geopandas as gpd
-    from libpysal.weights import DistanceBand, Queen, min_threshold_distance
-
-    frame = gpd.GeoDataFrame(geometry=polygons, crs=SRID)
-    w = Queen.from_dataframe(frame, use_index=False, silence_warnings=True)
-    if not w.islands:
-        return w, "queen"
-    pts = shapely.get_coordinates(shapely.point_on_surface(polygons))
-    xy = plane.to_plane(pts[:, 0], pts[:, 1])
-    threshold = float(min_threshold_distance(xy)) * 1.0001
-    band = DistanceBand(xy, threshold=threshold, binary=True, silence_warnings=True)
-    return band, f"distance_band {threshold:.0f} m"
-
-
 # --------------------------------------------------------------------------- entry points
 
 
@@ -683,64 +419,10 @@ def incident_counts(
     ``df.attrs["incidents_without_grid"]`` counts incidents of the period
     that fall in no current grid.
     """
-    lvl = _level(level)
+    lvl = check_level(level)
     areas = areas or load_areas(conn)
     counts = load_grid_counts(conn, areas, start, end, category)
     return count_table(areas, counts, lvl)
-
-
-def hot_spots(
-    conn: Connection,
-    start: Moment,
-    end: Moment,
-    category: str | None = None,
-    permutations: int = 999,
-    seed: int = 20251101,
-    inference: Inference = "normal",
-    areas: AreaTables | None = None,
-) -> pd.DataFrame:
-    """Per current grid: households, received, rate per 1,000 households and Gi*.
-
-    Gi* columns: ``gi_z`` (standard deviations), ``p_norm`` (two-sided normal
-    p-value), ``p_sim`` (two-sided pseudo p-value of ``permutations``
-    conditional permutations drawn from ``seed``) and ``hot_spot``, the class
-    from ``gi_z`` and the p-value ``inference`` names (see ``gi_star`` for why
-    "normal" is the default). Gi* runs on the rate so that a grid is hot
-    because its households report more, not because it has more households; a
-    grid without households enters the test with rate 0 (its
-    ``per_1000_households`` stays NaN). ``df.attrs`` holds ``weights`` (which
-    neighbourhood was used) and ``inference``.
-    """
-    if inference not in ("permutation", "normal"):
-        raise InvalidParameterError("inference must be 'normal' or 'permutation'")
-    if permutations < 99:
-        raise InvalidParameterError(
-            "permutations must be at least 99 (999 gives two-sided p-values down to 0.002)"
-        )
-    areas = areas or load_areas(conn)
-    counts = load_grid_counts(conn, areas, start, end, category, workflow=False)
-    polygons = _load_grid_polygons(conn, areas)
-    weights, kind = contiguity_weights(polygons, MetricPlane.around(areas.centre_lon))
-    rate = per_1000(counts.received, counts.households)
-    gi = gi_star(np.nan_to_num(rate, nan=0.0), weights, permutations, seed, inference)
-    df = pd.DataFrame(
-        {
-            "code": areas.grid_codes,
-            "name": areas.grid_names,
-            "community_code": [areas.community_codes[c] for c in areas.community_of_grid],
-            "households": counts.households,
-            "received": counts.received,
-            "per_1000_households": rate,
-            "gi_z": gi.z,
-            "p_norm": gi.p_norm,
-            "p_sim": gi.p_sim,
-            "hot_spot": gi.label,
-        }
-    )
-    df.attrs["weights"] = kind
-    df.attrs["inference"] = inference
-    df.attrs["incidents_without_grid"] = counts.without_grid
-    return df
 
 
 def to_csv(df: pd.DataFrame, path: str | Path) -> Path:

@@ -1,22 +1,9 @@
 """Working time: deadlines and durations counted in office hours on working days.
 
-Case deadlines in digital city management are published in *working* hours or
-days (GB/T 30428.2 practice: exposed garbage 4 working hours, green-space
-repair 5 working days), so the clock stops at night, at weekends and on public
-holidays, and runs on the make-up working days (调休上班) China schedules
-around them. Which dates are holidays is calendar *data*
-(``data/calendar/cn_workdays.csv``, one row per date that differs from the
-Monday-Friday week), never code: a new year's notice is a new CSV row.
-
-A working day has the office hours of :class:`WorkCalendar` (default
-08:30-12:00 and 13:30-17:30 Asia/Shanghai, 7.5 hours). Working time is the
-union of those intervals on working days; a deadline may fall on the closing
-instant of an interval (17:30 is "by the end of the day"). One working day is
-that many hours of working time, so "1 working day" from Tuesday 10:00 is
-Wednesday 10:00 and measuring it back gives the same figure.
-
-Pure: no database, no HTTP. Datetimes must be timezone-aware; results are in
-the calendar's time zone.
+Deadlines are published in working hours or days, so the clock stops at night,
+at weekends and on holidays and runs on make-up working days. Which dates are
+which is data (``data/calendar/cn_workdays.csv``), never code. Pure: no
+database, no HTTP; datetimes must be timezone-aware (``docs/incidents.md``).
 """
 
 from __future__ import annotations

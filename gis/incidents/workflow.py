@@ -1,25 +1,10 @@
-"""The seven-step closed loop of a case, and escalation up the management levels.
+"""The seven-step closed loop of a case (GB/T 30428.2 / CJJ/T 106), and escalation.
 
-The steps of GB/T 30428.2 / CJJ/T 106 digital city management: 信息收集 a report
-comes in; 案卷建立 the centre opens the case (or cancels it with a reason);
-任务派遣 it is dispatched to a unit or person with a deadline, and the clock
-starts; 任务处理 the unit handles it; 处理反馈 the unit reports back; 核查结案 the
-grid manager verifies on site and closes it, or sends it back (rework, the
-case returns to dispatched with its rework counter raised, the figure behind
-the monthly rework rate); 综合评价 the closed case is evaluated.
-
-Every transition is a :class:`Transition` with actor, time and note, so the
-history can be stored as it is and time per step measured from it. An action
-the current state does not allow raises :class:`TransitionNotAllowedError`
-(a ConflictError, HTTP 409) whose message lists the actions that are allowed.
-
-Escalation (district, subdistrict, community, grid four-level linkage, seed
-004) is separate from the steps: it raises the level that owns an open case,
-automatically when its deadline passes or by hand, and does not change its
-step. Districts without a subdistrict level (Tongguanshan, seed 002) go from
-community straight to district.
-
-Pure: no database, no HTTP; deadlines are computed by gis.incidents.workcalendar.
+Every transition is a :class:`Transition` with actor, time and note; an action
+the state does not allow raises :class:`TransitionNotAllowedError` (409) listing
+those it does. Escalation up the four-level linkage (seed 004) changes the
+owning level, not the step. The steps in ``docs/incidents.md``. Pure: no
+database, no HTTP.
 """
 
 from __future__ import annotations
@@ -29,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from gis.areas.codes import Level
 from gis.errors import ConflictError, InvalidParameterError
 
 
@@ -53,6 +39,9 @@ class State(StrEnum):
         """No action but (for CLOSED) evaluation follows; the case is no longer open."""
         return self in (State.CANCELLED, State.CLOSED, State.EVALUATED)
 
+
+OPEN_STATES: tuple[str, ...] = tuple(s.value for s in State if not s.is_terminal)
+"""The states of a case still in handling (not cancelled, closed or evaluated)."""
 
 _STEP_ZH: Mapping[State, str] = {
     State.REPORTED: "信息收集",
@@ -130,25 +119,6 @@ NOTE_REQUIRED: frozenset[Action] = frozenset(
 CLOCK_STARTS: frozenset[Action] = frozenset({Action.DISPATCH, Action.REDISPATCH, Action.REWORK})
 
 
-class Level(StrEnum):
-    """The management level that owns a case (四级联动), lowest first."""
-
-    GRID = "grid"
-    COMMUNITY = "community"
-    SUBDISTRICT = "subdistrict"
-    DISTRICT = "district"
-
-    @property
-    def name_zh(self) -> str:
-        return _LEVEL_ZH[self]
-
-
-_LEVEL_ZH: Mapping[Level, str] = {
-    Level.GRID: "网格",
-    Level.COMMUNITY: "社区",
-    Level.SUBDISTRICT: "街道",
-    Level.DISTRICT: "区",
-}
 _LEVEL_ORDER: tuple[Level, ...] = tuple(Level)
 
 

@@ -1,21 +1,9 @@
 """What the incident pages read: a grid's worklist, the grids with their managers, the data's span.
 
-The grid manager's worklist is the grid's open cases (not cancelled, closed
-or evaluated) ordered by deadline: the soonest first, so cases already past
-their deadline lead; cases whose clock has not started yet (reported,
-accepted) follow in the order they came in. Each case carries its
-``version`` (to quote in a transition) and the actions the workflow allows
-now (``gis.incidents.workflow.CaseFlow.allowed``), so the page offers only buttons
-that can succeed.
-
-Dispatch (任务派遣) and redispatch name a handler; the worklist offers the
-grid's handlers (:func:`grid_handlers`): the staff assigned to the grid
-(grid managers, B-post community workers) and the community's community
-workers and mediators. Grid managers of the community's other grids are not
-offered: each looks after their own grid.
-
-Personal data: reporters' contact details are never read here; staff are
-given by name only (no phone numbers).
+A worklist is the grid's open cases, soonest deadline first, each with its
+version and the actions the workflow allows now, so the page offers only
+buttons that can succeed; dispatch offers the grid's and community's staff,
+by name only (no phone numbers).
 """
 
 from __future__ import annotations
@@ -27,15 +15,16 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.areas.queries import GEOJSON_DECIMALS, check_code
+from gis.areas.codes import Level, check_code
+from gis.areas.routing import primary_manager
 from gis.db.models import StaffRole
 from gis.errors import NotFoundError
-from gis.incidents.catalogue import UnknownCategoryError, category_by_name_zh
-from gis.incidents.catalogue import category as catalogue_category
+from gis.geo.geojson import GEOJSON_DECIMALS
+from gis.incidents.catalogue import find
+from gis.incidents.deadlines import runs_in_working_time
 from gis.incidents.workcalendar import WorkCalendar, working_time_between
-from gis.incidents.workflow import CaseFlow, Level, State
-
-OPEN_STATES: tuple[str, ...] = tuple(s.value for s in State if not s.is_terminal)
+from gis.incidents.workflow import OPEN_STATES, CaseFlow, State
+from gis.localtime import CITY_TIMEZONE, utc_now
 
 
 @dataclass(frozen=True)
@@ -138,23 +127,8 @@ class GridManagerRow:
 
 
 def _category_name(code: str) -> str:
-    try:
-        return catalogue_category(code).name_zh
-    except UnknownCategoryError:
-        by_name = category_by_name_zh(code)
-        return by_name.name_zh if by_name is not None else code
-
-
-def _working(code: str) -> bool:
-    try:
-        return catalogue_category(code).deadline.working
-    except UnknownCategoryError:
-        by_name = category_by_name_zh(code)
-        return by_name.deadline.working if by_name is not None else True
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    found = find(code)
+    return found.name_zh if found is not None else code
 
 
 def grid_worklist(
@@ -170,18 +144,15 @@ def grid_worklist(
     it is not 15 digits.
     """
     check_code(grid_code, "grid")
-    now = now or _now()
+    now = now or utc_now()
     grid = session.execute(
         text(
-            """
+            f"""
             SELECT g.id, g.code, g.name, g.households, g.community_id, c.code AS community_code,
                    c.name AS community_name, ST_AsGeoJSON(g.geom, :decimals)::json AS geometry,
                    m.id AS manager_id, m.name AS manager_name
             FROM grid g JOIN admin_area c ON c.id = g.community_id
-            LEFT JOIN LATERAL (
-              SELECT s.id, s.name FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
-              WHERE sg.grid_id = g.id AND sg.is_primary AND s.role = 'grid_manager'
-              ORDER BY s.id LIMIT 1) m ON true
+            LEFT JOIN LATERAL ({primary_manager("g.id")}) m ON true
             WHERE g.code = :code AND g.valid_to IS NULL
             ORDER BY g.valid_from DESC LIMIT 1
             """
@@ -292,7 +263,7 @@ def _item(row: Any, now: dt.datetime, calendar: WorkCalendar | None) -> WorkItem
     if deadline is not None:
         remaining = (deadline - now).total_seconds()
         overdue = remaining < 0
-        if _working(row.category):
+        if runs_in_working_time(row.category):
             left = working_time_between(now, deadline, calendar=calendar) if not overdue else None
             working = left.total_seconds() if left is not None else 0.0
     flow = CaseFlow(state=State(row.status), level=Level(row.handling_level))
@@ -327,14 +298,12 @@ def _item(row: Any, now: dt.datetime, calendar: WorkCalendar | None) -> WorkItem
 
 def grid_managers(session: Session, *, now: dt.datetime | None = None) -> list[GridManagerRow]:
     """Every current grid with its primary grid manager and open/overdue counts, by code."""
-    now = now or _now()
+    now = now or utc_now()
     rows = session.execute(
         text(
-            """
+            f"""
             SELECT g.code, g.name, c.name AS community_name,
-                   (SELECT s.name FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
-                     WHERE sg.grid_id = g.id AND sg.is_primary AND s.role = 'grid_manager'
-                     ORDER BY s.id LIMIT 1) AS manager,
+                   (SELECT m.name FROM ({primary_manager("g.id")}) m) AS manager,
                    count(i.id) AS open,
                    count(i.id) FILTER (WHERE i.deadline_at < :now) AS overdue
             FROM grid g
@@ -354,7 +323,8 @@ def grid_managers(session: Session, *, now: dt.datetime | None = None) -> list[G
 
 
 def latest_report_date(session: Session) -> dt.date | None:
-    """The local (Asia/Shanghai) date of the latest incident report; None without incidents."""
+    """The city's local date of the latest incident report; None without incidents."""
     return session.execute(
-        text("SELECT (max(reported_at) AT TIME ZONE 'Asia/Shanghai')::date FROM incident")
+        text("SELECT (max(reported_at) AT TIME ZONE :tz)::date FROM incident"),
+        {"tz": CITY_TIMEZONE},
     ).scalar()

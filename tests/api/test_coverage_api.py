@@ -411,8 +411,8 @@ GOOD = {"type": "kindergarten", "name": "园", "lon": 119.11, "lat": 36.71}
         ({"capacity": 1.5}, "InvalidBody", "capacity"),
         ({"floor_area_m2": 0}, "InvalidBody", "floor_area_m2"),
         ({"lng": 119.11}, "InvalidBody", "lng"),
-        ({"datum": "baidu"}, "InvalidFeature", "unknown datum 'baidu'"),
-        ({"datum": "EPSG:4549"}, "InvalidFeature", "projected"),
+        ({"datum": "baidu"}, "InvalidBody", "unknown datum 'baidu'"),
+        ({"datum": "EPSG:4549"}, "InvalidBody", "projected"),
     ],
 )
 def test_bad_facilities_are_422_with_a_reason(

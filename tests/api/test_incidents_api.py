@@ -24,7 +24,8 @@ from sqlalchemy import Engine, text
 
 from api.app import create_app
 from gis.geo.datum import GCJ02, from_wgs84
-from gis.incidents.stats import HOT_SPOT_CLASSES, HOURS_COLUMNS, RATE_COLUMNS, incident_counts
+from gis.incidents.hotspots import HOT_SPOT_CLASSES
+from gis.incidents.stats import HOURS_COLUMNS, RATE_COLUMNS, incident_counts
 from gis.settings import ServerSettings
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 from tests.http_checks import assert_error, ok

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from cli.main import app
-from gis.incidents.cases import get_incident
+from gis.areas.codes import Level
+from gis.incidents.records import get_incident
 from gis.incidents.stats import incident_counts
-from gis.incidents.workflow import Level
 from tests.coverage_district import drop_database, fresh_coverage_database
 from tests.incident_cases import dispatched_case
 

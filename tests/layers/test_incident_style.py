@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gis.incidents.stats import HOT_SPOT_CLASSES
+from gis.incidents.hotspots import HOT_SPOT_CLASSES
 from gis.incidents.workflow import NOTE_REQUIRED, Action, State
 from layers.incidents import (
     ACTION_LABELS_ZH,

@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from gis.db.embedded import free_port
-from gis.incidents.cases import create_incident, transition
 from gis.incidents.catalogue import PERSONAL_CATEGORIES
+from gis.incidents.intake import Report, create_incident
+from gis.incidents.transitions import transition
+from gis.principal import Principal
 from gis.settings import ServerSettings
 from layers.incidents import (
     DEFAULT_MEASURE,
@@ -361,13 +363,15 @@ def _reset_cases(district: LatticeDistrict) -> Cases:
         def new(category: str, hours_ago: float, lon: float) -> tuple[int, int]:
             record = create_incident(
                 s,
-                category=category,
-                lon=lon,
-                lat=36.73,
-                description=f"{category} 测试",
-                source="hotline",
-                actor="市民 13900001111",
-                reported_at=now - dt.timedelta(hours=hours_ago),
+                Report(
+                    category=category,
+                    lon=lon,
+                    lat=36.73,
+                    description=f"{category} 测试",
+                    source="hotline",
+                    reported_at=now - dt.timedelta(hours=hours_ago),
+                ),
+                Principal.claimed("市民 13900001111"),
             )
             return record.id, record.version
 
@@ -376,7 +380,7 @@ def _reset_cases(district: LatticeDistrict) -> Cases:
                 s,
                 case[0],
                 action,
-                actor=MANAGER,
+                principal=Principal.claimed(MANAGER),
                 expected_version=case[1],
                 at=now - dt.timedelta(hours=hours_ago),
                 **kw,

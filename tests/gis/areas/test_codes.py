@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gis.areas.codes import child_code, level_of, parent_code, reading_order
+from gis.areas.codes import (
+    Level,
+    check_code,
+    check_level,
+    child_code,
+    level_of,
+    parent_code,
+    reading_order,
+)
 from gis.errors import InvalidParameterError
 
 
@@ -58,3 +66,23 @@ def test_reading_order_on_a_regular_lattice(cells: list[tuple[int, int]]) -> Non
     ranked = [cells[i] for i in order]
     top = min(r for _, r in cells)
     assert ranked == sorted(cells, key=lambda c: (c[1] - top, c[0]))
+
+
+def test_levels_run_from_the_grid_up_and_name_their_code_length() -> None:
+    assert list(Level) == ["grid", "community", "subdistrict", "district"]
+    assert [level.code_length for level in Level] == [15, 12, 9, 6]
+    assert check_level("community") is Level.COMMUNITY
+    with pytest.raises(InvalidParameterError, match="unknown level 'street'"):
+        check_level("street")
+    assert check_code("370705001", "subdistrict") == "370705001"
+    with pytest.raises(InvalidParameterError, match="9 digits"):
+        check_code("370705", Level.SUBDISTRICT)
+
+
+def test_codes_are_checked_against_their_level() -> None:
+    assert check_code("370705001001001", "grid") == "370705001001001"
+    assert check_code("370705001001", "community") == "370705001001"
+    with pytest.raises(InvalidParameterError, match="15 digits"):
+        check_code("37070500100100", "grid")
+    with pytest.raises(InvalidParameterError, match="12 digits"):
+        check_code("37070500100a", "community")

@@ -10,13 +10,12 @@ from coverage_world import C1, C2, G1, G2, GEOD, build_world, building
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from gis.areas.queries import area_outlines
+from gis.coverage.catalogue import facility_types, resolve_radius
 from gis.coverage.geometry import (
     BLIND_SPOT_COLUMNS,
     RESIDENTIAL_BUFFER_M,
-    area_geometries,
     blind_spots,
-    facility_types,
-    resolve_radius,
     service_circles,
     uncovered_buildings,
 )
@@ -133,10 +132,10 @@ def test_radius_and_type_resolution(db: Session) -> None:
 
 def test_area_outlines(db: Session) -> None:
     build_world(db)
-    outlines = area_geometries(db.connection(), "community")
+    outlines = area_outlines(db.connection(), "community")
     assert outlines["code"].tolist() == [C1, C2]
     assert isinstance(outlines, gpd.GeoDataFrame) and outlines.crs.to_epsg() == 4326
-    assert area_geometries(db.connection(), "grid")["code"].tolist() == [G1, G2]
+    assert area_outlines(db.connection(), "grid")["code"].tolist() == [G1, G2]
 
 
 # --------------------------------------------------------------------------- demo

@@ -16,7 +16,6 @@ from gis.coverage.report import (
     ROLLUP_COLUMNS,
     area_rollups,
     building_results,
-    records,
     rings,
     rings_wide,
     uncovered,
@@ -25,6 +24,7 @@ from gis.coverage.report import (
 from gis.coverage.store import CoverageModel, build_coverage, load_areas, load_buildings
 from gis.demo.load import demo_counts
 from gis.errors import InvalidParameterError
+from gis.geo.geojson import records
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 import threading
 from collections.abc import Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,23 +32,19 @@ from gis.errors import (
     UnroutableLocationError,
 )
 from gis.geo.datum import GCJ02, from_wgs84
-from gis.incidents.cases import (
-    create_incident,
-    escalate_overdue,
-    get_incident,
-    history,
-    merge_duplicate,
-    report_incident,
-    suggest_duplicates,
-    transition,
-)
 from gis.incidents.catalogue import UnknownCategoryError
+from gis.incidents.duplicates import suggest_duplicates
+from gis.incidents.escalation import escalate_overdue
+from gis.incidents.intake import Report, create_incident, report_incident
+from gis.incidents.records import IncidentRecord, get_incident, history
+from gis.incidents.transitions import merge_duplicate, transition
 from gis.incidents.workflow import (
     EscalationLimitError,
     Level,
     State,
     TransitionNotAllowedError,
 )
+from gis.principal import Principal
 from tests.coverage_district import committed_lattice
 from tests.gis.incidents.incident_district import District, insert_district
 
@@ -69,18 +66,27 @@ def district(db: Session) -> District:
     return insert_district(db)
 
 
-def report(db: Session, lon: float = 119.11, lat: float = 36.72, **kw: object):  # type: ignore[no-untyped-def]
-    args: dict[str, object] = {
+def report(
+    db: Session,
+    lon: float = 119.11,
+    lat: float = 36.72,
+    *,
+    actor: str = "王网格员",
+    snap_tolerance_m: float | None = None,
+    **kw: Any,
+) -> IncidentRecord:
+    fields: dict[str, Any] = {
         "category": "exposed_garbage",
         "lon": lon,
         "lat": lat,
         "description": "暴露垃圾",
         "source": "patrol",
-        "actor": "王网格员",
         "reported_at": at(FRIDAY, 9),
     }
-    args.update(kw)
-    return create_incident(db, **args)  # type: ignore[arg-type]
+    fields.update(kw)
+    return create_incident(
+        db, Report(**fields), Principal.claimed(actor), snap_tolerance_m=snap_tolerance_m
+    )
 
 
 # ---------------------------------------------------------------------- intake and routing
@@ -158,7 +164,7 @@ def test_gcj02_input_lands_in_the_grid_of_its_wgs84_truth(db: Session, district:
     x, y = from_wgs84([truth[0]], [truth[1]], GCJ02)
     gcj = (float(x[0]), float(y[0]))
     assert gcj[0] > 119.1252  # taken for WGS84 it would fall in grid B
-    inc = report(db, *gcj, datum="gcj02")
+    inc = report(db, *gcj, datum=GCJ02)
     assert inc.grid_id == district.grid_a and inc.location_datum == "gcj02"
     assert (inc.lon, inc.lat) == pytest.approx(truth, abs=1e-6)
     assert report(db, *gcj).grid_id == district.grid_b
@@ -182,7 +188,7 @@ def test_the_seven_steps_with_a_deadline_in_working_time(db: Session, district: 
             db,
             inc.id,
             action,
-            actor="指挥中心",
+            principal=Principal.claimed("指挥中心"),
             expected_version=n,
             at=when,
             handler_staff_id=district.manager_a if action == "dispatch" else None,
@@ -208,9 +214,23 @@ def test_the_seven_steps_with_a_deadline_in_working_time(db: Session, district: 
 def test_a_disallowed_action_lists_the_allowed_ones(db: Session, district: District) -> None:
     inc = report(db)
     with pytest.raises(TransitionNotAllowedError, match="allowed actions: accept, cancel"):
-        transition(db, inc.id, "verify", actor="x", expected_version=1, at=at(FRIDAY, 10))
+        transition(
+            db,
+            inc.id,
+            "verify",
+            principal=Principal.claimed("x"),
+            expected_version=1,
+            at=at(FRIDAY, 10),
+        )
     with pytest.raises(TransitionNotAllowedError, match="allowed actions: accept, cancel"):
-        transition(db, inc.id, "teleport", actor="x", expected_version=1, at=at(FRIDAY, 10))
+        transition(
+            db,
+            inc.id,
+            "teleport",
+            principal=Principal.claimed("x"),
+            expected_version=1,
+            at=at(FRIDAY, 10),
+        )
     after = get_incident(db, inc.id)
     assert after.status is State.REPORTED and after.version == 1
     assert len(history(db, inc.id)) == 1
@@ -218,9 +238,18 @@ def test_a_disallowed_action_lists_the_allowed_ones(db: Session, district: Distr
 
 def test_a_stale_version_is_refused(db: Session, district: District) -> None:
     inc = report(db)
-    transition(db, inc.id, "accept", actor="a", expected_version=1, at=at(FRIDAY, 10))
+    transition(
+        db,
+        inc.id,
+        "accept",
+        principal=Principal.claimed("a"),
+        expected_version=1,
+        at=at(FRIDAY, 10),
+    )
     with pytest.raises(StaleVersionError, match="at version 2, not 1") as caught:
-        transition(db, inc.id, "cancel", actor="b", note="重复", expected_version=1)
+        transition(
+            db, inc.id, "cancel", principal=Principal.claimed("b"), note="重复", expected_version=1
+        )
     assert isinstance(caught.value, ConflictError)
     assert get_incident(db, inc.id).status is State.ACCEPTED
 
@@ -236,13 +265,15 @@ def test_rework_raises_the_counter_and_restarts_the_clock(db: Session, district:
         ],
         start=1,
     ):
-        inc = transition(db, inc.id, action, actor="a", expected_version=n, at=when)
+        inc = transition(
+            db, inc.id, action, principal=Principal.claimed("a"), expected_version=n, at=when
+        )
     assert inc.deadline_at == at(FRIDAY, 15, 30)  # 10:00-12:00 + 13:30-15:30
     inc = transition(
         db,
         inc.id,
         "rework",
-        actor="核查员",
+        principal=Principal.claimed("核查员"),
         note="垃圾未清完",
         expected_version=5,
         at=at(MONDAY, 9),
@@ -250,7 +281,14 @@ def test_rework_raises_the_counter_and_restarts_the_clock(db: Session, district:
     assert inc.status is State.DISPATCHED and inc.rework_count == 1
     assert inc.deadline_at == at(MONDAY, 14, 30)  # 09:00-12:00 is 3 h, then 1 h after 13:30
     with pytest.raises(Exception, match="needs a note"):
-        transition(db, inc.id, "redispatch", actor="a", expected_version=6, at=at(MONDAY, 10))
+        transition(
+            db,
+            inc.id,
+            "redispatch",
+            principal=Principal.claimed("a"),
+            expected_version=6,
+            at=at(MONDAY, 10),
+        )
 
 
 def test_escalation_goes_up_four_levels_and_no_further(db: Session, district: District) -> None:
@@ -259,7 +297,7 @@ def test_escalation_goes_up_four_levels_and_no_further(db: Session, district: Di
         db,
         inc.id,
         "accept",
-        actor="a",
+        principal=Principal.claimed("a"),
         expected_version=1,
         at=at(FRIDAY, 10),
         handler_staff_id=district.manager_a,
@@ -270,7 +308,7 @@ def test_escalation_goes_up_four_levels_and_no_further(db: Session, district: Di
             db,
             inc.id,
             "escalate",
-            actor="社区主任",
+            principal=Principal.claimed("社区主任"),
             note="网格内无法调解",
             expected_version=2 + n,
             at=at(FRIDAY, 11 + n),
@@ -279,7 +317,14 @@ def test_escalation_goes_up_four_levels_and_no_further(db: Session, district: Di
         assert inc.handler_staff_id is None and inc.status is State.ACCEPTED
     assert levels == [Level.COMMUNITY, Level.SUBDISTRICT, Level.DISTRICT]
     with pytest.raises(EscalationLimitError, match="district level"):
-        transition(db, inc.id, "escalate", actor="a", note="再上报", expected_version=5)
+        transition(
+            db,
+            inc.id,
+            "escalate",
+            principal=Principal.claimed("a"),
+            note="再上报",
+            expected_version=5,
+        )
     steps = [(h.from_level, h.to_level) for h in history(db, inc.id) if h.action == "escalate"]
     assert steps == [
         ("grid", "community"),
@@ -292,10 +337,31 @@ def test_escalate_overdue_raises_each_missed_deadline_once(db: Session, district
     late = report(db)
     done = report(db, 119.12, 36.72)
     for inc in (late, done):
-        transition(db, inc.id, "accept", actor="a", expected_version=1, at=at(FRIDAY, 15))
-        transition(db, inc.id, "dispatch", actor="a", expected_version=2, at=at(FRIDAY, 16))
+        transition(
+            db,
+            inc.id,
+            "accept",
+            principal=Principal.claimed("a"),
+            expected_version=1,
+            at=at(FRIDAY, 15),
+        )
+        transition(
+            db,
+            inc.id,
+            "dispatch",
+            principal=Principal.claimed("a"),
+            expected_version=2,
+            at=at(FRIDAY, 16),
+        )
     for n, action in enumerate(["handle", "feedback", "verify"], start=3):
-        transition(db, done.id, action, actor="a", expected_version=n, at=at(MONDAY, 9))
+        transition(
+            db,
+            done.id,
+            action,
+            principal=Principal.claimed("a"),
+            expected_version=n,
+            at=at(MONDAY, 9),
+        )
     assert escalate_overdue(db, at(MONDAY, 10, 59)) == []
     assert escalate_overdue(db, at(MONDAY, 12)) == [late.id]
     after = get_incident(db, late.id)
@@ -327,7 +393,9 @@ def test_duplicates_are_suggested_within_50_m_and_72_h_and_merged(
     assert other.id not in [c.id for c in suggest_duplicates(db, first.id)]
     assert later.id not in [c.id for c in suggest_duplicates(db, first.id)]
 
-    merged = merge_duplicate(db, near.id, first.id, actor="指挥中心", note="同一堆垃圾")
+    merged = merge_duplicate(
+        db, near.id, first.id, principal=Principal.claimed("指挥中心"), note="同一堆垃圾"
+    )
     assert merged.duplicate_of == first.id and merged.status is State.CANCELLED
     assert merged.version == 2
     kept = get_incident(db, first.id)
@@ -336,7 +404,7 @@ def test_duplicates_are_suggested_within_50_m_and_72_h_and_merged(
     assert last.action == "merge" and f"duplicate of incident {first.id}" in (last.note or "")
     assert suggest_duplicates(db, first.id) == []
     with pytest.raises(ConflictError, match="itself a duplicate"):
-        merge_duplicate(db, first.id, near.id, actor="a")
+        merge_duplicate(db, first.id, near.id, principal=Principal.claimed("a"))
 
 
 # ---------------------------------------------------------------------- concurrency
@@ -361,7 +429,12 @@ def test_two_concurrent_updaters_exactly_one_wins(committed_district: Engine) ->
             barrier.wait()
             try:
                 transition(
-                    session, inc.id, "accept", actor=actor, expected_version=1, at=at(FRIDAY, 10)
+                    session,
+                    inc.id,
+                    "accept",
+                    principal=Principal.claimed(actor),
+                    expected_version=1,
+                    at=at(FRIDAY, 10),
                 )
                 threading.Event().wait(0.3)  # hold the row lock while the other one tries
                 session.commit()
@@ -566,13 +639,15 @@ def test_report_incident_answers_the_place_and_the_duplicates(
     sent = _statements(db)
     intake = report_incident(
         db,
-        category="exposed_garbage",
-        lon=119.11 + 10 / M_PER_DEG_LON,
-        lat=36.72,
-        description="又一堆",
-        source="hotline",
-        actor="接线员",
-        reported_at=at(FRIDAY, 11),
+        Report(
+            category="exposed_garbage",
+            lon=119.11 + 10 / M_PER_DEG_LON,
+            lat=36.72,
+            description="又一堆",
+            source="hotline",
+            reported_at=at(FRIDAY, 11),
+        ),
+        Principal.claimed("接线员"),
     )
     assert len(sent) == 1
     assert (intake.community_code, intake.subdistrict_code) == ("370705001001", "370705001")

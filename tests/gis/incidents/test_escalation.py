@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from gis.incidents.cases import get_incident, history, transition
 from gis.incidents.escalation import ADVISORY_LOCK_KEY, EscalationSweeper, sweep_once
+from gis.incidents.records import get_incident, history
+from gis.incidents.transitions import transition
 from gis.incidents.workflow import Level, State
+from gis.principal import Principal
 from tests.coverage_district import drop_database, fresh_coverage_database
 from tests.incident_cases import CST, MONDAY_NOON, dispatched_case
 
@@ -51,7 +53,13 @@ def test_a_case_changed_during_the_sweep_is_left_to_whoever_changed_it(committed
     result: list[list[int]] = []
     with Session(committed) as worker:
         # The grid manager reports the work done; the row stays locked until commit.
-        transition(worker, case.id, "handle", actor="王网格员", expected_version=case.version)
+        transition(
+            worker,
+            case.id,
+            "handle",
+            principal=Principal.claimed("王网格员"),
+            expected_version=case.version,
+        )
         sweeper = threading.Thread(
             target=lambda: result.append(sweep_once(committed, MONDAY_NOON).escalated)
         )

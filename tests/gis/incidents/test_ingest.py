@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from gis.errors import ImportRejectedError
 from gis.imports.importer import import_file
-from gis.incidents.cases import create_incident, get_incident, history
 from gis.incidents.deadlines import deadline_after
 from gis.incidents.ingest import IncidentIn, ingest_incidents
+from gis.incidents.intake import Report, create_incident
+from gis.incidents.records import get_incident, history
 from gis.incidents.workflow import Action, Step
 from gis.principal import Principal
 from tests.gis.incidents.incident_district import District, insert_district
@@ -60,13 +61,15 @@ def test_ingested_rows_look_exactly_like_live_intake(db: Session, district: Dist
     live = [
         create_incident(
             db,
-            category="street_order",
-            lon=lon,
-            lat=lat,
-            description=None,
-            source="hotline",
-            actor="import:bulk",
-            reported_at=T0,
+            Report(
+                category="street_order",
+                lon=lon,
+                lat=lat,
+                description=None,
+                source="hotline",
+                reported_at=T0,
+            ),
+            Principal.claimed("import:bulk"),
         )
         for lon, lat in ((119.11, 36.72), ON_ROAD, (119.16, 36.72))
     ]

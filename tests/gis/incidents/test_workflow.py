@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gis.areas.codes import Level
 from gis.errors import ConflictError, InvalidParameterError
 from gis.incidents.workflow import (
     TRANSITIONS,
     Action,
     CaseFlow,
     EscalationLimitError,
-    Level,
     NoteRequiredError,
     State,
     TransitionNotAllowedError,

@@ -1,0 +1,188 @@
+"""GeoReport v2 answers: services, service definitions and requests as JSON or XML.
+
+Every resource answers ``.json`` or ``.xml`` (the spec's required format,
+which FixMyStreet's client uses). Errors have the spec's shape
+``[{"code": 400, "description": "..."}]`` (or ``<errors><error>``); Open311
+knows no 422, so a report the platform refuses is a 400. Times are answered
+in the city's zone (+08:00), lat/long in WGS84 whatever datum they came in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from typing import Any, Literal
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from api.open311.params import DATUMS, DEFAULT_SOURCE, SERVICES, SOURCES
+from gis.errors import InvalidParameterError
+from gis.geo.geojson import GEOJSON_DECIMALS
+from gis.incidents import open311 as sr
+from gis.incidents.catalogue import CATEGORIES, Category, find
+from gis.incidents.records import IncidentRecord
+from gis.localtime import CITY_TZ
+
+Format = Literal["json", "xml"]
+JSON_TYPE = "application/json; charset=utf-8"
+XML_TYPE = "text/xml; charset=utf-8"
+
+_XML_ITEMS = {
+    "services": "service",
+    "service_requests": "request",
+    "errors": "error",
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _xml_value(parent: ET.Element, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _xml_value(ET.SubElement(parent, key), inner)
+    elif isinstance(value, list):
+        for inner in value:
+            _xml_value(ET.SubElement(parent, _XML_ITEMS.get(parent.tag, "item")), inner)
+    elif isinstance(value, bool):
+        parent.text = "true" if value else "false"
+    elif value is not None:
+        parent.text = str(value)
+
+
+def to_xml(root: str, data: Any) -> bytes:
+    """``data`` as the spec's XML: lists become repeated items (``services`` → ``service``)."""
+    element = ET.Element(root)
+    _xml_value(element, data)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(element, encoding="utf-8")
+
+
+def render(data: Any, fmt: Format, root: str, status: int = 200) -> Response:
+    """The answer in the asked format; ``root`` names the XML document element."""
+    if fmt == "xml":
+        return Response(to_xml(root, data), status_code=status, media_type=XML_TYPE)
+    return JSONResponse(data, status_code=status, media_type=JSON_TYPE)
+
+
+def error_response(request: Request, status: int, description: str) -> Response:
+    """An error in GeoReport's shape, in the format the URL asked for.
+
+    Open311 knows no 422: a report the platform refuses (unknown category,
+    point outside the district) is a 400, like a missing field.
+    """
+    status = 400 if status == 422 else status
+    fmt: Format = "xml" if request.url.path.endswith(".xml") else "json"
+    return render([{"code": status, "description": description}], fmt, "errors", status)
+
+
+def answer_format(value: str) -> Format:
+    if value == "json":
+        return "json"
+    if value == "xml":
+        return "xml"
+    raise InvalidParameterError(
+        f"format {value!r} is not served here; end the resource in .json or .xml"
+    )
+
+
+def w3c_time(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(CITY_TZ).isoformat(timespec="seconds")
+
+
+def service_notice(cat: Category) -> str:
+    return (
+        f"{cat.name_zh}：派遣后 {cat.deadline} 内处理 "
+        f"(handled within {cat.deadline} of dispatch to the grid's team)"
+    )
+
+
+def service(cat: Category) -> dict[str, Any]:
+    parent = SERVICES[cat.parent] if cat.parent else cat
+    subclasses = [c for c in CATEGORIES if c.parent == cat.code]
+    description = f"{cat.name_en}. Deadline: {cat.deadline} from dispatch (派遣)."
+    if subclasses:
+        listed = ", ".join(f"{c.code} ({c.name_zh})" for c in subclasses)
+        description += f" Choose a more precise service where one fits: {listed}."
+    if cat.personal:
+        description += (
+            " Private (个人信息): requests are not listed; GET requests/{id} shows their status"
+            " without place, description or notes."
+        )
+    keywords = dict.fromkeys([cat.name_zh, cat.name_en.lower(), parent.name_zh, cat.code])
+    return {
+        "service_code": cat.code,
+        "service_name": cat.name_zh,
+        "description": description,
+        "metadata": True,
+        "type": "realtime",
+        "keywords": ",".join(keywords),
+        "group": parent.name_zh,
+    }
+
+
+def attributes() -> list[dict[str, Any]]:
+    return [
+        {
+            "variable": True,
+            "code": "datum",
+            "datatype": "singlevaluelist",
+            "required": False,
+            "datatype_description": (
+                "Datum of lat/long; default wgs84. A point from a phone map app (Amap, Tencent, "
+                "WeChat) is gcj02, from Baidu bd09: sent as WGS84 it lands 100-700 m away."
+            ),
+            "order": 1,
+            "description": "坐标系 Coordinate datum of lat and long",
+            "values": [{"key": key, "name": name} for key, name in DATUMS],
+        },
+        {
+            "variable": True,
+            "code": "source",
+            "datatype": "singlevaluelist",
+            "required": False,
+            "datatype_description": f"How the report came in; default {DEFAULT_SOURCE}.",
+            "order": 2,
+            "description": "来源 Source of the report",
+            "values": [{"key": key, "name": name} for key, name in SOURCES],
+        },
+    ]
+
+
+def filing_notice(cat: Category, record: IncidentRecord) -> str:
+    notice = service_notice(cat)
+    if record.snapped_m is not None:
+        notice += (
+            f"; the point lay {record.snapped_m:g} m outside every grid and was given to "
+            "the nearest one"
+        )
+    return notice
+
+
+def request_record(request: sr.ServiceRequest) -> dict[str, Any]:
+    cat = find(request.category)
+    return {
+        "service_request_id": str(request.id),
+        "status": request.status,
+        "status_notes": request.status_notes,
+        "service_name": cat.name_zh if cat else request.category,
+        "service_code": cat.code if cat else request.category,
+        "description": request.description,
+        "agency_responsible": request.agency,
+        "service_notice": service_notice(cat) if cat else None,
+        "requested_datetime": w3c_time(request.requested_at),
+        "updated_datetime": w3c_time(request.updated_at),
+        "expected_datetime": w3c_time(request.expected_at),
+        "address": request.address,
+        "address_id": None if request.building_id is None else str(request.building_id),
+        "zipcode": None,
+        "lat": None if request.lat is None else round(request.lat, GEOJSON_DECIMALS),
+        "long": None if request.lon is None else round(request.lon, GEOJSON_DECIMALS),
+        "media_url": request.media_url,
+    }

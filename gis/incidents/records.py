@@ -1,0 +1,104 @@
+"""An incident as stored, and its history of transitions."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.areas.codes import Level
+from gis.errors import NotFoundError
+from gis.incidents.workflow import State
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """An incident as stored; times are timezone-aware, ``snapped_m`` in metres."""
+
+    id: int
+    category: str
+    status: State
+    lon: float
+    lat: float
+    grid_id: int | None
+    grid_code: str | None
+    community_id: int | None
+    subdistrict_id: int | None
+    handler_staff_id: int | None
+    handling_level: Level
+    reported_at: dt.datetime
+    deadline_at: dt.datetime | None
+    clock_started_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    rework_count: int
+    version: int
+    duplicate_of: int | None
+    location_datum: str | None
+    address: str | None
+    description: str | None
+    source: str | None
+    snapped_m: float | None
+    media_url: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return not self.status.is_terminal
+
+
+_SELECT = """
+SELECT i.id, i.category, i.status, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+       i.grid_id, g.code AS grid_code, i.community_id, i.subdistrict_id,
+       i.handler_staff_id, i.handling_level, i.reported_at, i.deadline_at,
+       i.clock_started_at, i.closed_at, i.rework_count, i.version, i.duplicate_of,
+       i.location_datum, i.address, i.description, i.source, i.snapped_m, i.media_url
+FROM incident i LEFT JOIN grid g ON g.id = i.grid_id
+"""
+
+
+RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(IncidentRecord))
+
+
+def record_from(values: dict[str, Any]) -> IncidentRecord:
+    """The record in a row's values (extra values, such as a joined code, are ignored)."""
+    fields = {name: values[name] for name in RECORD_FIELDS}
+    fields.update(status=State(fields["status"]), handling_level=Level(fields["handling_level"]))
+    return IncidentRecord(**fields)
+
+
+def get_incident(session: Session, incident_id: int) -> IncidentRecord:
+    """One incident; NotFoundError if there is none with this id."""
+    row = session.execute(text(_SELECT + " WHERE i.id = :id"), {"id": incident_id}).first()
+    if row is None:
+        raise NotFoundError(f"no incident has id {incident_id}")
+    return record_from(row._asdict())
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One stored step of a case, oldest first; levels are None for the intake row."""
+
+    action: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    at: dt.datetime
+    note: str | None
+    from_level: str | None
+    to_level: str | None
+
+
+def history(session: Session, incident_id: int) -> list[HistoryEntry]:
+    """Every transition of a case in the order they happened."""
+    get_incident(session, incident_id)
+    rows = session.execute(
+        text(
+            "SELECT action, from_state, to_state, actor, at, note, from_level, to_level"
+            " FROM incident_transition WHERE incident_id = :i ORDER BY at, id"
+        ),
+        {"i": incident_id},
+    )
+    return [HistoryEntry(**r._asdict()) for r in rows]

@@ -1,0 +1,212 @@
+"""The closed loop stored: each step of a case, checked by the workflow and locked.
+
+The pure state machine of ``gis.incidents.workflow`` decides what is allowed;
+this module stores it. Rows are locked ``FOR UPDATE`` and carry a ``version``
+the caller must quote (optimistic locking): a dispatcher acting on a stale
+screen gets StaleVersionError instead of overwriting a colleague's work.
+Deadlines run in working time from the moment the clock starts. Nothing here
+commits: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.areas.codes import Level
+from gis.errors import ConflictError, InvalidFeatureError, NotFoundError, StaleVersionError
+from gis.incidents import workflow
+from gis.incidents.deadlines import deadline_after
+from gis.incidents.records import IncidentRecord, get_incident
+from gis.incidents.workcalendar import WorkCalendar
+from gis.incidents.workflow import Action, CaseFlow, State, Transition
+from gis.localtime import utc_now
+from gis.principal import Principal
+
+MERGE_ACTION = "merge"
+"""Action stored when a duplicate is merged into another case (it is cancelled as such)."""
+
+
+def _lock(session: Session, incident_id: int) -> Any:
+    row = session.execute(
+        text(
+            "SELECT id, category, status, handling_level, rework_count, version, subdistrict_id,"
+            " community_id, deadline_at, duplicate_of FROM incident WHERE id = :id FOR UPDATE"
+        ),
+        {"id": incident_id},
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no incident has id {incident_id}")
+    return row
+
+
+def _case(session: Session, row: Any) -> CaseFlow:
+    """The workflow's view of a stored case; the last transition keeps times in order."""
+    last = session.execute(
+        text(
+            "SELECT action, from_state, to_state, actor, at FROM incident_transition"
+            " WHERE incident_id = :i ORDER BY at DESC, id DESC LIMIT 1"
+        ),
+        {"i": row.id},
+    ).first()
+    history: tuple[Transition, ...] = ()
+    if last is not None:
+        history = (
+            Transition(
+                action=Action.ACCEPT,  # only its time matters to apply()
+                from_state=State(last.from_state or last.to_state),
+                to_state=State(last.to_state),
+                actor=last.actor,
+                at=last.at,
+            ),
+        )
+    return CaseFlow(
+        state=State(row.status),
+        rework_count=int(row.rework_count),
+        level=Level(row.handling_level),
+        history=history,
+    )
+
+
+def transition(
+    session: Session,
+    incident_id: int,
+    action: Action | str,
+    *,
+    principal: Principal,
+    expected_version: int,
+    note: str | None = None,
+    at: dt.datetime | None = None,
+    handler_staff_id: int | None = None,
+    calendar: WorkCalendar | None = None,
+) -> IncidentRecord:
+    """``principal`` applies ``action`` to the case and it is stored; the case as it now stands.
+
+    ``expected_version`` is the version the caller read (StaleVersionError
+    otherwise). Dispatch, redispatch and rework start the clock: the deadline
+    is the category's time limit in working time after ``at`` on ``calendar``
+    (default: the national calendar). ``handler_staff_id`` names the new
+    handler (dispatch, redispatch); escalation raises the level and leaves the
+    case without a handler until the new level assigns one.
+    """
+    at = at or utc_now()
+    row = _lock(session, incident_id)
+    if row.version != expected_version:
+        raise StaleVersionError(incident_id, expected_version, int(row.version))
+    after = workflow.apply(
+        _case(session, row),
+        action,
+        actor=principal.actor,
+        at=at,
+        note=note or "",
+        has_subdistrict=row.subdistrict_id is not None,
+    )
+    action = Action(action)
+    t = after.history[-1]
+    sets = ["status = :status", "handling_level = :level", "rework_count = :rework"]
+    params: dict[str, Any] = {
+        "id": incident_id,
+        "expected": expected_version,
+        "status": after.state.value,
+        "level": after.level.value,
+        "rework": after.rework_count,
+    }
+    if action in workflow.CLOCK_STARTS:
+        sets += ["clock_started_at = :at", "deadline_at = :deadline"]
+        params.update(at=at, deadline=deadline_after(row.category, at, calendar))
+    if action is Action.VERIFY:
+        sets.append("closed_at = :at")
+        params["at"] = at
+    if action is Action.ESCALATE:
+        sets.append("handler_staff_id = NULL")
+    elif handler_staff_id is not None:
+        known = session.execute(
+            text("SELECT 1 FROM staff WHERE id = :h"), {"h": handler_staff_id}
+        ).first()
+        if known is None:
+            raise InvalidFeatureError(
+                f"no staff member has id {handler_staff_id}; GET /api/v1/worklists/{{grid}} "
+                "lists who a grid's cases can go to"
+            )
+        sets.append("handler_staff_id = :handler")
+        params["handler"] = handler_staff_id
+    updated = session.execute(
+        text(
+            f"UPDATE incident SET {', '.join(sets)}, version = version + 1"
+            " WHERE id = :id AND version = :expected RETURNING version"
+        ),
+        params,
+    ).first()
+    if updated is None:
+        current = session.execute(
+            text("SELECT version FROM incident WHERE id = :id"), {"id": incident_id}
+        ).scalar_one()
+        raise StaleVersionError(incident_id, expected_version, int(current))
+    _write_transition(session, incident_id, t, action.value)
+    return get_incident(session, incident_id)
+
+
+def merge_duplicate(
+    session: Session,
+    incident_id: int,
+    into_id: int,
+    *,
+    principal: Principal,
+    note: str | None = None,
+    at: dt.datetime | None = None,
+) -> IncidentRecord:
+    """Mark ``incident_id`` a duplicate of ``into_id``; both rows stay, linked.
+
+    The duplicate is cancelled (作废) as such, so it leaves the open count;
+    the workflow allows that before dispatch only (a dispatched case is
+    somebody's work and is closed through the loop). Returns the duplicate.
+    """
+    if incident_id == into_id:
+        raise InvalidFeatureError("an incident cannot be a duplicate of itself")
+    at = at or utc_now()
+    target = _lock(session, into_id)
+    if target.duplicate_of is not None:
+        raise ConflictError(
+            f"incident {into_id} is itself a duplicate of {target.duplicate_of}; "
+            f"merge into {target.duplicate_of} instead"
+        )
+    row = _lock(session, incident_id)
+    if row.duplicate_of is not None:
+        raise ConflictError(f"incident {incident_id} is already a duplicate of {row.duplicate_of}")
+    reason = f"duplicate of incident {into_id}" + (f": {note}" if note else "")
+    after = workflow.apply(
+        _case(session, row), Action.CANCEL, actor=principal.actor, at=at, note=reason
+    )
+    session.execute(
+        text(
+            "UPDATE incident SET status = :s, duplicate_of = :into, version = version + 1"
+            " WHERE id = :id"
+        ),
+        {"s": after.state.value, "into": into_id, "id": incident_id},
+    )
+    _write_transition(session, incident_id, after.history[-1], MERGE_ACTION)
+    return get_incident(session, incident_id)
+
+
+def _write_transition(session: Session, incident_id: int, t: Transition, action: str) -> None:
+    session.execute(
+        text(
+            "INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor,"
+            " at, note, from_level, to_level)"
+            " VALUES (:i, :a, :f, :t, :actor, :at, :note, :fl, :tl)"
+        ),
+        {
+            "i": incident_id,
+            "a": action,
+            "f": t.from_state.value,
+            "t": t.to_state.value,
+            "actor": t.actor,
+            "at": t.at,
+            "note": t.note or None,
+            "fl": t.from_level.value,
+            "tl": t.to_level.value,
+        },
+    )
