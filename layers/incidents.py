@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -239,6 +239,43 @@ def legend_rows(measure: Measure, breaks: Sequence[float]) -> list[dict[str, str
         rows.append({"colour": colour, "label": label})
     rows.append({"colour": NO_DATA_COLOUR, "label": NO_DATA_LABEL_ZH})
     return rows
+
+
+def measure_json(measure: Measure) -> dict[str, Any]:
+    """A measure as the statistics answer and the page name it (snake_case, like the rows)."""
+    return {
+        "column": measure.column,
+        "label_zh": measure.label_zh,
+        "unit": measure.unit,
+        "higher_is_worse": measure.higher_is_worse,
+    }
+
+
+def classes_of(measure: Measure, values: Iterable[float | None]) -> dict[str, Any]:
+    """Everything a choropleth of ``measure`` over ``values`` needs, JSON-ready.
+
+    ``breaks`` are class minimums: a value belongs to the last class whose
+    minimum it reaches, so a client needs no arithmetic beyond ``>=``.
+    """
+    breaks = breaks_for(measure, values)
+    return {
+        "measure": measure_json(measure),
+        "method": "fixed" if measure.breaks is not None else "quantile",
+        "breaks": breaks,
+        "colours": class_colours(measure, len(breaks)),
+        "legend": legend_rows(measure, breaks),
+    }
+
+
+def measure_classes(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per measure column of the statistics ``rows`` (in their order), its map classes.
+
+    Computed over the rows as they are sent, so the page, which only draws
+    these, and any other reader of the answer see the same classes. Without
+    rows there is nothing to cut: the default measure alone, in one class.
+    """
+    columns = [c for c in rows[0] if is_measure_column(c)] if rows else [DEFAULT_MEASURE]
+    return {c: classes_of(measure_for(c), [row.get(c) for row in rows]) for c in columns}
 
 
 # --------------------------------------------------------------------------- periods
