@@ -183,10 +183,12 @@ def test_workflow_labels_cover_every_state_and_action() -> None:
 
 def test_page_styles_are_json() -> None:
     style = json.loads(json.dumps(incident_map_style()))
-    assert style["defaultMeasure"] == DEFAULT_MEASURE
+    assert style["defaultMeasure"]["column"] == DEFAULT_MEASURE
+    assert style["defaultMeasure"]["label_zh"] == "每千户事件数"
     assert [h["class"] for h in style["hotSpots"]] == list(HOT_SPOT_CLASSES)
-    on_time = next(m for m in style["measures"] if m["column"] == "on_time_rate")
-    assert on_time["breaks"] == [0.0, 0.5, 0.7, 0.85, 0.95]
+    assert style["noDataColour"] == NO_DATA_COLOUR
+    # Rate classes come with the data (measure_classes), not with the page.
+    assert not {"measures", "ramps", "classes"} & set(style)
     json.dumps(worklist_style())
 
 
