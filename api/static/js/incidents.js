@@ -14,6 +14,7 @@
   'use strict';
   var escapeHtml = gridmapCommon.escapeHtml;
   var getJSON = gridmapCommon.getJSON;
+  var allPages = gridmapCommon.allPages;
   var config = window.GRIDMAP_INCIDENTS;
   var style = config.style;
   var labels = style.labels;
@@ -363,14 +364,6 @@
       markReady();
     }
   });
-
-  function allPages(url, features) {
-    return getJSON(url).then(function (body) {
-      features = (features || []).concat(body.features);
-      var next = (body.links || []).filter(function (l) { return l.rel === 'next'; })[0];
-      return next ? allPages(next.href, features) : features;
-    });
-  }
 
   fillControls(initial);
   allPages(api + '/grids?limit=' + limit).then(function (grids) {
