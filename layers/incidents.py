@@ -11,8 +11,9 @@ rates of ``gis.incidents.stats.RATE_COLUMNS``). A
 measure with meaningful fixed breaks (the on-time closure rate) has them
 here; any other is cut at the quantiles of the grids' values, rounded to two
 significant figures (:func:`quantile_breaks`), because its range depends on
-the period's length and the category. The browser repeats that computation;
-the web tests check that both agree.
+the period's length and the category. Breaks, class colours and legend
+labels are computed only here: the statistics answer carries them
+(:func:`measure_classes`) and the page draws what it is sent.
 
 Colours: every ramp runs from good (blue or pale) to bad (red), whichever
 way a measure points, so red always means "look here". Hot spots use the
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -152,8 +153,10 @@ def measure_for(column: str) -> Measure:
 def two_significant(value: float) -> float:
     """``value`` (> 0) rounded half up to two significant figures.
 
-    Written with the same float operations as ``twoSignificant`` in
-    incidents.js (no log10, no banker's rounding), so both give the same breaks.
+    Half up, as people round a legend's numbers (``round`` would take 36.5 to
+    36). The scale is found by comparing the scaled value itself with 10 and
+    100, not from log10, whose float rounding can pick the wrong power of ten
+    just below one (99.99999999999999 has a log10 of exactly 2.0).
     """
     if not value > 0 or not math.isfinite(value):
         return 0.0
@@ -240,6 +243,43 @@ def legend_rows(measure: Measure, breaks: Sequence[float]) -> list[dict[str, str
         rows.append({"colour": colour, "label": label})
     rows.append({"colour": NO_DATA_COLOUR, "label": NO_DATA_LABEL_ZH})
     return rows
+
+
+def measure_json(measure: Measure) -> dict[str, Any]:
+    """A measure as the statistics answer and the page name it (snake_case, like the rows)."""
+    return {
+        "column": measure.column,
+        "label_zh": measure.label_zh,
+        "unit": measure.unit,
+        "higher_is_worse": measure.higher_is_worse,
+    }
+
+
+def classes_of(measure: Measure, values: Iterable[float | None]) -> dict[str, Any]:
+    """Everything a choropleth of ``measure`` over ``values`` needs, JSON-ready.
+
+    ``breaks`` are class minimums: a value belongs to the last class whose
+    minimum it reaches, so a client needs no arithmetic beyond ``>=``.
+    """
+    breaks = breaks_for(measure, values)
+    return {
+        "measure": measure_json(measure),
+        "method": "fixed" if measure.breaks is not None else "quantile",
+        "breaks": breaks,
+        "colours": class_colours(measure, len(breaks)),
+        "legend": legend_rows(measure, breaks),
+    }
+
+
+def measure_classes(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per measure column of the statistics ``rows`` (in their order), its map classes.
+
+    Computed over the rows as they are sent, so the page, which only draws
+    these, and any other reader of the answer see the same classes. Without
+    rows there is nothing to cut: the default measure alone, in one class.
+    """
+    columns = [c for c in rows[0] if is_measure_column(c)] if rows else [DEFAULT_MEASURE]
+    return {c: classes_of(measure_for(c), [row.get(c) for row in rows]) for c in columns}
 
 
 # --------------------------------------------------------------------------- periods
@@ -389,22 +429,15 @@ LABELS_ZH = {
 
 
 def incident_map_style() -> dict[str, Any]:
-    """Everything the planner's incident map needs to draw, as JSON-ready values."""
+    """What the planner's incident map draws with besides the statistics answer.
+
+    The rate classes are not here: they depend on the data, and come with
+    each statistics answer (:func:`measure_classes`). The default measure is,
+    so the measure picker can name it before the first answer arrives.
+    """
     return {
-        "measures": [
-            {
-                "column": m.column,
-                "label": m.label_zh,
-                "unit": m.unit,
-                "higherIsWorse": m.higher_is_worse,
-                "breaks": list(m.breaks) if m.breaks is not None else None,
-            }
-            for m in MEASURES
-        ],
-        "defaultMeasure": DEFAULT_MEASURE,
-        "ramps": {"badHigh": list(RAMP_BAD_HIGH), "goodHigh": list(RAMP_GOOD_HIGH)},
-        "classes": CLASSES,
-        "noData": {"colour": NO_DATA_COLOUR, "label": NO_DATA_LABEL_ZH},
+        "defaultMeasure": measure_json(measure_for(DEFAULT_MEASURE)),
+        "noDataColour": NO_DATA_COLOUR,
         "hotSpots": hot_spot_legend(),
         "hotSpotNoClass": HOT_SPOT_NO_CLASS_COLOUR,
         "grid": GRID_OUTLINE.leaflet(),

@@ -40,6 +40,7 @@ from gis.incidents.listing import IncidentPlace, incident_place
 from gis.incidents.records import IncidentRecord
 from gis.localtime import as_instant
 from gis.principal import Principal
+from layers.incidents import measure_classes
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"], default_response_class=JSONResponse)
 
@@ -219,10 +220,22 @@ def incident_statistics(
       each step, for steps ending in the period (null if none);
     - per_1000_households (received), then received per category.
 
-    ``incidents_without_grid`` counts those received in no current grid."""
+    ``incidents_without_grid`` counts those received in no current grid.
+
+    ``classes`` (JSON only): how a map colours each measure column of the rows
+    (per_1000_households and every ``*_rate``), in the rows' column order, so
+    that every map of the answer draws the same classes (the incident map
+    draws exactly these). Per column: ``measure`` (column, label_zh, unit:
+    per_1000 or fraction, higher_is_worse); ``method``: fixed breaks, or
+    quantile (the quantiles of these rows' values, rounded to two significant
+    figures; fewer classes when they coincide); ``breaks``: class minimums,
+    the first 0, ascending (a value is in the last class whose minimum it
+    reaches); ``colours``: one per class, red meaning worse; ``legend``:
+    ``{colour, label}`` per class, lowest first, then no data (null)."""
     df = stats.incident_counts(session.connection(), start, end, level=level, category=category)
     if format == "csv":
         return csv_response(df, f"incidents-{level}.csv")
+    rows = records(df)
     return JSONResponse(
         {
             "level": level,
@@ -230,7 +243,8 @@ def incident_statistics(
             "end": as_instant(end).isoformat(),
             "category": category,
             "incidents_without_grid": int(df.attrs["incidents_without_grid"]),
-            "rows": records(df),
+            "rows": rows,
+            "classes": measure_classes(rows),
         }
     )
 

@@ -27,6 +27,7 @@ from gis.geo.datum import GCJ02, from_wgs84
 from gis.incidents.hotspots import HOT_SPOT_CLASSES
 from gis.incidents.stats import HOURS_COLUMNS, RATE_COLUMNS, incident_counts
 from gis.settings import ServerSettings
+from layers.incidents import is_measure_column, measure_classes, quantile_breaks
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 from tests.http_checks import assert_error, ok
 
@@ -386,6 +387,30 @@ def test_statistics_carry_the_closed_loop_rates(
     )["rows"][0]
     assert empty["due"] == 0 and empty["on_time_rate"] is None
     assert empty["hours_reported_accepted"] is None
+
+
+def test_statistics_carry_the_map_classes_of_each_measure(demo_client: TestClient) -> None:
+    query = f"start={YEAR[0]}&end={YEAR[1]}"
+    body = ok(demo_client.get(f"/api/v1/incidents/statistics?{query}&level=grid"))
+    rows, classes = body["rows"], body["classes"]
+    assert list(classes) == [c for c in rows[0] if is_measure_column(c)]
+    assert {"per_1000_households", *RATE_COLUMNS} <= set(classes)
+    assert classes == measure_classes(rows)
+    per_1000 = classes["per_1000_households"]
+    assert per_1000["method"] == "quantile"
+    assert per_1000["breaks"] == quantile_breaks(r["per_1000_households"] for r in rows)
+    assert len(per_1000["breaks"]) == len(per_1000["colours"]) == len(per_1000["legend"]) - 1 >= 4
+    assert per_1000["legend"][-1]["label"] == "无数据"
+    assert classes["on_time_rate"]["method"] == "fixed"
+    assert classes["on_time_rate"]["measure"]["label_zh"] == "按期结案率"
+    # Cut over the rows of the level and category asked for.
+    community = ok(
+        demo_client.get(f"/api/v1/incidents/statistics?{query}&level=community&category=dispute")
+    )
+    assert community["classes"] == measure_classes(community["rows"])
+    assert community["classes"]["per_1000_households"] != per_1000
+    doc = ok(demo_client.get("/openapi.json"))["paths"]["/api/v1/incidents/statistics"]["get"]
+    assert "``classes``" in doc["description"] and "class minimums" in doc["description"]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,6 +32,7 @@ from layers.incidents import (
     incident_map_style,
     is_measure_column,
     legend_rows,
+    measure_classes,
     measure_for,
     period_choices,
     quantile_breaks,
@@ -181,11 +183,69 @@ def test_workflow_labels_cover_every_state_and_action() -> None:
 
 def test_page_styles_are_json() -> None:
     style = json.loads(json.dumps(incident_map_style()))
-    assert style["defaultMeasure"] == DEFAULT_MEASURE
+    assert style["defaultMeasure"]["column"] == DEFAULT_MEASURE
+    assert style["defaultMeasure"]["label_zh"] == "每千户事件数"
     assert [h["class"] for h in style["hotSpots"]] == list(HOT_SPOT_CLASSES)
-    on_time = next(m for m in style["measures"] if m["column"] == "on_time_rate")
-    assert on_time["breaks"] == [0.0, 0.5, 0.7, 0.85, 0.95]
+    assert style["noDataColour"] == NO_DATA_COLOUR
+    # Rate classes come with the data (measure_classes), not with the page.
+    assert not {"measures", "ramps", "classes"} & set(style)
     json.dumps(worklist_style())
+
+
+def _row(
+    code: str, per_1000: float | None, on_time: float | None, rework: float | None
+) -> dict[str, Any]:
+    """A statistics row: measure columns among counts, a mean and a category."""
+    return {
+        "code": code,
+        "households": 100,
+        "received": 3,
+        "on_time_rate": on_time,
+        "hours_reported_accepted": 2.5,
+        "per_1000_households": per_1000,
+        "rework_rate": rework,
+        "city_appearance": 1,
+    }
+
+
+def test_measure_classes_cut_each_measure_column_of_the_rows() -> None:
+    rows = [_row(f"g{i}", float(i), 0.1 * (i % 10), None) for i in range(1, 101)]
+    rows.append(_row("empty", None, None, None))
+    classes = json.loads(json.dumps(measure_classes(rows)))
+    assert list(classes) == ["on_time_rate", "per_1000_households", "rework_rate"]
+
+    per_1000 = classes["per_1000_households"]
+    assert per_1000["measure"] == {
+        "column": "per_1000_households",
+        "label_zh": "每千户事件数",
+        "unit": "per_1000",
+        "higher_is_worse": True,
+    }
+    assert per_1000["method"] == "quantile"
+    assert per_1000["breaks"] == [0.0, 21.0, 41.0, 60.0, 80.0]
+    assert per_1000["colours"] == list(RAMP_BAD_HIGH)
+    assert [r["label"] for r in per_1000["legend"]] == [
+        "<21", "21–41", "41–60", "60–80", "≥80", "无数据",
+    ]  # fmt: skip
+    assert [r["colour"] for r in per_1000["legend"]] == [*RAMP_BAD_HIGH, NO_DATA_COLOUR]
+
+    on_time = classes["on_time_rate"]
+    assert on_time["method"] == "fixed"
+    assert on_time["breaks"] == [0.0, 0.5, 0.7, 0.85, 0.95]
+    assert on_time["colours"] == list(RAMP_GOOD_HIGH)
+    assert on_time["measure"]["higher_is_worse"] is False
+    assert on_time["legend"][0]["label"] == "<50%"
+
+    rework = classes["rework_rate"]  # no values: one class
+    assert (rework["breaks"], rework["method"]) == ([0.0], "quantile")
+    assert [r["label"] for r in rework["legend"]] == ["全部", "无数据"]
+
+
+def test_measure_classes_without_rows_offer_the_default_measure() -> None:
+    classes = measure_classes([])
+    assert list(classes) == [DEFAULT_MEASURE]
+    assert classes[DEFAULT_MEASURE]["breaks"] == [0.0]
+    assert [r["label"] for r in classes[DEFAULT_MEASURE]["legend"]] == ["全部", "无数据"]
 
 
 def test_every_rate_of_the_statistics_has_a_chinese_label() -> None:

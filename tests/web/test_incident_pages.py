@@ -30,16 +30,7 @@ from gis.incidents.intake import Report, create_incident
 from gis.incidents.transitions import transition
 from gis.principal import Principal
 from gis.settings import ServerSettings
-from layers.incidents import (
-    DEFAULT_MEASURE,
-    breaks_for,
-    class_colours,
-    colour_for,
-    hot_spot_colour,
-    hot_spot_legend,
-    legend_rows,
-    measure_for,
-)
+from layers.incidents import DEFAULT_MEASURE, colour_for, hot_spot_colour, hot_spot_legend
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 
 pytestmark = pytest.mark.browser
@@ -48,6 +39,20 @@ GRID_PATHS = ".leaflet-gm-grids-pane path"
 HOT_PATHS = ".leaflet-gm-hot-pane path"
 MAP_READY = "(q) => document.body.dataset.incidents === q"
 """The map sets data-incidents to its address once a selection is drawn."""
+GRID_FILLS = """() => {
+    const fills = {};
+    window.gridmapIncidents.map.eachLayer((layer) => {
+        if (layer.feature && layer.options.pane === 'gm-grids') {
+            fills[layer.feature.properties.code] = layer.getElement().getAttribute('fill');
+        }
+    });
+    return fills;
+}"""
+"""Grid code -> the fill its path is drawn with."""
+RATE_LEGEND = """(rows) => rows.map((row) => ({
+    label: row.innerText.trim(),
+    colour: row.querySelector('i').getAttribute('style').replace('background:', ''),
+}))"""
 LOADS = "(n) => document.body !== null && document.body.dataset.loads === String(n)"
 """The worklist counts its loads in data-loads."""
 MANAGER = "王芳"
@@ -71,12 +76,19 @@ def _fills(tab: Any, selector: str) -> list[str]:
     return fills
 
 
-def _expected_fills(rows: list[dict[str, Any]], column: str) -> list[str]:
-    """The colour of each grid as layers/incidents.py classifies the API's rows."""
-    measure = measure_for(column)
-    breaks = breaks_for(measure, [r[column] for r in rows])
-    colours = class_colours(measure, len(breaks))
-    return sorted(colour_for(r[column], breaks, colours) for r in rows)
+def _assert_draws_the_answers_classes(tab: Any, stats: dict[str, Any], column: str) -> None:
+    """The page shows the classes the statistics answer sent for ``column``:
+    each grid the colour of the class its value reaches, the legend row by row."""
+    classes = stats["classes"][column]
+    fills: dict[str, str] = tab.evaluate(GRID_FILLS)
+    expected = {
+        r["code"]: colour_for(r[column], classes["breaks"], classes["colours"])
+        for r in stats["rows"]
+    }
+    assert fills == expected
+    legend = tab.eval_on_selector_all("#gm-legend-rates .gm-row", RATE_LEGEND)
+    assert legend == classes["legend"]
+    assert tab.locator("#gm-legend-title").inner_text() == classes["measure"]["label_zh"]
 
 
 # --------------------------------------------------------------------------- planner's map
@@ -99,16 +111,10 @@ def test_incident_map_shows_per_grid_rates_with_legend(live_server: str, page: A
     grids = _api(live_server, "/api/v1/grids", limit=1)["numberMatched"]
     fills = _fills(tab, GRID_PATHS)
     assert len(fills) == len(rows) == grids == 400
-    expected = _expected_fills(rows, DEFAULT_MEASURE)
-    assert sorted(fills) == expected
+    _assert_draws_the_answers_classes(tab, stats, DEFAULT_MEASURE)
     assert len(set(fills)) >= 4  # a year of incidents spreads over the classes
-
-    measure = measure_for(DEFAULT_MEASURE)
-    breaks = breaks_for(measure, [r[DEFAULT_MEASURE] for r in rows])
-    legend = tab.locator("#gm-legend-rates").inner_text()
-    for row in legend_rows(measure, breaks):
-        assert row["label"] in legend
-    assert "每千户事件数" in tab.locator("#gm-legend-title").inner_text()
+    assert stats["classes"][DEFAULT_MEASURE]["legend"][-1]["label"] == "无数据"
+    assert tab.locator("#gm-legend-title").inner_text() == "每千户事件数"
     received = sum(r["received"] for r in rows)
     assert f"{received:,} 件" in tab.locator("#gm-summary").inner_text()
     assert tab.locator("#gm-measure").input_value() == DEFAULT_MEASURE
@@ -158,44 +164,45 @@ def test_switching_period_category_and_measure_without_reloading(
     tab.wait_for_function(MAP_READY, arg=f"measure={DEFAULT_MEASURE}&period=m1", timeout=60000)
     month = next(p for p in tab.evaluate("() => window.GRIDMAP_INCIDENTS.periods")
                  if p["key"] == "m1")  # fmt: skip
-    rows = _api(
+    stats = _api(
         live_server,
         "/api/v1/incidents/statistics",
         level="grid",
         start=month["start"],
         end=month["end"],
-    )["rows"]
-    assert sorted(_fills(tab, GRID_PATHS)) == _expected_fills(rows, DEFAULT_MEASURE)
+    )
+    _assert_draws_the_answers_classes(tab, stats, DEFAULT_MEASURE)
     assert _fills(tab, GRID_PATHS) != before
 
     tab.select_option("#gm-category", "city_appearance")
     query = f"measure={DEFAULT_MEASURE}&period=m1&category=city_appearance"
     tab.wait_for_function(MAP_READY, arg=query, timeout=60000)
-    rows = _api(
+    stats = _api(
         live_server,
         "/api/v1/incidents/statistics",
         level="grid",
         start=month["start"],
         end=month["end"],
         category="city_appearance",
-    )["rows"]
-    assert sorted(_fills(tab, GRID_PATHS)) == _expected_fills(rows, DEFAULT_MEASURE)
+    )
+    _assert_draws_the_answers_classes(tab, stats, DEFAULT_MEASURE)
     assert "市容环境" in tab.locator("#gm-summary").inner_text()
     # One statistics call per switch.
     assert len([u for u in log.requests if "/incidents/statistics" in u]) == stats_calls + 2
 
     # Every rate column of the answer is offered; switching measure asks nothing new.
     options = tab.eval_on_selector_all("#gm-measure option", "(els) => els.map((e) => e.value)")
-    rate_columns = [c for c in rows[0] if c == DEFAULT_MEASURE or c.endswith("_rate")]
-    assert options == rate_columns
+    rate_columns = [c for c in stats["rows"][0] if c == DEFAULT_MEASURE or c.endswith("_rate")]
+    assert options == rate_columns == list(stats["classes"])
+    labels = tab.eval_on_selector_all("#gm-measure option", "(els) => els.map((e) => e.text)")
+    assert labels == [c["measure"]["label_zh"] for c in stats["classes"].values()]
     if len(options) > 1:
         other = options[1]
         tab.select_option("#gm-measure", other)
         tab.wait_for_function(
             MAP_READY, arg=f"measure={other}&period=m1&category=city_appearance", timeout=30000
         )
-        assert sorted(_fills(tab, GRID_PATHS)) == _expected_fills(rows, other)
-        assert measure_for(other).label_zh in tab.locator("#gm-legend-title").inner_text()
+        _assert_draws_the_answers_classes(tab, stats, other)
         assert len([u for u in log.requests if "/incidents/statistics" in u]) == stats_calls + 2
 
     assert tab.evaluate("() => window.__samePage") is True

@@ -14,6 +14,7 @@
   'use strict';
   var escapeHtml = gridmapCommon.escapeHtml;
   var getJSON = gridmapCommon.getJSON;
+  var allPages = gridmapCommon.allPages;
   var config = window.GRIDMAP_COVERAGE;
   var style = config.style;
   var labels = style.labels;
@@ -388,14 +389,6 @@
     refresh();
   });
   radiusSelect.addEventListener('change', refresh);
-
-  function allPages(url, features) {
-    return getJSON(url).then(function (body) {
-      features = (features || []).concat(body.features);
-      var next = (body.links || []).filter(function (l) { return l.rel === 'next'; })[0];
-      return next ? allPages(next.href, features) : features;
-    });
-  }
 
   var initial = new URLSearchParams(window.location.search);
   Promise.all([

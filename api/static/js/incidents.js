@@ -4,16 +4,17 @@
  * The style comes from layers/incidents.py (window.GRIDMAP_INCIDENTS.style).
  * Changing the period or category asks GET /api/v1/incidents/statistics once
  * (and /hot-spots when that layer is on) and restyles the grids in place;
- * changing the measure asks nothing: every rate column of the statistics rows
- * (per_1000_households and any *_rate) is offered. Measures without fixed
- * breaks are cut at quantiles rounded to two significant figures, as
- * layers/incidents.py quantile_breaks does. Zoomed in, the incidents in view
- * are drawn as points coloured by workflow state.
+ * changing the measure asks nothing: the statistics answer's ``classes`` name
+ * every measure it offers (per_1000_households and any *_rate) with its
+ * breaks, class colours and legend, all computed by layers/incidents.py
+ * measure_classes; the page only finds the class each grid's value reaches.
+ * Zoomed in, the incidents in view are drawn as points coloured by workflow state.
  */
 (function () {
   'use strict';
   var escapeHtml = gridmapCommon.escapeHtml;
   var getJSON = gridmapCommon.getJSON;
+  var allPages = gridmapCommon.allPages;
   var config = window.GRIDMAP_INCIDENTS;
   var style = config.style;
   var labels = style.labels;
@@ -28,16 +29,16 @@
   var legend = document.getElementById('gm-legend');
   var hint = document.getElementById('gm-hint');
 
-  var known = {};          // column -> measure definition of layers/incidents.py
-  style.measures.forEach(function (m) { known[m.column] = m; });
+  var defaultMeasure = style.defaultMeasure.column;
   var categoryNames = {};
   config.categories.forEach(function (c) {
     categoryNames[c.code] = c.name;
     c.subclasses.forEach(function (s) { categoryNames[s.code] = s.name; });
   });
   var rows = {};           // grid code -> statistics row
+  var measures = {};       // column -> its classes in the current answer
   var columns = [];        // measure columns of the current answer
-  var classes = null;      // {measure, breaks, colours} in force
+  var classes = null;      // the answer's classes of the measure shown
   var hotClasses = {};     // grid code -> Gi* class
   var generation = 0;      // answers of an older selection are dropped
   var pointsRequest = null;
@@ -63,12 +64,6 @@
     return Number(value).toLocaleString('zh-CN', {maximumFractionDigits: digits || 0});
   }
 
-  function shortNumber(v) { return String(Number(v.toPrecision(6))); }
-
-  function formatValue(value, unit) {
-    return unit === 'fraction' ? shortNumber(value * 100) + '%' : shortNumber(value);
-  }
-
   function showValue(value, unit) {
     if (value === null || value === undefined || !isFinite(value)) { return '—'; }
     return unit === 'fraction' ? number(value * 100, 1) + '%' : number(value, 1);
@@ -86,87 +81,23 @@
     hint.style.display = text ? 'block' : 'none';
   }
 
-  // --- classes (the same arithmetic as layers/incidents.py) ------------------------------
-  function twoSignificant(value) {
-    if (!(value > 0) || !isFinite(value)) { return 0; }
-    if (!(value >= 1e-9 && value <= 1e12)) { return value; }
-    var scale = 1;
-    while (value * scale < 10) { scale *= 10; }
-    while (value * scale >= 100) { scale /= 10; }
-    return Math.floor(value * scale + 0.5) / scale;
-  }
-
-  function quantileBreaks(values, count) {
-    var data = values.filter(function (v) {
-      return v !== null && v !== undefined && isFinite(v);
-    }).sort(function (a, b) { return a - b; });
-    var breaks = [0];
-    var n = data.length;
-    if (!n) { return breaks; }
-    for (var i = 1; i < count; i += 1) {
-      var position = i / count * (n - 1);
-      var low = Math.floor(position);
-      var high = Math.min(low + 1, n - 1);
-      var b = twoSignificant(data[low] + (data[high] - data[low]) * (position - low));
-      if (b > breaks[breaks.length - 1]) { breaks.push(b); }
-    }
-    return breaks;
-  }
-
-  function measureFor(column) {
-    if (known[column]) { return known[column]; }
-    return {column: column, label: column, breaks: null, higherIsWorse: true,
-      unit: column.indexOf('per_1000') === 0 ? 'per_1000' : 'fraction'};
-  }
-
-  function isMeasure(column) {
-    return Boolean(known[column]) || /_rate$/.test(column) || column.indexOf('per_1000') === 0;
-  }
-
-  function classColours(measure, count) {
-    var ramp = measure.higherIsWorse ? style.ramps.badHigh : style.ramps.goodHigh;
-    if (count <= 1) { return [measure.higherIsWorse ? ramp[0] : ramp[ramp.length - 1]]; }
-    var out = [];
-    for (var i = 0; i < count; i += 1) {
-      out.push(ramp[Math.round(i * (ramp.length - 1) / (count - 1))]);
-    }
-    return out;
-  }
-
-  function classify(column) {
-    var measure = measureFor(column);
-    var values = Object.keys(rows).map(function (code) { return rows[code][column]; });
-    var breaks = measure.breaks ? measure.breaks.slice() : quantileBreaks(values, style.classes);
-    classes = {measure: measure, breaks: breaks, colours: classColours(measure, breaks.length)};
+  // --- classes (computed by the server) -------------------------------------------------
+  function measureOf(column) {
+    return measures[column] ? measures[column].measure : style.defaultMeasure;
   }
 
   function colourFor(value) {
-    if (value === null || value === undefined || !isFinite(value)) { return style.noData.colour; }
+    if (value === null || value === undefined || !isFinite(value)) { return style.noDataColour; }
     var colour = classes.colours[0];
     classes.breaks.forEach(function (b, i) { if (value >= b) { colour = classes.colours[i]; } });
     return colour;
-  }
-
-  function legendRows() {
-    var b = classes.breaks;
-    var unit = classes.measure.unit;
-    var out = b.map(function (minimum, i) {
-      var label;
-      if (b.length === 1) { label = minimum === 0 ? '全部' : '≥' + formatValue(minimum, unit); }
-      else if (i === 0) { label = '<' + formatValue(b[1], unit); }
-      else if (i === b.length - 1) { label = '≥' + formatValue(minimum, unit); }
-      else { label = formatValue(minimum, unit) + '–' + formatValue(b[i + 1], unit); }
-      return {colour: classes.colours[i], label: label};
-    });
-    out.push({colour: style.noData.colour, label: style.noData.label});
-    return out;
   }
 
   // --- grids, hot spots and legend -------------------------------------------------------
   function gridStyle(feature) {
     var row = rows[feature.properties.code];
     var value = row && classes ? row[classes.measure.column] : null;
-    return L.extend({}, style.grid, {fillColor: classes ? colourFor(value) : style.noData.colour});
+    return L.extend({}, style.grid, {fillColor: classes ? colourFor(value) : style.noDataColour});
   }
 
   function hotStyle(feature) {
@@ -191,8 +122,8 @@
         [labels.received, number(row.received)]
       ];
       columns.forEach(function (c) {
-        var m = measureFor(c);
-        lines.push([m.label, showValue(row[c], m.unit)]);
+        var m = measureOf(c);
+        lines.push([m.label_zh, showValue(row[c], m.unit)]);
       });
       if (hotClasses[p.code]) { lines.push(['Gi*', hotLabel(hotClasses[p.code])]); }
       return '<table class="gm-popup">' + lines.map(function (l) {
@@ -208,9 +139,8 @@
   }
 
   function drawLegend() {
-    var m = classes.measure;
-    var html = '<b id="gm-legend-title">' + escapeHtml(m.label) + '</b>' +
-      '<div id="gm-legend-rates">' + legendRows().map(function (r) {
+    var html = '<b id="gm-legend-title">' + escapeHtml(classes.measure.label_zh) + '</b>' +
+      '<div id="gm-legend-rates">' + classes.legend.map(function (r) {
         return '<div class="gm-row"><i style="background:' + r.colour + '"></i>' +
           escapeHtml(r.label) + '</div>';
       }).join('') + '</div>';
@@ -232,12 +162,12 @@
   }
 
   function fillMeasures() {
-    var keep = wantedMeasure || measureSelect.value || style.defaultMeasure;
+    var keep = wantedMeasure || measureSelect.value || defaultMeasure;
     measureSelect.innerHTML = columns.map(function (c) {
-      return '<option value="' + escapeHtml(c) + '">' + escapeHtml(measureFor(c).label) +
+      return '<option value="' + escapeHtml(c) + '">' + escapeHtml(measureOf(c).label_zh) +
         '</option>';
     }).join('');
-    measureSelect.value = columns.indexOf(keep) >= 0 ? keep : style.defaultMeasure;
+    measureSelect.value = columns.indexOf(keep) >= 0 ? keep : defaultMeasure;
   }
 
   function period() {
@@ -253,7 +183,7 @@
   }
 
   function address() {
-    var params = new URLSearchParams({measure: measureSelect.value || style.defaultMeasure,
+    var params = new URLSearchParams({measure: measureSelect.value || defaultMeasure,
       period: period().key});
     if (categorySelect.value) { params.set('category', categorySelect.value); }
     if (hotBox.checked) { params.set('hot', '1'); }
@@ -269,7 +199,7 @@
   }
 
   function restyle() {
-    classify(measureSelect.value || style.defaultMeasure);
+    classes = measures[measureSelect.value || defaultMeasure];
     gridLayer.setStyle(gridStyle);
     drawLegend();
   }
@@ -299,8 +229,8 @@
       if (mine !== generation) { return; }
       rows = {};
       body.rows.forEach(function (row) { rows[row.code] = row; });
-      columns = body.rows.length ? Object.keys(body.rows[0]).filter(isMeasure)
-        : [style.defaultMeasure];
+      measures = body.classes;
+      columns = Object.keys(measures);
       fillMeasures();
       wantedMeasure = null;  // the address's measure is used once, when the columns are known
       restyle();
@@ -414,7 +344,7 @@
     var wantedCategory = initial.get('category');
     if (wantedCategory && categoryNames[wantedCategory]) { categorySelect.value = wantedCategory; }
     hotBox.checked = initial.get('hot') === '1';
-    columns = [style.defaultMeasure];
+    columns = [defaultMeasure];
     fillMeasures();
   }
 
@@ -434,14 +364,6 @@
       markReady();
     }
   });
-
-  function allPages(url, features) {
-    return getJSON(url).then(function (body) {
-      features = (features || []).concat(body.features);
-      var next = (body.links || []).filter(function (l) { return l.rel === 'next'; })[0];
-      return next ? allPages(next.href, features) : features;
-    });
-  }
 
   fillControls(initial);
   allPages(api + '/grids?limit=' + limit).then(function (grids) {
