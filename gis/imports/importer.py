@@ -91,12 +91,12 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from gis.db.models import SRID, AdminArea, Grid
+from gis.db.copy import copy_rows, hex_ewkb
+from gis.db.engine import refusals
+from gis.db.models import AdminArea, Grid
 from gis.errors import (
-    ConflictError,
     DatumMismatchError,
     ImportFileError,
     ImportRejectedError,
@@ -671,28 +671,14 @@ _COPY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _ewkb_hex(geoms: Sequence[BaseGeometry | None], multi: bool) -> list[str | None]:
-    """Hex EWKB with SRID 4326, the text form COPY accepts for a geometry column.
-
-    With ``multi``, polygons become one-part multipolygons, the column type.
-    """
-    arr = np.asarray(geoms, dtype=object)
-    if multi and arr.size:
-        polygons = np.flatnonzero(shapely.get_type_id(arr) == shapely.GeometryType.POLYGON)
-        if polygons.size:
-            arr[polygons] = shapely.multipolygons(arr[polygons], indices=np.arange(polygons.size))
-    arr = shapely.set_srid(arr, SRID)
-    return list(shapely.to_wkb(arr, hex=True, include_srid=True))
-
-
 def _rows(layer: str, records: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
     if layer in _AREA_LAYERS:
-        geoms = _ewkb_hex([r["geom"] for r in records], multi=True)
+        geoms = hex_ewkb((r["geom"] for r in records), multi=True)
     elif layer == "buildings":
-        geoms = _ewkb_hex([r["location"] for r in records], multi=False)
-        footprints = _ewkb_hex([r["footprint"] for r in records], multi=True)
+        geoms = hex_ewkb(r["location"] for r in records)
+        footprints = hex_ewkb((r["footprint"] for r in records), multi=True)
     else:
-        geoms = _ewkb_hex([r["geom"] for r in records], multi=False)
+        geoms = hex_ewkb(r["geom"] for r in records)
     for i, r in enumerate(records):
         if layer in _ADMIN_LEVEL:
             yield (
@@ -753,33 +739,13 @@ def write_layer(
     cost of one INSERT per row. If the database refuses anything, the
     savepoint is rolled back, so the caller's transaction is left as it was.
     """
-    columns = ", ".join(_COPY_COLUMNS[layer])
-    statement = f"COPY {_TABLES[layer]} ({columns}) FROM STDIN"
-    try:
-        with session.begin_nested():
-            dbapi = session.connection().connection.driver_connection
-            assert isinstance(dbapi, psycopg.Connection)
-            with dbapi.cursor() as cur:
-                with cur.copy(statement) as copy:
-                    for i, row in enumerate(_rows(layer, records), start=1):
-                        copy.write_row(row)
-                        if i % 1000 == 0:
-                            advance(1000)
-                advance(len(records) % 1000)
-                written = int(cur.rowcount)
-    except (psycopg.Error, DBAPIError) as exc:
-        orig = getattr(exc, "orig", exc)
-        diag = getattr(orig, "diag", None)
-        primary = getattr(diag, "message_primary", None) or str(orig).splitlines()[0]
-        detail = getattr(diag, "message_detail", None)
-        message = f"the database refused the {layer} import, so nothing was imported: {primary}" + (
-            f" ({detail})" if detail else ""
-        )
-        if isinstance(orig, psycopg.errors.IntegrityError):
-            raise ConflictError(message) from exc
-        if isinstance(orig, psycopg.errors.DataError):
-            raise InvalidParameterError(message) from exc
-        raise
+    with session.begin_nested(), refusals(f"the {layer} import"):
+        dbapi = session.connection().connection.driver_connection
+        assert isinstance(dbapi, psycopg.Connection)
+        with dbapi.cursor() as cur:
+            written = copy_rows(
+                cur, _TABLES[layer], _COPY_COLUMNS[layer], _rows(layer, records), advance
+            )
     session.expire_all()
     return written
 

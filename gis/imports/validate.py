@@ -28,7 +28,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -41,8 +40,9 @@ from gis.db.models import METRIC_SRID
 from gis.errors import GridmapError, RejectedRow
 from gis.geo.datum import BD09, GCJ02, WGS84, Datum, DatumKind, from_wgs84, to_wgs84
 from gis.geo.metric import MetricPlane
-from gis.incidents.catalogue import CATEGORIES, category_by_name_zh, top_level
+from gis.incidents.catalogue import find, top_level
 from gis.incidents.workflow import Action, State, Step, replay
+from gis.localtime import CITY_TZ
 from gis.progress import Advance, ignore
 
 # In the order a deployment loads them: each layer is checked against the ones before it.
@@ -58,8 +58,6 @@ LAYERS = (
 Layer = Literal[
     "districts", "subdistricts", "communities", "grids", "buildings", "facilities", "incidents"
 ]
-
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
 # How far (metres) a polygon may poke out of the district or of its community
 # before it counts as outside: boundaries digitised separately never match to
@@ -371,7 +369,7 @@ def _parse_datetime(value: Any) -> dt.datetime:
             raise ValueError
         parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=CHINA_TZ)
+        parsed = parsed.replace(tzinfo=CITY_TZ)
     return parsed
 
 
@@ -419,15 +417,6 @@ def parse_cell(col: Column, value: Any, now: dt.datetime) -> tuple[Any, str | No
 
 def _degrees(metres: float) -> float:
     return metres / _METRES_PER_DEGREE
-
-
-def _datum_name(datum: Datum) -> str:
-    return {
-        DatumKind.WGS84: "WGS84",
-        DatumKind.CGCS2000: "CGCS2000",
-        DatumKind.GCJ02: "GCJ-02",
-        DatumKind.BD09: "BD-09",
-    }.get(datum.kind, datum.label)
 
 
 def convert_geometries(geoms: NDArray[np.object_], datum: Datum) -> NDArray[np.object_]:
@@ -486,14 +475,14 @@ def _datum_hint(
     lon/lat is tried the same way. Arguments are representative points in
     source coordinates.
     """
-    given = _datum_name(datum)
+    given = datum.display_name
     wgs_like = datum.kind in (DatumKind.WGS84, DatumKind.CGCS2000)
     candidates: list[tuple[str, Callable[[NDArray[np.object_]], NDArray[np.object_]]]] = []
     for alt in (GCJ02, BD09, WGS84):  # the commoner mistake first
         if alt.kind is datum.kind or (alt is WGS84 and wgs_like):
             continue
         hint = (
-            f"looks like {_datum_name(alt)} coordinates given as {given}: "
+            f"looks like {alt.display_name} coordinates given as {given}: "
             f"re-run with --datum {alt.label}"
         )
         candidates.append((hint, functools.partial(_convert_as, alt)))
@@ -584,7 +573,7 @@ def check_geometries(
     still_valid = shapely.is_valid(wgs[idx]) if idx.size else np.zeros(0, bool)
     for i in idx[~still_valid]:
         problems[i].append(
-            f"geometry becomes invalid when converted from {_datum_name(datum)}: "
+            f"geometry becomes invalid when converted from {datum.display_name}: "
             f"{shapely.is_valid_reason(wgs[i])}"
         )
         ok[i] = False
@@ -645,7 +634,7 @@ def validate_layer(
 ) -> ValidatedLayer:
     """Check every row of ``table`` for ``layer``; return records or all problems found."""
     spec = SPECS[layer]
-    now = now or dt.datetime.now(tz=CHINA_TZ)
+    now = now or dt.datetime.now(tz=CITY_TZ)
     n = table.n_rows
     geo = check_geometries(table, spec, datum, ref)
     problems = geo.problems
@@ -903,17 +892,16 @@ def _check_incidents(
 ) -> dict[str, list[Any]]:
     # Hotline and city-platform exports name categories in Chinese: store the code.
     # Grids are assigned by gis.incidents.ingest, in SQL, as live intake does.
-    categories = {c.code for c in CATEGORIES}
     codes: list[Any] = []
     for i, given in enumerate(values["category"]):
-        named = category_by_name_zh(given) if given is not None else None
-        codes.append(named.code if named is not None and given not in categories else given)
-        if given is not None and given not in categories and named is None:
+        found = find(given) if given is not None else None
+        codes.append(found.code if found is not None else given)
+        if given is not None and found is None:
             top = ", ".join(c.code for c in top_level())
             problems[i].append(
                 f"unknown incident category {given!r} (codes such as {top}, or their Chinese names)"
             )
-    now = dt.datetime.now(tz=CHINA_TZ)
+    now = dt.datetime.now(tz=CITY_TZ)
     statuses: list[State | None] = []
     steps: list[tuple[Step, ...]] = []
     for i in range(len(geoms)):
