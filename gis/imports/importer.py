@@ -104,7 +104,7 @@ from gis.errors import (
     NoDistrictError,
     PayloadTooLargeError,
 )
-from gis.geo.datum import Datum, DatumKind, UnknownDatumError, parse_datum
+from gis.geo.datum import Datum, DatumKind
 from gis.imports.validate import (
     BOUNDARY_TOLERANCE_M,
     LAYERS,
@@ -163,7 +163,7 @@ def import_file(
     session: Session,
     layer: str,
     path: Path | str,
-    datum: str,
+    datum: Datum,
     *,
     progress: Progress = silent,
     lon_col: str | None = None,
@@ -174,7 +174,7 @@ def import_file(
     """Validate every row of ``path`` as ``layer`` and write them all, or nothing.
 
     Writes in the caller's transaction (the caller commits). ``datum`` is
-    required: the coordinates' datum or EPSG code, never guessed.
+    required: the coordinates' datum, parsed at the edge and never guessed.
     ``max_bytes`` overrides ``GRIDMAP_MAX_IMPORT_BYTES``. Raises
     `ImportRejectedError` with every bad row, `ImportFileError`,
     `DatumMismatchError`, `NoDistrictError`, `PayloadTooLargeError`, or
@@ -183,17 +183,13 @@ def import_file(
     started = time.perf_counter()
     if layer not in LAYERS:
         raise InvalidParameterError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}")
-    try:
-        source_datum = parse_datum(datum)
-    except UnknownDatumError as exc:
-        raise InvalidParameterError(str(exc)) from exc
     path = Path(path)
     check_size(path, ImportSettings().max_import_bytes if max_bytes is None else max_bytes)
 
     table, declared = read_source(
         path, layer, lon_col=lon_col, lat_col=lat_col, layer_name=gpkg_layer
     )
-    check_declared_crs(declared, source_datum, path)
+    check_declared_crs(declared, datum, path)
     spec = SPECS[layer]
     column_map, missing = resolve_columns(spec, list(table.attributes.columns))
     if missing:
@@ -214,7 +210,7 @@ def import_file(
     validated = validate_layer(
         layer,
         table,
-        source_datum,
+        datum,
         ref,
         column_map=column_map,
         advance=progress(f"checking {layer}", table.n_rows),
@@ -225,7 +221,7 @@ def import_file(
     notes = list(validated.notes)
     if layer == "incidents":
         written, ingest_notes = write_incidents(
-            session, validated.records, path, source_datum, advance=advance
+            session, validated.records, path, datum, advance=advance
         )
         notes += ingest_notes
     else:
@@ -235,7 +231,7 @@ def import_file(
     return ImportReport(
         layer=layer,
         path=path,
-        datum=source_datum.label,
+        datum=datum.label,
         rows_read=table.n_rows,
         rows_imported=written,
         seconds=time.perf_counter() - started,

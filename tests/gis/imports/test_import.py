@@ -50,7 +50,16 @@ from gis.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
-from gis.geo.datum import BD09, GCJ02, from_wgs84
+from gis.geo.datum import (
+    BD09,
+    CGCS2000,
+    GCJ02,
+    WGS84,
+    Datum,
+    UnknownDatumError,
+    from_wgs84,
+    parse_datum,
+)
 from gis.imports.importer import export_rejections_csv, import_file
 from gis.imports.validate import Area, ReferenceData, coverage_notes
 from gis.settings import ImportSettings
@@ -162,7 +171,7 @@ def _csv(path: Path, rows: list[dict[str, Any]], encoding: str = "utf-8") -> Pat
 
 
 def _rejected(
-    db: Session, layer: str, path: Path, datum: str = "wgs84", **kw: Any
+    db: Session, layer: str, path: Path, datum: Datum = WGS84, **kw: Any
 ) -> ImportRejectedError:
     with pytest.raises(ImportRejectedError) as info:
         import_file(db, layer, path, datum, **kw)
@@ -198,7 +207,7 @@ def test_geojson_buildings_import_with_grid_and_footprint(
             ({"ext_id": 3, "households": "40"}, Point(119.13, 36.66)),
         ],
     )
-    report = import_file(db, "buildings", path, "wgs84")
+    report = import_file(db, "buildings", path, WGS84)
     assert (report.rows_read, report.rows_imported, report.datum) == (3, 3, "wgs84")
     rows = db.execute(
         text(
@@ -252,8 +261,8 @@ def test_geopackage_facilities_import_from_a_named_layer(
         layer="facilities",
     )
     with pytest.raises(ImportFileError, match=r"2 layers.*--gpkg-layer"):
-        import_file(db, "facilities", path, "wgs84")
-    report = import_file(db, "facilities", path, "wgs84", gpkg_layer="facilities")
+        import_file(db, "facilities", path, WGS84)
+    report = import_file(db, "facilities", path, WGS84, gpkg_layer="facilities")
     assert report.rows_imported == 2
     rows = db.execute(
         text(
@@ -297,7 +306,7 @@ def test_shapefile_communities_import_with_truncated_column_names(
         4490,
     )
     assert (tmp_path / "communities.dbf").exists()
-    report = import_file(db, "communities", path, "cgcs2000")
+    report = import_file(db, "communities", path, CGCS2000)
     assert report.rows_imported == 2
     rows = db.execute(
         text(
@@ -324,7 +333,7 @@ def test_zipped_shapefile_imports(db: Session, ref: dict[str, int], tmp_path: Pa
         for part in shp.parent.glob("b.*"):
             if part != archive:
                 zf.write(part, part.name)
-    assert import_file(db, "buildings", archive, "wgs84").rows_imported == 1
+    assert import_file(db, "buildings", archive, WGS84).rows_imported == 1
 
 
 def test_csv_incidents_import_with_other_column_names_and_beijing_time(
@@ -359,7 +368,7 @@ def test_csv_incidents_import_with_other_column_names_and_beijing_time(
 
     rows[1]["latitude"] = "36.70015"  # on the road 16.7 m north of grid ...002001: snapped
     path = _csv(tmp_path / "incidents.csv", rows, encoding="gb18030")
-    report = import_file(db, "incidents", path, "wgs84")
+    report = import_file(db, "incidents", path, WGS84)
     assert report.rows_imported == 2
     assert any("1 incidents lay outside every grid and were snapped" in n for n in report.notes)
     rows_db = db.execute(
@@ -389,8 +398,8 @@ def test_csv_with_explicit_lon_lat_columns(
         [{"编号": "X", "ext_id": "B1", "households": "12", "E": "119.12", "N": "36.70"}],
     )
     with pytest.raises(ImportFileError, match=r"no lon/lat columns.*--lon-col"):
-        import_file(db, "buildings", path, "wgs84")
-    report = import_file(db, "buildings", path, "wgs84", lon_col="E", lat_col="N")
+        import_file(db, "buildings", path, WGS84)
+    report = import_file(db, "buildings", path, WGS84, lon_col="E", lat_col="N")
     assert report.rows_imported == 1
     assert any("编号" in n for n in report.notes)  # ignored columns are named
 
@@ -401,7 +410,7 @@ def test_csv_grids_as_wkt(db: Session, ref: dict[str, int], tmp_path: Path) -> N
         tmp_path / "grids.csv",
         [{"code": "370705001002002", "name": "二网格", "households": "", "wkt": gap.wkt}],
     )
-    report = import_file(db, "grids", path, "wgs84")
+    report = import_file(db, "grids", path, WGS84)
     assert report.rows_imported == 1
     row = db.execute(
         text(
@@ -638,7 +647,7 @@ def test_incident_date_problems(db: Session, ref: dict[str, int], tmp_path: Path
 def test_duplicate_ext_id_within_the_file_and_against_the_database(
     db: Session, ref: dict[str, int], tmp_path: Path
 ) -> None:
-    import_file(db, "buildings", _buildings(tmp_path, [(119.12, 36.70)], "first.geojson"), "wgs84")
+    import_file(db, "buildings", _buildings(tmp_path, [(119.12, 36.70)], "first.geojson"), WGS84)
     path = _geojson(
         tmp_path / "second.geojson",
         [
@@ -656,7 +665,7 @@ def test_duplicate_ext_id_within_the_file_and_against_the_database(
 
 def test_no_district_loaded_is_a_clear_error(db: Session, tmp_path: Path) -> None:
     with pytest.raises(NoDistrictError, match="no district boundary is loaded") as info:
-        import_file(db, "buildings", _buildings(tmp_path, [(119.12, 36.70)]), "wgs84")
+        import_file(db, "buildings", _buildings(tmp_path, [(119.12, 36.70)]), WGS84)
     assert "import one with `gridmap import districts FILE --datum ...`" in str(info.value)
     assert isinstance(info.value, NotFoundError)
 
@@ -772,7 +781,7 @@ def test_subdistrict_rows_are_checked(db: Session, tmp_path: Path) -> None:
             ({"code": "370705009", "name": "edge", "parent_code": "370705"}, sticks_out_3m),
         ],
     )
-    report = import_file(db, "subdistricts", good, "wgs84")
+    report = import_file(db, "subdistricts", good, WGS84)
     assert report.rows_imported == 2
     rows = _admin_rows(db, "subdistrict")
     assert [(r.code, r.parent, r.households, r.population, r.gt) for r in rows] == [
@@ -841,9 +850,9 @@ def test_a_deployment_loads_district_then_subdistricts_communities_and_grids(
 ) -> None:
     files = _deployment_files(tmp_path)
     with pytest.raises(NoDistrictError, match="gridmap import districts FILE"):
-        import_file(db, "subdistricts", files["subdistricts"], "wgs84")
+        import_file(db, "subdistricts", files["subdistricts"], WGS84)
 
-    report = import_file(db, "districts", files["districts"], "wgs84")
+    report = import_file(db, "districts", files["districts"], WGS84)
     assert report.rows_imported == 1 and report.notes == []
     (district,) = _admin_rows(db, "district")
     assert (district.code, district.parent, district.population, district.households) == (
@@ -853,19 +862,19 @@ def test_a_deployment_loads_district_then_subdistricts_communities_and_grids(
         0,
     )
 
-    report = import_file(db, "subdistricts", files["subdistricts"], "wgs84")
+    report = import_file(db, "subdistricts", files["subdistricts"], WGS84)
     assert report.rows_imported == 2
     assert report.notes == [
         "subdistricts now cover 100.0% of district 370705 (2 subdistricts, 2 from this file)"
     ]
 
-    report = import_file(db, "communities", files["communities"], "wgs84")
+    report = import_file(db, "communities", files["communities"], WGS84)
     assert report.rows_imported == 20
     assert report.notes == [
         "communities now cover 100.0% of subdistrict 370705001 (20 communities, 20 from this file)"
     ]
 
-    report = import_file(db, "grids", files["grids"], "wgs84")
+    report = import_file(db, "grids", files["grids"], WGS84)
     assert report.rows_imported == 1000
     assert report.notes == [
         "grids now cover 100.0% of the 20 communities this file adds to (20 fully covered)"
@@ -886,7 +895,7 @@ def test_a_deployment_loads_district_then_subdistricts_communities_and_grids(
 def test_one_overlap_among_1000_grids_is_found_quickly(db: Session, tmp_path: Path) -> None:
     files = _deployment_files(tmp_path)
     for layer in ("districts", "subdistricts", "communities"):
-        import_file(db, layer, files[layer], "wgs84")
+        import_file(db, layer, files[layer], WGS84)
     doc = json.loads(files["grids"].read_text(encoding="utf-8"))
     ring = doc["features"][6]["geometry"]["coordinates"][0]  # grid 007: column 1, row 1
     for point in ring:
@@ -1026,7 +1035,7 @@ def test_overlap_tolerance_is_one_square_metre(
     path = _geojson(
         tmp_path / "shallow.geojson", [({"code": "370705001002002", "name": "x"}, shallow)]
     )
-    assert import_file(db, "grids", path, "wgs84").rows_imported == 1
+    assert import_file(db, "grids", path, WGS84).rows_imported == 1
 
 
 def test_edges_shared_at_a_t_junction_are_not_an_overlap(
@@ -1040,7 +1049,7 @@ def test_edges_shared_at_a_t_junction_are_not_an_overlap(
         [(119.175, 36.70), (119.21, 36.70), (119.25, 36.70), (119.25, 36.75), (119.175, 36.75)]
     )
     path = _geojson(tmp_path / "g.geojson", [({"code": "370705001002002", "name": "x"}, gap)])
-    report = import_file(db, "grids", path, "wgs84")
+    report = import_file(db, "grids", path, WGS84)
     assert report.rows_imported == 1
     assert "grids now cover 100.0% of community 370705001002 (2 grids, 1 from this file)" in (
         report.notes
@@ -1078,7 +1087,7 @@ def test_the_summary_says_how_much_of_the_parent_is_covered(
         db,
         "grids",
         _geojson(tmp_path / "a.geojson", [({"code": "370705001002002", "name": "a"}, part)]),
-        "wgs84",
+        WGS84,
     )
     (note,) = [n for n in report.notes if "cover" in n]
     uncovered = _geodesic_m2(box(119.175, 36.73, 119.25, 36.75))
@@ -1098,7 +1107,7 @@ def test_the_summary_says_how_much_of_the_parent_is_covered(
         db,
         "grids",
         _geojson(tmp_path / "b.geojson", [({"code": "370705001002003", "name": "b"}, rest)]),
-        "wgs84",
+        WGS84,
     )
     assert "grids now cover 100.0% of community 370705001002 (3 grids, 1 from this file)" in (
         report.notes
@@ -1120,7 +1129,7 @@ def test_the_summary_says_how_much_of_the_parent_is_covered(
             )
         ],
     )
-    (note,) = import_file(db, "communities", path, "wgs84").notes
+    (note,) = import_file(db, "communities", path, WGS84).notes
     share = 100 * _geodesic_m2(_square(119.20, 36.76)) / _geodesic_m2(DISTRICT)
     assert (
         note.startswith("communities now cover ")
@@ -1187,7 +1196,7 @@ def test_consumer_map_coordinates_land_within_a_metre(
         list(shapely.points(x, y)),
         4326,  # mislabelled as WGS84, as consumer-map exports are: allowed
     )
-    report = import_file(db, "buildings", path, datum.label)
+    report = import_file(db, "buildings", path, datum)
     assert report.rows_imported == len(lon) and report.datum == datum.label
     assert _max_error_m(db, lon, lat) <= 1.0
 
@@ -1201,7 +1210,7 @@ def test_consumer_map_coordinates_given_as_wgs84_are_refused_with_a_hint(
     lat = np.array([36.66, 36.65, 36.66, 36.67])
     x, y = from_wgs84(lon, lat, datum)
     path = _buildings(tmp_path, list(zip(x.tolist(), y.tolist(), strict=True)))
-    err = _rejected(db, "buildings", path, "wgs84")
+    err = _rejected(db, "buildings", path, WGS84)
     name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[flag]
     hint = f"looks like {name} coordinates given as WGS84: re-run with --datum {flag}"
     for row in (2, 3, 4):
@@ -1209,14 +1218,14 @@ def test_consumer_map_coordinates_given_as_wgs84_are_refused_with_a_hint(
     assert _reasons(err, 1) == ""  # still inside, nothing to say about that one
     assert _count(db, "building") == 0
     # and re-run as the hint says, it goes in
-    assert import_file(db, "buildings", path, flag).rows_imported == 4
+    assert import_file(db, "buildings", path, datum).rows_imported == 4
 
 
 def test_wgs84_given_as_gcj02_gets_the_reverse_hint(
     db: Session, ref: dict[str, int], tmp_path: Path
 ) -> None:
     path = _buildings(tmp_path, [(119.103, 36.66)])  # GCJ->WGS moves it ~520 m west, out
-    err = _rejected(db, "buildings", path, "gcj02")
+    err = _rejected(db, "buildings", path, GCJ02)
     assert "looks like WGS84 coordinates given as GCJ-02: re-run with --datum wgs84" in _reasons(
         err, 1
     )
@@ -1232,7 +1241,7 @@ def test_epsg_4549_is_converted(db: Session, ref: dict[str, int], tmp_path: Path
         list(shapely.points(x, y)),
         4549,
     )
-    report = import_file(db, "buildings", path, "EPSG:4549")
+    report = import_file(db, "buildings", path, parse_datum("EPSG:4549"))
     assert report.datum == "EPSG:4549" and report.rows_imported == len(lon)
     assert _max_error_m(db, lon, lat) <= 0.01
 
@@ -1242,7 +1251,7 @@ def test_epsg_4549_csv_with_x_y_columns(db: Session, ref: dict[str, int], tmp_pa
     path = _csv(
         tmp_path / "gk.csv", [{"ext_id": "T0", "households": "1", "x": f"{x:.3f}", "y": f"{y:.3f}"}]
     )
-    assert import_file(db, "buildings", path, "epsg:4549").rows_imported == 1
+    assert import_file(db, "buildings", path, parse_datum("epsg:4549")).rows_imported == 1
     assert _max_error_m(db, np.array([119.12]), np.array([36.70])) <= 0.01
 
 
@@ -1266,7 +1275,7 @@ def test_declared_crs_contradicting_the_datum_is_refused(
     with pytest.raises(
         DatumMismatchError, match=rf"f\.gpkg declares .*EPSG:{declared}.*contradicts"
     ) as info:
-        import_file(db, "buildings", path, datum)
+        import_file(db, "buildings", path, parse_datum(datum))
     assert f"--datum EPSG:{declared}" in str(info.value)
     assert _count(db, "building") == 0
 
@@ -1279,18 +1288,18 @@ def test_geojson_crs_member_is_honoured(db: Session, ref: dict[str, int], tmp_pa
         crs="urn:ogc:def:crs:EPSG::4549",
     )
     with pytest.raises(DatumMismatchError):
-        import_file(db, "buildings", path, "wgs84")
-    assert import_file(db, "buildings", path, "EPSG:4549").rows_imported == 1
+        import_file(db, "buildings", path, WGS84)
+    assert import_file(db, "buildings", path, parse_datum("EPSG:4549")).rows_imported == 1
 
 
 def test_unknown_datum_and_layer_are_clear_errors(
     db: Session, ref: dict[str, int], tmp_path: Path
 ) -> None:
     path = _buildings(tmp_path, [(119.12, 36.70)])
-    with pytest.raises(InvalidParameterError, match="unknown datum 'google'"):
-        import_file(db, "buildings", path, "google")
+    with pytest.raises(UnknownDatumError, match="unknown datum 'google'"):
+        parse_datum("google")
     with pytest.raises(InvalidParameterError, match="unknown layer 'houses'"):
-        import_file(db, "houses", path, "wgs84")
+        import_file(db, "houses", path, WGS84)
 
 
 # ---------------------------------------------------------------- bad files
@@ -1317,23 +1326,23 @@ def test_malformed_files_are_clear_errors(
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(ImportFileError, match=match) as info:
-        import_file(db, "buildings", path, "wgs84")
+        import_file(db, "buildings", path, WGS84)
     assert name in str(info.value)
 
 
 def test_missing_file_and_missing_columns(db: Session, ref: dict[str, int], tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="no such file"):
-        import_file(db, "buildings", tmp_path / "nope.geojson", "wgs84")
+        import_file(db, "buildings", tmp_path / "nope.geojson", WGS84)
     path = _geojson(
         tmp_path / "c.geojson", [({"code": "370705001003"}, box(119.11, 36.63, 119.12, 36.64))]
     )
     with pytest.raises(
         ImportFileError, match=r"missing required column.*name, parent_code, households, population"
     ):
-        import_file(db, "communities", path, "wgs84")
+        import_file(db, "communities", path, WGS84)
     csv_path = _csv(tmp_path / "c.csv", [{"code": "370705001003", "name": "x"}])
     with pytest.raises(ImportFileError, match="WKT"):
-        import_file(db, "communities", csv_path, "wgs84")
+        import_file(db, "communities", csv_path, WGS84)
 
 
 def test_oversized_file_is_refused(
@@ -1342,10 +1351,10 @@ def test_oversized_file_is_refused(
     path = _buildings(tmp_path, [(119.12, 36.70)] * 50)
     monkeypatch.setenv("GRIDMAP_MAX_IMPORT_BYTES", "1000")
     with pytest.raises(PayloadTooLargeError, match="GRIDMAP_MAX_IMPORT_BYTES"):
-        import_file(db, "buildings", path, "wgs84")
+        import_file(db, "buildings", path, WGS84)
     monkeypatch.delenv("GRIDMAP_MAX_IMPORT_BYTES")
     with pytest.raises(PayloadTooLargeError):
-        import_file(db, "buildings", path, "wgs84", max_bytes=100)
+        import_file(db, "buildings", path, WGS84, max_bytes=100)
     assert _count(db, "building") == 0
 
 
@@ -1355,12 +1364,12 @@ def test_oversized_file_is_refused(
 def test_database_refusal_rolls_back_and_is_a_clear_error(
     db: Session, ref: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import_file(db, "buildings", _buildings(tmp_path, [(119.12, 36.70)], "first.geojson"), "wgs84")
+    import_file(db, "buildings", _buildings(tmp_path, [(119.12, 36.70)], "first.geojson"), WGS84)
     # Blind the validator to what is stored, as a concurrent import would.
     monkeypatch.setattr("gis.imports.importer._taken", lambda *a: {})
     path = _buildings(tmp_path, [(119.13, 36.70), (119.12, 36.71)], "second.geojson")  # B1 again
     with pytest.raises(ConflictError, match=r"refused the buildings import.*B1"):
-        import_file(db, "buildings", path, "wgs84")
+        import_file(db, "buildings", path, WGS84)
     assert _count(db, "building") == 1  # the earlier import stands, the session still works
     assert (
         db.execute(text("SELECT households FROM grid WHERE code = '370705001001001'")).scalar_one()
@@ -1376,7 +1385,7 @@ def test_progress_bar_reports_rows(db: Session, ref: dict[str, int], tmp_path: P
     console = Console(file=buffer, force_terminal=False, width=100)
     points = [(119.11 + i * 1e-5, 36.70) for i in range(1500)]
     with progress_bars(console=console) as progress:
-        import_file(db, "buildings", _buildings(tmp_path, points), "wgs84", progress=progress)
+        import_file(db, "buildings", _buildings(tmp_path, points), WGS84, progress=progress)
     output = buffer.getvalue()
     assert "writing buildings" in output and "1500/1500" in output
 
