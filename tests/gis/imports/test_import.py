@@ -60,8 +60,9 @@ from gis.geo.datum import (
     from_wgs84,
     parse_datum,
 )
+from gis.imports._reference import Area, ReferenceData
+from gis.imports._tiling import coverage_notes
 from gis.imports.importer import export_rejections_csv, import_file
-from gis.imports.validate import Area, ReferenceData, coverage_notes
 from gis.settings import ImportSettings
 
 DISTRICT = box(119.10, 36.62, 119.25, 36.80)
@@ -1366,7 +1367,7 @@ def test_database_refusal_rolls_back_and_is_a_clear_error(
 ) -> None:
     import_file(db, "buildings", _buildings(tmp_path, [(119.12, 36.70)], "first.geojson"), WGS84)
     # Blind the validator to what is stored, as a concurrent import would.
-    monkeypatch.setattr("gis.imports.importer._taken", lambda *a: {})
+    monkeypatch.setattr("gis.imports._reference._taken", lambda *a: {})
     path = _buildings(tmp_path, [(119.13, 36.70), (119.12, 36.71)], "second.geojson")  # B1 again
     with pytest.raises(ConflictError, match=r"refused the buildings import.*B1"):
         import_file(db, "buildings", path, WGS84)
