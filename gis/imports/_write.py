@@ -30,6 +30,9 @@ _ADMIN_COLUMNS = (
     "population",
     "floating_population",
 )
+_GEOMETRY_COLUMNS = frozenset({"geom", "location", "footprint"})
+# The record key of a column where it is not the column's own name.
+_RECORD_KEYS = {"type_code": "type"}
 _COPY_COLUMNS: dict[str, tuple[str, ...]] = {
     "districts": _ADMIN_COLUMNS,
     "subdistricts": _ADMIN_COLUMNS,
@@ -60,57 +63,18 @@ _COPY_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def _rows(layer: str, records: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
-    if layer in AREA_LAYERS:
-        geoms = hex_ewkb((r["geom"] for r in records), multi=True)
-    elif layer == "buildings":
-        geoms = hex_ewkb(r["location"] for r in records)
-        footprints = hex_ewkb((r["footprint"] for r in records), multi=True)
-    else:
-        geoms = hex_ewkb(r["geom"] for r in records)
-    for i, r in enumerate(records):
-        if layer in _ADMIN_LEVEL:
-            yield (
-                r["code"],
-                r["name"],
-                _ADMIN_LEVEL[layer],
-                r["parent_id"],
-                geoms[i],
-                r["households"],
-                r["population"],
-                r["floating_population"],
-            )
-        elif layer == "grids":
-            yield (
-                r["code"],
-                r["name"],
-                r["community_id"],
-                geoms[i],
-                r["households"],
-                r["population"],
-            )
-        elif layer == "buildings":
-            yield (
-                r["ext_id"],
-                r["grid_id"],
-                geoms[i],
-                footprints[i],
-                r["households"],
-                r["floors"],
-                r["address"],
-                r["name"],
-            )
+    """The records as COPY rows, cells in `_COPY_COLUMNS` order: one list for the order."""
+    cells: list[list[Any]] = []
+    for column in _COPY_COLUMNS[layer]:
+        if column == "level":
+            cells.append([_ADMIN_LEVEL[layer]] * len(records))
+        elif column in _GEOMETRY_COLUMNS:
+            multi = column == "footprint" or (column == "geom" and layer in AREA_LAYERS)
+            cells.append(hex_ewkb((r[column] for r in records), multi=multi))
         else:
-            yield (
-                r["ext_id"],
-                r["type"],
-                r["name"],
-                geoms[i],
-                r["capacity"],
-                r["floor_area_m2"],
-                r["opening_hours"],
-                r["address"],
-                r["community_id"],
-            )
+            key = _RECORD_KEYS.get(column, column)
+            cells.append([r[key] for r in records])
+    return zip(*cells, strict=True)
 
 
 def write_layer(
