@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from cli.context import open_engine
 from cli.progress import progress_bars
-from gis.errors import ImportRejectedError
+from gis.errors import ImportRejectedError, InvalidParameterError
+from gis.geo.datum import Datum, UnknownDatumError, parse_datum
 from gis.imports.importer import LAYERS, ImportReport, export_rejections_csv, import_file
 
 out = Console()
@@ -55,6 +56,7 @@ def import_command(
     ] = None,
 ) -> None:
     """Import a layer, all or nothing: every row is checked before anything is written."""
+    source_datum = _parse_datum(datum)
     try:
         with (
             open_engine() as engine,
@@ -66,7 +68,7 @@ def import_command(
                 session,
                 layer,
                 path,
-                datum,
+                source_datum,
                 progress=progress,
                 lon_col=lon_col,
                 lat_col=lat_col,
@@ -76,6 +78,14 @@ def import_command(
         _print_rejections(exc, report_csv)
         raise typer.Exit(1) from None
     out.print(_summary(report))
+
+
+def _parse_datum(text: str) -> Datum:
+    """The ``--datum`` named, refused before the database is opened if it is unknown."""
+    try:
+        return parse_datum(text)
+    except UnknownDatumError as exc:
+        raise InvalidParameterError(str(exc)) from exc
 
 
 def _summary(report: ImportReport) -> Table:

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import ImportRejectedError
+from gis.geo.datum import WGS84
 from gis.imports.importer import import_file
 from gis.incidents.deadlines import deadline_after
 from gis.incidents.ingest import IncidentIn, ingest_incidents
@@ -265,7 +266,7 @@ def test_csv_import_of_past_cases(db: Session, district: District, tmp_path: Pat
             _case("C3", lon=str(ON_ROAD[0]), lat=str(ON_ROAD[1])),
         ],
     )
-    report = import_file(db, "incidents", path, "wgs84")
+    report = import_file(db, "incidents", path, WGS84)
     assert report.rows_imported == 3
     assert (
         "statuses: 1 cancelled, 1 evaluated, 1 reported; 13 workflow transitions"
@@ -323,7 +324,7 @@ def test_csv_history_problems_are_reported_per_row(
         ],
     )
     with pytest.raises(ImportRejectedError) as caught:
-        import_file(db, "incidents", path, "wgs84")
+        import_file(db, "incidents", path, WGS84)
     reasons = {r.row: r.reason for r in caught.value.rejected}
     assert reasons[1] == "status closed needs dispatched_at, handled_at, feedback_at (missing)"
     assert (

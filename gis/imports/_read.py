@@ -1,0 +1,281 @@
+"""Reading a file into rows: formats, size limit, column names, and the CRS it declares."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+import shapely
+from numpy.typing import NDArray
+from pyproj import CRS
+
+from gis.errors import DatumMismatchError, ImportFileError, PayloadTooLargeError
+from gis.geo.datum import Datum, DatumKind
+from gis.imports._cells import as_text, is_blank
+from gis.imports._spec import SPECS
+
+FORMATS = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "GeoPackage",
+    ".shp": "Shapefile",
+    ".zip": "zipped Shapefile",
+    ".csv": "CSV",
+}
+LON_NAMES = ("lon", "lng", "longitude", "x")
+LAT_NAMES = ("lat", "latitude", "y")
+WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
+_SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+@dataclass
+class SourceTable:
+    """A file's rows: attributes by normalised column name, geometry in source coordinates.
+
+    ``geometry_problems`` holds, per row, why no geometry could be built (a CSV
+    cell that is not a number, unparsable WKT); ``None`` where there is none.
+    """
+
+    attributes: pd.DataFrame
+    geometry: NDArray[np.object_]
+    geometry_problems: list[str | None]
+    geometry_columns: tuple[str, ...] = ()
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.geometry)
+
+    def idents(self, column: str | None) -> list[str]:
+        """The codes or ext_ids in ``column`` as the checks read them, to look up the taken ones."""
+        if column is None:
+            return []
+        return [as_text(v) for v in self.attributes[column].tolist() if not is_blank(v)]
+
+
+def check_size(path: Path, max_bytes: int) -> int:
+    """Size of the file (with a Shapefile's sidecar files) in bytes, refused above ``max_bytes``."""
+    if not path.is_file():
+        raise ImportFileError(f"{path}: no such file")
+    parts = (
+        [path.with_suffix(s) for s in _SHAPEFILE_PARTS] if path.suffix.lower() == ".shp" else [path]
+    )
+    size = sum(p.stat().st_size for p in parts if p.is_file())
+    if size > max_bytes:
+        raise PayloadTooLargeError(
+            f"{path.name} is {size / 1e6:.1f} MB, over the import limit of "
+            f"{max_bytes / 1e6:.1f} MB; split the file, or raise GRIDMAP_MAX_IMPORT_BYTES"
+        )
+    return size
+
+
+def read_source(
+    path: Path,
+    layer: str,
+    *,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    layer_name: str | None = None,
+) -> tuple[SourceTable, CRS | None]:
+    """The file's rows and the CRS it declares (None if it declares none)."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ImportFileError(
+            f"{path.name}: unsupported file type {path.suffix or '(none)'}; "
+            f"use one of {', '.join(sorted(FORMATS))}"
+        )
+    if fmt == "CSV":
+        table, crs = _read_csv(path, layer, lon_col, lat_col), None
+    else:
+        table, crs = _read_gis(path, fmt, layer_name)
+    if table.n_rows == 0:
+        raise ImportFileError(f"{path.name}: contains no rows to import")
+    return table, crs
+
+
+def _normalise_columns(path: Path, columns: Sequence[object]) -> list[str]:
+    names = [str(c).strip().lower() for c in columns]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ImportFileError(f"{path.name}: column name(s) used twice: {', '.join(dupes)}")
+    return names
+
+
+def _read_gis(path: Path, fmt: str, layer_name: str | None) -> tuple[SourceTable, CRS | None]:
+    failures = (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.FieldError,
+        pyogrio.errors.GeometryError,
+        pyogrio.errors.CRSError,
+        OSError,
+        ValueError,
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+            if layer_name is not None and layer_name not in layers:
+                raise ImportFileError(
+                    f"{path.name} has no layer {layer_name!r}; its layers: {', '.join(layers)}"
+                )
+            if layer_name is None and len(layers) > 1:
+                raise ImportFileError(
+                    f"{path.name} has {len(layers)} layers ({', '.join(layers)}); "
+                    "choose one with --gpkg-layer"
+                )
+            frame = pyogrio.read_dataframe(path, layer=layer_name or layers[0])
+    except failures as exc:
+        raise ImportFileError(f"{path.name}: cannot be read as {fmt}: {exc}") from exc
+    geometry = np.asarray(frame.geometry.array, dtype=object)
+    attributes = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    attributes.columns = _normalise_columns(path, attributes.columns)
+    table = SourceTable(
+        attributes=attributes.reset_index(drop=True),
+        geometry=geometry,
+        geometry_problems=[None] * len(geometry),
+    )
+    return table, frame.crs
+
+
+def _read_csv_frame(path: Path) -> pd.DataFrame:
+    # Excel on a Chinese Windows saves CSV in GB18030/GBK, not UTF-8.
+    last: Exception | None = None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=True
+            )
+        except UnicodeDecodeError as exc:
+            last = exc
+        except pd.errors.EmptyDataError as exc:
+            raise ImportFileError(f"{path.name}: the CSV file is empty") from exc
+        except (pd.errors.ParserError, ValueError, OSError) as exc:
+            raise ImportFileError(f"{path.name}: cannot be read as CSV: {exc}") from exc
+    raise ImportFileError(f"{path.name}: neither UTF-8 nor GB18030 text ({last})")
+
+
+def _pick(
+    path: Path, names: list[str], explicit: str | None, defaults: Sequence[str]
+) -> str | None:
+    if explicit is not None:
+        wanted = explicit.strip().lower()
+        if wanted not in names:
+            raise ImportFileError(f"{path.name}: no column {explicit!r}; found: {', '.join(names)}")
+        return wanted
+    return next((n for n in defaults if n in names), None)
+
+
+def _read_csv(path: Path, layer: str, lon_col: str | None, lat_col: str | None) -> SourceTable:
+    frame = _read_csv_frame(path)
+    frame.columns = _normalise_columns(path, frame.columns)
+    names = list(frame.columns)
+    n = len(frame)
+    problems: list[str | None] = [None] * n
+    wkt_col = None if (lon_col or lat_col) else next((c for c in WKT_NAMES if c in names), None)
+    if wkt_col is not None:
+        raw = [None if is_blank(v) else str(v) for v in frame[wkt_col]]
+        geometry = np.asarray(shapely.from_wkt(raw, on_invalid="ignore"), dtype=object)
+        for i, (text_value, geom) in enumerate(zip(raw, geometry, strict=True)):
+            if text_value is not None and geom is None:
+                problems[i] = f"unparsable WKT in column {wkt_col}: {text_value[:60]!r}"
+        used: tuple[str, ...] = (wkt_col,)
+    else:
+        lon = _pick(path, names, lon_col, LON_NAMES)
+        lat = _pick(path, names, lat_col, LAT_NAMES)
+        if lon is None or lat is None:
+            polygons = "Point" not in SPECS[layer].geometry_types
+            need = (
+                f"a CSV of {layer} needs its polygons as WKT in a column named "
+                f"{' or '.join(WKT_NAMES)}"
+                if polygons
+                else (
+                    f"no lon/lat columns (looked for {'/'.join(LON_NAMES)} and "
+                    f"{'/'.join(LAT_NAMES)}, or WKT in {'/'.join(WKT_NAMES)}); "
+                    "name them with --lon-col and --lat-col"
+                )
+            )
+            raise ImportFileError(f"{path.name}: {need}; found: {', '.join(names)}")
+        xs = np.full(n, np.nan)
+        ys = np.full(n, np.nan)
+        for i, (x, y) in enumerate(zip(frame[lon], frame[lat], strict=True)):
+            bad = [
+                f"missing {name}" if is_blank(v) else f"{name} {v!r} is not a number"
+                for name, v in ((lon, x), (lat, y))
+                if not _is_float(v)
+            ]
+            if bad:
+                problems[i] = "; ".join(bad)
+            else:
+                xs[i], ys[i] = float(x), float(y)
+        geometry = np.full(n, None, dtype=object)
+        good = np.array([p is None for p in problems], dtype=bool)
+        geometry[good] = shapely.points(xs[good], ys[good])
+        used = (lon, lat)
+    return SourceTable(
+        attributes=frame.reset_index(drop=True),
+        geometry=geometry,
+        geometry_problems=problems,
+        geometry_columns=used,
+    )
+
+
+def _is_float(value: Any) -> bool:
+    if is_blank(value):
+        return False
+    try:
+        return bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+_LONLAT_EPSG = (4326, 4490)
+
+
+def _same_crs(declared: CRS, epsg: int) -> bool:
+    return bool(
+        declared.equals(CRS.from_epsg(epsg), ignore_axis_order=True)
+        or declared.to_epsg(min_confidence=70) == epsg
+    )
+
+
+def _describe(crs: CRS) -> str:
+    epsg = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{epsg} ({crs.name})" if epsg else repr(crs.name)
+
+
+def check_declared_crs(declared: CRS | None, datum: Datum, path: Path) -> None:
+    """Refuse a file whose declared CRS contradicts the datum the caller named.
+
+    WGS84, CGCS2000, GCJ-02 and BD-09 are all longitude/latitude, and a file
+    of GCJ-02 points is normally labelled EPSG:4326 by the tool that wrote
+    it; so any of these four accepts a file declaring EPSG:4326 or 4490. An
+    EPSG datum must match the declared CRS exactly.
+    """
+    if declared is None:
+        return
+    if datum.kind is DatumKind.EPSG:
+        assert datum.epsg is not None
+        if _same_crs(declared, datum.epsg):
+            return
+        wanted = f"--datum {datum.label}"
+    else:
+        if any(_same_crs(declared, code) for code in _LONLAT_EPSG):
+            return
+        wanted = f"--datum {datum.label}"
+    raise DatumMismatchError(
+        f"{path.name} declares its coordinates as {_describe(declared)}, which contradicts "
+        f"{wanted}. If the declared CRS is right, re-run with --datum "
+        f"{_suggest(declared)}; if the file's CRS label is wrong, fix the label first."
+    )
+
+
+def _suggest(crs: CRS) -> str:
+    epsg = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{epsg}" if epsg else "<its EPSG code>"
