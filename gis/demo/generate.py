@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -85,6 +84,7 @@ from gis.incidents.catalogue import category as catalogue_category
 from gis.incidents.workcalendar import WorkCalendar, default_calendar
 from gis.incidents.workflow import TRANSITIONS, Level
 from gis.incidents.workflow import escalate as escalate_level
+from gis.localtime import CITY_TZ
 
 DEFAULT_SEED = 370705
 DISTRICT_CODE = "370705"
@@ -120,7 +120,6 @@ OLD_TOWN_LONLAT = (119.125, 36.712)
 
 INCIDENT_START = dt.date(2025, 11, 1)
 INCIDENT_END = dt.date(2026, 10, 31)
-TIMEZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 BuildingKind = Literal["high_rise", "mid_rise", "low_rise"]
 GridStyle = Literal["estate", "walkup", "village"]
@@ -1114,7 +1113,7 @@ def _make_incidents(
             reported = dt.datetime.combine(
                 INCIDENT_START + dt.timedelta(days=int(chosen_days[i])),
                 dt.time(int(hours[i])),
-                TIMEZONE,
+                CITY_TZ,
             ) + dt.timedelta(seconds=int(minutes[i]))
             rows.append(
                 {
@@ -1127,7 +1126,7 @@ def _make_incidents(
             )
     df = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
     df = df.sort_values(["reported_at", "category"], kind="stable").reset_index(drop=True)
-    end = dt.datetime.combine(INCIDENT_END + dt.timedelta(days=1), dt.time(0), TIMEZONE)
+    end = dt.datetime.combine(INCIDENT_END + dt.timedelta(days=1), dt.time(0), CITY_TZ)
     age_days = np.array([(end - t).total_seconds() / 86400 for t in df["reported_at"]])
     roll = rng.random(len(df))
     status = np.where(roll < 0.02, "cancelled", "closed").astype(object)
@@ -1145,7 +1144,7 @@ def _make_incidents(
 # --------------------------------------------------------------------------- incident histories
 
 #: The moment the demo's data stands at: the end of its year (no step happens after it).
-DEMO_AS_OF = dt.datetime.combine(INCIDENT_END + dt.timedelta(days=1), dt.time(0), TIMEZONE)
+DEMO_AS_OF = dt.datetime.combine(INCIDENT_END + dt.timedelta(days=1), dt.time(0), CITY_TZ)
 #: Share of closed cases that come back from verification for rework at least once, and of
 #: those a second time (the monthly rework rate of a city runs at a few per cent).
 REWORK_SHARE = 0.065
@@ -1499,7 +1498,7 @@ def _make_histories(
                 if level is Level.DISTRICT:
                     continue
                 level = escalate_level(level, has_subdistrict=bool(has_subdistrict[g]))
-                when = dt.datetime.fromtimestamp(deadline, TIMEZONE).isoformat()
+                when = dt.datetime.fromtimestamp(deadline, CITY_TZ).isoformat()
                 note = f"deadline {when} passed {(at - deadline) / 3600:.1f} h ago"
                 actor = SYSTEM_ACTOR
             else:
@@ -1551,7 +1550,7 @@ def _make_histories(
 def _stamps(epoch_s: NDArray[np.int64], index: pd.Index) -> pd.Series:
     """Epoch seconds as Asia/Shanghai timestamps; negative values (absent) as NaT."""
     values = pd.Series(np.where(epoch_s >= 0, epoch_s, np.nan), index=index)
-    return pd.to_datetime(values, unit="s", utc=True).dt.tz_convert(TIMEZONE)
+    return pd.to_datetime(values, unit="s", utc=True).dt.tz_convert(CITY_TZ)
 
 
 # --------------------------------------------------------------------------- assembly
