@@ -66,7 +66,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import geopandas as gpd
@@ -79,47 +79,37 @@ from shapely.geometry.base import BaseGeometry
 
 from gis.areas.codes import child_code, reading_order
 from gis.coverage.catalogue import CATALOGUE
+from gis.demo.inputs import Unit, units_from_divisions
+from gis.demo.spec import (
+    DEFAULT_SEED,
+    DEMO_AS_OF,
+    DISTRICT_CODE,
+    FOOTPRINT_MARGIN_M,
+    GOV_SERVICE_POINTS,
+    GRID_HOUSEHOLDS,
+    GRID_MAX_HOUSEHOLDS,
+    GRID_MIN_HOUSEHOLDS,
+    HOUSEHOLDS_PER_KINDERGARTEN,
+    HOUSEHOLDS_PER_MANAGER,
+    HOUSEHOLDS_PER_SCHOOL,
+    HOUSEHOLDS_PER_WORKER,
+    INCIDENT_END,
+    INCIDENT_START,
+    METRIC_CRS,
+    OLD_TOWN_LONLAT,
+    OUTPUT_CRS,
+    SAMPLE_SPACING_M,
+    SEGMENT_MAX_M,
+    SNAP_M,
+    TARGET_HOUSEHOLDS,
+    VOLUNTEER_STATIONS,
+)
 from gis.errors import InvalidParameterError
 from gis.incidents.catalogue import category as catalogue_category
 from gis.incidents.workcalendar import WorkCalendar, default_calendar
 from gis.incidents.workflow import TRANSITIONS, Level
 from gis.incidents.workflow import escalate as escalate_level
 from gis.localtime import CITY_TZ
-
-DEFAULT_SEED = 370705
-DISTRICT_CODE = "370705"
-METRIC_CRS = "EPSG:4549"
-OUTPUT_CRS = "EPSG:4326"
-
-TARGET_HOUSEHOLDS = 100_000
-GRID_HOUSEHOLDS = 250
-GRID_MIN_HOUSEHOLDS = 200
-GRID_MAX_HOUSEHOLDS = 300
-HOUSEHOLDS_PER_MANAGER = 200
-HOUSEHOLDS_PER_WORKER = 300
-#: One kindergarten per ~3,000 households (the 5-minute circle serves 5,000-12,000 people).
-HOUSEHOLDS_PER_KINDERGARTEN = 3000
-#: One primary school per ~6,000 households (the 10-minute circle serves 15,000-25,000 people).
-HOUSEHOLDS_PER_SCHOOL = 6000
-#: Seed 000 (Futian): 13 community U-stations, 11 government-service agent points.
-VOLUNTEER_STATIONS = 13
-GOV_SERVICE_POINTS = 11
-
-#: Buildings stay this far (metres) inside their grid, so no footprint is cut.
-FOOTPRINT_MARGIN_M = 4.0
-#: Longest boundary segment (metres) before tiling: a straight line in EPSG:4549
-#: bends by < 0.1 mm over 50 m when reprojected to lon/lat.
-SEGMENT_MAX_M = 50.0
-#: Vertices closer than this (metres) are snapped together when tiling.
-SNAP_M = 0.001
-#: Spacing (metres) of the sample points that carry the household density.
-SAMPLE_SPACING_M = 60.0
-
-#: The old town of Weifang, east of the Bailang river (东关): the density peak.
-OLD_TOWN_LONLAT = (119.125, 36.712)
-
-INCIDENT_START = dt.date(2025, 11, 1)
-INCIDENT_END = dt.date(2026, 10, 31)
 
 BuildingKind = Literal["high_rise", "mid_rise", "low_rise"]
 GridStyle = Literal["estate", "walkup", "village"]
@@ -167,71 +157,6 @@ def grid_row_height(areas_m2: NDArray[np.float64] | list[float]) -> float:
     """Row height (metres) for numbering the grids of one community: one typical grid side."""
     areas = np.asarray(areas_m2, dtype=float)
     return float(math.sqrt(areas.mean())) if areas.size else 1.0
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-@dataclass
-class _Unit:
-    """An administrative unit being built (metric geometry)."""
-
-    code: str
-    name: str
-    parent_code: str
-    geom: BaseGeometry | None = None
-    children: list[_Unit] = field(default_factory=list)
-
-
-#: Committee titles in the statistics bureau's names, and what the place is called instead.
-_TITLES = {"居民委员会": "社区", "居委会": "社区", "村民委员会": "村", "村委会": "村", "办事处": ""}
-
-
-def _clean_name(name: str) -> str:
-    """The place a committee serves: 中学街社区居民委员会 → 中学街社区, 邢石村村委会 → 邢石村."""
-    name = name.strip()
-    for title, place in _TITLES.items():
-        if name.endswith(title):
-            name = name.removesuffix(title)
-            return name if name.endswith(place) else name + place
-    return name
-
-
-def _units_from_divisions(divisions: pd.DataFrame) -> tuple[_Unit, list[str], int]:
-    """The district with its subdistricts and the communities that become demo areas."""
-    missing = {"code", "name", "level", "parent_code"} - set(divisions.columns)
-    if missing:
-        raise InvalidParameterError(
-            f"divisions table lacks columns {sorted(missing)}; expected code,name,level,parent_code"
-        )
-    df = divisions.astype({"code": str, "parent_code": str, "level": str, "name": str})
-    district_rows = df[(df["level"] == "district") & (df["code"] == DISTRICT_CODE)]
-    if district_rows.empty:
-        raise InvalidParameterError(f"divisions table has no district row {DISTRICT_CODE}")
-    district = _Unit(DISTRICT_CODE, _clean_name(district_rows.iloc[0]["name"]), "")
-    subs = df[(df["level"] == "subdistrict") & (df["parent_code"] == DISTRICT_CODE)]
-    if subs.empty:
-        raise InvalidParameterError("divisions table has no subdistricts of 370705")
-    villages_as_communities: list[str] = []
-    villages_folded = 0
-    for row in subs.sort_values("code").itertuples():
-        sub = _Unit(str(row.code), _clean_name(str(row.name)), DISTRICT_CODE)
-        kids = df[df["parent_code"] == sub.code].sort_values("code")
-        communities = kids[kids["level"] == "community"]
-        villages = kids[kids["level"] == "village"]
-        if communities.empty:
-            communities = villages
-            villages_as_communities.extend(villages["code"].tolist())
-        else:
-            villages_folded += len(villages)
-        for c in communities.itertuples():
-            sub.children.append(_Unit(str(c.code), _clean_name(str(c.name)), sub.code))
-        if not sub.children:
-            raise InvalidParameterError(
-                f"subdistrict {sub.code} has neither communities nor villages"
-            )
-        district.children.append(sub)
-    return district, villages_as_communities, villages_folded
 
 
 # --------------------------------------------------------------------------- density
@@ -1143,8 +1068,6 @@ def _make_incidents(
 
 # --------------------------------------------------------------------------- incident histories
 
-#: The moment the demo's data stands at: the end of its year (no step happens after it).
-DEMO_AS_OF = dt.datetime.combine(INCIDENT_END + dt.timedelta(days=1), dt.time(0), CITY_TZ)
 #: Share of closed cases that come back from verification for rework at least once, and of
 #: those a second time (the monthly rework rate of a city runs at a few per cent).
 REWORK_SHARE = 0.065
@@ -1596,7 +1519,7 @@ def generate_demo(
     the result holds at least ~250 households per community.
     """
     rng = np.random.default_rng(seed)
-    district, villages_as_communities, villages_folded = _units_from_divisions(divisions)
+    district, villages_as_communities, villages_folded = units_from_divisions(divisions)
     to_metric = Transformer.from_crs(OUTPUT_CRS, METRIC_CRS, always_xy=True)
     boundary = _metric_boundary(boundary_wgs84, to_metric)
     density = _DensityField(boundary, to_metric, rng)
@@ -1618,7 +1541,7 @@ def generate_demo(
 
     # Communities, then grid pieces by household-weighted bisection.
     pieces: list[BaseGeometry] = []
-    piece_comm: list[_Unit] = []
+    piece_comm: list[Unit] = []
     piece_target: list[int] = []
     for sub in subs:
         assert sub.geom is not None
@@ -1772,7 +1695,7 @@ def generate_demo(
 
 
 def _roll_up(
-    children: gpd.GeoDataFrame, key: str, units: list[_Unit], parent_code: str | None
+    children: gpd.GeoDataFrame, key: str, units: list[Unit], parent_code: str | None
 ) -> gpd.GeoDataFrame:
     """Parent rows whose geometry is the coverage union of their children and counts their sums."""
     rows = []
@@ -1793,7 +1716,7 @@ def _roll_up(
 
 
 def _make_buildings(
-    grids: gpd.GeoDataFrame, district: _Unit, rng: np.random.Generator
+    grids: gpd.GeoDataFrame, district: Unit, rng: np.random.Generator
 ) -> gpd.GeoDataFrame:
     """Buildings of every grid (metric CRS), numbered in reading order inside each community."""
     names = {s.code: s.name for s in district.children} | {

@@ -11,13 +11,10 @@ serialised by an advisory lock) finds the district and loads nothing.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -28,11 +25,10 @@ from sqlalchemy.orm import Session
 
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
 from gis.db.models import SRID
-from gis.demo.generate import DEFAULT_SEED, DISTRICT_CODE, DemoDistrict, generate_demo
-from gis.errors import NotFoundError
+from gis.demo.generate import DemoDistrict, generate_demo
+from gis.demo.inputs import read_inputs
+from gis.demo.spec import DEFAULT_SEED, DISTRICT_CODE
 
-BOUNDARY_FILE = "kuiwen_370705.geojson"
-DIVISIONS_FILE = "kuiwen_divisions.csv"
 #: Key of the transaction-level advisory lock that serialises concurrent loads.
 _LOCK_KEY = 370_705_001
 #: Steps the progress bar counts: read, generate, seven writes, done.
@@ -55,32 +51,6 @@ class DemoCounts:
     staff: int
     facilities_by_type: dict[str, int]
     incidents: int
-
-
-def boundary_dir() -> Path:
-    """Where the boundary and division files are: ``GRIDMAP_BOUNDARY_DIR`` or the repo's."""
-    explicit = os.environ.get("GRIDMAP_BOUNDARY_DIR")
-    if explicit:
-        return Path(explicit)
-    return Path(__file__).resolve().parents[2] / "data" / "boundaries"
-
-
-def read_inputs(directory: Path | None = None) -> tuple[BaseGeometry, pd.DataFrame]:
-    """The district outline (lon/lat) and the statistics-bureau division table."""
-    directory = directory or boundary_dir()
-    boundary_path, divisions_path = directory / BOUNDARY_FILE, directory / DIVISIONS_FILE
-    for path in (boundary_path, divisions_path):
-        if not path.is_file():
-            raise NotFoundError(
-                f"Demo input {path} is missing. Restore data/boundaries from the repository "
-                "or point GRIDMAP_BOUNDARY_DIR at a directory holding "
-                f"{BOUNDARY_FILE} and {DIVISIONS_FILE}."
-            )
-    frame = gpd.read_file(boundary_path)
-    if frame.crs is not None and frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
-    divisions = pd.read_csv(divisions_path, dtype=str, keep_default_na=False)
-    return shapely.union_all(frame.geometry.to_numpy()), divisions
 
 
 def load_demo(engine: Engine, progress: bool = True, seed: int = DEFAULT_SEED) -> DemoCounts:

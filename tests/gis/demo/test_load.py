@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from gis.areas.codes import reading_order
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
+from gis.demo import inputs as demo_inputs
 from gis.demo import load as demo_module
 from gis.demo.generate import grid_row_height
-from gis.demo.load import DemoCounts, demo_counts, load_demo, read_inputs
+from gis.demo.inputs import read_inputs
+from gis.demo.load import DemoCounts, demo_counts, load_demo
 
 AREA = "ST_Area(ST_Transform({}, 4549))"
 
@@ -195,14 +197,14 @@ def test_a_failed_load_leaves_nothing_behind(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A small district from GRIDMAP_BOUNDARY_DIR, broken while writing incidents."""
-    real = demo_module.boundary_dir()
-    shutil.copy(real / demo_module.BOUNDARY_FILE, tmp_path)
+    real = demo_inputs.boundary_dir()
+    shutil.copy(real / demo_inputs.BOUNDARY_FILE, tmp_path)
     divisions = read_inputs(real)[1]
     small = divisions[
         divisions["code"].isin(["370705", "370705001"])
         | divisions["code"].str.startswith("370705001")
     ]
-    small.head(4).to_csv(tmp_path / demo_module.DIVISIONS_FILE, index=False)
+    small.head(4).to_csv(tmp_path / demo_inputs.DIVISIONS_FILE, index=False)
     monkeypatch.setenv("GRIDMAP_BOUNDARY_DIR", str(tmp_path))
     original = demo_module.generate_demo
     monkeypatch.setattr(
