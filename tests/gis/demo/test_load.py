@@ -14,7 +14,7 @@ from gis.areas.codes import reading_order
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
 from gis.demo import inputs as demo_inputs
 from gis.demo import load as demo_module
-from gis.demo.generate import grid_row_height
+from gis.demo._grids import grid_row_height
 from gis.demo.inputs import read_inputs
 from gis.demo.load import DemoCounts, demo_counts, load_demo
 
