@@ -23,7 +23,7 @@ from gis.demo.spec import (
     INCIDENT_START,
 )
 from gis.errors import InvalidParameterError
-from gis.incidents.catalogue import category as catalogue_category
+from gis.incidents.deadlines import deadline_after, runs_in_working_time
 from gis.incidents.workcalendar import WorkCalendar, default_calendar
 from gis.incidents.workflow import TRANSITIONS, Level
 from gis.incidents.workflow import escalate as escalate_level
@@ -55,7 +55,6 @@ _CANCEL_NOTES = ("重复上报", "不属于受理范围", "信息不全，无法
 _REWORK_NOTES = ("处置不彻底，需返工", "现场核查未达标", "群众反映问题仍在")
 #: Category effects on the log-odds of finishing on time (tight limits are missed more often).
 _ON_TIME_LOGIT_SHIFT = {"street_order": -0.5, "emergency": 0.6, "petition": 0.4, "dispute": -0.2}
-_LEVELS = ("grid", "community", "subdistrict", "district")
 #: (state, action) -> state after, from gis.incidents.workflow's table (plain strings, for speed).
 _NEXT = {(s.value, a.value): t.value for s, steps in TRANSITIONS.items() for a, t in steps.items()}
 
@@ -145,13 +144,16 @@ def _logistic(x: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _allowance_s(code: str, calendar: WorkCalendar) -> tuple[int, bool]:
-    """A category's time limit in seconds of its clock, and whether that clock is the calendar."""
-    deadline = catalogue_category(code).deadline
-    if not deadline.working:
-        return int(dt.timedelta(**deadline.as_kwargs()).total_seconds()), True
-    if deadline.unit == "hours":
-        return round(deadline.amount * 3600), False
-    return int(deadline.amount * calendar.working_day.total_seconds()), False
+    """A category's time limit in seconds of its clock, and whether that clock is the calendar.
+
+    Measured on the live rule (``deadline_after`` from the demo's first moment), so
+    that the lattice grants a case exactly what the live code would.
+    """
+    start = dt.datetime.combine(INCIDENT_START, dt.time(0), calendar.tz)
+    due = deadline_after(code, start, calendar)
+    if runs_in_working_time(code):
+        return round(calendar.working_time_between(start, due).total_seconds()), False
+    return round((due - start).total_seconds()), True
 
 
 def _first(event: tuple[int, str, int]) -> int:
@@ -168,7 +170,7 @@ def _actor(action: str, level: Level, manager: str, area_names: Sequence[str]) -
         return CENTRE_VERIFY
     if action == "evaluate":
         return EVALUATOR
-    return manager if level is Level.GRID else area_names[_LEVELS.index(level.value) - 1]
+    return manager if level is Level.GRID else area_names[list(Level).index(level) - 1]
 
 
 def make_histories(
