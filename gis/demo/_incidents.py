@@ -22,62 +22,41 @@ from gis.demo.spec import (
 )
 from gis.localtime import CITY_TZ
 
-#: category: (yearly mean, share near hot spots, sources and weights, subclasses)
-_INCIDENT_CLASSES: dict[str, tuple[int, float, dict[str, float], tuple[str, ...]]] = {
-    "city_appearance": (
-        1100,
-        0.45,
-        {"patrol": 0.45, "video": 0.25, "hotline": 0.15, "app": 0.15},
-        ("暴露垃圾", "道路不洁", "乱堆物堆料", "绿地脏乱", "垃圾满溢"),
-    ),
-    "advertising": (
-        350,
-        0.5,
-        {"patrol": 0.6, "video": 0.15, "hotline": 0.1, "app": 0.15},
-        ("非法小广告", "违规户外广告", "占道广告牌"),
-    ),
-    "construction": (
-        250,
-        0.2,
-        {"patrol": 0.4, "hotline": 0.35, "app": 0.15, "video": 0.1},
-        ("施工扰民", "施工废弃料", "道路破损未修复", "工地扬尘"),
-    ),
-    "street_order": (
-        800,
-        0.55,
-        {"patrol": 0.45, "video": 0.25, "hotline": 0.15, "app": 0.15},
-        ("占道经营", "无照游商", "店外经营", "机动车乱停放", "非机动车乱停放"),
-    ),
-    "emergency": (
-        40,
-        0.1,
-        {"hotline": 0.6, "video": 0.2, "patrol": 0.2},
-        ("路面塌陷", "供水管道破裂", "燃气泄漏", "火情"),
-    ),
-    "dispute": (
-        760,
-        0.3,
-        {"visit": 0.4, "hotline": 0.3, "patrol": 0.2, "app": 0.1},
-        ("邻里纠纷", "婚姻家庭纠纷", "物业纠纷", "劳资纠纷", "土地征收纠纷", "旧村改造纠纷"),
-    ),
-    "petition": (
-        120,
-        0.3,
-        {"visit": 0.7, "hotline": 0.3},
-        ("拆迁补偿信访", "物业管理信访", "社保待遇信访"),
-    ),
-    "safety_hazard": (
-        350,
-        0.25,
-        {"patrol": 0.55, "app": 0.2, "hotline": 0.15, "video": 0.1},
-        ("消防通道堵塞", "电动车楼道充电", "燃气使用隐患", "高空坠物隐患"),
-    ),
-    "help_request": (
-        230,
-        0.1,
-        {"hotline": 0.5, "app": 0.3, "visit": 0.2},
-        ("独居老人求助", "残疾人求助", "困难家庭求助"),
-    ),
+#: category: yearly mean count, share reported near a hot spot, seasonal swing (peak in summer)
+_VOLUMES: dict[str, tuple[int, float, float]] = {
+    "city_appearance": (1100, 0.45, 0.35),
+    "advertising": (350, 0.5, 0.1),
+    "construction": (250, 0.2, 0.35),
+    "street_order": (800, 0.55, 0.35),
+    "emergency": (40, 0.1, 0.1),
+    "dispute": (760, 0.3, 0.1),
+    "petition": (120, 0.3, 0.1),
+    "safety_hazard": (350, 0.25, 0.1),
+    "help_request": (230, 0.1, 0.1),
+}
+#: category: who reports it, with weights
+_SOURCES: dict[str, dict[str, float]] = {
+    "city_appearance": {"patrol": 0.45, "video": 0.25, "hotline": 0.15, "app": 0.15},
+    "advertising": {"patrol": 0.6, "video": 0.15, "hotline": 0.1, "app": 0.15},
+    "construction": {"patrol": 0.4, "hotline": 0.35, "app": 0.15, "video": 0.1},
+    "street_order": {"patrol": 0.45, "video": 0.25, "hotline": 0.15, "app": 0.15},
+    "emergency": {"hotline": 0.6, "video": 0.2, "patrol": 0.2},
+    "dispute": {"visit": 0.4, "hotline": 0.3, "patrol": 0.2, "app": 0.1},
+    "petition": {"visit": 0.7, "hotline": 0.3},
+    "safety_hazard": {"patrol": 0.55, "app": 0.2, "hotline": 0.15, "video": 0.1},
+    "help_request": {"hotline": 0.5, "app": 0.3, "visit": 0.2},
+}
+#: category: the subclasses its reports name
+_SUBCLASSES: dict[str, tuple[str, ...]] = {
+    "city_appearance": ("暴露垃圾", "道路不洁", "乱堆物堆料", "绿地脏乱", "垃圾满溢"),
+    "advertising": ("非法小广告", "违规户外广告", "占道广告牌"),
+    "construction": ("施工扰民", "施工废弃料", "道路破损未修复", "工地扬尘"),
+    "street_order": ("占道经营", "无照游商", "店外经营", "机动车乱停放", "非机动车乱停放"),
+    "emergency": ("路面塌陷", "供水管道破裂", "燃气泄漏", "火情"),
+    "dispute": ("邻里纠纷", "婚姻家庭纠纷", "物业纠纷", "劳资纠纷", "土地征收纠纷", "旧村改造纠纷"),
+    "petition": ("拆迁补偿信访", "物业管理信访", "社保待遇信访"),
+    "safety_hazard": ("消防通道堵塞", "电动车楼道充电", "燃气使用隐患", "高空坠物隐患"),
+    "help_request": ("独居老人求助", "残疾人求助", "困难家庭求助"),
 }
 _HOUR_WEIGHTS = np.array(
     [1, 1, 1, 1, 1, 2, 4, 8, 12, 13, 13, 12, 9, 10, 12, 12, 11, 10, 9, 8, 6, 4, 2, 1], dtype=float
@@ -106,11 +85,11 @@ def make_incidents(
     shapely.prepare(district)
     days = (INCIDENT_END - INCIDENT_START).days + 1
     rows: list[dict[str, object]] = []
-    for category, (mean, hot_share, sources, subclasses) in _INCIDENT_CLASSES.items():
+    for category, (mean, hot_share, swing) in _VOLUMES.items():
+        sources, subclasses = _SOURCES[category], _SUBCLASSES[category]
         n = int(rng.poisson(mean))
-        summer = category in ("street_order", "city_appearance", "construction")
         day = np.arange(days)
-        season = 1 + (0.35 if summer else 0.1) * np.sin(2 * math.pi * (day - 150) / 365)
+        season = 1 + swing * np.sin(2 * math.pi * (day - 150) / 365)
         chosen_days = rng.choice(days, n, p=season / season.sum())
         hours = rng.choice(24, n, p=_HOUR_WEIGHTS / _HOUR_WEIGHTS.sum())
         minutes = rng.integers(0, 60 * 60, n)
