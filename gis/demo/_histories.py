@@ -55,6 +55,8 @@ _CANCEL_NOTES = ("重复上报", "不属于受理范围", "信息不全，无法
 _REWORK_NOTES = ("处置不彻底，需返工", "现场核查未达标", "群众反映问题仍在")
 #: Category effects on the log-odds of finishing on time (tight limits are missed more often).
 _ON_TIME_LOGIT_SHIFT = {"street_order": -0.5, "emergency": 0.6, "petition": 0.4, "dispute": -0.2}
+#: What a step records besides its case and time: the columns of ``incident_transition``.
+TRANSITION_COLUMNS = ("action", "from_state", "to_state", "actor", "note", "from_level", "to_level")
 #: (state, action) -> state after, from gis.incidents.workflow's table (plain strings, for speed).
 _NEXT = {(s.value, a.value): t.value for s, steps in TRANSITIONS.items() for a, t in steps.items()}
 
@@ -415,20 +417,7 @@ def make_histories(
     out["closed_at"] = _stamps(verified_at, out.index)
     out["rework_count"] = reworks.astype(np.int64)
     out["version"] = version_out
-    transitions = pd.DataFrame(
-        rows,
-        columns=[
-            "incident_ext_id",
-            "at",
-            "action",
-            "from_state",
-            "to_state",
-            "actor",
-            "note",
-            "from_level",
-            "to_level",
-        ],
-    )
+    transitions = pd.DataFrame(rows, columns=["incident_ext_id", "at", *TRANSITION_COLUMNS])
     transitions["at"] = _stamps(transitions["at"].to_numpy(dtype=np.int64), transitions.index)
     return out, transitions
 

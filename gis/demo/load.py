@@ -11,20 +11,20 @@ serialised by an advisory lock) finds the district and loads nothing.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import shapely
 from psycopg import Cursor
-from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
-from gis.db.models import SRID
+from gis.coverage.facilities import WRITABLE_FIELDS
+from gis.db.copy import copy_rows, hex_ewkb
+from gis.demo._histories import TRANSITION_COLUMNS
 from gis.demo.generate import DemoDistrict, generate_demo
 from gis.demo.inputs import read_inputs
 from gis.demo.spec import DEFAULT_SEED, DISTRICT_CODE
@@ -33,6 +33,18 @@ from gis.demo.spec import DEFAULT_SEED, DISTRICT_CODE
 _LOCK_KEY = 370_705_001
 #: Steps the progress bar counts: read, generate, seven writes, done.
 _STEPS = 10
+_AREA_COLUMNS = ("code", "name", "households", "population", "floating_population")
+_INCIDENT_TIMES = ("reported_at", "clock_started_at", "deadline_at", "closed_at")
+_INCIDENT_COLUMNS = (
+    "ext_id",
+    "category",
+    "status",
+    "description",
+    "source",
+    "handling_level",
+    "rework_count",
+    "version",
+)
 
 
 @dataclass(frozen=True)
@@ -178,17 +190,15 @@ def _district_exists(conn: Connection) -> bool:
     )
 
 
-def _hex_ewkb(geoms: Iterable[BaseGeometry]) -> list[str]:
-    """Hex EWKB with SRID 4326: what PostGIS's geometry input reads in COPY."""
-    arr = shapely.set_srid(np.asarray(list(geoms), dtype=object), SRID)
-    return list(shapely.to_wkb(arr, hex=True, include_srid=True))
-
-
 def _plain(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[Any]]:
     """Rows of ``columns`` as Python values, NaN/NA as None (COPY's NULL)."""
     sub = frame[list(columns)].astype(object)
     sub = sub.where(sub.notna(), None)
     return sub.to_numpy().tolist()
+
+
+def _times(values: Iterable[pd.Timestamp]) -> list[dt.datetime | None]:
+    return [None if pd.isna(t) else t.to_pydatetime() for t in values]
 
 
 def _allocate_ids(cur: Cursor[Any], table: str, n: int) -> list[int]:
@@ -199,12 +209,20 @@ def _allocate_ids(cur: Cursor[Any], table: str, n: int) -> list[int]:
     return [int(r[0]) for r in cur.fetchall()]
 
 
-def _copy(
-    cur: Cursor[Any], table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+def _copy_frame(
+    cur: Cursor[Any],
+    table: str,
+    lead: dict[str, Sequence[Any]],
+    frame: pd.DataFrame,
+    columns: Sequence[str],
 ) -> None:
-    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    """COPY ``frame``'s ``columns`` into ``table``, each row after its ``lead`` values.
+
+    ``lead`` holds what the frame cannot say itself: database ids, the ids of
+    parents, geometries as hex EWKB.
+    """
+    rows = zip(*lead.values(), _plain(frame, columns), strict=True)
+    copy_rows(cur, table, [*lead, *columns], ([*head, *rest] for *head, rest in rows))
 
 
 def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
@@ -225,148 +243,59 @@ def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
         ):
             ids = _allocate_ids(cur, "admin_area", len(frame))
             area_id |= dict(zip(frame["code"], ids, strict=True))
-            parents = [area_id.get(p) if p else None for p in frame["parent_code"]]
-            values = _plain(
-                frame, ["code", "name", "households", "population", "floating_population"]
-            )
-            _copy(
-                cur,
-                "admin_area",
-                [
-                    "id",
-                    "level",
-                    "parent_id",
-                    "geom",
-                    "code",
-                    "name",
-                    "households",
-                    "population",
-                    "floating_population",
-                ],
-                (
-                    [i, level, parent, geom, *rest]
-                    for i, parent, geom, rest in zip(
-                        ids, parents, _hex_ewkb(frame.geometry), values, strict=True
-                    )
-                ),
-            )
+            lead: dict[str, Sequence[Any]] = {
+                "id": ids,
+                "level": [level] * len(frame),
+                "parent_id": [area_id.get(p) if p else None for p in frame["parent_code"]],
+                "geom": hex_ewkb(frame.geometry),
+            }
+            _copy_frame(cur, "admin_area", lead, frame, _AREA_COLUMNS)
 
         step("Writing grids")
         grids = demo.grids
         grid_ids = _allocate_ids(cur, "grid", len(grids))
         grid_id = dict(zip(grids["code"], grid_ids, strict=True))
-        _copy(
-            cur,
-            "grid",
-            ["id", "community_id", "geom", "code", "name", "households", "population"],
-            (
-                [i, area_id[c], geom, *rest]
-                for i, c, geom, rest in zip(
-                    grid_ids,
-                    grids["community_code"],
-                    _hex_ewkb(grids.geometry),
-                    _plain(grids, ["code", "name", "households", "population"]),
-                    strict=True,
-                )
-            ),
-        )
+        lead = {
+            "id": grid_ids,
+            "community_id": [area_id[c] for c in grids["community_code"]],
+            "geom": hex_ewkb(grids.geometry),
+        }
+        _copy_frame(cur, "grid", lead, grids, ["code", "name", "households", "population"])
 
         step("Writing buildings")
         b = demo.buildings
-        _copy(
-            cur,
-            "building",
-            [
-                "grid_id",
-                "location",
-                "footprint",
-                "ext_id",
-                "households",
-                "floors",
-                "address",
-                "name",
-            ],
-            (
-                [grid_id[g], loc, fp, *rest]
-                for g, loc, fp, rest in zip(
-                    b["grid_code"],
-                    _hex_ewkb(b.geometry),
-                    _hex_ewkb(b["footprint"]),
-                    _plain(b, ["ext_id", "households", "floors", "address", "name"]),
-                    strict=True,
-                )
-            ),
-        )
+        lead = {
+            "grid_id": [grid_id[g] for g in b["grid_code"]],
+            "location": hex_ewkb(b.geometry),
+            "footprint": hex_ewkb(b["footprint"]),
+        }
+        _copy_frame(cur, "building", lead, b, ["ext_id", "households", "floors", "address", "name"])
 
         step("Writing staff")
-        staff_ids = _allocate_ids(cur, "staff", len(demo.staff))
-        staff_id = dict(zip(demo.staff["staff_key"], staff_ids, strict=True))
-        _copy(
-            cur,
-            "staff",
-            ["id", "community_id", "name", "phone", "role", "specialist_duty"],
-            (
-                [i, area_id[c], *rest]
-                for i, c, rest in zip(
-                    staff_ids,
-                    demo.staff["community_code"],
-                    _plain(demo.staff, ["name", "phone", "role", "specialist_duty"]),
-                    strict=True,
-                )
-            ),
-        )
-        _copy(
+        staff, links = demo.staff, demo.staff_grids
+        staff_ids = _allocate_ids(cur, "staff", len(staff))
+        staff_id = dict(zip(staff["staff_key"], staff_ids, strict=True))
+        lead = {"id": staff_ids, "community_id": [area_id[c] for c in staff["community_code"]]}
+        _copy_frame(cur, "staff", lead, staff, ["name", "phone", "role", "specialist_duty"])
+        copy_rows(
             cur,
             "staff_grid",
             ["staff_id", "grid_id", "is_primary"],
             (
                 [staff_id[s], grid_id[g], bool(p)]
                 for s, g, p in zip(
-                    demo.staff_grids["staff_key"],
-                    demo.staff_grids["grid_code"],
-                    demo.staff_grids["is_primary"],
-                    strict=True,
+                    links["staff_key"], links["grid_code"], links["is_primary"], strict=True
                 )
             ),
         )
 
         step("Writing facilities")
         f = demo.facilities
-        _copy(
-            cur,
-            "facility",
-            [
-                "community_id",
-                "geom",
-                "ext_id",
-                "type_code",
-                "name",
-                "capacity",
-                "floor_area_m2",
-                "opening_hours",
-                "address",
-            ],
-            (
-                [area_id[c], geom, *rest]
-                for c, geom, rest in zip(
-                    f["community_code"],
-                    _hex_ewkb(f.geometry),
-                    _plain(
-                        f,
-                        [
-                            "ext_id",
-                            "type_code",
-                            "name",
-                            "capacity",
-                            "floor_area_m2",
-                            "opening_hours",
-                            "address",
-                        ],
-                    ),
-                    strict=True,
-                )
-            ),
-        )
+        lead = {
+            "community_id": [area_id[c] for c in f["community_code"]],
+            "geom": hex_ewkb(f.geometry),
+        }
+        _copy_frame(cur, "facility", lead, f, WRITABLE_FIELDS)
 
         step("Writing a year of incidents and their histories")
         _write_incidents(cur, demo, grid_id, staff_id)
@@ -394,66 +323,20 @@ def _write_incidents(
     """
     inc = demo.incidents
     ids = _allocate_ids(cur, "incident", len(inc))
-    incident_id = dict(zip(inc["ext_id"], ids, strict=True))
-    times = [
-        [None if pd.isna(t) else t.to_pydatetime() for t in inc[c]]
-        for c in ("reported_at", "clock_started_at", "deadline_at", "closed_at")
-    ]
-    handlers = [staff_id[k] if isinstance(k, str) else None for k in inc["handler_staff_key"]]
-    _copy(
-        cur,
-        "incident",
-        [
-            "id",
-            "grid_id",
-            "geom",
-            "reported_at",
-            "clock_started_at",
-            "deadline_at",
-            "closed_at",
-            "handler_staff_id",
-            "ext_id",
-            "category",
-            "status",
-            "description",
-            "source",
-            "handling_level",
-            "rework_count",
-            "version",
+    lead: dict[str, Sequence[Any]] = {
+        "id": ids,
+        "grid_id": [grid_id.get(g) if isinstance(g, str) else None for g in inc["grid_code"]],
+        "geom": hex_ewkb(inc.geometry),
+        **{c: _times(inc[c]) for c in _INCIDENT_TIMES},
+        "handler_staff_id": [
+            staff_id[k] if isinstance(k, str) else None for k in inc["handler_staff_key"]
         ],
-        (
-            [i, grid_id.get(g) if isinstance(g, str) else None, geom, *ts, h, *rest]
-            for i, g, geom, *ts, h, rest in zip(
-                ids,
-                inc["grid_code"],
-                _hex_ewkb(inc.geometry),
-                *times,
-                handlers,
-                _plain(
-                    inc,
-                    [
-                        "ext_id",
-                        "category",
-                        "status",
-                        "description",
-                        "source",
-                        "handling_level",
-                        "rework_count",
-                        "version",
-                    ],
-                ),
-                strict=True,
-            )
-        ),
-    )
+    }
+    _copy_frame(cur, "incident", lead, inc, _INCIDENT_COLUMNS)
+    incident_id = dict(zip(inc["ext_id"], ids, strict=True))
     tr = demo.incident_transitions
-    columns = ["action", "from_state", "to_state", "actor", "note", "from_level", "to_level"]
-    _copy(
-        cur,
-        "incident_transition",
-        ["incident_id", "at", *columns],
-        (
-            [incident_id[e], t.to_pydatetime(), *rest]
-            for e, t, rest in zip(tr["incident_ext_id"], tr["at"], _plain(tr, columns), strict=True)
-        ),
-    )
+    lead = {
+        "incident_id": [incident_id[e] for e in tr["incident_ext_id"]],
+        "at": [t.to_pydatetime() for t in tr["at"]],
+    }
+    _copy_frame(cur, "incident_transition", lead, tr, TRANSITION_COLUMNS)

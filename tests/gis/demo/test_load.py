@@ -210,7 +210,7 @@ def test_a_failed_load_leaves_nothing_behind(
     monkeypatch.setattr(
         demo_module, "generate_demo", lambda b, d, seed: original(b, d, seed, households=1_000)
     )
-    real_copy = demo_module._copy
+    real_copy = demo_module.copy_rows
     written: list[str] = []
 
     def copy_until_incidents(cur, table, columns, rows):  # type: ignore[no-untyped-def]
@@ -219,7 +219,7 @@ def test_a_failed_load_leaves_nothing_behind(
         real_copy(cur, table, columns, rows)
         written.append(table)
 
-    monkeypatch.setattr(demo_module, "_copy", copy_until_incidents)
+    monkeypatch.setattr(demo_module, "copy_rows", copy_until_incidents)
     with pytest.raises(RuntimeError, match="disk full"):
         load_demo(engine, progress=False)
     assert {"admin_area", "grid", "building", "facility"} <= set(written)
