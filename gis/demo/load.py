@@ -10,9 +10,8 @@ serialised by an advisory lock) finds the district and loads nothing.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +27,11 @@ from gis.demo._histories import TRANSITION_COLUMNS
 from gis.demo.generate import DemoDistrict, generate_demo
 from gis.demo.inputs import read_inputs
 from gis.demo.spec import DEFAULT_SEED, DISTRICT_CODE
+from gis.progress import Advance, Progress, silent
 
 #: Key of the transaction-level advisory lock that serialises concurrent loads.
 _LOCK_KEY = 370_705_001
-#: Steps the progress bar counts: read, generate, seven writes, done.
+#: Steps of the progress task: read, generate, seven writes, done.
 _STEPS = 10
 _AREA_COLUMNS = ("code", "name", "households", "population", "floating_population")
 _INCIDENT_TIMES = ("reported_at", "clock_started_at", "deadline_at", "closed_at")
@@ -65,23 +65,24 @@ class DemoCounts:
     incidents: int
 
 
-def load_demo(engine: Engine, progress: bool = True, seed: int = DEFAULT_SEED) -> DemoCounts:
+def load_demo(engine: Engine, progress: Progress = silent, seed: int = DEFAULT_SEED) -> DemoCounts:
     """Generate and store the demo district unless the database already holds 370705.
 
     Returns the counts now in the database either way. Takes a few seconds to
-    generate and a few to write; ``progress`` shows a bar on stderr.
+    generate and a few to write; ``progress`` hears of each step.
     """
-    with _steps(progress) as step, engine.begin() as conn:
+    advance = progress("Demo district 奎文区", _STEPS)
+    with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         if _district_exists(conn):
-            step("Demo district 奎文区 already loaded", _STEPS)
+            advance(_STEPS, description="Demo district 奎文区 already loaded")
         else:
-            step("Reading the Kuiwen boundary and divisions")
+            advance(1, description="Reading the Kuiwen boundary and divisions")
             boundary, divisions = read_inputs()
-            step("Generating subdistricts, communities, grids, buildings")
+            advance(1, description="Generating subdistricts, communities, grids, buildings")
             demo = generate_demo(boundary, divisions, seed)
-            _write(conn, demo, step)
-            step("Demo district 奎文区 loaded")
+            _write(conn, demo, advance)
+            advance(1, description="Demo district 奎文区 loaded")
     return demo_counts(engine)
 
 
@@ -143,43 +144,6 @@ def demo_counts(engine: Engine) -> DemoCounts:
     )
 
 
-# --------------------------------------------------------------------------- writing
-
-Step = Callable[..., None]
-
-
-@contextlib.contextmanager
-def _steps(show: bool) -> Iterator[Step]:
-    """A ``step(description)`` callback that advances a rich progress bar (or does nothing)."""
-    if not show:
-        yield lambda description, advance=1: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    ) as bar:
-        task = bar.add_task("Demo district 奎文区", total=_STEPS)
-
-        def step(description: str, advance: int = 1) -> None:
-            bar.update(task, description=description, advance=advance)
-
-        yield step
-
-
 def _district_exists(conn: Connection) -> bool:
     return (
         conn.execute(
@@ -225,16 +189,16 @@ def _copy_frame(
     copy_rows(cur, table, [*lead, *columns], ([*head, *rest] for *head, rest in rows))
 
 
-def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
+def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
     """Every layer of ``demo`` in the transaction of ``conn``, parents before children."""
-    step("Seeding facility types")
+    advance(1, description="Seeding facility types")
     with Session(bind=conn) as session:
         seed_facility_types(session)
         session.flush()
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cur:
-        step("Writing district, subdistricts and communities")
+        advance(1, description="Writing district, subdistricts and communities")
         area_id: dict[str, int] = {}
         for level, frame in (
             ("district", demo.district),
@@ -251,7 +215,7 @@ def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
             }
             _copy_frame(cur, "admin_area", lead, frame, _AREA_COLUMNS)
 
-        step("Writing grids")
+        advance(1, description="Writing grids")
         grids = demo.grids
         grid_ids = _allocate_ids(cur, "grid", len(grids))
         grid_id = dict(zip(grids["code"], grid_ids, strict=True))
@@ -262,7 +226,7 @@ def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
         }
         _copy_frame(cur, "grid", lead, grids, ["code", "name", "households", "population"])
 
-        step("Writing buildings")
+        advance(1, description="Writing buildings")
         b = demo.buildings
         lead = {
             "grid_id": [grid_id[g] for g in b["grid_code"]],
@@ -271,7 +235,7 @@ def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
         }
         _copy_frame(cur, "building", lead, b, ["ext_id", "households", "floors", "address", "name"])
 
-        step("Writing staff")
+        advance(1, description="Writing staff")
         staff, links = demo.staff, demo.staff_grids
         staff_ids = _allocate_ids(cur, "staff", len(staff))
         staff_id = dict(zip(staff["staff_key"], staff_ids, strict=True))
@@ -289,7 +253,7 @@ def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
             ),
         )
 
-        step("Writing facilities")
+        advance(1, description="Writing facilities")
         f = demo.facilities
         lead = {
             "community_id": [area_id[c] for c in f["community_code"]],
@@ -297,7 +261,7 @@ def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
         }
         _copy_frame(cur, "facility", lead, f, WRITABLE_FIELDS)
 
-        step("Writing a year of incidents and their histories")
+        advance(1, description="Writing a year of incidents and their histories")
         _write_incidents(cur, demo, grid_id, staff_id)
         for table in (
             "admin_area",

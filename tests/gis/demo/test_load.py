@@ -17,6 +17,7 @@ from gis.demo import load as demo_module
 from gis.demo._grids import grid_row_height
 from gis.demo.inputs import read_inputs
 from gis.demo.load import DemoCounts, demo_counts, load_demo
+from gis.progress import Advance
 
 AREA = "ST_Area(ST_Transform({}, 4549))"
 
@@ -187,10 +188,28 @@ def test_incidents_lie_in_their_grid(demo_engine: Engine) -> None:
 
 def test_loading_again_inserts_nothing(demo_engine: Engine) -> None:
     before = _row_counts(demo_engine)
-    counts = load_demo(demo_engine, progress=False)
+    counts = load_demo(demo_engine)
     assert _row_counts(demo_engine) == before
     assert counts == demo_counts(demo_engine)
     assert isinstance(counts, DemoCounts) and counts.grids == before["grid"]
+
+
+def test_a_load_reports_its_steps_as_one_task(demo_engine: Engine) -> None:
+    tasks: list[tuple[str, int]] = []
+    steps: list[tuple[int, str | None]] = []
+
+    def record(description: str, total: int, /) -> Advance:
+        tasks.append((description, total))
+
+        def advance(n: int = 1, /, description: str | None = None) -> None:
+            steps.append((n, description))
+
+        return advance
+
+    load_demo(demo_engine, progress=record)
+    assert len(tasks) == 1
+    assert sum(n for n, _ in steps) == tasks[0][1]
+    assert steps[-1][1] == "Demo district 奎文区 already loaded"
 
 
 def test_a_failed_load_leaves_nothing_behind(
@@ -221,7 +240,7 @@ def test_a_failed_load_leaves_nothing_behind(
 
     monkeypatch.setattr(demo_module, "copy_rows", copy_until_incidents)
     with pytest.raises(RuntimeError, match="disk full"):
-        load_demo(engine, progress=False)
+        load_demo(engine)
     assert {"admin_area", "grid", "building", "facility"} <= set(written)
     assert _scalar(engine, "SELECT count(*) FROM admin_area WHERE code LIKE '370705%'") == 0
     assert _scalar(engine, "SELECT count(*) FROM building") == 0
