@@ -1,11 +1,7 @@
-"""Load the demo district (潍坊市奎文区, 370705) into PostGIS.
+"""Store the demo district in PostGIS, once: ``gridmap demo`` on an empty database.
 
-``gridmap demo`` calls ``load_demo``: on a database without district 370705 it
-reads the real boundary and division list from ``GRIDMAP_BOUNDARY_DIR``
-(default: the repository's ``data/boundaries``), generates the district with
-``gis.demo.generate`` and writes every layer in one transaction with ``COPY``,
-so a failure leaves nothing behind and a second call (or a concurrent one,
-serialised by an advisory lock) finds the district and loads nothing.
+All layers go in one transaction with ``COPY`` under an advisory lock, so a
+failed load leaves nothing behind and a second (or concurrent) one loads nothing.
 """
 
 from __future__ import annotations
