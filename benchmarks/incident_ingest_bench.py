@@ -166,7 +166,7 @@ def main() -> None:
         engine = make_engine(recreate_database(url, "gridmap_ingest_bench"))
         schema.upgrade(engine)
         with console.status("Loading the demo district ..."):
-            load_demo(engine, progress=False)
+            load_demo(engine)
             with engine.connect() as conn:
                 conn.execute(text("DELETE FROM incident_transition"))
                 conn.execute(text("DELETE FROM incident"))

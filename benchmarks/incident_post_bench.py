@@ -81,7 +81,7 @@ def demo_database(server_url: str) -> tuple[Engine, str]:
     url = recreate_database(server_url, "gridmap_post_bench")
     engine = make_engine(url)
     schema.upgrade(engine)
-    load_demo(engine, progress=False)
+    load_demo(engine)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
     return engine, url

@@ -111,6 +111,7 @@ def demo(
     serve: Annotated[bool, typer.Option(help="Serve the map after loading.")] = True,
 ) -> None:
     """Load the demo district (if the database is empty) and serve the map and API."""
+    from cli.progress import progress_bars
     from gis.demo.load import load_demo
 
     server = ServerSettings()
@@ -120,7 +121,8 @@ def demo(
         _check_port_free(host, port)
     with open_engine() as engine:
         started = time.perf_counter()
-        counts = load_demo(engine, progress=sys.stderr.isatty())
+        with progress_bars(sys.stderr.isatty()) as progress:
+            counts = load_demo(engine, progress=progress)
         out.print(_counts_table(counts))
         out.print(f"Demo ready in {time.perf_counter() - started:.1f} s.")
         if serve:

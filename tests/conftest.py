@@ -74,6 +74,6 @@ def demo_engine(server_url: str) -> Iterator[Engine]:
 
     eng = make_engine(recreate_database(server_url, "gridmap_demo_test"))
     schema.upgrade(eng)
-    load_demo(eng, progress=False)
+    load_demo(eng)
     yield eng
     eng.dispose()

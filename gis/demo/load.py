@@ -1,42 +1,46 @@
-"""Load the demo district (潍坊市奎文区, 370705) into PostGIS.
+"""Store the demo district in PostGIS, once: ``gridmap demo`` on an empty database.
 
-``gridmap demo`` calls ``load_demo``: on a database without district 370705 it
-reads the real boundary and division list from ``GRIDMAP_BOUNDARY_DIR``
-(default: the repository's ``data/boundaries``), generates the district with
-``gis.demo.generate`` and writes every layer in one transaction with ``COPY``,
-so a failure leaves nothing behind and a second call (or a concurrent one,
-serialised by an advisory lock) finds the district and loads nothing.
+All layers go in one transaction with ``COPY`` under an advisory lock, so a
+failed load leaves nothing behind and a second (or concurrent) one loads nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 from psycopg import Cursor
-from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
-from gis.db.models import SRID
-from gis.demo.generate import DEFAULT_SEED, DISTRICT_CODE, DemoDistrict, generate_demo
-from gis.errors import NotFoundError
+from gis.coverage.facilities import WRITABLE_FIELDS
+from gis.db.copy import copy_rows, hex_ewkb
+from gis.demo._histories import TRANSITION_COLUMNS
+from gis.demo.generate import DemoDistrict, generate_demo
+from gis.demo.inputs import read_inputs
+from gis.demo.spec import DEFAULT_SEED, DISTRICT_CODE
+from gis.progress import Advance, Progress, silent
 
-BOUNDARY_FILE = "kuiwen_370705.geojson"
-DIVISIONS_FILE = "kuiwen_divisions.csv"
 #: Key of the transaction-level advisory lock that serialises concurrent loads.
 _LOCK_KEY = 370_705_001
-#: Steps the progress bar counts: read, generate, seven writes, done.
+#: Steps of the progress task: read, generate, seven writes, done.
 _STEPS = 10
+_AREA_COLUMNS = ("code", "name", "households", "population", "floating_population")
+_INCIDENT_TIMES = ("reported_at", "clock_started_at", "deadline_at", "closed_at")
+_INCIDENT_COLUMNS = (
+    "ext_id",
+    "category",
+    "status",
+    "description",
+    "source",
+    "handling_level",
+    "rework_count",
+    "version",
+)
 
 
 @dataclass(frozen=True)
@@ -57,49 +61,24 @@ class DemoCounts:
     incidents: int
 
 
-def boundary_dir() -> Path:
-    """Where the boundary and division files are: ``GRIDMAP_BOUNDARY_DIR`` or the repo's."""
-    explicit = os.environ.get("GRIDMAP_BOUNDARY_DIR")
-    if explicit:
-        return Path(explicit)
-    return Path(__file__).resolve().parents[2] / "data" / "boundaries"
-
-
-def read_inputs(directory: Path | None = None) -> tuple[BaseGeometry, pd.DataFrame]:
-    """The district outline (lon/lat) and the statistics-bureau division table."""
-    directory = directory or boundary_dir()
-    boundary_path, divisions_path = directory / BOUNDARY_FILE, directory / DIVISIONS_FILE
-    for path in (boundary_path, divisions_path):
-        if not path.is_file():
-            raise NotFoundError(
-                f"Demo input {path} is missing. Restore data/boundaries from the repository "
-                "or point GRIDMAP_BOUNDARY_DIR at a directory holding "
-                f"{BOUNDARY_FILE} and {DIVISIONS_FILE}."
-            )
-    frame = gpd.read_file(boundary_path)
-    if frame.crs is not None and frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
-    divisions = pd.read_csv(divisions_path, dtype=str, keep_default_na=False)
-    return shapely.union_all(frame.geometry.to_numpy()), divisions
-
-
-def load_demo(engine: Engine, progress: bool = True, seed: int = DEFAULT_SEED) -> DemoCounts:
+def load_demo(engine: Engine, progress: Progress = silent, seed: int = DEFAULT_SEED) -> DemoCounts:
     """Generate and store the demo district unless the database already holds 370705.
 
     Returns the counts now in the database either way. Takes a few seconds to
-    generate and a few to write; ``progress`` shows a bar on stderr.
+    generate and a few to write; ``progress`` hears of each step.
     """
-    with _steps(progress) as step, engine.begin() as conn:
+    advance = progress("Demo district 奎文区", _STEPS)
+    with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         if _district_exists(conn):
-            step("Demo district 奎文区 already loaded", _STEPS)
+            advance(_STEPS, description="Demo district 奎文区 already loaded")
         else:
-            step("Reading the Kuiwen boundary and divisions")
+            advance(1, description="Reading the Kuiwen boundary and divisions")
             boundary, divisions = read_inputs()
-            step("Generating subdistricts, communities, grids, buildings")
+            advance(1, description="Generating subdistricts, communities, grids, buildings")
             demo = generate_demo(boundary, divisions, seed)
-            _write(conn, demo, step)
-            step("Demo district 奎文区 loaded")
+            _write(conn, demo, advance)
+            advance(1, description="Demo district 奎文区 loaded")
     return demo_counts(engine)
 
 
@@ -161,43 +140,6 @@ def demo_counts(engine: Engine) -> DemoCounts:
     )
 
 
-# --------------------------------------------------------------------------- writing
-
-Step = Callable[..., None]
-
-
-@contextlib.contextmanager
-def _steps(show: bool) -> Iterator[Step]:
-    """A ``step(description)`` callback that advances a rich progress bar (or does nothing)."""
-    if not show:
-        yield lambda description, advance=1: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    ) as bar:
-        task = bar.add_task("Demo district 奎文区", total=_STEPS)
-
-        def step(description: str, advance: int = 1) -> None:
-            bar.update(task, description=description, advance=advance)
-
-        yield step
-
-
 def _district_exists(conn: Connection) -> bool:
     return (
         conn.execute(
@@ -208,17 +150,15 @@ def _district_exists(conn: Connection) -> bool:
     )
 
 
-def _hex_ewkb(geoms: Iterable[BaseGeometry]) -> list[str]:
-    """Hex EWKB with SRID 4326: what PostGIS's geometry input reads in COPY."""
-    arr = shapely.set_srid(np.asarray(list(geoms), dtype=object), SRID)
-    return list(shapely.to_wkb(arr, hex=True, include_srid=True))
-
-
 def _plain(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[Any]]:
     """Rows of ``columns`` as Python values, NaN/NA as None (COPY's NULL)."""
     sub = frame[list(columns)].astype(object)
     sub = sub.where(sub.notna(), None)
     return sub.to_numpy().tolist()
+
+
+def _times(values: Iterable[pd.Timestamp]) -> list[dt.datetime | None]:
+    return [None if pd.isna(t) else t.to_pydatetime() for t in values]
 
 
 def _allocate_ids(cur: Cursor[Any], table: str, n: int) -> list[int]:
@@ -229,24 +169,32 @@ def _allocate_ids(cur: Cursor[Any], table: str, n: int) -> list[int]:
     return [int(r[0]) for r in cur.fetchall()]
 
 
-def _copy(
-    cur: Cursor[Any], table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+def _copy_frame(
+    cur: Cursor[Any],
+    table: str,
+    lead: dict[str, Sequence[Any]],
+    frame: pd.DataFrame,
+    columns: Sequence[str],
 ) -> None:
-    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    """COPY ``frame``'s ``columns`` into ``table``, each row after its ``lead`` values.
+
+    ``lead`` holds what the frame cannot say itself: database ids, the ids of
+    parents, geometries as hex EWKB.
+    """
+    rows = zip(*lead.values(), _plain(frame, columns), strict=True)
+    copy_rows(cur, table, [*lead, *columns], ([*head, *rest] for *head, rest in rows))
 
 
-def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
+def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
     """Every layer of ``demo`` in the transaction of ``conn``, parents before children."""
-    step("Seeding facility types")
+    advance(1, description="Seeding facility types")
     with Session(bind=conn) as session:
         seed_facility_types(session)
         session.flush()
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cur:
-        step("Writing district, subdistricts and communities")
+        advance(1, description="Writing district, subdistricts and communities")
         area_id: dict[str, int] = {}
         for level, frame in (
             ("district", demo.district),
@@ -255,150 +203,61 @@ def _write(conn: Connection, demo: DemoDistrict, step: Step) -> None:
         ):
             ids = _allocate_ids(cur, "admin_area", len(frame))
             area_id |= dict(zip(frame["code"], ids, strict=True))
-            parents = [area_id.get(p) if p else None for p in frame["parent_code"]]
-            values = _plain(
-                frame, ["code", "name", "households", "population", "floating_population"]
-            )
-            _copy(
-                cur,
-                "admin_area",
-                [
-                    "id",
-                    "level",
-                    "parent_id",
-                    "geom",
-                    "code",
-                    "name",
-                    "households",
-                    "population",
-                    "floating_population",
-                ],
-                (
-                    [i, level, parent, geom, *rest]
-                    for i, parent, geom, rest in zip(
-                        ids, parents, _hex_ewkb(frame.geometry), values, strict=True
-                    )
-                ),
-            )
+            lead: dict[str, Sequence[Any]] = {
+                "id": ids,
+                "level": [level] * len(frame),
+                "parent_id": [area_id.get(p) if p else None for p in frame["parent_code"]],
+                "geom": hex_ewkb(frame.geometry),
+            }
+            _copy_frame(cur, "admin_area", lead, frame, _AREA_COLUMNS)
 
-        step("Writing grids")
+        advance(1, description="Writing grids")
         grids = demo.grids
         grid_ids = _allocate_ids(cur, "grid", len(grids))
         grid_id = dict(zip(grids["code"], grid_ids, strict=True))
-        _copy(
-            cur,
-            "grid",
-            ["id", "community_id", "geom", "code", "name", "households", "population"],
-            (
-                [i, area_id[c], geom, *rest]
-                for i, c, geom, rest in zip(
-                    grid_ids,
-                    grids["community_code"],
-                    _hex_ewkb(grids.geometry),
-                    _plain(grids, ["code", "name", "households", "population"]),
-                    strict=True,
-                )
-            ),
-        )
+        lead = {
+            "id": grid_ids,
+            "community_id": [area_id[c] for c in grids["community_code"]],
+            "geom": hex_ewkb(grids.geometry),
+        }
+        _copy_frame(cur, "grid", lead, grids, ["code", "name", "households", "population"])
 
-        step("Writing buildings")
+        advance(1, description="Writing buildings")
         b = demo.buildings
-        _copy(
-            cur,
-            "building",
-            [
-                "grid_id",
-                "location",
-                "footprint",
-                "ext_id",
-                "households",
-                "floors",
-                "address",
-                "name",
-            ],
-            (
-                [grid_id[g], loc, fp, *rest]
-                for g, loc, fp, rest in zip(
-                    b["grid_code"],
-                    _hex_ewkb(b.geometry),
-                    _hex_ewkb(b["footprint"]),
-                    _plain(b, ["ext_id", "households", "floors", "address", "name"]),
-                    strict=True,
-                )
-            ),
-        )
+        lead = {
+            "grid_id": [grid_id[g] for g in b["grid_code"]],
+            "location": hex_ewkb(b.geometry),
+            "footprint": hex_ewkb(b["footprint"]),
+        }
+        _copy_frame(cur, "building", lead, b, ["ext_id", "households", "floors", "address", "name"])
 
-        step("Writing staff")
-        staff_ids = _allocate_ids(cur, "staff", len(demo.staff))
-        staff_id = dict(zip(demo.staff["staff_key"], staff_ids, strict=True))
-        _copy(
-            cur,
-            "staff",
-            ["id", "community_id", "name", "phone", "role", "specialist_duty"],
-            (
-                [i, area_id[c], *rest]
-                for i, c, rest in zip(
-                    staff_ids,
-                    demo.staff["community_code"],
-                    _plain(demo.staff, ["name", "phone", "role", "specialist_duty"]),
-                    strict=True,
-                )
-            ),
-        )
-        _copy(
+        advance(1, description="Writing staff")
+        staff, links = demo.staff, demo.staff_grids
+        staff_ids = _allocate_ids(cur, "staff", len(staff))
+        staff_id = dict(zip(staff["staff_key"], staff_ids, strict=True))
+        lead = {"id": staff_ids, "community_id": [area_id[c] for c in staff["community_code"]]}
+        _copy_frame(cur, "staff", lead, staff, ["name", "phone", "role", "specialist_duty"])
+        copy_rows(
             cur,
             "staff_grid",
             ["staff_id", "grid_id", "is_primary"],
             (
                 [staff_id[s], grid_id[g], bool(p)]
                 for s, g, p in zip(
-                    demo.staff_grids["staff_key"],
-                    demo.staff_grids["grid_code"],
-                    demo.staff_grids["is_primary"],
-                    strict=True,
+                    links["staff_key"], links["grid_code"], links["is_primary"], strict=True
                 )
             ),
         )
 
-        step("Writing facilities")
+        advance(1, description="Writing facilities")
         f = demo.facilities
-        _copy(
-            cur,
-            "facility",
-            [
-                "community_id",
-                "geom",
-                "ext_id",
-                "type_code",
-                "name",
-                "capacity",
-                "floor_area_m2",
-                "opening_hours",
-                "address",
-            ],
-            (
-                [area_id[c], geom, *rest]
-                for c, geom, rest in zip(
-                    f["community_code"],
-                    _hex_ewkb(f.geometry),
-                    _plain(
-                        f,
-                        [
-                            "ext_id",
-                            "type_code",
-                            "name",
-                            "capacity",
-                            "floor_area_m2",
-                            "opening_hours",
-                            "address",
-                        ],
-                    ),
-                    strict=True,
-                )
-            ),
-        )
+        lead = {
+            "community_id": [area_id[c] for c in f["community_code"]],
+            "geom": hex_ewkb(f.geometry),
+        }
+        _copy_frame(cur, "facility", lead, f, WRITABLE_FIELDS)
 
-        step("Writing a year of incidents and their histories")
+        advance(1, description="Writing a year of incidents and their histories")
         _write_incidents(cur, demo, grid_id, staff_id)
         for table in (
             "admin_area",
@@ -424,66 +283,20 @@ def _write_incidents(
     """
     inc = demo.incidents
     ids = _allocate_ids(cur, "incident", len(inc))
-    incident_id = dict(zip(inc["ext_id"], ids, strict=True))
-    times = [
-        [None if pd.isna(t) else t.to_pydatetime() for t in inc[c]]
-        for c in ("reported_at", "clock_started_at", "deadline_at", "closed_at")
-    ]
-    handlers = [staff_id[k] if isinstance(k, str) else None for k in inc["handler_staff_key"]]
-    _copy(
-        cur,
-        "incident",
-        [
-            "id",
-            "grid_id",
-            "geom",
-            "reported_at",
-            "clock_started_at",
-            "deadline_at",
-            "closed_at",
-            "handler_staff_id",
-            "ext_id",
-            "category",
-            "status",
-            "description",
-            "source",
-            "handling_level",
-            "rework_count",
-            "version",
+    lead: dict[str, Sequence[Any]] = {
+        "id": ids,
+        "grid_id": [grid_id.get(g) if isinstance(g, str) else None for g in inc["grid_code"]],
+        "geom": hex_ewkb(inc.geometry),
+        **{c: _times(inc[c]) for c in _INCIDENT_TIMES},
+        "handler_staff_id": [
+            staff_id[k] if isinstance(k, str) else None for k in inc["handler_staff_key"]
         ],
-        (
-            [i, grid_id.get(g) if isinstance(g, str) else None, geom, *ts, h, *rest]
-            for i, g, geom, *ts, h, rest in zip(
-                ids,
-                inc["grid_code"],
-                _hex_ewkb(inc.geometry),
-                *times,
-                handlers,
-                _plain(
-                    inc,
-                    [
-                        "ext_id",
-                        "category",
-                        "status",
-                        "description",
-                        "source",
-                        "handling_level",
-                        "rework_count",
-                        "version",
-                    ],
-                ),
-                strict=True,
-            )
-        ),
-    )
+    }
+    _copy_frame(cur, "incident", lead, inc, _INCIDENT_COLUMNS)
+    incident_id = dict(zip(inc["ext_id"], ids, strict=True))
     tr = demo.incident_transitions
-    columns = ["action", "from_state", "to_state", "actor", "note", "from_level", "to_level"]
-    _copy(
-        cur,
-        "incident_transition",
-        ["incident_id", "at", *columns],
-        (
-            [incident_id[e], t.to_pydatetime(), *rest]
-            for e, t, rest in zip(tr["incident_ext_id"], tr["at"], _plain(tr, columns), strict=True)
-        ),
-    )
+    lead = {
+        "incident_id": [incident_id[e] for e in tr["incident_ext_id"]],
+        "at": [t.to_pydatetime() for t in tr["at"]],
+    }
+    _copy_frame(cur, "incident_transition", lead, tr, TRANSITION_COLUMNS)

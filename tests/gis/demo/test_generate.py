@@ -13,13 +13,10 @@ from shapely.geometry.base import BaseGeometry
 
 from gis.areas.codes import reading_order
 from gis.coverage.catalogue import CATALOGUE
-from gis.demo.generate import (
-    DEMO_AS_OF,
-    DemoDistrict,
-    generate_demo,
-    grid_row_height,
-)
-from gis.demo.load import read_inputs
+from gis.demo._grids import grid_row_height
+from gis.demo.generate import DemoDistrict, generate_demo
+from gis.demo.inputs import read_inputs
+from gis.demo.spec import DEMO_AS_OF
 from gis.incidents.deadlines import deadline_after
 from gis.incidents.workcalendar import default_calendar
 from gis.incidents.workflow import CaseFlow, Level, apply

@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session
 
 from gis.areas.codes import reading_order
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
+from gis.demo import inputs as demo_inputs
 from gis.demo import load as demo_module
-from gis.demo.generate import grid_row_height
-from gis.demo.load import DemoCounts, demo_counts, load_demo, read_inputs
+from gis.demo._grids import grid_row_height
+from gis.demo.inputs import read_inputs
+from gis.demo.load import DemoCounts, demo_counts, load_demo
+from gis.progress import Advance
 
 AREA = "ST_Area(ST_Transform({}, 4549))"
 
@@ -185,30 +188,48 @@ def test_incidents_lie_in_their_grid(demo_engine: Engine) -> None:
 
 def test_loading_again_inserts_nothing(demo_engine: Engine) -> None:
     before = _row_counts(demo_engine)
-    counts = load_demo(demo_engine, progress=False)
+    counts = load_demo(demo_engine)
     assert _row_counts(demo_engine) == before
     assert counts == demo_counts(demo_engine)
     assert isinstance(counts, DemoCounts) and counts.grids == before["grid"]
+
+
+def test_a_load_reports_its_steps_as_one_task(demo_engine: Engine) -> None:
+    tasks: list[tuple[str, int]] = []
+    steps: list[tuple[int, str | None]] = []
+
+    def record(description: str, total: int, /) -> Advance:
+        tasks.append((description, total))
+
+        def advance(n: int = 1, /, description: str | None = None) -> None:
+            steps.append((n, description))
+
+        return advance
+
+    load_demo(demo_engine, progress=record)
+    assert len(tasks) == 1
+    assert sum(n for n, _ in steps) == tasks[0][1]
+    assert steps[-1][1] == "Demo district 奎文区 already loaded"
 
 
 def test_a_failed_load_leaves_nothing_behind(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A small district from GRIDMAP_BOUNDARY_DIR, broken while writing incidents."""
-    real = demo_module.boundary_dir()
-    shutil.copy(real / demo_module.BOUNDARY_FILE, tmp_path)
+    real = demo_inputs.boundary_dir()
+    shutil.copy(real / demo_inputs.BOUNDARY_FILE, tmp_path)
     divisions = read_inputs(real)[1]
     small = divisions[
         divisions["code"].isin(["370705", "370705001"])
         | divisions["code"].str.startswith("370705001")
     ]
-    small.head(4).to_csv(tmp_path / demo_module.DIVISIONS_FILE, index=False)
+    small.head(4).to_csv(tmp_path / demo_inputs.DIVISIONS_FILE, index=False)
     monkeypatch.setenv("GRIDMAP_BOUNDARY_DIR", str(tmp_path))
     original = demo_module.generate_demo
     monkeypatch.setattr(
         demo_module, "generate_demo", lambda b, d, seed: original(b, d, seed, households=1_000)
     )
-    real_copy = demo_module._copy
+    real_copy = demo_module.copy_rows
     written: list[str] = []
 
     def copy_until_incidents(cur, table, columns, rows):  # type: ignore[no-untyped-def]
@@ -217,9 +238,9 @@ def test_a_failed_load_leaves_nothing_behind(
         real_copy(cur, table, columns, rows)
         written.append(table)
 
-    monkeypatch.setattr(demo_module, "_copy", copy_until_incidents)
+    monkeypatch.setattr(demo_module, "copy_rows", copy_until_incidents)
     with pytest.raises(RuntimeError, match="disk full"):
-        load_demo(engine, progress=False)
+        load_demo(engine)
     assert {"admin_area", "grid", "building", "facility"} <= set(written)
     assert _scalar(engine, "SELECT count(*) FROM admin_area WHERE code LIKE '370705%'") == 0
     assert _scalar(engine, "SELECT count(*) FROM building") == 0

@@ -525,7 +525,7 @@ def test_migration_0003_upgrades_a_database_holding_the_demo(server_url: str) ->
         # The demo as a database from before 0003 held it: the loader writes today's
         # columns, so load at head and go back (the rows and their statuses stay).
         schema.upgrade(engine)
-        load_demo(engine, progress=False)
+        load_demo(engine)
         _downgrade(engine, "0002")
         count_by_status = "SELECT status, count(*) FROM incident GROUP BY status"
         with engine.begin() as conn:
