@@ -266,7 +266,7 @@ INCIDENT_STATES = (
 )
 """gis.incidents.workflow.State values; the database checks ``status`` (migration 0003)."""
 HANDLING_LEVELS = ("grid", "community", "subdistrict", "district")
-"""gis.incidents.workflow.Level values, lowest first."""
+"""gis.areas.codes.Level values, lowest first."""
 _STATES_IN = ", ".join(f"'{s}'" for s in INCIDENT_STATES)
 OPEN_INCIDENT_STATES = ("reported", "accepted", "dispatched", "handled", "feedback")
 """The states of a case still in handling (not cancelled, closed or evaluated)."""

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from gis.areas.codes import Level
 from gis.demo.spec import (
     DEMO_AS_OF,
     DISTRICT_CODE,
@@ -25,7 +26,7 @@ from gis.demo.spec import (
 from gis.errors import InvalidParameterError
 from gis.incidents.deadlines import deadline_after, runs_in_working_time
 from gis.incidents.workcalendar import WorkCalendar, default_calendar
-from gis.incidents.workflow import TRANSITIONS, Level
+from gis.incidents.workflow import TRANSITIONS
 from gis.incidents.workflow import escalate as escalate_level
 from gis.localtime import CITY_TZ
 
@@ -193,7 +194,7 @@ def make_histories(
     grid (about 60-98 %, lower for the 2-hour street-order limit); late cases
     run 10-200 % over it and are escalated by ``system`` at the first tick of
     the escalation job after the deadline, one level per missed deadline, as
-    ``gis.incidents.cases.escalate_overdue`` does (the case then has no handler).
+    ``gis.incidents.escalation.escalate_overdue`` does (the case then has no handler).
     About ``REWORK_SHARE`` of closed cases are sent back (a new deadline each
     time) and ``EVALUATED_SHARE`` are evaluated, which makes their status
     ``evaluated``; every other status stays as generated. Nothing happens

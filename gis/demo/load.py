@@ -279,7 +279,7 @@ def _write_incidents(
 
     Ids come from the incident sequence so the transitions can point at them;
     the transitions of a case are written in the order they happened, as the
-    live code writes them (``gis.incidents.cases.history`` orders by time, then id).
+    live code writes them (``gis.incidents.records.history`` orders by time, then id).
     """
     inc = demo.incidents
     ids = _allocate_ids(cur, "incident", len(inc))

@@ -11,7 +11,7 @@ import pytest
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gis.areas.codes import reading_order
+from gis.areas.codes import Level, reading_order
 from gis.coverage.catalogue import CATALOGUE
 from gis.demo._grids import grid_row_height
 from gis.demo.generate import DemoDistrict, generate_demo
@@ -19,7 +19,7 @@ from gis.demo.inputs import read_inputs
 from gis.demo.spec import DEMO_AS_OF
 from gis.incidents.deadlines import deadline_after
 from gis.incidents.workcalendar import default_calendar
-from gis.incidents.workflow import CaseFlow, Level, apply
+from gis.incidents.workflow import CaseFlow, apply
 
 METRIC = "EPSG:4549"
 

@@ -256,7 +256,7 @@ def test_facility_types_are_seeded_once_and_kept_in_step(db: Session) -> None:
 
 
 def test_incidents_carry_their_workflow_and_history(demo_engine: Engine) -> None:
-    """Columns as gis.incidents.cases.transition leaves them, and one intake row per case."""
+    """Columns as gis.incidents.transitions.transition leaves them, and one intake row per case."""
     with demo_engine.connect() as conn:
         bad = conn.execute(
             text(
@@ -304,7 +304,7 @@ def test_incidents_carry_their_workflow_and_history(demo_engine: Engine) -> None
 
 
 def test_a_demo_history_reads_like_a_live_one(demo_engine: Engine) -> None:
-    from gis.incidents.cases import get_incident, history
+    from gis.incidents.records import get_incident, history
 
     with Session(demo_engine) as session:
         reworked = session.execute(

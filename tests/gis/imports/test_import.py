@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import csv
 import io
@@ -248,35 +247,3 @@ def test_cli_imports_a_district_first(
         assert result.exit_code == 0, result.output
     assert "subdistricts now cover 100.0% of district 370705" in " ".join(result.output.split())
     assert [r.code for r in admin_rows(db, "subdistrict")] == ["370705001", "370705002"]
-
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _imported_modules(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found
-
-
-def test_only_the_importer_is_imported_from_outside_the_package() -> None:
-    """The underscore modules are the importer's parts; other packages go through its entry."""
-    outside = [
-        path
-        for folder in ("gis", "api", "cli", "layers", "benchmarks", "scripts")
-        for path in sorted((ROOT / folder).rglob("*.py"))
-        if (ROOT / "gis" / "imports") not in path.parents
-    ]
-    assert len(outside) > 50
-    offenders = {
-        f"{path.relative_to(ROOT)}: {module}"
-        for path in outside
-        for module in _imported_modules(path)
-        if module.startswith("gis.imports._")
-    }
-    assert not offenders

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from gis.areas.codes import Level
 from gis.incidents.escalation import ADVISORY_LOCK_KEY, EscalationSweeper, sweep_once
 from gis.incidents.records import get_incident, history
 from gis.incidents.transitions import transition
-from gis.incidents.workflow import Level, State
+from gis.incidents.workflow import State
 from gis.principal import Principal
 from tests.coverage_district import drop_database, fresh_coverage_database
 from tests.incident_cases import CST, MONDAY_NOON, dispatched_case
