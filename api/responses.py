@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.dependencies import Paging
-from gis.areas.queries import Feature, Page
+from gis.geo.geojson import Feature, Page
 
 GEOJSON = "application/geo+json"
 

@@ -1,24 +1,12 @@
 """How incidents look on a map: rate choropleths, Gi* hot spots, workflow states, legends.
 
-One definition for the browser pages (``api/static/js/incidents.js`` receives
-:func:`incident_map_style` and :func:`worklist_style` as JSON) and anything
-else that draws incidents. Pure: no database, no HTTP.
-
-Measures. The statistics endpoint answers ``per_1000_households`` (incidents
-received per 1,000 households in the period) and may answer further rate
-columns (``*_rate``, fractions 0-1: closure, on-time, handling and rework
-rates of ``gis.incidents.stats.RATE_COLUMNS``). A
-measure with meaningful fixed breaks (the on-time closure rate) has them
-here; any other is cut at the quantiles of the grids' values, rounded to two
-significant figures (:func:`quantile_breaks`), because its range depends on
-the period's length and the category. Breaks, class colours and legend
-labels are computed only here: the statistics answer carries them
-(:func:`measure_classes`) and the page draws what it is sent.
-
-Colours: every ramp runs from good (blue or pale) to bad (red), whichever
-way a measure points, so red always means "look here". Hot spots use the
-usual Gi* diverging red/blue classes (ColorBrewer RdBu, readable by
-colour-blind people).
+One definition for the pages (``api/static/js/incidents.js`` and
+``worklist.js`` receive these styles as JSON). Breaks, class colours and
+legends are computed only here: fixed breaks where a measure has meaningful
+ones (the on-time rate), else the quantiles of the grids' values rounded to two
+significant figures; the statistics answer carries them (:func:`measure_classes`)
+and the page draws what it is sent. Every ramp runs from good to bad, so red
+always means "look here". Pure: no database, no HTTP.
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 from gis.errors import GridmapError, InvalidParameterError
+from gis.localtime import CITY_TIMEZONE
 
 DEFAULT_CALENDAR_CSV = Path(__file__).resolve().parents[2] / "data" / "calendar" / "cn_workdays.csv"
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = CITY_TIMEZONE
 OfficeHours = tuple[tuple[dt.time, dt.time], ...]
 DEFAULT_OFFICE_HOURS: OfficeHours = (
     (dt.time(8, 30), dt.time(12, 0)),
