@@ -63,10 +63,6 @@ class AreaLevel(enum.StrEnum):
     COMMUNITY = "community"
 
 
-CODE_LENGTH = {AreaLevel.DISTRICT: 6, AreaLevel.SUBDISTRICT: 9, AreaLevel.COMMUNITY: 12}
-GRID_CODE_LENGTH = 15
-
-
 class StaffRole(enum.StrEnum):
     GRID_MANAGER = "grid_manager"
     COMMUNITY_WORKER = "community_worker"
@@ -265,8 +261,6 @@ INCIDENT_STATES = (
     "evaluated",
 )
 """gis.incidents.workflow.State values; the database checks ``status`` (migration 0003)."""
-HANDLING_LEVELS = ("grid", "community", "subdistrict", "district")
-"""gis.areas.codes.Level values, lowest first."""
 _STATES_IN = ", ".join(f"'{s}'" for s in INCIDENT_STATES)
 OPEN_INCIDENT_STATES = ("reported", "accepted", "dispatched", "handled", "feedback")
 """The states of a case still in handling (not cancelled, closed or evaluated)."""

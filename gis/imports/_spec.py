@@ -16,9 +16,6 @@ LAYERS = (
     "facilities",
     "incidents",
 )
-Layer = Literal[
-    "districts", "subdistricts", "communities", "grids", "buildings", "facilities", "incidents"
-]
 
 ColumnKind = Literal["code", "text", "int", "number", "datetime"]
 

@@ -320,11 +320,6 @@ def category(code: str) -> Category:
         ) from None
 
 
-def category_by_name_zh(name_zh: str) -> Category | None:
-    """The category whose Chinese name is ``name_zh`` (hotline and demo records carry names)."""
-    return _BY_NAME_ZH.get(name_zh)
-
-
 def top_level() -> list[Category]:
     """Top-level categories: the GB/T 30428.2 event classes, then social governance."""
     return [c for c in CATEGORIES if c.is_top_level]

@@ -13,8 +13,8 @@ from gis.incidents.catalogue import (
     GB_EVENT_CLASSES,
     UnknownCategoryError,
     category,
-    category_by_name_zh,
     deadline_for,
+    find,
     subclasses,
     top_level,
 )
@@ -84,6 +84,6 @@ def test_unknown_code_is_refused_with_the_valid_ones() -> None:
 
 
 def test_lookup_by_chinese_name() -> None:
-    found = category_by_name_zh("暴露垃圾")
+    found = find("暴露垃圾")
     assert found is not None and found.parent == "city_appearance"
-    assert category_by_name_zh("不存在") is None
+    assert find("不存在") is None
