@@ -17,7 +17,7 @@ from cli.context import open_engine
 from gis.areas.codes import Level
 from gis.incidents.escalation import sweep_once
 from gis.incidents.stats import incident_counts, to_csv
-from gis.localtime import as_instant
+from gis.localtime import as_instant, utc_now
 
 #: Registered as `gridmap incidents` by cli.main, which adds its commands wrapped in
 #: `explained` (domain errors as one line).
@@ -136,7 +136,7 @@ def escalate_command(
     The server does this every GRIDMAP_ESCALATION_INTERVAL_S on its own; run
     this from cron where no server runs. Each missed deadline raises a case once.
     """
-    at = as_instant(now) if now is not None else dt.datetime.now(dt.UTC)
+    at = as_instant(now) if now is not None else utc_now()
     with open_engine() as engine, err.status("Escalating overdue cases ..."):
         result = sweep_once(engine, at)
     if result.skipped:

@@ -11,7 +11,6 @@ Contact fields are accepted and not stored.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -54,6 +53,7 @@ from gis.geo.geojson import parse_bbox
 from gis.incidents import open311 as sr
 from gis.incidents.catalogue import CATEGORIES
 from gis.incidents.intake import Report, create_incident
+from gis.localtime import utc_now
 
 PREFIX = "/open311"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -242,7 +242,7 @@ def list_requests(
     start, end = report_window(
         optional_time(start_date, "start_date"),
         optional_time(end_date, "end_date"),
-        dt.datetime.now(dt.UTC),
+        utc_now(),
     )
     where = sr.RequestFilter(
         start=start,

@@ -24,6 +24,7 @@ from gis.errors import ConflictError, InvalidFeatureError
 from gis.incidents import workflow
 from gis.incidents.transitions import transition
 from gis.incidents.workflow import Action, State
+from gis.localtime import utc_now
 from gis.principal import SYSTEM
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class SweepResult:
 
 def sweep_once(engine: Engine, now: dt.datetime | None = None) -> SweepResult:
     """Escalate every overdue case once, committed; skipped if another sweep is running."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utc_now()
     with Session(engine) as session, session.begin():
         got = session.execute(
             text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY}

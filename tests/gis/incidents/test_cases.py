@@ -89,6 +89,20 @@ def report(
     )
 
 
+def step(
+    session: Session, incident_id: int, action: str, version: int, *, by: str = "a", **kw: Any
+) -> IncidentRecord:
+    """``transition`` by the person ``by``, quoting ``version``."""
+    return transition(
+        session,
+        incident_id,
+        action,
+        principal=Principal.claimed(by),
+        expected_version=version,
+        **kw,
+    )
+
+
 # ---------------------------------------------------------------------- intake and routing
 
 
@@ -184,12 +198,12 @@ def test_the_seven_steps_with_a_deadline_in_working_time(db: Session, district: 
         ("evaluate", at(MONDAY, 10, 30), State.EVALUATED),
     ]
     for n, (action, when, state) in enumerate(steps, start=1):
-        inc = transition(
+        inc = step(
             db,
             inc.id,
             action,
-            principal=Principal.claimed("指挥中心"),
-            expected_version=n,
+            n,
+            by="指挥中心",
             at=when,
             handler_staff_id=district.manager_a if action == "dispatch" else None,
         )
@@ -214,23 +228,9 @@ def test_the_seven_steps_with_a_deadline_in_working_time(db: Session, district: 
 def test_a_disallowed_action_lists_the_allowed_ones(db: Session, district: District) -> None:
     inc = report(db)
     with pytest.raises(TransitionNotAllowedError, match="allowed actions: accept, cancel"):
-        transition(
-            db,
-            inc.id,
-            "verify",
-            principal=Principal.claimed("x"),
-            expected_version=1,
-            at=at(FRIDAY, 10),
-        )
+        step(db, inc.id, "verify", 1, by="x", at=at(FRIDAY, 10))
     with pytest.raises(TransitionNotAllowedError, match="allowed actions: accept, cancel"):
-        transition(
-            db,
-            inc.id,
-            "teleport",
-            principal=Principal.claimed("x"),
-            expected_version=1,
-            at=at(FRIDAY, 10),
-        )
+        step(db, inc.id, "teleport", 1, by="x", at=at(FRIDAY, 10))
     after = get_incident(db, inc.id)
     assert after.status is State.REPORTED and after.version == 1
     assert len(history(db, inc.id)) == 1
@@ -238,18 +238,9 @@ def test_a_disallowed_action_lists_the_allowed_ones(db: Session, district: Distr
 
 def test_a_stale_version_is_refused(db: Session, district: District) -> None:
     inc = report(db)
-    transition(
-        db,
-        inc.id,
-        "accept",
-        principal=Principal.claimed("a"),
-        expected_version=1,
-        at=at(FRIDAY, 10),
-    )
+    step(db, inc.id, "accept", 1, at=at(FRIDAY, 10))
     with pytest.raises(StaleVersionError, match="at version 2, not 1") as caught:
-        transition(
-            db, inc.id, "cancel", principal=Principal.claimed("b"), note="重复", expected_version=1
-        )
+        step(db, inc.id, "cancel", 1, by="b", note="重复")
     assert isinstance(caught.value, ConflictError)
     assert get_incident(db, inc.id).status is State.ACCEPTED
 
@@ -265,66 +256,34 @@ def test_rework_raises_the_counter_and_restarts_the_clock(db: Session, district:
         ],
         start=1,
     ):
-        inc = transition(
-            db, inc.id, action, principal=Principal.claimed("a"), expected_version=n, at=when
-        )
+        inc = step(db, inc.id, action, n, at=when)
     assert inc.deadline_at == at(FRIDAY, 15, 30)  # 10:00-12:00 + 13:30-15:30
-    inc = transition(
-        db,
-        inc.id,
-        "rework",
-        principal=Principal.claimed("核查员"),
-        note="垃圾未清完",
-        expected_version=5,
-        at=at(MONDAY, 9),
-    )
+    inc = step(db, inc.id, "rework", 5, by="核查员", note="垃圾未清完", at=at(MONDAY, 9))
     assert inc.status is State.DISPATCHED and inc.rework_count == 1
     assert inc.deadline_at == at(MONDAY, 14, 30)  # 09:00-12:00 is 3 h, then 1 h after 13:30
     with pytest.raises(Exception, match="needs a note"):
-        transition(
-            db,
-            inc.id,
-            "redispatch",
-            principal=Principal.claimed("a"),
-            expected_version=6,
-            at=at(MONDAY, 10),
-        )
+        step(db, inc.id, "redispatch", 6, at=at(MONDAY, 10))
 
 
 def test_escalation_goes_up_four_levels_and_no_further(db: Session, district: District) -> None:
     inc = report(db)
-    inc = transition(
-        db,
-        inc.id,
-        "accept",
-        principal=Principal.claimed("a"),
-        expected_version=1,
-        at=at(FRIDAY, 10),
-        handler_staff_id=district.manager_a,
-    )
+    inc = step(db, inc.id, "accept", 1, at=at(FRIDAY, 10), handler_staff_id=district.manager_a)
     levels = []
     for n in range(3):
-        inc = transition(
+        inc = step(
             db,
             inc.id,
             "escalate",
-            principal=Principal.claimed("社区主任"),
+            2 + n,
+            by="社区主任",
             note="网格内无法调解",
-            expected_version=2 + n,
             at=at(FRIDAY, 11 + n),
         )
         levels.append(inc.handling_level)
         assert inc.handler_staff_id is None and inc.status is State.ACCEPTED
     assert levels == [Level.COMMUNITY, Level.SUBDISTRICT, Level.DISTRICT]
     with pytest.raises(EscalationLimitError, match="district level"):
-        transition(
-            db,
-            inc.id,
-            "escalate",
-            principal=Principal.claimed("a"),
-            note="再上报",
-            expected_version=5,
-        )
+        step(db, inc.id, "escalate", 5, note="再上报")
     steps = [(h.from_level, h.to_level) for h in history(db, inc.id) if h.action == "escalate"]
     assert steps == [
         ("grid", "community"),
@@ -337,31 +296,10 @@ def test_escalate_overdue_raises_each_missed_deadline_once(db: Session, district
     late = report(db)
     done = report(db, 119.12, 36.72)
     for inc in (late, done):
-        transition(
-            db,
-            inc.id,
-            "accept",
-            principal=Principal.claimed("a"),
-            expected_version=1,
-            at=at(FRIDAY, 15),
-        )
-        transition(
-            db,
-            inc.id,
-            "dispatch",
-            principal=Principal.claimed("a"),
-            expected_version=2,
-            at=at(FRIDAY, 16),
-        )
+        step(db, inc.id, "accept", 1, at=at(FRIDAY, 15))
+        step(db, inc.id, "dispatch", 2, at=at(FRIDAY, 16))
     for n, action in enumerate(["handle", "feedback", "verify"], start=3):
-        transition(
-            db,
-            done.id,
-            action,
-            principal=Principal.claimed("a"),
-            expected_version=n,
-            at=at(MONDAY, 9),
-        )
+        step(db, done.id, action, n, at=at(MONDAY, 9))
     assert escalate_overdue(db, at(MONDAY, 10, 59)) == []
     assert escalate_overdue(db, at(MONDAY, 12)) == [late.id]
     after = get_incident(db, late.id)
@@ -428,14 +366,7 @@ def test_two_concurrent_updaters_exactly_one_wins(committed_district: Engine) ->
         with Session(committed_district) as session:
             barrier.wait()
             try:
-                transition(
-                    session,
-                    inc.id,
-                    "accept",
-                    principal=Principal.claimed(actor),
-                    expected_version=1,
-                    at=at(FRIDAY, 10),
-                )
+                step(session, inc.id, "accept", 1, by=actor, at=at(FRIDAY, 10))
                 threading.Event().wait(0.3)  # hold the row lock while the other one tries
                 session.commit()
                 result = "won"
