@@ -30,8 +30,9 @@ from api.routes import (
 )
 from gis.coverage.live import CoverageService
 from gis.db import schema
-from gis.db.embedded import database_url
+from gis.db.embedded import EmbeddedPostgres, database_url
 from gis.db.engine import make_engine, make_sessionmaker
+from gis.db.probe import ServerProbe
 from gis.incidents.escalation import EscalationSweeper
 from gis.settings import DatabaseSettings, IncidentSettings, ServerSettings
 
@@ -52,6 +53,13 @@ def _attach_engine(app: FastAPI, engine: Engine) -> None:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.coverage = CoverageService(engine)
+    app.state.probe = ServerProbe(engine)
+
+
+async def _close_probe(app: FastAPI) -> None:
+    probe: ServerProbe | None = getattr(app.state, "probe", None)
+    if probe is not None:
+        await probe.close()
 
 
 @contextlib.contextmanager
@@ -100,10 +108,14 @@ def create_app(
             sweep = IncidentSettings() if escalate else IncidentSettings(escalation_interval_s=0)
             with _coverage_kept_current(app), _overdue_cases_escalated(engine, sweep):
                 yield
+            await _close_probe(app)
             return
         db = database or DatabaseSettings()
         with database_url(db.database_url, db.data_dir, db.db_name, db.pg_bindir) as url:
-            own_engine = make_engine(url)
+            # Our own cluster may come back on another port (`gridmap db start` after a
+            # crash, its port taken meanwhile): new connections follow its port file.
+            follow = None if db.database_url else EmbeddedPostgres(db.data_dir).current_port
+            own_engine = make_engine(url, port=follow)
             try:
                 if not db.database_url:
                     schema.upgrade(own_engine)  # our own cluster: keep it current
@@ -119,6 +131,7 @@ def create_app(
                 ):
                     yield
             finally:
+                await _close_probe(app)
                 own_engine.dispose()
 
     app = FastAPI(

@@ -10,6 +10,12 @@ Every error response is JSON of the same shape::
 header parameter is a 400 (as OGC API Features asks); a malformed request body
 is a 422. Unexpected failures are a 500 whose body says nothing internal.
 
+A database that cannot be reached (down, restarting, a dropped connection, no
+pooled connection free) is a 503 with ``Retry-After``, whichever layer noticed:
+driver errors are told apart from refusals here, once (:func:`_driver_error`).
+A write whose connection broke is never answered as done: it is a 503 even
+when the commit may have reached the server, so the client checks and retries.
+
 Routes that follow a standard of their own register its shape for their path
 prefix (:func:`register_error_shape`): Open311 under /open311/ answers
 ``[{"code": 400, "description": "..."}]``, with 400 in place of 422.
@@ -24,8 +30,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from psycopg import OperationalError as DriverOperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gis.db.engine import is_unreachable, unavailable
 from gis.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -57,6 +67,9 @@ and UnknownCategoryError are InvalidFeatureErrors (422); TransitionNotAllowedErr
 EscalationLimitError and StaleVersionError are ConflictErrors (409, the first with
 ``allowed`` and the last with ``current_version`` in the body); NoteRequiredError is
 an InvalidParameterError (400)."""
+
+RETRY_AFTER_S = 5
+"""``Retry-After`` of a 503 for an unreachable database: a restart takes a few seconds."""
 
 _HTTP_CODES = {
     400: "InvalidParameter",
@@ -134,7 +147,24 @@ def _domain_error(request: Request, exc: Exception) -> Response:
         extra["allowed"] = [a.value for a in exc.allowed]
     if isinstance(exc, StaleVersionError):
         extra["current_version"] = exc.current
-    return _answer(request, status, error_body(status, str(exc), code, **extra))
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return _answer(request, status, error_body(status, str(exc), code, **extra), headers)
+
+
+def _driver_error(request: Request, exc: Exception) -> Response:
+    """A database error nothing below turned into a domain error: 503 if the
+    database is unreachable, else the 500 of any unexpected failure."""
+    if is_unreachable(exc):
+        log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+        error = unavailable(exc)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            error.args = (
+                f"{error} 写入未确认：请先查询是否已保存再重试。Not acknowledged: if the "
+                "connection broke while committing, it may have been stored; read it back "
+                "before sending it again.",
+            )
+        return _domain_error(request, error)
+    return _unexpected_error(request, exc)
 
 
 def _describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -207,4 +237,6 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GridmapError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for driver_error in (DBAPIError, PoolTimeoutError, DriverOperationalError):
+        app.add_exception_handler(driver_error, _driver_error)
     app.add_exception_handler(Exception, _unexpected_error)

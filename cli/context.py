@@ -29,7 +29,8 @@ def open_engine(settings: DatabaseSettings | None = None, migrate: bool = True) 
         )
         with console.status(f"Starting the embedded PostGIS in {cluster.data_dir} ..."):
             url = cluster.start()
-    engine = make_engine(url)
+    # A server that comes back on another port (its port taken while it was down) is followed.
+    engine = make_engine(url, port=cluster.current_port if cluster is not None else None)
     try:
         check_reachable(engine)
         if migrate:

@@ -12,10 +12,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from cli.context import open_engine
 from gis.coverage.catalogue import CATALOGUE
 from gis.db.embedded import EmbeddedPostgres
+from gis.db.engine import unreachable_as_domain_error
 from gis.demo.load import DemoCounts
 from gis.errors import GridmapError
 from gis.settings import DatabaseSettings, ServerSettings
@@ -39,7 +41,8 @@ def explained(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with unreachable_as_domain_error():  # a database gone mid-command: a message too
+                return func(*args, **kwargs)
         except GridmapError as exc:
             err.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(1) from None
@@ -154,10 +157,20 @@ def _cluster() -> EmbeddedPostgres:
 @db_app.command("start")
 @explained
 def db_start() -> None:
-    """Start the embedded PostGIS and leave it running; prints its URL."""
+    """Start the embedded PostGIS and leave it running; prints its URL without the password.
+
+    The password stays in a file of the data directory (mode 600); the line
+    printed for DATABASE_URL reads it from there rather than showing it.
+    """
     cluster = _cluster()
-    url = cluster.start()
-    print(url)  # plain, unwrapped: meant to be copied into DATABASE_URL
+    url = make_url(cluster.start())
+    hidden = url.render_as_string(hide_password=True)
+    with_file = url.set(password="PASSWORD").render_as_string(hide_password=False)
+    with_file = with_file.replace("PASSWORD", f"$(cat {cluster.password_file})", 1)
+    # plain, unwrapped prints: meant to be copied
+    print(hidden)
+    print(f"password: in {cluster.password_file} (readable by its owner only)")
+    print(f'DATABASE_URL="{with_file}"')
 
 
 @db_app.command("stop")

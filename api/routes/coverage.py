@@ -29,6 +29,7 @@ from api.fields import Finite, LonLatDatum
 from api.pages import render_page, script_json
 from api.responses import COLLECTION_RESPONSES, GEOJSON, ErrorDoc, GeoJSONResponse
 from api.responses import feature_collection as paged_collection
+from api.routing import ReadRetryRoute
 from gis.areas.codes import Level
 from gis.coverage import catalogue
 from gis.coverage.catalogue import MAX_RADIUS_M, FacilityTypeInfo
@@ -42,7 +43,7 @@ from gis.geo.datum import WGS84, to_storage_point
 from gis.geo.geojson import GEOJSON_DECIMALS, Feature, records
 from layers.coverage import LABELS_ZH, coverage_style
 
-router = APIRouter(tags=["coverage"])
+router = APIRouter(route_class=ReadRetryRoute, tags=["coverage"])
 
 MAX_RADII = 10
 MIN_RADIUS_M = 1.0

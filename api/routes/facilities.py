@@ -20,12 +20,18 @@ from api.bodies import invalid_body, json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import Finite, LonLatDatum
 from api.responses import GEOJSON, ErrorDoc, FeatureDoc, GeoJSONResponse
+from api.routing import ReadRetryRoute
 from gis.coverage import facilities
 from gis.coverage.live import CoverageService
 from gis.db.engine import translate_integrity_errors
 from gis.geo.datum import WGS84
 
-router = APIRouter(prefix="/api/v1", tags=["facilities"], default_response_class=GeoJSONResponse)
+router = APIRouter(
+    route_class=ReadRetryRoute,
+    prefix="/api/v1",
+    tags=["facilities"],
+    default_response_class=GeoJSONResponse,
+)
 
 Text = Annotated[str, Field(max_length=facilities.MAX_TEXT)]
 

@@ -33,6 +33,7 @@ from api.responses import (
     feature_collection,
     features_table,
 )
+from api.routing import ReadRetryRoute
 from gis.areas import queries
 from gis.areas.queries import BuildingGeometry
 from gis.coverage import facilities
@@ -40,7 +41,12 @@ from gis.db.models import AreaLevel
 from gis.incidents import listing
 from gis.localtime import as_instant
 
-router = APIRouter(prefix="/api/v1", tags=["features"], default_response_class=GeoJSONResponse)
+router = APIRouter(
+    route_class=ReadRetryRoute,
+    prefix="/api/v1",
+    tags=["features"],
+    default_response_class=GeoJSONResponse,
+)
 
 
 @router.get(

@@ -24,12 +24,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from api.dependencies import GridCodePath, SessionDep, SettingsDep
 from api.pages import render_page, script_json
 from api.responses import ErrorDoc
+from api.routing import ReadRetryRoute
 from gis.incidents import worklists
 from gis.incidents.catalogue import subclasses, top_level
 from gis.localtime import CITY_TZ
 from layers.incidents import LABELS_ZH, incident_map_style, period_choices, worklist_style
 
-router = APIRouter()
+router = APIRouter(route_class=ReadRetryRoute)
 
 
 def _json_ready(value: Any) -> Any:

@@ -29,6 +29,7 @@ from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import Actor, Finite, LonLatDatum
 from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, csv_response
+from api.routing import ReadRetryRoute
 from gis.areas import queries
 from gis.areas.codes import Level
 from gis.geo.datum import WGS84
@@ -42,7 +43,12 @@ from gis.localtime import as_instant
 from gis.principal import Principal
 from layers.incidents import measure_classes
 
-router = APIRouter(prefix="/api/v1", tags=["incidents"], default_response_class=JSONResponse)
+router = APIRouter(
+    route_class=ReadRetryRoute,
+    prefix="/api/v1",
+    tags=["incidents"],
+    default_response_class=JSONResponse,
+)
 
 Text = Annotated[str, Field(max_length=2000)]
 

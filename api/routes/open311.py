@@ -47,6 +47,7 @@ from api.open311.render import (
     request_record,
     service,
 )
+from api.routing import ReadRetryRoute
 from gis.errors import InvalidParameterError, NotFoundError
 from gis.geo.datum import parse_datum
 from gis.geo.geojson import parse_bbox
@@ -60,7 +61,7 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-23T00:00:00+08:00"
 """When this endpoint's services or behaviour last changed (discovery's ``changeset``)."""
 
-router = APIRouter(prefix=PREFIX, tags=["open311"])
+router = APIRouter(route_class=ReadRetryRoute, prefix=PREFIX, tags=["open311"])
 FormDep = Annotated[FormData, Depends(read_form)]
 
 

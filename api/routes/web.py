@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from api.dependencies import SessionDep, SettingsDep
+from api.routing import ReadRetryRoute
 from gis.areas import queries
 from gis.coverage import facilities
 from gis.geo.geojson import Feature, Page
@@ -25,7 +26,7 @@ from gis.incidents import listing
 from layers.catalogue import DISTRICT, MAP_LAYERS, MapLayer
 from layers.webmap import VENDOR_BASE, render_map
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=ReadRetryRoute, include_in_schema=False)
 
 _COLLECTIONS: dict[str, Callable[..., Page]] = {
     "areas": queries.list_areas,

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, text
 from gis.areas.hierarchy import AreaTables, load_areas
 from gis.coverage.catalogue import check_radius
 from gis.coverage.store import BuildingArrays, CoverageModel, build_coverage, load_buildings
+from gis.db.engine import connect_params
 from gis.geo.metric import MetricPlane
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ arrays the size of the building table."""
 POLL_SECONDS = 0.5
 """How long the listener waits for a notification before checking whether to stop."""
 START_TIMEOUT_SECONDS = 5.0
+MAX_BACKOFF_SECONDS = 4.0
+"""Longest wait between reconnection attempts while the database is away, so the
+caches are back in use a few seconds after it returns."""
 
 
 @dataclass
@@ -122,9 +126,6 @@ class CoverageService:
 
     def __init__(self, engine: Engine, *, max_models: int = MAX_MODELS) -> None:
         self._engine = engine
-        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
         self._max_models = max_models
         self._lock = threading.RLock()
         self._models: OrderedDict[tuple[str, float], _Entry] = OrderedDict()
@@ -275,6 +276,9 @@ class CoverageService:
         try:
             self._notify({"op": "sync", "token": token})
             return event.wait(timeout)
+        except Exception as exc:  # the caller's write is committed: do not fail it now
+            log.warning("could not sync the coverage caches (%s)", exc)
+            return False
         finally:
             self._barriers.pop(token, None)
 
@@ -315,12 +319,19 @@ class CoverageService:
             conn.commit()
 
     def _listen(self) -> None:
+        """Listen until stopped; after a lost connection, reconnect with backoff.
+
+        Notifications sent while no one listened are lost, so every
+        (re)connection starts from empty caches: what was missed is caught up
+        by rebuilding on the next request, never by trusting the old models.
+        """
         backoff = 0.5
         while not self._stopping.is_set():
             try:
+                params = connect_params(self._engine)  # the port the engine would use now
                 with (
-                    psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as listener,
-                    psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5) as reader,
+                    psycopg.connect(**params, autocommit=True) as listener,
+                    psycopg.connect(**params, autocommit=True) as reader,
                 ):
                     listener.execute(f"LISTEN {CHANNEL}")
                     _warm_up(reader)
@@ -334,16 +345,20 @@ class CoverageService:
                         if batch:
                             batch += list(listener.notifies(timeout=0))
                             self._handle([n.payload for n in batch], reader)
-            except psycopg.Error as exc:
+            except Exception as exc:  # the listener must outlive any failure
                 if not self._stopping.is_set():
-                    log.warning("coverage listener lost its connection (%s); retrying", exc)
+                    log.warning(
+                        "coverage listener lost its connection (%s); retrying in %.1f s",
+                        exc,
+                        backoff,
+                    )
             finally:
                 self._listening.clear()
                 self._attempted.set()
                 with self._lock:
                     self._drop(base=True)
             self._stopping.wait(backoff)
-            backoff = min(backoff * 2, 10.0)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     def _handle(self, payloads: Sequence[str], reader: psycopg.Connection[Any]) -> None:
         changes: list[dict[str, Any]] = []

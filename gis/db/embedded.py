@@ -1,8 +1,12 @@
 """A PostGIS cluster of the program's own, for when no DATABASE_URL is given.
 
 The cluster lives in a data directory of its own, is reused on the next run,
-listens only on 127.0.0.1 at a port picked at start time (other servers may
-hold the usual ones) and is stopped cleanly by whoever started it. PostgreSQL
+listens only on 127.0.0.1 at a port picked at its first start (other servers
+may hold the usual ones) and is stopped cleanly by whoever started it. The port
+is remembered in the data directory (``port``) and taken again at every later
+start while it is free, so an app that outlives a restart of the cluster finds
+it where it was; when another program has taken it meanwhile, the cluster moves
+and the app follows the ``port`` file (:meth:`EmbeddedPostgres.current_port`). PostgreSQL
 refuses to run as root, so as root every server command runs as the
 ``postgres`` system user that Debian's package creates.
 """
@@ -17,6 +21,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +67,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` now.
+
+    Bound with SO_REUSEADDR, as PostgreSQL binds: connections of the last
+    server still in TIME_WAIT do not keep it from listening there again.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+STALE_SHMEM_RETRIES = 20
+"""Starts tried while the backends of a killed postmaster still hold its shared
+memory (they notice its death and exit within a second or so)."""
+
+
 @dataclass
 class EmbeddedPostgres:
     """One cluster in ``data_dir``; ``start`` returns a SQLAlchemy URL."""
@@ -83,6 +108,27 @@ class EmbeddedPostgres:
     @property
     def _log_file(self) -> Path:
         return self.data_dir / "postgres.log"
+
+    @property
+    def port_file(self) -> Path:
+        """The port the cluster listens on, or last listened on (readable by all)."""
+        return self.data_dir / "port"
+
+    @property
+    def password_file(self) -> Path:
+        """Where the database password is kept (mode 600); never printed."""
+        return self._password_file
+
+    def current_port(self) -> int | None:
+        """The port in the ``port`` file: where the cluster listens, or listened last.
+
+        Cheap (one small read, no process), so an engine may ask it at every new
+        connection and follow a cluster that moved to another port.
+        """
+        try:
+            return int(self.port_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def _as_root(self) -> bool:
         return os.geteuid() == 0
@@ -191,6 +237,8 @@ class EmbeddedPostgres:
             if port is None:
                 port = self._start_server()
                 self.started_here = True
+            elif self.current_port() != port:  # a cluster started before ports were kept
+                self.port_file.write_text(f"{port}\n")
             self._ensure_database(port)
             return self.url(port)
 
@@ -202,10 +250,38 @@ class EmbeddedPostgres:
             "shared_buffers": "256MB",
             **self.server_options,
         }
+        opts = " ".join(f"-c {k}={v!s}" if v else f"-c {k}=''" for k, v in options.items())
         last_error: DatabaseUnavailableError | None = None
-        for _ in range(3):
-            port = free_port()
-            opts = " ".join(f"-c {k}={v!s}" if v else f"-c {k}=''" for k, v in options.items())
+        remembered = self.current_port()
+        tries = 0
+        while tries < 3:
+            if remembered is not None and port_is_free(remembered):
+                port = remembered
+            else:
+                port = free_port()
+            remembered = None  # a port refused once is not tried again
+            try:
+                self._pg_ctl_start(port, opts)
+            except DatabaseUnavailableError as exc:  # port taken between pick and bind
+                last_error = exc
+                tries += 1
+                continue
+            self.port_file.write_text(f"{port}\n")
+            self.port_file.chmod(0o644)
+            return port
+        assert last_error is not None
+        raise last_error
+
+    def _pg_ctl_start(self, port: int, opts: str) -> None:
+        """``pg_ctl start`` on ``port``; waits out the backends of a killed postmaster.
+
+        After a ``kill -9`` of the postmaster its ``postmaster.pid`` is left
+        behind; PostgreSQL sees that its pid is dead and starts anyway, but
+        refuses while backends of the old server still hold its shared memory
+        ("pre-existing shared memory block is still in use"). They exit once
+        they notice their postmaster is gone, so that refusal is retried.
+        """
+        for _ in range(STALE_SHMEM_RETRIES):
             try:
                 self._run(
                     [
@@ -222,11 +298,24 @@ class EmbeddedPostgres:
                         f"-p {port} {opts}",
                     ]
                 )
-                return port
-            except DatabaseUnavailableError as exc:  # port taken between pick and bind
-                last_error = exc
-        assert last_error is not None
-        raise last_error
+                return
+            except DatabaseUnavailableError:
+                if not self._old_backends_linger():
+                    raise
+                time.sleep(0.5)
+        raise DatabaseUnavailableError(
+            f"The embedded PostgreSQL in {self.pgdata} cannot start: processes of a "
+            "previous server still hold its shared memory. Stop them (`ps -u postgres`) "
+            f"and run `gridmap db start` again. See {self._log_file}."
+        )
+
+    def _old_backends_linger(self) -> bool:
+        """Whether the last start failed because the old server's memory is still in use."""
+        try:
+            tail = self._log_file.read_text(errors="replace")[-2000:]
+        except OSError:
+            return False
+        return "pre-existing shared memory block" in tail and "still in use" in tail
 
     def _ensure_database(self, port: int) -> None:
         password = self._password_file.read_text().strip()

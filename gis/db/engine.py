@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis.errors import ConflictError, DatabaseUnavailableError, InvalidParameterError
 from gis.settings import DatabaseSettings
 
+PortSource = Callable[[], int | None]
+"""Where the server listens now (None: as the URL says), asked at every new connection."""
 
-def make_engine(url: str, **kwargs: object) -> Engine:
+CONNECT_TIMEOUT_S = 5
+"""Seconds a new connection may take: a server that does not answer is an error
+(503 at the API), not a request hanging for the minutes TCP would wait."""
+
+_port_sources: weakref.WeakKeyDictionary[Engine, PortSource] = weakref.WeakKeyDictionary()
+
+
+def make_engine(url: str, *, port: PortSource | None = None, **kwargs: object) -> Engine:
     """An engine with pre-ping, so a restarted server is noticed, not fatal.
+
+    Every pooled connection is tried (``SELECT 1``) before it is handed out;
+    one the server dropped is replaced, and after a disconnect every older
+    connection of the pool is replaced too. ``port`` (the embedded cluster's
+    :meth:`~gis.db.embedded.EmbeddedPostgres.current_port`) is asked at every
+    new connection, so the engine follows a cluster that restarted elsewhere.
 
     The pool is sized by ``DatabaseSettings`` (``GRIDMAP_DB_POOL_SIZE``,
     ``GRIDMAP_DB_MAX_OVERFLOW``) unless ``kwargs`` say otherwise.
@@ -27,7 +45,103 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         settings = DatabaseSettings()
         kwargs.setdefault("pool_size", settings.pool_size)
         kwargs.setdefault("max_overflow", settings.max_overflow)
-    return create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+    if port is not None:
+        _port_sources[engine] = port
+
+    @event.listens_for(engine, "do_connect")
+    def _connect_where_the_server_is(
+        dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]
+    ) -> None:
+        cparams.update(_current_params(engine))
+
+    return engine
+
+
+def _current_params(engine: Engine) -> dict[str, Any]:
+    params: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    source = _port_sources.get(engine)
+    current = source() if source is not None else None
+    if current is not None:
+        params["port"] = current
+    return params
+
+
+def connect_params(engine: Engine) -> dict[str, Any]:
+    """Keyword arguments of ``psycopg.connect`` for a connection of one's own to
+    ``engine``'s database, at the port the engine would connect to now.
+
+    For what must not wait for (or hold) a pooled connection: the coverage
+    listener, the /healthz probe.
+    """
+    _, params = engine.dialect.create_connect_args(engine.url)
+    params = {k: v for k, v in params.items() if k != "context"}
+    params.update(_current_params(engine))
+    return params
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached (down, restarting, the
+    connection dropped, no pooled connection free) rather than refusing a statement.
+
+    A statement cancelled by its timeout, a serialization failure or a deadlock
+    are OperationalErrors too, but the server answered: they are not this.
+    """
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    sqlstate = exc.sqlstate
+    # None: the client lost or could not open the connection; 08: connection
+    # exception; 57P01-03: the server is shutting down or starting up; 53300: full.
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _UNREACHABLE_STATES
+
+
+_UNREACHABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def unavailable(exc: BaseException, interrupted: str | None = None) -> DatabaseUnavailableError:
+    """The domain error for an unreachable database: what happened and what to do.
+
+    ``interrupted`` names uncommitted work the failure rolled back ("the
+    buildings import"), so the message can say nothing of it was stored.
+    """
+    lost = (
+        f"{interrupted} was interrupted and rolled back; nothing of it was stored. "
+        if interrupted
+        else ""
+    )
+    return DatabaseUnavailableError(
+        "数据库暂时无法连接，请稍后重试。The database cannot be reached right now "
+        f"({_first_line(exc)}); {lost}try again in a few seconds. If it was stopped, start "
+        "it (`gridmap db start`, or the server DATABASE_URL names)."
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
+
+@contextlib.contextmanager
+def unreachable_as_domain_error(interrupted: str | None = None) -> Iterator[None]:
+    """Turn a lost or refused connection into :class:`DatabaseUnavailableError`;
+    every other error passes unchanged. Usable as a decorator.
+
+    ``interrupted``: the uncommitted work inside, named in the message (see
+    :func:`unavailable`); leave it out where a commit happens inside.
+    """
+    try:
+        yield
+    except (DBAPIError, PoolTimeoutError, psycopg.OperationalError) as exc:
+        if is_unreachable(exc):
+            raise unavailable(exc, interrupted) from exc
+        raise
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

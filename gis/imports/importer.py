@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from gis.db.engine import unreachable_as_domain_error
 from gis.errors import ImportFileError, ImportRejectedError, InvalidParameterError
 from gis.geo.datum import Datum
 from gis.imports._checks import validate_layer
@@ -45,6 +46,7 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
 
+@unreachable_as_domain_error("the import")
 def import_file(
     session: Session,
     layer: str,
@@ -64,7 +66,8 @@ def import_file(
     ``max_bytes`` overrides ``GRIDMAP_MAX_IMPORT_BYTES``. Raises
     `ImportRejectedError` with every bad row, `ImportFileError`,
     `DatumMismatchError`, `NoDistrictError`, `PayloadTooLargeError`, or
-    `ConflictError` if the database refuses what validation let through.
+    `ConflictError` if the database refuses what validation let through, or
+    `DatabaseUnavailableError` if the connection breaks (nothing is written then).
     """
     started = time.perf_counter()
     if layer not in LAYERS:

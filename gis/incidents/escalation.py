@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from gis.db.engine import is_unreachable
 from gis.errors import ConflictError, InvalidFeatureError
 from gis.incidents import workflow
 from gis.incidents.transitions import transition
@@ -142,7 +143,14 @@ class EscalationSweeper:
                         len(result.escalated),
                         ", ".join(map(str, result.escalated[:20])),
                     )
-            except Exception:  # a failed round must not kill the server
-                log.exception("escalation sweep failed; retrying in %.0f s", self.interval_s)
+            except Exception as exc:  # a failed round must not kill the server
+                if is_unreachable(exc):  # the database is restarting: no traceback each round
+                    log.warning(
+                        "escalation sweep skipped, database unreachable (%s); retrying in %.0f s",
+                        str(exc).splitlines()[0],
+                        self.interval_s,
+                    )
+                else:
+                    log.exception("escalation sweep failed; retrying in %.0f s", self.interval_s)
             self.rounds += 1
             self._stopping.wait(self.interval_s)
