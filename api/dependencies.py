@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gis.areas.codes import CODE_PATTERN, Level
+from gis.db.engine import is_unreachable
 from gis.errors import DatabaseUnavailableError, InvalidParameterError
 from gis.geo.geojson import BBox, parse_bbox
 from gis.settings import ServerSettings
@@ -49,9 +50,24 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
     finally:
         if session.in_transaction():
-            await run_in_threadpool(session.close)
+            await run_in_threadpool(_close, session)
         else:
             session.close()
+
+
+def _close(session: Session) -> None:
+    """Roll back and close; a connection the server dropped meanwhile is discarded.
+
+    The close runs after the response has gone out: an error escaping here
+    would make the server hang up on the client's next request on the same
+    connection. The request's answer stands (a write's commit came before).
+    """
+    try:
+        session.close()
+    except Exception as exc:
+        if not is_unreachable(exc):
+            raise
+        session.invalidate()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

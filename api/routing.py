@@ -20,6 +20,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from gis.db.engine import is_unreachable
+from gis.errors import DatabaseUnavailableError
 
 READ_RETRY_DELAY_S = 0.25
 """Pause before the second try, so a server that is just coming back can accept it."""
@@ -41,9 +42,15 @@ class ReadRetryRoute(APIRoute):
             try:
                 return await handler(request)
             except Exception as exc:
-                if not is_unreachable(exc):
+                if not _connection_broke(exc):
                     raise
             await anyio.sleep(READ_RETRY_DELAY_S)
             return await handler(request)
 
         return read_twice_if_the_connection_broke
+
+
+def _connection_broke(exc: BaseException) -> bool:
+    """A lost connection, raw or already explained as DatabaseUnavailableError by gis."""
+    cause = exc.__cause__ if isinstance(exc, DatabaseUnavailableError) else None
+    return is_unreachable(exc) or (cause is not None and is_unreachable(cause))

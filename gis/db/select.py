@@ -16,6 +16,7 @@ from sqlalchemy import JSON, ColumnElement, Row, Select, cast, func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from gis.db.engine import is_unreachable
 from gis.db.models import AdminArea, Grid
 from gis.errors import DatabaseUnavailableError, InvalidParameterError
 from gis.geo.datum import STORAGE_SRID
@@ -47,6 +48,8 @@ def execute(session: Session, stmt: AnySelect, params: dict[str, Any] | None = N
     try:
         return list(session.execute(stmt, params).all())
     except OperationalError as exc:
+        if is_unreachable(exc):
+            raise  # the api edge answers it (503) and tries a read once more
         raise DatabaseUnavailableError(
             f"The database stopped answering: {exc.orig}. Try again shortly."
         ) from exc
