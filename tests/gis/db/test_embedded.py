@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from gis.db.embedded import EmbeddedPostgres, database_url
 from gis.db.engine import make_engine
@@ -56,3 +58,26 @@ def test_context_stops_only_what_it_started(data_dir: Path) -> None:
     with database_url("postgresql://elsewhere/db", data_dir) as url:
         assert url == "postgresql://elsewhere/db"
         assert EmbeddedPostgres(data_dir).running_port() is None
+
+
+def test_the_port_is_kept_across_restarts_and_followed_where_it_is_taken(data_dir: Path) -> None:
+    cluster = EmbeddedPostgres(data_dir, db_name="moves")
+    first = make_url(cluster.start()).port
+    assert cluster.current_port() == first
+    engine = make_engine(cluster.url(first), port=cluster.current_port)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    cluster.stop()
+    assert make_url(cluster.start()).port == first  # free again: taken again
+    cluster.stop()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", first or 0))
+        squatter.listen()
+        moved = make_url(cluster.start()).port
+    assert moved != first and cluster.current_port() == moved
+    with engine.connect() as conn:  # the engine, made for the old port, follows
+        port = conn.execute(text("SELECT current_setting('port')::int")).scalar_one()
+    assert port == moved
+    engine.dispose()
+    cluster.stop()
