@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
 from gis.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -49,6 +50,8 @@ DOMAIN_ERROR_STATUS: dict[type[GridmapError], int] = {
     ImportRejectedError: 422,
     InvalidFeatureError: 422,
     DatabaseUnavailableError: 503,
+    PreconditionFailedError: 412,
+    PreconditionRequiredError: 428,
 }
 """HTTP status of each domain error; subclasses inherit their parent's status.
 
@@ -65,8 +68,10 @@ _HTTP_CODES = {
     404: "NotFound",
     405: "MethodNotAllowed",
     409: "Conflict",
+    412: "PreconditionFailed",
     413: "PayloadTooLarge",
     422: "InvalidBody",
+    428: "PreconditionRequired",
     500: "InternalError",
     503: "DatabaseUnavailable",
 }
@@ -132,8 +137,9 @@ def _domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, TransitionNotAllowedError):
         extra["state"] = exc.state.value
         extra["allowed"] = [a.value for a in exc.allowed]
-    if isinstance(exc, StaleVersionError):
+    if isinstance(exc, StaleVersionError | PreconditionFailedError):
         extra["current_version"] = exc.current
+        extra["etag"] = etag(exc.ident, exc.current)
     return _answer(request, status, error_body(status, str(exc), code, **extra))
 
 
