@@ -35,8 +35,14 @@ _LOST = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.Int
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``message`` as the command's one error line (never re-wrapped) and exit ``code``."""
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    """Print ``message`` as the command's one error line and exit ``code``.
+
+    Line breaks inside it (a driver's multi-line message) are joined and
+    the line is never re-wrapped at the terminal's width, so that a log or a
+    ``grep`` sees the whole of it.
+    """
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    err.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -46,14 +52,15 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(orig).__name__
 
 
-def _where() -> str:
+def _way_back() -> str:
+    """What to do about the database, with the URL's password hidden."""
     settings = DatabaseSettings()
     if settings.database_url:
         url = make_url(settings.database_url).render_as_string(hide_password=True)
-        return f"the server at DATABASE_URL ({url}): check that it runs and accepts connections"
+        return f"Check that the server at DATABASE_URL ({url}) runs and accepts connections"
     return (
-        f"the embedded PostGIS in {settings.data_dir}: start it with `gridmap db start` "
-        "(or set DATABASE_URL to a running server)"
+        f"Start the embedded PostGIS with `gridmap db start` (data in {settings.data_dir}), "
+        "or set DATABASE_URL to a running server"
     )
 
 
@@ -61,7 +68,7 @@ def database_lost(exc: BaseException) -> str:
     """The line for a database that stopped answering mid-command."""
     return (
         f"the database stopped answering ({_first_line(exc)}); what this command had not "
-        f"committed is not stored (an import stores nothing). Check {_where()}, then run the "
+        f"committed is not stored (an import stores nothing). {_way_back()}, then run the "
         "command again."
     )
 
@@ -98,7 +105,7 @@ def explained(func: F) -> F:
                 "the traceback)."
             )
             if CliSettings().debug:
-                err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+                fail(message)
                 raise
             raise fail(message) from None
 
