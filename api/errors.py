@@ -58,8 +58,9 @@ DOMAIN_ERROR_STATUS: dict[type[GridmapError], int] = {
 So the incident errors need no entries: OutsideDistrictError, UnroutableLocationError
 and UnknownCategoryError are InvalidFeatureErrors (422); TransitionNotAllowedError,
 EscalationLimitError and StaleVersionError are ConflictErrors (409, the first with
-``allowed`` and the last with ``current_version`` in the body); NoteRequiredError is
-an InvalidParameterError (400)."""
+``allowed`` and the last with ``current_version`` and ``etag`` in the body); NoteRequiredError
+is an InvalidParameterError (400). The 412 and 428 of conditional writes are
+``api.preconditions``' own errors."""
 
 _HTTP_CODES = {
     400: "InvalidParameter",
