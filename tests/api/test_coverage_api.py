@@ -899,7 +899,7 @@ def test_concurrent_patches_with_one_etag_have_one_winner(
         "/api/v1/facilities", json={"type": "kindergarten", "name": "争抢园", **where}
     )
     facility, etag = ok(created, 201)["id"], created.headers["etag"]
-    moves = [(119.105 + 0.002 * i, 36.705 + 0.001 * i) for i in range(32)]
+    moves = [(round(119.105 + 0.002 * i, 3), round(36.705 + 0.001 * i, 3)) for i in range(32)]
     barrier = threading.Barrier(len(moves))
 
     def move(lon_lat: tuple[float, float]) -> Any:
