@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
 from gis.db.engine import is_unreachable, unavailable
 from gis.errors import (
     ConflictError,
@@ -59,14 +60,17 @@ DOMAIN_ERROR_STATUS: dict[type[GridmapError], int] = {
     ImportRejectedError: 422,
     InvalidFeatureError: 422,
     DatabaseUnavailableError: 503,
+    PreconditionFailedError: 412,
+    PreconditionRequiredError: 428,
 }
 """HTTP status of each domain error; subclasses inherit their parent's status.
 
 So the incident errors need no entries: OutsideDistrictError, UnroutableLocationError
 and UnknownCategoryError are InvalidFeatureErrors (422); TransitionNotAllowedError,
 EscalationLimitError and StaleVersionError are ConflictErrors (409, the first with
-``allowed`` and the last with ``current_version`` in the body); NoteRequiredError is
-an InvalidParameterError (400)."""
+``allowed`` and the last with ``current_version`` and ``etag`` in the body); NoteRequiredError
+is an InvalidParameterError (400). The 412 and 428 of conditional writes are
+``api.preconditions``' own errors."""
 
 RETRY_AFTER_S = 5
 """``Retry-After`` of a 503 for an unreachable database: a restart takes a few seconds."""
@@ -78,8 +82,10 @@ _HTTP_CODES = {
     404: "NotFound",
     405: "MethodNotAllowed",
     409: "Conflict",
+    412: "PreconditionFailed",
     413: "PayloadTooLarge",
     422: "InvalidBody",
+    428: "PreconditionRequired",
     500: "InternalError",
     503: "DatabaseUnavailable",
 }
@@ -145,8 +151,9 @@ def _domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, TransitionNotAllowedError):
         extra["state"] = exc.state.value
         extra["allowed"] = [a.value for a in exc.allowed]
-    if isinstance(exc, StaleVersionError):
+    if isinstance(exc, StaleVersionError | PreconditionFailedError):
         extra["current_version"] = exc.current
+        extra["etag"] = etag(exc.ident, exc.current)
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
     return _answer(request, status, error_body(status, str(exc), code, **extra), headers)
 

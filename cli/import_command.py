@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
@@ -111,7 +112,7 @@ def _print_rejections(exc: ImportRejectedError, report_csv: Path | None) -> None
     table.add_column("id")
     table.add_column("reason")
     for r in exc.rejected[:MAX_ROWS_SHOWN]:
-        table.add_row(str(r.row), r.ident or "", r.reason)
+        table.add_row(str(r.row), escape(r.ident or ""), escape(r.reason))
     err.print(table)
     if len(exc.rejected) > MAX_ROWS_SHOWN:
         err.print(f"... and {len(exc.rejected) - MAX_ROWS_SHOWN:,} more rows.")
@@ -124,4 +125,4 @@ def _print_rejections(exc: ImportRejectedError, report_csv: Path | None) -> None
         hint += " --report-csv FILE writes the full list."
     if any("--datum" in r.reason for r in exc.rejected):
         hint += " Some rows suggest the wrong --datum was given: see their reasons."
-    err.print(f"[bold red]error:[/] {hint}")
+    err.print(f"[bold red]error:[/] {escape(hint)}", soft_wrap=True)

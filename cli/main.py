@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import socket
 import sys
 import time
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,11 +13,10 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from cli.context import open_engine
+from cli.errors import explained, fail
 from gis.coverage.catalogue import CATALOGUE
 from gis.db.embedded import EmbeddedPostgres
-from gis.db.engine import unreachable_as_domain_error
 from gis.demo.load import DemoCounts
-from gis.errors import GridmapError
 from gis.settings import DatabaseSettings, ServerSettings
 
 app = typer.Typer(
@@ -32,23 +29,6 @@ app.add_typer(db_app, name="db")
 out = Console()
 err = Console(stderr=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def explained(func: F) -> F:
-    """Show domain errors as one readable message and exit 1, not a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            with unreachable_as_domain_error():  # a database gone mid-command: a message too
-                return func(*args, **kwargs)
-        except GridmapError as exc:
-            err.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 def _check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -56,11 +36,10 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError:
-            err.print(
-                f"[bold red]error:[/] port {port} on {host} is already in use. "
+            raise fail(
+                f"port {port} on {host} is already in use. "
                 "Pass --port or set GRIDMAP_PORT to another port."
-            )
-            raise typer.Exit(1) from None
+            ) from None
 
 
 def _serve(engine: Any, host: str, port: int) -> None:

@@ -90,15 +90,20 @@ class ImportRejectedError(GridmapError):
 
 
 class StaleVersionError(ConflictError):
-    """The case changed since the caller read it; reload and decide again."""
+    """The record changed since the caller read it; reload and decide again.
 
-    def __init__(self, incident_id: int, expected: int, current: int) -> None:
-        self.incident_id = incident_id
+    ``thing`` names the kind of record ("incident", "facility"); ``current`` is
+    the version stored now, so a client can tell how far behind it is.
+    """
+
+    def __init__(self, ident: int, expected: int, current: int, thing: str = "incident") -> None:
+        self.ident = ident
+        self.thing = thing
         self.expected = expected
         self.current = current
         super().__init__(
-            f"incident {incident_id} is at version {current}, not {expected}: someone changed "
-            "it since you read it. Reload it and apply your action again if it still applies."
+            f"{thing} {ident} is at version {current}, not {expected}: someone changed "
+            "it since you read it. Reload it and apply your change again if it still applies."
         )
 
 

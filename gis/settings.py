@@ -85,6 +85,18 @@ class ImportSettings(BaseSettings):
     )
 
 
+class CliSettings(BaseSettings):
+    """How `gridmap` reports a failure.
+
+    Every failure is one line on stderr; ``GRIDMAP_DEBUG=1`` lets an
+    unexpected one (a bug) show its traceback too, for the bug report.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    debug: bool = Field(default=False, validation_alias="GRIDMAP_DEBUG")
+
+
 DEFAULT_SNAP_TOLERANCE_M = 30.0
 
 

@@ -7,18 +7,24 @@ plain JSON with ``lon``/``lat``; either may name the datum of its coordinates
 Baidu), converted to WGS84 before storage. Coverage caches are updated
 through the database's change notifications; each write waits (briefly) until
 the change has reached them, so the caller's next coverage request sees it.
+
+A facility answers with an ``ETag`` and its ``version``; a change or a close
+must name the version it is based on (``If-Match``, or ``expected_version``
+for clients that cannot set headers), see ``api.preconditions``: two planners
+who read the same version cannot both write, the second is told to reload.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.bodies import invalid_body, json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import Finite, LonLatDatum
+from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, ErrorDoc, FeatureDoc, GeoJSONResponse
 from api.routing import ReadRetryRoute
 from gis.coverage import facilities
@@ -59,12 +65,25 @@ class FacilityCreate(_Fields):
     lat: Finite = Field(description="Latitude, degrees, in ``datum``.")
 
 
+ExpectedVersion = Annotated[
+    int | None,
+    Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="The facility's version as you read it (409 if it changed since); "
+        "for clients that cannot send If-Match.",
+    ),
+]
+
+
 class FacilityPatch(_Fields):
     """Changes to a facility as plain JSON; a move gives both lon and lat."""
 
     type: str | None = None
     lon: Finite | None = None
     lat: Finite | None = None
+    expected_version: ExpectedVersion = None
 
 
 class PointGeometry(BaseModel):
@@ -81,6 +100,7 @@ class _ReadOnly(BaseModel):
     type_name_zh: Any = None
     community_code: Any = None
     radius_m: Any = None
+    version: Any = None
 
 
 class _CreateProperties(_Fields, _ReadOnly):
@@ -90,6 +110,7 @@ class _CreateProperties(_Fields, _ReadOnly):
 
 class _PatchProperties(_Fields, _ReadOnly):
     type: str | None = None
+    expected_version: ExpectedVersion = None
 
 
 class FacilityFeatureCreate(BaseModel):
@@ -128,12 +149,19 @@ class FacilityWrite(BaseModel):
     lon: float | None = None
     lat: float | None = None
     datum: LonLatDatum = WGS84
+    expected_version: int | None = None
 
 
 def _reduce(fields: BaseModel, lon: float | None, lat: float | None) -> FacilityWrite:
-    given = fields.model_fields_set - _READ_ONLY - {"datum", "lon", "lat"}
+    given = fields.model_fields_set - _READ_ONLY - {"datum", "lon", "lat", "expected_version"}
     values = {_COLUMN.get(k, k): getattr(fields, k) for k in given}
-    return FacilityWrite(values=values, lon=lon, lat=lat, datum=getattr(fields, "datum", WGS84))
+    return FacilityWrite(
+        values=values,
+        lon=lon,
+        lat=lat,
+        datum=getattr(fields, "datum", WGS84),
+        expected_version=getattr(fields, "expected_version", None),
+    )
 
 
 def _is_feature(data: Any) -> bool:
@@ -171,6 +199,7 @@ CreateBody = Annotated[FacilityWrite, Depends(json_body(parse_create))]
 PatchBody = Annotated[FacilityWrite, Depends(json_body(parse_patch))]
 FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The facility's id.")]
 
+_ETAG = {"ETag": {"description": 'The facility\'s version as a strong ETag, "<id>-<version>".'}}
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDoc, "description": "No facility has this id."},
     409: {"model": ErrorDoc, "description": "ext_id is already used by another facility."},
@@ -179,6 +208,24 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": ErrorDoc,
         "description": "A field is missing or wrong, the type is unknown, or the point lies "
         "outside the district.",
+    },
+}
+CONDITIONAL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorDoc, "description": "If-Match is malformed or contradicts the body."},
+    409: {
+        "model": ErrorDoc,
+        "description": "ext_id is already used by another facility, or expected_version is "
+        "stale (``current_version`` and ``etag`` say what is stored now).",
+    },
+    412: {
+        "model": ErrorDoc,
+        "description": "If-Match is stale: the facility changed since you read it "
+        "(``current_version`` and ``etag`` say what is stored now). GET it again.",
+    },
+    428: {
+        "model": ErrorDoc,
+        "description": "Neither If-Match nor expected_version was given: a change must name "
+        "the version it is based on (If-Match: * overwrites whatever is stored).",
     },
 }
 
@@ -192,18 +239,36 @@ def _keep_coverage_current(request: Request) -> None:
 @router.get(
     "/facilities/{facility_id}",
     summary="One service facility",
-    responses={200: {"model": FeatureDoc, "content": {GEOJSON: {}}}, 404: WRITE_RESPONSES[404]},
+    responses={
+        200: {"model": FeatureDoc, "content": {GEOJSON: {}}, "headers": _ETAG},
+        404: WRITE_RESPONSES[404],
+    },
 )
 def get_facility(session: SessionDep, facility_id: FacilityId) -> GeoJSONResponse:
-    """Properties as in GET /api/v1/facilities."""
-    return GeoJSONResponse(facilities.get_facility(session, facility_id))
+    """Properties as in GET /api/v1/facilities; the ``ETag`` header (and ``version``)
+    is what a change quotes in ``If-Match``."""
+    return _answer(session, facility_id)
+
+
+def _answer(
+    session: SessionDep, facility_id: int, status_code: int = 200, **headers: str
+) -> GeoJSONResponse:
+    found = facilities.get_facility(session, facility_id)
+    return GeoJSONResponse(
+        found,
+        status_code=status_code,
+        headers={**etag_headers(facility_id, found["properties"]["version"]), **headers},
+    )
 
 
 @router.post(
     "/facilities",
     status_code=201,
     summary="Open a facility",
-    responses={201: {"model": FeatureDoc, "content": {GEOJSON: {}}}, **WRITE_RESPONSES},
+    responses={
+        201: {"model": FeatureDoc, "content": {GEOJSON: {}}, "headers": _ETAG},
+        **WRITE_RESPONSES,
+    },
     openapi_extra=request_body_doc(
         FacilityCreate,
         FacilityFeatureCreate,
@@ -212,8 +277,8 @@ def get_facility(session: SessionDep, facility_id: FacilityId) -> GeoJSONRespons
 )
 def create_facility(request: Request, session: SessionDep, body: CreateBody) -> GeoJSONResponse:
     """Stores the facility in WGS84 with its community (point in polygon) and
-    answers it as GET /api/v1/facilities/{id} would, with a ``Location`` header.
-    A point outside the district is refused (422): check the datum."""
+    answers it as GET /api/v1/facilities/{id} would, with ``Location`` and ``ETag``
+    headers. A point outside the district is refused (422): check the datum."""
     assert body.lon is not None and body.lat is not None
     with translate_integrity_errors():
         facility_id = facilities.create_facility(
@@ -221,47 +286,83 @@ def create_facility(request: Request, session: SessionDep, body: CreateBody) -> 
         )
         session.commit()
     _keep_coverage_current(request)
-    return GeoJSONResponse(
-        facilities.get_facility(session, facility_id),
-        status_code=201,
-        headers={"Location": f"/api/v1/facilities/{facility_id}"},
-    )
+    return _answer(session, facility_id, 201, Location=f"/api/v1/facilities/{facility_id}")
 
 
 @router.patch(
     "/facilities/{facility_id}",
     summary="Change or move a facility",
-    responses={200: {"model": FeatureDoc, "content": {GEOJSON: {}}}, **WRITE_RESPONSES},
+    responses={
+        200: {"model": FeatureDoc, "content": {GEOJSON: {}}, "headers": _ETAG},
+        **WRITE_RESPONSES,
+        **CONDITIONAL_RESPONSES,
+    },
     openapi_extra=request_body_doc(
         FacilityPatch,
         FacilityFeaturePatch,
         description="Only the fields given change; null clears a field; lon+lat (or a "
-        "geometry) move the facility and re-assign its community.",
+        "geometry) move the facility and re-assign its community. Name the version the "
+        "change is based on: If-Match with the ETag of GET, or expected_version.",
     ),
 )
 def update_facility(
-    request: Request, session: SessionDep, facility_id: FacilityId, body: PatchBody
+    request: Request,
+    session: SessionDep,
+    facility_id: FacilityId,
+    body: PatchBody,
+    if_match: IfMatch = None,
 ) -> GeoJSONResponse:
-    """Answers the facility as it now is."""
-    with translate_integrity_errors():
+    """Answers the facility as it now is, with its new ``ETag``. A change based on an
+    older version than the one stored is refused (412 for If-Match, 409 for
+    expected_version) and changes nothing; one that names no version is a 428."""
+    precondition = expected(facility_id, if_match, body.expected_version)
+    with translate_integrity_errors(), precondition.checked():
         facilities.update_facility(
-            session, facility_id, values=body.values, lon=body.lon, lat=body.lat, datum=body.datum
+            session,
+            facility_id,
+            values=body.values,
+            lon=body.lon,
+            lat=body.lat,
+            datum=body.datum,
+            expected_version=precondition.version,
         )
         session.commit()
     _keep_coverage_current(request)
-    return GeoJSONResponse(facilities.get_facility(session, facility_id))
+    return _answer(session, facility_id)
 
 
 @router.delete(
     "/facilities/{facility_id}",
     status_code=204,
     summary="Close (delete) a facility",
-    responses={404: WRITE_RESPONSES[404]},
+    responses={
+        404: WRITE_RESPONSES[404],
+        **{k: v for k, v in CONDITIONAL_RESPONSES.items() if k != 409},
+        409: {"model": ErrorDoc, "description": "expected_version is stale."},
+    },
     response_class=Response,
 )
-def delete_facility(request: Request, session: SessionDep, facility_id: FacilityId) -> Response:
-    """Coverage falls back to each building's next-nearest facility of the type."""
-    facilities.delete_facility(session, facility_id)
+def delete_facility(
+    request: Request,
+    session: SessionDep,
+    facility_id: FacilityId,
+    if_match: IfMatch = None,
+    expected_version: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**31 - 1,
+            description="The version you read, for clients that cannot send If-Match "
+            "(a DELETE body has no meaning in HTTP, so it is a query parameter here).",
+        ),
+    ] = None,
+) -> Response:
+    """Coverage falls back to each building's next-nearest facility of the type.
+    Like a change, a close names the version it is based on (If-Match or
+    ``expected_version``): nobody closes a facility a colleague just moved unseen."""
+    precondition = expected(facility_id, if_match, expected_version)
+    with precondition.checked():
+        facilities.delete_facility(session, facility_id, expected_version=precondition.version)
     session.commit()
     _keep_coverage_current(request)
     return Response(status_code=204)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import Actor, Finite, LonLatDatum
+from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, csv_response
 from api.routing import ReadRetryRoute
 from gis.areas import queries
@@ -118,6 +119,11 @@ TransitionBodyDep = Annotated[TransitionBody, Depends(json_body(_parse(Transitio
 MergeBodyDep = Annotated[MergeBody, Depends(json_body(_parse(MergeBody)))]
 IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The incident's id.")]
 
+_STALE_IF_MATCH: dict[str, Any] = {
+    "model": ErrorDoc,
+    "description": "If-Match names a version older than the stored one (``current_version`` "
+    "and ``etag`` say which is stored now).",
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDoc, "description": "No incident has this id."},
     409: {
@@ -323,8 +329,12 @@ def incident_hot_spots(
 )
 def get_incident(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
     """The incident as stored, with its grid, community, handler, ``version``
-    (quote it in transitions) and ``deadline_at``."""
-    return JSONResponse(_incident(session, incident_records.get_incident(session, incident_id)))
+    (quote it in transitions, or its ``ETag`` in If-Match) and ``deadline_at``."""
+    return _answer(session, incident_records.get_incident(session, incident_id))
+
+
+def _answer(session: Session, record: IncidentRecord) -> JSONResponse:
+    return JSONResponse(_incident(session, record), headers=etag_headers(record.id, record.version))
 
 
 @router.get(
@@ -346,39 +356,57 @@ def get_incident_history(session: SessionDep, incident_id: IncidentId) -> JSONRe
 @router.post(
     "/incidents/{incident_id}/transitions",
     summary="Take a step of the closed loop",
-    responses={400: {"model": ErrorDoc, "description": "The action needs a note."}, **_ERRORS},
+    responses={
+        400: {
+            "model": ErrorDoc,
+            "description": "The action needs a note, or If-Match contradicts expected_version.",
+        },
+        412: _STALE_IF_MATCH,
+        **_ERRORS,
+    },
     openapi_extra=request_body_doc(TransitionBody),
 )
 def transition_incident(
-    session: SessionDep, incident_id: IncidentId, body: TransitionBodyDep
+    session: SessionDep, incident_id: IncidentId, body: TransitionBodyDep, if_match: IfMatch = None
 ) -> JSONResponse:
-    """Answers the incident as it now stands, its version raised by one."""
-    record = transitions.transition(
-        session,
-        incident_id,
-        body.action,
-        principal=Principal.claimed(body.actor),
-        expected_version=body.expected_version,
-        note=body.note,
-        handler_staff_id=body.handler_staff_id,
-    )
+    """Answers the incident as it now stands, its version raised by one, with its new
+    ``ETag``. An If-Match, if sent, must name the same version as ``expected_version``."""
+    precondition = expected(incident_id, if_match, body.expected_version)
+    with precondition.checked():
+        record = transitions.transition(
+            session,
+            incident_id,
+            body.action,
+            principal=Principal.claimed(body.actor),
+            expected_version=body.expected_version,
+            note=body.note,
+            handler_staff_id=body.handler_staff_id,
+        )
     session.commit()
-    return JSONResponse(_incident(session, record))
+    return _answer(session, record)
 
 
 @router.post(
     "/incidents/{incident_id}/merge",
     summary="Merge a duplicate report into another incident",
-    responses=_ERRORS,
+    responses={412: _STALE_IF_MATCH, **_ERRORS},
     openapi_extra=request_body_doc(MergeBody),
 )
 def merge_incident(
-    session: SessionDep, incident_id: IncidentId, body: MergeBodyDep
+    session: SessionDep, incident_id: IncidentId, body: MergeBodyDep, if_match: IfMatch = None
 ) -> JSONResponse:
     """Cancels this incident as a duplicate of ``into`` (allowed before dispatch);
-    answers the duplicate, with ``duplicate_of`` set."""
-    record = transitions.merge_duplicate(
-        session, incident_id, body.into, principal=Principal.claimed(body.actor), note=body.note
-    )
+    answers the duplicate, with ``duplicate_of`` set. With If-Match, only if the
+    duplicate is still at the version you read."""
+    precondition = expected(incident_id, if_match, None, required=False)
+    with precondition.checked():
+        record = transitions.merge_duplicate(
+            session,
+            incident_id,
+            body.into,
+            principal=Principal.claimed(body.actor),
+            note=body.note,
+            expected_version=precondition.version,
+        )
     session.commit()
-    return JSONResponse(_incident(session, record))
+    return _answer(session, record)

@@ -9,6 +9,11 @@ datum or lon/lat mix-up, so it is refused with the distance to the boundary
 rather than stored. The community is assigned by point-in-polygon and kept in
 step when the facility moves.
 
+Each facility has a ``version`` the database raises with every change
+(migration 0006). A write may name the version it was based on
+(``expected_version``); the row is locked first, so of two writers that read
+the same version exactly one succeeds and the other gets StaleVersionError.
+
 Nothing here commits: the caller owns the transaction. Coverage caches learn
 of the change from the database's own notifications once it commits (see the
 migration ``0002_coverage_notifications`` and ``gis.coverage.live``).
@@ -28,7 +33,7 @@ from gis.areas.routing import covering_community, current_district, outside_dist
 from gis.coverage.catalogue import facility_type
 from gis.db.models import AdminArea, Facility, FacilityType
 from gis.db.select import AnySelect, execute, features, geojson_column, intersects_bbox, paged
-from gis.errors import InvalidFeatureError, NoDistrictError, NotFoundError
+from gis.errors import InvalidFeatureError, NoDistrictError, NotFoundError, StaleVersionError
 from gis.geo.datum import WGS84, Datum, to_storage_point
 from gis.geo.geojson import BBox, Feature, Page, feature
 
@@ -152,13 +157,18 @@ def update_facility(
     lon: float | None = None,
     lat: float | None = None,
     datum: Datum = WGS84,
+    expected_version: int | None = None,
 ) -> None:
     """Change a facility's fields and/or move it to (lon, lat) degrees in ``datum``.
 
     Moving re-assigns the community. A field present in ``values`` with the
     value None clears it (except ``type_code`` and ``name``, which are required).
+    With ``expected_version``, a facility changed since (at another version)
+    is left alone and StaleVersionError says its current version; None
+    writes whatever is stored (the caller chose to). A change with nothing to
+    set leaves the version as it is.
     """
-    _require(session, facility_id)
+    _lock(session, facility_id, expected_version)
     unknown = set(values) - set(WRITABLE_FIELDS)
     if unknown:
         raise InvalidFeatureError(f"cannot set {', '.join(sorted(unknown))}")
@@ -181,20 +191,33 @@ def update_facility(
         session.execute(text(f"UPDATE facility SET {', '.join(sets)} WHERE id = :id"), params)
 
 
-def delete_facility(session: Session, facility_id: int) -> None:
-    """Remove a facility (closed for good); coverage falls back to the next nearest one."""
-    _require(session, facility_id)
+def delete_facility(
+    session: Session, facility_id: int, *, expected_version: int | None = None
+) -> None:
+    """Remove a facility (closed for good); coverage falls back to the next nearest one.
+
+    ``expected_version`` as in :func:`update_facility`.
+    """
+    _lock(session, facility_id, expected_version)
     session.execute(text("DELETE FROM facility WHERE id = :id"), {"id": facility_id})
 
 
-def _require(session: Session, facility_id: int) -> None:
-    found = session.execute(
-        text("SELECT 1 FROM facility WHERE id = :id FOR UPDATE"), {"id": facility_id}
-    ).first()
-    if found is None:
+def _lock(session: Session, facility_id: int, expected_version: int | None) -> int:
+    """Lock the facility's row until the transaction ends and check the version read.
+
+    The lock makes the check and the write one step: a concurrent writer waits
+    here and then sees the version the first one left.
+    """
+    version = session.execute(
+        text("SELECT version FROM facility WHERE id = :id FOR UPDATE"), {"id": facility_id}
+    ).scalar()
+    if version is None:
         raise NotFoundError(
             f"no facility has id {facility_id}; list them with GET /api/v1/facilities"
         )
+    if expected_version is not None and version != expected_version:
+        raise StaleVersionError(facility_id, expected_version, int(version), thing="facility")
+    return int(version)
 
 
 def get_facility(session: Session, facility_id: int) -> Feature:
@@ -222,6 +245,7 @@ def _facility_select() -> AnySelect:
             Facility.address,
             community.code.label("community_code"),
             FacilityType.radius_m,
+            Facility.version,
             geojson_column(Facility.geom).label("geometry"),
         )
         .join(FacilityType, FacilityType.code == Facility.type_code)
@@ -243,7 +267,8 @@ def list_facilities(
     Properties: ``id``, ``ext_id``, ``type`` (facility-type code),
     ``type_name_zh``, ``name``, ``capacity``, ``floor_area_m2`` (m²),
     ``opening_hours``, ``address``, ``community_code``, ``radius_m`` (the
-    type's service radius, metres).
+    type's service radius, metres), ``version`` (quote it when changing the
+    facility).
     """
     stmt = _facility_select()
     if type_code is not None:

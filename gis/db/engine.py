@@ -117,12 +117,13 @@ def unavailable(exc: BaseException, interrupted: str | None = None) -> DatabaseU
     )
     return DatabaseUnavailableError(
         "数据库暂时无法连接，请稍后重试。The database cannot be reached right now "
-        f"({_first_line(exc)}); {lost}try again in a few seconds. If it was stopped, start "
+        f"({first_line(exc)}); {lost}try again in a few seconds. If it was stopped, start "
         "it (`gridmap db start`, or the server DATABASE_URL names)."
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The driver's own first line of ``exc``: what a one-line error message quotes."""
     orig = getattr(exc, "orig", None) or exc
     lines = str(orig).strip().splitlines()
     return lines[0] if lines else type(orig).__name__

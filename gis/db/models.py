@@ -226,12 +226,17 @@ class FacilityType(Base):
 
 
 class Facility(Base):
-    """A service facility at a point, e.g. a community health station."""
+    """A service facility at a point, e.g. a community health station.
+
+    ``version`` rises by one with every change (a trigger, migration 0006), so
+    that a write based on a stale read is refused.
+    """
 
     __tablename__ = "facility"
     __table_args__ = (
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_nonnegative"),
         CheckConstraint("floor_area_m2 IS NULL OR floor_area_m2 > 0", name="floor_area_positive"),
+        CheckConstraint("version >= 1", name="version_positive"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -248,6 +253,7 @@ class Facility(Base):
     community_id: Mapped[int | None] = mapped_column(
         ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
     )
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 INCIDENT_STATES = (

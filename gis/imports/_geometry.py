@@ -148,7 +148,7 @@ def check_geometries(
         if table.geometry_problems[i] is not None:
             problems[i].append(str(table.geometry_problems[i]))
         elif geom is None:
-            problems[i].append("missing or unparsable geometry")
+            problems[i].append(f"missing or unparsable geometry; give the row a {expected}")
         elif geom.is_empty:
             problems[i].append("empty geometry")
         elif geom.geom_type not in spec.geometry_types:
@@ -159,26 +159,31 @@ def check_geometries(
 
     idx = np.flatnonzero(ok)
     bounds = shapely.bounds(source[idx]) if idx.size else np.zeros((0, 4))
-    if datum.is_geographic:
-        out_of_range = (
-            ~np.isfinite(bounds).all(axis=1)
-            | (bounds[:, 0] < -180)
-            | (bounds[:, 2] > 180)
-            | (bounds[:, 1] < -90)
-            | (bounds[:, 3] > 90)
+    finite = np.isfinite(shapely.get_coordinates(source[idx])).all(axis=1)
+    finite_rows = np.ones(len(idx), dtype=bool)
+    if idx.size:  # a row is finite when all its coordinates are, not just its bounds
+        counts = shapely.get_num_coordinates(source[idx])
+        finite_rows = np.logical_and.reduceat(finite, np.r_[0, np.cumsum(counts)[:-1]])
+    for i in idx[~finite_rows]:
+        coords = shapely.get_coordinates(source[i])
+        x, y = coords[~np.isfinite(coords).all(axis=1)][0]
+        problems[i].append(
+            f"coordinates ({x:g}, {y:g}) are not finite numbers (NaN or infinity); "
+            "fix or remove this point in the file"
         )
+        ok[i] = False
+    if datum.is_geographic:
+        lon_out = (bounds[:, 0] < -180) | (bounds[:, 2] > 180)
+        out_of_range = finite_rows & (lon_out | (bounds[:, 1] < -90) | (bounds[:, 3] > 90))
     else:
-        out_of_range = ~np.isfinite(bounds).all(axis=1)
+        out_of_range = np.zeros(len(idx), dtype=bool)
     range_stray = idx[out_of_range]
     for i in range_stray:
         x, y = shapely.get_coordinates(source[i])[0]
-        if datum.is_geographic:
-            problems[i].append(
-                f"coordinates ({x:g}, {y:g}) are not longitude/latitude degrees; if the file "
-                "is in a projected CRS, give its EPSG code with --datum (e.g. EPSG:4549)"
-            )
-        else:
-            problems[i].append(f"coordinates ({x:g}, {y:g}) are not finite numbers")
+        problems[i].append(
+            f"coordinates ({x:g}, {y:g}) are not longitude/latitude degrees; if the file "
+            "is in a projected CRS, give its EPSG code with --datum (e.g. EPSG:4549)"
+        )
         ok[i] = False
 
     idx = np.flatnonzero(ok)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import warnings
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pyogrio.errors
+import pyogrio.raw
 import shapely
+import shapely.errors
 from numpy.typing import NDArray
 from pyproj import CRS
 
@@ -117,6 +121,7 @@ def _read_gis(path: Path, fmt: str, layer_name: str | None) -> tuple[SourceTable
         OSError,
         ValueError,
     )
+    _check_shapefile_parts(path, fmt)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -130,35 +135,162 @@ def _read_gis(path: Path, fmt: str, layer_name: str | None) -> tuple[SourceTable
                     f"{path.name} has {len(layers)} layers ({', '.join(layers)}); "
                     "choose one with --gpkg-layer"
                 )
-            frame = pyogrio.read_dataframe(path, layer=layer_name or layers[0])
+            layer = layer_name or layers[0]
+            # A geometry GEOS cannot build (an unclosed ring) is None here and
+            # explained per row below, instead of failing the whole read.
+            frame = pyogrio.read_dataframe(path, layer=layer, on_invalid="ignore")
+            geometry = np.asarray(frame.geometry.array, dtype=object)
+            problems = _unbuildable(path, layer, geometry)
     except failures as exc:
-        raise ImportFileError(f"{path.name}: cannot be read as {fmt}: {exc}") from exc
-    geometry = np.asarray(frame.geometry.array, dtype=object)
+        raise ImportFileError(_unreadable(path, fmt, exc)) from exc
     attributes = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     attributes.columns = _normalise_columns(path, attributes.columns)
     table = SourceTable(
         attributes=attributes.reset_index(drop=True),
         geometry=geometry,
-        geometry_problems=[None] * len(geometry),
+        geometry_problems=problems,
     )
     return table, frame.crs
 
 
+_GEOS_REASONS = (
+    (
+        "do not form a closed linestring",
+        "a polygon ring is not closed (its last point must repeat its first)",
+    ),
+    ("must be 0 or >= 4", "a polygon ring has fewer than 4 points"),
+    ("must be 0 or >= 2", "a line has fewer than 2 points"),
+)
+
+
+def _unbuildable(path: Path, layer: str, geometry: NDArray[np.object_]) -> list[str | None]:
+    """Why each row without a geometry has none, where the file holds one GEOS cannot build.
+
+    Read again, as raw WKB, only when some row came back without geometry: a
+    null geometry stays None here (reported as missing later).
+    """
+    problems: list[str | None] = [None] * len(geometry)
+    absent = [i for i, g in enumerate(geometry) if g is None]
+    if not absent:
+        return problems
+    _, _, wkb, _ = pyogrio.raw.read(path, layer=layer, columns=[])
+    for i in absent:
+        if wkb[i] is not None:
+            problems[i] = (
+                f"invalid geometry: {_why_not(shapely.from_wkb, wkb[i])}; fix it in a GIS "
+                "(the importer does not repair geometries)"
+            )
+    return problems
+
+
+def _why_not(build: Callable[[Any], Any], value: Any) -> str:
+    """Why GEOS refuses to build a geometry from ``value``, in words a user can act on."""
+    try:
+        build(value)
+    except shapely.errors.ShapelyError as exc:
+        message = str(exc).split(": ", 1)[-1]
+        return next((r for key, r in _GEOS_REASONS if key in message), message)
+    return "not a geometry"
+
+
+def _unreadable(path: Path, fmt: str, exc: Exception) -> str:
+    """One sentence for a file GDAL cannot open: what, and what to do (not GDAL's own advice)."""
+    message = str(exc).split("; It might help", 1)[0].rstrip(".")
+    if "not recognized as" in message or "not a supported file format" in message:
+        if fmt == "zipped Shapefile":
+            return _no_shapefile_in_zip(path)
+        return (
+            f"{path.name}: not a {fmt} (GDAL does not recognise its content); check that "
+            f"it is the file you meant, or export it again from your GIS as {fmt}"
+        )
+    message = message.replace(str(path), path.name)
+    return (
+        f"{path.name}: cannot be read as {fmt} ({message}); the file is damaged or cut off: "
+        "export it again from your GIS"
+    )
+
+
+def _check_shapefile_parts(path: Path, fmt: str) -> None:
+    """A Shapefile is several files; GDAL reads a .shp without its .dbf as rows without
+    columns, which would be reported as every column missing. Say which file is missing."""
+    if fmt == "Shapefile":
+        present = {p.name.lower() for p in path.parent.iterdir()}
+        stems = {path.stem.lower()}
+    elif fmt == "zipped Shapefile" and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            present = {Path(n).name.lower() for n in archive.namelist()}
+        stems = {Path(n).stem for n in present if n.endswith(".shp")}
+    else:
+        return
+    for stem in sorted(stems):
+        missing = [f"{stem}{s}" for s in (".shx", ".dbf") if f"{stem}{s}" not in present]
+        if missing:
+            raise ImportFileError(
+                f"{path.name}: the Shapefile's {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} missing (a Shapefile "
+                "is several files); keep its .shp, .shx, .dbf and .prj together"
+                + (" in the zip" if fmt == "zipped Shapefile" else "")
+            )
+
+
+def _no_shapefile_in_zip(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return f"{path.name}: not a zip archive; zip the Shapefile's .shp, .shx, .dbf and .prj"
+    shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+    return (
+        f"{path.name}: holds no readable Shapefile (found: {shown or 'nothing'}); zip the "
+        ".shp with its .shx, .dbf and .prj"
+    )
+
+
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
 def _read_csv_frame(path: Path) -> pd.DataFrame:
+    """The CSV's cells as text, the first line as column names.
+
+    Read without a header, then the first row taken as one: pandas would
+    otherwise take the extra cells of a row longer than the header as an
+    index and shift every column of the file silently. Here that row is an
+    error naming its line.
+    """
     # Excel on a Chinese Windows saves CSV in GB18030/GBK, not UTF-8.
-    last: Exception | None = None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=True
+            cells = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                encoding=encoding,
+                skipinitialspace=True,
+                header=None,
             )
-        except UnicodeDecodeError as exc:
-            last = exc
+        except UnicodeDecodeError:
+            continue
         except pd.errors.EmptyDataError as exc:
-            raise ImportFileError(f"{path.name}: the CSV file is empty") from exc
+            raise ImportFileError(
+                f"{path.name}: the CSV file is empty; it needs a header line with the column "
+                "names, then one line per row"
+            ) from exc
         except (pd.errors.ParserError, ValueError, OSError) as exc:
+            ragged = _FIELDS.search(str(exc))
+            if ragged:
+                header, line, saw = ragged.groups()
+                raise ImportFileError(
+                    f"{path.name}: line {line} has {saw} cells, the first line {header}; "
+                    'quote cells that contain a comma ("a, b") or remove the extra cells'
+                ) from exc
             raise ImportFileError(f"{path.name}: cannot be read as CSV: {exc}") from exc
-    raise ImportFileError(f"{path.name}: neither UTF-8 nor GB18030 text ({last})")
+        frame = cells.iloc[1:].reset_index(drop=True)
+        frame.columns = list(cells.iloc[0])
+        return frame
+    raise ImportFileError(
+        f"{path.name}: neither UTF-8 nor GB18030 text, so not a CSV file; save it again as "
+        "CSV (UTF-8) from Excel or WPS"
+    )
 
 
 def _pick(
@@ -184,7 +316,11 @@ def _read_csv(path: Path, layer: str, lon_col: str | None, lat_col: str | None) 
         geometry = np.asarray(shapely.from_wkt(raw, on_invalid="ignore"), dtype=object)
         for i, (text_value, geom) in enumerate(zip(raw, geometry, strict=True)):
             if text_value is not None and geom is None:
-                problems[i] = f"unparsable WKT in column {wkt_col}: {text_value[:60]!r}"
+                reason = _why_not(shapely.from_wkt, text_value)
+                problems[i] = (
+                    f"unparsable WKT in column {wkt_col}: {reason}, in {text_value[:60]!r}; "
+                    "fix the text (e.g. POLYGON((x y, x y, x y, x y)))"
+                )
         used: tuple[str, ...] = (wkt_col,)
     else:
         lon = _pick(path, names, lon_col, LON_NAMES)

@@ -157,12 +157,15 @@ def merge_duplicate(
     principal: Principal,
     note: str | None = None,
     at: dt.datetime | None = None,
+    expected_version: int | None = None,
 ) -> IncidentRecord:
     """Mark ``incident_id`` a duplicate of ``into_id``; both rows stay, linked.
 
     The duplicate is cancelled (作废) as such, so it leaves the open count;
     the workflow allows that before dispatch only (a dispatched case is
     somebody's work and is closed through the loop). Returns the duplicate.
+    With ``expected_version``, a duplicate changed since is left alone
+    (StaleVersionError).
     """
     if incident_id == into_id:
         raise InvalidFeatureError("an incident cannot be a duplicate of itself")
@@ -174,6 +177,8 @@ def merge_duplicate(
             f"merge into {target.duplicate_of} instead"
         )
     row = _lock(session, incident_id)
+    if expected_version is not None and row.version != expected_version:
+        raise StaleVersionError(incident_id, expected_version, int(row.version))
     if row.duplicate_of is not None:
         raise ConflictError(f"incident {incident_id} is already a duplicate of {row.duplicate_of}")
     reason = f"duplicate of incident {into_id}" + (f": {note}" if note else "")

@@ -14,8 +14,10 @@ from the one of 120 at (119.11, 36.72); the kindergarten at (119.17, 36.72) is
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -57,6 +59,8 @@ ROW_KEYS = {
     "p90_distance_m",
 }
 SMALL_GRIDS = ["370705001001001", "370705001001002", "370705001002001"]
+ANY_VERSION = {"If-Match": "*"}
+"""Overwrite whatever is stored: for tests about something other than versions."""
 
 
 def stats(client: TestClient, query: str) -> dict[str, Any]:
@@ -270,7 +274,7 @@ def test_what_if_equals_closing_the_facility(client: TestClient) -> None:
     assert answer["coverage_rate_after"] == 0.0
     before = stats(client, "facility_type=kindergarten&radius_m=1200")["total"]
     assert before["households_covered"] == 200
-    assert client.delete(f"/api/v1/facilities/{kg}").status_code == 204
+    assert client.delete(f"/api/v1/facilities/{kg}", headers=ANY_VERSION).status_code == 204
     client.app.state.coverage.refresh()  # type: ignore[attr-defined]
     after = stats(client, "facility_type=kindergarten&radius_m=1200")["total"]
     assert after["households_covered"] - before["households_covered"] == answer["net_households"]
@@ -363,10 +367,18 @@ def test_post_a_geojson_feature_in_gcj02(client: TestClient, db: Session) -> Non
     _, _, offset = GEOD.inv(stored[0], stored[1], 119.16, 36.75)
     assert offset < 0.05  # metres: converted back to WGS84
     assert created["properties"]["community_code"] == "370705001002"
-    # The feature as GET answers it can be sent back (read-only properties are ignored).
+    # The feature as GET answers it can be sent back (read-only properties are ignored),
+    # with the ETag it came with.
     again = {**created, "properties": {**created["properties"], "name": "新华社康二站"}}
-    moved = ok(client.patch(f"/api/v1/facilities/{created['id']}", json=again))
+    moved = ok(
+        client.patch(
+            f"/api/v1/facilities/{created['id']}",
+            json=again,
+            headers={"If-Match": f'"{created["id"]}-1"'},
+        )
+    )
     assert moved["properties"]["name"] == "新华社康二站"
+    assert moved["properties"]["version"] == 2
     assert moved["geometry"] == created["geometry"]
 
 
@@ -376,24 +388,35 @@ def test_patch_moves_renames_and_clears(client: TestClient) -> None:
     moved = ok(
         client.patch(
             f"/api/v1/facilities/{kg['id']}",
-            json={"lon": 119.12, "lat": 36.75, "name": "搬迁后", "capacity": None},
+            json={
+                "lon": 119.12,
+                "lat": 36.75,
+                "name": "搬迁后",
+                "capacity": None,
+                "expected_version": kg["properties"]["version"],
+            },
         )
     )
     assert moved["geometry"]["coordinates"] == [119.12, 36.75]
     assert moved["properties"]["community_code"] == "370705001001"
     assert moved["properties"]["name"] == "搬迁后"
     assert moved["properties"]["capacity"] is None
-    retyped = ok(client.patch(f"/api/v1/facilities/{kg['id']}", json={"type": "health_station"}))
+    retyped = ok(
+        client.patch(
+            f"/api/v1/facilities/{kg['id']}", json={"type": "health_station"}, headers=ANY_VERSION
+        )
+    )
     assert retyped["properties"]["type"] == "health_station"
     assert retyped["geometry"] == moved["geometry"]
 
 
 def test_delete_removes_the_facility(client: TestClient) -> None:
     kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]["id"]
-    response = client.delete(f"/api/v1/facilities/{kg}")
+    etag = client.get(f"/api/v1/facilities/{kg}").headers["etag"]
+    response = client.delete(f"/api/v1/facilities/{kg}", headers={"If-Match": etag})
     assert response.status_code == 204 and response.content == b""
     assert_error(client.get(f"/api/v1/facilities/{kg}"), 404, f"no facility has id {kg}")
-    assert_error(client.delete(f"/api/v1/facilities/{kg}"), 404, "no facility")
+    assert_error(client.delete(f"/api/v1/facilities/{kg}", headers=ANY_VERSION), 404, "no facility")
 
 
 GOOD = {"type": "kindergarten", "name": "园", "lon": 119.11, "lat": 36.71}
@@ -441,15 +464,13 @@ def test_malformed_bodies_are_422(client: TestClient, body: bytes) -> None:
 def test_patch_errors(client: TestClient) -> None:
     assert_error(client.patch("/api/v1/facilities/999999", json={"name": "x"}), 404, "no facility")
     kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]["id"]
-    assert_error(
-        client.patch(f"/api/v1/facilities/{kg}", json={"lon": 119.11}), 422, "both lon and lat"
-    )
-    assert_error(
-        client.patch(f"/api/v1/facilities/{kg}", json={"name": None}), 422, "cannot be cleared"
-    )
-    assert_error(
-        client.patch(f"/api/v1/facilities/{kg}", json={"type": None}), 422, "type cannot be"
-    )
+
+    def patch(body: dict[str, Any]) -> Any:
+        return client.patch(f"/api/v1/facilities/{kg}", json=body, headers=ANY_VERSION)
+
+    assert_error(patch({"lon": 119.11}), 422, "both lon and lat")
+    assert_error(patch({"name": None}), 422, "cannot be cleared")
+    assert_error(patch({"type": None}), 422, "type cannot be")
     assert_error(client.patch("/api/v1/facilities/abc", json={}), 400, "facility_id")
 
 
@@ -646,6 +667,7 @@ def test_writes_reach_coverage_incrementally_through_notify(
         201,
     )
     facility = created["id"]
+    created_etag = f'"{facility}-1"'
     try:
         after = _per_grid(client)  # the very next request sees the new facility
         assert {g: after[g] - before[g] for g in GRIDS if after[g] != before[g]} == {
@@ -660,7 +682,11 @@ def test_writes_reach_coverage_incrementally_through_notify(
         incremental = status["incremental_updates"]
 
         moved = ok(
-            client.patch(f"/api/v1/facilities/{facility}", json={"lon": 119.187, "lat": 36.702})
+            client.patch(
+                f"/api/v1/facilities/{facility}",
+                json={"lon": 119.187, "lat": 36.702},
+                headers={"If-Match": created_etag},
+            )
         )
         assert moved["properties"]["community_code"] == "370705001002"
         assert sum(_per_grid(client).values()) == _fresh_total(lattice)
@@ -668,11 +694,17 @@ def test_writes_reach_coverage_incrementally_through_notify(
         assert status["incremental_updates"] == incremental + 1
         assert status["last_change"]["op"] == "update"
 
-        renamed = ok(client.patch(f"/api/v1/facilities/{facility}", json={"name": "改名"}))
+        renamed = ok(
+            client.patch(
+                f"/api/v1/facilities/{facility}",
+                json={"name": "改名", "expected_version": moved["properties"]["version"]},
+            )
+        )
         assert renamed["properties"]["name"] == "改名"
         assert ok(client.get("/api/v1/coverage/status"))["notifications"] == status["notifications"]
     finally:
-        assert client.delete(f"/api/v1/facilities/{facility}").status_code == 204
+        deleted = client.delete(f"/api/v1/facilities/{facility}", headers=ANY_VERSION)
+        assert deleted.status_code == 204
     assert _per_grid(client) == before
     status = ok(client.get("/api/v1/coverage/status"))
     assert status["builds"] == builds
@@ -723,3 +755,177 @@ def test_coverage_page_and_the_link_from_the_district_map(client: TestClient) ->
         assert client.get(asset).status_code == 200
     assert "window.GRIDMAP_COVERAGE = " in page.text and "http" not in page.text.split("<body>")[1]
     assert 'href="/coverage"' in client.get("/").text
+
+
+# --------------------------------------------------------------------------- facility versions
+
+
+def _etag(facility: dict[str, Any]) -> str:
+    return f'"{facility["id"]}-{facility["properties"]["version"]}"'
+
+
+def test_versions_rise_and_etags_round_trip(client: TestClient) -> None:
+    response = client.post("/api/v1/facilities", json=GOOD)
+    created = ok(response, 201)
+    facility = created["id"]
+    assert created["properties"]["version"] == 1
+    assert response.headers["etag"] == f'"{facility}-1"'
+    read = client.get(f"/api/v1/facilities/{facility}")
+    assert read.headers["etag"] == f'"{facility}-1"' and ok(read) == created
+    etag = read.headers["etag"]
+    for n, name in enumerate(["一", "二", "三"], start=2):
+        response = client.patch(
+            f"/api/v1/facilities/{facility}", json={"name": name}, headers={"If-Match": etag}
+        )
+        changed = ok(response)
+        assert changed["properties"]["version"] == n and changed["properties"]["name"] == name
+        assert response.headers["etag"] == f'"{facility}-{n}"' == _etag(changed)
+        etag = response.headers["etag"]
+    # A change with nothing to set changes nothing, not even the version.
+    same = client.patch(f"/api/v1/facilities/{facility}", json={}, headers={"If-Match": etag})
+    assert ok(same)["properties"]["version"] == 4 and same.headers["etag"] == etag
+    listed = ok(client.get("/api/v1/facilities?type=kindergarten&limit=50"))["features"]
+    assert {f["id"]: f["properties"]["version"] for f in listed}[facility] == 4
+
+
+def test_a_stale_if_match_is_412_and_changes_nothing(client: TestClient) -> None:
+    kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]
+    first = client.patch(
+        f"/api/v1/facilities/{kg['id']}", json={"name": "甲改"}, headers={"If-Match": _etag(kg)}
+    )
+    ok(first)
+    for stale in (_etag(kg), f'W/"{kg["id"]}-2"', f'"{kg["id"] + 1}-2"', '"something-else"'):
+        response = client.patch(
+            f"/api/v1/facilities/{kg['id']}", json={"name": "乙改"}, headers={"If-Match": stale}
+        )
+        body = assert_error(response, 412, "If-Match does not match facility", "version 2")
+        assert body["code"] == "PreconditionFailed"
+        assert (body["current_version"], body["etag"]) == (2, first.headers["etag"])
+    assert ok(client.get(f"/api/v1/facilities/{kg['id']}"))["properties"]["name"] == "甲改"
+
+
+def test_a_stale_expected_version_is_409_like_incidents(client: TestClient) -> None:
+    kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]
+    url = f"/api/v1/facilities/{kg['id']}"
+    ok(client.patch(url, json={"capacity": 10, "expected_version": 1}))
+    body = assert_error(
+        client.patch(url, json={"capacity": 20, "expected_version": 1}),
+        409,
+        f"facility {kg['id']} is at version 2, not 1",
+    )
+    assert (body["code"], body["current_version"]) == ("StaleVersion", 2)
+    assert body["etag"] == f'"{kg["id"]}-2"'
+    # Inside a Feature the version goes with the properties.
+    feature = {"type": "Feature", "properties": {"capacity": 30, "expected_version": 1}}
+    assert_error(client.patch(url, json=feature), 409, "not 1")
+    feature["properties"]["expected_version"] = 2
+    assert ok(client.patch(url, json=feature))["properties"]["capacity"] == 30
+    assert ok(client.get(url))["properties"]["version"] == 3
+
+
+def test_a_write_without_a_version_is_428(client: TestClient) -> None:
+    kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]
+    url = f"/api/v1/facilities/{kg['id']}"
+    body = assert_error(client.patch(url, json={"name": "盲写"}), 428, "If-Match", "If-Match: *")
+    assert body["code"] == "PreconditionRequired"
+    assert_error(client.delete(url), 428, "expected_version")
+    assert ok(client.get(url)) == kg
+    # Naming no version on purpose overwrites whatever is stored.
+    assert ok(client.patch(url, json={"name": "覆盖"}, headers=ANY_VERSION))["properties"][
+        "version"
+    ] == (kg["properties"]["version"] + 1)
+
+
+@pytest.mark.parametrize(
+    ("if_match", "body", "status", "fragment"),
+    [
+        ("17-1", {}, 400, "is not an entity tag"),
+        ('"1-1", "1-2"', {}, 400, "one entity tag"),
+        ('"{id}-1"', {"expected_version": 2}, 400, "different versions"),
+        ("*", {"expected_version": 5}, 409, "not 5"),
+    ],
+)
+def test_malformed_or_contradicting_preconditions(
+    client: TestClient, if_match: str, body: dict[str, Any], status: int, fragment: str
+) -> None:
+    kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]
+    response = client.patch(
+        f"/api/v1/facilities/{kg['id']}",
+        json={"name": "x", **body},
+        headers={"If-Match": if_match.replace("{id}", str(kg["id"]))},
+    )
+    assert_error(response, status, fragment)
+
+
+def test_delete_honours_if_match_and_expected_version(client: TestClient) -> None:
+    kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]
+    url = f"/api/v1/facilities/{kg['id']}"
+    ok(client.patch(url, json={"name": "改"}, headers={"If-Match": _etag(kg)}))
+    assert_error(client.delete(url, headers={"If-Match": _etag(kg)}), 412, "version 2")
+    assert_error(client.delete(f"{url}?expected_version=1"), 409, "not 1")
+    assert ok(client.get(url))["properties"]["name"] == "改"
+    assert client.delete(f"{url}?expected_version=2").status_code == 204
+    assert_error(client.get(url), 404)
+
+
+def test_any_writer_raises_the_version(client: TestClient, db: Session) -> None:
+    """A DBA in psql or another system moves the ETag too, and cannot set the version."""
+    kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]
+    db.execute(
+        text("UPDATE facility SET version = 1, address = 'x' WHERE id = :i"), {"i": kg["id"]}
+    )
+    after = client.get(f"/api/v1/facilities/{kg['id']}")
+    assert ok(after)["properties"]["version"] == kg["properties"]["version"] + 1
+    assert after.headers["etag"] != _etag(kg)
+
+
+def test_openapi_documents_the_preconditions(client: TestClient) -> None:
+    paths = ok(client.get("/openapi.json"))["paths"]["/api/v1/facilities/{facility_id}"]
+    for method in ("patch", "delete"):
+        assert {"412", "428", "409"} <= set(paths[method]["responses"])
+        assert "If-Match" in {p["name"] for p in paths[method]["parameters"]}
+    assert "ETag" in paths["get"]["responses"]["200"]["headers"]
+    assert "expected_version" in str(paths["patch"]["requestBody"])
+
+
+def test_concurrent_patches_with_one_etag_have_one_winner(
+    lattice_client: TestClient, lattice: LatticeDistrict
+) -> None:
+    """32 planners read the same version and move the facility at once: one move is
+    stored, 31 are told to reload, and coverage follows the one stored."""
+    client = lattice_client
+    where = {"lon": 119.131, "lat": 36.749}
+    created = client.post(
+        "/api/v1/facilities", json={"type": "kindergarten", "name": "争抢园", **where}
+    )
+    facility, etag = ok(created, 201)["id"], created.headers["etag"]
+    moves = [(round(119.105 + 0.002 * i, 3), round(36.705 + 0.001 * i, 3)) for i in range(32)]
+    barrier = threading.Barrier(len(moves))
+
+    def move(lon_lat: tuple[float, float]) -> Any:
+        barrier.wait()
+        lon, lat = lon_lat
+        return client.patch(
+            f"/api/v1/facilities/{facility}",
+            json={"lon": lon, "lat": lat},
+            headers={"If-Match": etag},
+        )
+
+    try:
+        with ThreadPoolExecutor(len(moves)) as pool:
+            responses = list(pool.map(move, moves))
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200] + [412] * 31, statuses
+        won = next(r for r in responses if r.status_code == 200)
+        assert won.headers["etag"] == f'"{facility}-2"'
+        for lost in (r for r in responses if r.status_code == 412):
+            assert (lost.json()["current_version"], lost.json()["etag"]) == (2, won.headers["etag"])
+        stored = ok(client.get(f"/api/v1/facilities/{facility}"))
+        assert stored["properties"]["version"] == 2
+        assert stored["geometry"] == won.json()["geometry"]
+        assert tuple(stored["geometry"]["coordinates"]) in moves
+        # The coverage cache follows the one stored move, as a fresh build does.
+        assert sum(_per_grid(client).values()) == _fresh_total(lattice)
+    finally:
+        deleted = client.delete(f"/api/v1/facilities/{facility}", headers=ANY_VERSION)
+        assert deleted.status_code == 204

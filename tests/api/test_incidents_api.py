@@ -290,6 +290,45 @@ def test_duplicates_are_suggested_and_merged(client: TestClient) -> None:
     assert_error(client.post(f"/api/v1/incidents/{second['id']}/merge", json=self_merge), 409)
 
 
+def test_if_match_is_honoured_like_expected_version(client: TestClient) -> None:
+    inc = report(client, 119.135, 36.755)
+    read = client.get(f"/api/v1/incidents/{inc['id']}")
+    assert read.headers["etag"] == f'"{inc["id"]}-1"'
+    url = f"/api/v1/incidents/{inc['id']}/transitions"
+    body = {"action": "accept", "actor": MANAGER, "expected_version": 1}
+    accepted = client.post(url, json=body, headers={"If-Match": read.headers["etag"]})
+    assert ok(accepted)["version"] == 2 and accepted.headers["etag"] == f'"{inc["id"]}-2"'
+    # The same step again, with the ETag read before it: stale.
+    stale = assert_error(
+        client.post(url, json=body, headers={"If-Match": read.headers["etag"]}), 412, "version 2"
+    )
+    assert (stale["code"], stale["current_version"]) == ("PreconditionFailed", 2)
+    assert stale["etag"] == accepted.headers["etag"]
+    # Without If-Match the body's version decides, as always (409).
+    assert assert_error(client.post(url, json=body), 409)["etag"] == accepted.headers["etag"]
+    contradicting = {**body, "expected_version": 2}
+    assert_error(
+        client.post(url, json=contradicting, headers={"If-Match": read.headers["etag"]}),
+        400,
+        "different versions",
+    )
+    assert ok(client.get(f"/api/v1/incidents/{inc['id']}"))["version"] == 2
+
+
+def test_merge_honours_if_match(client: TestClient) -> None:
+    first = report(client, 119.137, 36.757)
+    second = report(client, 119.1371, 36.7571)
+    url = f"/api/v1/incidents/{second['id']}/merge"
+    merge = {"into": first["id"], "actor": MANAGER}
+    ok(step(client, second["id"], "accept", 1))
+    assert_error(
+        client.post(url, json=merge, headers={"If-Match": f'"{second["id"]}-1"'}), 412, "version 2"
+    )
+    merged = client.post(url, json=merge, headers={"If-Match": f'"{second["id"]}-2"'})
+    assert ok(merged)["duplicate_of"] == first["id"]
+    assert merged.headers["etag"] == f'"{second["id"]}-3"'
+
+
 def test_openapi_documents_the_incident_endpoints(client: TestClient) -> None:
     paths = ok(client.get("/openapi.json"))["paths"]
     assert set(paths["/api/v1/incidents"]) == {"get", "post"}

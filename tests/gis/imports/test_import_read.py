@@ -328,7 +328,7 @@ def test_geojson_crs_member_is_honoured(db: Session, ref: dict[str, int], tmp_pa
             '{"type": "FeatureCollection", "features": [',
             "cannot be read as GeoJSON",
         ),
-        ("junk.gpkg", "this is not a geopackage", "cannot be read as GeoPackage"),
+        ("junk.gpkg", "this is not a geopackage", "not a GeoPackage"),
         ("empty.csv", "", "empty"),
         ("header.csv", "ext_id,households,lon,lat\n", "no rows"),
         ("b.xlsx", "PK", "unsupported file type .xlsx"),
