@@ -82,6 +82,15 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def _is_zombie(pid: int) -> bool:
+    """Whether process ``pid`` has exited and waits only to be reaped (Linux /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # gone, or no /proc: pg_ctl's own answer stands
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
 STALE_SHMEM_RETRIES = 20
 """Starts tried while the backends of a killed postmaster still hold its shared
 memory (they notice its death and exit within a second or so)."""
@@ -218,6 +227,12 @@ class EmbeddedPostgres:
         if self._run(["pg_ctl", "status", "-D", str(self.pgdata)], check=False).returncode != 0:
             return None
         lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+        if _is_zombie(int(lines[0])):
+            # Killed, but not yet reaped by its parent (init, which may take its time):
+            # pg_ctl and PostgreSQL both take it for alive. It holds nothing any more,
+            # so its lock file goes and the next start goes ahead.
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+            return None
         return int(lines[3])
 
     def url(self, port: int, db_name: str | None = None) -> str:

@@ -111,13 +111,14 @@ def unavailable(exc: BaseException, interrupted: str | None = None) -> DatabaseU
     buildings import"), so the message can say nothing of it was stored.
     """
     lost = (
-        f"{interrupted} was interrupted and rolled back; nothing of it was stored. "
+        f"{interrupted[:1].upper()}{interrupted[1:]} was interrupted and rolled back: "
+        "nothing of it was stored. "
         if interrupted
         else ""
     )
     return DatabaseUnavailableError(
         "数据库暂时无法连接，请稍后重试。The database cannot be reached right now "
-        f"({first_line(exc)}); {lost}try again in a few seconds. If it was stopped, start "
+        f"({first_line(exc)}). {lost}Try again in a few seconds; if it was stopped, start "
         "it (`gridmap db start`, or the server DATABASE_URL names)."
     )
 

@@ -428,7 +428,7 @@ def test_an_import_killed_mid_write_leaves_nothing_and_says_so_in_one_line(
     assert killed.is_set()
     message = str(caught.value)
     assert "\n" not in message and "Traceback" not in message
-    assert "the import was interrupted" in message and "gridmap db start" in message
+    assert "The import was interrupted" in message and "gridmap db start" in message
     engine = cluster.engine()
     try:
         with engine.connect() as conn:
