@@ -134,8 +134,18 @@ def report_window(
         return now - WINDOW, now
     if start is None:
         assert end is not None
+        if end.replace(tzinfo=None) - dt.datetime.min < WINDOW:
+            raise InvalidParameterError(
+                f"end_date {end.date().isoformat()} is too early: the 90 days before it "
+                "precede year 1; give a date of this era"
+            )
         return end - WINDOW, end
     if end is None:
+        if dt.datetime.max - start.replace(tzinfo=None) < WINDOW + dt.timedelta(days=1):
+            raise InvalidParameterError(
+                f"start_date {start.date().isoformat()} is too late: the 90 days after it "
+                "pass year 9999; give a date of this era"
+            )
         return start, start + WINDOW
     if end < start:
         raise InvalidParameterError(

@@ -419,6 +419,8 @@ def test_hostile_json_is_a_4xx(client: TestClient, raw: bytes) -> None:
         ("/open311/v2/requests.json?start_date=%00", "start_date"),
         ("/open311/v2/requests.json?bbox=%00", "bbox"),
         ("/open311/v2/requests.json?service_request_id=%00", "service_request_id"),
+        ("/open311/v2/requests.json?end_date=0001-01-01", "end_date"),
+        ("/open311/v2/requests.json?start_date=9999-12-31T23:59:59%2B14:00", "start_date"),
         ("/open311/v2/services.json?jurisdiction_id=" + quote("长" * 5000), "jurisdiction_id"),
     ],
 )
