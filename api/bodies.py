@@ -5,12 +5,14 @@ write endpoint open to other systems must refuse an oversized body while
 reading it. So bodies of the write endpoints come through :func:`json_body`:
 a ``Content-Length`` over the limit is refused before reading, a streamed
 body as soon as it passes the limit (413), malformed JSON and invalid fields
-are a 422 naming the field, exactly like FastAPI's own body validation.
+are a 422 naming the field, exactly like FastAPI's own body validation; so are
+the NaN and Infinity Python's JSON parser would otherwise let through.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -69,10 +71,72 @@ def validate(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         raise invalid_body(
             [
-                {k: v for k, v in e.items() if k in ("loc", "msg", "type", "input")}
+                {k: v for k, v in e.items() if k in ("loc", "msg", "type", "input", "ctx")}
                 for e in exc.errors()
             ]
         ) from None
+
+
+def _non_finite_at(data: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where in decoded JSON the first NaN or infinity is, or None."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path
+    items: Any = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        found = _non_finite_at(value, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
+def decode_json(raw: bytes) -> Any:
+    """``raw`` as strict JSON, or a 422 naming where it is not.
+
+    Python's ``json.loads`` accepts the non-standard ``NaN``, ``Infinity`` and
+    ``-Infinity`` (refused here, naming the field that holds one) and fails on
+    deep nesting with a RecursionError rather than a ValueError.
+    """
+    constants: list[str] = []
+
+    def constant(name: str) -> float:
+        constants.append(name)
+        return float(name.replace("Infinity", "inf"))
+
+    try:
+        data = json.loads(raw, parse_constant=constant)
+        where = _non_finite_at(data) if constants else None
+    except RecursionError:
+        raise invalid_body(
+            [
+                {
+                    "loc": (),
+                    "msg": "the body is nested too deeply to be a record",
+                    "type": "json_invalid",
+                }
+            ]
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_body(
+            [{"loc": (), "msg": f"the body is not valid JSON: {exc}", "type": "json_invalid"}]
+        ) from None
+    if constants:
+        raise invalid_body(
+            [
+                {
+                    "loc": where or (),
+                    "msg": f"{constants[0]} is not a JSON number (JSON has no NaN or Infinity); "
+                    "send a finite number",
+                    "type": "finite_number",
+                }
+            ]
+        )
+    return data
 
 
 def json_body(parse: Callable[[Any], T]) -> Callable[[Request], Awaitable[T]]:
@@ -86,13 +150,7 @@ def json_body(parse: Callable[[Any], T]) -> Callable[[Request], Awaitable[T]]:
         raw = await read_limited(request, body_limit(request))
         if not raw.strip():
             raise invalid_body([{"loc": (), "msg": "a JSON body is required", "type": "missing"}])
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise invalid_body(
-                [{"loc": (), "msg": f"the body is not valid JSON: {exc}", "type": "json_invalid"}]
-            ) from None
-        return parse(data)
+        return parse(decode_json(raw))
 
     return dependency
 

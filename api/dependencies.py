@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.fields import INT8_MAX, TEXT_MAX, Text
 from gis.areas.codes import CODE_PATTERN, Level
 from gis.db.engine import is_unreachable
 from gis.errors import DatabaseUnavailableError, InvalidParameterError
@@ -88,6 +90,7 @@ def get_paging(
         int | None,
         Query(
             ge=1,
+            le=INT8_MAX,
             description=(
                 f"Features per page, 1 up to the server's maximum page size "
                 f"(GRIDMAP_MAX_PAGE_SIZE, 5000 unless configured); default {DEFAULT_LIMIT}."
@@ -95,7 +98,10 @@ def get_paging(
         ),
     ] = None,
     offset: Annotated[
-        int, Query(ge=0, description="How many matching features to skip (0 = first page).")
+        int,
+        Query(
+            ge=0, le=INT8_MAX, description="How many matching features to skip (0 = first page)."
+        ),
     ] = 0,
 ) -> Paging:
     maximum = settings.max_page_size
@@ -111,7 +117,7 @@ def get_paging(
 
 def get_bbox(
     bbox: Annotated[
-        str | None,
+        Annotated[Text, Field(max_length=TEXT_MAX)] | None,
         Query(
             description=(
                 "Only features intersecting this box: minLon,minLat,maxLon,maxLat in WGS84 degrees."

@@ -8,7 +8,12 @@ Every error response is JSON of the same shape::
 
 ``errors`` is present only for request validation. A malformed query, path or
 header parameter is a 400 (as OGC API Features asks); a malformed request body
-is a 422. Unexpected failures are a 500 whose body says nothing internal.
+is a 422. Unexpected failures are a 500 whose body says nothing internal,
+answered by :class:`UnexpectedErrors` so that the connection stays open for
+the client's next request (Starlette's own last resort re-raises after
+answering, and uvicorn then closes the connection). An error body never fails
+to render: a refused value it echoes (NaN, an unpaired surrogate, 10,000
+characters) is shown printable and short.
 
 A database that cannot be reached (down, restarting, a dropped connection, no
 pooled connection free) is a 503 with ``Retry-After``, whichever layer noticed:
@@ -24,6 +29,7 @@ prefix (:func:`register_error_shape`): Open311 under /open311/ answers
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +40,7 @@ from psycopg import OperationalError as DriverOperationalError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
 from gis.db.engine import is_unreachable, unavailable
@@ -106,6 +113,37 @@ def register_error_shape(app: FastAPI, prefix: str, shape: ErrorShape) -> None:
     app.state.error_shapes = shapes
 
 
+ECHO_MAX = 200
+"""Characters of a refused value an error repeats back (the rest is elided)."""
+
+
+def printable(value: Any) -> Any:
+    """``value`` as an error body may carry it: text valid UTF-8, numbers finite.
+
+    An unpaired surrogate is shown as its escape (``\\ud800``), a NaN or an
+    infinity as text; containers are walked.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [printable(v) for v in value]
+    return value
+
+
+def _echo(value: str | int | float | bool) -> str | int | float | bool:
+    """A refused input as an error repeats it: printable, at most ``ECHO_MAX`` characters."""
+    if isinstance(value, str) and len(value) > ECHO_MAX:
+        value = f"{value[:ECHO_MAX]}… ({len(value):,} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return f"a number of {len(str(abs(value)))} digits"
+    echoed: str | int | float | bool = printable(value)
+    return echoed
+
+
 def _answer(
     request: Request,
     status: int,
@@ -113,6 +151,7 @@ def _answer(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """The error response: the API's JSON ``body``, or the route family's own shape."""
+    body = printable(body)
     shapes: dict[str, ErrorShape] = getattr(request.app.state, "error_shapes", {})
     for prefix, shape in shapes.items():
         if request.url.path.startswith(prefix):
@@ -180,13 +219,14 @@ def _describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
         loc = [str(part) for part in err.get("loc", ())]
         location = loc[0] if loc else "request"
         parameter = ".".join(loc[1:]) or None
-        item: dict[str, Any] = {
-            "location": location,
-            "parameter": parameter,
-            "message": err.get("msg", "invalid value"),
-        }
+        message = err.get("msg", "invalid value")
+        if err.get("type") == "too_long" and isinstance(err.get("input"), str):
+            # A length checked after the text's own validator: say characters, not "items".
+            limit = (err.get("ctx") or {}).get("max_length")
+            message = f"the text has {len(err['input']):,} characters; at most {limit:,} fit"
+        item: dict[str, Any] = {"location": location, "parameter": parameter, "message": message}
         if "input" in err and isinstance(err["input"], str | int | float | bool):
-            item["input"] = err["input"]
+            item["input"] = _echo(err["input"])
         described.append(item)
     return described
 
@@ -239,6 +279,52 @@ def _unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
+class UnexpectedErrors:
+    """Answers an unhandled error with the JSON 500, and keeps the connection open.
+
+    A pure ASGI middleware, inside Starlette's ServerErrorMiddleware: that one
+    answers too but then re-raises (for servers to log), and uvicorn closes a
+    connection whose application raised, so the client's next request on it is
+    reset and it cannot tell whether that request was applied. Here the error
+    is logged and answered, and nothing is raised. Only when the response had
+    already begun (a 500 can no longer be sent) is it re-raised: closing the
+    connection is then the one honest answer.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = finished = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started, finished
+            if message["type"] == "http.response.start":
+                started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            request = Request(scope)
+            if finished:  # e.g. a background task after the answer: log it, keep the connection
+                log.exception(
+                    "unhandled error after answering %s %s",
+                    request.method,
+                    request.url.path,
+                    exc_info=exc,
+                )
+                return
+            if started:
+                raise
+            await _unexpected_error(request, exc)(scope, receive, send)
+
+
 def register_error_handlers(app: FastAPI) -> None:
     """Install the JSON error handlers; called once by ``create_app``."""
     app.add_exception_handler(GridmapError, _domain_error)
@@ -246,4 +332,5 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for driver_error in (DBAPIError, PoolTimeoutError, DriverOperationalError):
         app.add_exception_handler(driver_error, _driver_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(Exception, _unexpected_error)  # errors outside UnexpectedErrors
+    app.add_middleware(UnexpectedErrors)

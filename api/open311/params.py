@@ -13,14 +13,16 @@ import datetime as dt
 import hashlib
 import math
 import re
+import urllib.parse
 from collections.abc import AsyncGenerator, Mapping, Sequence
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.bodies import body_limit, read_limited
+from api.fields import TEXT_MAX, refuse_unstorable
 from gis.errors import InvalidParameterError, PayloadTooLargeError
 from gis.incidents import open311 as sr
 from gis.incidents.catalogue import CATEGORIES, Category
@@ -132,8 +134,18 @@ def report_window(
         return now - WINDOW, now
     if start is None:
         assert end is not None
+        if end.replace(tzinfo=None) - dt.datetime.min < WINDOW:
+            raise InvalidParameterError(
+                f"end_date {end.date().isoformat()} is too early: the 90 days before it "
+                "precede year 1; give a date of this era"
+            )
         return end - WINDOW, end
     if end is None:
+        if dt.datetime.max - start.replace(tzinfo=None) < WINDOW + dt.timedelta(days=1):
+            raise InvalidParameterError(
+                f"start_date {start.date().isoformat()} is too late: the 90 days after it "
+                "pass year 9999; give a date of this era"
+            )
         return start, start + WINDOW
     if end < start:
         raise InvalidParameterError(
@@ -183,6 +195,20 @@ async def _stream(raw: bytes) -> AsyncGenerator[bytes, None]:
     yield raw
 
 
+def url_encoded(raw: bytes) -> FormData:
+    """A url-encoded form whose bytes that are not UTF-8 stay visible to :func:`field`.
+
+    Starlette's parser replaces them with U+FFFD, storing a garbled report
+    without a word; decoded with ``surrogateescape`` they become unpaired
+    surrogates, which :func:`field` refuses naming the field.
+    """
+    text = raw.decode("utf-8", "surrogateescape")
+    pairs = urllib.parse.parse_qsl(
+        text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"
+    )
+    return FormData([(k, v) for k, v in pairs])
+
+
 async def read_form(request: Request) -> FormData:
     """The form body, size-limited: url-encoded or multipart, no files.
 
@@ -206,7 +232,7 @@ async def read_form(request: Request) -> FormData:
         if content_type == "multipart/form-data":
             form = await MultiPartParser(request.headers, _stream(raw)).parse()
         else:
-            form = await FormParser(request.headers, _stream(raw)).parse()
+            form = url_encoded(raw)
     except MultiPartException as exc:
         raise InvalidParameterError(f"the multipart body is malformed: {exc.message}") from None
     if any(isinstance(value, UploadFile) for _, value in form.multi_items()):
@@ -216,12 +242,29 @@ async def read_form(request: Request) -> FormData:
     return form
 
 
-def field(form: FormData, name: str) -> str | None:
-    """The first non-empty value of ``name``, trimmed; None if absent or empty."""
+def field(form: FormData, name: str, max_length: int = TEXT_MAX) -> str | None:
+    """The first non-empty value of ``name``, trimmed; None if absent or empty.
+
+    Refuses (400, naming the field) text that cannot be stored or is longer
+    than ``max_length`` characters.
+    """
     for value in form.getlist(name):
         if isinstance(value, str) and value.strip():
-            return value.strip()
+            return checked_text(value.strip(), name, max_length)
     return None
+
+
+def checked_text(value: str, name: str, max_length: int = TEXT_MAX) -> str:
+    """``value`` of parameter ``name``, or a 400 saying why it cannot be stored."""
+    try:
+        refuse_unstorable(value)
+    except ValueError as exc:
+        raise InvalidParameterError(f"{name}: {exc}") from None
+    if len(value) > max_length:
+        raise InvalidParameterError(
+            f"{name} has {len(value)} characters; at most {max_length} are accepted"
+        )
+    return value
 
 
 def degrees(value: str, name: str) -> float:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import GRID_CODE, BBoxDep, PagingDep, SessionDep, SettingsDep
-from api.fields import Finite, LonLatDatum
+from api.fields import TEXT_MAX, Finite, Id4, LonLatDatum, Text, column_length
 from api.pages import render_page, script_json
 from api.responses import COLLECTION_RESPONSES, GEOJSON, ErrorDoc, GeoJSONResponse
 from api.responses import feature_collection as paged_collection
@@ -38,6 +38,7 @@ from gis.coverage.live import CoverageService
 from gis.coverage.report import area_rollups, building_page, rings
 from gis.coverage.store import CoverageModel
 from gis.coverage.whatif import what_if
+from gis.db.models import FacilityType
 from gis.errors import DatabaseUnavailableError, InvalidFeatureError, InvalidParameterError
 from gis.geo.datum import WGS84, to_storage_point
 from gis.geo.geojson import GEOJSON_DECIMALS, Feature, records
@@ -46,6 +47,7 @@ from layers.coverage import LABELS_ZH, coverage_style
 router = APIRouter(route_class=ReadRetryRoute, tags=["coverage"])
 
 MAX_RADII = 10
+TypeCode = Annotated[Text, Field(max_length=column_length(FacilityType.code))]
 MIN_RADIUS_M = 1.0
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -118,14 +120,14 @@ class CoverageQuery:
 def get_coverage_query(
     session: SessionDep,
     facility_type: Annotated[
-        str,
+        TypeCode,
         Query(
             description="Facility-type code, e.g. kindergarten; see GET /api/v1/facility-types.",
             examples=["kindergarten"],
         ),
     ],
     radius_m: Annotated[
-        str | None,
+        Annotated[Text, Field(max_length=TEXT_MAX)] | None,
         Query(
             description="Service radius in metres (1-50,000); default the type's catalogue "
             "radius. Several, comma-separated, ask for rings (GET /api/v1/coverage only).",
@@ -329,14 +331,21 @@ class WhatIfQuestion(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    facility_type: str = Field(examples=["kindergarten"])
+    facility_type: TypeCode = Field(examples=["kindergarten"])
     radius_m: float | None = Field(
         None, ge=MIN_RADIUS_M, le=MAX_RADIUS_M, description="Metres; default the type's."
     )
     open: list[OpenAt] = Field(default_factory=list, max_length=100)
-    close: list[int] = Field(
+    close: list[Id4] = Field(
         default_factory=list, max_length=100, description="Ids of facilities of the type."
     )
+
+
+def _storage_point(i: int, at: OpenAt) -> tuple[float, float]:
+    try:
+        return to_storage_point(at.lon, at.lat, at.datum)
+    except InvalidFeatureError as exc:
+        raise InvalidFeatureError(f"open.{i}: {exc}") from None
 
 
 @router.post(
@@ -365,7 +374,7 @@ def coverage_what_if(
     cached model in milliseconds; nothing is changed."""
     info = catalogue.facility_type(session, question.facility_type, InvalidFeatureError)
     radius = question.radius_m or float(info.radius_m)
-    points = [to_storage_point(p.lon, p.lat, p.datum) for p in question.open]
+    points = [_storage_point(i, p) for i, p in enumerate(question.open)]
     with service.view(info.code, radius, session.connection()) as model:
         answer = what_if(model, points, question.close)
     answer["radius_m"] = _metres(answer["radius_m"])

@@ -23,13 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.bodies import invalid_body, json_body, request_body_doc, validate
 from api.dependencies import SessionDep
-from api.fields import Finite, LonLatDatum
+from api.fields import INT4_MAX, Finite, Int4, LonLatDatum, Text, column_length
 from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, ErrorDoc, FeatureDoc, GeoJSONResponse
 from api.routing import ReadRetryRoute
 from gis.coverage import facilities
 from gis.coverage.live import CoverageService
 from gis.db.engine import translate_integrity_errors
+from gis.db.models import FacilityType
 from gis.geo.datum import WGS84
 
 router = APIRouter(
@@ -39,7 +40,8 @@ router = APIRouter(
     default_response_class=GeoJSONResponse,
 )
 
-Text = Annotated[str, Field(max_length=facilities.MAX_TEXT)]
+FacilityText = Annotated[Text, Field(max_length=facilities.MAX_TEXT)]
+TypeCode = Annotated[Text, Field(max_length=column_length(FacilityType.code))]
 
 
 class _Fields(BaseModel):
@@ -47,20 +49,22 @@ class _Fields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Text | None = Field(None, min_length=1, description="Name shown on the map.")
-    capacity: int | None = Field(None, ge=0, description="Places: beds, children, seats.")
+    name: FacilityText | None = Field(None, min_length=1, description="Name shown on the map.")
+    capacity: Int4 | None = Field(None, ge=0, description="Places: beds, children, seats.")
     floor_area_m2: Finite | None = Field(None, gt=0, description="Floor area, square metres.")
-    opening_hours: Text | None = Field(None, examples=["07:00-24:00"])
-    address: Text | None = None
-    ext_id: Text | None = Field(None, description="The facility's id in the sending system.")
+    opening_hours: FacilityText | None = Field(None, examples=["07:00-24:00"])
+    address: FacilityText | None = None
+    ext_id: FacilityText | None = Field(
+        None, description="The facility's id in the sending system."
+    )
     datum: LonLatDatum = WGS84
 
 
 class FacilityCreate(_Fields):
     """A new facility as plain JSON."""
 
-    type: str = Field(description="Facility-type code, see GET /api/v1/facility-types.")
-    name: Text = Field(min_length=1)
+    type: TypeCode = Field(description="Facility-type code, see GET /api/v1/facility-types.")
+    name: FacilityText = Field(min_length=1)
     lon: Finite = Field(description="Longitude, degrees, in ``datum``.")
     lat: Finite = Field(description="Latitude, degrees, in ``datum``.")
 
@@ -70,7 +74,7 @@ ExpectedVersion = Annotated[
     Field(
         None,
         ge=1,
-        le=2**31 - 1,
+        le=INT4_MAX,
         description="The facility's version as you read it (409 if it changed since); "
         "for clients that cannot send If-Match.",
     ),
@@ -80,7 +84,7 @@ ExpectedVersion = Annotated[
 class FacilityPatch(_Fields):
     """Changes to a facility as plain JSON; a move gives both lon and lat."""
 
-    type: str | None = None
+    type: TypeCode | None = None
     lon: Finite | None = None
     lat: Finite | None = None
     expected_version: ExpectedVersion = None
@@ -104,12 +108,12 @@ class _ReadOnly(BaseModel):
 
 
 class _CreateProperties(_Fields, _ReadOnly):
-    type: str
-    name: Text = Field(min_length=1)
+    type: TypeCode
+    name: FacilityText = Field(min_length=1)
 
 
 class _PatchProperties(_Fields, _ReadOnly):
-    type: str | None = None
+    type: TypeCode | None = None
     expected_version: ExpectedVersion = None
 
 
@@ -197,7 +201,7 @@ def parse_patch(data: Any) -> FacilityWrite:
 
 CreateBody = Annotated[FacilityWrite, Depends(json_body(parse_create))]
 PatchBody = Annotated[FacilityWrite, Depends(json_body(parse_patch))]
-FacilityId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The facility's id.")]
+FacilityId = Annotated[int, Path(ge=1, le=INT4_MAX, description="The facility's id.")]
 
 _ETAG = {"ETag": {"description": 'The facility\'s version as a strong ETag, "<id>-<version>".'}}
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -351,7 +355,7 @@ def delete_facility(
         int | None,
         Query(
             ge=1,
-            le=2**31 - 1,
+            le=INT4_MAX,
             description="The version you read, for clients that cannot send If-Match "
             "(a DELETE body has no meaning in HTTP, so it is a query parameter here).",
         ),

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from api.dependencies import (
     COMMUNITY_CODE,
@@ -22,6 +23,7 @@ from api.dependencies import (
     PagingDep,
     SessionDep,
 )
+from api.fields import TEXT_MAX, Text, column_length
 from api.responses import (
     COLLECTION_RESPONSES,
     GEOJSON,
@@ -37,7 +39,7 @@ from api.routing import ReadRetryRoute
 from gis.areas import queries
 from gis.areas.queries import BuildingGeometry
 from gis.coverage import facilities
-from gis.db.models import AreaLevel
+from gis.db.models import AreaLevel, FacilityType, Incident
 from gis.incidents import listing
 from gis.localtime import as_instant
 
@@ -170,7 +172,8 @@ def list_facilities(
     paging: PagingDep,
     bbox: BBoxDep,
     type: Annotated[
-        str | None, Query(description="Only facilities of this facility-type code.")
+        Annotated[Text, Field(max_length=column_length(FacilityType.code))] | None,
+        Query(description="Only facilities of this facility-type code."),
     ] = None,
     community: Annotated[
         str | None,
@@ -215,14 +218,14 @@ def list_incidents(
     paging: PagingDep,
     bbox: BBoxDep,
     status: Annotated[
-        str | None,
+        Annotated[Text, Field(max_length=TEXT_MAX)] | None,
         Query(
             description="Only incidents in these states (comma-separated, e.g. "
             "reported,accepted), or 'open' for every case still in handling."
         ),
     ] = None,
     category: Annotated[
-        str | None,
+        Annotated[Text, Field(max_length=column_length(Incident.category))] | None,
         Query(description="Only this category; a top-level code includes its subclasses."),
     ] = None,
     grid: Annotated[

@@ -27,17 +27,29 @@ from sqlalchemy.orm import Session
 
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
-from api.fields import Actor, Finite, LonLatDatum
+from api.fields import (
+    INT8_MAX,
+    TEXT_MAX,
+    Actor,
+    Finite,
+    Id4,
+    Id8,
+    Int4,
+    LonLatDatum,
+    Text,
+    column_length,
+)
 from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, csv_response
 from api.routing import ReadRetryRoute
 from gis.areas import queries
 from gis.areas.codes import Level
+from gis.db.models import Incident, IncidentTransition
 from gis.geo.datum import WGS84
 from gis.geo.geojson import json_object, records
 from gis.incidents import hotspots, stats, transitions
 from gis.incidents import records as incident_records
-from gis.incidents.intake import Report, report_incident
+from gis.incidents.intake import MEDIA_URL_MAX, Report, report_incident
 from gis.incidents.listing import IncidentPlace, incident_place
 from gis.incidents.records import IncidentRecord
 from gis.localtime import as_instant
@@ -51,7 +63,8 @@ router = APIRouter(
     default_response_class=JSONResponse,
 )
 
-Text = Annotated[str, Field(max_length=2000)]
+Note = Annotated[Text, Field(max_length=TEXT_MAX)]
+Category = Annotated[Text, Field(max_length=column_length(Incident.category))]
 
 
 class IncidentCreate(BaseModel):
@@ -59,18 +72,20 @@ class IncidentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    category: str = Field(description="Category code of gis.incidents.catalogue.")
-    description: Text | None = None
-    source: Text | None = Field(None, examples=["hotline", "patrol", "app"])
+    category: Category = Field(description="Category code of gis.incidents.catalogue.")
+    description: Note | None = None
+    source: Annotated[Text, Field(max_length=column_length(Incident.source))] | None = Field(
+        None, examples=["hotline", "patrol", "app"]
+    )
     lon: Finite | None = Field(None, description="Longitude, degrees, in ``datum``.")
     lat: Finite | None = Field(None, description="Latitude, degrees, in ``datum``.")
     datum: LonLatDatum = WGS84
-    address: Text | None = None
-    media_url: Annotated[str, Field(max_length=2000)] | None = Field(
+    address: Note | None = None
+    media_url: Annotated[Text, Field(max_length=MEDIA_URL_MAX)] | None = Field(
         None, description="Link to the reporter's photo (http or https)."
     )
-    building_id: int | None = Field(
-        None, ge=1, description="Locate at this building when lon/lat are not given."
+    building_id: Id8 | None = Field(
+        None, description="Locate at this building when lon/lat are not given."
     )
     reported_at: dt.datetime | None = Field(
         None, description="When it was reported, with time zone; default now."
@@ -83,17 +98,17 @@ class TransitionBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    action: str = Field(
+    action: Annotated[Text, Field(max_length=column_length(IncidentTransition.action))] = Field(
         description="accept, cancel, dispatch, redispatch, handle, feedback, verify, "
         "rework, evaluate or escalate."
     )
     actor: Actor
-    note: Text | None = Field(
+    note: Note | None = Field(
         None, description="Why; required for cancel, rework, redispatch and escalate."
     )
-    expected_version: int = Field(ge=1, description="The incident's version as you read it.")
-    handler_staff_id: int | None = Field(
-        None, ge=1, description="The new handler (dispatch, redispatch)."
+    expected_version: Int4 = Field(ge=1, description="The incident's version as you read it.")
+    handler_staff_id: Id4 | None = Field(
+        None, description="The new handler (dispatch, redispatch)."
     )
 
 
@@ -102,9 +117,9 @@ class MergeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    into: int = Field(ge=1, description="The id of the incident this one duplicates.")
+    into: Id8 = Field(description="The id of the incident this one duplicates.")
     actor: Actor
-    note: Text | None = None
+    note: Note | None = None
 
 
 def _parse(model: type[BaseModel]) -> Any:
@@ -117,7 +132,7 @@ def _parse(model: type[BaseModel]) -> Any:
 CreateBody = Annotated[IncidentCreate, Depends(json_body(_parse(IncidentCreate)))]
 TransitionBodyDep = Annotated[TransitionBody, Depends(json_body(_parse(TransitionBody)))]
 MergeBodyDep = Annotated[MergeBody, Depends(json_body(_parse(MergeBody)))]
-IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The incident's id.")]
+IncidentId = Annotated[int, Path(ge=1, le=INT8_MAX, description="The incident's id.")]
 
 _STALE_IF_MATCH: dict[str, Any] = {
     "model": ErrorDoc,
@@ -210,7 +225,8 @@ def incident_statistics(
     end: Annotated[dt.datetime, Query(description="End of the period (excluded).")],
     level: Annotated[Level, Query(description="The areas to count per.")] = Level.GRID,
     category: Annotated[
-        str | None, Query(description="Only this category (a top-level code includes subclasses).")
+        Category | None,
+        Query(description="Only this category (a top-level code includes subclasses)."),
     ] = None,
     format: Annotated[
         Literal["json", "csv"], Query(description="csv: UTF-8 with a BOM, for Excel.")
@@ -274,7 +290,7 @@ def incident_hot_spots(
     session: SessionDep,
     start: Annotated[dt.datetime, Query(description="Start of the period (included).")],
     end: Annotated[dt.datetime, Query(description="End of the period (excluded).")],
-    category: Annotated[str | None, Query(description="Only this category.")] = None,
+    category: Annotated[Category | None, Query(description="Only this category.")] = None,
     format: Annotated[
         Literal["geojson", "csv"],
         Query(description="csv: the table without geometry, UTF-8 with a BOM, for Excel."),

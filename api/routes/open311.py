@@ -15,10 +15,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import Field
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api.dependencies import SessionDep
+from api.fields import TEXT_MAX, Text
 from api.open311.params import (
     CONTACT_FIELDS,
     DATUMS,
@@ -79,8 +81,9 @@ def _check_jurisdiction(session: Session, jurisdiction_id: str | None) -> None:
 
 
 FormatPath = Annotated[str, Path(description="json or xml.")]
+QueryText = Annotated[Text, Field(max_length=TEXT_MAX)]
 Jurisdiction = Annotated[
-    str | None,
+    QueryText | None,
     Query(description="The district's code (e.g. 370705); optional, this server has one."),
 ]
 
@@ -171,11 +174,7 @@ def post_request(
     given = attribute_values(form)
     datum = parse_datum(choice(given.get("datum"), "attribute[datum]", DATUMS, "wgs84"))
     source = choice(given.get("source"), "attribute[source]", SOURCES, DEFAULT_SOURCE)
-    description = field(form, "description")
-    if description is not None and len(description) > DESCRIPTION_LIMIT:
-        raise InvalidParameterError(
-            f"description has {len(description)} characters; at most {DESCRIPTION_LIMIT}"
-        )
+    description = field(form, "description", DESCRIPTION_LIMIT)
     lon, lat, building_id, address = location(session, form)
     report = Report(
         category=cat.code,
@@ -214,22 +213,26 @@ def list_requests(
     format: FormatPath,
     jurisdiction_id: Jurisdiction = None,
     service_request_id: Annotated[
-        str | None,
+        QueryText | None,
         Query(description="Comma-separated ids; when given, the other filters are ignored."),
     ] = None,
-    service_code: Annotated[str | None, Query(description="Comma-separated service codes.")] = None,
-    start_date: Annotated[str | None, Query(description=f"Earliest report time; {W3C}")] = None,
-    end_date: Annotated[str | None, Query(description=f"Latest report time; {W3C}")] = None,
-    status: Annotated[str | None, Query(description="open, closed or open,closed.")] = None,
+    service_code: Annotated[
+        QueryText | None, Query(description="Comma-separated service codes.")
+    ] = None,
+    start_date: Annotated[
+        QueryText | None, Query(description=f"Earliest report time; {W3C}")
+    ] = None,
+    end_date: Annotated[QueryText | None, Query(description=f"Latest report time; {W3C}")] = None,
+    status: Annotated[QueryText | None, Query(description="open, closed or open,closed.")] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000, description="Extension: page, from 1.")] = 1,
     page_size: Annotated[
         int, Query(ge=1, le=MAX_REQUESTS, description="Extension: requests per page.")
     ] = MAX_REQUESTS,
     bbox: Annotated[
-        str | None, Query(description="Extension: minLon,minLat,maxLon,maxLat in WGS84.")
+        QueryText | None, Query(description="Extension: minLon,minLat,maxLon,maxLat in WGS84.")
     ] = None,
     updated_after: Annotated[
-        str | None, Query(description=f"Extension: changed after this time; {W3C}")
+        QueryText | None, Query(description=f"Extension: changed after this time; {W3C}")
     ] = None,
 ) -> Response:
     """Requests reported in the window (default the last 90 days; a start/end

@@ -146,6 +146,10 @@ def parse_datum(text: str) -> Datum:
     unrecognised GCJ-02 label would shift every point by hundreds of metres.
     """
     raw = text.strip().lower() if isinstance(text, str) else ""
+    if not raw:
+        raise UnknownDatumError(
+            f"the datum is empty; leave it out for WGS84, or name one: {_ACCEPTED}"
+        )
     compact = re.sub(r"[\s_-]", "", raw)
     if compact in _NAMED:
         return _NAMED[compact]
@@ -279,7 +283,8 @@ def to_storage_point(lon: float, lat: float, datum: Datum = WGS84) -> tuple[floa
     """WGS84 (lon, lat) degrees of one point sent in a geographic ``datum``.
 
     Refuses (``InvalidFeatureError``) values that are not finite degrees or out
-    of range, with a hint when lon and lat look swapped.
+    of range, with a hint when lon and lat look swapped, and a point whose
+    conversion leaves the earth (BD-09 at -180, -90 lands beyond the pole).
     """
     for name, value, limit in (("lon", lon, 180.0), ("lat", lat, 90.0)):
         if not isinstance(value, int | float) or not math.isfinite(value):
@@ -295,7 +300,19 @@ def to_storage_point(lon: float, lat: float, datum: Datum = WGS84) -> tuple[floa
             f"use one of: {', '.join(GEOGRAPHIC_DATUMS)}"
         )
     x, y = to_wgs84([lon], [lat], datum)
-    return float(x[0]), float(y[0])
+    out_lon, out_lat = float(x[0]), float(y[0])
+    if not (
+        math.isfinite(out_lon)
+        and math.isfinite(out_lat)
+        and -180.0 <= out_lon <= 180.0
+        and -90.0 <= out_lat <= 90.0
+    ):
+        raise InvalidFeatureError(
+            f"lon/lat ({lon:g}, {lat:g}) in {datum.display_name} have no WGS84 position "
+            f"(the conversion gives ({out_lon:g}, {out_lat:g})); {datum.display_name} "
+            "offsets are meant for points in China: check lon, lat and datum"
+        )
+    return out_lon, out_lat
 
 
 def outside_hint(datum: Datum) -> str:
