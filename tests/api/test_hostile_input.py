@@ -78,6 +78,8 @@ class Route:
     datum: Path | None = None
     point: tuple[Path, Path] | None = None
     form: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    """Headers the route needs besides the body (a facility change names its version)."""
     read_back: Callable[[TestClient, Any, dict[str, Any]], dict[Path, Any]] | None = field(
         default=None, compare=False
     )
@@ -181,6 +183,7 @@ ROUTES = (
         numbers=(("lon",), ("lat",), ("capacity",), ("floor_area_m2",)),
         datum=("datum",),
         point=(("lon",), ("lat",)),
+        headers={"If-Match": "*"},
         read_back=_facility_back,
     ),
     Route(
@@ -257,11 +260,14 @@ def send(client: TestClient, route: Route, body: dict[str, Any]) -> Any:
             route.method,
             url,
             content=form.encode(),
-            headers={"content-type": "application/x-www-form-urlencoded"},
+            headers={"content-type": "application/x-www-form-urlencoded", **route.headers},
         )
     raw = json.dumps(body, ensure_ascii=True).encode()  # NaN stays NaN, "\ud800" an escape
     return client.request(
-        route.method, url, content=raw, headers={"content-type": "application/json"}
+        route.method,
+        url,
+        content=raw,
+        headers={"content-type": "application/json", **route.headers},
     )
 
 
