@@ -62,7 +62,8 @@ LABELS = {
 def fastest_uvicorn_options() -> list[str]:
     """httptools and uvloop where installed (``uvicorn[standard]``), as uvicorn's "auto" picks."""
     options = []
-    for module, option in (("httptools", ["--http", "httptools"]), ("uvloop", ["--loop", "uvloop"])):
+    choices = (("httptools", ["--http", "httptools"]), ("uvloop", ["--loop", "uvloop"]))
+    for module, option in choices:
         try:
             __import__(module)
         except ImportError:

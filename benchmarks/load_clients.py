@@ -329,7 +329,8 @@ def run_step(env: Environment, scenario: str, rate: float, seconds: float) -> di
     mark = "held" if held else "missed"
     errors = f", errors {step.errors}" if step.errors else ""
     print(
-        f"  {scenario:8} {rate:7.0f}/s: p50 {p50:6.1f} ms, p99 {p99:7.1f} ms, "
+        f"  {scenario:8} {rate:7.0f}/s ({result['answered_in_window'] / seconds:5.0f} answered/s): "
+        f"p50 {p50:6.1f} ms, p99 {p99:7.1f} ms, "
         f"app {result['app_cpu_ms']:.2f} ms/req, {mark}{errors}",
         file=sys.stderr,
         flush=True,
