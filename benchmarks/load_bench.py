@@ -19,7 +19,8 @@ schedule each, in three scenarios, one after the other in the same run:
 For each, a 2 s closed-loop probe gives the capacity, then a bisection finds the
 highest rate at which every request is answered 2xx with p99 ≤ 100 ms,
 latency counted from when the request was due (so queueing shows). Then all
-three run at the same moderate rate (half the lowest maximum) for the CPU cost
+three run at the same moderate rate (half the lowest maximum; half the lowest
+capacity when a scenario held no rate at all, as on a busy machine) for the CPU cost
 of a request: the app's, PostgreSQL's and the load generator's, from /proc.
 The table gives each scenario's maximum rate, p50/p99 there, CPU per request,
 and the ratios to the floor (the issue's target: reports at ≥ 60 % of the

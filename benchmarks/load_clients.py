@@ -344,8 +344,9 @@ def capacity(env: Environment, scenario: str) -> float:
     return float(result["answered_in_window"]) / 2.0
 
 
-def search(env: Environment, scenario: str) -> float:
-    """The highest rate held: probe the capacity, then bisect between a held and a missed rate."""
+def search(env: Environment, scenario: str) -> tuple[float, float]:
+    """(highest rate held, closed-loop capacity): probe the capacity, then bisect between
+    a held and a missed rate."""
     top = capacity(env, scenario)
     held, missed = 0.0, 1.15 * top
     rate = 0.7 * top
@@ -356,7 +357,7 @@ def search(env: Environment, scenario: str) -> float:
             missed = rate
         rate = (held + missed) / 2 if held else missed / 2
     print(json.dumps({"scenario": scenario, "max_rate": held, "capacity": top}), flush=True)
-    return held
+    return held, top
 
 
 def main() -> None:
@@ -367,9 +368,10 @@ def main() -> None:
     env.create_local_runner()
     for scenario, rate, seconds in PLAN.fixed:
         run_step(env, scenario, rate, seconds)
-    rates = [search(env, scenario) for scenario in PLAN.scenarios]
-    if PLAN.cost_fraction and min(rates) > 0:
-        cost_rate = PLAN.cost_fraction * min(rates)
+    found = [search(env, scenario) for scenario in PLAN.scenarios]
+    if PLAN.cost_fraction and found:
+        # Half the lowest rate held; if one held none (a busy machine), half its capacity.
+        cost_rate = PLAN.cost_fraction * min(held or top for held, top in found)
         for scenario in PLAN.scenarios:
             result = run_step(env, scenario, cost_rate, PLAN.cost_s)
             print(json.dumps({"cost": scenario, **result}), flush=True)
