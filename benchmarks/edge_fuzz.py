@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from incident_post_bench import app_server
 from sqlalchemy import text
 
 from gis.db import schema
@@ -49,6 +48,7 @@ from gis.db.engine import make_engine, recreate_database
 from gis.demo.load import load_demo
 
 from bench_server import NO_FSYNC, server
+from incident_post_bench import app_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -69,6 +69,19 @@ def covering_community(point: str) -> str:
     )
 
 
+def grid_areas(grid_id: str) -> str:
+    """SELECT ``grid_code, community_id, community_code, subdistrict_id, subdistrict_code``
+    of the grid ``grid_id``: the areas an incident in it is filed under (the subdistrict is
+    the community's parent when that is a subdistrict, as the incident trigger derives it)."""
+    return (
+        "SELECT g.code AS grid_code, g.community_id, c.code AS community_code,"
+        " s.id AS subdistrict_id, s.code AS subdistrict_code"
+        " FROM grid g JOIN admin_area c ON c.id = g.community_id"
+        " LEFT JOIN admin_area s ON s.id = c.parent_id AND s.level = 'subdistrict'"
+        f" WHERE g.id = {grid_id}"
+    )
+
+
 def primary_manager(grid_id: str) -> str:
     """SELECT ``id, name`` of the primary grid manager of the grid ``grid_id``."""
     return (

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from gis.areas.routing import (
     covering_grid,
     current_district,
+    grid_areas,
     nearest_grid,
     outside_district,
     primary_manager,
@@ -92,18 +93,17 @@ route AS (
               THEN round(n.distance_m::numeric, 1)::float8 END AS snapped_m,
          COALESCE(c.id, CASE WHEN n.distance_m <= :tol THEN n.id END) AS grid_id
   FROM p LEFT JOIN district d ON true LEFT JOIN covering c ON true LEFT JOIN nearest n ON true),
+areas AS (SELECT a.* FROM route r, LATERAL ({grid_areas("r.grid_id")}) a),
 ins AS (
-  INSERT INTO incident (category, geom, reported_at, status, grid_id, description, source,
-                        handler_staff_id, handling_level, location_datum, address, snapped_m,
-                        media_url)
-  SELECT :c, p.g, :at, 'reported', r.grid_id, :d, :s,
+  INSERT INTO incident (category, geom, reported_at, status, grid_id, community_id,
+                        subdistrict_id, description, source, handler_staff_id, handling_level,
+                        location_datum, address, snapped_m, media_url)
+  SELECT :c, p.g, :at, 'reported', r.grid_id, a.community_id, a.subdistrict_id, :d, :s,
          (SELECT m.id FROM ({primary_manager("r.grid_id")}) m),
          'grid', :datum, :addr, r.snapped_m, :media
-  FROM route r, p WHERE r.grid_id IS NOT NULL AND r.district_code IS NOT NULL
-  RETURNING id, category, status, ST_X(geom) AS lon, ST_Y(geom) AS lat, grid_id, community_id,
-            subdistrict_id, handler_staff_id, handling_level, reported_at, deadline_at,
-            clock_started_at, closed_at, rework_count, version, duplicate_of, location_datum,
-            address, description, source, snapped_m, media_url),
+  FROM route r CROSS JOIN p LEFT JOIN areas a ON true
+  WHERE r.grid_id IS NOT NULL AND r.district_code IS NOT NULL
+  RETURNING *, ST_X(geom) AS lon, ST_Y(geom) AS lat),
 transition AS (
   INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor, at, note,
                                    from_level, to_level)
@@ -118,29 +118,39 @@ SELECT r.district_code, r.district_name, r.covering, r.nearest, r.distance_m,
        CASE WHEN r.grid_id IS NULL THEN ST_Covers(r.district_geom, p.g) END AS in_district,
        CASE WHEN r.grid_id IS NULL
             THEN ST_Distance(r.district_geom::geography, p.g::geography) END AS district_m,
-       ins.*, g.code AS grid_code, ca.code AS community_code, sa.code AS subdistrict_code,
+       ins.*, a.grid_code, a.community_code, a.subdistrict_code,
        st.name AS handler_name{{duplicates}}
 FROM route r CROSS JOIN p
 LEFT JOIN ins ON true
-LEFT JOIN grid g ON g.id = ins.grid_id
-LEFT JOIN admin_area ca ON ca.id = ins.community_id
-LEFT JOIN admin_area sa ON sa.id = ins.subdistrict_id
+LEFT JOIN areas a ON ins.id IS NOT NULL
 LEFT JOIN staff st ON st.id = ins.handler_staff_id
 """
 """Intake in one round trip: route the WGS84 point, store the case with its grid's primary
-grid manager, write its first transition and answer the stored row with its place. Nothing
-is inserted when no grid takes the point; only then is the district's geography distance
-(the costliest part of routing) computed, for the message."""
+grid manager, its community and subdistrict (so the row-level trigger that would derive
+them does not run), write its first transition and answer the stored row with its place.
+Nothing is inserted when no grid takes the point; only then is the district's geography
+distance (the costliest part of routing) computed, for the message."""
 
-_INTAKE = text(_ROUTE_AND_INSERT.format(duplicates=""))
+
+def _one_line(sql: str) -> str:
+    """``sql`` with each run of whitespace made one space (it has no comments, and no
+    literal holds two spaces in a row): psycopg caches the conversion of a statement's
+    placeholders only for statements up to 4,096 characters, and this one runs for
+    every report."""
+    return " ".join(sql.split())
+
+
+_INTAKE = text(_one_line(_ROUTE_AND_INSERT.format(duplicates="")))
 _INTAKE_WITH_DUPLICATES = text(
-    _ROUTE_AND_INSERT.format(
-        duplicates=""",
+    _one_line(
+        _ROUTE_AND_INSERT.format(
+            duplicates=""",
        (SELECT coalesce(json_agg(json_build_array(x.id, x.distance_m, x.hours_apart, x.status)
                                  ORDER BY x.distance_m, x.id), '[]'::json)
         FROM ("""
-        + DUPLICATES_SQL
-        + """) x WHERE ins.id IS NOT NULL) AS duplicates"""
+            + DUPLICATES_SQL
+            + """) x WHERE ins.id IS NOT NULL) AS duplicates"""
+        )
     )
 )
 
