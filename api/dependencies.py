@@ -16,6 +16,7 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api import limits
 from gis.areas.codes import CODE_PATTERN, Level
 from gis.errors import DatabaseUnavailableError, InvalidParameterError
 from gis.geo.geojson import BBox, parse_bbox
@@ -38,6 +39,10 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     hops cost more than the session. Opening a Session does no I/O; closing one
     does only while a transaction is still open (a ROLLBACK, the connection back
     to the pool), and then it runs in the threadpool.
+
+    Its statements are bounded by the timeout of the request's kind
+    (``api.limits``); one cancelled for running too long becomes a 503 that
+    says what to ask instead.
     """
     maker = getattr(request.app.state, "sessionmaker", None)
     if maker is None:
@@ -45,8 +50,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             "The app has no database yet: it is still starting, or started without one."
         )
     session = maker()
+    limits.bound_session(request, session)
     try:
         yield session
+    except Exception as exc:
+        limits.explain_timeout(request, exc)
+        raise
     finally:
         if session.in_transaction():
             await run_in_threadpool(session.close)

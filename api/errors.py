@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.limits import WorkRefusedError
 from gis.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -202,9 +203,29 @@ def _unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def _work_refused(request: Request, exc: Exception) -> Response:
+    """A request refused or cut short to keep the service responsive (``api.limits``).
+
+    503 with ``Retry-After``, for both causes: too many heavy requests at once
+    (``ServerBusy``) and a statement past its timeout (``QueryTimeout``). Not a
+    429: the cap is the server's capacity, shared by every client, not a quota
+    the caller overran. Not a 504: that is what a proxy says when it gives up
+    not knowing the outcome, while here the work was cancelled cleanly and
+    nothing of it was kept, so retrying (asking for less) is safe.
+    """
+    assert isinstance(exc, WorkRefusedError)
+    return _answer(
+        request,
+        503,
+        error_body(503, exc.description, exc.code),
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
+
+
 def register_error_handlers(app: FastAPI) -> None:
     """Install the JSON error handlers; called once by ``create_app``."""
     app.add_exception_handler(GridmapError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(WorkRefusedError, _work_refused)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import GRID_CODE, BBoxDep, PagingDep, SessionDep, SettingsDep
 from api.fields import Finite, LonLatDatum
+from api.limits import HEAVY
 from api.pages import render_page, script_json
 from api.responses import COLLECTION_RESPONSES, GEOJSON, ErrorDoc, GeoJSONResponse
 from api.responses import feature_collection as paged_collection
@@ -187,6 +188,7 @@ def _derived_collection(
 
 @router.get(
     "/api/v1/coverage",
+    dependencies=[HEAVY],
     summary="Households covered per area (grid, community, subdistrict, district)",
     responses=_ERRORS,
 )
@@ -238,6 +240,7 @@ def coverage_statistics(
 
 @router.get(
     "/api/v1/coverage/buildings",
+    dependencies=[HEAVY],
     summary="Per-building coverage: nearest facility, distance, redundancy",
     responses={**COLLECTION_RESPONSES, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -274,6 +277,7 @@ def coverage_buildings(
 
 @router.get(
     "/api/v1/coverage/circles",
+    dependencies=[HEAVY],
     summary="Service circles of every facility of a type, as polygons",
     responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -294,6 +298,7 @@ def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep)
 
 @router.get(
     "/api/v1/coverage/blind-spots",
+    dependencies=[HEAVY],
     summary="Blind spots (盲点): where uncovered households live, as polygons",
     responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -340,6 +345,7 @@ class WhatIfQuestion(BaseModel):
 
 @router.post(
     "/api/v1/coverage/what-if",
+    dependencies=[HEAVY],
     summary="What if facilities opened here or closed there?",
     responses={
         413: {"model": ErrorDoc, "description": "The body is larger than 64 kB."},

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import Actor, Finite, LonLatDatum
+from api.limits import HEAVY
 from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, csv_response
 from gis.areas import queries
 from gis.areas.codes import Level
@@ -184,6 +185,7 @@ def create_incident(session: SessionDep, body: CreateBody) -> JSONResponse:
 
 @router.get(
     "/incidents/statistics",
+    dependencies=[HEAVY],
     summary="Incident counts and closed-loop rates per grid, community, subdistrict or district",
     responses={
         200: {"content": {"text/csv": {}}},
@@ -251,6 +253,7 @@ def incident_statistics(
 
 @router.get(
     "/incidents/hot-spots",
+    dependencies=[HEAVY],
     summary="Hot and cold spots of incidents per grid (Getis-Ord Gi*)",
     response_class=GeoJSONResponse,
     responses={
