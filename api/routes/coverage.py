@@ -28,7 +28,13 @@ from api.dependencies import GRID_CODE, BBoxDep, PagingDep, SessionDep, Settings
 from api.fields import Finite, LonLatDatum
 from api.limits import HEAVY
 from api.pages import render_page, script_json
-from api.responses import COLLECTION_RESPONSES, GEOJSON, ErrorDoc, GeoJSONResponse
+from api.responses import (
+    COLLECTION_RESPONSES,
+    GEOJSON,
+    HEAVY_RESPONSES,
+    ErrorDoc,
+    GeoJSONResponse,
+)
 from api.responses import feature_collection as paged_collection
 from gis.areas.codes import Level
 from gis.coverage import catalogue
@@ -54,7 +60,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "Unknown facility type (the message lists the known ones), or a "
         "radius outside 1-50,000 m.",
     },
-    503: {"model": ErrorDoc, "description": "The database cannot be reached."},
+    **HEAVY_RESPONSES,
 }
 
 
@@ -348,6 +354,7 @@ class WhatIfQuestion(BaseModel):
     dependencies=[HEAVY],
     summary="What if facilities opened here or closed there?",
     responses={
+        **HEAVY_RESPONSES,
         413: {"model": ErrorDoc, "description": "The body is larger than 64 kB."},
         422: {
             "model": ErrorDoc,

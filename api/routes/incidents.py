@@ -29,7 +29,7 @@ from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import Actor, Finite, LonLatDatum
 from api.limits import HEAVY
-from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, csv_response
+from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, GeoJSONResponse, csv_response
 from gis.areas import queries
 from gis.areas.codes import Level
 from gis.geo.datum import WGS84
@@ -190,6 +190,7 @@ def create_incident(session: SessionDep, body: CreateBody) -> JSONResponse:
     responses={
         200: {"content": {"text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+        **HEAVY_RESPONSES,
     },
 )
 def incident_statistics(
@@ -259,6 +260,7 @@ def incident_statistics(
     responses={
         200: {"content": {GEOJSON: {}, "text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+        **HEAVY_RESPONSES,
     },
 )
 def incident_hot_spots(
