@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import register_error_handlers, register_error_shape
+from api.limits import heavy_work_cap
 from api.open311 import render as open311_render
 from api.routes import (
     coverage,
@@ -33,6 +34,7 @@ from gis.db import schema
 from gis.db.embedded import EmbeddedPostgres, database_url
 from gis.db.engine import make_engine, make_sessionmaker
 from gis.db.probe import ServerProbe
+from gis.db.timeouts import bound_statements
 from gis.incidents.escalation import EscalationSweeper
 from gis.settings import DatabaseSettings, IncidentSettings, ServerSettings
 
@@ -52,6 +54,7 @@ JSON: `{"status", "code", "description"}`.
 def _attach_engine(app: FastAPI, engine: Engine) -> None:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    bound_statements(app.state.sessionmaker)  # each request's timeout, api.limits
     app.state.coverage = CoverageService(engine)
     app.state.probe = ServerProbe(engine)
 
@@ -144,6 +147,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.heavy_cap = heavy_work_cap(settings)
     if engine is not None:
         _attach_engine(app, engine)
     register_error_handlers(app)

@@ -17,6 +17,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api import limits
 from api.fields import INT8_MAX, TEXT_MAX, Text
 from gis.areas.codes import CODE_PATTERN, Level
 from gis.db.engine import is_unreachable
@@ -33,13 +34,14 @@ def get_settings(request: Request) -> ServerSettings:
     return settings
 
 
-def new_session(request: Request) -> Session:
-    """A session of the app's database, for a handler that opens and closes its own
-    (``with new_session(request) as session:``) instead of taking ``SessionDep``.
+def request_session(request: Request) -> Session:
+    """A session of the app's database for this request, its statements bounded by the
+    timeout of the request's kind (``api.limits``).
 
-    For the hottest write, POST /api/v1/incidents: a generator dependency makes
-    FastAPI enter an anyio cancel scope and an exit stack for every request, which
-    costs that route more CPU than its session does.
+    For a handler that opens and closes its own (``with request_session(request) as
+    session:``) instead of taking ``SessionDep``: the hottest write, POST
+    /api/v1/incidents, where a generator dependency (an anyio cancel scope and an exit
+    stack for every request) costs more CPU than the session does.
     """
     maker = getattr(request.app.state, "sessionmaker", None)
     if maker is None:
@@ -47,6 +49,7 @@ def new_session(request: Request) -> Session:
             "The app has no database yet: it is still starting, or started without one."
         )
     session: Session = maker()
+    limits.bound_session(request, session)
     return session
 
 
@@ -58,10 +61,17 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     hops cost more than the session. Opening a Session does no I/O; closing one
     does only while a transaction is still open (a ROLLBACK, the connection back
     to the pool), and then it runs in the threadpool.
+
+    Its statements are bounded by the timeout of the request's kind
+    (``api.limits``); one cancelled for running too long becomes a 503 that
+    says what to ask instead.
     """
-    session = new_session(request)
+    session = request_session(request)
     try:
         yield session
+    except Exception as exc:
+        limits.explain_timeout(request, exc)
+        raise
     finally:
         if session.in_transaction():
             await run_in_threadpool(_close, session)

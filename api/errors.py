@@ -42,6 +42,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.limits import WorkRefusedError
 from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
 from gis.db.engine import is_unreachable, unavailable
 from gis.errors import (
@@ -325,6 +326,25 @@ class UnexpectedErrors:
             await _unexpected_error(request, exc)(scope, receive, send)
 
 
+def _work_refused(request: Request, exc: Exception) -> Response:
+    """A request refused or cut short to keep the service responsive (``api.limits``).
+
+    503 with ``Retry-After``, for both causes: too many heavy requests at once
+    (``ServerBusy``) and a statement past its timeout (``QueryTimeout``). Not a
+    429: the cap is the server's capacity, shared by every client, not a quota
+    the caller overran. Not a 504: that is what a proxy says when it gives up
+    not knowing the outcome, while here the work was cancelled cleanly and
+    nothing of it was kept, so retrying (asking for less) is safe.
+    """
+    assert isinstance(exc, WorkRefusedError)
+    return _answer(
+        request,
+        503,
+        error_body(503, exc.description, exc.code),
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
+
+
 def register_error_handlers(app: FastAPI) -> None:
     """Install the JSON error handlers; called once by ``create_app``."""
     app.add_exception_handler(GridmapError, _domain_error)
@@ -332,5 +352,6 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for driver_error in (DBAPIError, PoolTimeoutError, DriverOperationalError):
         app.add_exception_handler(driver_error, _driver_error)
+    app.add_exception_handler(WorkRefusedError, _work_refused)
     app.add_exception_handler(Exception, _unexpected_error)  # errors outside UnexpectedErrors
     app.add_middleware(UnexpectedErrors)

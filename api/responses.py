@@ -104,3 +104,14 @@ def features_table(features: list[Feature]) -> pd.DataFrame:
         lon, lat = (geometry.get("coordinates") or (None, None))[:2]
         rows.append({"lon": lon, "lat": lat, **f["properties"]})
     return pd.DataFrame(rows)
+
+
+HEAVY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorDoc,
+        "description": "ServerBusy: as many analyses as the server runs at once are "
+        "running; QueryTimeout: this one ran past its time limit (ask for a shorter period "
+        "or a smaller area); DatabaseUnavailable. Retry after ``Retry-After`` seconds.",
+    }
+}
+"""The 503 a heavy route documents (``responses={**HEAVY_RESPONSES, ...}``)."""

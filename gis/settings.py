@@ -57,8 +57,23 @@ class DatabaseSettings(BaseSettings):
     )
 
 
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity, which containers narrow), at least 1."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return max(1, len(affinity(0)) if affinity else (os.cpu_count() or 1))
+
+
 class ServerSettings(BaseSettings):
-    """Where the web map and API listen."""
+    """Where the web map and API listen, and how much work one request may make.
+
+    The limits on work (``api.limits``): every SQL statement of a request is
+    cancelled after the timeout of its kind, ``GRIDMAP_LIGHT_TIMEOUT_S`` (reads
+    of a page or a record), ``GRIDMAP_HEAVY_TIMEOUT_S`` (statistics, hot spots,
+    coverage, exports) or ``GRIDMAP_WRITE_TIMEOUT_S``, in seconds (0: the
+    server's own limit). At most ``GRIDMAP_HEAVY_CONCURRENCY`` heavy requests
+    run at once (default one per CPU); one more waits up to
+    ``GRIDMAP_HEAVY_WAIT_S`` seconds for a turn and is then refused with a 503.
+    """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
@@ -68,6 +83,13 @@ class ServerSettings(BaseSettings):
     max_upload_bytes: int = Field(
         default=50 * 1024 * 1024, validation_alias="GRIDMAP_MAX_UPLOAD_BYTES"
     )
+    light_timeout_s: float = Field(default=5.0, ge=0, validation_alias="GRIDMAP_LIGHT_TIMEOUT_S")
+    heavy_timeout_s: float = Field(default=30.0, ge=0, validation_alias="GRIDMAP_HEAVY_TIMEOUT_S")
+    write_timeout_s: float = Field(default=10.0, ge=0, validation_alias="GRIDMAP_WRITE_TIMEOUT_S")
+    heavy_concurrency: int = Field(
+        default_factory=_cpus, ge=1, validation_alias="GRIDMAP_HEAVY_CONCURRENCY"
+    )
+    heavy_wait_s: float = Field(default=2.0, ge=0, validation_alias="GRIDMAP_HEAVY_WAIT_S")
 
 
 class ImportSettings(BaseSettings):

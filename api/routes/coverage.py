@@ -26,8 +26,15 @@ from sqlalchemy.orm import Session
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import GRID_CODE, BBoxDep, PagingDep, SessionDep, SettingsDep
 from api.fields import TEXT_MAX, Finite, Id4, LonLatDatum, Text, column_length
+from api.limits import HEAVY
 from api.pages import render_page, script_json
-from api.responses import COLLECTION_RESPONSES, GEOJSON, ErrorDoc, GeoJSONResponse
+from api.responses import (
+    COLLECTION_RESPONSES,
+    GEOJSON,
+    HEAVY_RESPONSES,
+    ErrorDoc,
+    GeoJSONResponse,
+)
 from api.responses import feature_collection as paged_collection
 from api.routing import ReadRetryRoute
 from gis.areas.codes import Level
@@ -56,7 +63,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "Unknown facility type (the message lists the known ones), or a "
         "radius outside 1-50,000 m.",
     },
-    503: {"model": ErrorDoc, "description": "The database cannot be reached."},
+    **HEAVY_RESPONSES,
 }
 
 
@@ -190,6 +197,7 @@ def _derived_collection(
 
 @router.get(
     "/api/v1/coverage",
+    dependencies=[HEAVY],
     summary="Households covered per area (grid, community, subdistrict, district)",
     responses=_ERRORS,
 )
@@ -241,6 +249,7 @@ def coverage_statistics(
 
 @router.get(
     "/api/v1/coverage/buildings",
+    dependencies=[HEAVY],
     summary="Per-building coverage: nearest facility, distance, redundancy",
     responses={**COLLECTION_RESPONSES, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -277,6 +286,7 @@ def coverage_buildings(
 
 @router.get(
     "/api/v1/coverage/circles",
+    dependencies=[HEAVY],
     summary="Service circles of every facility of a type, as polygons",
     responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -297,6 +307,7 @@ def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep)
 
 @router.get(
     "/api/v1/coverage/blind-spots",
+    dependencies=[HEAVY],
     summary="Blind spots (盲点): where uncovered households live, as polygons",
     responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -350,8 +361,10 @@ def _storage_point(i: int, at: OpenAt) -> tuple[float, float]:
 
 @router.post(
     "/api/v1/coverage/what-if",
+    dependencies=[HEAVY],
     summary="What if facilities opened here or closed there?",
     responses={
+        **HEAVY_RESPONSES,
         413: {"model": ErrorDoc, "description": "The body is larger than 64 kB."},
         422: {
             "model": ErrorDoc,

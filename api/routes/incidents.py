@@ -25,8 +25,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from api import limits
 from api.bodies import json_body, request_body_doc, validate
-from api.dependencies import SessionDep, new_session
+from api.dependencies import SessionDep, request_session
 from api.fields import (
     INT8_MAX,
     TEXT_MAX,
@@ -40,7 +41,7 @@ from api.fields import (
     column_length,
 )
 from api.preconditions import IfMatch, etag_headers, expected
-from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, csv_response
+from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, GeoJSONResponse, csv_response
 from api.routing import ReadRetryRoute
 from gis.areas import queries
 from gis.areas.codes import Level
@@ -198,12 +199,13 @@ def create_incident(request: Request, body: CreateBody) -> JSONResponse:
         media_url=body.media_url,
         reported_at=body.reported_at,
     )
-    with new_session(request) as session:
-        # The intake is one statement (route, store, first transition): atomic on its
-        # own, so it runs without a transaction around it, sparing the BEGIN and COMMIT
-        # round trips a report would otherwise pay.
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        intake = report_incident(session, report, Principal.claimed(body.actor))
+    with request_session(request) as session:
+        try:
+            intake = report_incident(session, report, Principal.claimed(body.actor))
+            session.commit()
+        except Exception as exc:
+            limits.explain_timeout(request, exc)
+            raise
     record = intake.record
     place = IncidentPlace(intake.community_code, intake.subdistrict_code, intake.handler_name)
     answer = _incident_body(record, place)
@@ -215,10 +217,12 @@ def create_incident(request: Request, body: CreateBody) -> JSONResponse:
 
 @router.get(
     "/incidents/statistics",
+    dependencies=[limits.HEAVY],
     summary="Incident counts and closed-loop rates per grid, community, subdistrict or district",
     responses={
         200: {"content": {"text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+        **HEAVY_RESPONSES,
     },
 )
 def incident_statistics(
@@ -283,11 +287,13 @@ def incident_statistics(
 
 @router.get(
     "/incidents/hot-spots",
+    dependencies=[limits.HEAVY],
     summary="Hot and cold spots of incidents per grid (Getis-Ord Gi*)",
     response_class=GeoJSONResponse,
     responses={
         200: {"content": {GEOJSON: {}, "text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+        **HEAVY_RESPONSES,
     },
 )
 def incident_hot_spots(
