@@ -124,8 +124,10 @@ def gi_star(
         z = np.zeros(len(y))
         p = np.ones(len(y))
         return GiStar(z, p, p.copy(), classify_gi(z, p), inference)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         # esda warns that its one-sided default p will change; we compute our own below.
+        # Its simulated z (z_sim, unused here) divides by a zero spread where every
+        # permutation gives an area the same sum (a few busy grids among empty ones).
         warnings.filterwarnings("ignore", "The alternative hypothesis", DeprecationWarning)
         g = G_Local(
             y,
