@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,3 +61,30 @@ def server(options: Mapping[str, str]) -> Iterator[Cluster]:
     finally:
         cluster.stop()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time (s) of these processes and all their descendants, from /proc.
+
+    Descendants that have exited (a PostgreSQL backend whose connection was
+    closed) count through their parent's children-time fields once reaped.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += sum(int(f) for f in fields[11:15]) / tick
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                children = (task / "children").read_text().split()
+                todo.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total

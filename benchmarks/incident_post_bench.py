@@ -60,7 +60,7 @@ from gis.demo.load import load_demo
 from gis.geo.datum import GCJ02, from_wgs84
 from gis.incidents.catalogue import CATEGORIES
 
-from bench_server import NO_FSYNC, server
+from bench_server import NO_FSYNC, cpu_seconds, server
 
 console = Console(width=180)
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,33 +173,6 @@ class Run:
     postgres_cpu_s: float | None
 
 
-def _cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system CPU time (s) of these processes and all their descendants, from /proc.
-
-    Descendants that have exited (a PostgreSQL backend whose connection was
-    closed) count through their parent's children-time fields once reaped.
-    """
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    seen: set[int] = set()
-    todo = list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += sum(int(f) for f in fields[11:15]) / tick
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                children = (task / "children").read_text().split()
-                todo.extend(int(c) for c in children)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
-
-
 async def _load(
     port: int, clients: int, requests: Sequence[bytes], keep_bodies: bool, rate: float | None
 ) -> tuple[np.ndarray, list[int], list[bytes]]:
@@ -249,19 +222,19 @@ def load(
 ) -> Run:
     """Warm up, then time ``requests`` sent by ``clients`` concurrent keep-alive clients."""
     asyncio.run(_load(port, clients, warmup, False, None))
-    cpu0, app0 = time.process_time(), _cpu_seconds(server_pids)
-    pg0 = _cpu_seconds([postmaster_pid]) if postmaster_pid else None
+    cpu0, app0 = time.process_time(), cpu_seconds(server_pids)
+    pg0 = cpu_seconds([postmaster_pid]) if postmaster_pid else None
     start = time.perf_counter()
     latencies, statuses, bodies = asyncio.run(_load(port, clients, requests, keep_bodies, rate))
     wall = time.perf_counter() - start
-    pg = _cpu_seconds([postmaster_pid]) - pg0 if postmaster_pid and pg0 is not None else None
+    pg = cpu_seconds([postmaster_pid]) - pg0 if postmaster_pid and pg0 is not None else None
     return Run(
         latencies,
         statuses,
         bodies,
         wall,
         time.process_time() - cpu0,
-        _cpu_seconds(server_pids) - app0,
+        cpu_seconds(server_pids) - app0,
         pg,
     )
 

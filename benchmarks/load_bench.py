@@ -7,8 +7,8 @@ runs it (httptools and uvloop when installed, no access log); 32 locust users
 on loopback (``load_clients.py``, a process of its own) send to it on a fixed
 schedule each, in three scenarios, one after the other in the same run:
 
-* floor: GET /healthz alone (framework, loopback, one pooled database round
-  trip): what any request of this app costs at least;
+* floor: GET /healthz alone (framework, loopback, one database round trip on the
+  probe's own connection, no worker thread): what any request costs at least;
 * reports: POST /api/v1/incidents, random points well inside random grids
   (30 % sent as GCJ-02), random categories;
 * mix: half reads (an incident list of one grid, one incident, one grid's

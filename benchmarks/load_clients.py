@@ -27,7 +27,6 @@ import gevent.monkey
 gevent.monkey.patch_all()
 
 import json  # noqa: E402
-import os  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -40,6 +39,8 @@ from typing import Any  # noqa: E402
 import gevent  # noqa: E402
 from locust import FastHttpUser, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
+
+from bench_server import cpu_seconds  # noqa: E402
 
 WORKFLOW = ("accept", "dispatch", "handle", "feedback", "verify", "evaluate")
 """The closed loop a case of the mix goes through, one step per request."""
@@ -55,28 +56,6 @@ MIX: tuple[tuple[str, float], ...] = (
 workflow steps (each report is followed, over time, by up to six steps)."""
 
 JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU (s) of these processes, their threads and descendants, from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    seen: set[int] = set()
-    todo = list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += sum(int(f) for f in fields[11:15]) / tick
-            for t in Path(f"/proc/{pid}/task").iterdir():
-                todo.extend(int(c) for c in (t / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 @dataclass
@@ -286,15 +265,15 @@ def run_step(env: Environment, scenario: str, rate: float, seconds: float) -> di
     runner.start(PLAN.clients, spawn_rate=100)
     gevent.sleep(max(0.0, step.window_start - time.perf_counter()))
     cpu0 = (
-        _cpu_seconds(PLAN.server_pids),
-        _cpu_seconds([PLAN.postmaster_pid]) if PLAN.postmaster_pid else 0.0,
+        cpu_seconds(PLAN.server_pids),
+        cpu_seconds([PLAN.postmaster_pid]) if PLAN.postmaster_pid else 0.0,
         time.process_time(),
     )
     done0 = step.done
     gevent.sleep(max(0.0, step.window_end - time.perf_counter()))
     cpu1 = (
-        _cpu_seconds(PLAN.server_pids),
-        _cpu_seconds([PLAN.postmaster_pid]) if PLAN.postmaster_pid else 0.0,
+        cpu_seconds(PLAN.server_pids),
+        cpu_seconds([PLAN.postmaster_pid]) if PLAN.postmaster_pid else 0.0,
         time.process_time(),
     )
     answered = max(1, step.done - done0)

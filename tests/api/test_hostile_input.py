@@ -19,8 +19,6 @@ import http.client
 import json
 import math
 import re
-import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,15 +26,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from gis.db.embedded import free_port
 from gis.settings import ServerSettings
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
+from tests.servers import served
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -573,22 +570,8 @@ def _failing_app(district: LatticeDistrict) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def live(district: LatticeDistrict) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(_failing_app(district), host="127.0.0.1", port=port, log_level="critical")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-hostile", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start within 30 s")
-        time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(_failing_app(district)) as base:
+        yield base.removeprefix("http://")
 
 
 def _exchange(

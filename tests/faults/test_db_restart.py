@@ -35,14 +35,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from gis.coverage.live import CoverageService
-from gis.db.embedded import EmbeddedPostgres, free_port
+from gis.db.embedded import EmbeddedPostgres
 from gis.db.engine import make_engine
 from gis.errors import DatabaseUnavailableError
 from gis.geo.datum import WGS84
@@ -50,6 +49,7 @@ from gis.imports.importer import import_file
 from gis.progress import Advance, ignore
 from gis.settings import DatabaseSettings, ServerSettings
 from tests.coverage_district import fresh_coverage_database
+from tests.servers import served
 
 ROOT = Path(__file__).resolve().parents[2]
 GREEN_WITHIN_S = 10.0
@@ -135,22 +135,8 @@ def app(cluster: Cluster) -> FastAPI:
 @pytest.fixture(scope="module")
 def server(app: FastAPI) -> Iterator[str]:
     """Base URL of ``app`` served by uvicorn in a thread."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-faults", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fault-test server did not start within 60 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with served(app, start_timeout_s=60) as base:
+        yield base
 
 
 @dataclass

@@ -7,20 +7,18 @@ Pages are checked offline: any request to another host fails the test.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
 from api.app import create_app
 from gis.db.embedded import free_port
 from gis.settings import ServerSettings
+from tests.servers import served
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,21 +37,8 @@ def live_server(demo_engine: Engine) -> Iterator[str]:
     """Base URL of the app serving the demo district."""
     port = free_port()
     app = create_app(ServerSettings.model_validate({"GRIDMAP_PORT": port}), engine=demo_engine)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start within 30 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(app, port, log_level="warning") as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

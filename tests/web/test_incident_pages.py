@@ -11,20 +11,16 @@ grid whose deadlines are known.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from gis.db.embedded import free_port
 from gis.incidents.catalogue import PERSONAL_CATEGORIES
 from gis.incidents.intake import Report, create_incident
 from gis.incidents.transitions import transition
@@ -32,6 +28,7 @@ from gis.principal import Principal
 from gis.settings import ServerSettings
 from layers.incidents import DEFAULT_MEASURE, colour_for, hot_spot_colour, hot_spot_legend
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
+from tests.servers import served
 
 pytestmark = pytest.mark.browser
 
@@ -346,21 +343,6 @@ class WorklistServer:
     cases: dict[str, Cases]
 
 
-def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-worklist", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the worklist server did not start within 30 s")
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 def _reset_cases(district: LatticeDistrict) -> Cases:
     """Five cases in grid 001: overdue, due later, accepted, reported, cancelled."""
     now = dt.datetime.now(dt.UTC)
@@ -421,12 +403,8 @@ def worklist_district(server_url: str) -> Iterator[LatticeDistrict]:
 @pytest.fixture(scope="module")
 def worklist_base(worklist_district: LatticeDistrict) -> Iterator[str]:
     app = create_app(ServerSettings(), engine=worklist_district.engine)
-    server, thread, base = _serve(app)
-    try:
+    with served(app, log_level="warning") as base:
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
