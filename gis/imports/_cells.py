@@ -40,6 +40,27 @@ def as_text(value: Any) -> str:
     return str(value).strip()
 
 
+def _unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is, or None.
+
+    A NUL cannot be stored at all; U+FFFD is what a reader puts where bytes
+    were not valid text (an unpaired surrogate, a file in GBK read as UTF-8):
+    stored, it would replace the real characters for good.
+    """
+    if "\x00" in text:
+        return "contains a NUL character (U+0000); remove it"
+    if "\ufffd" in text:
+        return (
+            "contains U+FFFD, the mark of text that could not be decoded; save the file as "
+            "UTF-8 (a Shapefile: add a .cpg file naming its encoding, e.g. GBK)"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate, which is not a character; send valid UTF-8"
+    return None
+
+
 def _parse_int(value: Any) -> int:
     if isinstance(value, bool | np.bool_):
         raise ValueError
@@ -92,6 +113,9 @@ def parse_cell(col: Column, value: Any, now: dt.datetime) -> tuple[Any, str | No
         return col.default, None
     if col.kind in ("text", "code"):
         text = as_text(value)
+        unstorable = _unstorable(text)
+        if unstorable:
+            return None, f"{col.name} {unstorable}"
         if col.max_len is not None and len(text) > col.max_len:
             return None, f"{col.name} is longer than {col.max_len} characters"
         return text, None

@@ -94,6 +94,8 @@ def read_source(
             f"{path.name}: unsupported file type {path.suffix or '(none)'}; "
             f"use one of {', '.join(sorted(FORMATS))}"
         )
+    if fmt in ("CSV", "GeoJSON"):
+        _refuse_nul(path, _NUL_JSON if fmt == "GeoJSON" else _NUL_BYTE)
     if fmt == "CSV":
         table, crs = _read_csv(path, layer, lon_col, lat_col), None
     else:
@@ -101,6 +103,39 @@ def read_source(
     if table.n_rows == 0:
         raise ImportFileError(f"{path.name}: contains no rows to import")
     return table, crs
+
+
+_NUL_BYTE = re.compile(rb"\x00")
+_NUL_JSON = re.compile(rb"\x00|\\u0000", re.IGNORECASE)
+
+
+def _refuse_nul(path: Path, pattern: re.Pattern[bytes]) -> None:
+    """Refuse a text file holding a NUL character (in GeoJSON also as the escape ``\\u0000``).
+
+    A NUL cannot be stored in any text column, and the readers lose it without
+    a word: GDAL cuts a string at it ("幼\\u0000园" arrives as "幼"). So it is
+    looked for in the bytes, before reading. (An unpaired surrogate GDAL turns
+    into U+FFFD, which the row checks refuse.)
+    """
+    raw = path.read_bytes()
+    found = pattern.search(raw)
+    if found is not None and _is_text(raw):  # not text at all: the reader says what it is
+        line = raw.count(b"\n", 0, found.start()) + 1
+        raise ImportFileError(
+            f"{path.name}: line {line} holds a NUL character (U+0000), which cannot be "
+            "stored and would cut its text short; remove it and import again"
+        )
+
+
+def _is_text(raw: bytes) -> bool:
+    """Whether ``raw`` reads as text in an encoding the readers take (UTF-8, GB18030)."""
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return True
+    return False
 
 
 def _normalise_columns(path: Path, columns: Sequence[object]) -> list[str]:

@@ -85,6 +85,16 @@ FILE_PROBLEMS = [
     ("photos.zip", _zip_without_shapefile, "holds no readable Shapefile (found: readme.txt)"),
     ("nodbf.shp", _shapefile_without_dbf, "nodbf.dbf is missing"),
     ("empty.csv", _text(""), "needs a header line"),
+    (
+        "nul.geojson",
+        _text(_features(({"ext_id": "B\u00001", "households": 3}, _point(119.12, 36.7)))),
+        "line 1 holds a NUL character",
+    ),
+    (
+        "nul.csv",
+        _bytes(b"ext_id,households,lon,lat\nB\x001,3,119.12,36.70\n"),
+        "line 2 holds a NUL",
+    ),
     ("columns.csv", _text("ext_id,lon,lat\nB1,119.12,36.70\n"), "missing required column(s)"),
     (
         "ragged.csv",
@@ -162,6 +172,16 @@ ROW_PROBLEMS = [
         "buildings",
         _text("ext_id,households,lon,lat\nB1,3,119.12,36.70\nB1,4,119.13,36.70\n"),
         "duplicate ext_id B1 (also in row 1)",
+    ),
+    (
+        "surrogate_in_name.geojson",
+        "facilities",
+        _bytes(
+            b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+            b'{"type": "kindergarten", "name": "\\ud800"}, "geometry": '
+            b'{"type": "Point", "coordinates": [119.12, 36.70]}}]}'
+        ),
+        "U+FFFD",
     ),
     (
         "metres_and_degrees.csv",
