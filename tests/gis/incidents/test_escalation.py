@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -10,8 +11,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from gis.areas.codes import Level
+from gis.db.embedded import free_port
+from gis.db.engine import make_engine
 from gis.incidents.escalation import ADVISORY_LOCK_KEY, EscalationSweeper, sweep_once
 from gis.incidents.records import get_incident, history
 from gis.incidents.transitions import transition
@@ -114,3 +118,42 @@ def test_the_sweeper_thread_escalates_without_being_asked_and_stops(committed: E
 def test_the_sweeper_refuses_a_zero_interval(committed: Engine) -> None:
     with pytest.raises(ValueError, match="positive"):
         EscalationSweeper(committed, interval_s=0)
+
+
+def test_the_sweeper_survives_an_unreachable_database_and_sweeps_once_it_is_back(
+    committed: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rounds while nothing listens at the engine's port fail with one warning each and the
+    thread goes on; when the server is found again (the port the engine follows moves back,
+    as after ``gridmap db start``), the next round raises the overdue case."""
+    case = dispatched_case(committed)
+    real_port = committed.url.port
+    assert real_port is not None
+    listening = threading.Event()
+    engine = make_engine(
+        committed.url.render_as_string(hide_password=False),
+        port=lambda: real_port if listening.is_set() else free_port(),
+        poolclass=NullPool,
+    )
+    sweeper = EscalationSweeper(engine, interval_s=0.05)
+    try:
+        with caplog.at_level(logging.WARNING, logger="gis.incidents.escalation"):
+            sweeper.start()
+            deadline = time.monotonic() + 10
+            while sweeper.rounds < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert sweeper.rounds >= 3
+            assert any("database unreachable" in r.getMessage() for r in caplog.records)
+            assert not any(r.exc_info for r in caplog.records)  # one line each, no traceback
+            with Session(committed) as session:
+                assert get_incident(session, case.id).handling_level is Level.GRID
+            listening.set()
+            level = Level.GRID
+            while time.monotonic() < deadline and level is Level.GRID:
+                with Session(committed) as session:
+                    level = get_incident(session, case.id).handling_level
+                time.sleep(0.05)
+        assert level is Level.COMMUNITY
+    finally:
+        sweeper.stop()
+        engine.dispose()
