@@ -117,6 +117,10 @@ def _radius_key(radius_m: float) -> float:
     return round(float(radius_m), 3)
 
 
+STATS_WAIT_S = 0.05
+"""How long a status read waits for the lock before it reads the figures as they stand."""
+
+
 class CoverageService:
     """A process-wide cache of coverage models, kept current by LISTEN/NOTIFY.
 
@@ -243,12 +247,20 @@ class CoverageService:
             return model
 
     def stats(self) -> dict[str, Any]:
-        """Cache hits and misses, builds, changes applied, the last change and its lag."""
-        with self._lock:
+        """Cache hits and misses, builds, changes applied, the last change and its lag.
+
+        Never waits behind a model being built (seconds, under the lock): a status
+        read is light work. Then the figures are read as they stand, without the
+        lock, and ``building`` says a build is under way.
+        """
+        locked = self._lock.acquire(timeout=STATS_WAIT_S)
+        try:
             c = self._counters
+            models = list(self._models.items())
             return {
                 "listening": self.listening,
-                "models": {f"{t}@{r:g}": e.revision for (t, r), e in self._models.items()},
+                "building": not locked,
+                "models": {f"{t}@{r:g}": e.revision for (t, r), e in models},
                 "buildings": len(self._base.buildings.ids) if self._base else None,
                 "hits": c.hits,
                 "misses": c.misses,
@@ -259,6 +271,9 @@ class CoverageService:
                 "invalidations": c.invalidations,
                 "last_change": dict(c.last_change) if c.last_change else None,
             }
+        finally:
+            if locked:
+                self._lock.release()
 
     def sync(self, timeout: float = 2.0) -> bool:
         """Wait until every change committed before this call has been applied.

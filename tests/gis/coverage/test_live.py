@@ -9,6 +9,7 @@ counters must show an incremental update, not a rebuild, where one is possible.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -98,6 +99,33 @@ def test_models_are_built_once_and_share_the_buildings(service: CoverageService)
     assert stats["builds"] == 3
     assert stats["hits"] == 1
     assert set(stats["models"]) == {f"{KG}@300", f"{KG}@500", f"{HEALTH}@1000"}
+
+
+def test_a_status_read_does_not_wait_behind_a_model_being_built(
+    service: CoverageService,
+) -> None:
+    """A build holds the service's lock for seconds; the status answers at once, saying so."""
+    with service.view(KG, 300):
+        pass
+    assert service.stats()["building"] is False
+    entered, release = threading.Event(), threading.Event()
+
+    def build() -> None:
+        with service.view(KG, 300):  # stands for a build: holds the lock
+            entered.set()
+            release.wait(10)
+
+    builder = threading.Thread(target=build)
+    builder.start()
+    try:
+        assert entered.wait(10)
+        started = time.monotonic()
+        stats = service.stats()
+        assert time.monotonic() - started < 1.0
+        assert stats["building"] is True and f"{KG}@300" in stats["models"]
+    finally:
+        release.set()
+        builder.join(10)
 
 
 def test_facility_open_move_retype_close_are_applied_incrementally(
