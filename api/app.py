@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from api.error_docs import document_errors
 from api.errors import register_error_handlers, register_error_shape
 from api.limits import heavy_work_cap
 from api.open311 import render as open311_render
@@ -159,6 +160,7 @@ def create_app(
     app.include_router(incident_pages.router)
     app.include_router(open311.router)
     register_error_shape(app, open311.PREFIX + "/", open311_render.error_response)
+    document_errors(app, foreign_shape_prefixes=(open311.PREFIX + "/",))
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

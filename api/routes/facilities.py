@@ -63,6 +63,13 @@ class _Fields(BaseModel):
 class FacilityCreate(_Fields):
     """A new facility as plain JSON."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"type": "kindergarten", "name": "奎文幼儿园", "lon": 119.113, "lat": 36.713}
+            ]
+        }
+    )
     type: TypeCode = Field(description="Facility-type code, see GET /api/v1/facility-types.")
     name: FacilityText = Field(min_length=1)
     lon: Finite = Field(description="Longitude, degrees, in ``datum``.")

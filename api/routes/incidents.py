@@ -71,7 +71,14 @@ Category = Annotated[Text, Field(max_length=column_length(Incident.category))]
 class IncidentCreate(BaseModel):
     """A new report: a category and a point (lon/lat in ``datum``) or a building."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"category": "exposed_garbage", "lon": 119.113, "lat": 36.713, "actor": "热线"}
+            ]
+        },
+    )
 
     category: Category = Field(description="Category code of gis.incidents.catalogue.")
     description: Note | None = None

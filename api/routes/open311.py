@@ -42,6 +42,7 @@ from api.open311.params import (
     service_codes,
 )
 from api.open311.render import (
+    XML_TYPE,
     answer_format,
     attributes,
     filing_notice,
@@ -63,7 +64,18 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-23T00:00:00+08:00"
 """When this endpoint's services or behaviour last changed (discovery's ``changeset``)."""
 
-router = APIRouter(route_class=ReadRetryRoute, prefix=PREFIX, tags=["open311"])
+router = APIRouter(
+    route_class=ReadRetryRoute,
+    prefix=PREFIX,
+    tags=["open311"],
+    responses={
+        200: {"content": {XML_TYPE.split(";")[0]: {"schema": {"type": "string"}}}},
+        404: {
+            "description": "jurisdiction_id is not this server's district, or no such "
+            "service or request (errors in the spec's shape: api.error_docs)"
+        },
+    },
+)
 FormDep = Annotated[FormData, Depends(read_form)]
 
 
@@ -80,7 +92,11 @@ def _check_jurisdiction(session: Session, jurisdiction_id: str | None) -> None:
         )
 
 
-FormatPath = Annotated[str, Path(description="json or xml.")]
+FormatPath = Annotated[
+    str,
+    # Documented, not validated here: answer_format refuses others in the spec's words.
+    Path(description="json or xml.", json_schema_extra={"enum": ["json", "xml"]}),
+]
 QueryText = Annotated[Text, Field(max_length=TEXT_MAX)]
 Jurisdiction = Annotated[
     QueryText | None,
