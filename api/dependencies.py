@@ -69,9 +69,6 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     session = request_session(request)
     try:
         yield session
-    except Exception as exc:
-        limits.explain_timeout(request, exc)
-        raise
     finally:
         if session.in_transaction():
             await run_in_threadpool(_close, session)

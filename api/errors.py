@@ -42,9 +42,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.limits import WorkRefusedError
+from api.limits import WorkRefusedError, query_timeout
 from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
 from gis.db.engine import is_unreachable, unavailable
+from gis.db.timeouts import is_statement_timeout
 from gis.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -199,8 +200,11 @@ def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 def _driver_error(request: Request, exc: Exception) -> Response:
-    """A database error nothing below turned into a domain error: 503 if the
-    database is unreachable, else the 500 of any unexpected failure."""
+    """A database error nothing below turned into a domain error: a statement the
+    server cancelled for its timeout (``api.limits``) or an unreachable database is a
+    503; anything else the 500 of any unexpected failure."""
+    if is_statement_timeout(exc):
+        return _work_refused(request, query_timeout(request))
     if is_unreachable(exc):
         log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
         error = unavailable(exc)

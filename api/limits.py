@@ -26,7 +26,7 @@ import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from gis.db.timeouts import is_statement_timeout, limit_statements
+from gis.db.timeouts import limit_statements
 from gis.settings import ServerSettings
 
 
@@ -160,18 +160,17 @@ _WHAT_TO_DO = {
 }
 
 
-def explain_timeout(request: Request, exc: BaseException) -> None:
-    """Raise WorkRefusedError if ``exc`` is a statement the server cancelled for its timeout."""
-    if not is_statement_timeout(exc):
-        return
+def query_timeout(request: Request) -> WorkRefusedError:
+    """The answer to a statement of ``request`` the server cancelled for its timeout:
+    how long its kind may run, and what to ask instead."""
     kind = kind_of(request)
     seconds = _timeout_s(request.app.state.settings, kind)
     zh, en = _WHAT_TO_DO[kind]
     retry_after = max(1, math.ceil(seconds))
-    raise WorkRefusedError(
+    return WorkRefusedError(
         "QueryTimeout",
         f"查询超过 {seconds:g} 秒的时限，已被中止。{zh} The database work of this request ran "
         f"longer than this server allows for a {kind} request ({seconds:g} s, "
         f"GRIDMAP_{kind.upper()}_TIMEOUT_S) and was cancelled. {en}",
         retry_after,
-    ) from exc
+    )

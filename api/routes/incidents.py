@@ -207,12 +207,8 @@ def create_incident(request: Request, body: CreateBody) -> JSONResponse:
         reported_at=body.reported_at,
     )
     with request_session(request) as session:
-        try:
-            intake = report_incident(session, report, Principal.claimed(body.actor))
-            session.commit()
-        except Exception as exc:
-            limits.explain_timeout(request, exc)
-            raise
+        intake = report_incident(session, report, Principal.claimed(body.actor))
+        session.commit()
     record = intake.record
     place = IncidentPlace(intake.community_code, intake.subdistrict_code, intake.handler_name)
     answer = _incident_body(record, place)

@@ -13,12 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Row, Select, cast, func, or_, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gis.db.engine import is_unreachable
 from gis.db.models import AdminArea, Grid
-from gis.errors import DatabaseUnavailableError, InvalidParameterError
+from gis.errors import InvalidParameterError
 from gis.geo.datum import STORAGE_SRID
 from gis.geo.geojson import GEOJSON_DECIMALS, BBox, Feature, feature
 
@@ -44,15 +42,10 @@ def in_force(model: type[AdminArea] | type[Grid], at: dt.date | None) -> ColumnE
 
 
 def execute(session: Session, stmt: AnySelect, params: dict[str, Any] | None = None) -> list[Any]:
-    """All rows of ``stmt``; a lost connection is a ``DatabaseUnavailableError``."""
-    try:
-        return list(session.execute(stmt, params).all())
-    except OperationalError as exc:
-        if is_unreachable(exc):
-            raise  # the api edge answers it (503) and tries a read once more
-        raise DatabaseUnavailableError(
-            f"The database stopped answering: {exc.orig}. Try again shortly."
-        ) from exc
+    """All rows of ``stmt``. Driver errors pass unchanged: the edge tells a lost
+    connection (503, a read tried once more) from a cancelled statement (503, ask for
+    less) from a bug (500), in one place (api/errors.py, cli/errors.py)."""
+    return list(session.execute(stmt, params).all())
 
 
 def paged(

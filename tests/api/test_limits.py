@@ -107,6 +107,29 @@ def test_demo_statistics_past_the_heavy_timeout_say_to_ask_for_less(demo_engine:
         ok(client.get("/api/v1/facility-types"))
 
 
+def test_a_page_past_its_timeout_is_a_query_timeout(demo_engine: Engine) -> None:
+    """The paged reads of gis.db.select answer a cancelled statement like any other path."""
+    app = create_app(ServerSettings(light_timeout_s=0.001), engine=demo_engine)
+    with TestClient(app) as client:
+        response = client.get("/api/v1/buildings?limit=5000")
+        body = assert_error(response, 503, "GRIDMAP_LIGHT_TIMEOUT_S", "smaller page")
+        assert body["code"] == "QueryTimeout"
+
+
+def test_a_report_past_the_write_timeout_is_a_query_timeout(engine: Engine) -> None:
+    """The report opens its own session (api.dependencies.request_session): its statement
+    is bounded too. Another transaction holds the incident table, so the intake waits for
+    the lock until the write timeout cancels it; nothing is stored."""
+    app = create_app(ServerSettings(write_timeout_s=0.3), engine=engine)
+    report = {"category": "exposed_garbage", "lon": 119.16, "lat": 36.71, "actor": "测试"}
+    with TestClient(app) as client, engine.connect() as holder:
+        holder.execute(text("LOCK TABLE incident IN ACCESS EXCLUSIVE MODE"))
+        response = client.post("/api/v1/incidents", json=report)
+        body = assert_error(response, 503, "GRIDMAP_WRITE_TIMEOUT_S", "rolled back")
+        assert body["code"] == "QueryTimeout"
+        holder.rollback()
+
+
 async def _overlapping(app: FastAPI, paths: list[str]) -> list[tuple[httpx.Response, float]]:
     """Each path requested at once against ``app`` in this event loop, with its seconds."""
     transport = httpx.ASGITransport(app=app)
