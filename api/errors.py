@@ -44,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.limits import WorkRefusedError, query_timeout
 from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
+from api.routing import SAFE_METHODS
 from gis.db.engine import is_unreachable, unavailable
 from gis.db.timeouts import is_statement_timeout
 from gis.errors import (
@@ -208,7 +209,7 @@ def _driver_error(request: Request, exc: Exception) -> Response:
     if is_unreachable(exc):
         log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
         error = unavailable(exc)
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if request.method not in SAFE_METHODS:
             error.args = (
                 f"{error} 写入未确认：请先查询是否已保存再重试。Not acknowledged: if the "
                 "connection broke while committing, it may have been stored; read it back "

@@ -26,6 +26,7 @@ import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from api.routing import SAFE_METHODS
 from gis.db.timeouts import limit_statements
 from gis.settings import ServerSettings
 
@@ -34,9 +35,6 @@ class WorkKind(enum.StrEnum):
     LIGHT = "light"
     HEAVY = "heavy"
     WRITE = "write"
-
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class WorkRefusedError(Exception):

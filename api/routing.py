@@ -25,7 +25,8 @@ from gis.errors import DatabaseUnavailableError
 READ_RETRY_DELAY_S = 0.25
 """Pause before the second try, so a server that is just coming back can accept it."""
 
-SAFE_METHODS = frozenset({"GET", "HEAD"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that change nothing: tried again, bounded as light reads, never 'not acknowledged'."""
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 

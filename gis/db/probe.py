@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine
 
-from gis.db.engine import connect_params
+from gis.db.engine import connect_params, first_line
 from gis.errors import DatabaseUnavailableError
 
 PROBE_TIMEOUT_S = 1.0
@@ -53,7 +53,7 @@ class ServerProbe:
                 return await self._ask(self._conn)
         except (psycopg.Error, OSError, TimeoutError) as exc:
             await self._drop()
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             where = self._engine.url.render_as_string(hide_password=True)
             raise DatabaseUnavailableError(
                 f"数据库无法连接。Cannot reach the database at {where}: {reason}. If it was "

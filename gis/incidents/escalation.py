@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from gis.db.engine import is_unreachable
+from gis.db.engine import first_line, is_unreachable
 from gis.errors import ConflictError, InvalidFeatureError
 from gis.incidents import workflow
 from gis.incidents.transitions import transition
@@ -147,7 +147,7 @@ class EscalationSweeper:
                 if is_unreachable(exc):  # the database is restarting: no traceback each round
                     log.warning(
                         "escalation sweep skipped, database unreachable (%s); retrying in %.0f s",
-                        str(exc).splitlines()[0],
+                        first_line(exc),
                         self.interval_s,
                     )
                 else:
