@@ -33,6 +33,8 @@ FORMATS = {
     ".zip": "zipped Shapefile",
     ".csv": "CSV",
 }
+TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
+"""How text files are read, in turn: Excel on a Chinese Windows saves CSV in GB18030/GBK."""
 LON_NAMES = ("lon", "lng", "longitude", "x")
 LAT_NAMES = ("lat", "latitude", "y")
 WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
@@ -128,8 +130,8 @@ def _refuse_nul(path: Path, pattern: re.Pattern[bytes]) -> None:
 
 
 def _is_text(raw: bytes) -> bool:
-    """Whether ``raw`` reads as text in an encoding the readers take (UTF-8, GB18030)."""
-    for encoding in ("utf-8", "gb18030"):
+    """Whether ``raw`` reads as text in an encoding the readers take."""
+    for encoding in TEXT_ENCODINGS:
         try:
             raw.decode(encoding)
         except UnicodeDecodeError:
@@ -292,8 +294,7 @@ def _read_csv_frame(path: Path) -> pd.DataFrame:
     index and shift every column of the file silently. Here that row is an
     error naming its line.
     """
-    # Excel on a Chinese Windows saves CSV in GB18030/GBK, not UTF-8.
-    for encoding in ("utf-8-sig", "gb18030"):
+    for encoding in TEXT_ENCODINGS:
         try:
             cells = pd.read_csv(
                 path,
