@@ -21,6 +21,7 @@ from api.errors import register_error_handlers, register_error_shape
 from api.limits import heavy_work_cap
 from api.open311 import render as open311_render
 from api.routes import (
+    auth,
     coverage,
     facilities,
     features,
@@ -153,6 +154,7 @@ def create_app(
         _attach_engine(app, engine)
     register_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(features.router)
     app.include_router(facilities.router)
     app.include_router(incidents.router)

@@ -50,13 +50,16 @@ from gis.db.timeouts import is_statement_timeout
 from gis.errors import (
     ConflictError,
     DatabaseUnavailableError,
+    ForbiddenError,
     GridmapError,
     ImportRejectedError,
     InvalidFeatureError,
     InvalidParameterError,
+    NotAuthenticatedError,
     NotFoundError,
     PayloadTooLargeError,
     StaleVersionError,
+    TooManyAttemptsError,
 )
 from gis.incidents.workflow import TransitionNotAllowedError
 
@@ -70,6 +73,9 @@ DOMAIN_ERROR_STATUS: dict[type[GridmapError], int] = {
     ImportRejectedError: 422,
     InvalidFeatureError: 422,
     DatabaseUnavailableError: 503,
+    NotAuthenticatedError: 401,
+    ForbiddenError: 403,
+    TooManyAttemptsError: 429,
     PreconditionFailedError: 412,
     PreconditionRequiredError: 428,
 }
@@ -196,7 +202,13 @@ def _domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, StaleVersionError | PreconditionFailedError):
         extra["current_version"] = exc.current
         extra["etag"] = etag(exc.ident, exc.current)
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    headers: dict[str, str] | None = None
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+    elif isinstance(exc, TooManyAttemptsError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    elif status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="gridmap"'}
     return _answer(request, status, error_body(status, str(exc), code, **extra), headers)
 
 

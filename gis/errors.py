@@ -109,3 +109,19 @@ class StaleVersionError(ConflictError):
 
 class UnroutableLocationError(InvalidFeatureError):
     """A point inside the district but farther than the snap tolerance from every grid."""
+
+
+class NotAuthenticatedError(GridmapError):
+    """No valid credentials came with a request that needs them (log in, or send a key)."""
+
+
+class ForbiddenError(GridmapError):
+    """The caller is known but may not do this (their role, scopes or area do not allow it)."""
+
+
+class TooManyAttemptsError(GridmapError):
+    """Too many failed logins for this name lately; ``retry_after_s`` says when to try again."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -2,9 +2,15 @@
 
 Code that acts on someone's behalf (filing a report, taking a step of the
 closed loop, importing a file, the escalation sweep) takes a ``Principal``;
-histories store its ``actor`` text. Until accounts exist (issue 10) the HTTP
-API builds a person from the name the caller gives (``Principal.claimed``):
-a claim, not a login, which ``verified`` says.
+histories store its ``actor`` text and its ``ref`` (which account or key).
+The HTTP API builds one from a login or an API key (``gis.accounts``); the
+command line acts as the system.
+
+Where a principal may act is a set of area codes: codes are hierarchical
+(district 6 digits, subdistrict 9, community 12, grid 15, each starting with
+its parent's), so a principal covers an area or grid when its code starts
+with one of theirs. ``areas=None`` covers everything (admin, planner, the
+district's own staff, the program itself); an empty tuple covers nothing.
 """
 
 from __future__ import annotations
@@ -37,19 +43,24 @@ class Principal:
     """Who is acting.
 
     ``kind`` person or system; ``name`` what histories show (a person's name,
-    ``system``, ``open311:key-…``, ``import:file.csv``); ``role`` a person's
-    role (None while unverified); ``areas`` the codes of the areas or grids
-    the principal answers for (empty: no restriction recorded); ``scopes``
-    what a system may do (``incidents:write`` …); ``verified`` whether the
-    identity was checked (a login or an API key) rather than claimed.
+    ``system``, ``key:热线``, ``import:file.csv``); ``role`` a person's role;
+    ``areas`` the codes of the areas or grids the principal answers for (None:
+    all of them); ``scopes`` what a system may do (``incidents:write`` …);
+    ``verified`` whether the identity was checked (a login or an API key)
+    rather than claimed; ``ref`` the identity histories compare
+    (``account:12``, ``key:3``, ``system``); ``staff_id`` a person's staff
+    record; ``username`` what a person logs in with (the audit's name for them).
     """
 
     kind: Literal["person", "system"]
     name: str
     role: Role | None = None
-    areas: tuple[str, ...] = ()
+    areas: tuple[str, ...] | None = None
     scopes: frozenset[str] = frozenset()
     verified: bool = False
+    ref: str | None = None
+    staff_id: int | None = None
+    username: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -64,17 +75,43 @@ class Principal:
 
     @classmethod
     def claimed(cls, name: str) -> Principal:
-        """A person known only by the name they give (no login yet)."""
+        """A person known only by the name they give: tests and tools, never the API."""
         return cls("person", name)
 
     @classmethod
-    def system(cls, name: str, scopes: Iterable[str] = ()) -> Principal:
+    def system(
+        cls, name: str, scopes: Iterable[str] = (), areas: tuple[str, ...] | None = None
+    ) -> Principal:
         """The program itself or another system, allowed ``scopes``."""
-        return cls("system", name, scopes=frozenset(scopes), verified=True)
+        return cls("system", name, scopes=frozenset(scopes), areas=areas, verified=True, ref=name)
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
 
+    def covers(self, code: str | None) -> bool:
+        """Whether the area or grid of ``code`` is one this principal answers for.
+
+        Something with no area (an incident outside every grid) is covered only by
+        a principal that covers everything.
+        """
+        if self.areas is None:
+            return True
+        if code is None:
+            return False
+        return any(code.startswith(area) for area in self.areas)
+
+    @property
+    def everywhere(self) -> bool:
+        return self.areas is None
+
+    @property
+    def login(self) -> str:
+        """How the audit names this principal: a person's username, else ``name``."""
+        return self.username or self.name
+
 
 SYSTEM = Principal.system("system", scopes=("incidents:escalate",))
 """The program acting on its own: the escalation sweep."""
+
+ANONYMOUS = Principal("person", "anonymous", areas=(), ref="anonymous")
+"""Nobody logged in: allowed only where a layer is opened to the public."""

@@ -90,6 +90,23 @@ class ServerSettings(BaseSettings):
         default_factory=_cpus, ge=1, validation_alias="GRIDMAP_HEAVY_CONCURRENCY"
     )
     heavy_wait_s: float = Field(default=2.0, ge=0, validation_alias="GRIDMAP_HEAVY_WAIT_S")
+    public_layers: str = Field(default="", validation_alias="GRIDMAP_PUBLIC_LAYERS")
+    """Read-only layers anyone may read without logging in, comma-separated (``facilities``
+    for a public facility map); none by default."""
+    token_lifetime_s: int = Field(
+        default=8 * 3600, ge=60, validation_alias="GRIDMAP_TOKEN_LIFETIME_S"
+    )
+    """How long a bearer token from POST /api/v1/auth/token lasts (seconds)."""
+    session_lifetime_s: int = Field(
+        default=12 * 3600, ge=60, validation_alias="GRIDMAP_SESSION_LIFETIME_S"
+    )
+    """How long a browser login lasts (seconds): a working day and then some."""
+    cookie_secure: bool = Field(default=False, validation_alias="GRIDMAP_COOKIE_SECURE")
+    """Send the login cookie over HTTPS only: set it when a TLS proxy is in front."""
+
+    @property
+    def public_layer_names(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.public_layers.split(",") if p.strip())
 
 
 class ImportSettings(BaseSettings):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from gis.db import schema
 from gis.db.embedded import EmbeddedPostgres
 from gis.db.engine import make_engine, recreate_database
+from tests.accounts import DEMO_PASSWORD
 
 FAST_TEST_SERVER = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
 
@@ -74,6 +75,6 @@ def demo_engine(server_url: str) -> Iterator[Engine]:
 
     eng = make_engine(recreate_database(server_url, "gridmap_demo_test"))
     schema.upgrade(eng)
-    load_demo(eng)
+    load_demo(eng, password=DEMO_PASSWORD)
     yield eng
     eng.dispose()

@@ -239,6 +239,9 @@ async def read_form(request: Request) -> FormData:
         raise InvalidParameterError(
             "files are not accepted; upload the photo elsewhere and send its link as media_url"
         )
+    api_key = form.get("api_key")
+    if isinstance(api_key, str) and api_key.strip():
+        request.state.form_api_key = api_key.strip()  # the spec's credential (api.access)
     return form
 
 

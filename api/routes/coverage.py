@@ -23,6 +23,7 @@ from shapely.geometry import mapping
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from api import access
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import GRID_CODE, BBoxDep, PagingDep, SessionDep, SettingsDep
 from api.fields import TEXT_MAX, Finite, Id4, LonLatDatum, Text, column_length
@@ -197,7 +198,7 @@ def _derived_collection(
 
 @router.get(
     "/api/v1/coverage",
-    dependencies=[HEAVY],
+    dependencies=[Depends(access.ANALYSIS), HEAVY],
     summary="Households covered per area (grid, community, subdistrict, district)",
     responses=_ERRORS,
 )
@@ -249,7 +250,7 @@ def coverage_statistics(
 
 @router.get(
     "/api/v1/coverage/buildings",
-    dependencies=[HEAVY],
+    dependencies=[Depends(access.ANALYSIS), HEAVY],
     summary="Per-building coverage: nearest facility, distance, redundancy",
     responses={**COLLECTION_RESPONSES, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -286,7 +287,7 @@ def coverage_buildings(
 
 @router.get(
     "/api/v1/coverage/circles",
-    dependencies=[HEAVY],
+    dependencies=[Depends(access.ANALYSIS), HEAVY],
     summary="Service circles of every facility of a type, as polygons",
     responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -307,7 +308,7 @@ def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep)
 
 @router.get(
     "/api/v1/coverage/blind-spots",
-    dependencies=[HEAVY],
+    dependencies=[Depends(access.ANALYSIS), HEAVY],
     summary="Blind spots (盲点): where uncovered households live, as polygons",
     responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -361,7 +362,7 @@ def _storage_point(i: int, at: OpenAt) -> tuple[float, float]:
 
 @router.post(
     "/api/v1/coverage/what-if",
-    dependencies=[HEAVY],
+    dependencies=[Depends(access.WHAT_IF), HEAVY],
     summary="What if facilities opened here or closed there?",
     responses={
         **HEAVY_RESPONSES,
@@ -394,14 +395,22 @@ def coverage_what_if(
     return JSONResponse({"facility_type_name": info.name_zh, **answer})
 
 
-@router.get("/api/v1/coverage/style", summary="Colours and classes of the coverage map")
+@router.get(
+    "/api/v1/coverage/style",
+    dependencies=[Depends(access.PUBLIC)],
+    summary="Colours and classes of the coverage map",
+)
 def coverage_map_style() -> dict[str, Any]:
     """Choropleth classes of the coverage rate (0-1) with legend labels, colours of
     covered and uncovered buildings, circles, blind spots and facilities."""
     return coverage_style()
 
 
-@router.get("/api/v1/coverage/status", summary="State of the coverage caches")
+@router.get(
+    "/api/v1/coverage/status",
+    dependencies=[Depends(access.ANALYSIS)],
+    summary="State of the coverage caches",
+)
 def coverage_status(service: CoverageDep) -> dict[str, Any]:
     """Whether the caches listen for changes, which models are cached, hits and
     misses, builds, changes applied incrementally or by rebuild, and the last
@@ -409,7 +418,12 @@ def coverage_status(service: CoverageDep) -> dict[str, Any]:
     return service.stats()
 
 
-@router.get("/coverage", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/coverage",
+    dependencies=[Depends(access.DISTRICT_PAGE)],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
 def coverage_page(settings: SettingsDep) -> HTMLResponse:
     """The coverage map: pick a type and radius, read the grid choropleth, click to simulate."""
     style = coverage_style()

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import access
 from api.bodies import invalid_body, json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import INT4_MAX, Finite, Int4, LonLatDatum, Text, column_length
@@ -249,6 +250,7 @@ def _keep_coverage_current(request: Request) -> None:
 
 @router.get(
     "/facilities/{facility_id}",
+    dependencies=[Depends(access.FACILITY_LAYER)],
     summary="One service facility",
     responses={
         200: {"model": FeatureDoc, "content": {GEOJSON: {}}, "headers": _ETAG},
@@ -274,6 +276,7 @@ def _answer(
 
 @router.post(
     "/facilities",
+    dependencies=[Depends(access.FACILITY_EDIT)],
     status_code=201,
     summary="Open a facility",
     responses={
@@ -302,6 +305,7 @@ def create_facility(request: Request, session: SessionDep, body: CreateBody) -> 
 
 @router.patch(
     "/facilities/{facility_id}",
+    dependencies=[Depends(access.FACILITY_EDIT)],
     summary="Change or move a facility",
     responses={
         200: {"model": FeatureDoc, "content": {GEOJSON: {}}, "headers": _ETAG},
@@ -344,6 +348,7 @@ def update_facility(
 
 @router.delete(
     "/facilities/{facility_id}",
+    dependencies=[Depends(access.FACILITY_EDIT)],
     status_code=204,
     summary="Close (delete) a facility",
     responses={

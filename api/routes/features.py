@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
+from api import access
 from api.dependencies import (
     COMMUNITY_CODE,
     GRID_CODE,
@@ -53,6 +54,7 @@ router = APIRouter(
 
 @router.get(
     "/areas",
+    dependencies=[Depends(access.MAP_LAYER)],
     summary="Districts, subdistricts and communities",
     responses=COLLECTION_RESPONSES,
 )
@@ -84,7 +86,12 @@ def list_areas(
     return feature_collection(page, request, paging)
 
 
-@router.get("/grids", summary="Unit grids (网格)", responses=COLLECTION_RESPONSES)
+@router.get(
+    "/grids",
+    dependencies=[Depends(access.MAP_LAYER)],
+    summary="Unit grids (网格)",
+    responses=COLLECTION_RESPONSES,
+)
 def list_grids(
     request: Request,
     session: SessionDep,
@@ -111,6 +118,7 @@ def list_grids(
 
 @router.get(
     "/grids/{code}",
+    dependencies=[Depends(access.GRID_DETAIL)],
     summary="One grid with its community, staff and counts",
     responses={
         200: {"model": FeatureDoc, "content": {GEOJSON: {}}},
@@ -131,6 +139,7 @@ def get_grid(
 
 @router.get(
     "/buildings",
+    dependencies=[Depends(access.MAP_LAYER)],
     summary="Buildings (楼栋) as points or footprints",
     responses=COLLECTION_RESPONSES,
 )
@@ -165,7 +174,12 @@ def list_buildings(
     return feature_collection(page, request, paging)
 
 
-@router.get("/facilities", summary="Service facilities", responses=COLLECTION_RESPONSES)
+@router.get(
+    "/facilities",
+    dependencies=[Depends(access.FACILITY_LAYER)],
+    summary="Service facilities",
+    responses=COLLECTION_RESPONSES,
+)
 def list_facilities(
     request: Request,
     session: SessionDep,
@@ -196,6 +210,7 @@ def list_facilities(
 
 @router.get(
     "/facility-types",
+    dependencies=[Depends(access.PUBLIC)],
     summary="Facility types and their service radii",
     responses=COLLECTION_RESPONSES,
 )
@@ -211,7 +226,12 @@ def list_facility_types(
     return feature_collection(page, request, paging)
 
 
-@router.get("/incidents", summary="Incidents located on the map", responses=COLLECTION_RESPONSES)
+@router.get(
+    "/incidents",
+    dependencies=[Depends(access.INCIDENT_READ)],
+    summary="Incidents located on the map",
+    responses=COLLECTION_RESPONSES,
+)
 def list_incidents(
     request: Request,
     session: SessionDep,

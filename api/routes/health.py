@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
+from api import access
 from api.routing import ReadRetryRoute
 from gis.db.probe import ServerProbe
 from gis.errors import DatabaseUnavailableError
@@ -13,7 +14,11 @@ from gis.errors import DatabaseUnavailableError
 router = APIRouter(route_class=ReadRetryRoute, tags=["health"])
 
 
-@router.get("/healthz", summary="Is the service up and its database reachable?")
+@router.get(
+    "/healthz",
+    dependencies=[Depends(access.PUBLIC)],
+    summary="Is the service up and its database reachable?",
+)
 async def healthz(request: Request) -> dict[str, Any]:
     """``{"status": "ok", "database": "<server version>"}``, or a 503 error with
     ``Retry-After`` if the database cannot be reached.

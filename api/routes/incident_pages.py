@@ -18,9 +18,10 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from api import access
 from api.dependencies import GridCodePath, SessionDep, SettingsDep
 from api.pages import render_page, script_json
 from api.responses import ErrorDoc
@@ -55,7 +56,12 @@ def _categories() -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/incidents", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/incidents",
+    dependencies=[Depends(access.INCIDENT_PAGE)],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
 def incident_map_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The planner's map: per-grid rates, Gi* hot spots and incidents, by period and category."""
     latest = worklists.latest_report_date(session) or dt.datetime.now(CITY_TZ).date()
@@ -74,7 +80,12 @@ def incident_map_page(session: SessionDep, settings: SettingsDep) -> HTMLRespons
     return HTMLResponse(html)
 
 
-@router.get("/incidents/grid", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/incidents/grid",
+    dependencies=[Depends(access.INCIDENT_PAGE)],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
 def grid_picker_page(session: SessionDep) -> HTMLResponse:
     """Every grid with its grid manager and open/overdue cases, each linking to its worklist."""
     rows = worklists.grid_managers(session)
@@ -88,7 +99,12 @@ def grid_picker_page(session: SessionDep) -> HTMLResponse:
     return HTMLResponse(html)
 
 
-@router.get("/incidents/grid/{grid_code}", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/incidents/grid/{grid_code}",
+    dependencies=[Depends(access.WORKLIST_PAGE)],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
 def worklist_page(session: SessionDep, grid_code: GridCodePath) -> HTMLResponse:
     """One grid manager's worklist; the data comes from GET /api/v1/worklists/{grid_code}."""
     worklist = worklists.grid_worklist(session, grid_code)  # 404 for an unknown grid
@@ -117,6 +133,7 @@ def _flat_categories() -> list[dict[str, str]]:
 
 @router.get(
     "/api/v1/worklists/{grid_code}",
+    dependencies=[Depends(access.WORKLIST)],
     tags=["incidents"],
     summary="A grid manager's worklist: the grid's open incidents by deadline",
     responses={

@@ -20,18 +20,17 @@ import dataclasses
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from api import limits
+from api import access, limits
 from api.bodies import json_body, request_body_doc, validate
-from api.dependencies import SessionDep, request_session
+from api.dependencies import SessionDep
 from api.fields import (
     INT8_MAX,
     TEXT_MAX,
-    Actor,
     Finite,
     Id4,
     Id8,
@@ -75,7 +74,7 @@ class IncidentCreate(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"category": "exposed_garbage", "lon": 119.113, "lat": 36.713, "actor": "热线"}
+                {"category": "exposed_garbage", "lon": 119.113, "lat": 36.713, "source": "hotline"}
             ]
         },
     )
@@ -98,7 +97,6 @@ class IncidentCreate(BaseModel):
     reported_at: dt.datetime | None = Field(
         None, description="When it was reported, with time zone; default now."
     )
-    actor: Actor
 
 
 class TransitionBody(BaseModel):
@@ -110,7 +108,6 @@ class TransitionBody(BaseModel):
         description="accept, cancel, dispatch, redispatch, handle, feedback, verify, "
         "rework, evaluate or escalate."
     )
-    actor: Actor
     note: Note | None = Field(
         None, description="Why; required for cancel, rework, redispatch and escalate."
     )
@@ -126,7 +123,6 @@ class MergeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     into: Id8 = Field(description="The id of the incident this one duplicates.")
-    actor: Actor
     note: Note | None = None
 
 
@@ -140,6 +136,9 @@ def _parse(model: type[BaseModel]) -> Any:
 CreateBody = Annotated[IncidentCreate, Depends(json_body(_parse(IncidentCreate)))]
 TransitionBodyDep = Annotated[TransitionBody, Depends(json_body(_parse(TransitionBody)))]
 MergeBodyDep = Annotated[MergeBody, Depends(json_body(_parse(MergeBody)))]
+Reporter = Annotated[Principal, Depends(access.INCIDENT_REPORT)]
+Actor = Annotated[Principal, Depends(access.INCIDENT_ACT)]
+"""Who takes a step: the authenticated principal, never a field of the body."""
 IncidentId = Annotated[int, Path(ge=1, le=INT8_MAX, description="The incident's id.")]
 
 _STALE_IF_MATCH: dict[str, Any] = {
@@ -189,7 +188,7 @@ def _incident_body(record: IncidentRecord, place: IncidentPlace) -> dict[str, An
     responses=_ERRORS,
     openapi_extra=request_body_doc(IncidentCreate),
 )
-def create_incident(request: Request, body: CreateBody) -> JSONResponse:
+def create_incident(session: SessionDep, body: CreateBody, principal: Reporter) -> JSONResponse:
     """Routes the point to its grid (snapping a point on a boundary road to the
     nearest grid, ``snapped_m`` metres) and hands it to the grid's primary grid
     manager. ``possible_duplicates``: open cases of the same category within
@@ -206,9 +205,8 @@ def create_incident(request: Request, body: CreateBody) -> JSONResponse:
         media_url=body.media_url,
         reported_at=body.reported_at,
     )
-    with request_session(request) as session:
-        intake = report_incident(session, report, Principal.claimed(body.actor))
-        session.commit()
+    intake = report_incident(session, report, principal)
+    session.commit()
     record = intake.record
     place = IncidentPlace(intake.community_code, intake.subdistrict_code, intake.handler_name)
     answer = _incident_body(record, place)
@@ -220,7 +218,7 @@ def create_incident(request: Request, body: CreateBody) -> JSONResponse:
 
 @router.get(
     "/incidents/statistics",
-    dependencies=[limits.HEAVY],
+    dependencies=[Depends(access.INCIDENT_STATISTICS), limits.HEAVY],
     summary="Incident counts and closed-loop rates per grid, community, subdistrict or district",
     responses={
         200: {"content": {"text/csv": {}}},
@@ -290,7 +288,7 @@ def incident_statistics(
 
 @router.get(
     "/incidents/hot-spots",
-    dependencies=[limits.HEAVY],
+    dependencies=[Depends(access.INCIDENT_STATISTICS), limits.HEAVY],
     summary="Hot and cold spots of incidents per grid (Getis-Ord Gi*)",
     response_class=GeoJSONResponse,
     responses={
@@ -353,6 +351,7 @@ def incident_hot_spots(
 
 @router.get(
     "/incidents/{incident_id}",
+    dependencies=[Depends(access.INCIDENT_READ)],
     summary="One incident",
     responses={404: _ERRORS[404]},
 )
@@ -368,6 +367,7 @@ def _answer(session: Session, record: IncidentRecord) -> JSONResponse:
 
 @router.get(
     "/incidents/{incident_id}/history",
+    dependencies=[Depends(access.INCIDENT_READ)],
     summary="Every step of an incident, oldest first",
     responses={404: _ERRORS[404]},
 )
@@ -396,7 +396,11 @@ def get_incident_history(session: SessionDep, incident_id: IncidentId) -> JSONRe
     openapi_extra=request_body_doc(TransitionBody),
 )
 def transition_incident(
-    session: SessionDep, incident_id: IncidentId, body: TransitionBodyDep, if_match: IfMatch = None
+    session: SessionDep,
+    incident_id: IncidentId,
+    body: TransitionBodyDep,
+    principal: Actor,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     """Answers the incident as it now stands, its version raised by one, with its new
     ``ETag``. An If-Match, if sent, must name the same version as ``expected_version``."""
@@ -406,7 +410,7 @@ def transition_incident(
             session,
             incident_id,
             body.action,
-            principal=Principal.claimed(body.actor),
+            principal=principal,
             expected_version=body.expected_version,
             note=body.note,
             handler_staff_id=body.handler_staff_id,
@@ -422,7 +426,11 @@ def transition_incident(
     openapi_extra=request_body_doc(MergeBody),
 )
 def merge_incident(
-    session: SessionDep, incident_id: IncidentId, body: MergeBodyDep, if_match: IfMatch = None
+    session: SessionDep,
+    incident_id: IncidentId,
+    body: MergeBodyDep,
+    principal: Actor,
+    if_match: IfMatch = None,
 ) -> JSONResponse:
     """Cancels this incident as a duplicate of ``into`` (allowed before dispatch);
     answers the duplicate, with ``duplicate_of`` set. With If-Match, only if the
@@ -433,7 +441,7 @@ def merge_incident(
             session,
             incident_id,
             body.into,
-            principal=Principal.claimed(body.actor),
+            principal=principal,
             note=body.note,
             expected_version=precondition.version,
         )

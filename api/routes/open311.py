@@ -19,6 +19,7 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from api import access
 from api.dependencies import SessionDep
 from api.fields import TEXT_MAX, Text
 from api.open311.params import (
@@ -104,7 +105,11 @@ Jurisdiction = Annotated[
 ]
 
 
-@router.get("/v2/services.{format}", summary="Open311: the services (incident categories)")
+@router.get(
+    "/v2/services.{format}",
+    dependencies=[Depends(access.PUBLIC)],
+    summary="Open311: the services (incident categories)",
+)
 def list_services(
     session: SessionDep, format: FormatPath, jurisdiction_id: Jurisdiction = None
 ) -> Response:
@@ -115,7 +120,11 @@ def list_services(
     return render([service(c) for c in CATEGORIES], fmt, "services")
 
 
-@router.get("/v2/services/{service_code}.{format}", summary="Open311: a service definition")
+@router.get(
+    "/v2/services/{service_code}.{format}",
+    dependencies=[Depends(access.PUBLIC)],
+    summary="Open311: a service definition",
+)
 def get_service_definition(
     session: SessionDep,
     service_code: Annotated[str, Path(description="A service_code from services.json.")],
@@ -160,6 +169,7 @@ _FORM_SCHEMA = {
 
 @router.post(
     "/v2/requests.{format}",
+    dependencies=[Depends(access.OPEN311_POST)],
     summary="Open311: file a service request (form-encoded)",
     openapi_extra={
         "requestBody": {
@@ -223,7 +233,11 @@ def post_request(
 W3C = "W3C datetime, e.g. 2026-03-01T09:00:00+08:00 (no zone: Asia/Shanghai)."
 
 
-@router.get("/v2/requests.{format}", summary="Open311: service requests")
+@router.get(
+    "/v2/requests.{format}",
+    dependencies=[Depends(access.OPEN311_READ)],
+    summary="Open311: service requests",
+)
 def list_requests(
     session: SessionDep,
     format: FormatPath,
@@ -278,7 +292,11 @@ def list_requests(
     return render([request_record(r) for r in found], fmt, "service_requests")
 
 
-@router.get("/v2/requests/{service_request_id}.{format}", summary="Open311: one service request")
+@router.get(
+    "/v2/requests/{service_request_id}.{format}",
+    dependencies=[Depends(access.OPEN311_READ)],
+    summary="Open311: one service request",
+)
 def get_request(
     session: SessionDep,
     service_request_id: Annotated[str, Path(description="The id POST requests answered.")],
@@ -299,7 +317,11 @@ def get_request(
     return render([request_record(found[0])], fmt, "service_requests")
 
 
-@router.get("/discovery.{format}", summary="Open311: service discovery")
+@router.get(
+    "/discovery.{format}",
+    dependencies=[Depends(access.PUBLIC)],
+    summary="Open311: service discovery",
+)
 def discovery(request: Request, format: FormatPath) -> Response:
     """Where the GeoReport v2 endpoint is and which formats it speaks."""
     fmt = answer_format(format)

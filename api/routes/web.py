@@ -12,11 +12,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from api import access
 from api.dependencies import SessionDep, SettingsDep
 from api.routing import ReadRetryRoute
 from gis.areas import queries
@@ -86,7 +87,7 @@ def cached_map_page(
     return page
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", dependencies=[Depends(access.DISTRICT_PAGE)], response_class=HTMLResponse)
 def district_map(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The district map: areas, grids, buildings and facilities as switchable layers.
 
@@ -105,7 +106,7 @@ def district_map(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     return HTMLResponse(cached_map_page(collections, names, title, settings.max_page_size))
 
 
-@router.get("/docs", response_class=HTMLResponse)
+@router.get("/docs", dependencies=[Depends(access.PUBLIC)], response_class=HTMLResponse)
 def swagger_ui(request: Request) -> HTMLResponse:
     app = request.app
     return get_swagger_ui_html(
@@ -119,6 +120,8 @@ def swagger_ui(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/docs/oauth2-redirect", response_class=HTMLResponse)
+@router.get(
+    "/docs/oauth2-redirect", dependencies=[Depends(access.PUBLIC)], response_class=HTMLResponse
+)
 def swagger_ui_redirect() -> HTMLResponse:
     return get_swagger_ui_oauth2_redirect_html()

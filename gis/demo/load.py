@@ -7,6 +7,7 @@ failed load leaves nothing behind and a second (or concurrent) one loads nothing
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from gis.coverage.catalogue import CATALOGUE, seed_facility_types
 from gis.coverage.facilities import WRITABLE_FIELDS
 from gis.db.copy import copy_rows, hex_ewkb
 from gis.demo._histories import TRANSITION_COLUMNS
+from gis.demo.accounts import create_demo_accounts
 from gis.demo.generate import DemoDistrict, generate_demo
 from gis.demo.inputs import read_inputs
 from gis.demo.spec import DEFAULT_SEED, DISTRICT_CODE
@@ -61,11 +63,18 @@ class DemoCounts:
     incidents: int
 
 
-def load_demo(engine: Engine, progress: Progress = silent, seed: int = DEFAULT_SEED) -> DemoCounts:
+def load_demo(
+    engine: Engine,
+    progress: Progress = silent,
+    seed: int = DEFAULT_SEED,
+    password: str | None = None,
+) -> DemoCounts:
     """Generate and store the demo district unless the database already holds 370705.
 
     Returns the counts now in the database either way. Takes a few seconds to
-    generate and a few to write; ``progress`` hears of each step.
+    generate and a few to write; ``progress`` hears of each step. The district's
+    accounts (``gis.demo.accounts``) get ``password``; without one, a random one
+    nobody is told (reset one with ``gridmap users reset-password``).
     """
     advance = progress("Demo district 奎文区", _STEPS)
     with engine.begin() as conn:
@@ -78,6 +87,7 @@ def load_demo(engine: Engine, progress: Progress = silent, seed: int = DEFAULT_S
             advance(1, description="Generating subdistricts, communities, grids, buildings")
             demo = generate_demo(boundary, divisions, seed)
             _write(conn, demo, advance)
+            create_demo_accounts(conn, password or secrets.token_urlsafe(18))
             advance(1, description="Demo district 奎文区 loaded")
     return demo_counts(engine)
 

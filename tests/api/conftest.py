@@ -33,6 +33,7 @@ from gis.db.models import (
     StaffRole,
 )
 from gis.settings import ServerSettings
+from tests.accounts import login_headers
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers httpx2 for its test client but still works with httpx,
@@ -215,6 +216,17 @@ def small_district(db: Session) -> SmallDistrict:
 @pytest.fixture
 def client(engine: Engine, db: Session, small_district: SmallDistrict) -> Iterator[TestClient]:
     """A client whose requests read the test's own (rolled-back) session."""
+    app = create_app(
+        ServerSettings.model_validate({"GRIDMAP_MAX_PAGE_SIZE": MAX_PAGE_SIZE}), engine=engine
+    )
+    app.dependency_overrides[get_session] = lambda: db
+    with TestClient(app, headers=login_headers(db, "admin", "admin")) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def anonymous(engine: Engine, db: Session, small_district: SmallDistrict) -> Iterator[TestClient]:
+    """A client on the same district that sends no credentials."""
     app = create_app(
         ServerSettings.model_validate({"GRIDMAP_MAX_PAGE_SIZE": MAX_PAGE_SIZE}), engine=engine
     )

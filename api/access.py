@@ -1,0 +1,386 @@
+"""Who may call what: every route declares a ``Rule``, and the rule finds who is calling.
+
+A caller proves who they are with one of
+
+- a bearer token from ``POST /api/v1/auth/token`` (``Authorization: Bearer …``);
+- the browser's login cookie (``gridmap_session``), and on a state-changing
+  request the CSRF token of the page (``X-CSRF-Token`` header or ``csrf_token``
+  form field), which another site's page cannot know;
+- an API key of another system (``X-API-Key`` header, ``Authorization: Bearer
+  gm_…``, or Open311's ``api_key`` parameter).
+
+A route's rule names the roles (people) and scopes (systems) that may use it
+and how its answers are narrowed to the caller (``Narrowing``). With no
+credentials the answer is 401, unless the rule is public or names a layer
+that ``GRIDMAP_PUBLIC_LAYERS`` opens to anonymous reads; with credentials of
+the wrong role or scope it is 403. What a principal then sees of each object
+(their area, personal data masked or not) is decided by ``gis`` from the
+principal the rule hands the handler.
+
+``tests/api/test_access.py`` walks the app's route table and fails on a route
+without a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.dependencies import SessionDep, get_settings
+from api.routing import SAFE_METHODS
+from gis.accounts import tokens
+from gis.accounts.keys import KEY_PREFIX, key_principal
+from gis.accounts.logins import LoginKind, login_principal
+from gis.errors import ForbiddenError, NotAuthenticatedError
+from gis.principal import ANONYMOUS, Principal, Role
+
+COOKIE = "gridmap_session"
+"""The browser login's cookie (HttpOnly, SameSite=Lax)."""
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+KEY_HEADER = "X-API-Key"
+TOKEN_URL = "/api/v1/auth/token"
+
+_bearer_doc = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    auto_error=False,
+    description="A login: POST username and password to /api/v1/auth/token.",
+)
+_key_doc = APIKeyHeader(
+    name=KEY_HEADER, auto_error=False, description="Another system's API key (gm_…)."
+)
+"""Declared for the OpenAPI document (and /docs' Authorize button); ``identify`` reads the
+credentials itself, the browser cookie and Open311's api_key included."""
+
+
+class Narrowing(StrEnum):
+    """How a route's answers depend on who asks."""
+
+    NONE = "none"
+    """No data of any area: health, documentation, catalogues, login."""
+    DISTRICT = "district"
+    """The same non-personal data of the whole district for everyone allowed (map layers)."""
+    AREA = "area"
+    """Lists hold only what the caller's areas hold; an object outside them is 404; personal
+    data in full only where the caller is responsible, masked elsewhere."""
+    MASKED = "masked"
+    """The whole district for everyone allowed, personal data masked (snapped, hidden)
+    except where the caller is responsible for it."""
+    OWN = "own"
+    """Only the caller's own record (who am I, my logins)."""
+
+
+STAFF = frozenset({Role.ADMIN, Role.DISTRICT, Role.SUBDISTRICT, Role.COMMUNITY, Role.GRID_MANAGER})
+"""People who handle cases in an area."""
+EVERYONE = frozenset(Role)
+
+
+@dataclass(frozen=True, eq=False)
+class Rule:
+    """Who may use a route, and how its answers are narrowed to them.
+
+    ``roles`` people allowed; ``scopes`` systems allowed (any one of them);
+    ``narrowing`` how answers depend on the caller; ``public`` open to anyone
+    (no data of any area behind it); ``public_layer`` the layer name that
+    ``GRIDMAP_PUBLIC_LAYERS`` may open to anonymous reads; ``page`` an HTML page
+    (an anonymous visitor is sent to the login page instead of a 401).
+    """
+
+    name: str
+    roles: frozenset[Role] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    narrowing: Narrowing = Narrowing.NONE
+    public: bool = False
+    public_layer: str | None = None
+    page: bool = False
+    description: str = field(default="", compare=False)
+
+    async def __call__(
+        self,
+        request: Request,
+        session: SessionDep,
+        _bearer: Annotated[str | None, Depends(_bearer_doc)] = None,
+        _key: Annotated[str | None, Depends(_key_doc)] = None,
+    ) -> Principal:
+        if self.public:
+            return ANONYMOUS  # nothing behind it depends on who asks: no lookup
+        principal = await identify(request, session)
+        if principal is None:
+            layer_open = (
+                self.public_layer is not None
+                and request.method in SAFE_METHODS
+                and self.public_layer in get_settings(request).public_layer_names
+            )
+            if layer_open:
+                return ANONYMOUS
+            raise LoginRequiredError(
+                "请先登录 (log in first: POST /api/v1/auth/token for a bearer token, "
+                "or send an API key)",
+                page=self.page,
+            )
+        self.check(principal)
+        if request.method not in SAFE_METHODS and request.state.auth_kind == "cookie":
+            await _check_csrf(request)
+        return principal
+
+    def allows(self, principal: Principal) -> bool:
+        if principal.kind == "system":
+            return bool(self.scopes & principal.scopes)
+        return principal.role in self.roles
+
+    def check(self, principal: Principal) -> None:
+        if self.allows(principal):
+            return
+        if principal.kind == "system":
+            wanted = ", ".join(sorted(self.scopes)) or "none: people only"
+            raise ForbiddenError(
+                f"this key may not do this (scopes allowed here: {wanted}); ask for a key "
+                "with one of them"
+            )
+        raise ForbiddenError(
+            f"无权访问：{principal.role} 角色不能使用此功能 (the {principal.role} role may not "
+            "use this)"
+        )
+
+
+class LoginRequiredError(NotAuthenticatedError):
+    """No credentials; a page sends the browser to the login page instead."""
+
+    def __init__(self, message: str, *, page: bool = False) -> None:
+        super().__init__(message)
+        self.page = page
+
+
+def rule(
+    name: str,
+    *,
+    roles: Iterable[Role] = (),
+    scopes: Iterable[str] = (),
+    narrowing: Narrowing = Narrowing.NONE,
+    public: bool = False,
+    public_layer: str | None = None,
+    page: bool = False,
+) -> Rule:
+    return Rule(
+        name,
+        roles=frozenset(roles),
+        scopes=frozenset(scopes),
+        narrowing=narrowing,
+        public=public,
+        public_layer=public_layer,
+        page=page,
+    )
+
+
+async def identify(request: Request, session: Session) -> Principal | None:
+    """Who sent ``request`` (cached on it), None without credentials.
+
+    Credentials that are there but not valid (an expired login, a revoked key) are
+    a 401 saying so, never taken for anonymous.
+    """
+    if hasattr(request.state, "auth_kind"):
+        cached: Principal | None = request.state.principal
+        return cached
+    kind, secret = _credentials(request)
+    principal: Principal | None = None
+    if kind is None:
+        request.state.auth_kind = None
+        request.state.principal = None
+        return None
+    if kind == "key":
+        principal = await run_in_threadpool(key_principal, session, secret)
+        problem = "this API key is unknown, expired or revoked: ask for a new one"
+    else:
+        login_kind: LoginKind = "cookie" if kind == "cookie" else "bearer"
+        principal = await run_in_threadpool(login_principal, session, secret, login_kind)
+        problem = "登录已过期，请重新登录 (your login has expired or ended: log in again)"
+    if principal is None:
+        raise LoginRequiredError(problem, page=kind == "cookie")
+    request.state.auth_kind = kind
+    request.state.auth_secret = secret
+    request.state.principal = principal
+    return principal
+
+
+def _credentials(request: Request) -> tuple[str | None, str]:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return ("key" if value.startswith(KEY_PREFIX) else "bearer"), value
+    key = request.headers.get(KEY_HEADER)
+    if key:
+        return "key", key.strip()
+    query_key = request.query_params.get("api_key")
+    if query_key and request.url.path.startswith("/open311/"):
+        return "key", query_key.strip()
+    form_key = getattr(request.state, "form_api_key", None)
+    if form_key:
+        return "key", form_key
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        return "cookie", cookie
+    return None, ""
+
+
+async def _check_csrf(request: Request) -> None:
+    """A state-changing request made with the login cookie carries the page's CSRF token."""
+    sent = request.headers.get(CSRF_HEADER) or getattr(request.state, "form_csrf_token", None)
+    expected = tokens.csrf_token(request.state.auth_secret)
+    if not sent or not tokens.same(sent, expected):
+        raise ForbiddenError(
+            "CSRF 校验失败：请刷新页面后重试 (the page's CSRF token is missing or wrong: reload "
+            "the page and try again)"
+        )
+
+
+def csrf_for(request: Request) -> str | None:
+    """The CSRF token a page served to a cookie login embeds (None for other callers)."""
+    if getattr(request.state, "auth_kind", None) != "cookie":
+        return None
+    return tokens.csrf_token(request.state.auth_secret)
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def principal_of(request: Request) -> Principal:
+    """The principal the route's rule found (for code outside the handler's arguments)."""
+    found: Principal | None = getattr(request.state, "principal", None)
+    return found or ANONYMOUS
+
+
+# ---- the rules, one per kind of route -------------------------------------------------
+
+PUBLIC = rule("public", public=True)
+"""Health, documentation, the OpenAPI document, the login page, catalogues of codes."""
+
+SIGNED_IN = rule(
+    "signed_in",
+    roles=EVERYONE,
+    scopes={"incidents:read", "incidents:write", "features:read", "open311"},
+    narrowing=Narrowing.OWN,
+)
+"""Anyone with valid credentials, about themselves (GET /api/v1/me)."""
+
+MAP_LAYER = rule(
+    "map_layer",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.DISTRICT,
+    public_layer="map",
+)
+"""Areas, grids, buildings, facilities, coverage: no personal data."""
+
+FACILITY_LAYER = rule(
+    "facility_layer",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.DISTRICT,
+    public_layer="facilities",
+)
+"""The facility list and one facility: a public facility map may open it."""
+
+GRID_DETAIL = rule(
+    "grid_detail",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.MASKED,
+)
+"""One grid with its staff: phone numbers only for those responsible for the grid."""
+
+FACILITY_EDIT = rule(
+    "facility_edit", roles={Role.ADMIN, Role.PLANNER, Role.DISTRICT}, narrowing=Narrowing.DISTRICT
+)
+"""Creating, moving, changing and closing facilities."""
+
+ANALYSIS = rule(
+    "analysis",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.DISTRICT,
+    public_layer="coverage",
+)
+"""Coverage figures, circles, blind spots: aggregates without personal data."""
+
+WHAT_IF = rule(
+    "what_if",
+    roles={Role.ADMIN, Role.PLANNER, Role.DISTRICT, Role.SUBDISTRICT, Role.COMMUNITY},
+    narrowing=Narrowing.DISTRICT,
+)
+"""Trying facilities that do not exist yet: planning work."""
+
+INCIDENT_READ = rule(
+    "incident_read",
+    roles=EVERYONE,
+    scopes={"incidents:read"},
+    narrowing=Narrowing.AREA,
+)
+"""Incident lists and records: narrowed to the caller's areas (planner and district-wide
+roles see every case, masked where they are not responsible)."""
+
+INCIDENT_REPORT = rule(
+    "incident_report",
+    roles=STAFF | {Role.MEDIATOR},
+    scopes={"incidents:write"},
+    narrowing=Narrowing.AREA,
+)
+"""Filing a new report."""
+
+INCIDENT_ACT = rule(
+    "incident_act",
+    roles=STAFF | {Role.MEDIATOR},
+    narrowing=Narrowing.AREA,
+)
+"""Steps of the closed loop and merges: people only; which step each role may take where is
+``gis.incidents``' rule."""
+
+INCIDENT_STATISTICS = rule(
+    "incident_statistics",
+    roles=EVERYONE,
+    scopes={"incidents:read"},
+    narrowing=Narrowing.AREA,
+)
+"""Counts and rates: only for areas the caller covers."""
+
+WORKLIST = rule(
+    "worklist",
+    roles=STAFF | {Role.MEDIATOR},
+    narrowing=Narrowing.AREA,
+)
+"""A grid's worklist: only the grids the caller covers."""
+
+OPEN311_READ = rule(
+    "open311_read",
+    roles=EVERYONE,
+    scopes={"open311", "incidents:read"},
+    narrowing=Narrowing.MASKED,
+)
+"""Open311 service requests: personal categories never listed and shown without location."""
+
+OPEN311_POST = rule("open311_post", scopes={"open311"}, narrowing=Narrowing.MASKED)
+"""Filing an Open311 service request: a key with the ``open311`` scope (the spec's api_key)."""
+
+ADMIN = rule("admin", roles={Role.ADMIN}, narrowing=Narrowing.DISTRICT)
+"""The audit trail and accounts."""
+
+DISTRICT_PAGE = rule(
+    "district_page", roles=EVERYONE, narrowing=Narrowing.DISTRICT, public_layer="map", page=True
+)
+"""The district map and the coverage page."""
+
+INCIDENT_PAGE = rule("incident_page", roles=EVERYONE, narrowing=Narrowing.AREA, page=True)
+"""The incident map and the grid picker."""
+
+WORKLIST_PAGE = rule(
+    "worklist_page", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA, page=True
+)
+"""A grid's worklist page."""
