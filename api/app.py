@@ -28,6 +28,7 @@ from api.routes import (
     health,
     incident_pages,
     incidents,
+    login_pages,
     open311,
     web,
 )
@@ -163,6 +164,7 @@ def create_app(
     app.include_router(open311.router)
     register_error_shape(app, open311.PREFIX + "/", open311_render.error_response)
     document_errors(app, foreign_shape_prefixes=(open311.PREFIX + "/",))
+    app.include_router(login_pages.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

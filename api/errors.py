@@ -21,6 +21,9 @@ driver errors are told apart from refusals here, once (:func:`_driver_error`).
 A write whose connection broke is never answered as done: it is a 503 even
 when the commit may have reached the server, so the client checks and retries.
 
+A browser opening a page without a login (or with an expired one) is sent to
+the login page (303), coming back afterwards; scripts get the 401.
+
 Routes that follow a standard of their own register its shape for their path
 prefix (:func:`register_error_shape`): Open311 under /open311/ answers
 ``[{"code": 400, "description": "..."}]``, with 400 in place of 422.
@@ -32,16 +35,18 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from psycopg import OperationalError as DriverOperationalError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.access import COOKIE, LoginRequiredError
 from api.limits import WorkRefusedError, query_timeout
 from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
 from api.routing import SAFE_METHODS
@@ -187,8 +192,27 @@ def error_body(status: int, description: str, code: str | None = None, **extra: 
     }
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser opening a page (not a script fetching data, which accepts */*)."""
+    return request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", "")
+
+
+def _to_login(request: Request) -> Response:
+    """303 to the login page, back to this page afterwards; an expired cookie is cleared."""
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = RedirectResponse(f"/login?{urlencode({'next': path})}", status_code=303)
+    if COOKIE in request.cookies:
+        settings = request.app.state.settings
+        response.delete_cookie(
+            COOKIE, path="/", secure=settings.cookie_secure, httponly=True, samesite="lax"
+        )
+    return response
+
+
 def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GridmapError)
+    if isinstance(exc, LoginRequiredError) and exc.page and _wants_page(request):
+        return _to_login(request)
     status = status_of(exc)
     code = type(exc).__name__.removesuffix("Error")
     extra: dict[str, Any] = {}

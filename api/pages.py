@@ -4,6 +4,11 @@ Templates extend ``base.html`` (or ``map_base.html`` for a full-window
 Leaflet map), so the head, fonts and vendored assets live in one place. Data
 for a page's script is embedded with :func:`script_json`, never as raw JSON:
 a ``</script>`` inside a name must not end the element.
+
+A page rendered for a request (``request=``) shows who is logged in with a
+logout button (``_user.html``) and carries the login's CSRF token in
+``<meta name="csrf-token">``, which the pages' scripts send back on every
+state-changing request (``api.access``).
 """
 
 from __future__ import annotations
@@ -12,9 +17,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from api import access
+from gis.accounts.accounts import role_name_zh
+from gis.principal import Principal, Role
 from layers.webmap import VENDOR_BASE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -30,9 +39,66 @@ def script_json(value: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-def render_page(template: str, **context: Any) -> str:
-    """The template rendered with ``vendor`` (the offline asset base) and ``context``."""
-    return _ENV.get_template(template).render(vendor=VENDOR_BASE, **context)
+def landing(principal: Principal) -> str:
+    """Where a role starts: a grid manager at their (first) grid's worklist, community
+    staff and mediators at their grids, the district's and subdistricts' staff at
+    the incident map, a planner at the coverage map, an administrator at the map."""
+    role = principal.role
+    if role is Role.GRID_MANAGER:
+        return f"/incidents/grid/{principal.areas[0]}" if principal.areas else "/incidents/grid"
+    if role in (Role.COMMUNITY, Role.MEDIATOR):
+        return "/incidents/grid"
+    if role in (Role.DISTRICT, Role.SUBDISTRICT):
+        return "/incidents"
+    if role is Role.PLANNER:
+        return "/coverage"
+    return "/"
 
 
-__all__ = ["TEMPLATES", "render_page", "script_json"]
+def page_user(request: Request | None) -> dict[str, Any]:
+    """``user`` (name, role in Chinese) and ``csrf`` (the login's CSRF token) of the
+    person the route's rule found, for the page's user bar; empty for nobody."""
+    if request is None:
+        return {"user": None, "csrf": None}
+    principal = access.principal_of(request)
+    if principal.kind != "person" or principal.role is None:
+        return {"user": None, "csrf": access.csrf_for(request)}
+    user = {"name": principal.name, "role": principal.role.value}
+    user["role_zh"] = role_name_zh(principal.role)
+    return {"user": user, "csrf": access.csrf_for(request)}
+
+
+def render_page(template: str, request: Request | None = None, **context: Any) -> str:
+    """The template rendered with ``vendor`` (the offline asset base), the logged-in
+    person of ``request`` (:func:`page_user`) and ``context``."""
+    return _ENV.get_template(template).render(vendor=VENDOR_BASE, **page_user(request), **context)
+
+
+def error_page(request: Request, status: int, heading: str, message: str, home: str) -> str:
+    """A page saying why the one asked for is not shown (404, 403), with the user bar and
+    a way back to ``home`` (the person's own start page)."""
+    return render_page(
+        "error.html",
+        request,
+        title=heading,
+        status=status,
+        heading=heading,
+        message=message,
+        home=home,
+    )
+
+
+def user_bar(request: Request) -> str:
+    """The user bar alone, for a page not drawn from these templates (the district map)."""
+    return render_page("_user.html", request, floating=True)
+
+
+__all__ = [
+    "TEMPLATES",
+    "error_page",
+    "landing",
+    "page_user",
+    "render_page",
+    "script_json",
+    "user_bar",
+]

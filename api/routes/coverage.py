@@ -424,9 +424,11 @@ def coverage_status(service: CoverageDep) -> dict[str, Any]:
     response_class=HTMLResponse,
     include_in_schema=False,
 )
-def coverage_page(settings: SettingsDep) -> HTMLResponse:
+def coverage_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     """The coverage map: pick a type and radius, read the grid choropleth, click to simulate."""
     style = coverage_style()
     config = {"style": style, "maxPageSize": settings.max_page_size, "api": "/api/v1"}
-    html = render_page("coverage.html", config=script_json(config), title=LABELS_ZH["title"])
+    html = render_page(
+        "coverage.html", request, config=script_json(config), title=LABELS_ZH["title"]
+    )
     return HTMLResponse(html)

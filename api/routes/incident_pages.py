@@ -8,30 +8,46 @@ lists the grids with their grid managers; ``/incidents/grid/{code}`` is one
 grid manager's worklist: open cases by deadline, on the map, with the
 workflow's buttons. Its data is ``GET /api/v1/worklists/{code}``.
 
-There is no login yet: the worklist acts as the grid's primary grid manager
-(the name is shown and sent as ``actor``). Real authentication is a later issue.
+Who acts on the worklist is the logged-in person (``api.routes.login_pages``);
+the page sends the login's CSRF token with each step. The picker lists, and
+the worklist opens, only the grids the person covers: another grid's
+worklist is a 404, as if it did not exist (``api.access.WORKLIST``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api import access
 from api.dependencies import GridCodePath, SessionDep, SettingsDep
-from api.pages import render_page, script_json
+from api.pages import error_page, landing, render_page, script_json
 from api.responses import ErrorDoc
 from api.routing import ReadRetryRoute
+from gis.errors import NotFoundError
 from gis.incidents import worklists
 from gis.incidents.catalogue import subclasses, top_level
 from gis.localtime import CITY_TZ
+from gis.principal import Principal
 from layers.incidents import LABELS_ZH, incident_map_style, period_choices, worklist_style
 
 router = APIRouter(route_class=ReadRetryRoute)
+
+PickerDep = Annotated[Principal, Depends(access.INCIDENT_PAGE)]
+WorklistPageDep = Annotated[Principal, Depends(access.WORKLIST_PAGE)]
+WorklistDep = Annotated[Principal, Depends(access.WORKLIST)]
+
+
+def _not_covered(grid_code: str) -> NotFoundError:
+    """Another's grid answers as an unknown one: its existence is not revealed."""
+    return NotFoundError(
+        f"没有编码为 {grid_code} 的网格，或不在您的负责范围内 (no grid {grid_code} among the "
+        "grids you cover; open the worklist of one of your own grids)"
+    )
 
 
 def _json_ready(value: Any) -> Any:
@@ -62,7 +78,7 @@ def _categories() -> list[dict[str, Any]]:
     response_class=HTMLResponse,
     include_in_schema=False,
 )
-def incident_map_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def incident_map_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The planner's map: per-grid rates, Gi* hot spots and incidents, by period and category."""
     latest = worklists.latest_report_date(session) or dt.datetime.now(CITY_TZ).date()
     periods = [
@@ -76,21 +92,20 @@ def incident_map_page(session: SessionDep, settings: SettingsDep) -> HTMLRespons
         "maxPageSize": settings.max_page_size,
         "api": "/api/v1",
     }
-    html = render_page("incidents.html", config=script_json(config), title=LABELS_ZH["title"])
+    html = render_page(
+        "incidents.html", request, config=script_json(config), title=LABELS_ZH["title"]
+    )
     return HTMLResponse(html)
 
 
-@router.get(
-    "/incidents/grid",
-    dependencies=[Depends(access.INCIDENT_PAGE)],
-    response_class=HTMLResponse,
-    include_in_schema=False,
-)
-def grid_picker_page(session: SessionDep) -> HTMLResponse:
-    """Every grid with its grid manager and open/overdue cases, each linking to its worklist."""
-    rows = worklists.grid_managers(session)
+@router.get("/incidents/grid", response_class=HTMLResponse, include_in_schema=False)
+def grid_picker_page(request: Request, session: SessionDep, principal: PickerDep) -> HTMLResponse:
+    """The grids the caller covers with their grid managers and open/overdue cases, each
+    linking to its worklist."""
+    rows = [r for r in worklists.grid_managers(session) if principal.covers(r.grid_code)]
     html = render_page(
         "grid_picker.html",
+        request,
         rows=rows,
         title=LABELS_ZH["worklist_title"],
         open_total=sum(r.open for r in rows),
@@ -99,15 +114,23 @@ def grid_picker_page(session: SessionDep) -> HTMLResponse:
     return HTMLResponse(html)
 
 
-@router.get(
-    "/incidents/grid/{grid_code}",
-    dependencies=[Depends(access.WORKLIST_PAGE)],
-    response_class=HTMLResponse,
-    include_in_schema=False,
-)
-def worklist_page(session: SessionDep, grid_code: GridCodePath) -> HTMLResponse:
-    """One grid manager's worklist; the data comes from GET /api/v1/worklists/{grid_code}."""
-    worklist = worklists.grid_worklist(session, grid_code)  # 404 for an unknown grid
+@router.get("/incidents/grid/{grid_code}", response_class=HTMLResponse, include_in_schema=False)
+def worklist_page(
+    request: Request, session: SessionDep, grid_code: GridCodePath, principal: WorklistPageDep
+) -> HTMLResponse:
+    """One grid's worklist; the data comes from GET /api/v1/worklists/{grid_code}.
+
+    A grid the caller does not cover, like an unknown one, is a 404 page that shows
+    nothing of it."""
+    try:
+        if not principal.covers(grid_code):
+            raise _not_covered(grid_code)
+        worklist = worklists.grid_worklist(session, grid_code)  # 404 for an unknown grid
+    except NotFoundError as exc:
+        html = error_page(
+            request, 404, "找不到该网格 (grid not found)", str(exc), landing(principal)
+        )
+        return HTMLResponse(html, status_code=404)
     config = {
         "style": worklist_style(),
         "gridCode": grid_code,
@@ -116,6 +139,7 @@ def worklist_page(session: SessionDep, grid_code: GridCodePath) -> HTMLResponse:
     }
     html = render_page(
         "grid_manager.html",
+        request,
         config=script_json(config),
         title=f"{LABELS_ZH['worklist_title']} · {worklist.grid_name}",
         grid=worklist,
@@ -133,15 +157,19 @@ def _flat_categories() -> list[dict[str, str]]:
 
 @router.get(
     "/api/v1/worklists/{grid_code}",
-    dependencies=[Depends(access.WORKLIST)],
     tags=["incidents"],
     summary="A grid manager's worklist: the grid's open incidents by deadline",
     responses={
         400: {"model": ErrorDoc, "description": "The code is not 15 digits."},
-        404: {"model": ErrorDoc, "description": "No current grid has this code."},
+        404: {
+            "model": ErrorDoc,
+            "description": "No current grid has this code, or the caller does not cover it.",
+        },
     },
 )
-def grid_worklist(session: SessionDep, grid_code: GridCodePath) -> JSONResponse:
+def grid_worklist(
+    session: SessionDep, grid_code: GridCodePath, principal: WorklistDep
+) -> JSONResponse:
     """``grid`` (code, name, community, households, geometry), ``manager`` (the
     primary grid manager, ``{id, name}`` or null), ``now``, ``overdue`` and
     ``incidents``: open cases, soonest deadline first (overdue ones lead;
@@ -154,7 +182,10 @@ def grid_worklist(session: SessionDep, grid_code: GridCodePath) -> JSONResponse:
     ``role`` (Chinese label), ``role_code``, ``duty`` (specialist duty),
     ``in_grid`` (assigned to this grid, else the community's) and
     ``primary_manager``; the grid's primary grid managers first.
-    No contact details of reporters or staff."""
+    No contact details of reporters or staff. Only for a grid the caller covers
+    (another grid is a 404, as an unknown one)."""
+    if not principal.covers(grid_code):
+        raise _not_covered(grid_code)
     w = worklists.grid_worklist(session, grid_code)
     return JSONResponse(
         {

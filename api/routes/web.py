@@ -1,12 +1,16 @@
 """Pages for people: the district map at / and the API docs at /docs.
 
 Both work without internet access: every asset comes from /static/vendor.
+The district map is drawn once for everyone (and cached by its data); who is
+logged in (the user bar, the CSRF token) is added to each answer afterwards.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -19,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from api import access
 from api.dependencies import SessionDep, SettingsDep
+from api.pages import page_user, user_bar
 from api.routing import ReadRetryRoute
 from gis.areas import queries
 from gis.coverage import facilities
@@ -87,8 +92,22 @@ def cached_map_page(
     return page
 
 
+_HEAD = re.compile(r"<head[^>]*>", re.I)
+_BODY = re.compile(r"<body[^>]*>", re.I)
+
+
+def with_user(page: str, request: Request) -> str:
+    """``page`` with the CSRF meta tag in its head and the user bar opening its body."""
+    csrf = page_user(request)["csrf"]
+    if csrf:
+        meta = f'<meta name="csrf-token" content="{html.escape(csrf)}">'
+        page = _HEAD.sub(lambda m: m.group(0) + meta, page, count=1)
+    bar = user_bar(request)
+    return _BODY.sub(lambda m: m.group(0) + bar, page, count=1)
+
+
 @router.get("/", dependencies=[Depends(access.DISTRICT_PAGE)], response_class=HTMLResponse)
-def district_map(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def district_map(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """The district map: areas, grids, buildings and facilities as switchable layers.
 
     Layers loaded per view (buildings) are not embedded: the page fetches them
@@ -103,7 +122,8 @@ def district_map(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     names = {f["properties"]["code"]: f["properties"]["name_zh"] for f in types.features}
     districts = [f["properties"]["name"] for f in collections[DISTRICT.key]["features"]]
     title = f"{'、'.join(districts)} 网格化管理地图" if districts else "网格化管理地图"
-    return HTMLResponse(cached_map_page(collections, names, title, settings.max_page_size))
+    page = cached_map_page(collections, names, title, settings.max_page_size)
+    return HTMLResponse(with_user(page, request))
 
 
 @router.get("/docs", dependencies=[Depends(access.PUBLIC)], response_class=HTMLResponse)

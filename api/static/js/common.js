@@ -2,7 +2,12 @@
  * gridmap: helpers every page script of api/templates/map_base.html shares.
  *
  * gridmapCommon.escapeHtml(value): text safe inside HTML (names come from data).
- * gridmapCommon.getJSON(url, options): fetch, parse JSON, and reject with the
+ * gridmapCommon.send(url, options): fetch as the logged-in person. A state-changing
+ * request carries the page's CSRF token (<meta name="csrf-token">, header
+ * X-CSRF-Token: api/access.py refuses a cookie login's POST without it); a 401
+ * (the login expired or ended) sends the browser to the login page, which brings
+ * it back here afterwards.
+ * gridmapCommon.getJSON(url, options): send, parse JSON, and reject with the
  * API's own error description (api/errors.py) when the status is not 2xx.
  * gridmapCommon.allPages(url): every feature of a paged collection, following
  * its ``next`` links: the maps draw every grid, which may take more than one page.
@@ -11,13 +16,41 @@
 var gridmapCommon = (function () {
   'use strict';
   var entities = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};
+  var SAFE = ['GET', 'HEAD', 'OPTIONS'];
 
   function escapeHtml(value) {
     return String(value).replace(/[&<>"']/g, function (c) { return entities[c]; });
   }
 
-  function getJSON(url, options) {
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute('content') : '';
+  }
+
+  function toLogin() {
+    window.location.assign('/login?next=' +
+      encodeURIComponent(window.location.pathname + window.location.search));
+  }
+
+  function send(url, options) {
+    options = Object.assign({credentials: 'same-origin'}, options || {});
+    if (SAFE.indexOf((options.method || 'GET').toUpperCase()) < 0) {
+      var headers = new Headers(options.headers || {});
+      var token = csrfToken();
+      if (token) { headers.set('X-CSRF-Token', token); }
+      options.headers = headers;
+    }
     return fetch(url, options).then(function (response) {
+      if (response.status === 401) {
+        toLogin();
+        throw new Error('登录已过期，正在转到登录页 (your login has ended: log in again)');
+      }
+      return response;
+    });
+  }
+
+  function getJSON(url, options) {
+    return send(url, options).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) { throw new Error(body.description || response.statusText); }
         return body;
@@ -33,5 +66,6 @@ var gridmapCommon = (function () {
     });
   }
 
-  return {escapeHtml: escapeHtml, getJSON: getJSON, allPages: allPages};
+  return {escapeHtml: escapeHtml, csrfToken: csrfToken, send: send, getJSON: getJSON,
+    allPages: allPages, toLogin: toLogin};
 }());

@@ -99,6 +99,10 @@ function gridmapViewportLayer(map, group, config) {
     inFlight = new AbortController();
     fetch(url(), {signal: inFlight.signal, headers: {Accept: 'application/geo+json'}})
       .then(function (response) {
+        if (response.status === 401) {  // the login ended: log in again, then come back
+          window.location.assign('/login?next=' +
+            encodeURIComponent(window.location.pathname + window.location.search));
+        }
         if (!response.ok) { throw new Error('HTTP ' + response.status); }
         return response.json();
       })

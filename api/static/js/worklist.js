@@ -11,12 +11,15 @@
  * staff, then the community's; names and roles, no phone numbers), the grid
  * manager preselected for a dispatch, and post ``handler_staff_id``. A 409
  * reloads the list and says why (someone else changed the case, or the step
- * is no longer allowed). After every step the list is reloaded.
+ * is no longer allowed). After every step the list is reloaded. Who acts is the
+ * logged-in person (the server knows them from the login; gridmapCommon.send adds
+ * the page's CSRF token to each step and sends an ended login to the login page).
  * Rows and map markers select each other. Style: layers/incidents.py.
  */
 (function () {
   'use strict';
   var escapeHtml = gridmapCommon.escapeHtml;
+  var send = gridmapCommon.send;
   var config = window.GRIDMAP_WORKLIST;
   var style = config.style;
   var labels = style.labels;
@@ -25,7 +28,6 @@
   var list = document.getElementById('gm-list');
   var count = document.getElementById('gm-count');
   var message = document.getElementById('gm-message');
-  var actorInput = document.getElementById('gm-actor');
 
   var items = {};      // id -> incident of the last load
   var handlers = [];   // whom cases can be dispatched to, as of the last load
@@ -159,7 +161,7 @@
   }
 
   function load() {
-    return fetch(api + '/worklists/' + encodeURIComponent(config.gridCode))
+    return send(api + '/worklists/' + encodeURIComponent(config.gridCode))
       .then(function (response) {
         return response.json().then(function (body) {
           if (!response.ok) { throw new Error(body.description || response.statusText); }
@@ -198,16 +200,10 @@
   }
 
   function act(item, action, note, handlerId) {
-    var actor = actorInput.value.trim();
-    if (!actor) {
-      say('请先填写操作人姓名', false);
-      actorInput.focus();
-      return Promise.resolve();
-    }
-    var body = {action: action, actor: actor, expected_version: item.version};
+    var body = {action: action, expected_version: item.version};
     if (note) { body.note = note; }
     if (handlerId) { body.handler_staff_id = handlerId; }
-    return fetch(api + '/incidents/' + item.id + '/transitions', {
+    return send(api + '/incidents/' + item.id + '/transitions', {
       method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)
     }).then(function (response) {
       return response.json().then(function (answer) {
@@ -232,7 +228,7 @@
 
   function showHistory(item, box) {
     if (box.style.display === 'block') { box.style.display = 'none'; return; }
-    fetch(api + '/incidents/' + item.id + '/history').then(function (r) { return r.json(); })
+    gridmapCommon.getJSON(api + '/incidents/' + item.id + '/history')
       .then(function (body) {
         box.innerHTML = '<table>' + body.history.map(function (h) {
           // The intake step's actor may be the reporter: show the source, not the person.
@@ -243,7 +239,8 @@
             escapeHtml(h.action === 'reported' ? '' : (h.note || '')) + '</td></tr>';
         }).join('') + '</table>';
         box.style.display = 'block';
-      });
+      })
+      .catch(function (err) { say('处理记录加载失败：' + err.message, false); });
   }
 
   function handlerOption(h, item) {
