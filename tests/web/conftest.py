@@ -3,14 +3,14 @@
 The server is uvicorn in a background thread on a free 127.0.0.1 port; the
 browser is Debian's chromium driven by playwright (no downloaded browser).
 Pages are checked offline: any request to another host fails the test.
+Pages are looked at logged in as the demo's district account (``VIEWER``:
+the whole district, personal data in full), logged in once per session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import Engine
@@ -18,7 +18,9 @@ from sqlalchemy import Engine
 from api.app import create_app
 from gis.db.embedded import free_port
 from gis.settings import ServerSettings
+from tests.accounts import DEMO_PASSWORD
 from tests.servers import served
+from tests.web.browser import VIEWER, PageLog, login_state, open_page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,7 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
 @pytest.fixture(scope="session")
@@ -53,40 +54,15 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def is_foreign(url: str) -> bool:
-    """True for a web URL on another machine (data: and blob: URLs stay local)."""
-    parts = urlsplit(url)
-    return parts.scheme in {"http", "https"} and parts.hostname not in LOCAL_HOSTS
-
-
-@dataclass
-class PageLog:
-    """What a page asked for and complained about while loading."""
-
-    requests: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def foreign_requests(self) -> list[str]:
-        return [url for url in self.requests if is_foreign(url)]
+@pytest.fixture(scope="session")
+def viewer_state(browser: Any, live_server: str) -> dict[str, Any]:
+    """The login of ``VIEWER`` on the demo server, made once for every page."""
+    return login_state(browser, live_server, VIEWER, DEMO_PASSWORD)
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[tuple[Any, PageLog]]:
-    """A fresh page that records requests, failures and console errors."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    tab = context.new_page()
-    log = PageLog()
-    tab.on("request", lambda r: log.requests.append(r.url))
-    tab.on("requestfailed", lambda r: log.failed.append(f"{r.url}: {r.failure}"))
-    tab.on("console", lambda m: log.errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: log.errors.append(str(e)))
-    # Belt and braces: never let the browser reach outside this machine.
-    tab.route(
-        "**/*",
-        lambda route: route.abort() if is_foreign(route.request.url) else route.continue_(),
-    )
-    try:
-        yield tab, log
-    finally:
-        context.close()
+def page(browser: Any, viewer_state: dict[str, Any]) -> Iterator[tuple[Any, PageLog]]:
+    """A fresh page on the demo server, logged in as ``VIEWER``, that records requests,
+    failures and console errors."""
+    with open_page(browser, viewer_state) as opened:
+        yield opened

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from layers.coverage import COVERAGE_RAMP, coverage_style
+from tests.web.browser import viewer_headers
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +20,9 @@ READY = "(q) => document.body.dataset.coverage === q"
 
 
 def _api(base: str, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{base}{path}", params=params, timeout=60)
+    response = httpx.get(
+        headers=viewer_headers(base), url=f"{base}{path}", params=params, timeout=60
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -134,9 +137,12 @@ def test_clicking_the_map_answers_what_if(live_server: str, page: Any) -> None:
     with tab.expect_response(lambda r: r.url.endswith("/api/v1/coverage/what-if")) as answer:
         tab.mouse.click(box["x"] + x, box["y"] + y)
     assert answer.value.status == 200
+    csrf = tab.locator("meta[name=csrf-token]").get_attribute("content")
+    assert csrf and answer.value.request.headers["x-csrf-token"] == csrf  # a cookie login's POST
     tab.wait_for_selector("#gm-whatif-answer")
     expected = httpx.post(
-        f"{live_server}/api/v1/coverage/what-if",
+        headers=viewer_headers(live_server),
+        url=f"{live_server}/api/v1/coverage/what-if",
         json={
             "facility_type": "kindergarten",
             "open": [{"lon": latlng["lng"], "lat": latlng["lat"]}],

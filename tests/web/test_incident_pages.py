@@ -5,7 +5,10 @@ district (``live_server``). The worklist's workflow buttons write, so they run
 on a database of their own (``worklist_server``): the small lattice district
 of tests/coverage_district.py with a grid manager on grid 001, a few other
 staff to dispatch to (``STAFF``) and, before each test, five cases in that
-grid whose deadlines are known.
+grid whose deadlines are known. Its pages are looked at logged in: as the grid
+manager (``MANAGER_LOGIN``) for the steps a grid manager takes (accept, cancel,
+handle), as the grid's community (``COMMUNITY_LOGIN``) for dispatching, which is
+the community's step; the actor of each step is the person logged in.
 """
 
 from __future__ import annotations
@@ -21,14 +24,17 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from gis.accounts.accounts import add_account
 from gis.incidents.catalogue import PERSONAL_CATEGORIES
 from gis.incidents.intake import Report, create_incident
 from gis.incidents.transitions import transition
 from gis.principal import Principal
 from gis.settings import ServerSettings
 from layers.incidents import DEFAULT_MEASURE, colour_for, hot_spot_colour, hot_spot_legend
+from tests.accounts import PASSWORD, password_hash
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 from tests.servers import served
+from tests.web.browser import PageLog, bearer, login_state, open_page, viewer_headers
 
 pytestmark = pytest.mark.browser
 
@@ -54,14 +60,29 @@ LOADS = "(n) => document.body !== null && document.body.dataset.loads === String
 """The worklist counts its loads in data-loads."""
 MANAGER = "王芳"
 MANAGER_PHONE = "13812345678"
+MANAGER_LOGIN = "wangfang"
+COMMUNITY_LOGIN = "dongyuan"
+COMMUNITY_NAME = "东苑社区工作站"
+"""The account of grid 001's community (its area: the grid's 12-digit community code)."""
 DEMO_YEAR = {"start": "2025-11-01", "end": "2026-11-01"}
 """The demo's incidents span 2025-11-01..2026-10-31: the map's default period."""
 SCREENSHOT = "/tmp/incidents.png"
 WORKLIST_SCREENSHOT = "/tmp/worklist.png"
 
 
+_WORKLIST_SERVERS: set[str] = set()
+"""Base URLs of the worklist servers: their API is read as the grid manager."""
+
+
+def _auth(base: str) -> dict[str, str]:
+    """Bearer headers of whom a server's pages are looked at as."""
+    if base in _WORKLIST_SERVERS:
+        return bearer(base, MANAGER_LOGIN, PASSWORD)
+    return viewer_headers(base)
+
+
 def _api(base: str, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{base}{path}", params=params, timeout=120)
+    response = httpx.get(f"{base}{path}", params=params, headers=_auth(base), timeout=120)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -394,9 +415,30 @@ def _reset_cases(district: LatticeDistrict) -> Cases:
 @pytest.fixture(scope="module")
 def worklist_district(server_url: str) -> Iterator[LatticeDistrict]:
     with committed_lattice(server_url, "gridmap_worklist_web") as district:
-        add_grid_manager(district.engine, MANAGER, GRIDS[0], phone=MANAGER_PHONE, in_community=True)
+        manager = add_grid_manager(
+            district.engine, MANAGER, GRIDS[0], phone=MANAGER_PHONE, in_community=True
+        )
         for person in STAFF:
             _add_staff(district.engine, person)
+        with Session(district.engine) as s:
+            add_account(
+                s,
+                MANAGER_LOGIN,
+                PASSWORD,
+                "grid_manager",
+                staff_id=manager,
+                password_hash=password_hash(),
+            )
+            add_account(
+                s,
+                COMMUNITY_LOGIN,
+                PASSWORD,
+                "community",
+                area_code=GRIDS[0][:12],
+                display_name=COMMUNITY_NAME,
+                password_hash=password_hash(),
+            )
+            s.commit()
         yield district
 
 
@@ -404,7 +446,38 @@ def worklist_district(server_url: str) -> Iterator[LatticeDistrict]:
 def worklist_base(worklist_district: LatticeDistrict) -> Iterator[str]:
     app = create_app(ServerSettings(), engine=worklist_district.engine)
     with served(app, log_level="warning") as base:
-        yield base
+        _WORKLIST_SERVERS.add(base)
+        try:
+            yield base
+        finally:
+            _WORKLIST_SERVERS.discard(base)
+
+
+@pytest.fixture(scope="module")
+def worklist_logins(browser: Any, worklist_base: str) -> dict[str, dict[str, Any]]:
+    """The grid manager's and the community's logins on the worklist server."""
+    return {
+        login: login_state(browser, worklist_base, login, PASSWORD)
+        for login in (MANAGER_LOGIN, COMMUNITY_LOGIN)
+    }
+
+
+@pytest.fixture
+def manager_page(
+    browser: Any, worklist_logins: dict[str, dict[str, Any]]
+) -> Iterator[tuple[Any, PageLog]]:
+    """A page of the worklist server, logged in as the grid manager of grid 001."""
+    with open_page(browser, worklist_logins[MANAGER_LOGIN]) as opened:
+        yield opened
+
+
+@pytest.fixture
+def community_page(
+    browser: Any, worklist_logins: dict[str, dict[str, Any]]
+) -> Iterator[tuple[Any, PageLog]]:
+    """A page of the worklist server, logged in as grid 001's community."""
+    with open_page(browser, worklist_logins[COMMUNITY_LOGIN]) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -437,24 +510,39 @@ def test_worklist_api_orders_open_cases_by_deadline(worklist_base: str, cases: C
     assert by_id[cases.reported]["allowed"] == ["accept", "cancel"]
     assert by_id[cases.due]["allowed"] == ["handle", "redispatch", "escalate"]
     assert by_id[cases.reported]["deadline_at"] is None
-    text_body = httpx.get(f"{worklist_base}/api/v1/worklists/{GRIDS[0]}", timeout=30).text
+    auth = _auth(worklist_base)
+    text_body = httpx.get(
+        f"{worklist_base}/api/v1/worklists/{GRIDS[0]}", headers=auth, timeout=30
+    ).text
     assert MANAGER_PHONE not in text_body and "13900001111" not in text_body
-    assert httpx.get(f"{worklist_base}/api/v1/worklists/370705001009009").status_code == 404
-    assert httpx.get(f"{worklist_base}/api/v1/worklists/123").status_code == 400
-    assert httpx.get(f"{worklist_base}/incidents/grid/370705001009009").status_code == 404
+    for path in ("/api/v1/worklists/", "/incidents/grid/"):
+        unknown = httpx.get(f"{worklist_base}{path}370705001009009", headers=auth, timeout=30)
+        assert unknown.status_code == 404
+        # Another grid (of the same community) answers like an unknown one.
+        other = httpx.get(f"{worklist_base}{path}{GRIDS[1]}", headers=auth, timeout=30)
+        assert other.status_code == 404
+        assert other.text.replace(GRIDS[1], "") == unknown.text.replace("370705001009009", "")
+        assert httpx.get(f"{worklist_base}{path}{GRIDS[1]}", timeout=30).status_code == 401
+    assert httpx.get(f"{worklist_base}/api/v1/worklists/123", headers=auth).status_code == 400
 
 
 def test_worklist_page_lists_open_cases_overdue_first_on_the_map(
-    worklist_base: str, cases: Cases, page: Any
+    worklist_base: str, cases: Cases, community_page: Any
 ) -> None:
-    tab, log = page
+    tab, log = community_page
     _open_worklist(tab, worklist_base)
     assert log.foreign_requests() == [] and log.errors == []
     ids = tab.eval_on_selector_all("#gm-list .gm-item", "(els) => els.map((e) => +e.dataset.id)")
     assert ids == [cases.overdue, cases.due, cases.accepted, cases.reported]
     assert cases.cancelled not in ids
     assert tab.locator("#gm-manager").inner_text() == MANAGER
-    assert tab.locator("#gm-actor").input_value() == MANAGER
+    # Who acts is whoever is logged in: shown, never asked for.
+    assert tab.locator("#gm-user-name").inner_text() == COMMUNITY_NAME
+    assert tab.locator("#gm-user-role").inner_text() == "社区"
+    assert (
+        tab.locator("#gm-actor").count() == 0
+        and tab.locator("#gm-panel input:not([type=hidden])").count() == 0
+    )
     overdue = _row(tab, cases.overdue)
     assert "gm-overdue" in (overdue.get_attribute("class") or "")
     assert "已超期" in overdue.inner_text()
@@ -489,25 +577,23 @@ def test_worklist_page_lists_open_cases_overdue_first_on_the_map(
 
 
 def test_accepting_a_case_advances_it_and_records_the_history(
-    worklist_base: str, cases: Cases, page: Any
+    worklist_base: str, cases: Cases, manager_page: Any
 ) -> None:
-    tab, log = page
+    tab, log = manager_page
     _open_worklist(tab, worklist_base)
     row = _row(tab, cases.reported)
     assert "待受理 · 信息收集" in row.inner_text()
     with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
         row.get_by_role("button", name="受理", exact=True).click()
     assert answer.value.status == 200
-    assert answer.value.request.post_data_json == {
-        "action": "accept",
-        "actor": MANAGER,
-        "expected_version": 1,
-    }
+    assert answer.value.request.post_data_json == {"action": "accept", "expected_version": 1}
+    csrf = tab.locator("meta[name=csrf-token]").get_attribute("content")
+    assert csrf and answer.value.request.headers["x-csrf-token"] == csrf
     tab.wait_for_function(LOADS, arg=2, timeout=30000)
     row = _row(tab, cases.reported)
     assert "已立案 · 案卷建立" in row.inner_text()
     assert row.get_attribute("data-version") == "2"
-    assert row.locator(".gm-actions button").all_inner_texts()[:2] == ["派遣", "作废"]
+    assert "作废" in row.locator(".gm-actions button").all_inner_texts()
     assert "受理" in tab.locator("#gm-message").inner_text()
 
     incident = _api(worklist_base, f"/api/v1/incidents/{cases.reported}")
@@ -527,8 +613,8 @@ def test_accepting_a_case_advances_it_and_records_the_history(
     assert log.errors == []
 
 
-def test_cancelling_asks_for_a_note(worklist_base: str, cases: Cases, page: Any) -> None:
-    tab, log = page
+def test_cancelling_asks_for_a_note(worklist_base: str, cases: Cases, manager_page: Any) -> None:
+    tab, log = manager_page
     _open_worklist(tab, worklist_base)
     row = _row(tab, cases.accepted)
     row.get_by_role("button", name="作废").click()
@@ -543,21 +629,26 @@ def test_cancelling_asks_for_a_note(worklist_base: str, cases: Cases, page: Any)
     tab.wait_for_function(LOADS, arg=2, timeout=30000)
     assert _row(tab, cases.accepted).count() == 0  # cancelled: no longer open
     steps = _api(worklist_base, f"/api/v1/incidents/{cases.accepted}/history")["history"]
-    assert (steps[-1]["action"], steps[-1]["note"]) == ("cancel", "非本网格事项")
+    assert (steps[-1]["action"], steps[-1]["note"], steps[-1]["actor"]) == (
+        "cancel",
+        "非本网格事项",
+        MANAGER,
+    )
     assert log.errors == []
 
 
 def test_a_stale_version_says_someone_else_changed_it(
-    worklist_base: str, cases: Cases, page: Any
+    worklist_base: str, cases: Cases, manager_page: Any
 ) -> None:
-    tab, _ = page
+    tab, _ = manager_page
     _open_worklist(tab, worklist_base)
     row = _row(tab, cases.due)
     version = int(row.get_attribute("data-version") or 0)
-    # A colleague handles the case after the page was loaded.
+    # The case is handled from elsewhere (the grid manager's phone) after the page was loaded.
     done = httpx.post(
         f"{worklist_base}/api/v1/incidents/{cases.due}/transitions",
-        json={"action": "handle", "actor": "李强", "expected_version": version},
+        json={"action": "handle", "expected_version": version},
+        headers=_auth(worklist_base),
         timeout=30,
     )
     assert done.status_code == 200
@@ -609,7 +700,9 @@ def test_worklist_api_offers_the_grid_and_community_staff_without_phones(
     assert [by_name[n]["primary_manager"] for n in OFFERED] == [True, False, False, False]
     assert by_name["刘调解"]["role"] == "人民调解员"
     assert by_name["孙社工"]["id"] == _staff_id(worklist_district, "孙社工")
-    raw = httpx.get(f"{worklist_base}/api/v1/worklists/{GRIDS[0]}", timeout=30).text
+    raw = httpx.get(
+        f"{worklist_base}/api/v1/worklists/{GRIDS[0]}", headers=_auth(worklist_base), timeout=30
+    ).text
     for phone in [MANAGER_PHONE, *(p.phone for p in STAFF)]:
         assert phone not in raw
     assert all("phone" not in h for h in handlers)
@@ -618,9 +711,9 @@ def test_worklist_api_offers_the_grid_and_community_staff_without_phones(
 
 
 def test_dispatching_a_case_to_another_person(
-    worklist_base: str, worklist_district: LatticeDistrict, cases: Cases, page: Any
+    worklist_base: str, worklist_district: LatticeDistrict, cases: Cases, community_page: Any
 ) -> None:
-    tab, log = page
+    tab, log = community_page
     _open_worklist(tab, worklist_base)
     row = _row(tab, cases.accepted)
     assert f"处置人 {MANAGER}" in row.locator(".gm-handler").inner_text()
@@ -648,7 +741,6 @@ def test_dispatching_a_case_to_another_person(
     assert answer.value.status == 200
     assert answer.value.request.post_data_json == {
         "action": "dispatch",
-        "actor": MANAGER,
         "expected_version": 2,
         "handler_staff_id": worker,
     }
@@ -665,13 +757,15 @@ def test_dispatching_a_case_to_another_person(
     deadline = dt.datetime.fromisoformat(incident["deadline_at"])
     assert deadline > dt.datetime.now(dt.UTC)  # 城市容貌: one working day from now
     assert deadline - dt.datetime.now(dt.UTC) < dt.timedelta(days=5)
+    steps = _api(worklist_base, f"/api/v1/incidents/{cases.accepted}/history")["history"]
+    assert (steps[-1]["action"], steps[-1]["actor"]) == ("dispatch", COMMUNITY_NAME)
     assert log.errors == [] and log.foreign_requests() == []
 
 
 def test_redispatch_asks_for_a_person_and_a_note(
-    worklist_base: str, worklist_district: LatticeDistrict, cases: Cases, page: Any
+    worklist_base: str, worklist_district: LatticeDistrict, cases: Cases, community_page: Any
 ) -> None:
-    tab, log = page
+    tab, log = community_page
     _open_worklist(tab, worklist_base)
     before = _api(worklist_base, f"/api/v1/incidents/{cases.due}")
     row = _row(tab, cases.due)

@@ -11,6 +11,7 @@ import pytest
 from shapely.geometry import Point, shape
 
 from layers.catalogue import BUILDINGS, COMMUNITIES, FACILITIES, GRIDS, MAP_LAYERS
+from tests.web.browser import viewer_headers
 
 pytestmark = pytest.mark.browser
 
@@ -44,14 +45,18 @@ def _is_buildings_request(url: str) -> bool:
 
 
 def _grid_centre(base: str, code: str) -> tuple[float, float]:
-    grid = httpx.get(f"{base}/api/v1/grids/{code}", timeout=30).json()
+    grid = httpx.get(
+        headers=viewer_headers(base), url=f"{base}/api/v1/grids/{code}", timeout=30
+    ).json()
     point = shape(grid["geometry"]).representative_point()
     return point.y, point.x
 
 
 def _matched(base: str, path: str) -> int:
     separator = "&" if "?" in path else "?"
-    body = httpx.get(f"{base}{path}{separator}limit=1", timeout=30).json()
+    body = httpx.get(
+        headers=viewer_headers(base), url=f"{base}{path}{separator}limit=1", timeout=30
+    ).json()
     return int(body["numberMatched"])
 
 
@@ -82,14 +87,20 @@ def test_map_loads_offline_with_layers_and_labels(live_server: str, page: Any) -
     assert visible >= min(communities, 10)
     names = [
         f["properties"]["name"]
-        for f in httpx.get(f"{live_server}{COMMUNITIES.api_path}", timeout=30).json()["features"]
+        for f in httpx.get(
+            headers=viewer_headers(live_server),
+            url=f"{live_server}{COMMUNITIES.api_path}",
+            timeout=30,
+        ).json()["features"]
     ]
     texts = tab.eval_on_selector_all(
         ".gm-label-communities", "(els) => els.map((el) => el.textContent)"
     )
     assert sorted(texts) == sorted(names)
 
-    facility_types = httpx.get(f"{live_server}/api/v1/facility-types", timeout=30).json()
+    facility_types = httpx.get(
+        headers=viewer_headers(live_server), url=f"{live_server}/api/v1/facility-types", timeout=30
+    ).json()
     present = [
         f["properties"]["name_zh"]
         for f in facility_types["features"]
@@ -152,7 +163,8 @@ def test_buildings_load_for_the_view_when_zoomed_in(live_server: str, page: Any)
 
     # What the API holds for that box, asked independently of the page.
     matched = httpx.get(
-        f"{live_server}/api/v1/buildings",
+        headers=viewer_headers(live_server),
+        url=f"{live_server}/api/v1/buildings",
         params={"bbox": query["bbox"][0], "limit": 1},
         timeout=30,
     ).json()["numberMatched"]
@@ -290,7 +302,11 @@ def test_a_truncated_view_says_how_many_buildings_it_left_out(live_server: str, 
 def test_grid_hover_shows_households(live_server: str, page: Any) -> None:
     tab, _ = page
     tab.goto(f"{live_server}/", wait_until="networkidle")
-    grid = httpx.get(f"{live_server}/api/v1/grids/{DENSE_GRID}", timeout=30).json()
+    grid = httpx.get(
+        headers=viewer_headers(live_server),
+        url=f"{live_server}/api/v1/grids/{DENSE_GRID}",
+        timeout=30,
+    ).json()
     lat, lon = _grid_centre(live_server, DENSE_GRID)
     _set_view(tab, lat, lon, 14)
     tab.mouse.move(640, 450)  # the map's centre, inside the grid
