@@ -289,3 +289,27 @@ def test_state_changing_requests_need_the_pages_csrf_token(browser: Any, live_se
         assert "set-cookie" not in answer.headers
     finally:
         context.close()
+
+
+def test_a_page_whose_login_ended_goes_to_the_login_page(
+    browser: Any, live_server: str, manager: GridManager
+) -> None:
+    state = login_state(browser, live_server, manager.username, DEMO_PASSWORD)
+    token = next(c["value"] for c in state["cookies"] if c["name"] == "gridmap_session")
+    with open_page(browser, state, viewport=PHONE) as (tab, _):
+        tab.goto(f"{live_server}/incidents/grid/{manager.grids[0]}")
+        tab.wait_for_function(LOADS, arg=1, timeout=30000)
+        csrf = tab.locator("meta[name=csrf-token]").get_attribute("content") or ""
+        # The login ends elsewhere (logged out on another tab) while the page stays open.
+        ended = httpx.post(
+            f"{live_server}/logout",
+            headers={"Cookie": f"gridmap_session={token}", "X-CSRF-Token": csrf},
+            timeout=30,
+        )
+        assert ended.status_code == 303
+        with tab.expect_navigation():
+            tab.locator("#gm-list .gm-item").first.get_by_role("button", name="处理记录").click()
+        assert urlsplit(tab.url).path == "/login"
+        assert parse_qs(urlsplit(tab.url).query) == {
+            "next": [f"/incidents/grid/{manager.grids[0]}"]
+        }
