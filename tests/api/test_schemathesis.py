@@ -249,7 +249,8 @@ def _report(config: pytest.Config) -> None:
         reporter.write_line("")
         reporter.write_line(
             f"schemathesis: {len(FIGURES.operations)} operations, {FIGURES.requests} requests, "
-            f"{FIGURES.server_errors} 5xx, {FIGURES.mismatches} schema mismatches"
+            f"{FIGURES.server_errors} 5xx, {FIGURES.mismatches} answers failing a check "
+            "(schema, status, content type, headers)"
         )
         for name, (sent, succeeded) in writes.items():
             reporter.write_line(f"  {name}: {succeeded} of {sent} answered 2xx")
@@ -323,6 +324,7 @@ def steer(case: schemathesis.Case, rng: random.Random) -> None:
             case.body = {"into": rng.choice(DEMO.open_incidents)}
     else:  # Open311 POST
         case.path_parameters = {"format": rng.choice(["json", "xml"])}
+        case.query = {}  # a generated jurisdiction_id is another district's: 404
         case.body = {
             "service_code": rng.choice(CATEGORIES).code,
             "long": str(lon),
@@ -351,7 +353,7 @@ def _step(incident: int, rng: random.Random) -> dict[str, Any]:
 
 @schema.parametrize()
 @settings(
-    max_examples=15,
+    max_examples=8,
     derandomize=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),
@@ -377,7 +379,7 @@ def test_every_operation_answers_as_documented(api: None, case: schemathesis.Cas
     FIGURES.server_errors += response.status_code >= 500
     try:
         case.validate_response(response, checks=CHECKS)
-    except Exception:
+    except BaseException:  # schemathesis' FailureGroup is a BaseExceptionGroup
         FIGURES.mismatches += 1
         raise
 
@@ -394,4 +396,5 @@ def test_writes_reach_success(request: pytest.FixtureRequest) -> None:
     }
     assert MUST_SUCCEED - succeeded == set()
     assert FIGURES.server_errors == 0
+    assert FIGURES.mismatches == 0
     assert len(FIGURES.operations) >= 37
