@@ -24,6 +24,7 @@ from api.dependencies import SessionDep, SettingsDep
 from api.fields import Text
 from api.responses import ErrorDoc
 from api.routing import ReadRetryRoute
+from api.schemas import AuditDoc, LogoutDoc, MeDoc, TokenDoc
 from gis.accounts import audit, logins
 from gis.accounts.accounts import AccountInfo, role_name_zh
 from gis.errors import NotAuthenticatedError
@@ -62,7 +63,9 @@ def log_in(
 @router.post(
     "/auth/token",
     summary="Log in: a bearer token for username and password (OAuth2 password flow)",
+    response_model=None,
     responses={
+        200: {"model": TokenDoc, "headers": {"Cache-Control": {"schema": {"type": "string"}}}},
         401: {"model": ErrorDoc, "description": "Wrong username or password (the same answer)."},
         429: {"model": ErrorDoc, "description": "Too many failed logins for this name lately."},
     },
@@ -85,7 +88,12 @@ def issue_token(
     )
 
 
-@router.post("/auth/logout", summary="End this login (the bearer token or the browser's)")
+@router.post(
+    "/auth/logout",
+    summary="End this login (the bearer token or the browser's)",
+    response_model=None,
+    responses={200: {"model": LogoutDoc}},
+)
 def log_out(request: Request, session: SessionDep, principal: SignedIn) -> dict[str, Any]:
     secret = getattr(request.state, "auth_secret", None)
     if request.state.auth_kind in ("bearer", "cookie") and secret:
@@ -95,7 +103,12 @@ def log_out(request: Request, session: SessionDep, principal: SignedIn) -> dict[
     return {"status": "logged out"}
 
 
-@router.get("/me", summary="Who you are: name, role, area")
+@router.get(
+    "/me",
+    summary="Who you are: name, role, area",
+    response_model=None,
+    responses={200: {"model": MeDoc}},
+)
 def me(principal: SignedIn) -> dict[str, Any]:
     """``kind`` person or system; ``username``, ``name``, ``role`` (and ``role_zh``),
     ``areas`` (codes of the grids or areas you cover; null: the whole district),
@@ -111,7 +124,12 @@ def me(principal: SignedIn) -> dict[str, Any]:
     }
 
 
-@router.get("/audit", summary="The audit trail, newest first (admin)")
+@router.get(
+    "/audit",
+    summary="The audit trail, newest first (admin)",
+    response_model=None,
+    responses={200: {"model": AuditDoc}},
+)
 def read_audit(
     session: SessionDep,
     principal: AdminDep,

@@ -38,6 +38,13 @@ from api.responses import (
 )
 from api.responses import feature_collection as paged_collection
 from api.routing import ReadRetryRoute
+from api.schemas import (
+    CoverageDoc,
+    CoverageStatusDoc,
+    CoverageStyleDoc,
+    DerivedCollectionDoc,
+    WhatIfDoc,
+)
 from gis.areas.codes import Level
 from gis.coverage import catalogue
 from gis.coverage.catalogue import MAX_RADIUS_M, FacilityTypeInfo
@@ -200,7 +207,7 @@ def _derived_collection(
     "/api/v1/coverage",
     dependencies=[Depends(access.ANALYSIS), HEAVY],
     summary="Households covered per area (grid, community, subdistrict, district)",
-    responses=_ERRORS,
+    responses={200: {"model": CoverageDoc}, **_ERRORS},
 )
 def coverage_statistics(
     session: SessionDep,
@@ -289,7 +296,8 @@ def coverage_buildings(
     "/api/v1/coverage/circles",
     dependencies=[Depends(access.ANALYSIS), HEAVY],
     summary="Service circles of every facility of a type, as polygons",
-    responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
+    response_model=None,
+    responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
 )
 def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep) -> Any:
@@ -310,7 +318,8 @@ def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep)
     "/api/v1/coverage/blind-spots",
     dependencies=[Depends(access.ANALYSIS), HEAVY],
     summary="Blind spots (盲点): where uncovered households live, as polygons",
-    responses={200: {"content": {GEOJSON: {}}}, **_ERRORS},
+    response_model=None,
+    responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
 )
 def coverage_blind_spots(session: SessionDep, service: CoverageDep, query: QueryDep) -> Any:
@@ -365,6 +374,7 @@ def _storage_point(i: int, at: OpenAt) -> tuple[float, float]:
     dependencies=[Depends(access.WHAT_IF), HEAVY],
     summary="What if facilities opened here or closed there?",
     responses={
+        200: {"model": WhatIfDoc},
         **HEAVY_RESPONSES,
         413: {"model": ErrorDoc, "description": "The body is larger than 64 kB."},
         422: {
@@ -399,6 +409,8 @@ def coverage_what_if(
     "/api/v1/coverage/style",
     dependencies=[Depends(access.PUBLIC)],
     summary="Colours and classes of the coverage map",
+    response_model=None,
+    responses={200: {"model": CoverageStyleDoc}},
 )
 def coverage_map_style() -> dict[str, Any]:
     """Choropleth classes of the coverage rate (0-1) with legend labels, colours of
@@ -410,6 +422,8 @@ def coverage_map_style() -> dict[str, Any]:
     "/api/v1/coverage/status",
     dependencies=[Depends(access.ANALYSIS)],
     summary="State of the coverage caches",
+    response_model=None,
+    responses={200: {"model": CoverageStatusDoc}},
 )
 def coverage_status(service: CoverageDep) -> dict[str, Any]:
     """Whether the caches listen for changes, which models are cached, hits and

@@ -29,6 +29,7 @@ from api.responses import (
     COLLECTION_RESPONSES,
     GEOJSON,
     ErrorDoc,
+    FeatureCollectionDoc,
     FeatureDoc,
     GeoJSONResponse,
     csv_response,
@@ -230,7 +231,10 @@ def list_facility_types(
     "/incidents",
     dependencies=[Depends(access.INCIDENT_READ)],
     summary="Incidents located on the map",
-    responses=COLLECTION_RESPONSES,
+    responses={
+        **COLLECTION_RESPONSES,
+        200: {"model": FeatureCollectionDoc, "content": {GEOJSON: {}, "text/csv": {}}},
+    },
 )
 def list_incidents(
     request: Request,

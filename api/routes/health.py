@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from api import access
 from api.routing import ReadRetryRoute
+from api.schemas import HealthDoc
 from gis.db.probe import ServerProbe
 from gis.errors import DatabaseUnavailableError
 
@@ -18,6 +19,8 @@ router = APIRouter(route_class=ReadRetryRoute, tags=["health"])
     "/healthz",
     dependencies=[Depends(access.PUBLIC)],
     summary="Is the service up and its database reachable?",
+    response_model=None,
+    responses={200: {"model": HealthDoc}},
 )
 async def healthz(request: Request) -> dict[str, Any]:
     """``{"status": "ok", "database": "<server version>"}``, or a 503 error with

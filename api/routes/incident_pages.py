@@ -28,6 +28,7 @@ from api.dependencies import GridCodePath, SessionDep, SettingsDep
 from api.pages import error_page, landing, render_page, script_json
 from api.responses import ErrorDoc
 from api.routing import ReadRetryRoute
+from api.schemas import WorklistDoc
 from gis.errors import NotFoundError
 from gis.incidents import worklists
 from gis.incidents.catalogue import subclasses, top_level
@@ -160,6 +161,7 @@ def _flat_categories() -> list[dict[str, str]]:
     tags=["incidents"],
     summary="A grid manager's worklist: the grid's open incidents by deadline",
     responses={
+        200: {"model": WorklistDoc},
         400: {"model": ErrorDoc, "description": "The code is not 15 digits."},
         404: {
             "model": ErrorDoc,

@@ -42,6 +42,13 @@ from api.fields import (
 from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, GeoJSONResponse, csv_response
 from api.routing import ReadRetryRoute
+from api.schemas import (
+    HotSpotsDoc,
+    IncidentCreatedDoc,
+    IncidentDoc,
+    IncidentHistoryDoc,
+    IncidentStatisticsDoc,
+)
 from gis.areas import queries
 from gis.areas.codes import Level
 from gis.db.models import Incident, IncidentTransition
@@ -154,11 +161,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "those that are), or the version is stale (``current_version``).",
     },
     413: {"model": ErrorDoc, "description": "The body is larger than the limit (64 kB)."},
+}
+_ETAG = {"ETag": {"description": 'The incident\'s version as a strong ETag, "<id>-<version>".'}}
+_ANSWER: dict[int | str, dict[str, Any]] = {200: {"model": IncidentDoc, "headers": _ETAG}}
+"""The 200 of a step or a merge: the incident as it now stands."""
+_STEP_422: dict[int | str, dict[str, Any]] = {
     422: {
         "model": ErrorDoc,
-        "description": "A field is missing or wrong, the category is unknown, or the point "
-        "lies outside the district (the message says how far).",
-    },
+        "description": "A field of the body is missing or wrong (each is named in ``errors``), "
+        "or handler_staff_id names no staff member (merge: ``into`` is the incident itself).",
+    }
 }
 
 
@@ -185,7 +197,18 @@ def _incident_body(record: IncidentRecord, place: IncidentPlace) -> dict[str, An
     "/incidents",
     status_code=201,
     summary="Report an incident",
-    responses=_ERRORS,
+    responses={
+        201: {
+            "model": IncidentCreatedDoc,
+            "headers": {"Location": {"description": "The new incident's URL."}},
+        },
+        **_ERRORS,
+        422: {
+            "model": ErrorDoc,
+            "description": "A field is missing or wrong, the category is unknown, or the point "
+            "lies outside the district (the message says how far).",
+        },
+    },
     openapi_extra=request_body_doc(IncidentCreate),
 )
 def create_incident(session: SessionDep, body: CreateBody, principal: Reporter) -> JSONResponse:
@@ -221,7 +244,7 @@ def create_incident(session: SessionDep, body: CreateBody, principal: Reporter) 
     dependencies=[Depends(access.INCIDENT_STATISTICS), limits.HEAVY],
     summary="Incident counts and closed-loop rates per grid, community, subdistrict or district",
     responses={
-        200: {"content": {"text/csv": {}}},
+        200: {"model": IncidentStatisticsDoc, "content": {"text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
         **HEAVY_RESPONSES,
     },
@@ -292,7 +315,7 @@ def incident_statistics(
     summary="Hot and cold spots of incidents per grid (Getis-Ord Gi*)",
     response_class=GeoJSONResponse,
     responses={
-        200: {"content": {GEOJSON: {}, "text/csv": {}}},
+        200: {"model": HotSpotsDoc, "content": {GEOJSON: {}, "text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
         **HEAVY_RESPONSES,
     },
@@ -353,7 +376,7 @@ def incident_hot_spots(
     "/incidents/{incident_id}",
     dependencies=[Depends(access.INCIDENT_READ)],
     summary="One incident",
-    responses={404: _ERRORS[404]},
+    responses={**_ANSWER, 404: _ERRORS[404]},
 )
 def get_incident(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
     """The incident as stored, with its grid, community, handler, ``version``
@@ -369,7 +392,7 @@ def _answer(session: Session, record: IncidentRecord) -> JSONResponse:
     "/incidents/{incident_id}/history",
     dependencies=[Depends(access.INCIDENT_READ)],
     summary="Every step of an incident, oldest first",
-    responses={404: _ERRORS[404]},
+    responses={200: {"model": IncidentHistoryDoc}, 404: _ERRORS[404]},
 )
 def get_incident_history(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
     """Each step: action, from_state, to_state, actor, at, note, from_level, to_level."""
@@ -391,7 +414,9 @@ def get_incident_history(session: SessionDep, incident_id: IncidentId) -> JSONRe
             "description": "The action needs a note, or If-Match contradicts expected_version.",
         },
         412: _STALE_IF_MATCH,
+        **_ANSWER,
         **_ERRORS,
+        **_STEP_422,
     },
     openapi_extra=request_body_doc(TransitionBody),
 )
@@ -422,7 +447,7 @@ def transition_incident(
 @router.post(
     "/incidents/{incident_id}/merge",
     summary="Merge a duplicate report into another incident",
-    responses={412: _STALE_IF_MATCH, **_ERRORS},
+    responses={412: _STALE_IF_MATCH, **_ANSWER, **_ERRORS, **_STEP_422},
     openapi_extra=request_body_doc(MergeBody),
 )
 def merge_incident(

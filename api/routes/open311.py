@@ -11,7 +11,7 @@ Contact fields are accepted and not stored.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -52,6 +52,13 @@ from api.open311.render import (
     service,
 )
 from api.routing import ReadRetryRoute
+from api.schemas import (
+    DiscoveryDoc,
+    FiledRequestDoc,
+    ServiceDefinitionDoc,
+    ServiceDoc,
+    ServiceRequestDoc,
+)
 from gis.errors import InvalidParameterError, NotFoundError
 from gis.geo.datum import parse_datum
 from gis.geo.geojson import parse_bbox
@@ -78,6 +85,12 @@ router = APIRouter(
     },
 )
 FormDep = Annotated[FormData, Depends(read_form)]
+
+
+def _answers(model: Any) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a GeoReport route: ``model`` as JSON, the same fields as XML."""
+    xml = {"schema": {"type": "string"}}
+    return {200: {"model": model, "content": {XML_TYPE.split(";")[0]: xml}}}
 
 
 def _check_jurisdiction(session: Session, jurisdiction_id: str | None) -> None:
@@ -109,6 +122,7 @@ Jurisdiction = Annotated[
     "/v2/services.{format}",
     dependencies=[Depends(access.PUBLIC)],
     summary="Open311: the services (incident categories)",
+    responses=_answers(list[ServiceDoc]),
 )
 def list_services(
     session: SessionDep, format: FormatPath, jurisdiction_id: Jurisdiction = None
@@ -124,6 +138,7 @@ def list_services(
     "/v2/services/{service_code}.{format}",
     dependencies=[Depends(access.PUBLIC)],
     summary="Open311: a service definition",
+    responses=_answers(ServiceDefinitionDoc),
 )
 def get_service_definition(
     session: SessionDep,
@@ -171,6 +186,7 @@ _FORM_SCHEMA = {
     "/v2/requests.{format}",
     dependencies=[Depends(access.OPEN311_POST)],
     summary="Open311: file a service request (form-encoded)",
+    responses=_answers(list[FiledRequestDoc]),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -237,6 +253,7 @@ W3C = "W3C datetime, e.g. 2026-03-01T09:00:00+08:00 (no zone: Asia/Shanghai)."
     "/v2/requests.{format}",
     dependencies=[Depends(access.OPEN311_READ)],
     summary="Open311: service requests",
+    responses=_answers(list[ServiceRequestDoc]),
 )
 def list_requests(
     session: SessionDep,
@@ -296,6 +313,7 @@ def list_requests(
     "/v2/requests/{service_request_id}.{format}",
     dependencies=[Depends(access.OPEN311_READ)],
     summary="Open311: one service request",
+    responses=_answers(list[ServiceRequestDoc]),
 )
 def get_request(
     session: SessionDep,
@@ -321,6 +339,7 @@ def get_request(
     "/discovery.{format}",
     dependencies=[Depends(access.PUBLIC)],
     summary="Open311: service discovery",
+    responses=_answers(DiscoveryDoc),
 )
 def discovery(request: Request, format: FormatPath) -> Response:
     """Where the GeoReport v2 endpoint is and which formats it speaks."""

@@ -1,0 +1,420 @@
+"""The documented shapes of the API's answers: what /openapi.json promises a client.
+
+Handlers answer plain dicts or ``JSONResponse``s built from ``gis``' dataclasses;
+these models describe those answers for the OpenAPI document
+(``responses={200: {"model": ...}}``) and are not used to build or filter them.
+tests/api/test_schemathesis.py checks every answer against them, as every role
+sees it: a field is nullable wherever some caller may get null (a masked
+description, a case without a handler), and no model forbids fields it does not
+name, so a field added to an answer does not break a client of the document.
+Errors are ``api.responses.ErrorDoc`` (documented by ``api.error_docs``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.responses import FeatureDoc
+
+# ---- accounts -------------------------------------------------------------------------
+
+
+class TokenDoc(BaseModel):
+    """A bearer login (OAuth2 password flow)."""
+
+    access_token: str = Field(description="Send as ``Authorization: Bearer <access_token>``.")
+    token_type: str = Field(description="Always ``bearer``.", examples=["bearer"])
+    expires_in: int = Field(description="Seconds the login lasts.")
+
+
+class LogoutDoc(BaseModel):
+    status: str = Field(examples=["logged out"])
+
+
+class MeDoc(BaseModel):
+    """Who is calling."""
+
+    kind: str = Field(description="``person`` (an account) or ``system`` (an API key).")
+    username: str | None = Field(description="The account's name; null for a key.")
+    name: str = Field(description="The person's or the key's name.")
+    role: str | None = Field(description="A person's role code; null for a key.")
+    role_zh: str | None = Field(description="The role in Chinese.")
+    areas: list[str] | None = Field(
+        description="Codes of the grids or areas covered; null: the whole district."
+    )
+    scopes: list[str] = Field(description="A key's scopes; empty for a person.")
+
+
+class AuditEntryDoc(BaseModel):
+    id: int
+    at: dt.datetime
+    principal: str = Field(description="A username, key:<name>, or the name a failed login gave.")
+    role: str | None
+    action: str = Field(examples=["login", "incident.report", "personal.read"])
+    object: str | None = Field(description='What was acted on, e.g. "incident:12".')
+    area: str | None = Field(description="The area code of the object.")
+    client: str | None = Field(description="The client's address.")
+    detail: dict[str, Any] | None
+
+
+class AuditDoc(BaseModel):
+    entries: list[AuditEntryDoc] = Field(description="Newest first.")
+
+
+class HealthDoc(BaseModel):
+    status: str = Field(examples=["ok"])
+    database: str = Field(description="The database server's version.")
+
+
+# ---- incidents ------------------------------------------------------------------------
+
+
+class StaffRefDoc(BaseModel):
+    id: int
+    name: str
+
+
+class IncidentDoc(BaseModel):
+    """An incident as the caller may see it (personal data masked where they are not
+    responsible: text hidden, the point snapped to the grid's)."""
+
+    id: int
+    category: str
+    status: str = Field(description="reported, accepted, dispatched, handled, ... closed.")
+    lon: float = Field(description="WGS84 degrees.")
+    lat: float = Field(description="WGS84 degrees.")
+    grid_id: int | None
+    grid_code: str | None
+    community_id: int | None
+    subdistrict_id: int | None
+    community_code: str | None
+    subdistrict_code: str | None
+    handler_staff_id: int | None
+    handler: StaffRefDoc | None
+    handling_level: str = Field(description="grid, community, subdistrict or district.")
+    reported_at: dt.datetime
+    deadline_at: dt.datetime | None
+    clock_started_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    rework_count: int
+    version: int = Field(description="Quote it as expected_version (or its ETag in If-Match).")
+    duplicate_of: int | None
+    location_datum: str | None
+    address: str | None
+    description: str | None
+    source: str | None
+    snapped_m: float | None = Field(description="Metres the point was moved into a grid.")
+    media_url: str | None
+
+
+class DuplicateDoc(BaseModel):
+    id: int
+    distance_m: float
+    hours_apart: float
+    status: str
+
+
+class IncidentCreatedDoc(IncidentDoc):
+    possible_duplicates: list[DuplicateDoc] = Field(
+        description="Open cases of the category within 50 m and 72 h, nearest first."
+    )
+
+
+class HistoryStepDoc(BaseModel):
+    action: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    at: dt.datetime
+    note: str | None
+    from_level: str | None
+    to_level: str | None
+
+
+class IncidentHistoryDoc(BaseModel):
+    incident_id: int
+    history: list[HistoryStepDoc] = Field(description="Oldest first.")
+
+
+class StatisticsRowDoc(BaseModel):
+    """One area's counts; then one count per top-level category (named by its code)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    level: str
+    code: str
+    name: str | None
+    households: int | None
+    received: int
+    closed: int
+    cancelled: int
+    open: int
+    closure_rate: float | None
+    on_time_rate: float | None
+    handling_rate: float | None
+    rework_rate: float | None
+    per_1000_households: float | None
+
+
+class MeasureDoc(BaseModel):
+    column: str
+    label_zh: str
+    unit: str
+    higher_is_worse: bool
+
+
+class LegendItemDoc(BaseModel):
+    colour: str | None
+    label: str
+
+
+class MeasureClassesDoc(BaseModel):
+    measure: MeasureDoc
+    method: str = Field(description="fixed or quantile.")
+    breaks: list[float]
+    colours: list[str]
+    legend: list[LegendItemDoc]
+
+
+class IncidentStatisticsDoc(BaseModel):
+    level: str
+    start: dt.datetime
+    end: dt.datetime
+    category: str | None
+    incidents_without_grid: int
+    rows: list[StatisticsRowDoc]
+    classes: dict[str, MeasureClassesDoc]
+
+
+class HotSpotPropertiesDoc(BaseModel):
+    code: str
+    name: str | None
+    community_code: str | None
+    households: int | None
+    received: int
+    rate: float | None
+    gi_z: float | None
+    p_norm: float | None
+    p_sim: float | None
+    class_: str = Field(alias="class")
+
+
+class HotSpotFeatureDoc(FeatureDoc):
+    properties: HotSpotPropertiesDoc  # type: ignore[assignment]  # narrower than FeatureDoc's
+
+
+class HotSpotsDoc(BaseModel):
+    type: str = "FeatureCollection"
+    numberMatched: int
+    numberReturned: int
+    weights: str
+    inference: str
+    classes: list[str]
+    features: list[HotSpotFeatureDoc]
+
+
+class WorkItemDoc(BaseModel):
+    id: int
+    ext_id: str | None
+    category: str
+    category_name: str
+    status: str
+    handling_level: str
+    lon: float
+    lat: float
+    reported_at: dt.datetime
+    deadline_at: dt.datetime | None
+    remaining_s: float | None
+    remaining_working_s: float | None
+    overdue: bool
+    version: int
+    rework_count: int
+    allowed: list[str]
+    description: str | None
+    address: str | None
+    source: str | None
+    handler: StaffRefDoc | None
+
+
+class HandlerChoiceDoc(BaseModel):
+    id: int
+    name: str
+    role: str
+    role_code: str
+    duty: str | None
+    in_grid: bool
+    primary_manager: bool
+
+
+class WorklistGridDoc(BaseModel):
+    code: str
+    name: str
+    community_code: str
+    community_name: str
+    households: int
+    geometry: dict[str, Any]
+
+
+class WorklistDoc(BaseModel):
+    grid: WorklistGridDoc
+    manager: StaffRefDoc | None
+    now: dt.datetime
+    overdue: int
+    incidents: list[WorkItemDoc]
+    handlers: list[HandlerChoiceDoc]
+
+
+# ---- coverage -------------------------------------------------------------------------
+
+
+class CoverageRowDoc(BaseModel):
+    code: str
+    name: str | None
+    households: int
+    households_covered: int
+    households_uncovered: int
+    buildings: int
+    buildings_covered: int
+    coverage_rate: float | None = Field(description="0-1 by households; null without any.")
+    mean_distance_m: float | None
+    p90_distance_m: float | None
+
+
+class CoverageRingDoc(BaseModel):
+    radius_m: float
+    rows: list[CoverageRowDoc]
+    total: CoverageRowDoc
+
+
+class CoverageDoc(BaseModel):
+    """One radius: ``radius_m``, ``rows`` and ``total``; several: ``radii_m`` and ``rings``."""
+
+    facility_type: str
+    facility_type_name: str
+    by: str
+    radius_m: float | None = None
+    rows: list[CoverageRowDoc] | None = None
+    total: CoverageRowDoc | None = None
+    radii_m: list[float] | None = None
+    rings: list[CoverageRingDoc] | None = None
+
+
+class DerivedCollectionDoc(BaseModel):
+    """Circles or blind spots of a facility type at a radius."""
+
+    type: str = "FeatureCollection"
+    facility_type: str
+    radius_m: float
+    numberMatched: int
+    numberReturned: int
+    features: list[FeatureDoc]
+
+
+class GridChangeDoc(BaseModel):
+    code: str
+    name: str | None
+    net_households: int
+
+
+class WhatIfDoc(BaseModel):
+    facility_type: str
+    facility_type_name: str
+    radius_m: float
+    households_gained: int
+    households_lost: int
+    net_households: int
+    buildings_gained: int
+    buildings_lost: int
+    by_grid: list[GridChangeDoc] = Field(description="Largest change first.")
+    households: int
+    households_covered_before: int
+    households_covered_after: int
+    coverage_rate_before: float | None
+    coverage_rate_after: float | None
+
+
+class CoverageStyleDoc(BaseModel):
+    """Classes, colours and labels of the coverage map (Leaflet path options)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ramp: dict[str, Any]
+    labels: dict[str, str]
+    radiusChoices: list[float]
+
+
+class CoverageStatusDoc(BaseModel):
+    listening: bool
+    building: bool = Field(description="A model is being built right now.")
+    models: dict[str, int] = Field(description='"<type>@<radius>": revision of each cached model.')
+    buildings: int | None
+    hits: int
+    misses: int
+    builds: int
+    build_ms_last: float | None
+    notifications: int
+    incremental_updates: int
+    invalidations: int
+    last_change: dict[str, Any] | None
+
+
+# ---- Open311 (JSON; the XML carries the same fields) ------------------------------------
+
+
+class ServiceDoc(BaseModel):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+
+
+class ServiceDefinitionDoc(BaseModel):
+    service_code: str
+    attributes: list[dict[str, Any]]
+
+
+class ServiceRequestDoc(BaseModel):
+    service_request_id: str
+    status: str = Field(description="open or closed.")
+    status_notes: str | None
+    service_name: str | None
+    service_code: str | None
+    description: str | None
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: str | None
+    updated_datetime: str | None
+    expected_datetime: str | None
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+    lat: float | None
+    long: float | None
+    media_url: str | None
+
+
+class FiledRequestDoc(BaseModel):
+    service_request_id: str
+    service_notice: str | None
+    account_id: str | None
+
+
+class EndpointDoc(BaseModel):
+    specification: str
+    url: str
+    changeset: str
+    type: str
+    formats: list[str]
+
+
+class DiscoveryDoc(BaseModel):
+    changeset: str
+    contact: str
+    key_service: str
+    endpoints: list[EndpointDoc]
