@@ -6,8 +6,9 @@ one) with a primary grid manager on the west grid 001 and one building with a
 known address; the handlers commit, which the read-only demo database must
 not see. The client is the city hotline: an API key with the ``open311`` and
 ``incidents:read`` scopes, sent as X-API-Key (or as the spec's ``api_key``
-form field); steps of the closed loop and full reads are an admin's. Each test files at its own point and lists with a small ``bbox``
-around it, so one test's requests never show up in another's list.
+form field); steps of the closed loop and full reads are an admin's. Each
+test files at its own point and lists with a small ``bbox`` around it, so
+one test's requests never show up in another's list.
 """
 
 from __future__ import annotations

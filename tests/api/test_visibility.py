@@ -84,7 +84,8 @@ def petition(db: Session, small_district: SmallDistrict) -> Case:
     db.flush()
     x, y = db.execute(
         text(
-            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grid WHERE id = :g) s"
+            "SELECT ST_X(p), ST_Y(p)"
+            " FROM (SELECT ST_PointOnSurface(geom) p FROM grid WHERE id = :g) s"
         ),
         {"g": west.id},
     ).one()
