@@ -396,9 +396,9 @@ def get_incident(
     and address 已隐藏 and no photo. Shown in full, it is recorded in the audit
     trail."""
     seen = incident_records.incident_for(session, incident_id, principal)
-    _audit_personal(session, request, principal, seen)
     body = _incident(session, seen.record)
     body["masked"] = seen.masked
+    _audit_personal(session, request, principal, seen)  # commits: after every read
     return JSONResponse(body, headers=etag_headers(seen.record.id, seen.record.version))
 
 
