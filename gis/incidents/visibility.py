@@ -22,7 +22,7 @@ Two questions, asked of a principal and a case (its grid code and category):
 The same rule decides whether a grid's staff phones are shown in full
 (``responsible_for_grid``). The rules are pure functions; ``Scope`` turns them
 into SQL for lists (one clause for reach, one for "in full"), so that a list
-and a record cannot disagree (``tests/gis/incidents/test_visibility.py``
+and a record cannot disagree (``tests/gis/incidents/test_visibility_rules.py``
 checks the two against each other).
 """
 
