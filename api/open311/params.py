@@ -10,7 +10,6 @@ incident is ``gis.incidents``'. A wrong value is an ``InvalidParameterError``
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import re
 import urllib.parse
@@ -28,7 +27,6 @@ from gis.incidents import open311 as sr
 from gis.incidents.catalogue import CATEGORIES, Category
 from gis.incidents.open311 import OpenClosed
 from gis.localtime import CITY_TZ
-from gis.principal import Principal
 
 WINDOW = dt.timedelta(days=90)
 """Without dates the last 90 days; a start/end range may not span more."""
@@ -157,21 +155,6 @@ def report_window(
             f"most {WINDOW.days}: ask for the period in slices of 90 days"
         )
     return start, end
-
-
-def client_principal(api_key: str | None) -> Principal:
-    """Who files a request: the system ``open311:anonymous`` or ``open311:key-`` and a key
-    fingerprint.
-
-    The api_key itself is not stored: the case history is readable over the
-    API, and a key written there would let anyone file in the client's name
-    once keys are checked. The 12 hex digits identify the client to whoever
-    holds the key list.
-    """
-    if api_key is None or not api_key.strip():
-        return Principal.system("open311:anonymous", scopes=("open311",))
-    digest = hashlib.sha256(api_key.strip().encode("utf-8")).hexdigest()[:12]
-    return Principal.system(f"open311:key-{digest}", scopes=("open311",))
 
 
 def service_codes(value: str | None) -> tuple[str, ...]:

@@ -112,8 +112,9 @@ def service(cat: Category) -> dict[str, Any]:
         description += f" Choose a more precise service where one fits: {listed}."
     if cat.personal:
         description += (
-            " Private (个人信息): requests are not listed; GET requests/{id} shows their status"
-            " without place, description or notes."
+            " Private (个人信息): requests are not listed except to the staff responsible;"
+            " GET requests/{id} shows others their status at the grid's representative point,"
+            " without description or notes."
         )
     keywords = dict.fromkeys([cat.name_zh, cat.name_en.lower(), parent.name_zh, cat.code])
     return {

@@ -25,6 +25,7 @@ from api.dependencies import (
     SessionDep,
 )
 from api.fields import TEXT_MAX, Text, column_length
+from api.personal_reads import record_read
 from api.responses import (
     COLLECTION_RESPONSES,
     GEOJSON,
@@ -42,8 +43,9 @@ from gis.areas import queries
 from gis.areas.queries import BuildingGeometry
 from gis.coverage import facilities
 from gis.db.models import AreaLevel, FacilityType, Incident
-from gis.incidents import listing
+from gis.incidents import listing, visibility
 from gis.localtime import as_instant
+from gis.principal import Principal
 
 router = APIRouter(
     route_class=ReadRetryRoute,
@@ -119,7 +121,6 @@ def list_grids(
 
 @router.get(
     "/grids/{code}",
-    dependencies=[Depends(access.GRID_DETAIL)],
     summary="One grid with its community, staff and counts",
     responses={
         200: {"model": FeatureDoc, "content": {GEOJSON: {}}},
@@ -128,14 +129,21 @@ def list_grids(
     },
 )
 def get_grid(
+    request: Request,
     session: SessionDep,
     at: AtDep,
     code: GridCodePath,
+    principal: Annotated[Principal, Depends(access.GRID_DETAIL)],
 ) -> GeoJSONResponse:
     """Properties as in the grid list, plus ``community`` and ``subdistrict``
     (``{code, name}``), ``managers`` (name, role, specialist duty, primary or
-    not, phone masked as 170****1234) and ``buildings_count``."""
-    return feature(queries.get_grid(session, code, at=at))
+    not, phone: in full for those responsible for the grid, else masked as
+    170****1234) and ``buildings_count``."""
+    phones = visibility.responsible_for_grid(principal, code)
+    grid = queries.get_grid(session, code, at=at, phones_in_full=phones)
+    if phones and any(m["phone"] for m in grid["properties"]["managers"]):
+        record_read(session, request, principal, f"grid:{code}", area=code)
+    return feature(grid)
 
 
 @router.get(
@@ -229,7 +237,6 @@ def list_facility_types(
 
 @router.get(
     "/incidents",
-    dependencies=[Depends(access.INCIDENT_READ)],
     summary="Incidents located on the map",
     responses={
         **COLLECTION_RESPONSES,
@@ -239,6 +246,7 @@ def list_facility_types(
 def list_incidents(
     request: Request,
     session: SessionDep,
+    principal: Annotated[Principal, Depends(access.INCIDENT_READ)],
     paging: PagingDep,
     bbox: BBoxDep,
     status: Annotated[
@@ -286,9 +294,16 @@ def list_incidents(
 ) -> Response:
     """Each feature: ``id``, ``category``, ``status``, ``grid_code``,
     ``reported_at``, ``deadline_at``, ``handling_level``, ``version``,
-    ``description``, ``source``."""
+    ``description``, ``source``, ``masked``.
+
+    Only the cases of the caller's areas (admin, district and planner: all);
+    a dispute, petition or help request the caller is not responsible for is
+    masked (``masked`` true): at its grid's representative point, description
+    已隐藏, in GeoJSON and CSV alike. A page showing such cases in full is
+    recorded in the audit trail."""
     page = listing.list_incidents(
         session,
+        viewer=principal,
         bbox=bbox,
         status=status,
         category=category,
@@ -300,6 +315,16 @@ def list_incidents(
         limit=paging.limit,
         offset=paging.offset,
     )
+    personal_ids = [
+        f["properties"]["id"]
+        for f in page.features
+        if visibility.is_personal(f["properties"]["category"]) and not f["properties"]["masked"]
+    ]
+    if personal_ids:
+        what = "export:incidents" if format == "csv" else "list:incidents"
+        record_read(
+            session, request, principal, what, area=grid, detail={"incidents": personal_ids}
+        )
     if format == "csv":
         return csv_response(features_table(page.features), "incidents.csv")
     return feature_collection(page, request, paging)

@@ -20,7 +20,7 @@ import dataclasses
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -39,6 +39,7 @@ from api.fields import (
     Text,
     column_length,
 )
+from api.personal_reads import record_read
 from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, GeoJSONResponse, csv_response
 from api.routing import ReadRetryRoute
@@ -54,11 +55,11 @@ from gis.areas.codes import Level
 from gis.db.models import Incident, IncidentTransition
 from gis.geo.datum import WGS84
 from gis.geo.geojson import json_object, records
-from gis.incidents import hotspots, stats, transitions
+from gis.incidents import hotspots, stats, transitions, visibility
 from gis.incidents import records as incident_records
 from gis.incidents.intake import MEDIA_URL_MAX, Report, report_incident
 from gis.incidents.listing import IncidentPlace, incident_place
-from gis.incidents.records import IncidentRecord
+from gis.incidents.records import IncidentRecord, Seen
 from gis.localtime import as_instant
 from gis.principal import Principal
 from layers.incidents import measure_classes
@@ -239,18 +240,33 @@ def create_incident(session: SessionDep, body: CreateBody, principal: Reporter) 
     )
 
 
+Reader = Annotated[Principal, Depends(access.INCIDENT_READ)]
+StatisticsReader = Annotated[Principal, Depends(access.INCIDENT_STATISTICS)]
+AreaQuery = Annotated[
+    str | None,
+    Query(
+        description="Only the rows under this area or grid (6-15 digits); it must be one you "
+        "cover. Without it, callers bound to an area get the rows of their areas.",
+        pattern=r"^[0-9]{6,15}$",
+    ),
+]
+_NOT_COVERED = {"model": ErrorDoc, "description": "``area`` is not one the caller covers."}
+
+
 @router.get(
     "/incidents/statistics",
-    dependencies=[Depends(access.INCIDENT_STATISTICS), limits.HEAVY],
+    dependencies=[limits.HEAVY],
     summary="Incident counts and closed-loop rates per grid, community, subdistrict or district",
     responses={
         200: {"model": IncidentStatisticsDoc, "content": {"text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+        403: _NOT_COVERED,
         **HEAVY_RESPONSES,
     },
 )
 def incident_statistics(
     session: SessionDep,
+    principal: StatisticsReader,
     start: Annotated[
         dt.datetime, Query(description="Start of the period (included); a date is its midnight.")
     ],
@@ -263,6 +279,7 @@ def incident_statistics(
     format: Annotated[
         Literal["json", "csv"], Query(description="csv: UTF-8 with a BOM, for Excel.")
     ] = "json",
+    area: AreaQuery = None,
 ) -> Response:
     """Per area of ``level`` for ``[start, end)`` (naive times in Asia/Shanghai),
     zeros included, summed from the grids (rates from the summed counts):
@@ -280,7 +297,11 @@ def incident_statistics(
       each step, for steps ending in the period (null if none);
     - per_1000_households (received), then received per category.
 
-    ``incidents_without_grid`` counts those received in no current grid.
+    ``incidents_without_grid`` counts those received in no current grid (0 when
+    the rows are narrowed to areas: such incidents are in none).
+
+    Rows: only those under ``area``, else under the caller's areas (admin,
+    district-wide and planner callers: all).
 
     ``classes`` (JSON only): how a map colours each measure column of the rows
     (per_1000_households and every ``*_rate``), in the rows' column order, so
@@ -292,7 +313,10 @@ def incident_statistics(
     the first 0, ascending (a value is in the last class whose minimum it
     reaches); ``colours``: one per class, red meaning worse; ``legend``:
     ``{colour, label}`` per class, lowest first, then no data (null)."""
-    df = stats.incident_counts(session.connection(), start, end, level=level, category=category)
+    within = visibility.statistics_areas(principal, area)
+    df = stats.incident_counts(
+        session.connection(), start, end, level=level, category=category, within=within
+    )
     if format == "csv":
         return csv_response(df, f"incidents-{level}.csv")
     rows = records(df)
@@ -311,17 +335,19 @@ def incident_statistics(
 
 @router.get(
     "/incidents/hot-spots",
-    dependencies=[Depends(access.INCIDENT_STATISTICS), limits.HEAVY],
+    dependencies=[limits.HEAVY],
     summary="Hot and cold spots of incidents per grid (Getis-Ord Gi*)",
     response_class=GeoJSONResponse,
     responses={
         200: {"model": HotSpotsDoc, "content": {GEOJSON: {}, "text/csv": {}}},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+        403: _NOT_COVERED,
         **HEAVY_RESPONSES,
     },
 )
 def incident_hot_spots(
     session: SessionDep,
+    principal: StatisticsReader,
     start: Annotated[dt.datetime, Query(description="Start of the period (included).")],
     end: Annotated[dt.datetime, Query(description="End of the period (excluded).")],
     category: Annotated[Category | None, Query(description="Only this category.")] = None,
@@ -329,11 +355,15 @@ def incident_hot_spots(
         Literal["geojson", "csv"],
         Query(description="csv: the table without geometry, UTF-8 with a BOM, for Excel."),
     ] = "geojson",
+    area: AreaQuery = None,
 ) -> Response:
     """A FeatureCollection of the current grids: ``rate`` (incidents per 1,000
     households, null without households), ``gi_z``, ``p_norm``, ``p_sim`` and
-    ``class`` ('hot 99%' … 'not significant' … 'cold 99%'); or that table as CSV."""
-    df = hotspots.hot_spots(session.connection(), start, end, category=category)
+    ``class`` ('hot 99%' … 'not significant' … 'cold 99%'); or that table as CSV.
+    Gi* is computed over the whole district; the grids answered are those
+    under ``area``, else under the caller's areas."""
+    within = visibility.statistics_areas(principal, area)
+    df = hotspots.hot_spots(session.connection(), start, end, category=category, within=within)
     if format == "csv":
         return csv_response(df, "incident-hot-spots.csv")
     geometries = queries.current_grid_geometries(session, list(df["code"]))
@@ -374,14 +404,31 @@ def incident_hot_spots(
 
 @router.get(
     "/incidents/{incident_id}",
-    dependencies=[Depends(access.INCIDENT_READ)],
     summary="One incident",
     responses={**_ANSWER, 404: _ERRORS[404]},
 )
-def get_incident(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
+def get_incident(
+    request: Request, session: SessionDep, incident_id: IncidentId, principal: Reader
+) -> JSONResponse:
     """The incident as stored, with its grid, community, handler, ``version``
-    (quote it in transitions, or its ``ETag`` in If-Match) and ``deadline_at``."""
-    return _answer(session, incident_records.get_incident(session, incident_id))
+    (quote it in transitions, or its ``ETag`` in If-Match) and ``deadline_at``.
+
+    404 for a case outside the caller's areas, as for one that does not exist.
+    ``masked`` true: a dispute, petition or help request the caller is not
+    responsible for, shown at its grid's representative point with description
+    and address 已隐藏 and no photo. Shown in full, it is recorded in the audit
+    trail."""
+    seen = incident_records.incident_for(session, incident_id, principal)
+    body = _incident(session, seen.record)
+    body["masked"] = seen.masked
+    _audit_personal(session, request, principal, seen)  # commits: after every read
+    return JSONResponse(body, headers=etag_headers(seen.record.id, seen.record.version))
+
+
+def _audit_personal(session: Session, request: Request, principal: Principal, seen: Seen) -> None:
+    if seen.personal_in_full:
+        record = seen.record
+        record_read(session, request, principal, f"incident:{record.id}", area=record.grid_code)
 
 
 def _answer(session: Session, record: IncidentRecord) -> JSONResponse:
@@ -390,16 +437,20 @@ def _answer(session: Session, record: IncidentRecord) -> JSONResponse:
 
 @router.get(
     "/incidents/{incident_id}/history",
-    dependencies=[Depends(access.INCIDENT_READ)],
     summary="Every step of an incident, oldest first",
     responses={200: {"model": IncidentHistoryDoc}, 404: _ERRORS[404]},
 )
-def get_incident_history(session: SessionDep, incident_id: IncidentId) -> JSONResponse:
-    """Each step: action, from_state, to_state, actor, at, note, from_level, to_level."""
-    steps = incident_records.history(session, incident_id)
+def get_incident_history(
+    request: Request, session: SessionDep, incident_id: IncidentId, principal: Reader
+) -> JSONResponse:
+    """Each step: action, from_state, to_state, actor, at, note, from_level, to_level.
+    404 as for the incident; notes 已隐藏 where the incident is masked (``masked``)."""
+    seen, steps = incident_records.history_for(session, incident_id, principal)
+    _audit_personal(session, request, principal, seen)
     return JSONResponse(
         {
             "incident_id": incident_id,
+            "masked": seen.masked,
             "history": [json_object(dataclasses.asdict(s)) for s in steps],
         }
     )

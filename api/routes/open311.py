@@ -32,7 +32,6 @@ from api.open311.params import (
     SOURCES,
     attribute_values,
     choice,
-    client_principal,
     field,
     location,
     optional_time,
@@ -51,6 +50,7 @@ from api.open311.render import (
     request_record,
     service,
 )
+from api.personal_reads import record_read
 from api.routing import ReadRetryRoute
 from api.schemas import (
     DiscoveryDoc,
@@ -66,6 +66,7 @@ from gis.incidents import open311 as sr
 from gis.incidents.catalogue import CATEGORIES
 from gis.incidents.intake import Report, create_incident
 from gis.localtime import utc_now
+from gis.principal import Principal
 
 PREFIX = "/open311"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -171,7 +172,7 @@ _FORM_FIELDS = {
     "attribute[source]": "app (default), hotline, patrol, video or visit.",
     "description": f"What is wrong, at most {DESCRIPTION_LIMIT} characters.",
     "media_url": "Link to a photo.",
-    "api_key": "Identifies the client (not checked yet; stored only as a fingerprint).",
+    "api_key": "Required: an API key with the open311 scope (the case's history names the key).",
     "jurisdiction_id": "The district's code; optional.",
     **{name: "Accepted and not stored (personal data)." for name in CONTACT_FIELDS},
 }
@@ -184,7 +185,6 @@ _FORM_SCHEMA = {
 
 @router.post(
     "/v2/requests.{format}",
-    dependencies=[Depends(access.OPEN311_POST)],
     summary="Open311: file a service request (form-encoded)",
     responses=_answers(list[FiledRequestDoc]),
     openapi_extra={
@@ -198,11 +198,17 @@ _FORM_SCHEMA = {
     },
 )
 def post_request(
-    session: SessionDep, format: FormatPath, form: FormDep, jurisdiction_id: Jurisdiction = None
+    session: SessionDep,
+    format: FormatPath,
+    form: FormDep,
+    principal: Annotated[Principal, Depends(access.OPEN311_POST)],
+    jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """Files the report as an incident routed to its grid; answers
     ``[{"service_request_id", "service_notice", "account_id": null}]``.
-    ``jurisdiction_id`` may come in the form or the query string."""
+    ``jurisdiction_id`` may come in the form or the query string. The form's
+    ``api_key`` (or the X-API-Key header) must be a key with the ``open311``
+    scope; the case's history names the key (``key:<name>``)."""
     fmt = answer_format(format)
     _check_jurisdiction(session, field(form, "jurisdiction_id") or jurisdiction_id)
     code = field(form, "service_code")
@@ -229,7 +235,7 @@ def post_request(
         source=source,
         media_url=field(form, "media_url"),
     )
-    record = create_incident(session, report, client_principal(field(form, "api_key")))
+    record = create_incident(session, report, principal)
     session.commit()
     body = [
         {
@@ -249,14 +255,27 @@ def post_request(
 W3C = "W3C datetime, e.g. 2026-03-01T09:00:00+08:00 (no zone: Asia/Shanghai)."
 
 
+Reader = Annotated[Principal, Depends(access.OPEN311_READ)]
+
+
+def _audit(session: Session, request: Request, principal: Principal, found: list[Any]) -> None:
+    """A reader responsible for a personal request sees it in full: an audited read."""
+    shown = [r.id for r in found if r.personal and not r.masked]
+    if len(shown) == 1 and len(found) == 1:
+        record_read(session, request, principal, f"incident:{shown[0]}")
+    elif shown:
+        record_read(session, request, principal, "list:open311", detail={"incidents": shown})
+
+
 @router.get(
     "/v2/requests.{format}",
-    dependencies=[Depends(access.OPEN311_READ)],
     summary="Open311: service requests",
     responses=_answers(list[ServiceRequestDoc]),
 )
 def list_requests(
+    request: Request,
     session: SessionDep,
+    principal: Reader,
     format: FormatPath,
     jurisdiction_id: Jurisdiction = None,
     service_request_id: Annotated[
@@ -284,11 +303,15 @@ def list_requests(
 ) -> Response:
     """Requests reported in the window (default the last 90 days; a start/end
     range may not span more), newest first, at most 1000 per page. lat/long
-    are WGS84."""
+    are WGS84. Only the requests of the caller's areas (a key with an area: that
+    area); disputes, petitions and help requests only to those responsible for
+    them (by id, others see them at their grid's representative point without
+    description or notes)."""
     fmt = answer_format(format)
     _check_jurisdiction(session, jurisdiction_id)
     if service_request_id is not None and service_request_id.strip():
-        found = sr.service_requests_by_id(session, parse_request_ids(service_request_id))
+        found = sr.service_requests_by_id(session, parse_request_ids(service_request_id), principal)
+        _audit(session, request, principal, found)
         return render([request_record(r) for r in found], fmt, "service_requests")
     start, end = report_window(
         optional_time(start_date, "start_date"),
@@ -305,33 +328,37 @@ def list_requests(
         limit=page_size,
         offset=(page - 1) * page_size,
     )
-    found = sr.list_service_requests(session, where)
+    found = sr.list_service_requests(session, where, principal)
+    _audit(session, request, principal, found)
     return render([request_record(r) for r in found], fmt, "service_requests")
 
 
 @router.get(
     "/v2/requests/{service_request_id}.{format}",
-    dependencies=[Depends(access.OPEN311_READ)],
     summary="Open311: one service request",
     responses=_answers(list[ServiceRequestDoc]),
 )
 def get_request(
+    request: Request,
     session: SessionDep,
+    principal: Reader,
     service_request_id: Annotated[str, Path(description="The id POST requests answered.")],
     format: FormatPath,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
-    """A one-element array, as the spec has it; 404 if no request has this id."""
+    """A one-element array, as the spec has it; 404 if no request has this id or it is
+    outside the caller's areas."""
     fmt = answer_format(format)
     _check_jurisdiction(session, jurisdiction_id)
     ident = service_request_id.strip()
     found = (
-        sr.service_requests_by_id(session, [int(ident)])
+        sr.service_requests_by_id(session, [int(ident)], principal)
         if ident.isdigit() and len(ident) < 19
         else []
     )
     if not found:
         raise NotFoundError(f"no service request has id {service_request_id!r}")
+    _audit(session, request, principal, found)
     return render([request_record(found[0])], fmt, "service_requests")
 
 
@@ -348,7 +375,8 @@ def discovery(request: Request, format: FormatPath) -> Response:
     body = {
         "changeset": CHANGESET,
         "contact": "The district's grid management centre (网格化管理中心).",
-        "key_service": "No key is needed yet; api_key identifies the client when sent.",
+        "key_service": "Filing needs an api_key with the open311 scope; ask the district's "
+        "grid management centre for one (gridmap keys create --scopes open311).",
         "endpoints": [
             {
                 "specification": SPECIFICATION,

@@ -14,7 +14,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
@@ -29,6 +29,7 @@ from gis.areas import queries
 from gis.coverage import facilities
 from gis.geo.geojson import Feature, Page
 from gis.incidents import listing
+from gis.principal import Principal
 from layers.catalogue import DISTRICT, MAP_LAYERS, MapLayer
 from layers.webmap import VENDOR_BASE, render_map
 
@@ -45,12 +46,20 @@ _COLLECTIONS: dict[str, Callable[..., Page]] = {
 """API collection name → the query that feeds it (as in api.routes.features)."""
 
 
-def layer_collection(session: Session, layer: MapLayer, page_size: int) -> dict[str, Any]:
-    """Every feature of the layer's collection, fetched page by page."""
+_NARROWED = frozenset({"incidents"})
+"""Collections whose answers depend on who reads (``gis.incidents.visibility``)."""
+
+
+def layer_collection(
+    session: Session, layer: MapLayer, page_size: int, viewer: Principal
+) -> dict[str, Any]:
+    """Every feature of the layer's collection that ``viewer`` may see, page by page
+    (incidents narrowed to their areas and masked as the API masks them)."""
     fetch = _COLLECTIONS[layer.collection]
+    who = {"viewer": viewer} if layer.collection in _NARROWED else {}
     features: list[Feature] = []
     while True:
-        page = fetch(session, limit=page_size, offset=len(features), **dict(layer.params))
+        page = fetch(session, limit=page_size, offset=len(features), **who, **dict(layer.params))
         features.extend(page.features)
         if not page.features or len(features) >= page.number_matched:
             break
@@ -106,15 +115,20 @@ def with_user(page: str, request: Request) -> str:
     return _BODY.sub(lambda m: m.group(0) + bar, page, count=1)
 
 
-@router.get("/", dependencies=[Depends(access.DISTRICT_PAGE)], response_class=HTMLResponse)
-def district_map(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+@router.get("/", response_class=HTMLResponse)
+def district_map(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(access.DISTRICT_PAGE)],
+) -> HTMLResponse:
     """The district map: areas, grids, buildings and facilities as switchable layers.
 
     Layers loaded per view (buildings) are not embedded: the page fetches them
     from the API as the user zooms in.
     """
     collections = {
-        layer.key: layer_collection(session, layer, settings.max_page_size)
+        layer.key: layer_collection(session, layer, settings.max_page_size, principal)
         for layer in MAP_LAYERS
         if layer.embedded
     }

@@ -156,13 +156,17 @@ def list_grids(
     return Page(features(rows, "code", drop=("id",)), total)
 
 
-def get_grid(session: Session, code: str, *, at: dt.date | None = None) -> Feature:
+def get_grid(
+    session: Session, code: str, *, at: dt.date | None = None, phones_in_full: bool = False
+) -> Feature:
     """One grid as a GeoJSON feature with its community, staff and counts.
 
     Properties: those of :func:`list_grids` plus ``community`` and
     ``subdistrict`` (``{code, name}``; subdistrict None where that level was
     abolished), ``managers`` (``name``, ``role``, ``specialist_duty``,
-    ``is_primary``, ``phone`` masked) and ``buildings_count``.
+    ``is_primary``, ``phone``: masked unless ``phones_in_full``, which the
+    caller decides: ``gis.incidents.visibility.responsible_for_grid``) and
+    ``buildings_count``.
     """
     check_code(code, "grid")
     rows = execute(session, _grid_select(at).where(Grid.code == code))
@@ -209,7 +213,7 @@ def get_grid(session: Session, code: str, *, at: dt.date | None = None) -> Featu
             "role": str(s.role),
             "specialist_duty": s.specialist_duty,
             "is_primary": s.is_primary,
-            "phone": mask_phone(s.phone),
+            "phone": s.phone if phones_in_full else mask_phone(s.phone),
         }
         for s in staff_rows
     ]

@@ -22,7 +22,7 @@ from gis.areas.hierarchy import AreaTables, grid_values, load_areas
 from gis.errors import InvalidParameterError
 from gis.geo.datum import STORAGE_SRID
 from gis.geo.metric import MetricPlane
-from gis.incidents.stats import load_grid_counts, per_1000
+from gis.incidents.stats import load_grid_counts, per_1000, rows_within
 from gis.localtime import Moment
 
 #: Gi* classes, hottest first; the map legend reads them in this order.
@@ -178,6 +178,7 @@ def hot_spots(
     seed: int = 20251101,
     inference: Inference = "normal",
     areas: AreaTables | None = None,
+    within: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """Per current grid: households, received, rate per 1,000 households and Gi*.
 
@@ -220,4 +221,4 @@ def hot_spots(
     df.attrs["weights"] = kind
     df.attrs["inference"] = inference
     df.attrs["incidents_without_grid"] = counts.without_grid
-    return df
+    return rows_within(df, within)

@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, func, literal, not_, null, select
 from sqlalchemy.orm import Session, aliased
 
 from gis.areas.codes import Level, check_code
@@ -22,8 +22,10 @@ from gis.db.select import AnySelect, execute, features, geojson_column, intersec
 from gis.errors import InvalidParameterError, NotFoundError
 from gis.geo.geojson import BBox, Page
 from gis.incidents.catalogue import PERSONAL_CATEGORIES, UnknownCategoryError, codes_under
+from gis.incidents.visibility import HIDDEN, Scope
 from gis.incidents.workflow import OPEN_STATES, State
 from gis.localtime import period
+from gis.principal import Principal
 
 
 class IncidentOrder(enum.StrEnum):
@@ -68,6 +70,7 @@ def _category_values(category: str) -> list[str]:
 def list_incidents(
     session: Session,
     *,
+    viewer: Principal,
     bbox: BBox | None = None,
     status: str | None = None,
     category: str | None = None,
@@ -92,7 +95,13 @@ def list_incidents(
     ``grid_code`` (None if the incident lies outside every grid), ``reported_at``
     and ``deadline_at`` (ISO 8601 with time zone; no deadline before dispatch),
     ``handling_level``, ``version`` (quote it when advancing the case),
-    ``description``, ``source``.
+    ``description``, ``source``, ``masked``.
+
+    ``viewer`` is who reads (``gis.incidents.visibility``): only the cases in
+    their reach are listed, and a personal case they are not responsible for
+    comes masked (``masked`` true): its point is its grid's representative
+    point (no point without a grid), its description ``已隐藏``. ``bbox``
+    selects by the point shown, so a box cannot find where a masked case is.
     """
     try:
         order = IncidentOrder(order)
@@ -105,6 +114,18 @@ def list_incidents(
             raise InvalidParameterError(f"{name} {moment.isoformat()} has no time zone")
     if start is not None and end is not None:
         period(start, end)
+    scope = Scope.of(viewer)
+    full = scope.full(Grid.code, Incident.category)
+    if scope.masks_nothing:
+        shown: Any = Incident.geom
+        description: Any = Incident.description
+    else:
+        shown = case((full, Incident.geom), else_=func.ST_PointOnSurface(Grid.geom))
+        description = case(
+            (full, Incident.description),
+            (Incident.description.is_(None), null()),
+            else_=literal(HIDDEN),
+        )
     stmt = select(
         Incident.id,
         Incident.ext_id,
@@ -115,10 +136,14 @@ def list_incidents(
         Incident.deadline_at,
         Incident.handling_level,
         Incident.version,
-        Incident.description,
+        description.label("description"),
         Incident.source,
-        geojson_column(Incident.geom).label("geometry"),
+        not_(full).label("masked"),
+        geojson_column(shown).label("geometry"),
     ).outerjoin(Grid, Grid.id == Incident.grid_id)
+    reach = scope.reach(Grid.code, Incident.category)
+    if reach is not None:
+        stmt = stmt.where(reach)
     if status is not None:
         stmt = stmt.where(Incident.status.in_(_status_values(status)))
     if category is not None:
@@ -127,7 +152,7 @@ def list_incidents(
         check_code(grid_code, Level.GRID)
         stmt = stmt.where(Grid.code == grid_code)
     if bbox is not None:
-        stmt = stmt.where(intersects_bbox(Incident.geom, bbox))
+        stmt = stmt.where(intersects_bbox(shown, bbox))
     if personal is not None:
         codes = sorted(PERSONAL_CATEGORIES)
         stmt = stmt.where(

@@ -4,8 +4,11 @@ An incident is a *service request*: its category is the ``service_code``, its
 seven workflow states collapse to ``open`` and ``closed`` (cancelled, closed
 and evaluated cases are closed), ``status_notes`` is the note of its latest
 step and ``agency_responsible`` the area at the level that now owns the case
-(四级联动). Requests of personal categories are never listed and are shown by
-id without place, description or notes. The protocol itself (parameters,
+(四级联动). Who reads decides what they see (``gis.incidents.visibility``):
+only the requests in their reach (a key with an area: that area); requests
+of personal categories are listed only to those responsible for them and
+are shown to others, by id, at their grid's representative point without
+description, address, photo or notes. The protocol itself (parameters,
 formats) lives in ``api.open311``; filing is ordinary intake
 (``gis.incidents.intake``). Nothing here commits.
 """
@@ -23,8 +26,10 @@ from sqlalchemy.orm import Session
 from gis.areas.codes import Level
 from gis.errors import InvalidParameterError
 from gis.geo.geojson import BBox
-from gis.incidents.catalogue import PERSONAL_CATEGORIES
+from gis.incidents import visibility
+from gis.incidents.visibility import Scope
 from gis.incidents.workflow import State
+from gis.principal import Principal
 
 OpenClosed = Literal["open", "closed"]
 CLOSED_STATES: tuple[State, ...] = (State.CANCELLED, State.CLOSED, State.EVALUATED)
@@ -40,9 +45,11 @@ def open_or_closed(state: State) -> OpenClosed:
 class ServiceRequest:
     """An incident as Open311 shows it; lon/lat WGS84 degrees, times aware.
 
-    For a personal category (``Category.personal``: disputes, petitions, help
-    requests) only what the reporter needs to follow the case is kept: the
-    place, description, notes, photo and address are None.
+    ``masked``: a personal category (``Category.personal``: disputes, petitions,
+    help requests) the reader is not responsible for; only what the reporter
+    needs to follow the case is kept: the point is the grid's representative
+    point (None without a grid), description, notes, photo, address and
+    building are None.
     """
 
     id: int
@@ -60,6 +67,11 @@ class ServiceRequest:
     media_url: str | None
     handling_level: Level
     agency: str | None
+    masked: bool = False
+
+    @property
+    def personal(self) -> bool:
+        return visibility.is_personal(self.category)
 
     @property
     def status(self) -> OpenClosed:
@@ -125,7 +137,8 @@ SELECT i.id, i.category, i.status, i.description, i.address, i.location_datum,
        i.handling_level,
        COALESCE(t.at, i.closed_at, i.reported_at) AS updated_at,
        CASE WHEN t.action <> 'reported' THEN t.note END AS status_notes,
-       i.media_url,
+       i.media_url, g.code AS grid_code,
+       ST_X(ST_PointOnSurface(g.geom)) AS grid_lon, ST_Y(ST_PointOnSurface(g.geom)) AS grid_lat,
        CASE i.handling_level
          WHEN 'grid' THEN g.name WHEN 'community' THEN c.name
          WHEN 'subdistrict' THEN s.name ELSE d.name END AS agency
@@ -147,7 +160,7 @@ def _building_of(location_datum: str | None) -> int | None:
     return None
 
 
-def _request(row: Any) -> ServiceRequest:
+def _request(row: Any, viewer: Principal) -> ServiceRequest:
     request = ServiceRequest(
         id=int(row.id),
         category=row.category,
@@ -165,51 +178,65 @@ def _request(row: Any) -> ServiceRequest:
         handling_level=Level(row.handling_level),
         agency=row.agency,
     )
-    if request.category not in PERSONAL_CATEGORIES:
+    if visibility.in_full(viewer, row.grid_code, request.category):
         return request
     return replace(
         request,
         description=None,
         address=None,
         building_id=None,
-        lon=None,
-        lat=None,
+        lon=None if row.grid_lon is None else float(row.grid_lon),
+        lat=None if row.grid_lat is None else float(row.grid_lat),
         status_notes=None,
         media_url=None,
+        masked=True,
     )
 
 
-def service_requests_by_id(session: Session, ids: Sequence[int]) -> list[ServiceRequest]:
-    """The requests with these ids, in the order asked; ids that do not exist are left out.
+def service_requests_by_id(
+    session: Session, ids: Sequence[int], viewer: Principal
+) -> list[ServiceRequest]:
+    """The requests with these ids that ``viewer`` may see, in the order asked; ids that do
+    not exist or are out of their reach are left out alike.
 
     Requests of personal categories are answered too (the reporter follows the
-    case by its id) but without place, description or notes.
+    case by its id), masked unless the viewer is responsible for them.
     """
     if not ids:
         return []
     rows = session.execute(
         text(_SELECT + " WHERE i.id = ANY(:ids)"), {"ids": [int(i) for i in ids]}
     ).all()
-    by_id = {int(r.id): _request(r) for r in rows}
+    by_id = {
+        int(r.id): _request(r, viewer)
+        for r in rows
+        if visibility.reaches(viewer, r.grid_code, r.category)
+    }
     return [by_id[i] for i in ids if i in by_id]
 
 
-def list_service_requests(session: Session, where: RequestFilter) -> list[ServiceRequest]:
-    """Requests reported in ``[start, end]`` matching the filters, newest first.
+def list_service_requests(
+    session: Session, where: RequestFilter, viewer: Principal
+) -> list[ServiceRequest]:
+    """Requests reported in ``[start, end]`` matching the filters that ``viewer`` may see,
+    newest first.
 
     Order is by report time then id, both descending, so pages never overlap.
     Requests of personal categories (disputes, petitions, help requests) are
-    never listed: a public list would map where people in need live.
+    listed only to those responsible for them, never masked: a list of snapped
+    points would still map which grids people in need live in.
     """
     if where.limit < 1 or where.offset < 0:
         raise InvalidParameterError("a page needs a positive size and a non-negative offset")
+    scope = Scope.of(viewer)
     clauses = [
         "i.reported_at >= :start",
         "i.reported_at <= :end",
-        "i.category <> ALL(:personal)",
+        scope.reach_sql("g.code", "i.category"),
+        scope.full_sql("g.code", "i.category"),
     ]
     params: dict[str, Any] = {
-        "personal": sorted(PERSONAL_CATEGORIES),
+        **scope.params(),
         "start": where.start,
         "end": where.end,
         "limit": where.limit,
@@ -239,4 +266,4 @@ def list_service_requests(session: Session, where: RequestFilter) -> list[Servic
         ),
         params,
     ).all()
-    return [_request(r) for r in rows]
+    return [_request(r, viewer) for r in rows]

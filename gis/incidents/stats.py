@@ -26,6 +26,7 @@ from gis.areas.hierarchy import AreaTables, grid_values, load_areas, roll_up
 from gis.errors import InvalidParameterError
 from gis.incidents.catalogue import UnknownCategoryError, codes_under, top_level
 from gis.incidents.catalogue import category as catalogue_category
+from gis.incidents.visibility import keeps_row
 from gis.localtime import Moment, period
 
 #: Statuses that count as closed (核查结案, then 综合评价).
@@ -405,6 +406,7 @@ def incident_counts(
     level: Level | str = "grid",
     category: str | None = None,
     areas: AreaTables | None = None,
+    within: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """Incidents reported in ``[start, end)`` per area of ``level``, zeros included.
 
@@ -418,11 +420,26 @@ def incident_counts(
     one ``category`` asked for; a top-level code includes its subclasses).
     ``df.attrs["incidents_without_grid"]`` counts incidents of the period
     that fall in no current grid.
+
+    ``within``: keep only the rows of areas under these codes (a caller's
+    areas, ``gis.incidents.visibility.statistics_areas``); rates are those of
+    the whole area either way. Incidents without a grid are in none of them,
+    so ``incidents_without_grid`` is then 0.
     """
     lvl = check_level(level)
     areas = areas or load_areas(conn)
     counts = load_grid_counts(conn, areas, start, end, category)
-    return count_table(areas, counts, lvl)
+    return rows_within(count_table(areas, counts, lvl), within)
+
+
+def rows_within(df: pd.DataFrame, within: tuple[str, ...] | None) -> pd.DataFrame:
+    """The rows of ``df`` whose ``code`` lies under one of ``within`` (None: all of them)."""
+    if within is None:
+        return df
+    keep = df["code"].astype(str).map(lambda code: keeps_row(code, within))
+    narrowed = df[keep.to_numpy(dtype=bool)].reset_index(drop=True)
+    narrowed.attrs = {**df.attrs, "incidents_without_grid": 0}
+    return narrowed
 
 
 def to_csv(df: pd.DataFrame, path: str | Path) -> Path:

@@ -32,6 +32,7 @@ from gis.coverage.live import snapshot
 from gis.coverage.store import build_coverage
 from gis.geo.datum import GCJ02, from_wgs84
 from gis.settings import ServerSettings
+from tests.accounts import committed_headers, login_headers
 from tests.coverage_district import (
     GRIDS,
     KINDERGARTENS,
@@ -484,7 +485,7 @@ def small_limit_client(engine: Engine, db: Session, small_district: Any) -> Iter
     settings = ServerSettings.model_validate({"GRIDMAP_MAX_UPLOAD_BYTES": 300})
     app = create_app(settings, engine=engine)
     app.dependency_overrides[get_session] = lambda: db
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=login_headers(db, "planner-413", "planner")) as test_client:
         yield test_client
 
 
@@ -531,7 +532,7 @@ def test_openapi_documents_the_write_and_coverage_endpoints(client: TestClient) 
 @pytest.fixture(scope="module")
 def demo_client(demo_engine: Engine) -> Iterator[TestClient]:
     app = create_app(ServerSettings(), engine=demo_engine)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=committed_headers(demo_engine, "planner")) as test_client:
         yield test_client
 
 
@@ -632,7 +633,7 @@ def lattice(server_url: str) -> Iterator[LatticeDistrict]:
 @pytest.fixture(scope="module")
 def lattice_client(lattice: LatticeDistrict) -> Iterator[TestClient]:
     app = create_app(ServerSettings(), engine=lattice.engine)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=committed_headers(lattice.engine)) as test_client:
         yield test_client
 
 

@@ -4,8 +4,11 @@ Writes run on a committed database of their own (``tests.coverage_district``'s
 lattice district: grids 001 and 002 in the west community, 001 in the east
 one) with a primary grid manager on the west grid 001 and one building with a
 known address; the handlers commit, which the read-only demo database must
-not see. Each test files at its own point and lists with a small ``bbox``
-around it, so one test's requests never show up in another's list.
+not see. The client is the city hotline: an API key with the ``open311`` and
+``incidents:read`` scopes, sent as X-API-Key (or as the spec's ``api_key``
+form field); steps of the closed loop and full reads are an admin's. Each
+test files at its own point and lists with a small ``bbox`` around it, so
+one test's requests never show up in another's list.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from api.app import create_app
+from gis.accounts import keys
 from gis.geo.datum import GCJ02, from_wgs84
 from gis.incidents.catalogue import CATEGORIES, PERSONAL_CATEGORIES
 from gis.settings import ServerSettings
+from tests.accounts import committed_headers
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 from tests.http_checks import assert_error, ok
 
@@ -33,7 +39,7 @@ with warnings.catch_warnings():
 V2 = "/open311/v2"
 MANAGER = "赵网格员"
 ADDRESS = "东苑小区7号楼"
-SECRET_KEY = "hotline-12345-secret"
+HOTLINE = "热线"
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +64,23 @@ def building(district: LatticeDistrict) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def client(district: LatticeDistrict) -> Iterator[TestClient]:
+def hotline_key(district: LatticeDistrict) -> str:
+    """The city hotline's key (committed): files requests and reads their status."""
+    with Session(district.engine) as session:
+        _, key = keys.create_key(session, HOTLINE, ("open311", "incidents:read"))
+        session.commit()
+    return key
+
+
+@pytest.fixture(scope="module")
+def admin(district: LatticeDistrict) -> dict[str, str]:
+    return committed_headers(district.engine)
+
+
+@pytest.fixture(scope="module")
+def client(district: LatticeDistrict, hotline_key: str) -> Iterator[TestClient]:
     app = create_app(ServerSettings(), engine=district.engine)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers={"X-API-Key": hotline_key}) as test_client:
         yield test_client
 
 
@@ -96,8 +116,8 @@ def near(lon: float, lat: float, d: float = 0.0005) -> str:
     return f"{lon - d},{lat - d},{lon + d},{lat + d}"
 
 
-def incident(client: TestClient, request_id: str) -> dict[str, Any]:
-    return dict(ok(client.get(f"/api/v1/incidents/{request_id}")))
+def incident(client: TestClient, request_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    return dict(ok(client.get(f"/api/v1/incidents/{request_id}", headers=headers)))
 
 
 # --------------------------------------------------------------------------- services
@@ -139,13 +159,16 @@ def test_unknown_service_definition_is_404(client: TestClient) -> None:
 # --------------------------------------------------------------------------- a client's flow
 
 
-def test_a_client_lists_services_files_a_request_and_reads_it_back(client: TestClient) -> None:
+def test_a_client_lists_services_files_a_request_and_reads_it_back(
+    client: TestClient, hotline_key: str, admin: dict[str, str]
+) -> None:
     services = ok(client.get(f"{V2}/services.json"))
     code = next(s["service_code"] for s in services if s["service_name"] == "暴露垃圾")
     attributes = ok(client.get(f"{V2}/services/{code}.json"))["attributes"]
     assert "datum" in [a["code"] for a in attributes]
     response = client.post(
         f"{V2}/requests.json",
+        headers={"X-API-Key": ""},  # the spec's api_key field alone
         data={
             "service_code": code,
             "lat": "36.745",
@@ -158,7 +181,7 @@ def test_a_client_lists_services_files_a_request_and_reads_it_back(client: TestC
             "first_name": "明",
             "last_name": "李",
             "device_id": "dev-42",
-            "api_key": SECRET_KEY,
+            "api_key": hotline_key,
             "jurisdiction_id": "370705",
         },
     )
@@ -184,41 +207,57 @@ def test_a_client_lists_services_files_a_request_and_reads_it_back(client: TestC
     assert record["updated_datetime"] == record["requested_datetime"]
 
     # It is an incident like any other: routed to the grid and its manager.
-    stored = incident(client, request_id)
+    stored = incident(client, request_id, admin)
     assert (stored["grid_code"], stored["handler"]["name"]) == (GRIDS[0], MANAGER)
     assert (stored["source"], stored["status"]) == ("app", "reported")
     # Contact fields and the api_key itself are kept nowhere a GET can reach.
-    history = client.get(f"/api/v1/incidents/{request_id}/history").text
+    history = client.get(f"/api/v1/incidents/{request_id}/history", headers=admin).text
     everything = " ".join(
         [str(record), str(stored), history, client.get(f"{V2}/requests/{request_id}.xml").text]
     )
-    for secret in ("resident@example.cn", "13912345678", "dev-42", SECRET_KEY, "李"):
+    for secret in ("resident@example.cn", "13912345678", "dev-42", hotline_key, "李"):
         assert secret not in everything
-    actor = ok(client.get(f"/api/v1/incidents/{request_id}/history"))["history"][0]["actor"]
-    assert actor.startswith("open311:key-") and len(actor) == len("open311:key-") + 12
-
-
-def test_without_an_api_key_the_actor_is_anonymous(client: TestClient) -> None:
-    request_id = filed_id(client, 119.105, 36.7425, **{"attribute[source]": "hotline"})
     [first] = ok(client.get(f"/api/v1/incidents/{request_id}/history"))["history"]
-    assert first["actor"] == "open311:anonymous"
-    assert incident(client, request_id)["source"] == "hotline"
+    assert first["actor"] == f"key:{HOTLINE}"
 
 
-def test_gcj02_lands_in_the_same_grid_as_its_wgs84_truth(client: TestClient) -> None:
+def test_filing_needs_an_open311_key(
+    client: TestClient, district: LatticeDistrict, admin: dict[str, str]
+) -> None:
+    form = {"service_code": "exposed_garbage", "lat": "36.7425", "long": "119.105"}
+    nobody = client.post(f"{V2}/requests.json", headers={"X-API-Key": ""}, data=form)
+    open311_error(nobody, 401, "API key")
+    wrong = client.post(
+        f"{V2}/requests.json", headers={"X-API-Key": ""}, data={**form, "api_key": "gm_x_y"}
+    )
+    open311_error(wrong, 401, "unknown, expired or revoked")
+    with Session(district.engine) as session:
+        _, reader = keys.create_key(session, "大数据中心", ("incidents:read",))
+        session.commit()
+    not_scoped = client.post(f"{V2}/requests.json", headers={"X-API-Key": reader}, data=form)
+    open311_error(not_scoped, 403, "open311")
+    people = client.post(f"{V2}/requests.json", headers={"X-API-Key": "", **admin}, data=form)
+    open311_error(people, 403, "admin role may not")
+    request_id = filed_id(client, 119.105, 36.7425, **{"attribute[source]": "hotline"})
+    assert incident(client, request_id, admin)["source"] == "hotline"
+
+
+def test_gcj02_lands_in_the_same_grid_as_its_wgs84_truth(
+    client: TestClient, admin: dict[str, str]
+) -> None:
     truth = (119.1235, 36.708)  # west grid 001, 150 m west of the 119.125 boundary
     x, y = from_wgs84([truth[0]], [truth[1]], GCJ02)
     gcj = (float(x[0]), float(y[0]))
     assert gcj[0] > 119.125  # read as WGS84 it would lie in grid 002
     wgs_id = filed_id(client, *truth)
     gcj_id = filed_id(client, gcj[0], gcj[1], **{"attribute[datum]": "gcj02"})
-    assert incident(client, wgs_id)["grid_code"] == GRIDS[0]
-    assert incident(client, gcj_id)["grid_code"] == GRIDS[0]
-    assert incident(client, gcj_id)["location_datum"] == "gcj02"
+    assert incident(client, wgs_id, admin)["grid_code"] == GRIDS[0]
+    assert incident(client, gcj_id, admin)["grid_code"] == GRIDS[0]
+    assert incident(client, gcj_id, admin)["location_datum"] == "gcj02"
     record = one(client, gcj_id)
     assert (record["long"], record["lat"]) == pytest.approx(truth, abs=1e-6)  # WGS84 out
     # The same point sent without its datum is routed where WGS84 puts it.
-    assert incident(client, filed_id(client, *gcj))["grid_code"] == GRIDS[1]
+    assert incident(client, filed_id(client, *gcj), admin)["grid_code"] == GRIDS[1]
 
 
 def test_multipart_is_accepted_too(client: TestClient) -> None:
@@ -321,24 +360,28 @@ def test_unknown_ids_and_jurisdictions_are_404(client: TestClient) -> None:
     open311_error(in_query, 404, "110101")
 
 
-def test_fastapi_validation_and_formats_answer_in_open311_shape(client: TestClient) -> None:
+def test_fastapi_validation_and_formats_answer_in_open311_shape(
+    client: TestClient, admin: dict[str, str]
+) -> None:
     open311_error(client.get(f"{V2}/requests.json?page=0"), 400, "page")
     open311_error(client.get(f"{V2}/requests.json?page_size=5000"), 400, "page_size")
     open311_error(client.get(f"{V2}/services.csv"), 400, ".json or .xml")
     open311_error(client.delete(f"{V2}/services.json"), 405)
     # The rest of the API keeps its own error shape.
-    assert_error(client.get("/api/v1/incidents/99999999"), 404)
-    assert_error(client.get("/api/v1/incidents?limit=0"), 400)
+    assert_error(client.get("/api/v1/incidents/99999999", headers=admin), 404)
+    assert_error(client.get("/api/v1/incidents?limit=0", headers=admin), 400)
 
 
 # --------------------------------------------------------------------------- GET requests
 
 
-def test_status_maps_open_and_closed_and_notes_follow_the_last_step(client: TestClient) -> None:
+def test_status_maps_open_and_closed_and_notes_follow_the_last_step(
+    client: TestClient, admin: dict[str, str]
+) -> None:
     lon, lat = 119.135, 36.745
     kept, cancelled = filed_id(client, lon, lat), filed_id(client, lon + 0.0001, lat)
-    body = {"action": "cancel", "actor": MANAGER, "expected_version": 1, "note": "重复上报"}
-    ok(client.post(f"/api/v1/incidents/{cancelled}/transitions", json=body))
+    body = {"action": "cancel", "expected_version": 1, "note": "重复上报"}
+    ok(client.post(f"/api/v1/incidents/{cancelled}/transitions", json=body, headers=admin))
     record = one(client, cancelled)
     assert (record["status"], record["status_notes"]) == ("closed", "重复上报")
     steps = ok(client.get(f"/api/v1/incidents/{cancelled}/history"))["history"]
@@ -362,10 +405,11 @@ def test_status_maps_open_and_closed_and_notes_follow_the_last_step(client: Test
     # A case dispatched and closed through the loop: expected_datetime is its deadline.
     version = 1
     for action in ("accept", "dispatch"):
-        step = {"action": action, "actor": MANAGER, "expected_version": version}
-        version = ok(client.post(f"/api/v1/incidents/{kept}/transitions", json=step))["version"]
+        step = {"action": action, "expected_version": version}
+        moved = client.post(f"/api/v1/incidents/{kept}/transitions", json=step, headers=admin)
+        version = ok(moved)["version"]
     record = one(client, kept)
-    deadline = incident(client, kept)["deadline_at"]
+    deadline = incident(client, kept, admin)["deadline_at"]
     assert record["status"] == "open" and record["expected_datetime"] is not None
     assert dt.datetime.fromisoformat(record["expected_datetime"]) == dt.datetime.fromisoformat(
         deadline
@@ -373,9 +417,10 @@ def test_status_maps_open_and_closed_and_notes_follow_the_last_step(client: Test
 
 
 def test_personal_requests_are_never_listed_and_show_only_their_status(
-    client: TestClient,
+    client: TestClient, district: LatticeDistrict, admin: dict[str, str]
 ) -> None:
-    """A help request maps where a person in need lives: not for a public interface."""
+    """A help request maps where a person in need lives: not for a public interface. The key
+    sees it by id at its grid's representative point; the admin, responsible, in full."""
     lon, lat = 119.111, 36.711
     private = filed_id(
         client,
@@ -394,10 +439,23 @@ def test_personal_requests_are_never_listed_and_show_only_their_status(
     record = one(client, private)
     assert (record["status"], record["service_code"]) == ("open", "help_request")
     assert record["agency_responsible"] and record["requested_datetime"]
-    for hidden in ("description", "address", "address_id", "lat", "long", "media_url"):
+    for hidden in ("description", "address", "address_id", "media_url", "status_notes"):
         assert record[hidden] is None, hidden
+    with district.engine.connect() as conn:
+        grid_point = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grid"
+                " WHERE code = :c AND valid_to IS NULL) s"
+            ),
+            {"c": GRIDS[0]},
+        ).one()
+    assert (record["long"], record["lat"]) == pytest.approx(tuple(grid_point), abs=1e-6)
+    assert (record["long"], record["lat"]) != pytest.approx((lon, lat), abs=1e-6)
     # The case itself keeps everything for the people who handle it.
-    stored = incident(client, private)
+    [full] = ok(client.get(f"{V2}/requests/{private}.json", headers=admin))
+    assert full["description"] == "独居老人张某行动不便，需上门"
+    assert (full["long"], full["lat"]) == pytest.approx((lon, lat))
+    stored = incident(client, private, admin)
     assert stored["description"] == "独居老人张某行动不便，需上门"
     assert stored["media_url"] == "https://img.example.cn/p.jpg"
     [service] = ok(client.get(f"{V2}/services.json"))[-1:]
@@ -492,8 +550,9 @@ def test_openapi_documents_the_open311_endpoints(client: TestClient) -> None:
 
 @pytest.fixture(scope="module")
 def demo_client(demo_engine: Engine) -> Iterator[TestClient]:
+    """The demo's planner: every request of the district, none of personal categories."""
     app = create_app(ServerSettings(), engine=demo_engine)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=committed_headers(demo_engine, "planner")) as test_client:
         yield test_client
 
 

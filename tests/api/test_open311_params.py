@@ -55,16 +55,3 @@ def test_statuses_and_ids_parse_or_say_what_is_wrong() -> None:
         sr.parse_request_ids("1,-2")
     with pytest.raises(InvalidParameterError, match="at most 1000"):
         sr.parse_request_ids(",".join(str(i) for i in range(1, 1002)))
-
-
-def test_the_client_is_recorded_by_a_key_fingerprint_only() -> None:
-    def actor(key: str | None) -> str:
-        return sr.client_principal(key).actor
-
-    assert actor(None) == actor("  ") == "open311:anonymous"
-    fingerprint = actor("secret-key")
-    assert fingerprint.startswith("open311:key-") and "secret" not in fingerprint
-    assert fingerprint == actor(" secret-key ") != actor("other-key")
-    assert sr.client_principal("k").kind == "system" and sr.client_principal("k").has_scope(
-        "open311"
-    )
