@@ -101,7 +101,9 @@ def test_logins_are_throttled_after_repeated_failures(anonymous: Any, db: Sessio
             "/api/v1/auth/token", data={"username": "target", "password": "guess-guess"}
         )
         assert answer.status_code == 401
-    refused = anonymous.post("/api/v1/auth/token", data={"username": "target", "password": PASSWORD})
+    refused = anonymous.post(
+        "/api/v1/auth/token", data={"username": "target", "password": PASSWORD}
+    )
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
 
