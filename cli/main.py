@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import sys
 import time
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from cli.context import open_engine
+from cli.context import open_app_engines, open_engine
 from cli.errors import explained, fail
+from gis.accounts.accounts import role_name_zh
 from gis.coverage.catalogue import CATALOGUE
 from gis.db.embedded import EmbeddedPostgres
+from gis.demo.accounts import accounts_to_try
 from gis.demo.load import DemoCounts
-from gis.settings import DatabaseSettings, ServerSettings
+from gis.principal import Role
+from gis.settings import DatabaseSettings, DemoSettings, ServerSettings
 
 app = typer.Typer(
     help="Community grid management and service coverage on PostGIS.",
@@ -71,6 +76,7 @@ def _counts_table(counts: DemoCounts) -> Table:
         ("households 户", counts.households),
         ("staff 人员", counts.staff),
         ("incidents 事件", counts.incidents),
+        ("accounts 账号", counts.accounts),
     ):
         table.add_row(label, f"{value:,}")
     table.add_section()
@@ -101,26 +107,51 @@ def demo(
     port = port or server.port
     if serve:
         _check_port_free(host, port)
-    with open_engine() as engine:
+    chosen = DemoSettings().demo_password
+    password = chosen or secrets.token_urlsafe(12)
+    with open_app_engines() as (engine, app_engine):
         started = time.perf_counter()
         with progress_bars(sys.stderr.isatty()) as progress:
-            counts = load_demo(engine, progress=progress)
+            counts = load_demo(engine, progress=progress, password=password)
         out.print(_counts_table(counts))
         out.print(f"Demo ready in {time.perf_counter() - started:.1f} s.")
+        if counts.loaded_now:
+            with engine.connect() as conn:
+                _tell_accounts(accounts_to_try(conn), None if chosen else password)
         if serve:
-            _serve(engine, host, port)
+            _serve(app_engine, host, port)
+
+
+def _tell_accounts(accounts: list[tuple[str, str, str]], password: str | None) -> None:
+    """Say how to log in, once: the random password is not stored in clear anywhere."""
+    table = Table(title="演示账号 Demo accounts (log in at /login)", box=box.SIMPLE_HEAD)
+    table.add_column("用户名 username", no_wrap=True)
+    table.add_column("角色 role")
+    table.add_column("名称 name")
+    for username, role, name in accounts:
+        table.add_row(username, f"{role_name_zh(Role(role))} {role}", name)
+    out.print(table)
+    if password is None:
+        out.print("密码 Password: the one in GRIDMAP_DEMO_PASSWORD (every demo account has it).")
+        return
+    out.print(
+        "密码 Password of every demo account (shown this once; keep it, or set "
+        "GRIDMAP_DEMO_PASSWORD before the first `gridmap demo`, or change one with "
+        "`gridmap users reset-password USERNAME`):"
+    )
+    print(password)  # plain and unwrapped: meant to be copied
 
 
 @app.command()
 @explained
 def serve(port: PortOption = None, host: HostOption = None) -> None:
-    """Serve the web map and the HTTP API on the current database."""
+    """Serve the web map and the HTTP API on the current database (as the role gridmap_app)."""
     server = ServerSettings()
     host = host or server.host
     port = port or server.port
     _check_port_free(host, port)
-    with open_engine() as engine:
-        _serve(engine, host, port)
+    with open_app_engines() as (_, app_engine):
+        _serve(app_engine, host, port)
 
 
 def _cluster() -> EmbeddedPostgres:
@@ -188,6 +219,18 @@ def _register_import() -> None:
 
 _register_import()
 
+from cli.accounts_command import (  # noqa: E402
+    audit_command,
+    keys_app,
+    keys_create,
+    keys_list,
+    keys_revoke,
+    users_add,
+    users_app,
+    users_disable,
+    users_list,
+    users_reset_password,
+)
 from cli.coverage_command import coverage_command  # noqa: E402
 from cli.incidents_command import escalate_command, incidents_app, stats_command  # noqa: E402
 from cli.norms_command import norms_command  # noqa: E402
@@ -197,6 +240,18 @@ app.command("norms")(explained(norms_command))
 incidents_app.command("stats")(explained(stats_command))
 incidents_app.command("escalate")(explained(escalate_command))
 app.add_typer(incidents_app, name="incidents")
+for _name, _command in (
+    ("add", users_add),
+    ("list", users_list),
+    ("disable", users_disable),
+    ("reset-password", users_reset_password),
+):
+    users_app.command(_name)(explained(_command))
+for _name, _command in (("create", keys_create), ("list", keys_list), ("revoke", keys_revoke)):
+    keys_app.command(_name)(explained(_command))
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.command("audit")(explained(audit_command))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,6 +39,11 @@ class DatabaseSettings(BaseSettings):
 
     With ``DATABASE_URL`` unset the program runs its own cluster under
     ``GRIDMAP_DATA_DIR``; with it set, that server is used and nothing is started.
+    Migrations, imports and the CLI connect as the owner (``DATABASE_URL``); the
+    API server connects as the application's own role ``gridmap_app`` (no DDL, the
+    audit trail append-only, ``gis.db.roles``): on the embedded cluster with a
+    password kept in the data directory, on another server by
+    ``GRIDMAP_APP_DATABASE_URL`` (``DATABASE_URL`` as is when unset).
     ``GRIDMAP_DB_POOL_SIZE`` and ``GRIDMAP_DB_MAX_OVERFLOW`` size each engine's
     connection pool (connections are opened as needed, up to the pool size kept);
     uvicorn workers x (pool size + overflow) must stay below the server's
@@ -48,6 +53,7 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    app_database_url: str | None = Field(default=None, validation_alias="GRIDMAP_APP_DATABASE_URL")
     data_dir: Path = Field(default_factory=_default_data_dir, validation_alias="GRIDMAP_DATA_DIR")
     pg_bindir: Path | None = Field(default=None, validation_alias="GRIDMAP_PG_BINDIR")
     db_name: str = Field(default="gridmap", validation_alias="GRIDMAP_DB_NAME")
@@ -107,6 +113,19 @@ class ServerSettings(BaseSettings):
     @property
     def public_layer_names(self) -> frozenset[str]:
         return frozenset(p.strip() for p in self.public_layers.split(",") if p.strip())
+
+
+class DemoSettings(BaseSettings):
+    """The demo's accounts.
+
+    ``GRIDMAP_DEMO_PASSWORD``: the password every demo account gets when
+    `gridmap demo` first loads the district (at least 8 characters); unset, a
+    random one is made and printed once.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    demo_password: str | None = Field(default=None, validation_alias="GRIDMAP_DEMO_PASSWORD")
 
 
 class ImportSettings(BaseSettings):
