@@ -2,7 +2,9 @@
 
 ``create_app`` builds it; with no engine given, the lifespan connects to
 ``DATABASE_URL`` or starts the program's own PostGIS (and brings its schema up
-to date), and disposes of it at shutdown. Run it with
+to date as the owner), serves as the application's role ``gridmap_app``
+(``gis.db.roles``: ``GRIDMAP_APP_DATABASE_URL`` on another server) and
+disposes of its engine at shutdown. Run it with
 ``uvicorn --factory api.app:create_app``.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.pool import NullPool
 
 from api.error_docs import document_errors
 from api.errors import register_error_handlers, register_error_shape
@@ -37,6 +40,7 @@ from gis.db import schema
 from gis.db.embedded import EmbeddedPostgres, database_url
 from gis.db.engine import make_engine, make_sessionmaker
 from gis.db.probe import ServerProbe
+from gis.db.roles import app_database_url
 from gis.db.timeouts import bound_statements
 from gis.incidents.escalation import EscalationSweeper
 from gis.settings import DatabaseSettings, IncidentSettings, ServerSettings
@@ -121,10 +125,16 @@ def create_app(
             # Our own cluster may come back on another port (`gridmap db start` after a
             # crash, its port taken meanwhile): new connections follow its port file.
             follow = None if db.database_url else EmbeddedPostgres(db.data_dir).current_port
-            own_engine = make_engine(url, port=follow)
+            owner = make_engine(url, port=follow, poolclass=NullPool)
             try:
                 if not db.database_url:
-                    schema.upgrade(own_engine)  # our own cluster: keep it current
+                    schema.upgrade(owner)  # our own cluster: keep it current
+                # Serve as the application's role (no DDL, audit append-only), gis.db.roles.
+                app_url = app_database_url(db, owner)
+            finally:
+                owner.dispose()
+            own_engine = make_engine(app_url, port=follow)
+            try:
                 _attach_engine(app, own_engine)
                 with (
                     _coverage_kept_current(app),

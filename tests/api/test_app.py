@@ -1,8 +1,13 @@
-"""The app as deployed: its own engine from DATABASE_URL, OpenAPI, the map page."""
+"""The app as deployed: its own engine (as the role gridmap_app), OpenAPI, the map page."""
 
 from __future__ import annotations
 
+import shutil
+import stat
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +15,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.app import create_app
+from gis.db import schema
+from gis.db.embedded import EmbeddedPostgres
+from gis.db.engine import drop_database as drop_named_database
+from gis.db.engine import make_engine, recreate_database
+from gis.db.roles import APP_ROLE, connected_role, enable_app_login
 from gis.settings import DatabaseSettings, ServerSettings
-from tests.coverage_district import drop_database, fresh_coverage_database
+from tests.accounts import PASSWORD, committed_headers
+from tests.coverage_district import committed_lattice, drop_database, fresh_coverage_database
+from tests.http_checks import ok
 from tests.incident_cases import dispatched_case
 
 ENDPOINTS = {
@@ -26,18 +38,99 @@ ENDPOINTS = {
 }
 
 
-def test_app_connects_from_database_url_and_serves_an_empty_database(engine: Engine) -> None:
-    url = engine.url.render_as_string(hide_password=False)
+@pytest.fixture
+def empty_database(server_url: str) -> Iterator[Engine]:
+    """A migrated database of its own, holding nothing but what a test commits."""
+    engine = make_engine(recreate_database(server_url, "gridmap_app_empty"))
+    schema.upgrade(engine)
+    yield engine
+    engine.dispose()
+    drop_named_database(server_url, "gridmap_app_empty")
+
+
+def test_app_connects_from_database_url_and_serves_an_empty_database(
+    empty_database: Engine,
+) -> None:
+    url = empty_database.url.render_as_string(hide_password=False)
     database = DatabaseSettings.model_validate({"DATABASE_URL": url})
+    headers = committed_headers(empty_database)
     app = create_app(ServerSettings(), database=database)
     with TestClient(app) as client:
         assert client.get("/healthz").json()["status"] == "ok"
-        body = client.get("/api/v1/grids").json()
+        assert client.get("/api/v1/grids").status_code == 401
+        body = client.get("/api/v1/grids", headers=headers).json()
         assert (body["numberMatched"], body["features"]) == (0, [])
-        page = client.get("/")
+        page = client.get("/", headers=headers)
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert "暂无数据" in page.text
+        # Without GRIDMAP_APP_DATABASE_URL, the app connects with DATABASE_URL as it is.
+        assert connected_role(client.app.state.engine) == empty_database.url.username  # type: ignore[attr-defined]
+
+
+def test_the_app_serves_as_gridmap_app_from_its_setting(server_url: str, tmp_path: Path) -> None:
+    """Logging in, reporting, taking a step, adding a facility and reading the audit trail
+    need no right the application's role lacks."""
+    with committed_lattice(server_url, "gridmap_app_role") as district:
+        owner = district.engine
+        app_url = enable_app_login(owner, tmp_path / "app_password")
+        committed_headers(owner, "role-admin", "admin")  # the account; logged in over HTTP below
+        database = DatabaseSettings.model_validate(
+            {
+                "DATABASE_URL": owner.url.render_as_string(hide_password=False),
+                "GRIDMAP_APP_DATABASE_URL": app_url,
+            }
+        )
+        app = create_app(ServerSettings(), database=database, escalate=False)
+        with TestClient(app) as client:
+            assert connected_role(client.app.state.engine) == APP_ROLE  # type: ignore[attr-defined]
+            token = ok(
+                client.post(
+                    "/api/v1/auth/token", data={"username": "role-admin", "password": PASSWORD}
+                )
+            )["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            report = {
+                "category": "exposed_garbage",
+                "description": "暴露垃圾",
+                "source": "patrol",
+                "lon": 119.11,
+                "lat": 36.72,
+            }
+            case = ok(client.post("/api/v1/incidents", json=report, headers=headers), 201)
+            step = {"action": "accept", "expected_version": case["version"]}
+            url = f"/api/v1/incidents/{case['id']}/transitions"
+            accepted = ok(client.post(url, json=step, headers=headers))
+            assert accepted["status"] != case["status"]
+            facility = {"type": "kindergarten", "name": "角色幼儿园", "lon": 119.11, "lat": 36.71}
+            ok(client.post("/api/v1/facilities", json=facility, headers=headers), 201)
+            trail = ok(client.get("/api/v1/audit", params={"user": "role-admin"}, headers=headers))
+            assert "login" in {e["action"] for e in trail["entries"]}  # written as gridmap_app
+
+
+@pytest.fixture
+def own_data_dir() -> Iterator[Path]:
+    """A data directory the postgres user can reach (as root the cluster runs as postgres)."""
+    path = Path(tempfile.mkdtemp(prefix="gridmap-app-", dir="/tmp"))
+    yield path
+    EmbeddedPostgres(path).stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_on_its_own_cluster_the_app_migrates_as_owner_and_serves_as_gridmap_app(
+    own_data_dir: Path,
+) -> None:
+    database = DatabaseSettings.model_validate(
+        {"DATABASE_URL": None, "GRIDMAP_DATA_DIR": own_data_dir, "GRIDMAP_DB_NAME": "own"}
+    )
+    app = create_app(ServerSettings(), database=database, escalate=False)
+    with TestClient(app) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+        assert connected_role(client.app.state.engine) == APP_ROLE  # type: ignore[attr-defined]
+        assert client.get("/api/v1/grids").status_code == 401  # migrated: accounts exist
+    kept = own_data_dir / "app_password"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert EmbeddedPostgres(own_data_dir).running_port() is None  # stopped by who started it
 
 
 def test_openapi_lists_every_endpoint(client: TestClient) -> None:
@@ -85,11 +178,13 @@ def _served_level(
     (sweeping every 0.05 s when it sweeps)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRIDMAP_ESCALATION_INTERVAL_S", str(app_args.pop("interval", "0.05")))
+        headers = committed_headers(engine)
         app = create_app(ServerSettings(), **app_args)
         with TestClient(app) as client:
             deadline = time.monotonic() + seconds
             while True:
-                level: str = client.get(f"/api/v1/incidents/{incident_id}").json()["handling_level"]
+                response = client.get(f"/api/v1/incidents/{incident_id}", headers=headers)
+                level: str = ok(response)["handling_level"]
                 if level != "grid" or time.monotonic() > deadline:
                     return level
                 time.sleep(0.05)
