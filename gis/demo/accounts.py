@@ -53,3 +53,30 @@ def create_demo_accounts(conn: Connection, password: str) -> int:
         {"hash": password_hash},
     )
     return int(result.rowcount or 0)
+
+
+ROLES_TO_TRY = (
+    "admin",
+    "planner",
+    "district",
+    "subdistrict",
+    "community",
+    "grid_manager",
+    "mediator",
+)
+"""The order `gridmap demo` and the README list the demo's accounts in."""
+
+
+def accounts_to_try(conn: Connection) -> list[tuple[str, str, str]]:
+    """``(username, role, display name)`` of one account per role, the first by name:
+    what `gridmap demo` suggests logging in with."""
+    rows = conn.execute(
+        text(
+            """SELECT DISTINCT ON (role) username, role, display_name FROM account
+                WHERE disabled_at IS NULL AND role = ANY(:roles)
+                ORDER BY role, username"""
+        ),
+        {"roles": list(ROLES_TO_TRY)},
+    ).all()
+    found = {r.role: (r.username, r.role, r.display_name) for r in rows}
+    return [found[role] for role in ROLES_TO_TRY if role in found]

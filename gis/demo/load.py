@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -50,7 +50,9 @@ class DemoCounts:
     """What the database holds for the demo district (current versions only).
 
     ``households`` is the sum over grids; ``facilities_by_type`` lists every
-    catalogue type, with 0 where none is stored.
+    catalogue type, with 0 where none is stored; ``accounts`` every account
+    that can log in. ``loaded_now``: this call loaded the district (and made
+    its accounts), rather than finding it loaded.
     """
 
     subdistricts: int
@@ -61,6 +63,8 @@ class DemoCounts:
     staff: int
     facilities_by_type: dict[str, int]
     incidents: int
+    accounts: int = 0
+    loaded_now: bool = field(default=False, compare=False)
 
 
 def load_demo(
@@ -74,14 +78,18 @@ def load_demo(
     Returns the counts now in the database either way. Takes a few seconds to
     generate and a few to write; ``progress`` hears of each step. The district's
     accounts (``gis.demo.accounts``) get ``password``; without one, a random one
-    nobody is told (reset one with ``gridmap users reset-password``).
+    nobody is told (reset one with ``gridmap users reset-password``). `gridmap
+    demo` passes ``GRIDMAP_DEMO_PASSWORD`` or prints the random one it made
+    when ``loaded_now`` says the accounts were made by this call.
     """
     advance = progress("Demo district 奎文区", _STEPS)
+    loaded_now = False
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         if _district_exists(conn):
             advance(_STEPS, description="Demo district 奎文区 already loaded")
         else:
+            loaded_now = True
             advance(1, description="Reading the Kuiwen boundary and divisions")
             boundary, divisions = read_inputs()
             advance(1, description="Generating subdistricts, communities, grids, buildings")
@@ -89,7 +97,7 @@ def load_demo(
             _write(conn, demo, advance)
             create_demo_accounts(conn, password or secrets.token_urlsafe(18))
             advance(1, description="Demo district 奎文区 loaded")
-    return demo_counts(engine)
+    return replace(demo_counts(engine), loaded_now=loaded_now)
 
 
 def demo_counts(engine: Engine) -> DemoCounts:
@@ -128,6 +136,9 @@ def demo_counts(engine: Engine) -> DemoCounts:
             ),
             prefix,
         ).scalar_one()
+        accounts = conn.execute(
+            text("SELECT count(*) FROM account WHERE disabled_at IS NULL")
+        ).scalar_one()
         by_type = dict.fromkeys((spec.code for spec in CATALOGUE), 0)
         for code, n in conn.execute(
             text(
@@ -147,6 +158,7 @@ def demo_counts(engine: Engine) -> DemoCounts:
         staff=int(staff),
         facilities_by_type=by_type,
         incidents=int(incidents),
+        accounts=int(accounts),
     )
 
 

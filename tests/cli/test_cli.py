@@ -5,9 +5,14 @@ from __future__ import annotations
 import socket
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from cli.main import app
+from gis.accounts.logins import check_password
+from gis.db import schema
+from gis.db.engine import drop_database, make_engine, recreate_database
+from gis.principal import Role
 
 runner = CliRunner()
 
@@ -15,7 +20,7 @@ runner = CliRunner()
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "serve", "import", "db"):
+    for command in ("demo", "serve", "import", "db", "users", "keys", "audit"):
         assert command in result.output
 
 
@@ -52,3 +57,33 @@ def test_demo_on_a_loaded_database_loads_nothing_and_prints_counts(demo_engine: 
     assert result.exit_code == 0, result.output
     assert "370705" in result.output
     assert "grids" in result.output
+    assert "accounts" in result.output
+    assert "Password" not in result.output  # told once, when the accounts were made
+
+
+def test_demo_prints_its_random_password_once_with_accounts_to_try(server_url: str) -> None:
+    engine = make_engine(recreate_database(server_url, "gridmap_cli_demo"))
+    try:
+        schema.upgrade(engine)
+        env = {
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "GRIDMAP_DEMO_PASSWORD": "",
+            "COLUMNS": "200",
+        }
+        first = runner.invoke(app, ["demo", "--no-serve"], env=env)
+        assert first.exit_code == 0, first.output
+        password = first.stdout.rstrip("\n").splitlines()[-1]
+        assert len(password) >= 16 and " " not in password
+        for username in ("admin", "planner", "district", "subdistrict-", "community-", "grid-"):
+            assert username in first.stdout
+        with Session(engine) as session:
+            assert check_password(session, "admin", password).role is Role.ADMIN
+            grid = first.stdout.split("grid-", 1)[1].split()[0]
+            assert check_password(session, f"grid-{grid}", password).role is Role.GRID_MANAGER
+            session.rollback()
+        again = runner.invoke(app, ["demo", "--no-serve"], env=env)
+        assert again.exit_code == 0, again.output
+        assert password not in again.output and "Password" not in again.output
+    finally:
+        engine.dispose()
+        drop_database(server_url, "gridmap_cli_demo")
