@@ -119,6 +119,7 @@ def demo(
             with engine.connect() as conn:
                 _tell_accounts(accounts_to_try(conn), None if chosen else password)
         if serve:
+            engine.dispose()  # the owner's connections close; the server's role serves
             _serve(app_engine, host, port)
 
 
@@ -150,7 +151,8 @@ def serve(port: PortOption = None, host: HostOption = None) -> None:
     host = host or server.host
     port = port or server.port
     _check_port_free(host, port)
-    with open_app_engines() as (_, app_engine):
+    with open_app_engines() as (owner, app_engine):
+        owner.dispose()  # the owner's connections close; the server's role serves
         _serve(app_engine, host, port)
 
 
