@@ -1,6 +1,7 @@
 # The two commands of the README. Both install what is missing first.
 .PHONY: demo test lint bootstrap bootstrap-dev
 
+# GRIDMAP_DEMO_PASSWORD=... make demo chooses the demo accounts' password (else one is printed once).
 demo: bootstrap
 	.venv/bin/gridmap demo
 

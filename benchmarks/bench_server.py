@@ -1,13 +1,20 @@
-"""The PostGIS a benchmark runs on: DATABASE_URL if set, else a throwaway cluster in /tmp.
+"""The PostGIS a benchmark runs on (DATABASE_URL if set, else a throwaway cluster in /tmp),
+and the credentials its clients call the API with.
 
 The scripts in this folder import it as ``from bench_server import ...``: they
 run as ``.venv/bin/python benchmarks/x.py``, which puts this folder first on
 ``sys.path`` (ruff's isort knows it as a local module, see pyproject.toml).
+
+Every API route but /healthz and the catalogues needs a login or a key, and who
+acts is the one logged in (no ``actor`` in a body): a benchmark makes accounts
+or keys in its own database and sends their bearer token or key.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,7 +22,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from gis.accounts import keys, logins
+from gis.accounts.accounts import add_account, get_account
 from gis.db.embedded import EmbeddedPostgres
+from gis.errors import NotFoundError
+
+LOGIN_LIFETIME = dt.timedelta(days=1)
+"""How long a benchmark's bearer logins last: longer than any run."""
 
 NO_FSYNC: dict[str, str] = {
     "fsync": "off",
@@ -88,3 +104,29 @@ def cpu_seconds(pids: Sequence[int]) -> float:
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total
+
+
+def bearer_headers(
+    engine: Engine, username: str = "bench-admin", role: str = "admin", area_code: str | None = None
+) -> dict[str, str]:
+    """The ``Authorization`` header of a new bearer login of ``username`` (made with a random
+    password if missing), committed to ``engine``'s database."""
+    with Session(engine) as session:
+        try:
+            account = get_account(session, username)
+        except NotFoundError:
+            account = add_account(
+                session, username, secrets.token_urlsafe(16), role, area_code=area_code
+            )
+        token = logins.open_login(session, account, "bearer", LOGIN_LIFETIME)
+        session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api_key(engine: Engine, name: str, scopes: Sequence[str]) -> str:
+    """A new API key with ``scopes`` for the whole district, committed (``X-API-Key``, or
+    Open311's ``api_key``)."""
+    with Session(engine) as session:
+        _, key = keys.create_key(session, name, scopes)
+        session.commit()
+    return key

@@ -9,8 +9,8 @@ schedule each, in three scenarios, one after the other in the same run:
 
 * floor: GET /healthz alone (framework, loopback, one database round trip on the
   probe's own connection, no worker thread): what any request costs at least;
-* reports: POST /api/v1/incidents, random points well inside random grids
-  (30 % sent as GCJ-02), random categories;
+* reports: POST /api/v1/incidents as logged-in district staff (a bearer token),
+  random points well inside random grids (30 % sent as GCJ-02), random categories;
 * mix: half reads (an incident list of one grid, one incident, one grid's
   detail), a fifth reports, the rest closed-loop steps (accept, dispatch,
   handle, feedback, verify, evaluate) each user takes on its own reports,
@@ -47,7 +47,7 @@ from sqlalchemy import text
 
 from gis.db.embedded import free_port
 
-from bench_server import server
+from bench_server import bearer_headers, server
 from incident_post_bench import ROOT, app_server, demo_database, reports, server_options
 
 console = Console(width=160)
@@ -129,6 +129,9 @@ def main() -> None:
                 )
                 ids = list(conn.scalars(text("SELECT id FROM incident ORDER BY 1")))
                 before = conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
+            # Who acts is the login: district staff report and handle, admin verifies.
+            login = bearer_headers(engine, "bench-staff", "district", "370705")
+            checker = bearer_headers(engine, "bench-checker", "admin")
         port = free_port()
         with app_server(url, port, args.workers, args.app_root, uvicorn) as proc:
             plan = {
@@ -139,6 +142,8 @@ def main() -> None:
                 "reports": [r.body.decode() for r in pool],
                 "grid_codes": grids,
                 "incident_ids": ids,
+                "headers": login,
+                "checker_headers": checker,
                 "p99_ms": args.p99_ms,
                 "step_s": args.step_s,
                 "warm_s": 1.0,

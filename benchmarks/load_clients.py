@@ -18,6 +18,10 @@ limit.
 
 Scenarios: ``floor`` (GET /healthz), ``reports`` (POST /api/v1/incidents)
 and ``mix`` (reads, reports and closed-loop steps on the user's own cases).
+
+Every request but /healthz carries a bearer login made by ``load_bench.py``:
+district staff report, read and take the steps up to feedback; another account
+(admin) verifies and evaluates, since whoever handled a case may not.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from bench_server import cpu_seconds  # noqa: E402
 
 WORKFLOW = ("accept", "dispatch", "handle", "feedback", "verify", "evaluate")
 """The closed loop a case of the mix goes through, one step per request."""
+CHECKED = frozenset({"verify", "evaluate"})
+"""Steps taken by the checker's login, not by the one that handled the case."""
 
 MIX: tuple[tuple[str, float], ...] = (
     ("list", 0.15),  # GET /api/v1/incidents?grid=…&limit=50 (a grid manager's list)
@@ -94,6 +100,10 @@ class Plan:
         self.cost_fraction: float = raw["cost_fraction"]
         self.cost_s: float = raw["cost_s"]
         self.bisections: int = raw["bisections"]
+        self.headers: dict[str, str] = raw["headers"]
+        """The login of district staff: reports, reads, steps up to feedback."""
+        self.checker_headers: dict[str, str] = raw["checker_headers"]
+        """The login that verifies and evaluates (not the one that handled)."""
         self.fixed: list[tuple[str, float, float]] = raw.get("fixed", [])
         """(scenario, rate, seconds) steps to run first (0/s: closed loop), e.g. to profile."""
         self.next_report = 0
@@ -123,11 +133,10 @@ class Client(FastHttpUser):
         USERS_STARTED += 1
         self.rng = random.Random(self.index)
         self.cases: deque[list[Any]] = deque()  # [id, version, next step index]
-        self.actor = f"bench-{self.index:02d}"
 
     def _send(self, kind: str) -> Callable[[], tuple[int, Any]]:
         """The request of this kind, as a call answering (status, decoded body or None)."""
-        client = self.client
+        client, login = self.client, PLAN.headers
         if kind == "floor":
             return lambda: (client.get("/healthz", name="GET /healthz").status_code, None)
         if kind == "report":
@@ -139,22 +148,25 @@ class Client(FastHttpUser):
         if kind == "list":
             code = PLAN.grid_codes[self.rng.randrange(len(PLAN.grid_codes))]
             url = f"/api/v1/incidents?grid={code}&limit=50"
-            return lambda: (client.get(url, name="GET /api/v1/incidents?grid").status_code, None)
+            name = "GET /api/v1/incidents?grid"
+            return lambda: (client.get(url, name=name, headers=login).status_code, None)
         if kind == "incident":
             i = PLAN.incident_ids[self.rng.randrange(len(PLAN.incident_ids))]
             url = f"/api/v1/incidents/{i}"
-            return lambda: (client.get(url, name="GET /api/v1/incidents/{id}").status_code, None)
+            name = "GET /api/v1/incidents/{id}"
+            return lambda: (client.get(url, name=name, headers=login).status_code, None)
         if kind == "grid":
             code = PLAN.grid_codes[self.rng.randrange(len(PLAN.grid_codes))]
             url = f"/api/v1/grids/{code}"
-            return lambda: (client.get(url, name="GET /api/v1/grids/{code}").status_code, None)
+            name = "GET /api/v1/grids/{code}"
+            return lambda: (client.get(url, name=name, headers=login).status_code, None)
         raise ValueError(kind)
 
     def _report(self) -> tuple[int, Any]:
         r = self.client.post(
             "/api/v1/incidents",
             data=PLAN.report_body(),
-            headers=JSON_HEADERS,
+            headers={**JSON_HEADERS, **PLAN.headers},
             name="POST /api/v1/incidents",
         )
         if r.status_code == 201:
@@ -165,16 +177,13 @@ class Client(FastHttpUser):
 
     def _step(self) -> tuple[int, Any]:
         case = self.cases[0]
-        body = {
-            "action": WORKFLOW[case[2]],
-            "actor": self.actor,
-            "expected_version": case[1],
-            "note": "bench",
-        }
+        action = WORKFLOW[case[2]]
+        body = {"action": action, "expected_version": case[1], "note": "bench"}
+        login = PLAN.checker_headers if action in CHECKED else PLAN.headers
         r = self.client.post(
             f"/api/v1/incidents/{case[0]}/transitions",
             data=json.dumps(body),
-            headers=JSON_HEADERS,
+            headers={**JSON_HEADERS, **login},
             name="POST /api/v1/incidents/{id}/transitions",
         )
         if r.status_code == 200:
