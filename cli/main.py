@@ -242,15 +242,13 @@ app.command("norms")(explained(norms_command))
 incidents_app.command("stats")(explained(stats_command))
 incidents_app.command("escalate")(explained(escalate_command))
 app.add_typer(incidents_app, name="incidents")
-for _name, _command in (
-    ("add", users_add),
-    ("list", users_list),
-    ("disable", users_disable),
-    ("reset-password", users_reset_password),
-):
-    users_app.command(_name)(explained(_command))
-for _name, _command in (("create", keys_create), ("list", keys_list), ("revoke", keys_revoke)):
-    keys_app.command(_name)(explained(_command))
+users_app.command("add")(explained(users_add))
+users_app.command("list")(explained(users_list))
+users_app.command("disable")(explained(users_disable))
+users_app.command("reset-password")(explained(users_reset_password))
+keys_app.command("create")(explained(keys_create))
+keys_app.command("list")(explained(keys_list))
+keys_app.command("revoke")(explained(keys_revoke))
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.command("audit")(explained(audit_command))
