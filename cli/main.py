@@ -17,10 +17,12 @@ from sqlalchemy.engine import make_url
 from cli.context import open_app_engines, open_engine
 from cli.errors import explained, fail
 from gis.accounts.accounts import role_name_zh
+from gis.accounts.passwords import check_strength
 from gis.coverage.catalogue import CATALOGUE
 from gis.db.embedded import EmbeddedPostgres
 from gis.demo.accounts import accounts_to_try
 from gis.demo.load import DemoCounts
+from gis.errors import GridmapError
 from gis.principal import Role
 from gis.settings import DatabaseSettings, DemoSettings, ServerSettings
 
@@ -108,6 +110,11 @@ def demo(
     if serve:
         _check_port_free(host, port)
     chosen = DemoSettings().demo_password
+    if chosen:
+        try:
+            check_strength(chosen)  # before the load, not at its end
+        except GridmapError as exc:
+            raise fail(f"GRIDMAP_DEMO_PASSWORD: {exc}") from None
     password = chosen or secrets.token_urlsafe(12)
     with open_app_engines() as (engine, app_engine):
         started = time.perf_counter()

@@ -87,3 +87,11 @@ def test_demo_prints_its_random_password_once_with_accounts_to_try(server_url: s
     finally:
         engine.dispose()
         drop_database(server_url, "gridmap_cli_demo")
+
+
+def test_a_demo_password_too_short_is_refused_before_anything_is_loaded() -> None:
+    result = runner.invoke(
+        app, ["demo", "--no-serve"], env={"GRIDMAP_DEMO_PASSWORD": "short", "DATABASE_URL": "x"}
+    )
+    assert result.exit_code == 1
+    assert "GRIDMAP_DEMO_PASSWORD" in result.output and "at least 8" in result.output
