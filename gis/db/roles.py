@@ -31,6 +31,9 @@ from gis.settings import DatabaseSettings
 APP_ROLE = "gridmap_app"
 """Created by migration 0007 (``gis/db/migrations/versions/0007_accounts_and_audit.py``)."""
 
+_LOCK_KEY = 370_705_007
+"""Transaction-level advisory lock taken while the role's login is set."""
+
 PASSWORD_FILE = "app_password"
 """The role's password, in the embedded cluster's data directory (mode 600)."""
 
@@ -80,6 +83,9 @@ def enable_app_login(owner: Engine, password_file: Path) -> str:
                 f"the database role {APP_ROLE} is missing: run `gridmap db migrate` "
                 "(migration 0007 creates it), then start again"
             )
+        # Several server processes starting at once (uvicorn --workers) take turns:
+        # concurrent ALTER ROLEs of one role fail with "tuple concurrently updated".
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         raw = conn.connection.driver_connection
         assert raw is not None
         statement = sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(

@@ -4,6 +4,7 @@ trail or the schema; nobody can rewrite the audit trail."""
 from __future__ import annotations
 
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,3 +118,29 @@ def test_another_server_is_used_as_the_settings_say(engine: Engine, tmp_path: Pa
     url = make_url(app_database_url(own, engine))
     assert url.username == APP_ROLE
     assert url.password == (tmp_path / "app_password").read_text().strip()
+
+
+def test_servers_starting_together_agree_on_one_password(engine: Engine, tmp_path: Path) -> None:
+    """uvicorn --workers N: every worker's lifespan gives the role its login at once."""
+    kept = tmp_path / "app_password"
+    urls: list[str] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            urls.append(enable_app_login(engine, kept))
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=start) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == [] and len(set(urls)) == 1 and len(urls) == 8
+    app = make_engine(urls[0])
+    try:
+        assert connected_role(app) == APP_ROLE
+    finally:
+        app.dispose()
+    assert [p.name for p in tmp_path.iterdir()] == ["app_password"]  # no temporary file left
