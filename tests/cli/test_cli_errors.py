@@ -54,6 +54,12 @@ def _free_port() -> int:
         ["norms"],
         ["incidents", "stats"],
         ["incidents", "escalate"],
+        ["users", "list"],
+        ["users", "disable", "someone"],
+        ["keys", "list"],
+        ["keys", "create", "--name", "hotline", "--scopes", "open311"],
+        ["keys", "revoke", "hotline"],
+        ["audit"],
     ],
     ids=lambda c: " ".join(c[:2]),
 )
