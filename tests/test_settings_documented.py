@@ -32,11 +32,23 @@ def source_files() -> list[Path]:
     return [path for path in files if path.resolve() != Path(__file__).resolve()]
 
 
+BROWSER_GLOBAL = re.compile(r"window\.(GRIDMAP_[A-Z0-9_]*[A-Z0-9])\b")
+
+
+def browser_globals() -> set[str]:
+    """The pages' ``window.GRIDMAP_*`` objects: a test may name one without ``window.``."""
+    names: set[str] = set()
+    for path in (ROOT / "api" / "static" / "js").glob("*.js"):
+        names.update(BROWSER_GLOBAL.findall(path.read_text(encoding="utf-8")))
+    return names
+
+
 def names_in_code() -> dict[str, list[str]]:
     """Each environment variable named in the code, with the files that name it."""
     found: dict[str, list[str]] = {}
+    pages = browser_globals()
     for path in source_files():
-        for name in sorted(set(ENV_NAME.findall(path.read_text(encoding="utf-8")))):
+        for name in sorted(set(ENV_NAME.findall(path.read_text(encoding="utf-8"))) - pages):
             found.setdefault(name, []).append(str(path.relative_to(ROOT)))
     return found
 
@@ -59,6 +71,7 @@ def test_the_scan_sees_the_settings_module() -> None:
     found = names_in_code()
     assert {"DATABASE_URL", "GRIDMAP_PORT", "XDG_DATA_HOME"} <= found.keys()
     assert not any(name.startswith(("GRIDMAP_COVERAGE", "GRIDMAP_INCIDENTS")) for name in found)
+    assert {"GRIDMAP_COVERAGE", "GRIDMAP_INCIDENTS", "GRIDMAP_WORKLIST"} <= browser_globals()
 
 
 def test_every_environment_variable_is_documented() -> None:
