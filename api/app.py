@@ -35,6 +35,7 @@ from api.routes import (
     open311,
     web,
 )
+from gis.accounts import audit
 from gis.coverage.live import CoverageService
 from gis.db import schema
 from gis.db.embedded import EmbeddedPostgres, database_url
@@ -78,7 +79,8 @@ def _overdue_cases_escalated(engine: Engine, incident_settings: IncidentSettings
     if incident_settings.escalation_interval_s <= 0:
         yield
         return
-    sweeper = EscalationSweeper(engine, incident_settings.escalation_interval_s)
+    interval = incident_settings.escalation_interval_s
+    sweeper = EscalationSweeper(engine, interval, audit=audit.record)
     sweeper.start()
     try:
         yield

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
+from gis.accounts import audit
 from gis.areas.codes import Level
 from gis.incidents.escalation import sweep_once
 from gis.incidents.stats import incident_counts, to_csv
@@ -138,7 +139,7 @@ def escalate_command(
     """
     at = as_instant(now) if now is not None else utc_now()
     with open_engine() as engine, err.status("Escalating overdue cases ..."):
-        result = sweep_once(engine, at)
+        result = sweep_once(engine, at, audit=audit.record)
     if result.skipped:
         out.print("Another escalation sweep is running (the server's); nothing done.")
         return

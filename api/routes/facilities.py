@@ -12,6 +12,10 @@ A facility answers with an ``ETag`` and its ``version``; a change or a close
 must name the version it is based on (``If-Match``, or ``expected_version``
 for clients that cannot set headers), see ``api.preconditions``: two planners
 who read the same version cannot both write, the second is told to reload.
+
+Only the roles of ``access.FACILITY_EDIT`` write; each write is audited
+(``facility.create``, ``facility.update``, ``facility.delete``) in its own
+transaction, with the facility's community as its area.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import access
+from api.audited import record_write
 from api.bodies import invalid_body, json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import INT4_MAX, Finite, Int4, LonLatDatum, Text, column_length
@@ -33,6 +38,8 @@ from gis.coverage.live import CoverageService
 from gis.db.engine import translate_integrity_errors
 from gis.db.models import FacilityType
 from gis.geo.datum import WGS84
+from gis.geo.geojson import Feature
+from gis.principal import Principal
 
 router = APIRouter(
     route_class=ReadRetryRoute,
@@ -263,10 +270,18 @@ def get_facility(session: SessionDep, facility_id: FacilityId) -> GeoJSONRespons
     return _answer(session, facility_id)
 
 
+Editor = Annotated[Principal, Depends(access.FACILITY_EDIT)]
+"""Who changes facilities (audited by name)."""
+
+
 def _answer(
-    session: SessionDep, facility_id: int, status_code: int = 200, **headers: str
+    session: SessionDep,
+    facility_id: int,
+    status_code: int = 200,
+    found: Feature | None = None,
+    **headers: str,
 ) -> GeoJSONResponse:
-    found = facilities.get_facility(session, facility_id)
+    found = found or facilities.get_facility(session, facility_id)
     return GeoJSONResponse(
         found,
         status_code=status_code,
@@ -276,7 +291,6 @@ def _answer(
 
 @router.post(
     "/facilities",
-    dependencies=[Depends(access.FACILITY_EDIT)],
     status_code=201,
     summary="Open a facility",
     responses={
@@ -289,7 +303,9 @@ def _answer(
         description="Plain JSON with type, name, lon, lat, or a GeoJSON Feature with a Point.",
     ),
 )
-def create_facility(request: Request, session: SessionDep, body: CreateBody) -> GeoJSONResponse:
+def create_facility(
+    request: Request, session: SessionDep, body: CreateBody, principal: Editor
+) -> GeoJSONResponse:
     """Stores the facility in WGS84 with its community (point in polygon) and
     answers it as GET /api/v1/facilities/{id} would, with ``Location`` and ``ETag``
     headers. A point outside the district is refused (422): check the datum."""
@@ -298,14 +314,36 @@ def create_facility(request: Request, session: SessionDep, body: CreateBody) -> 
         facility_id = facilities.create_facility(
             session, lon=body.lon, lat=body.lat, datum=body.datum, values=body.values
         )
+        found = facilities.get_facility(session, facility_id)
+        _audit(session, request, principal, "facility.create", found)
         session.commit()
     _keep_coverage_current(request)
-    return _answer(session, facility_id, 201, Location=f"/api/v1/facilities/{facility_id}")
+    location = f"/api/v1/facilities/{facility_id}"
+    return _answer(session, facility_id, 201, found, Location=location)
+
+
+def _audit(
+    session: SessionDep,
+    request: Request,
+    principal: Principal,
+    action: str,
+    found: Feature,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    properties = found["properties"]
+    record_write(
+        session,
+        request,
+        principal,
+        action,
+        object=f"facility:{found['id']}",
+        area=properties["community_code"],
+        detail={"type": properties["type"], "name": properties["name"], **(detail or {})},
+    )
 
 
 @router.patch(
     "/facilities/{facility_id}",
-    dependencies=[Depends(access.FACILITY_EDIT)],
     summary="Change or move a facility",
     responses={
         200: {"model": FeatureDoc, "content": {GEOJSON: {}}, "headers": _ETAG},
@@ -325,6 +363,7 @@ def update_facility(
     session: SessionDep,
     facility_id: FacilityId,
     body: PatchBody,
+    principal: Editor,
     if_match: IfMatch = None,
 ) -> GeoJSONResponse:
     """Answers the facility as it now is, with its new ``ETag``. A change based on an
@@ -341,14 +380,16 @@ def update_facility(
             datum=body.datum,
             expected_version=precondition.version,
         )
+        found = facilities.get_facility(session, facility_id)
+        changed = {"fields": sorted(body.values), "moved": body.lon is not None}
+        _audit(session, request, principal, "facility.update", found, changed)
         session.commit()
     _keep_coverage_current(request)
-    return _answer(session, facility_id)
+    return _answer(session, facility_id, found=found)
 
 
 @router.delete(
     "/facilities/{facility_id}",
-    dependencies=[Depends(access.FACILITY_EDIT)],
     status_code=204,
     summary="Close (delete) a facility",
     responses={
@@ -362,6 +403,7 @@ def delete_facility(
     request: Request,
     session: SessionDep,
     facility_id: FacilityId,
+    principal: Editor,
     if_match: IfMatch = None,
     expected_version: Annotated[
         int | None,
@@ -377,8 +419,10 @@ def delete_facility(
     Like a change, a close names the version it is based on (If-Match or
     ``expected_version``): nobody closes a facility a colleague just moved unseen."""
     precondition = expected(facility_id, if_match, expected_version)
+    found = facilities.get_facility(session, facility_id)
     with precondition.checked():
         facilities.delete_facility(session, facility_id, expected_version=precondition.version)
+    _audit(session, request, principal, "facility.delete", found)
     session.commit()
     _keep_coverage_current(request)
     return Response(status_code=204)

@@ -6,8 +6,10 @@ and that grid's primary grid manager and suggests open cases it may
 duplicate. Each later step is a transition quoting the version the caller
 read (optimistic locking: a stale screen gets a 409 with the current
 version). Statistics and hot spots read ``gis.incidents.stats`` and
-``gis.incidents.hotspots``. Who acts is, until accounts exist, the name the
-body gives (``Principal.claimed``). The list of
+``gis.incidents.hotspots``. Who acts is the authenticated principal of the
+route's rule, never a field of the body; which step each role may take on
+which case is ``gis.incidents.permissions``' rule (403 otherwise). Every
+write is audited in its own transaction (``api.audited``). The list of
 incidents, GET /api/v1/incidents, is in ``api.routes.features``.
 
 The literal paths (/statistics, /hot-spots) are declared before
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api import access, limits
+from api.audited import record_write
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import (
@@ -154,8 +157,14 @@ _STALE_IF_MATCH: dict[str, Any] = {
     "description": "If-Match names a version older than the stored one (``current_version`` "
     "and ``etag`` say which is stored now).",
 }
+_NOT_YOURS: dict[str, Any] = {
+    "model": ErrorDoc,
+    "description": "Your role may not take this step on this case (it has reached another "
+    "level, you handled it yourself, or your role never does): the message says what your "
+    "role may do. An API key never takes a step.",
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorDoc, "description": "No incident has this id."},
+    404: {"model": ErrorDoc, "description": "No incident has this id (in your areas)."},
     409: {
         "model": ErrorDoc,
         "description": "The action is not allowed in the case's state (``allowed`` lists "
@@ -212,7 +221,9 @@ def _incident_body(record: IncidentRecord, place: IncidentPlace) -> dict[str, An
     },
     openapi_extra=request_body_doc(IncidentCreate),
 )
-def create_incident(session: SessionDep, body: CreateBody, principal: Reporter) -> JSONResponse:
+def create_incident(
+    request: Request, session: SessionDep, body: CreateBody, principal: Reporter
+) -> JSONResponse:
     """Routes the point to its grid (snapping a point on a boundary road to the
     nearest grid, ``snapped_m`` metres) and hands it to the grid's primary grid
     manager. ``possible_duplicates``: open cases of the same category within
@@ -230,8 +241,17 @@ def create_incident(session: SessionDep, body: CreateBody, principal: Reporter) 
         reported_at=body.reported_at,
     )
     intake = report_incident(session, report, principal)
-    session.commit()
     record = intake.record
+    record_write(
+        session,
+        request,
+        principal,
+        "incident.report",
+        object=f"incident:{record.id}",
+        area=record.grid_code,
+        detail={"category": record.category},
+    )
+    session.commit()
     place = IncidentPlace(intake.community_code, intake.subdistrict_code, intake.handler_name)
     answer = _incident_body(record, place)
     answer["possible_duplicates"] = [json_object(vars(d)) for d in intake.possible_duplicates]
@@ -464,6 +484,7 @@ def get_incident_history(
             "model": ErrorDoc,
             "description": "The action needs a note, or If-Match contradicts expected_version.",
         },
+        403: _NOT_YOURS,
         412: _STALE_IF_MATCH,
         **_ANSWER,
         **_ERRORS,
@@ -472,6 +493,7 @@ def get_incident_history(
     openapi_extra=request_body_doc(TransitionBody),
 )
 def transition_incident(
+    request: Request,
     session: SessionDep,
     incident_id: IncidentId,
     body: TransitionBodyDep,
@@ -491,6 +513,22 @@ def transition_incident(
             note=body.note,
             handler_staff_id=body.handler_staff_id,
         )
+    detail: dict[str, Any] = {
+        "status": record.status.value,
+        "level": record.handling_level.value,
+        "version": record.version,
+    }
+    if body.handler_staff_id is not None:
+        detail["handler_staff_id"] = body.handler_staff_id
+    record_write(
+        session,
+        request,
+        principal,
+        f"incident.{body.action}",
+        object=f"incident:{incident_id}",
+        area=record.grid_code,
+        detail=detail,
+    )
     session.commit()
     return _answer(session, record)
 
@@ -498,10 +536,11 @@ def transition_incident(
 @router.post(
     "/incidents/{incident_id}/merge",
     summary="Merge a duplicate report into another incident",
-    responses={412: _STALE_IF_MATCH, **_ANSWER, **_ERRORS, **_STEP_422},
+    responses={403: _NOT_YOURS, 412: _STALE_IF_MATCH, **_ANSWER, **_ERRORS, **_STEP_422},
     openapi_extra=request_body_doc(MergeBody),
 )
 def merge_incident(
+    request: Request,
     session: SessionDep,
     incident_id: IncidentId,
     body: MergeBodyDep,
@@ -521,5 +560,14 @@ def merge_incident(
             note=body.note,
             expected_version=precondition.version,
         )
+    record_write(
+        session,
+        request,
+        principal,
+        "incident.merge",
+        object=f"incident:{incident_id}",
+        area=record.grid_code,
+        detail={"into": body.into, "version": record.version},
+    )
     session.commit()
     return _answer(session, record)

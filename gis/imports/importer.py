@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from gis.accounts import audit
 from gis.db.engine import unreachable_as_domain_error
 from gis.errors import ImportFileError, ImportRejectedError, InvalidParameterError
 from gis.geo.datum import Datum
@@ -22,6 +23,7 @@ from gis.imports._read import check_declared_crs, check_size, read_source
 from gis.imports._reference import load_reference
 from gis.imports._spec import LAYERS, SPECS, resolve_columns
 from gis.imports._write import write_incidents, write_layer
+from gis.principal import Principal
 from gis.progress import Progress, silent
 from gis.settings import ImportSettings
 
@@ -61,7 +63,8 @@ def import_file(
 ) -> ImportReport:
     """Validate every row of ``path`` as ``layer`` and write them all, or nothing.
 
-    Writes in the caller's transaction (the caller commits). ``datum`` is
+    Writes in the caller's transaction (the caller commits), with one audit
+    entry ``import.<layer>`` by the system ``import:<file name>``. ``datum`` is
     required: the coordinates' datum, parsed at the edge and never guessed.
     ``max_bytes`` overrides ``GRIDMAP_MAX_IMPORT_BYTES``. Raises
     `ImportRejectedError` with every bad row, `ImportFileError`,
@@ -117,6 +120,13 @@ def import_file(
         written = write_layer(session, layer, validated.records, advance=advance)
     if ignored:
         notes.append(f"ignored column(s): {', '.join(map(str, ignored))}")
+    audit.record(
+        session,
+        Principal.system(f"import:{path.name}"),
+        f"import.{layer}",
+        object=f"file:{path.name}",
+        detail={"rows": written, "datum": datum.label},
+    )
     return ImportReport(
         layer=layer,
         path=path,

@@ -8,6 +8,10 @@ deployment without a long-running server runs ``gridmap incidents escalate``
 from cron instead. Both take a transaction-level advisory lock first, so
 several server workers (or a worker and cron) never sweep at the same time:
 the loser of the lock simply skips that round.
+
+Every raise is audited as ``incident.escalate`` by ``system`` in the same
+transaction. The audit trail belongs to ``gis.accounts``, which this package
+may not import; the caller hands its writer in (``audit=gis.accounts.audit.record``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
@@ -26,7 +32,7 @@ from gis.incidents import workflow
 from gis.incidents.transitions import transition
 from gis.incidents.workflow import Action, State
 from gis.localtime import utc_now
-from gis.principal import SYSTEM
+from gis.principal import SYSTEM, Principal
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +40,29 @@ ADVISORY_LOCK_KEY = 0x6772_6964_6573_63
 """pg_advisory_xact_lock key of the escalation sweep ("gridesc")."""
 
 
-def escalate_overdue(session: Session, now: dt.datetime) -> list[int]:
+class AuditWriter(Protocol):
+    """Writes one audit entry in the caller's transaction: ``gis.accounts.audit.record``."""
+
+    def __call__(
+        self,
+        session: Session,
+        principal: Principal,
+        action: str,
+        *,
+        object: str | None = ...,
+        area: str | None = ...,
+        detail: Mapping[str, Any] | None = ...,
+    ) -> None: ...
+
+
+def escalate_overdue(session: Session, now: dt.datetime, *, audit: AuditWriter) -> list[int]:
     """Raise every open case whose deadline passed by one level; the ids raised.
 
     Each missed deadline escalates a case once (a case already escalated
     since its deadline passed waits for a new deadline); cases at district
-    level, cancelled or closed stay where they are. Actor ``system``. A case
-    somebody changes while the sweep runs (a stale version) is left to them
-    and not raised this round.
+    level, cancelled or closed stay where they are. Actor ``system``, each raise
+    written to the audit trail by ``audit``. A case somebody changes while the
+    sweep runs (a stale version) is left to them and not raised this round.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise InvalidFeatureError(f"now {now.isoformat()} has no time zone")
@@ -63,16 +84,25 @@ def escalate_overdue(session: Session, now: dt.datetime) -> list[int]:
     raised = []
     for row in rows:
         overdue = now - row.deadline_at
+        note = f"deadline {row.deadline_at.isoformat()} passed {_hours(overdue)} ago"
         try:
             with session.begin_nested():
-                transition(
+                raised_case = transition(
                     session,
                     int(row.id),
                     Action.ESCALATE,
                     principal=SYSTEM,
                     expected_version=int(row.version),
-                    note=f"deadline {row.deadline_at.isoformat()} passed {_hours(overdue)} ago",
+                    note=note,
                     at=now,
+                )
+                audit(
+                    session,
+                    SYSTEM,
+                    "incident.escalate",
+                    object=f"incident:{row.id}",
+                    area=raised_case.grid_code,
+                    detail={"to_level": raised_case.handling_level.value, "note": note},
                 )
         except ConflictError:
             continue  # somebody moved the case since it was read: their step stands
@@ -92,8 +122,11 @@ class SweepResult:
     skipped: bool = False
 
 
-def sweep_once(engine: Engine, now: dt.datetime | None = None) -> SweepResult:
-    """Escalate every overdue case once, committed; skipped if another sweep is running."""
+def sweep_once(
+    engine: Engine, now: dt.datetime | None = None, *, audit: AuditWriter
+) -> SweepResult:
+    """Escalate every overdue case once, audited and committed; skipped if another sweep
+    is running."""
     now = now or utc_now()
     with Session(engine) as session, session.begin():
         got = session.execute(
@@ -101,7 +134,7 @@ def sweep_once(engine: Engine, now: dt.datetime | None = None) -> SweepResult:
         ).scalar_one()
         if not got:
             return SweepResult([], skipped=True)
-        return SweepResult(escalate_overdue(session, now))
+        return SweepResult(escalate_overdue(session, now, audit=audit))
 
 
 class EscalationSweeper:
@@ -111,10 +144,11 @@ class EscalationSweeper:
     next interval; it never stops the thread or the server.
     """
 
-    def __init__(self, engine: Engine, interval_s: float) -> None:
+    def __init__(self, engine: Engine, interval_s: float, *, audit: AuditWriter) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive; disable the sweeper instead")
         self.engine = engine
+        self.audit = audit
         self.interval_s = interval_s
         self.rounds = 0
         self._stopping = threading.Event()
@@ -136,7 +170,7 @@ class EscalationSweeper:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                result = sweep_once(self.engine)
+                result = sweep_once(self.engine, audit=self.audit)
                 if result.escalated:
                     log.info(
                         "escalated %d overdue incident(s): %s",

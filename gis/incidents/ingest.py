@@ -429,7 +429,7 @@ def ingest_incidents(
     """Store ``records`` routed like live intake, with their histories; all of them or none.
 
     ``principal`` is the actor of every transition (an import is the system
-    ``import:<file name>``). ``snap_tolerance_m`` (metres) defaults to
+    ``import:<file name>``, its name and ``ref``). ``snap_tolerance_m`` (metres) defaults to
     ``GRIDMAP_SNAP_TOLERANCE_M``; deadlines run on ``calendar`` (default: the
     national one) from each case's last clock start. Raises
     ImportRejectedError (rows with an illegal history, an unknown category,
@@ -453,7 +453,7 @@ def ingest_incidents(
         if rejected:
             raise ImportRejectedError(LAYER, rejected, len(records))
         clock.lap("route")
-        inserted, snapped, transitions = _write(cur, actor, clock)
+        inserted, snapped, transitions = _write(cur, actor, principal.ref, clock)
         cur.execute(f"DROP TABLE {_STEPS}, {_PLAN}, {_ROUTE}, {_STAGE}")
     session.expire_all()
     by_status = Counter(p.status.value for p in planned.values())
@@ -480,7 +480,9 @@ class _Clock:
         self._last = now
 
 
-def _write(cur: psycopg.Cursor[Any], actor: str, clock: _Clock) -> tuple[int, int, int]:
+def _write(
+    cur: psycopg.Cursor[Any], actor: str, actor_ref: str | None, clock: _Clock
+) -> tuple[int, int, int]:
     """INSERT … SELECT the staged rows and their transitions; (incidents, snapped, transitions).
 
     The ids drawn by ``_route`` join each incident to its transitions.
@@ -511,8 +513,8 @@ def _write(cur: psycopg.Cursor[Any], actor: str, clock: _Clock) -> tuple[int, in
     clock.lap("insert incidents")
     cur.execute(
         f"""INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor,
-              at, note, from_level, to_level)
-            SELECT id, action, from_state, to_state, %(actor)s, at, note, fl, tl FROM (
+              actor_ref, at, note, from_level, to_level)
+            SELECT id, action, from_state, to_state, %(actor)s, %(ref)s, at, note, fl, tl FROM (
               SELECT r.id, 0 AS seq, 'reported' AS action, NULL AS from_state,
                      'reported' AS to_state, s.reported_at AS at,
                      CASE WHEN r.snapped_m IS NULL THEN 'reported'
@@ -524,7 +526,7 @@ def _write(cur: psycopg.Cursor[Any], actor: str, clock: _Clock) -> tuple[int, in
               SELECT r.id, t.seq, t.action, t.from_state, t.to_state, t.at, t.note, t.fl, t.tl
               FROM {_STEPS} t JOIN {_ROUTE} r USING (row)) steps
             ORDER BY id, seq""",
-        {"actor": actor},
+        {"actor": actor, "ref": workflow.stored_ref(actor_ref)},
     )
     transitions = int(cur.rowcount)
     clock.lap("insert transitions")

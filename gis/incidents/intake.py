@@ -37,7 +37,7 @@ from gis.incidents.duplicates import (
     DuplicateCandidate,
 )
 from gis.incidents.records import IncidentRecord, record_from
-from gis.incidents.workflow import OPEN_STATES, State
+from gis.incidents.workflow import OPEN_STATES, State, stored_ref
 from gis.localtime import utc_now
 from gis.principal import Principal
 from gis.settings import IncidentSettings
@@ -105,9 +105,9 @@ ins AS (
   WHERE r.grid_id IS NOT NULL AND r.district_code IS NOT NULL
   RETURNING *, ST_X(geom) AS lon, ST_Y(geom) AS lat),
 transition AS (
-  INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor, at, note,
-                                   from_level, to_level)
-  SELECT ins.id, 'reported', NULL, 'reported', :actor, :at,
+  INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor, actor_ref,
+                                   at, note, from_level, to_level)
+  SELECT ins.id, 'reported', NULL, 'reported', :actor, :actor_ref, :at,
          CASE WHEN ins.snapped_m IS NULL THEN 'reported'
               ELSE 'reported; outside every grid, snapped '
                    || rtrim(rtrim(round(ins.snapped_m::numeric, 1)::text, '0'), '.')
@@ -216,6 +216,7 @@ def _intake(
         "addr": report.address,
         "media": _checked_media_url(report.media_url),
         "actor": principal.actor,
+        "actor_ref": stored_ref(principal.ref),
     }
     if with_duplicates:
         params.update(
@@ -265,7 +266,8 @@ def create_incident(
     """Store a new report, routed to its grid and that grid's primary grid manager.
 
     ``snap_tolerance_m`` (metres) defaults to ``GRIDMAP_SNAP_TOLERANCE_M``. The
-    first transition ("reported", by ``principal``) is written with it.
+    first transition ("reported", by ``principal``: its name and ``ref``) is
+    written with it.
     """
     return _intake(session, report, principal, snap_tolerance_m, with_duplicates=False).record
 

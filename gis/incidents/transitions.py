@@ -1,11 +1,14 @@
 """The closed loop stored: each step of a case, checked by the workflow and locked.
 
-The pure state machine of ``gis.incidents.workflow`` decides what is allowed;
-this module stores it. Rows are locked ``FOR UPDATE`` and carry a ``version``
-the caller must quote (optimistic locking): a dispatcher acting on a stale
-screen gets StaleVersionError instead of overwriting a colleague's work.
-Deadlines run in working time from the moment the clock starts. Nothing here
-commits: the caller owns the transaction.
+The pure state machine of ``gis.incidents.workflow`` decides what is allowed,
+``gis.incidents.permissions`` who may do it; this module checks both against the
+locked row and stores the step with who took it (the principal's name and its
+``ref``, the identity the rule "whoever handled a case does not verify it"
+compares). Rows are locked ``FOR UPDATE`` and carry a ``version`` the caller
+must quote (optimistic locking): a dispatcher acting on a stale screen gets
+StaleVersionError instead of overwriting a colleague's work. Deadlines run in
+working time from the moment the clock starts. Nothing here commits: the
+caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from gis.areas.codes import Level
 from gis.errors import ConflictError, InvalidFeatureError, NotFoundError, StaleVersionError
-from gis.incidents import workflow
+from gis.incidents import permissions, workflow
 from gis.incidents.deadlines import deadline_after
 from gis.incidents.records import IncidentRecord, get_incident
 from gis.incidents.workcalendar import WorkCalendar
@@ -33,14 +36,46 @@ MERGE_ACTION = "merge"
 def _lock(session: Session, incident_id: int) -> Any:
     row = session.execute(
         text(
-            "SELECT id, category, status, handling_level, rework_count, version, subdistrict_id,"
-            " community_id, deadline_at, duplicate_of FROM incident WHERE id = :id FOR UPDATE"
+            "SELECT i.id, i.category, i.status, i.handling_level, i.rework_count, i.version,"
+            " i.subdistrict_id, i.community_id, i.deadline_at, i.duplicate_of,"
+            " i.handler_staff_id, (SELECT g.code FROM grid g WHERE g.id = i.grid_id) AS grid_code"
+            " FROM incident i WHERE i.id = :id FOR UPDATE"
         ),
         {"id": incident_id},
     ).first()
     if row is None:
         raise NotFoundError(f"no incident has id {incident_id}")
     return row
+
+
+def _facts(session: Session, row: Any, action: Action | None) -> permissions.CaseFacts:
+    """What the permission rules look at; who handled the case only where it matters."""
+    handled_by: frozenset[str] = frozenset()
+    if action in permissions.NOT_BY_HANDLER:
+        handled_by = frozenset(
+            session.execute(
+                text(
+                    "SELECT DISTINCT actor_ref FROM incident_transition"
+                    " WHERE incident_id = :i AND action = 'handle' AND actor_ref IS NOT NULL"
+                ),
+                {"i": row.id},
+            ).scalars()
+        )
+    return permissions.CaseFacts(
+        id=int(row.id),
+        grid_code=row.grid_code,
+        category=row.category,
+        level=Level(row.handling_level),
+        handler_staff_id=row.handler_staff_id,
+        handled_by=handled_by,
+    )
+
+
+def _known_action(action: Action | str) -> Action | None:
+    try:
+        return Action(action)
+    except ValueError:
+        return None  # the workflow refuses it, listing the allowed ones
 
 
 def _case(session: Session, row: Any) -> CaseFlow:
@@ -90,10 +125,18 @@ def transition(
     is the category's time limit in working time after ``at`` on ``calendar``
     (default: the national calendar). ``handler_staff_id`` names the new
     handler (dispatch, redispatch); escalation raises the level and leaves the
-    case without a handler until the new level assigns one.
+    case without a handler until the new level assigns one. Who may take the
+    step is ``gis.incidents.permissions``' rule: a case out of the principal's
+    reach is NotFoundError, a step their role may not take ForbiddenError.
     """
     at = at or utc_now()
     row = _lock(session, incident_id)
+    step = _known_action(action)
+    facts = _facts(session, row, step)
+    if step is None:
+        permissions.check_reach(principal, facts)
+    else:
+        permissions.check_step(principal, step, facts)
     if row.version != expected_version:
         raise StaleVersionError(incident_id, expected_version, int(row.version))
     after = workflow.apply(
@@ -145,7 +188,7 @@ def transition(
             text("SELECT version FROM incident WHERE id = :id"), {"id": incident_id}
         ).scalar_one()
         raise StaleVersionError(incident_id, expected_version, int(current))
-    _write_transition(session, incident_id, t, action.value)
+    _write_transition(session, incident_id, t, action.value, principal.ref)
     return get_incident(session, incident_id)
 
 
@@ -165,18 +208,21 @@ def merge_duplicate(
     the workflow allows that before dispatch only (a dispatched case is
     somebody's work and is closed through the loop). Returns the duplicate.
     With ``expected_version``, a duplicate changed since is left alone
-    (StaleVersionError).
+    (StaleVersionError). Those who may cancel the duplicate may merge it
+    (ForbiddenError otherwise); both cases must be in their reach (NotFoundError).
     """
     if incident_id == into_id:
         raise InvalidFeatureError("an incident cannot be a duplicate of itself")
     at = at or utc_now()
     target = _lock(session, into_id)
+    permissions.check_reach(principal, _facts(session, target, None))
     if target.duplicate_of is not None:
         raise ConflictError(
             f"incident {into_id} is itself a duplicate of {target.duplicate_of}; "
             f"merge into {target.duplicate_of} instead"
         )
     row = _lock(session, incident_id)
+    permissions.check_merge(principal, _facts(session, row, None))
     if expected_version is not None and row.version != expected_version:
         raise StaleVersionError(incident_id, expected_version, int(row.version))
     if row.duplicate_of is not None:
@@ -192,16 +238,18 @@ def merge_duplicate(
         ),
         {"s": after.state.value, "into": into_id, "id": incident_id},
     )
-    _write_transition(session, incident_id, after.history[-1], MERGE_ACTION)
+    _write_transition(session, incident_id, after.history[-1], MERGE_ACTION, principal.ref)
     return get_incident(session, incident_id)
 
 
-def _write_transition(session: Session, incident_id: int, t: Transition, action: str) -> None:
+def _write_transition(
+    session: Session, incident_id: int, t: Transition, action: str, actor_ref: str | None
+) -> None:
     session.execute(
         text(
             "INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor,"
-            " at, note, from_level, to_level)"
-            " VALUES (:i, :a, :f, :t, :actor, :at, :note, :fl, :tl)"
+            " actor_ref, at, note, from_level, to_level)"
+            " VALUES (:i, :a, :f, :t, :actor, :ref, :at, :note, :fl, :tl)"
         ),
         {
             "i": incident_id,
@@ -209,6 +257,7 @@ def _write_transition(session: Session, incident_id: int, t: Transition, action:
             "f": t.from_state.value,
             "t": t.to_state.value,
             "actor": t.actor,
+            "ref": workflow.stored_ref(actor_ref),
             "at": t.at,
             "note": t.note or None,
             "fl": t.from_level.value,

@@ -178,6 +178,16 @@ def escalate(level: Level | str, *, has_subdistrict: bool = True) -> Level:
     return up
 
 
+ACTOR_REF_MAX = 40
+"""Characters of a stored step's ``actor_ref`` (migration 0007): ``account:12``, ``key:3``,
+``system``, ``import:<file name>`` (a long file name is cut)."""
+
+
+def stored_ref(ref: str | None) -> str | None:
+    """``ref`` as a step stores it (who took it, as an identity rather than a name)."""
+    return None if ref is None else ref[:ACTOR_REF_MAX]
+
+
 @dataclass(frozen=True)
 class Transition:
     """One stored step of a case: who did what, when, and why (``at`` is timezone-aware)."""

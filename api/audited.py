@@ -1,0 +1,46 @@
+"""The audit of writes: one row per change, in the transaction of the change.
+
+A write handler records what it did before it commits, so the change and its
+audit row are committed together or not at all (``gis.accounts.audit``): an
+acknowledged write is audited, and an audited write happened. The caller's
+address comes from the request; who did it is the route's principal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from api.access import client_address
+from gis.accounts import audit
+from gis.principal import Principal
+
+
+def record_write(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    action: str,
+    *,
+    object: str,
+    area: str | None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Add the audit row of a write to the caller's (uncommitted) transaction.
+
+    ``action`` a dotted verb (``incident.report``, ``incident.verify``,
+    ``facility.update``); ``object`` what changed (``incident:12``); ``area``
+    the grid or community code it lies in.
+    """
+    audit.record(
+        session,
+        principal,
+        action,
+        object=object,
+        area=area,
+        client=client_address(request),
+        detail=detail,
+    )

@@ -1,0 +1,243 @@
+"""Who may take which step of a case: the one home of the workflow's rules about people.
+
+The state machine (``workflow.py``) says which steps a case accepts; this
+module says who may take them. The rules are pure functions of a
+:class:`~gis.principal.Principal` and a :class:`CaseFacts` (the case's grid,
+category, owning level, handler and who handled it), checked by
+``transitions.py`` against the row it has locked, so no caller (HTTP, the
+command line, a script) can go round them.
+
+**Reach.** A case outside the caller's area is answered as if it did not exist
+(``NotFoundError``, 404), as every read does: a grid manager sees the cases of
+their grids (B posts included), community, subdistrict and district staff those
+of their area, a mediator the disputes of their area, admin every case.
+
+**Systems** (API keys: the city hotline, apps) report and read; they never take
+a step (``ForbiddenError``, 403). The program's own escalation sweep (scope
+``incidents:escalate``) may escalate, and nothing else.
+
+**Levels.** A case is acted on by the level it has reached (``handling_level``,
+the four-level linkage): at grid level by the grid's manager and the community
+above it; once escalated to community, subdistrict or district level by staff
+of that level whose area holds the case. Each level also acts for the levels
+below it in its area (it supervises them); district staff and admin act on
+every case. A grid manager therefore loses a case when it is escalated, unless
+it is dispatched to them again.
+
+**Steps.**
+
+============================  ============================================================
+accept, cancel, escalate,     those acting at the case's level (at grid level: the
+merge a duplicate             grid's manager, the community, ...)
+dispatch, redispatch          the community (within its grids) and the levels above,
+                              at or above the case's level
+handle, feedback              the handler (``staff_id`` = ``handler_staff_id``), or
+                              those acting at the case's level
+verify (核查结案), rework     those acting at the case's level, never whoever handled the
+                              case (a ``handle`` step with their ``ref``)
+evaluate (综合评价)           the community and above, at or above the case's level,
+                              never whoever handled it
+============================  ============================================================
+
+**Mediators** act like a grid manager on the disputes (``dispute`` and its
+subclasses) of their area while at grid level: accept, handle, feedback; and
+handle the cases dispatched to them. **Planners** plan; they take no step.
+
+A refusal (``ForbiddenError``, 403) says in Chinese and English why and what
+the caller's role may do. Pure: no database, no HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from gis.areas.codes import Level
+from gis.errors import ForbiddenError, NotFoundError
+from gis.incidents.catalogue import codes_under
+from gis.incidents.workflow import Action
+from gis.principal import Principal, Role
+
+ESCALATE_SCOPE = "incidents:escalate"
+"""The scope of the program's own escalation sweep (``gis.principal.SYSTEM``)."""
+
+DISPUTES: frozenset[str] = frozenset(codes_under("dispute"))
+"""The categories a mediator acts on: disputes and their subclasses."""
+
+_TIER: Mapping[Role, int] = {
+    Role.GRID_MANAGER: 0,
+    Role.COMMUNITY: 1,
+    Role.SUBDISTRICT: 2,
+    Role.DISTRICT: 3,
+    Role.ADMIN: 3,
+}
+"""The level each handling role acts at, as the index of ``Level`` (grid 0 … district 3)."""
+_LEVEL_TIER: Mapping[Level, int] = {level: i for i, level in enumerate(Level)}
+_COMMUNITY = _LEVEL_TIER[Level.COMMUNITY]
+
+_EVERY_CASE = frozenset({Role.ADMIN, Role.DISTRICT, Role.PLANNER})
+"""Roles that see every case of the district (the reach of reads)."""
+
+_MEDIATOR_STEPS = frozenset({Action.ACCEPT, Action.HANDLE, Action.FEEDBACK})
+_COMMUNITY_STEPS = frozenset({Action.DISPATCH, Action.REDISPATCH, Action.EVALUATE})
+"""Steps for the community and above only."""
+NOT_BY_HANDLER = frozenset({Action.VERIFY, Action.REWORK, Action.EVALUATE})
+"""Steps whoever handled the case may not take (``CaseFacts.handled_by`` matters only here)."""
+_HANDLER_STEPS = frozenset({Action.HANDLE, Action.FEEDBACK})
+
+_ROLE_MAY: Mapping[Role | None, tuple[str, str]] = {
+    Role.GRID_MANAGER: (
+        "网格员可在本网格网格级的案件上立案、作废、处理、反馈、核查、返工和上报，并处理派给自己的案件",
+        "a grid manager accepts, cancels, handles, reports back on, verifies, sends back and "
+        "escalates the cases of their own grids while at grid level, and handles cases "
+        "dispatched to them",
+    ),
+    Role.COMMUNITY: (
+        "社区可办理本社区网格级和社区级的案件，包括派遣和评价",
+        "a community acts on the cases of its grids at grid and community level, dispatch and "
+        "evaluation included",
+    ),
+    Role.SUBDISTRICT: (
+        "街道可办理本街道已升级至街道级及以下的案件",
+        "a subdistrict acts on the cases of its area up to subdistrict level",
+    ),
+    Role.DISTRICT: ("区级可办理全区各级案件", "district staff act on every case of the district"),
+    Role.ADMIN: ("管理员可办理全区各级案件", "admin acts on every case of the district"),
+    Role.MEDIATOR: (
+        "调解员可对本辖区网格级的矛盾纠纷立案、处理和反馈，并处理派给自己的案件",
+        "a mediator accepts, handles and reports back on the disputes of their area while at "
+        "grid level, and handles cases dispatched to them",
+    ),
+    Role.PLANNER: ("规划人员不办理案件", "a planner reads and plans, and takes no step of a case"),
+    None: (
+        "只有登录的工作人员可以办理案件",
+        "only a logged-in member of staff with a role takes steps of a case",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rules look at: the case's ``id``, ``grid_code`` (None: outside every
+    grid), ``category``, owning ``level``, ``handler_staff_id`` and ``handled_by``, the
+    ``ref`` of everyone who took a ``handle`` step of it."""
+
+    id: int
+    grid_code: str | None
+    category: str
+    level: Level
+    handler_staff_id: int | None = None
+    handled_by: frozenset[str] = frozenset()
+
+
+def reaches(principal: Principal, case: CaseFacts) -> bool:
+    """Whether ``principal`` may see the case at all (the same reach as every read)."""
+    if principal.kind == "person" and principal.role in _EVERY_CASE:
+        return True
+    if principal.kind == "person" and principal.role is Role.MEDIATOR:
+        return case.category in DISPUTES and principal.covers(case.grid_code)
+    return principal.covers(case.grid_code)
+
+
+def _acts_at_level(principal: Principal, case: CaseFacts) -> bool:
+    """A handling role at or above the level the case has reached (its area is checked by
+    ``reaches``: a grid manager only reaches the cases of their own grids)."""
+    tier = _TIER.get(principal.role) if principal.role is not None else None
+    return tier is not None and tier >= _LEVEL_TIER[case.level]
+
+
+def _refusal(principal: Principal, action: Action, case: CaseFacts) -> tuple[str, str] | None:
+    """Why ``principal`` may not take ``action`` on a case it reaches (Chinese, English), or
+    None when it may."""
+    if principal.kind == "system":
+        if action is Action.ESCALATE and principal.has_scope(ESCALATE_SCOPE):
+            return None
+        return (
+            "系统（API 密钥）只能上报和查询案件，不能办理",
+            "a system (an API key) reports incidents and reads their status; a person "
+            "logged in takes the steps",
+        )
+    role = principal.role
+    handler = principal.staff_id is not None and principal.staff_id == case.handler_staff_id
+    if action in _HANDLER_STEPS and handler:
+        return None
+    if role is Role.MEDIATOR:
+        if action in _MEDIATOR_STEPS and case.level is Level.GRID:
+            return None
+        if case.level is not Level.GRID:
+            return _escalated(case.level)
+        return ("调解员不能执行此步骤", "a mediator does not take this step")
+    if role is None or role not in _TIER:
+        return ("您的角色不办理案件", "your role takes no step of a case")
+    if not _acts_at_level(principal, case):
+        return _escalated(case.level)
+    if action in _COMMUNITY_STEPS and _TIER[role] < _COMMUNITY:
+        what = "派遣和改派" if action is not Action.EVALUATE else "评价"
+        return (
+            f"{what}由社区及以上负责",
+            f"{action.value} is for the community and the levels above",
+        )
+    if action in NOT_BY_HANDLER and principal.ref is not None and principal.ref in case.handled_by:
+        return (
+            f"您处理过此案件，{action.name_zh}须由他人进行",
+            f"you handled this case, so someone else must {action.value} it",
+        )
+    return None
+
+
+def _escalated(level: Level) -> tuple[str, str]:
+    return (
+        f"此案件已升级至{level.name_zh}级，由{level.name_zh}级及以上办理",
+        f"the case has been escalated to {level.value} level and is acted on by that level now",
+    )
+
+
+def may(principal: Principal, action: Action | str, case: CaseFacts) -> bool:
+    """Whether ``principal`` may take ``action`` on the case (in any state: whether the
+    state allows it is the workflow's question)."""
+    return reaches(principal, case) and _refusal(principal, Action(action), case) is None
+
+
+def allowed_for(principal: Principal, case: CaseFacts, actions: Iterable[Action]) -> list[Action]:
+    """Those of ``actions`` (say, what the case's state allows) that ``principal`` may take,
+    in their order: the buttons a page offers."""
+    if not reaches(principal, case):
+        return []
+    return [a for a in actions if _refusal(principal, a, case) is None]
+
+
+def check_reach(principal: Principal, case: CaseFacts) -> None:
+    """NotFoundError, worded as for a missing id, when the case is out of reach."""
+    if not reaches(principal, case):
+        raise NotFoundError(f"no incident has id {case.id}")
+
+
+def check_step(principal: Principal, action: Action | str, case: CaseFacts) -> None:
+    """Refuse ``principal`` taking ``action``: NotFoundError (404) for a case out of reach,
+    ForbiddenError (403) saying why and what their role may do."""
+    check_reach(principal, case)
+    action = Action(action)
+    refusal = _refusal(principal, action, case)
+    if refusal is not None:
+        raise _forbidden(principal, (action.name_zh, action.value), refusal)
+
+
+def check_merge(principal: Principal, case: CaseFacts) -> None:
+    """Merging a duplicate cancels it: those who may cancel it may merge it."""
+    check_reach(principal, case)
+    refusal = _refusal(principal, Action.CANCEL, case)
+    if refusal is not None:
+        raise _forbidden(principal, ("合并重复案件", "merge this duplicate"), refusal)
+
+
+def _forbidden(
+    principal: Principal, step: tuple[str, str], refusal: tuple[str, str]
+) -> ForbiddenError:
+    step_zh, step_en = step
+    why_zh, why_en = refusal
+    if principal.kind == "system":
+        return ForbiddenError(f"无权{step_zh}：{why_zh} (you may not {step_en}: {why_en})")
+    role_zh, role_en = _ROLE_MAY[principal.role]
+    return ForbiddenError(
+        f"无权{step_zh}：{why_zh}；{role_zh} (you may not {step_en}: {why_en}; {role_en})"
+    )
