@@ -1,4 +1,5 @@
-"""Incidents committed on the lattice test district (tests/coverage_district.py)."""
+"""Incidents committed on the lattice test district (tests/coverage_district.py), and the
+people who take their steps."""
 
 from __future__ import annotations
 
@@ -11,12 +12,25 @@ from sqlalchemy.orm import Session
 from gis.incidents.intake import Report, create_incident
 from gis.incidents.records import IncidentRecord, get_incident
 from gis.incidents.transitions import transition
-from gis.principal import Principal
+from gis.principal import Principal, Role
 
 CST = ZoneInfo("Asia/Shanghai")
 FRIDAY = dt.date(2025, 3, 7)
 MONDAY_NOON = dt.datetime(2025, 3, 10, 12, 0, tzinfo=CST)
 """Exposed garbage dispatched Friday 16:00 is due Monday 11:00 (4 working hours)."""
+
+
+def staff(
+    name: str,
+    role: Role = Role.DISTRICT,
+    areas: tuple[str, ...] | None = None,
+    staff_id: int | None = None,
+) -> Principal:
+    """A logged-in member of staff as ``gis`` sees them (district-wide by default: they may
+    take any step, except verifying or closing what they handled themselves)."""
+    return Principal(
+        "person", name, role=role, areas=areas, verified=True, ref=f"test:{name}", staff_id=staff_id
+    )
 
 
 def dispatched_case(engine: Engine) -> IncidentRecord:
@@ -39,7 +53,7 @@ def dispatched_case(engine: Engine) -> IncidentRecord:
                 session,
                 inc.id,
                 action,
-                principal=Principal.claimed("王网格员"),
+                principal=staff("王网格员"),
                 expected_version=version,
                 at=dt.datetime.combine(FRIDAY, dt.time(hour), CST),
             )

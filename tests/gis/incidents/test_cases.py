@@ -21,12 +21,15 @@ from pyproj import Geod
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
+from gis.accounts import audit
 from gis.db import schema
 from gis.db.engine import drop_database as drop_database_named
 from gis.db.engine import make_engine, recreate_database
 from gis.db.models import INCIDENT_STATES
 from gis.errors import (
     ConflictError,
+    ForbiddenError,
+    NotFoundError,
     OutsideDistrictError,
     StaleVersionError,
     UnroutableLocationError,
@@ -44,12 +47,15 @@ from gis.incidents.workflow import (
     State,
     TransitionNotAllowedError,
 )
-from gis.principal import Principal
+from gis.principal import Principal, Role
 from tests.coverage_district import committed_lattice
 from tests.gis.incidents.incident_district import District, insert_district
+from tests.incident_cases import staff
 
 CST = ZoneInfo("Asia/Shanghai")
 FRIDAY = dt.date(2025, 3, 7)
+GRID_A = "370705001001001"
+GRID_B = "370705001001002"
 M_PER_DEG_LON = 89_240.0
 """Metres per degree of longitude at 36.72° N (approximate, for placing test points)."""
 
@@ -92,12 +98,12 @@ def report(
 def step(
     session: Session, incident_id: int, action: str, version: int, *, by: str = "a", **kw: Any
 ) -> IncidentRecord:
-    """``transition`` by the person ``by``, quoting ``version``."""
+    """``transition`` by the district staff member ``by``, quoting ``version``."""
     return transition(
         session,
         incident_id,
         action,
-        principal=Principal.claimed(by),
+        principal=staff(by),
         expected_version=version,
         **kw,
     )
@@ -203,7 +209,7 @@ def test_the_seven_steps_with_a_deadline_in_working_time(db: Session, district: 
             inc.id,
             action,
             n,
-            by="指挥中心",
+            by="王网格员" if action in ("handle", "feedback") else "指挥中心",
             at=when,
             handler_staff_id=district.manager_a if action == "dispatch" else None,
         )
@@ -299,15 +305,107 @@ def test_escalate_overdue_raises_each_missed_deadline_once(db: Session, district
         step(db, inc.id, "accept", 1, at=at(FRIDAY, 15))
         step(db, inc.id, "dispatch", 2, at=at(FRIDAY, 16))
     for n, action in enumerate(["handle", "feedback", "verify"], start=3):
-        step(db, done.id, action, n, at=at(MONDAY, 9))
-    assert escalate_overdue(db, at(MONDAY, 10, 59)) == []
-    assert escalate_overdue(db, at(MONDAY, 12)) == [late.id]
+        step(db, done.id, action, n, at=at(MONDAY, 9), by="核查员" if action == "verify" else "a")
+    assert escalate_overdue(db, at(MONDAY, 10, 59), audit=audit.record) == []
+    assert escalate_overdue(db, at(MONDAY, 12), audit=audit.record) == [late.id]
     after = get_incident(db, late.id)
     assert after.handling_level is Level.COMMUNITY and after.handler_staff_id is None
     last = history(db, late.id)[-1]
     assert last.actor == "system" and "passed 1.0 h ago" in (last.note or "")
-    assert escalate_overdue(db, at(MONDAY, 15)) == []
+    [entry] = audit.entries(db, action="incident.escalate")
+    assert (entry.principal, entry.object, entry.area) == ("system", f"incident:{late.id}", GRID_A)
+    assert entry.detail is not None and entry.detail["to_level"] == "community"
+    assert escalate_overdue(db, at(MONDAY, 15), audit=audit.record) == []
     assert get_incident(db, done.id).handling_level is Level.GRID
+
+
+# ---------------------------------------------------------------------- who takes the steps
+
+
+def test_each_step_stores_who_took_it(db: Session, district: District) -> None:
+    inc = create_incident(db, Report("exposed_garbage", 119.11, 36.72), staff("接线员"))
+    step(db, inc.id, "accept", 1, by="指挥中心")
+    assert [(h.actor, h.actor_ref) for h in _steps(db, inc.id)] == [
+        ("接线员", "test:接线员"),
+        ("指挥中心", "test:指挥中心"),
+    ]
+
+
+def _steps(db: Session, incident_id: int) -> list[Any]:
+    return list(
+        db.execute(
+            text(
+                "SELECT actor, actor_ref FROM incident_transition WHERE incident_id = :i"
+                " ORDER BY at, id"
+            ),
+            {"i": incident_id},
+        )
+    )
+
+
+def test_whoever_handled_the_case_cannot_verify_it(db: Session, district: District) -> None:
+    """The rule reads who handled the case from its stored steps, on the locked row."""
+    manager = staff("王网格员", Role.GRID_MANAGER, (GRID_A,), staff_id=district.manager_a)
+    community = staff("社区主任", Role.COMMUNITY, ("370705001001",))
+    inc = report(db)
+    step(db, inc.id, "accept", 1)
+    step(db, inc.id, "dispatch", 2, handler_staff_id=district.manager_a)
+    for n, action in ((3, "handle"), (4, "feedback")):
+        transition(db, inc.id, action, principal=manager, expected_version=n)
+    with pytest.raises(ForbiddenError, match="you handled this case"):
+        transition(db, inc.id, "verify", principal=manager, expected_version=5)
+    assert get_incident(db, inc.id).status is State.FEEDBACK
+    closed = transition(db, inc.id, "verify", principal=community, expected_version=5)
+    assert closed.status is State.CLOSED
+
+
+def test_another_grids_manager_is_told_the_case_does_not_exist(
+    db: Session, district: District
+) -> None:
+    neighbour = staff("李网格员", Role.GRID_MANAGER, (GRID_B,), staff_id=district.manager_b)
+    inc = report(db)
+    with pytest.raises(NotFoundError, match=f"no incident has id {inc.id}"):
+        transition(db, inc.id, "accept", principal=neighbour, expected_version=1)
+    with pytest.raises(NotFoundError):  # before the version is even looked at
+        transition(db, inc.id, "accept", principal=neighbour, expected_version=99)
+    other = report(db, 119.14, 36.75)
+    assert other.grid_code == GRID_B
+    with pytest.raises(NotFoundError, match=f"no incident has id {inc.id}"):
+        merge_duplicate(db, other.id, inc.id, principal=neighbour)
+
+
+def test_a_system_cannot_take_a_step_whatever_calls_gis(db: Session, district: District) -> None:
+    inc = report(db)
+    hotline = Principal.system("key:热线", scopes=("incidents:write", "incidents:read"))
+    for action in ("accept", "cancel"):
+        with pytest.raises(ForbiddenError, match="API"):
+            transition(db, inc.id, action, principal=hotline, expected_version=1, note="x")
+    with pytest.raises(ForbiddenError):
+        transition(
+            db, inc.id, "accept", principal=Principal.claimed("王网格员"), expected_version=1
+        )
+    assert get_incident(db, inc.id).version == 1 and len(history(db, inc.id)) == 1
+
+
+def test_an_escalated_case_leaves_the_grid_manager(db: Session, district: District) -> None:
+    manager = staff("王网格员", Role.GRID_MANAGER, (GRID_A,), staff_id=district.manager_a)
+    inc = report(db)
+    transition(db, inc.id, "accept", principal=manager, expected_version=1)
+    transition(db, inc.id, "escalate", principal=manager, expected_version=2, note="调解不成")
+    with pytest.raises(ForbiddenError, match="escalated to community level"):
+        transition(db, inc.id, "cancel", principal=manager, expected_version=3, note="x")
+    community = staff("社区主任", Role.COMMUNITY, ("370705001001",))
+    redispatched = transition(
+        db,
+        inc.id,
+        "dispatch",
+        principal=community,
+        expected_version=3,
+        handler_staff_id=district.manager_a,
+    )
+    assert redispatched.handling_level is Level.COMMUNITY
+    handled = transition(db, inc.id, "handle", principal=manager, expected_version=4)
+    assert handled.status is State.HANDLED  # the handler again
 
 
 # ---------------------------------------------------------------------- duplicates
@@ -331,9 +429,7 @@ def test_duplicates_are_suggested_within_50_m_and_72_h_and_merged(
     assert other.id not in [c.id for c in suggest_duplicates(db, first.id)]
     assert later.id not in [c.id for c in suggest_duplicates(db, first.id)]
 
-    merged = merge_duplicate(
-        db, near.id, first.id, principal=Principal.claimed("指挥中心"), note="同一堆垃圾"
-    )
+    merged = merge_duplicate(db, near.id, first.id, principal=staff("指挥中心"), note="同一堆垃圾")
     assert merged.duplicate_of == first.id and merged.status is State.CANCELLED
     assert merged.version == 2
     kept = get_incident(db, first.id)
@@ -342,7 +438,7 @@ def test_duplicates_are_suggested_within_50_m_and_72_h_and_merged(
     assert last.action == "merge" and f"duplicate of incident {first.id}" in (last.note or "")
     assert suggest_duplicates(db, first.id) == []
     with pytest.raises(ConflictError, match="itself a duplicate"):
-        merge_duplicate(db, first.id, near.id, principal=Principal.claimed("a"))
+        merge_duplicate(db, first.id, near.id, principal=staff("a"))
 
 
 # ---------------------------------------------------------------------- concurrency

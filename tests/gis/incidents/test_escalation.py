@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from gis.accounts import audit
 from gis.areas.codes import Level
 from gis.db.embedded import free_port
 from gis.db.engine import make_engine
@@ -20,9 +21,8 @@ from gis.incidents.escalation import ADVISORY_LOCK_KEY, EscalationSweeper, sweep
 from gis.incidents.records import get_incident, history
 from gis.incidents.transitions import transition
 from gis.incidents.workflow import State
-from gis.principal import Principal
 from tests.coverage_district import drop_database, fresh_coverage_database
-from tests.incident_cases import CST, MONDAY_NOON, dispatched_case
+from tests.incident_cases import CST, MONDAY_NOON, dispatched_case, staff
 
 
 @pytest.fixture
@@ -35,22 +35,43 @@ def committed(server_url: str) -> Iterator[Engine]:
 def test_a_sweep_raises_an_overdue_case_once_and_commits(committed: Engine) -> None:
     case = dispatched_case(committed)
     assert case.deadline_at == dt.datetime(2025, 3, 10, 11, 0, tzinfo=CST)
-    assert sweep_once(committed, MONDAY_NOON - dt.timedelta(hours=2)).escalated == []
-    first = sweep_once(committed, MONDAY_NOON)
+    assert (
+        sweep_once(committed, MONDAY_NOON - dt.timedelta(hours=2), audit=audit.record).escalated
+        == []
+    )
+    first = sweep_once(committed, MONDAY_NOON, audit=audit.record)
     assert first.escalated == [case.id] and not first.skipped
-    assert sweep_once(committed, MONDAY_NOON + dt.timedelta(hours=1)).escalated == []
+    assert (
+        sweep_once(committed, MONDAY_NOON + dt.timedelta(hours=1), audit=audit.record).escalated
+        == []
+    )
     with Session(committed) as session:
         after = get_incident(session, case.id)
         assert after.handling_level is Level.COMMUNITY and after.version == case.version + 1
         assert [h.actor for h in history(session, case.id)][-1] == "system"
+        ref = session.execute(
+            text(
+                "SELECT actor_ref FROM incident_transition WHERE incident_id = :i"
+                " AND action = 'escalate'"
+            ),
+            {"i": case.id},
+        ).scalar_one()
+        assert ref == "system"
+        [entry] = audit.entries(session, action="incident.escalate")
+        assert (entry.principal, entry.role, entry.object) == (
+            "system",
+            "system",
+            f"incident:{case.id}",
+        )
+        assert entry.area == case.grid_code
 
 
 def test_a_second_sweep_skips_while_one_holds_the_lock(committed: Engine) -> None:
     case = dispatched_case(committed)
     with committed.connect() as other, other.begin():
         other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
-        assert sweep_once(committed, MONDAY_NOON).skipped
-    assert sweep_once(committed, MONDAY_NOON).escalated == [case.id]
+        assert sweep_once(committed, MONDAY_NOON, audit=audit.record).skipped
+    assert sweep_once(committed, MONDAY_NOON, audit=audit.record).escalated == [case.id]
 
 
 def test_a_case_changed_during_the_sweep_is_left_to_whoever_changed_it(committed: Engine) -> None:
@@ -62,11 +83,13 @@ def test_a_case_changed_during_the_sweep_is_left_to_whoever_changed_it(committed
             worker,
             case.id,
             "handle",
-            principal=Principal.claimed("王网格员"),
+            principal=staff("王网格员"),
             expected_version=case.version,
         )
         sweeper = threading.Thread(
-            target=lambda: result.append(sweep_once(committed, MONDAY_NOON).escalated)
+            target=lambda: result.append(
+                sweep_once(committed, MONDAY_NOON, audit=audit.record).escalated
+            )
         )
         sweeper.start()
         with committed.connect() as probe:
@@ -93,7 +116,7 @@ def test_a_case_changed_during_the_sweep_is_left_to_whoever_changed_it(committed
 
 def test_the_sweeper_thread_escalates_without_being_asked_and_stops(committed: Engine) -> None:
     case = dispatched_case(committed)  # its deadline (2025) passed long ago
-    sweeper = EscalationSweeper(committed, interval_s=0.05)
+    sweeper = EscalationSweeper(committed, interval_s=0.05, audit=audit.record)
     sweeper.start()
     try:
         deadline = time.monotonic() + 10
@@ -117,7 +140,7 @@ def test_the_sweeper_thread_escalates_without_being_asked_and_stops(committed: E
 
 def test_the_sweeper_refuses_a_zero_interval(committed: Engine) -> None:
     with pytest.raises(ValueError, match="positive"):
-        EscalationSweeper(committed, interval_s=0)
+        EscalationSweeper(committed, interval_s=0, audit=audit.record)
 
 
 def test_the_sweeper_survives_an_unreachable_database_and_sweeps_once_it_is_back(
@@ -135,7 +158,7 @@ def test_the_sweeper_survives_an_unreachable_database_and_sweeps_once_it_is_back
         port=lambda: real_port if listening.is_set() else free_port(),
         poolclass=NullPool,
     )
-    sweeper = EscalationSweeper(engine, interval_s=0.05)
+    sweeper = EscalationSweeper(engine, interval_s=0.05, audit=audit.record)
     try:
         with caplog.at_level(logging.WARNING, logger="gis.incidents.escalation"):
             sweeper.start()

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.accounts import audit
 from gis.errors import ImportRejectedError
 from gis.geo.datum import WGS84
 from gis.imports.importer import import_file
@@ -70,7 +71,7 @@ def test_ingested_rows_look_exactly_like_live_intake(db: Session, district: Dist
                 source="hotline",
                 reported_at=T0,
             ),
-            Principal.claimed("import:bulk"),
+            Principal.system("import:bulk"),
         )
         for lon, lat in ((119.11, 36.72), ON_ROAD, (119.16, 36.72))
     ]
@@ -95,6 +96,7 @@ def test_ingested_rows_look_exactly_like_live_intake(db: Session, district: Dist
         assert [(h.action, h.actor, h.at, h.note, h.to_level) for h in history(db, mine.id)] == [
             (h.action, h.actor, h.at, h.note, h.to_level) for h in history(db, theirs.id)
         ]
+        assert _refs(db, mine.id) == _refs(db, theirs.id) == ["import:bulk"]
     a, road, c = bulk
     assert a.grid_id == district.grid_a and a.handler_staff_id == district.manager_a
     assert a.community_id == district.west and a.subdistrict_id == district.subdistrict
@@ -102,6 +104,27 @@ def test_ingested_rows_look_exactly_like_live_intake(db: Session, district: Dist
     assert "snapped 8.9 m to the nearest grid" in (history(db, road.id)[0].note or "")
     assert c.grid_id == district.grid_c and c.handler_staff_id is None  # nobody in grid C
     assert a.version == 1 and a.status == "reported"
+
+
+def _refs(db: Session, incident_id: int) -> list[str | None]:
+    return list(
+        db.execute(
+            text("SELECT actor_ref FROM incident_transition WHERE incident_id = :i ORDER BY id"),
+            {"i": incident_id},
+        ).scalars()
+    )
+
+
+def test_every_step_of_an_import_names_the_file_as_who_took_it(
+    db: Session, district: District
+) -> None:
+    """The ref is cut to the column's 40 characters; the history's actor keeps the name."""
+    name = "import:" + "热线工单导出" * 8 + ".csv"
+    steps = (Step(Action.ACCEPT, T0 + dt.timedelta(hours=1)),)
+    ingest_incidents(db, [_row(1, 119.11, 36.72, steps=steps)], principal=Principal.system(name))
+    [incident_id] = db.execute(text("SELECT id FROM incident WHERE ext_id = 'E1'")).scalars()
+    assert _refs(db, incident_id) == [name[:40], name[:40]]
+    assert {h.actor for h in history(db, incident_id)} == {name}
 
 
 def test_unroutable_rows_stop_the_whole_ingest_with_a_report(
@@ -289,6 +312,14 @@ def test_csv_import_of_past_cases(db: Session, district: District, tmp_path: Pat
     assert c1.clock_started_at == dt.datetime(2025, 3, 7, 11, 0, tzinfo=CST)
     assert [s.action for s in history(db, c1.id)][:3] == ["reported", "accept", "dispatch"]
     assert {s.actor for s in history(db, c1.id)} == {"import:2025.csv"}
+    [entry] = audit.entries(db, action="import.")
+    assert (entry.principal, entry.role, entry.action, entry.object) == (
+        "import:2025.csv",
+        "system",
+        "import.incidents",
+        "file:2025.csv",
+    )
+    assert entry.detail == {"rows": 3, "datum": "wgs84"}
     assert (c2.status, c2.version, c2.handler_staff_id) == ("cancelled", 2, district.manager_a)
     assert history(db, c2.id)[-1].note == "重复"
     assert c3.status == "reported" and c3.snapped_m == pytest.approx(8.9, abs=0.2)
