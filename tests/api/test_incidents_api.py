@@ -7,6 +7,12 @@ the handlers commit, which the read-only demo database must not see. Each
 test reports at its own point, so the duplicate suggestions (50 m, 72 h) of
 one test never see another's incidents. Statistics and hot spots read the
 demo district.
+
+The ``client`` is logged in as an admin, who may take any step but verify or
+close what they handled; the steps of the grid's work are taken by the grid
+manager (``MANAGER``, an account on their staff record) and the community's
+account, as they would be (``tests/api/test_workflow_people.py`` checks who may
+do what).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from gis.incidents.hotspots import HOT_SPOT_CLASSES
 from gis.incidents.stats import HOURS_COLUMNS, RATE_COLUMNS, incident_counts
 from gis.settings import ServerSettings
 from layers.incidents import is_measure_column, measure_classes, quantile_breaks
+from tests.accounts import committed_headers
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 from tests.http_checks import assert_error, ok
 
@@ -36,20 +43,38 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 MANAGER = "王网格员"
+WEST_COMMUNITY = "370705001001"
 YEAR = ("2025-11-01", "2026-11-01")  # the demo's year, half-open
 
 
 @pytest.fixture(scope="module")
 def district(server_url: str) -> Iterator[LatticeDistrict]:
     with committed_lattice(server_url, "gridmap_incidents_api_test") as made:
-        add_grid_manager(made.engine, MANAGER, GRIDS[0])
         yield made
 
 
 @pytest.fixture(scope="module")
-def client(district: LatticeDistrict) -> Iterator[TestClient]:
+def manager_staff(district: LatticeDistrict) -> int:
+    """The staff id of grid 001's primary grid manager."""
+    return add_grid_manager(district.engine, MANAGER, GRIDS[0])
+
+
+@pytest.fixture(scope="module")
+def manager(district: LatticeDistrict, manager_staff: int) -> dict[str, str]:
+    """Headers of the grid manager's login (their account covers grid 001)."""
+    return committed_headers(district.engine, "wang", "grid_manager", staff_id=manager_staff)
+
+
+@pytest.fixture(scope="module")
+def community(district: LatticeDistrict) -> dict[str, str]:
+    """Headers of the west community's account (grids 001 and 002)."""
+    return committed_headers(district.engine, "west", "community", area_code=WEST_COMMUNITY)
+
+
+@pytest.fixture(scope="module")
+def client(district: LatticeDistrict, manager_staff: int) -> Iterator[TestClient]:
     app = create_app(ServerSettings(), engine=district.engine)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=committed_headers(district.engine)) as test_client:
         yield test_client
 
 
@@ -60,7 +85,6 @@ def post_report(client: TestClient, lon: float, lat: float, **kw: Any) -> Any:
         "source": "patrol",
         "lon": lon,
         "lat": lat,
-        "actor": MANAGER,
         **kw,
     }
     return client.post("/api/v1/incidents", json=body)
@@ -70,9 +94,18 @@ def report(client: TestClient, lon: float, lat: float, **kw: Any) -> Any:
     return ok(post_report(client, lon, lat, **kw), 201)
 
 
-def step(client: TestClient, incident_id: int, action: str, version: int, **kw: Any) -> Any:
-    body = {"action": action, "actor": MANAGER, "expected_version": version, **kw}
-    return client.post(f"/api/v1/incidents/{incident_id}/transitions", json=body)
+def step(
+    client: TestClient,
+    incident_id: int,
+    action: str,
+    version: int,
+    *,
+    by: dict[str, str] | None = None,
+    **kw: Any,
+) -> Any:
+    """Take ``action`` as the client's admin, or as the login whose headers are ``by``."""
+    body = {"action": action, "expected_version": version, **kw}
+    return client.post(f"/api/v1/incidents/{incident_id}/transitions", json=body, headers=by)
 
 
 # --------------------------------------------------------------------------- intake
@@ -169,7 +202,7 @@ def test_bad_reports_are_422(client: TestClient) -> None:
     body = assert_error(post_report(client, 119.11, 36.72, category="potholes"), 422)
     assert "exposed_garbage" not in body["description"]  # only top-level codes are listed
     assert "city_appearance" in body["description"] and "dispute" in body["description"]
-    assert_error(post_report(client, 119.11, 36.72, actor=""), 422, "actor")
+    assert_error(post_report(client, 119.11, 36.72, actor=MANAGER), 422, "actor")
     assert_error(post_report(client, 119.11, 36.72, datum="mars"), 422)
     assert_error(post_report(client, 119.11, 36.72, reported_at="2025-03-07T09:00"), 422, "zone")
     assert_error(client.post("/api/v1/incidents", content=b"{", headers={"content-type": "x"}), 422)
@@ -192,18 +225,21 @@ def test_missing_incident_is_404(client: TestClient) -> None:
 # --------------------------------------------------------------------------- the closed loop
 
 
-def test_full_workflow_over_http_and_its_history(client: TestClient) -> None:
+def test_full_workflow_over_http_and_its_history(
+    client: TestClient, manager: dict[str, str], community: dict[str, str], manager_staff: int
+) -> None:
     inc = report(client, 119.105, 36.745)
     version = inc["version"]
-    for action, status in (
-        ("accept", "accepted"),
-        ("dispatch", "dispatched"),
-        ("handle", "handled"),
-        ("feedback", "feedback"),
-        ("verify", "closed"),
-        ("evaluate", "evaluated"),
+    for action, by, status in (
+        ("accept", manager, "accepted"),
+        ("dispatch", community, "dispatched"),
+        ("handle", manager, "handled"),
+        ("feedback", manager, "feedback"),
+        ("verify", community, "closed"),
+        ("evaluate", community, "evaluated"),
     ):
-        after = ok(step(client, inc["id"], action, version, note=f"{action} ok"))
+        handler = {"handler_staff_id": manager_staff} if action == "dispatch" else {}
+        after = ok(step(client, inc["id"], action, version, by=by, note=f"{action} ok", **handler))
         assert after["status"] == status and after["version"] == version + 1
         if action == "dispatch":
             assert after["deadline_at"] is not None and after["clock_started_at"] is not None
@@ -223,6 +259,7 @@ def test_full_workflow_over_http_and_its_history(client: TestClient) -> None:
     times = [dt.datetime.fromisoformat(s["at"]) for s in steps]
     assert times == sorted(times)
     assert steps[1]["note"] == "accept ok" and steps[1]["actor"] == MANAGER
+    assert [s["actor"] for s in steps[2:]] == ["west", MANAGER, MANAGER, "west", "west"]
 
 
 def test_a_disallowed_action_is_409_listing_the_allowed(client: TestClient) -> None:
@@ -254,10 +291,11 @@ def test_cancel_without_a_note_is_400(client: TestClient) -> None:
 
 def test_bad_transition_bodies_are_422(client: TestClient) -> None:
     inc = report(client, 119.105, 36.705)
-    response = client.post(
-        f"/api/v1/incidents/{inc['id']}/transitions", json={"action": "accept", "actor": "x"}
-    )
+    response = client.post(f"/api/v1/incidents/{inc['id']}/transitions", json={"action": "accept"})
     assert assert_error(response, 422, "expected_version")["errors"][0]["location"] == "body"
+    with_actor = {"action": "accept", "expected_version": 1, "actor": MANAGER}
+    response = client.post(f"/api/v1/incidents/{inc['id']}/transitions", json=with_actor)
+    assert assert_error(response, 422, "actor")["errors"][0]["parameter"] == "actor"
 
 
 def test_duplicates_are_suggested_and_merged(client: TestClient) -> None:
@@ -269,7 +307,7 @@ def test_duplicates_are_suggested_and_merged(client: TestClient) -> None:
     merged = ok(
         client.post(
             f"/api/v1/incidents/{second['id']}/merge",
-            json={"into": first["id"], "actor": MANAGER, "note": "同一处垃圾"},
+            json={"into": first["id"], "note": "同一处垃圾"},
         )
     )
     assert (merged["status"], merged["duplicate_of"], merged["version"]) == (
@@ -283,7 +321,7 @@ def test_duplicates_are_suggested_and_merged(client: TestClient) -> None:
     )
     third = report(client, 119.1701, 36.7401)
     assert [d["id"] for d in third["possible_duplicates"]] == [first["id"]]
-    self_merge = {"into": first["id"], "actor": MANAGER}
+    self_merge = {"into": first["id"]}
     assert_error(
         client.post(f"/api/v1/incidents/{first['id']}/merge", json=self_merge), 422, "itself"
     )
@@ -295,7 +333,7 @@ def test_if_match_is_honoured_like_expected_version(client: TestClient) -> None:
     read = client.get(f"/api/v1/incidents/{inc['id']}")
     assert read.headers["etag"] == f'"{inc["id"]}-1"'
     url = f"/api/v1/incidents/{inc['id']}/transitions"
-    body = {"action": "accept", "actor": MANAGER, "expected_version": 1}
+    body = {"action": "accept", "expected_version": 1}
     accepted = client.post(url, json=body, headers={"If-Match": read.headers["etag"]})
     assert ok(accepted)["version"] == 2 and accepted.headers["etag"] == f'"{inc["id"]}-2"'
     # The same step again, with the ETag read before it: stale.
@@ -319,7 +357,7 @@ def test_merge_honours_if_match(client: TestClient) -> None:
     first = report(client, 119.137, 36.757)
     second = report(client, 119.1371, 36.7571)
     url = f"/api/v1/incidents/{second['id']}/merge"
-    merge = {"into": first["id"], "actor": MANAGER}
+    merge = {"into": first["id"]}
     ok(step(client, second["id"], "accept", 1))
     assert_error(
         client.post(url, json=merge, headers={"If-Match": f'"{second["id"]}-1"'}), 412, "version 2"
@@ -343,7 +381,8 @@ def test_openapi_documents_the_incident_endpoints(client: TestClient) -> None:
         assert path in paths
     post = paths["/api/v1/incidents"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
-    assert {"category", "lon", "lat", "datum", "actor"} <= set(schema["properties"])
+    assert {"category", "lon", "lat", "datum"} <= set(schema["properties"])
+    assert "actor" not in schema["properties"]  # who acts is who logged in
 
 
 # --------------------------------------------------------------------------- demo district
@@ -352,7 +391,7 @@ def test_openapi_documents_the_incident_endpoints(client: TestClient) -> None:
 @pytest.fixture(scope="module")
 def demo_client(demo_engine: Engine) -> Iterator[TestClient]:
     app = create_app(ServerSettings(), engine=demo_engine)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=committed_headers(demo_engine, "admin")) as test_client:
         yield test_client
 
 
