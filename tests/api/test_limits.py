@@ -28,6 +28,7 @@ from api.dependencies import SessionDep
 from api.limits import HEAVY
 from gis.db.engine import make_engine
 from gis.settings import ServerSettings
+from tests.accounts import committed_headers
 from tests.http_checks import assert_error, ok
 
 with warnings.catch_warnings():
@@ -92,9 +93,28 @@ def test_a_timeout_of_zero_leaves_the_servers_own(one_connection: Engine) -> Non
         assert ok(client.get("/test/heavy?seconds=0"))["timeout"] == "0"
 
 
-def test_demo_statistics_past_the_heavy_timeout_say_to_ask_for_less(demo_engine: Engine) -> None:
+@pytest.fixture(scope="module")
+def demo_admin(demo_engine: Engine) -> dict[str, str]:
+    return committed_headers(demo_engine, "admin")
+
+
+@pytest.fixture
+def committed_admin(engine: Engine) -> Iterator[dict[str, str]]:
+    """An admin's login committed to the shared test database, and removed again (its
+    logins with it) so that no other test sees the account."""
+    headers = committed_headers(engine, "limits-admin", "admin")
+    try:
+        yield headers
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM account WHERE username = 'limits-admin'"))
+
+
+def test_demo_statistics_past_the_heavy_timeout_say_to_ask_for_less(
+    demo_engine: Engine, demo_admin: dict[str, str]
+) -> None:
     app = create_app(ServerSettings(heavy_timeout_s=0.001), engine=demo_engine)
-    with TestClient(app) as client:
+    with TestClient(app, headers=demo_admin) as client:
         for path in (
             f"/api/v1/incidents/statistics?{LONG_PERIOD}",
             f"/api/v1/incidents/hot-spots?{LONG_PERIOD}",
@@ -107,22 +127,26 @@ def test_demo_statistics_past_the_heavy_timeout_say_to_ask_for_less(demo_engine:
         ok(client.get("/api/v1/facility-types"))
 
 
-def test_a_page_past_its_timeout_is_a_query_timeout(demo_engine: Engine) -> None:
+def test_a_page_past_its_timeout_is_a_query_timeout(
+    demo_engine: Engine, demo_admin: dict[str, str]
+) -> None:
     """The paged reads of gis.db.select answer a cancelled statement like any other path."""
     app = create_app(ServerSettings(light_timeout_s=0.001), engine=demo_engine)
-    with TestClient(app) as client:
+    with TestClient(app, headers=demo_admin) as client:
         response = client.get("/api/v1/buildings?limit=5000")
         body = assert_error(response, 503, "GRIDMAP_LIGHT_TIMEOUT_S", "smaller page")
         assert body["code"] == "QueryTimeout"
 
 
-def test_a_report_past_the_write_timeout_is_a_query_timeout(engine: Engine) -> None:
+def test_a_report_past_the_write_timeout_is_a_query_timeout(
+    engine: Engine, committed_admin: dict[str, str]
+) -> None:
     """The report opens its own session (api.dependencies.request_session): its statement
     is bounded too. Another transaction holds the incident table, so the intake waits for
     the lock until the write timeout cancels it; nothing is stored."""
     app = create_app(ServerSettings(write_timeout_s=0.3), engine=engine)
-    report = {"category": "exposed_garbage", "lon": 119.16, "lat": 36.71, "actor": "测试"}
-    with TestClient(app) as client, engine.connect() as holder:
+    report = {"category": "exposed_garbage", "lon": 119.16, "lat": 36.71}
+    with TestClient(app, headers=committed_admin) as client, engine.connect() as holder:
         holder.execute(text("LOCK TABLE incident IN ACCESS EXCLUSIVE MODE"))
         response = client.post("/api/v1/incidents", json=report)
         body = assert_error(response, 503, "GRIDMAP_WRITE_TIMEOUT_S", "rolled back")
