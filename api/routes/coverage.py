@@ -205,7 +205,7 @@ def _derived_collection(
 
 @router.get(
     "/api/v1/coverage",
-    dependencies=[Depends(access.ANALYSIS), HEAVY],
+    dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Households covered per area (grid, community, subdistrict, district)",
     responses={200: {"model": CoverageDoc}, **_ERRORS},
 )
@@ -257,7 +257,7 @@ def coverage_statistics(
 
 @router.get(
     "/api/v1/coverage/buildings",
-    dependencies=[Depends(access.ANALYSIS), HEAVY],
+    dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Per-building coverage: nearest facility, distance, redundancy",
     responses={**COLLECTION_RESPONSES, **_ERRORS},
     response_class=GeoJSONResponse,
@@ -294,7 +294,7 @@ def coverage_buildings(
 
 @router.get(
     "/api/v1/coverage/circles",
-    dependencies=[Depends(access.ANALYSIS), HEAVY],
+    dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Service circles of every facility of a type, as polygons",
     response_model=None,
     responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
@@ -316,7 +316,7 @@ def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep)
 
 @router.get(
     "/api/v1/coverage/blind-spots",
-    dependencies=[Depends(access.ANALYSIS), HEAVY],
+    dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Blind spots (盲点): where uncovered households live, as polygons",
     response_model=None,
     responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
@@ -371,7 +371,7 @@ def _storage_point(i: int, at: OpenAt) -> tuple[float, float]:
 
 @router.post(
     "/api/v1/coverage/what-if",
-    dependencies=[Depends(access.WHAT_IF), HEAVY],
+    dependencies=[HEAVY, Depends(access.WHAT_IF)],
     summary="What if facilities opened here or closed there?",
     responses={
         200: {"model": WhatIfDoc},
