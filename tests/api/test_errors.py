@@ -116,7 +116,9 @@ def unreachable_client(engine: Engine) -> Iterator[TestClient]:
 
 
 def test_database_down_is_503_not_500(unreachable_client: TestClient) -> None:
-    assert_error(unreachable_client.get("/api/v1/grids"), 503, "database")
+    """Checking a login needs the database too: down, that is a 503, not a 401 or a 500."""
+    login = {"Authorization": "Bearer some-token-the-database-would-know"}
+    assert_error(unreachable_client.get("/api/v1/grids", headers=login), 503, "database")
     assert_error(unreachable_client.get("/healthz"), 503, "Cannot reach the database")
 
 
