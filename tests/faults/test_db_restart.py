@@ -48,6 +48,7 @@ from gis.geo.datum import WGS84
 from gis.imports.importer import import_file
 from gis.progress import Advance, ignore
 from gis.settings import DatabaseSettings, ServerSettings
+from tests.accounts import committed_headers
 from tests.coverage_district import fresh_coverage_database
 from tests.servers import served
 
@@ -123,6 +124,16 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
+def planner(cluster: Cluster) -> dict[str, str]:
+    """Headers of a planner's login on the module's cluster (planners write facilities)."""
+    engine = cluster.engine()
+    try:
+        return committed_headers(engine, "planner", "planner")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
 def app(cluster: Cluster) -> FastAPI:
     """The app as `gridmap serve` runs it, on the module's cluster: its lifespan finds the
     running cluster, owns its engine and follows the cluster's port file."""
@@ -154,11 +165,12 @@ class Stream:
 
     base: str
     tag: str
+    headers: dict[str, str]
     outcomes: list[Outcome] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=15) as client:
+        with httpx.Client(base_url=self.base, timeout=15, headers=self.headers) as client:
             i = 0
             while not self.stop.is_set():
                 i += 1
@@ -236,13 +248,14 @@ def test_acknowledged_posts_survive_and_the_app_recovers_by_itself(
     cluster: Cluster,
     app: FastAPI,
     server: str,
+    planner: dict[str, str],
     outage: Callable[[Cluster], None],
     port_taken: bool,
 ) -> None:
     tag = f"fault-{outage.__name__}-{int(port_taken)}-{time.time_ns()}"
     wait_for(lambda: healthz_green(server), 10, "/healthz green before the outage")
     old_port = cluster.pg.current_port()
-    stream = Stream(server, tag)
+    stream = Stream(server, tag, planner)
     client = threading.Thread(target=stream.run, name="post-stream")
     client.start()
     squatter: socket.socket | None = None
@@ -296,21 +309,24 @@ def test_acknowledged_posts_survive_and_the_app_recovers_by_itself(
     )
 
 
-def test_a_read_after_the_restart_is_answered(cluster: Cluster, server: str) -> None:
+def test_a_read_after_the_restart_is_answered(
+    cluster: Cluster, server: str, planner: dict[str, str]
+) -> None:
     """The pool's connections all died with the server: a GET must not get one of them."""
-    assert httpx.get(f"{server}/api/v1/facilities?limit=1", timeout=10).status_code == 200
+    url = f"{server}/api/v1/facilities?limit=1"
+    assert httpx.get(url, timeout=10, headers=planner).status_code == 200
     cluster.kill_9()
     cluster.gridmap_db("start")
-    r = httpx.get(f"{server}/api/v1/facilities?limit=1", timeout=10)
+    r = httpx.get(url, timeout=10, headers=planner)
     assert r.status_code == 200, r.text
 
 
 def test_writes_while_down_are_503_with_retry_after_and_say_what_to_do(
-    cluster: Cluster, server: str
+    cluster: Cluster, server: str, planner: dict[str, str]
 ) -> None:
     cluster.gridmap_db("stop")
     try:
-        with httpx.Client(base_url=server, timeout=10) as client:
+        with httpx.Client(base_url=server, timeout=10, headers=planner) as client:
             post = client.post(
                 "/api/v1/facilities",
                 json={"type": "kindergarten", "name": "down", "lon": 119.11, "lat": 36.71},
@@ -329,7 +345,7 @@ def test_writes_while_down_are_503_with_retry_after_and_say_what_to_do(
 
 
 def test_a_write_whose_connection_dies_is_a_503_and_the_connection_stays_usable(
-    cluster: Cluster, app: FastAPI, server: str
+    cluster: Cluster, app: FastAPI, server: str, planner: dict[str, str]
 ) -> None:
     """The backend of a POST is terminated (57P01, what a stopping server sends) just
     before its INSERT: a 503 that does not acknowledge, and the client's next requests
@@ -350,7 +366,7 @@ def test_a_write_whose_connection_dies_is_a_503_and_the_connection_stays_usable(
     body = {"type": "kindergarten", "name": "dropped", "lon": 119.11, "lat": 36.71}
     event.listen(engine, "before_cursor_execute", drop_on_insert)
     try:
-        with httpx.Client(base_url=server, timeout=10) as client:
+        with httpx.Client(base_url=server, timeout=10, headers=planner) as client:
             r = client.post("/api/v1/facilities", json=body)
             health = client.get("/healthz")
             again = client.post("/api/v1/facilities", json={**body, "name": "kept"})
