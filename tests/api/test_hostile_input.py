@@ -240,7 +240,6 @@ ROUTES = (
             ("description",),
             ("address_string",),
             ("media_url",),
-            ("api_key",),
             ("attribute[source]",),
             ("jurisdiction_id",),
         ),
@@ -248,7 +247,7 @@ ROUTES = (
         datum=("attribute[datum]",),
         point=(("long",), ("lat",)),
         form=True,
-        login="open311",
+        login="open311",  # the key as a bearer token: the form's api_key is not stored text
         read_back=_open311_back,
     ),
 )
