@@ -8,9 +8,10 @@ category, owning level, handler and who handled it), checked by
 command line, a script) can go round them.
 
 **Reach.** A case outside the caller's area is answered as if it did not exist
-(``NotFoundError``, 404), as every read does: a grid manager sees the cases of
-their grids (B posts included), community, subdistrict and district staff those
-of their area, a mediator the disputes of their area, admin every case.
+(``NotFoundError``, 404): the reach of every read (``visibility.reaches``), so
+a grid manager acts on the cases of their grids (B posts included), community,
+subdistrict and district staff on those of their area, a mediator on the
+disputes of their area.
 
 **Systems** (API keys: the city hotline, apps) report and read; they never take
 a step (``ForbiddenError``, 403). The program's own escalation sweep (scope
@@ -54,15 +55,12 @@ from dataclasses import dataclass
 
 from gis.areas.codes import Level
 from gis.errors import ForbiddenError, NotFoundError
-from gis.incidents.catalogue import codes_under
+from gis.incidents import visibility
 from gis.incidents.workflow import Action
 from gis.principal import Principal, Role
 
 ESCALATE_SCOPE = "incidents:escalate"
 """The scope of the program's own escalation sweep (``gis.principal.SYSTEM``)."""
-
-DISPUTES: frozenset[str] = frozenset(codes_under("dispute"))
-"""The categories a mediator acts on: disputes and their subclasses."""
 
 _TIER: Mapping[Role, int] = {
     Role.GRID_MANAGER: 0,
@@ -74,9 +72,6 @@ _TIER: Mapping[Role, int] = {
 """The level each handling role acts at, as the index of ``Level`` (grid 0 … district 3)."""
 _LEVEL_TIER: Mapping[Level, int] = {level: i for i, level in enumerate(Level)}
 _COMMUNITY = _LEVEL_TIER[Level.COMMUNITY]
-
-_EVERY_CASE = frozenset({Role.ADMIN, Role.DISTRICT, Role.PLANNER})
-"""Roles that see every case of the district (the reach of reads)."""
 
 _MEDIATOR_STEPS = frozenset({Action.ACCEPT, Action.HANDLE, Action.FEEDBACK})
 _COMMUNITY_STEPS = frozenset({Action.DISPATCH, Action.REDISPATCH, Action.EVALUATE})
@@ -131,12 +126,8 @@ class CaseFacts:
 
 
 def reaches(principal: Principal, case: CaseFacts) -> bool:
-    """Whether ``principal`` may see the case at all (the same reach as every read)."""
-    if principal.kind == "person" and principal.role in _EVERY_CASE:
-        return True
-    if principal.kind == "person" and principal.role is Role.MEDIATOR:
-        return case.category in DISPUTES and principal.covers(case.grid_code)
-    return principal.covers(case.grid_code)
+    """Whether ``principal`` may see the case at all: the reach of every read."""
+    return visibility.reaches(principal, case.grid_code, case.category)
 
 
 def _acts_at_level(principal: Principal, case: CaseFacts) -> bool:
