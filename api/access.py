@@ -362,9 +362,10 @@ OPEN311_READ = rule(
     "open311_read",
     roles=EVERYONE,
     scopes={"open311", "incidents:read"},
-    narrowing=Narrowing.MASKED,
+    narrowing=Narrowing.AREA,
 )
-"""Open311 service requests: personal categories never listed and shown without location."""
+"""Open311 service requests of the caller's areas: personal categories never listed, and
+shown masked by id to all but those responsible."""
 
 OPEN311_POST = rule("open311_post", scopes={"open311"}, narrowing=Narrowing.MASKED)
 """Filing an Open311 service request: a key with the ``open311`` scope (the spec's api_key)."""
