@@ -35,6 +35,7 @@ from api.routes import (
     open311,
     web,
 )
+from api.security import register_middleware
 from gis.accounts import audit
 from gis.coverage.live import CoverageService
 from gis.db import schema
@@ -166,6 +167,7 @@ def create_app(
     if engine is not None:
         _attach_engine(app, engine)
     register_error_handlers(app)
+    register_middleware(app, settings)  # gzip, CORS, security headers: api.security
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(features.router)

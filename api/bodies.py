@@ -7,32 +7,122 @@ a ``Content-Length`` over the limit is refused before reading, a streamed
 body as soon as it passes the limit (413), malformed JSON and invalid fields
 are a 422 naming the field, exactly like FastAPI's own body validation; so are
 the NaN and Infinity Python's JSON parser would otherwise let through.
+
+A JSON body must say so: ``Content-Type: application/json`` (or
+``application/geo+json`` where a GeoJSON Feature is posted), UTF-8. Anything
+else (``text/plain``, a form, no type) is a 415 before the body is read: a page
+of another site may send a ``text/plain`` POST without asking first (no CORS
+preflight), but not an ``application/json`` one.
+
+Form bodies (Open311, the token endpoint) are decoded by their declared
+``charset``: UTF-8 by default, or GBK / GB2312 / GB18030, which older hotline
+systems still send; any other charset is a 415. Bytes that are not text in the
+declared charset stay visible as unpaired surrogates, which the field checks
+refuse naming the field (never stored garbled).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import urllib.parse
 from collections.abc import Awaitable, Callable
+from email.message import Message
 from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from api.dependencies import get_settings
-from gis.errors import PayloadTooLargeError
+from gis.errors import GridmapError, PayloadTooLargeError
+from gis.settings import ServerSettings
 
 JSON_BODY_LIMIT = 64 * 1024
 """Bytes: a facility or a what-if question is well under 1 kB; the server's upload
 limit (GRIDMAP_MAX_UPLOAD_BYTES) applies instead when it is smaller."""
 
+JSON_TYPES = ("application/json",)
+"""Media types a JSON body may be declared as."""
+GEOJSON_TYPES = ("application/json", "application/geo+json")
+"""Where a GeoJSON Feature may be posted (RFC 7946's media type, or plain JSON)."""
+
+FORM_CHARSETS: dict[str, str] = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "gb18030": "gb18030",
+}
+"""A form's declared charset → the codec that reads it. As the WHATWG Encoding
+Standard does, GBK and GB2312 are read with the GB18030 decoder, their superset:
+a "GB2312" system that sends a GBK character (镕, 堃) is still read right."""
+
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 
+class UnsupportedMediaTypeError(GridmapError):
+    """A body of a type or charset this endpoint does not take (415)."""
+
+
+def content_type(request: Request) -> tuple[str, str | None]:
+    """The body's media type (lower case, '' if not given) and its declared charset."""
+    header = request.headers.get("content-type", "")
+    if not header.strip():
+        return "", None
+    message = Message()
+    message["content-type"] = header
+    charset = message.get_param("charset")
+    return message.get_content_type(), str(charset).strip().lower() if charset else None
+
+
+def require_json(request: Request, accepted: tuple[str, ...] = JSON_TYPES) -> None:
+    """Refuse (415) a body not declared as one of ``accepted``, or not UTF-8."""
+    kind, charset = content_type(request)
+    if kind not in accepted:
+        raise UnsupportedMediaTypeError(
+            f"请求体须为 JSON。The body is {kind or 'not typed (no Content-Type header)'}; "
+            f"this endpoint takes JSON: send it with Content-Type: {' or '.join(accepted)}"
+        )
+    if charset is not None and FORM_CHARSETS.get(charset) != "utf-8":
+        raise UnsupportedMediaTypeError(
+            f"JSON 须为 UTF-8 编码。The body is declared charset={charset}, but JSON is UTF-8 "
+            f"(RFC 8259): send it in UTF-8, as {' or '.join(accepted)} with charset=utf-8 "
+            "or no charset"
+        )
+
+
+def form_codec(request: Request) -> str:
+    """The codec that reads this form body's declared charset (UTF-8 if none), else 415."""
+    _kind, charset = content_type(request)
+    codec = FORM_CHARSETS.get(charset or "utf-8")
+    if codec is None:
+        raise UnsupportedMediaTypeError(
+            f"表单字符集 {charset} 不受支持。The form is declared charset={charset}; "
+            "send it in UTF-8 (or GBK, GB2312, GB18030) and say so in Content-Type, "
+            "e.g. application/x-www-form-urlencoded; charset=gbk"
+        )
+    return codec
+
+
+def url_encoded_pairs(raw: bytes, codec: str) -> list[tuple[str, str]]:
+    """A url-encoded form's fields, in order, decoded with ``codec``.
+
+    Bytes that are not text in ``codec``, escaped or not, become unpaired
+    surrogates (``surrogateescape``) for the field checks to refuse, where
+    Starlette's parser would put U+FFFD in their place without a word.
+    """
+    text = raw.decode(codec, "surrogateescape")
+    return urllib.parse.parse_qsl(
+        text, keep_blank_values=True, encoding=codec, errors="surrogateescape"
+    )
+
+
 def body_limit(request: Request) -> int:
-    return min(get_settings(request).max_upload_bytes, JSON_BODY_LIMIT)
+    """Bytes a JSON or form body may have here (the app's settings, read without
+    ``api.dependencies``: ``api.routing`` reads forms too and sits below it)."""
+    settings: ServerSettings = request.app.state.settings
+    return min(settings.max_upload_bytes, JSON_BODY_LIMIT)
 
 
 def _too_large(limit: int) -> PayloadTooLargeError:
@@ -139,14 +229,18 @@ def decode_json(raw: bytes) -> Any:
     return data
 
 
-def json_body(parse: Callable[[Any], T]) -> Callable[[Request], Awaitable[T]]:
+def json_body(
+    parse: Callable[[Any], T], accepted: tuple[str, ...] = JSON_TYPES
+) -> Callable[[Request], Awaitable[T]]:
     """A dependency: the body, size-limited and decoded as JSON, passed through ``parse``.
 
     ``parse`` turns the decoded JSON into the handler's value (usually by
     :func:`validate`) and raises :func:`invalid_body` errors for what it refuses.
+    A body not declared as one of the ``accepted`` media types is a 415.
     """
 
     async def dependency(request: Request) -> T:
+        require_json(request, accepted)
         raw = await read_limited(request, body_limit(request))
         if not raw.strip():
             raise invalid_body([{"loc": (), "msg": "a JSON body is required", "type": "missing"}])
@@ -177,14 +271,16 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
-def request_body_doc(*models: type[BaseModel], description: str = "") -> dict[str, Any]:
-    """``openapi_extra`` declaring a JSON body of one of ``models``."""
+def request_body_doc(
+    *models: type[BaseModel], description: str = "", accepted: tuple[str, ...] = JSON_TYPES
+) -> dict[str, Any]:
+    """``openapi_extra`` declaring a JSON body of one of ``models``, as ``accepted`` types."""
     schemas = [inline_schema(m) for m in models]
     schema = schemas[0] if len(schemas) == 1 else {"oneOf": schemas}
     return {
         "requestBody": {
             "required": True,
             "description": description,
-            "content": {"application/json": {"schema": schema}},
+            "content": {media: {"schema": schema} for media in accepted},
         }
     }

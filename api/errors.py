@@ -47,6 +47,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.access import COOKIE, LoginRequiredError
+from api.bodies import UnsupportedMediaTypeError
 from api.limits import WorkRefusedError, query_timeout
 from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
 from api.routing import SAFE_METHODS
@@ -75,6 +76,7 @@ DOMAIN_ERROR_STATUS: dict[type[GridmapError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     PayloadTooLargeError: 413,
+    UnsupportedMediaTypeError: 415,
     ImportRejectedError: 422,
     InvalidFeatureError: 422,
     DatabaseUnavailableError: 503,
@@ -105,6 +107,7 @@ _HTTP_CODES = {
     409: "Conflict",
     412: "PreconditionFailed",
     413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
     422: "InvalidBody",
     428: "PreconditionRequired",
     500: "InternalError",

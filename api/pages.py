@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from api import access
+from api.security import csp_nonce
 from gis.accounts.accounts import role_name_zh
 from gis.principal import Principal, Role
 from layers.webmap import VENDOR_BASE
@@ -69,9 +70,12 @@ def page_user(request: Request | None) -> dict[str, Any]:
 
 
 def render_page(template: str, request: Request | None = None, **context: Any) -> str:
-    """The template rendered with ``vendor`` (the offline asset base), the logged-in
-    person of ``request`` (:func:`page_user`) and ``context``."""
-    return _ENV.get_template(template).render(vendor=VENDOR_BASE, **page_user(request), **context)
+    """The template rendered with ``vendor`` (the offline asset base), ``csp_nonce`` (the
+    request's script nonce: an inline ``<script>`` runs only with it, ``api.security``),
+    the logged-in person of ``request`` (:func:`page_user`) and ``context``."""
+    return _ENV.get_template(template).render(
+        vendor=VENDOR_BASE, csp_nonce=csp_nonce(), **page_user(request), **context
+    )
 
 
 def error_page(request: Request, status: int, heading: str, message: str, home: str) -> str:

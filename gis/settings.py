@@ -6,9 +6,10 @@ Tests build these explicitly instead of relying on the process environment.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -110,9 +111,38 @@ class ServerSettings(BaseSettings):
     cookie_secure: bool = Field(default=False, validation_alias="GRIDMAP_COOKIE_SECURE")
     """Send the login cookie over HTTPS only: set it when a TLS proxy is in front."""
 
+    cors_origins: str = Field(default="", validation_alias="GRIDMAP_CORS_ORIGINS")
+    """Other sites whose pages may call the API from the browser, comma-separated origins
+    (``https://hotline.example.gov.cn``); none by default (no CORS headers at all)."""
+
     @property
     def public_layer_names(self) -> frozenset[str]:
         return frozenset(p.strip() for p in self.public_layers.split(",") if p.strip())
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_only(cls, value: str) -> str:
+        """Each entry an exact origin: a browser's ``Origin`` header never matches a path,
+        a trailing slash or a wildcard, and ``*`` with credentials would let any site in."""
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            parts = urllib.parse.urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or "*" in origin
+                or origin != f"{parts.scheme}://{parts.netloc}"
+            ):
+                raise ValueError(
+                    f"GRIDMAP_CORS_ORIGINS: {origin!r} is not an origin; list each site as "
+                    "scheme://host[:port] (e.g. https://hotline.example.gov.cn), no path, "
+                    "no trailing slash, no wildcard"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """The origins of ``GRIDMAP_CORS_ORIGINS``, in order, without repeats."""
+        return tuple(dict.fromkeys(o.strip() for o in self.cors_origins.split(",") if o.strip()))
 
 
 class DemoSettings(BaseSettings):

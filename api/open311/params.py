@@ -12,15 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import urllib.parse
 from collections.abc import AsyncGenerator, Mapping, Sequence
 
 from fastapi import Request
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData, MutableHeaders, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from api.bodies import body_limit, read_limited
+from api.bodies import body_limit, form_codec, read_limited, url_encoded_pairs
 from api.fields import TEXT_MAX, refuse_unstorable
 from gis.errors import InvalidParameterError, PayloadTooLargeError
 from gis.incidents import open311 as sr
@@ -178,24 +177,48 @@ async def _stream(raw: bytes) -> AsyncGenerator[bytes, None]:
     yield raw
 
 
-def url_encoded(raw: bytes) -> FormData:
-    """A url-encoded form whose bytes that are not UTF-8 stay visible to :func:`field`.
+def url_encoded(raw: bytes, codec: str = "utf-8") -> FormData:
+    """A url-encoded form in ``codec`` whose bytes that are not text in it stay visible to
+    :func:`field`.
 
-    Starlette's parser replaces them with U+FFFD, storing a garbled report
-    without a word; decoded with ``surrogateescape`` they become unpaired
-    surrogates, which :func:`field` refuses naming the field.
+    Starlette's parser reads UTF-8 only and replaces other bytes with U+FFFD,
+    storing a garbled report without a word; decoded with ``surrogateescape``
+    they become unpaired surrogates, which :func:`field` refuses naming the field.
     """
-    text = raw.decode("utf-8", "surrogateescape")
-    pairs = urllib.parse.parse_qsl(
-        text, keep_blank_values=True, encoding="utf-8", errors="surrogateescape"
+    return FormData([(k, v) for k, v in url_encoded_pairs(raw, codec)])
+
+
+def _latin1_headers(request: Request) -> MutableHeaders:
+    """The request's headers with its multipart Content-Type declaring latin-1.
+
+    Starlette's multipart parser falls back to latin-1 when a field is not text in
+    the declared charset (garbling it); told latin-1 it keeps every byte, and
+    :func:`_multipart_text` decodes them with the declared charset, strictly.
+    """
+    headers = MutableHeaders(raw=list(request.headers.raw))
+    declared = headers.get("content-type", "")
+    params = [p for p in declared.split(";") if not p.strip().lower().startswith("charset=")]
+    headers["content-type"] = "; ".join([*(p.strip() for p in params), "charset=latin-1"])
+    return headers
+
+
+def _multipart_text(form: FormData, codec: str) -> FormData:
+    """The fields of a multipart form read as latin-1, decoded with ``codec``."""
+
+    def text(value: str) -> str:
+        return value.encode("latin-1").decode(codec, "surrogateescape")
+
+    return FormData(
+        [(text(k), text(v) if isinstance(v, str) else v) for k, v in form.multi_items()]
     )
-    return FormData([(k, v) for k, v in pairs])
 
 
 async def read_form(request: Request) -> FormData:
     """The form body, size-limited: url-encoded or multipart, no files.
 
     A photo belongs on a server of its own; the report carries its media_url.
+    Decoded by its declared charset (UTF-8 unless it says GBK, GB2312 or
+    GB18030; any other is a 415, ``api.bodies.form_codec``).
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -203,6 +226,7 @@ async def read_form(request: Request) -> FormData:
             f"the body is {content_type or 'not typed'}; GeoReport v2 posts the fields "
             "form-encoded (application/x-www-form-urlencoded) or as multipart/form-data"
         )
+    codec = form_codec(request)
     limit = body_limit(request)
     try:
         raw = await read_limited(request, limit)
@@ -213,9 +237,10 @@ async def read_form(request: Request) -> FormData:
         ) from None
     try:
         if content_type == "multipart/form-data":
-            form = await MultiPartParser(request.headers, _stream(raw)).parse()
+            parsed = await MultiPartParser(_latin1_headers(request), _stream(raw)).parse()
+            form = _multipart_text(parsed, codec)
         else:
-            form = url_encoded(raw)
+            form = url_encoded(raw, codec)
     except MultiPartException as exc:
         raise InvalidParameterError(f"the multipart body is malformed: {exc.message}") from None
     if any(isinstance(value, UploadFile) for _, value in form.multi_items()):

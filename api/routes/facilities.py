@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import access
 from api.audited import record_write
-from api.bodies import invalid_body, json_body, request_body_doc, validate
+from api.bodies import GEOJSON_TYPES, invalid_body, json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import INT4_MAX, Finite, Int4, LonLatDatum, Text, column_length
 from api.preconditions import IfMatch, etag_headers, expected
@@ -214,8 +214,8 @@ def parse_patch(data: Any) -> FacilityWrite:
     return _reduce(flat, flat.lon, flat.lat)
 
 
-CreateBody = Annotated[FacilityWrite, Depends(json_body(parse_create))]
-PatchBody = Annotated[FacilityWrite, Depends(json_body(parse_patch))]
+CreateBody = Annotated[FacilityWrite, Depends(json_body(parse_create, GEOJSON_TYPES))]
+PatchBody = Annotated[FacilityWrite, Depends(json_body(parse_patch, GEOJSON_TYPES))]
 FacilityId = Annotated[int, Path(ge=1, le=INT4_MAX, description="The facility's id.")]
 
 _ETAG = {"ETag": {"description": 'The facility\'s version as a strong ETag, "<id>-<version>".'}}
@@ -301,6 +301,7 @@ def _answer(
         FacilityCreate,
         FacilityFeatureCreate,
         description="Plain JSON with type, name, lon, lat, or a GeoJSON Feature with a Point.",
+        accepted=GEOJSON_TYPES,
     ),
 )
 def create_facility(
@@ -356,6 +357,7 @@ def _audit(
         description="Only the fields given change; null clears a field; lon+lat (or a "
         "geometry) move the facility and re-assign its community. Name the version the "
         "change is based on: If-Match with the ETag of GET, or expected_version.",
+        accepted=GEOJSON_TYPES,
     ),
 )
 def update_facility(

@@ -25,6 +25,7 @@ from api import access
 from api.dependencies import SessionDep, SettingsDep
 from api.pages import page_user, user_bar
 from api.routing import ReadRetryRoute
+from api.security import with_script_nonces
 from gis.areas import queries
 from gis.coverage import facilities
 from gis.geo.geojson import Feature, Page
@@ -137,13 +138,13 @@ def district_map(
     districts = [f["properties"]["name"] for f in collections[DISTRICT.key]["features"]]
     title = f"{'、'.join(districts)} 网格化管理地图" if districts else "网格化管理地图"
     page = cached_map_page(collections, names, title, settings.max_page_size)
-    return HTMLResponse(with_user(page, request))
+    return HTMLResponse(with_user(with_script_nonces(page), request))
 
 
 @router.get("/docs", dependencies=[Depends(access.PUBLIC)], response_class=HTMLResponse)
 def swagger_ui(request: Request) -> HTMLResponse:
     app = request.app
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=app.openapi_url,
         title=f"{app.title} - API",
         oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
@@ -152,10 +153,12 @@ def swagger_ui(request: Request) -> HTMLResponse:
         swagger_favicon_url=f"{VENDOR_BASE}/swagger-ui/favicon-32x32.png",
         swagger_ui_parameters={"validatorUrl": None},
     )
+    return HTMLResponse(with_script_nonces(bytes(page.body).decode("utf-8")))
 
 
 @router.get(
     "/docs/oauth2-redirect", dependencies=[Depends(access.PUBLIC)], response_class=HTMLResponse
 )
 def swagger_ui_redirect() -> HTMLResponse:
-    return get_swagger_ui_oauth2_redirect_html()
+    page = get_swagger_ui_oauth2_redirect_html()
+    return HTMLResponse(with_script_nonces(bytes(page.body).decode("utf-8")))
