@@ -47,6 +47,10 @@ PARAMETER_ERROR = (
     "InvalidParameter: a path, query or header parameter is malformed or out of range."
 )
 BODY_ERROR = "InvalidBody: the request body is malformed (each wrong field is named in ``errors``)."
+MEDIA_TYPE_ERROR = (
+    "UnsupportedMediaType: the body is not of the type this endpoint takes (JSON as "
+    "application/json; a form in UTF-8, GBK, GB2312 or GB18030), or has no Content-Type."
+)
 UNAVAILABLE = (
     "DatabaseUnavailable: the database cannot be reached (restarting, down); "
     "retry after ``Retry-After`` seconds."
@@ -144,6 +148,7 @@ def _rewrite_operation(operation: dict[str, Any], foreign: bool, rule: Rule | No
         responses.setdefault("400", {"description": PARAMETER_ERROR})
     if "requestBody" in operation:
         responses.setdefault("422", {"description": BODY_ERROR})
+        responses.setdefault("415", {"description": MEDIA_TYPE_ERROR})  # api.bodies
     if foreign and "422" in responses:
         refused = responses.pop("422")["description"]
         said = responses.setdefault("400", {"description": PARAMETER_ERROR})

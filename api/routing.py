@@ -86,7 +86,7 @@ async def form_in_utf8(request: Request) -> Request:
     the same fields re-encoded as UTF-8. Other bodies pass as they are (a
     multipart form is only checked for its charset: Starlette reads it by it).
     """
-    kind, _charset = content_type(request)
+    kind, charset = content_type(request)
     if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return request
     codec = form_codec(request)
@@ -96,11 +96,13 @@ async def form_in_utf8(request: Request) -> Request:
     pairs = url_encoded_pairs(raw, codec)
     for name, value in pairs:
         try:
-            value.encode("utf-8")
+            (name + value).encode("utf-8")
         except UnicodeEncodeError:
+            declared = charset or "utf-8"
             raise InvalidParameterError(
-                f"{name}: the value is not {codec} text (some bytes are not characters in "
-                "the charset the Content-Type declares); send it in the declared charset"
+                f"字段 {name} 不是 {declared} 编码的文字。{name}: the value is not {declared} "
+                "text (some bytes are not characters of the charset the Content-Type "
+                "declares); send the form in that charset, or declare the one it is in"
             ) from None
     body = urllib.parse.urlencode(pairs).encode("ascii")
     scope = dict(request.scope)

@@ -219,6 +219,7 @@ def test_a_facility_may_be_posted_as_geojson(client: TestClient) -> None:
     assert "application/geo+json" in assert_error(refused, 415)["description"]
     media = client.get("/openapi.json").json()["paths"]["/api/v1/facilities"]["post"]
     assert set(media["requestBody"]["content"]) == {"application/json", "application/geo+json"}
+    assert "UnsupportedMediaType" in media["responses"]["415"]["description"]
 
 
 # --------------------------------------------------------------------------- security headers
