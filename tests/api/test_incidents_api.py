@@ -206,7 +206,10 @@ def test_bad_reports_are_422(client: TestClient) -> None:
     assert_error(post_report(client, 119.11, 36.72, actor=MANAGER), 422, "actor")
     assert_error(post_report(client, 119.11, 36.72, datum="mars"), 422)
     assert_error(post_report(client, 119.11, 36.72, reported_at="2025-03-07T09:00"), 422, "zone")
-    assert_error(client.post("/api/v1/incidents", content=b"{", headers={"content-type": "x"}), 422)
+    json_type = {"content-type": "application/json"}
+    assert_error(client.post("/api/v1/incidents", content=b"{", headers=json_type), 422)
+    # Not declared JSON: refused before it is read (api.bodies; tests/api/test_hardening.py).
+    assert_error(client.post("/api/v1/incidents", content=b"{", headers={"content-type": "x"}), 415)
 
 
 def test_oversized_body_is_413(client: TestClient) -> None:
