@@ -1,4 +1,4 @@
-"""The audit of writes: one row per change, in the transaction of the change.
+"""The audit from the edge: one row per write, and one per answer showing personal data.
 
 A write handler records what it did before it commits, so the change and its
 audit row are committed together or not at all (``gis.accounts.audit``): an
@@ -44,3 +44,26 @@ def record_write(
         client=client_address(request),
         detail=detail,
     )
+
+
+PERSONAL_READ = "personal.read"
+
+
+def record_read(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    object: str,
+    *,
+    area: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Record that ``principal`` was shown ``object``'s personal data in full, and commit:
+    a read handler has no other write to commit the row with.
+
+    What counts as personal, and who sees it in full, is ``gis.incidents.visibility``.
+    """
+    record_write(
+        session, request, principal, PERSONAL_READ, object=object, area=area, detail=detail
+    )
+    session.commit()

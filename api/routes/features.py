@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from api import access
+from api.audited import record_read
 from api.dependencies import (
     COMMUNITY_CODE,
     GRID_CODE,
@@ -25,7 +26,6 @@ from api.dependencies import (
     SessionDep,
 )
 from api.fields import TEXT_MAX, Text, column_length
-from api.personal_reads import record_read
 from api.responses import (
     COLLECTION_RESPONSES,
     GEOJSON,

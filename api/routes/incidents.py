@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api import access, limits
-from api.audited import record_write
+from api.audited import record_read, record_write
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import (
@@ -42,7 +42,6 @@ from api.fields import (
     Text,
     column_length,
 )
-from api.personal_reads import record_read
 from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, GeoJSONResponse, csv_response
 from api.routing import ReadRetryRoute

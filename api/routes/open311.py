@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api import access
-from api.audited import record_write
+from api.audited import record_read, record_write
 from api.dependencies import SessionDep
 from api.fields import TEXT_MAX, Text
 from api.open311.params import (
@@ -51,7 +51,6 @@ from api.open311.render import (
     request_record,
     service,
 )
-from api.personal_reads import record_read
 from api.routing import ReadRetryRoute
 from api.schemas import (
     DiscoveryDoc,
