@@ -132,3 +132,50 @@ def test_a_revoked_key_is_refused(anonymous: Any, db: Session) -> None:
     db.flush()
     answer = anonymous.get("/api/v1/grids", headers=headers)
     assert answer.status_code == 401
+
+
+def test_a_public_layer_opens_that_layer_alone_to_anonymous_reads(
+    engine: Any, db: Session, small_district: Any
+) -> None:
+    from api.dependencies import get_session
+    from gis.settings import ServerSettings
+    from tests.api.conftest import TestClient
+
+    app = create_app(
+        ServerSettings.model_validate({"GRIDMAP_PUBLIC_LAYERS": "facilities"}), engine=engine
+    )
+    app.dependency_overrides[get_session] = lambda: db
+    with TestClient(app) as public:
+        listed = public.get("/api/v1/facilities")
+        assert listed.status_code == 200 and listed.json()["numberMatched"] == 2
+        one = listed.json()["features"][0]["id"]
+        assert public.get(f"/api/v1/facilities/{one}").status_code == 200
+        assert public.get("/api/v1/grids").status_code == 401
+        assert public.get("/api/v1/incidents").status_code == 401
+        written = public.post(
+            "/api/v1/facilities",
+            json={"type": "kindergarten", "name": "匿名园", "lon": 119.11, "lat": 36.71},
+        )
+        assert written.status_code == 401
+
+
+def test_an_expired_key_is_refused(anonymous: Any, db: Session) -> None:
+    from sqlalchemy import text
+
+    headers = key_headers(db, "short-lived", ("features:read",))
+    assert anonymous.get("/api/v1/grids", headers=headers).status_code == 200
+    db.execute(text("UPDATE api_key SET expires_at = now() - interval '1 second'"))
+    db.flush()
+    assert anonymous.get("/api/v1/grids", headers=headers).status_code == 401
+
+
+def test_disabling_an_account_ends_its_logins_at_once(anonymous: Any, db: Session) -> None:
+    from gis.accounts.accounts import disable_account
+
+    headers = login_headers(db, "leaving", "planner")
+    assert anonymous.get("/api/v1/me", headers=headers).status_code == 200
+    disable_account(db, "leaving")
+    db.flush()
+    assert anonymous.get("/api/v1/me", headers=headers).status_code == 401
+    again = anonymous.post("/api/v1/auth/token", data={"username": "leaving", "password": PASSWORD})
+    assert again.status_code == 401
