@@ -109,8 +109,6 @@ class Rule:
         _bearer: Annotated[str | None, Depends(_bearer_doc)] = None,
         _key: Annotated[str | None, Depends(_key_doc)] = None,
     ) -> Principal:
-        if self.public:
-            return ANONYMOUS  # nothing behind it depends on who asks: no lookup
         principal = await identify(request, session)
         if principal is None:
             layer_open = (
@@ -158,6 +156,19 @@ class LoginRequiredError(NotAuthenticatedError):
         self.page = page
 
 
+@dataclass(frozen=True, eq=False)
+class PublicRule(Rule):
+    """A rule open to anyone: no session, no credentials read, nothing looked up.
+
+    Its own ``__call__`` (FastAPI reads a dependency's signature) takes neither a
+    database session nor the credential schemes, so that /healthz and the login
+    page cost no more than before accounts existed.
+    """
+
+    async def __call__(self) -> Principal:  # type: ignore[override]
+        return ANONYMOUS
+
+
 def rule(
     name: str,
     *,
@@ -168,7 +179,7 @@ def rule(
     public_layer: str | None = None,
     page: bool = False,
 ) -> Rule:
-    return Rule(
+    return (PublicRule if public else Rule)(
         name,
         roles=frozenset(roles),
         scopes=frozenset(scopes),
