@@ -51,8 +51,8 @@ class DemoCounts:
 
     ``households`` is the sum over grids; ``facilities_by_type`` lists every
     catalogue type, with 0 where none is stored; ``accounts`` every account
-    that can log in. ``loaded_now``: this call loaded the district (and made
-    its accounts), rather than finding it loaded.
+    that can log in. ``loaded_now``: this call made the demo's accounts (with the
+    district, or for a district loaded before accounts existed).
     """
 
     subdistricts: int
@@ -88,6 +88,10 @@ def load_demo(
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         if _district_exists(conn):
             advance(_STEPS, description="Demo district 奎文区 already loaded")
+            if conn.execute(text("SELECT NOT EXISTS (SELECT FROM account)")).scalar():
+                # Loaded before accounts existed (migration 0007): nobody could log in.
+                create_demo_accounts(conn, password or secrets.token_urlsafe(18))
+                loaded_now = True
         else:
             loaded_now = True
             advance(1, description="Reading the Kuiwen boundary and divisions")

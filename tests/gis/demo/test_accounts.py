@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -58,3 +62,40 @@ def test_the_accounts_to_try_log_in_with_the_demo_password(demo_engine: Engine) 
         for username, role, _ in tried:
             assert check_password(session, username, DEMO_PASSWORD).role == Role(role)
         session.rollback()
+
+
+def test_a_district_loaded_before_accounts_existed_gets_them(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An install from before migration 0007 has the district and no account: `gridmap
+    demo` must make them (and say the password), or nobody could log in."""
+    from gis.db import schema
+    from gis.db.engine import make_engine, recreate_database
+    from gis.demo import inputs as demo_inputs
+    from gis.demo import load as demo_module
+    from gis.demo.inputs import read_inputs
+    from gis.demo.load import load_demo
+
+    real = demo_inputs.boundary_dir()
+    shutil.copy(real / demo_inputs.BOUNDARY_FILE, tmp_path)
+    divisions = read_inputs(real)[1]
+    small = divisions[
+        divisions["code"].str.startswith("370705001") | (divisions["code"] == "370705")
+    ]
+    small.head(4).to_csv(tmp_path / demo_inputs.DIVISIONS_FILE, index=False)
+    monkeypatch.setenv("GRIDMAP_BOUNDARY_DIR", str(tmp_path))
+    original = demo_module.generate_demo
+    monkeypatch.setattr(
+        demo_module, "generate_demo", lambda b, d, seed: original(b, d, seed, households=1_000)
+    )
+    engine = make_engine(recreate_database(server_url, "gridmap_demo_accounts_test"))
+    try:
+        schema.upgrade(engine)
+        assert load_demo(engine, password=DEMO_PASSWORD).loaded_now
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM account"))
+        again = load_demo(engine, password=DEMO_PASSWORD)
+        assert again.loaded_now and again.accounts > 0
+        assert not load_demo(engine, password=DEMO_PASSWORD).loaded_now
+    finally:
+        engine.dispose()
