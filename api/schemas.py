@@ -1,7 +1,9 @@
 """The documented shapes of the API's answers: what /openapi.json promises a client.
 
 Handlers answer plain dicts or ``JSONResponse``s built from ``gis``' dataclasses;
-these models describe those answers for the OpenAPI document
+where an answer is such a dataclass as it is (a history step, a worklist item) the
+dataclass itself is its schema, so the two cannot drift. These models describe the
+other answers for the OpenAPI document
 (``responses={200: {"model": ...}}``) and are not used to build or filter them.
 tests/api/test_schemathesis.py checks every answer against them, as every role
 sees it: a field is nullable wherever some caller may get null (a masked
@@ -18,6 +20,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.responses import FeatureDoc
+from gis.incidents.records import HistoryEntry
+from gis.incidents.worklists import HandlerChoice, StaffName, WorkItem
 
 # ---- accounts -------------------------------------------------------------------------
 
@@ -72,11 +76,6 @@ class HealthDoc(BaseModel):
 # ---- incidents ------------------------------------------------------------------------
 
 
-class StaffRefDoc(BaseModel):
-    id: int
-    name: str
-
-
 class IncidentDoc(BaseModel):
     """An incident as the caller may see it (personal data masked where they are not
     responsible: text hidden, the point snapped to the grid's)."""
@@ -93,7 +92,7 @@ class IncidentDoc(BaseModel):
     community_code: str | None
     subdistrict_code: str | None
     handler_staff_id: int | None
-    handler: StaffRefDoc | None
+    handler: StaffName | None
     handling_level: str = Field(description="grid, community, subdistrict or district.")
     reported_at: dt.datetime
     deadline_at: dt.datetime | None
@@ -123,20 +122,9 @@ class IncidentCreatedDoc(IncidentDoc):
     )
 
 
-class HistoryStepDoc(BaseModel):
-    action: str
-    from_state: str | None
-    to_state: str
-    actor: str
-    at: dt.datetime
-    note: str | None
-    from_level: str | None
-    to_level: str | None
-
-
 class IncidentHistoryDoc(BaseModel):
     incident_id: int
-    history: list[HistoryStepDoc] = Field(description="Oldest first.")
+    history: list[HistoryEntry] = Field(description="Oldest first.")
 
 
 class StatisticsRowDoc(BaseModel):
@@ -216,39 +204,6 @@ class HotSpotsDoc(BaseModel):
     features: list[HotSpotFeatureDoc]
 
 
-class WorkItemDoc(BaseModel):
-    id: int
-    ext_id: str | None
-    category: str
-    category_name: str
-    status: str
-    handling_level: str
-    lon: float
-    lat: float
-    reported_at: dt.datetime
-    deadline_at: dt.datetime | None
-    remaining_s: float | None
-    remaining_working_s: float | None
-    overdue: bool
-    version: int
-    rework_count: int
-    allowed: list[str]
-    description: str | None
-    address: str | None
-    source: str | None
-    handler: StaffRefDoc | None
-
-
-class HandlerChoiceDoc(BaseModel):
-    id: int
-    name: str
-    role: str
-    role_code: str
-    duty: str | None
-    in_grid: bool
-    primary_manager: bool
-
-
 class WorklistGridDoc(BaseModel):
     code: str
     name: str
@@ -260,11 +215,11 @@ class WorklistGridDoc(BaseModel):
 
 class WorklistDoc(BaseModel):
     grid: WorklistGridDoc
-    manager: StaffRefDoc | None
+    manager: StaffName | None
     now: dt.datetime
     overdue: int
-    incidents: list[WorkItemDoc]
-    handlers: list[HandlerChoiceDoc]
+    incidents: list[WorkItem]
+    handlers: list[HandlerChoice]
 
 
 # ---- coverage -------------------------------------------------------------------------
