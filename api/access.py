@@ -4,8 +4,8 @@ A caller proves who they are with one of
 
 - a bearer token from ``POST /api/v1/auth/token`` (``Authorization: Bearer …``);
 - the browser's login cookie (``gridmap_session``), and on a state-changing
-  request the CSRF token of the page (``X-CSRF-Token`` header or ``csrf_token``
-  form field), which another site's page cannot know;
+  request the CSRF token of the page (``X-CSRF-Token`` header; the logout form
+  sends it as the field ``csrf_token``), which another site's page cannot know;
 - an API key of another system (``X-API-Key`` header, ``Authorization: Bearer
   gm_…``, or Open311's ``api_key`` parameter).
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -44,7 +44,6 @@ from gis.principal import ANONYMOUS, Principal, Role
 COOKIE = "gridmap_session"
 """The browser login's cookie (HttpOnly, SameSite=Lax)."""
 CSRF_HEADER = "X-CSRF-Token"
-CSRF_FIELD = "csrf_token"
 KEY_HEADER = "X-API-Key"
 TOKEN_URL = "/api/v1/auth/token"
 
@@ -241,11 +240,15 @@ def _credentials(request: Request) -> tuple[str | None, str]:
     return None, ""
 
 
+def csrf_matches(sent: str | None, cookie: str) -> bool:
+    """Whether ``sent`` is the CSRF token of the browser login ``cookie``."""
+    return bool(sent) and tokens.same(sent or "", tokens.csrf_token(cookie))
+
+
 async def _check_csrf(request: Request) -> None:
-    """A state-changing request made with the login cookie carries the page's CSRF token."""
-    sent = request.headers.get(CSRF_HEADER) or getattr(request.state, "form_csrf_token", None)
-    expected = tokens.csrf_token(request.state.auth_secret)
-    if not sent or not tokens.same(sent, expected):
+    """A state-changing request made with the login cookie carries the page's CSRF token
+    (the ``X-CSRF-Token`` header the pages' scripts send)."""
+    if not csrf_matches(request.headers.get(CSRF_HEADER), request.state.auth_secret):
         raise ForbiddenError(
             "CSRF 校验失败：请刷新页面后重试 (the page's CSRF token is missing or wrong: reload "
             "the page and try again)"
@@ -257,6 +260,17 @@ def csrf_for(request: Request) -> str | None:
     if getattr(request.state, "auth_kind", None) != "cookie":
         return None
     return tokens.csrf_token(request.state.auth_secret)
+
+
+def clear_login_cookie(response: Response, request: Request) -> None:
+    """Tell the browser to forget the login cookie (the attributes it was set with)."""
+    response.delete_cookie(
+        COOKIE,
+        path="/",
+        secure=request.app.state.settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
 
 
 def client_address(request: Request) -> str | None:

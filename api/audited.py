@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.access import client_address
 from gis.accounts import audit
+from gis.incidents.records import IncidentRecord
 from gis.principal import Principal
 
 
@@ -42,6 +43,27 @@ def record_write(
         object=object,
         area=area,
         client=client_address(request),
+        detail=detail,
+    )
+
+
+def record_report(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    record: IncidentRecord,
+    *,
+    via: str | None = None,
+) -> None:
+    """The audit row of a new report, whichever door it came in by (``via``: open311)."""
+    detail = {"category": record.category} | ({"via": via} if via else {})
+    record_write(
+        session,
+        request,
+        principal,
+        "incident.report",
+        object=f"incident:{record.id}",
+        area=record.grid_code,
         detail=detail,
     )
 

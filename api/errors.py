@@ -46,7 +46,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.access import COOKIE, LoginRequiredError
+from api.access import COOKIE, LoginRequiredError, clear_login_cookie
 from api.bodies import UnsupportedMediaTypeError
 from api.limits import WorkRefusedError, query_timeout
 from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
@@ -205,10 +205,7 @@ def _to_login(request: Request) -> Response:
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     response = RedirectResponse(f"/login?{urlencode({'next': path})}", status_code=303)
     if COOKIE in request.cookies:
-        settings = request.app.state.settings
-        response.delete_cookie(
-            COOKIE, path="/", secure=settings.cookie_secure, httponly=True, samesite="lax"
-        )
+        clear_login_cookie(response, request)
     return response
 
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api import access, limits
-from api.audited import record_read, record_write
+from api.audited import record_read, record_report, record_write
 from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import SessionDep
 from api.fields import (
@@ -241,15 +241,7 @@ def create_incident(
     )
     intake = report_incident(session, report, principal)
     record = intake.record
-    record_write(
-        session,
-        request,
-        principal,
-        "incident.report",
-        object=f"incident:{record.id}",
-        area=record.grid_code,
-        detail={"category": record.category},
-    )
+    record_report(session, request, principal, record)
     session.commit()
     place = IncidentPlace(intake.community_code, intake.subdistrict_code, intake.handler_name)
     answer = _incident_body(record, place)

@@ -33,7 +33,7 @@ from api.dependencies import SessionDep, SettingsDep
 from api.pages import landing, render_page
 from api.routes.auth import log_in
 from api.routing import ReadRetryRoute
-from gis.accounts import audit, logins, tokens
+from gis.accounts import audit, logins
 from gis.errors import NotAuthenticatedError, TooManyAttemptsError
 from gis.principal import Principal
 
@@ -216,17 +216,6 @@ def submit_login(
     return response
 
 
-def clear_login_cookie(response: Response, request: Request) -> None:
-    """Tell the browser to forget the login cookie (same attributes as when it was set)."""
-    response.delete_cookie(
-        access.COOKIE,
-        path="/",
-        secure=request.app.state.settings.cookie_secure,
-        httponly=True,
-        samesite="lax",
-    )
-
-
 @router.post("/logout")
 def submit_logout(
     request: Request,
@@ -239,7 +228,7 @@ def submit_logout(
     cookie = request.cookies.get(access.COOKIE)
     if cookie:
         sent = request.headers.get(access.CSRF_HEADER) or csrf_token
-        if not sent or not tokens.same(sent, tokens.csrf_token(cookie)):
+        if not access.csrf_matches(sent, cookie):
             return _login_form("zh", error=TEXTS["zh"]["logout_refused"], status=403)
         principal = logins.login_principal(session, cookie, "cookie")
         logins.close_login(session, cookie)
@@ -247,5 +236,5 @@ def submit_logout(
             audit.record(session, principal, "logout", client=access.client_address(request))
         session.commit()
     response = RedirectResponse(LOGIN_PATH, status_code=303, headers={"Cache-Control": "no-store"})
-    clear_login_cookie(response, request)
+    access.clear_login_cookie(response, request)
     return response

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api import access
-from api.audited import record_read, record_write
+from api.audited import record_read, record_report
 from api.dependencies import SessionDep
 from api.fields import TEXT_MAX, Text
 from api.open311.params import (
@@ -237,15 +237,7 @@ def post_request(
         media_url=field(form, "media_url"),
     )
     record = create_incident(session, report, principal)
-    record_write(
-        session,
-        request,
-        principal,
-        "incident.report",
-        object=f"incident:{record.id}",
-        area=record.grid_code,
-        detail={"category": record.category, "via": "open311"},
-    )
+    record_report(session, request, principal, record, via="open311")
     session.commit()
     body = [
         {
