@@ -46,8 +46,7 @@ class Principal:
     ``system``, ``key:热线``, ``import:file.csv``); ``role`` a person's role;
     ``areas`` the codes of the areas or grids the principal answers for (None:
     all of them); ``scopes`` what a system may do (``incidents:write`` …);
-    ``verified`` whether the identity was checked (a login or an API key)
-    rather than claimed; ``ref`` the identity histories compare
+    ``ref`` the identity histories compare
     (``account:12``, ``key:3``, ``system``); ``staff_id`` a person's staff
     record; ``username`` what a person logs in with (the audit's name for them).
     """
@@ -57,7 +56,6 @@ class Principal:
     role: Role | None = None
     areas: tuple[str, ...] | None = None
     scopes: frozenset[str] = frozenset()
-    verified: bool = False
     ref: str | None = None
     staff_id: int | None = None
     username: str | None = None
@@ -83,7 +81,7 @@ class Principal:
         cls, name: str, scopes: Iterable[str] = (), areas: tuple[str, ...] | None = None
     ) -> Principal:
         """The program itself or another system, allowed ``scopes``."""
-        return cls("system", name, scopes=frozenset(scopes), areas=areas, verified=True, ref=name)
+        return cls("system", name, scopes=frozenset(scopes), areas=areas, ref=name)
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
@@ -99,10 +97,6 @@ class Principal:
         if code is None:
             return False
         return any(code.startswith(area) for area in self.areas)
-
-    @property
-    def everywhere(self) -> bool:
-        return self.areas is None
 
     @property
     def login(self) -> str:

@@ -28,9 +28,7 @@ def staff(
 ) -> Principal:
     """A logged-in member of staff as ``gis`` sees them (district-wide by default: they may
     take any step, except verifying or closing what they handled themselves)."""
-    return Principal(
-        "person", name, role=role, areas=areas, verified=True, ref=f"test:{name}", staff_id=staff_id
-    )
+    return Principal("person", name, role=role, areas=areas, ref=f"test:{name}", staff_id=staff_id)
 
 
 def dispatched_case(engine: Engine) -> IncidentRecord:

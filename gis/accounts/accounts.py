@@ -68,7 +68,6 @@ class AccountInfo:
             self.display_name,
             role=self.role,
             areas=self.areas,
-            verified=True,
             ref=f"account:{self.id}",
             staff_id=self.staff_id,
             username=self.username,
@@ -233,12 +232,6 @@ def disable_account(session: Session, username: str) -> AccountInfo:
         {"t": now(), "id": info.id},
     )
     end_logins(session, info.id)
-    return get_account(session, info.id)
-
-
-def enable_account(session: Session, username: str) -> AccountInfo:
-    info = get_account(session, username)
-    session.execute(text("UPDATE account SET disabled_at = NULL WHERE id = :id"), {"id": info.id})
     return get_account(session, info.id)
 
 

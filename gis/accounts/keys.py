@@ -56,7 +56,6 @@ class KeyInfo:
             f"key:{self.name}",
             scopes=frozenset(self.scopes),
             areas=None if self.area_code is None else (self.area_code,),
-            verified=True,
             ref=f"key:{self.id}",
         )
 

@@ -80,6 +80,12 @@ def check_password(
     )
     stored = row["password_hash"] if row is not None and row["disabled"] is False else None
     if not passwords.verify(stored, password):
+        # The name's failures older than the window count no more: they go as new ones
+        # come, so the table holds at most a window's worth per name typed.
+        session.execute(
+            text("DELETE FROM login_failure WHERE username_key = :k AND at <= :since"),
+            {"k": _key(username), "since": utc_now() - FAILURE_WINDOW},
+        )
         session.execute(
             text("INSERT INTO login_failure (username_key, client) VALUES (:k, :c)"),
             {"k": _key(username), "c": client},
@@ -104,8 +110,16 @@ def open_login(
     lifetime: dt.timedelta,
     client: str | None = None,
 ) -> str:
-    """A new login for ``account``; the token is returned once and stored as a digest."""
+    """A new login for ``account``; the token is returned once and stored as a digest.
+
+    The account's logins that have expired are deleted here, so the table holds
+    only the live logins of each account (and those ended by logout until then).
+    """
     token = tokens.new_secret()
+    session.execute(
+        text("DELETE FROM auth_session WHERE account_id = :a AND expires_at < now()"),
+        {"a": account.id},
+    )
     session.execute(
         text(
             """INSERT INTO auth_session (token_digest, account_id, kind, expires_at, client)
@@ -145,10 +159,3 @@ def close_login(session: Session, token: str) -> None:
         text("UPDATE auth_session SET revoked_at = now() WHERE token_digest = :d"),
         {"d": tokens.digest(token)},
     )
-
-
-def forget_old(session: Session, older_than: dt.timedelta = dt.timedelta(days=30)) -> None:
-    """Delete logins and failures long over (housekeeping, any time)."""
-    cutoff = utc_now() - older_than
-    session.execute(text("DELETE FROM auth_session WHERE expires_at < :c"), {"c": cutoff})
-    session.execute(text("DELETE FROM login_failure WHERE at < :c"), {"c": cutoff})

@@ -34,12 +34,15 @@ def hash_password(password: str) -> str:
 
 
 def verify(stored_hash: str | None, password: str) -> bool:
-    """Whether ``password`` matches; ``stored_hash`` None (no such user) is always False."""
+    """Whether ``password`` matches; ``stored_hash`` None (no such user) is always False,
+    and so is a password longer than any account can have (only its first
+    ``MAX_LENGTH`` characters are hashed: a megabyte would be a cheap attack)."""
+    too_long = len(password) > MAX_LENGTH  # no account has one: checked, at the same cost
     try:
         _HASHER.verify(stored_hash or _NOBODY, password[:MAX_LENGTH])
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-    return stored_hash is not None
+    return stored_hash is not None and not too_long
 
 
 def needs_rehash(stored_hash: str) -> bool:

@@ -28,9 +28,7 @@ MANAGER_STAFF = 7
 def person(
     role: Role, areas: tuple[str, ...] | None, ref: str, staff_id: int | None = None
 ) -> Principal:
-    return Principal(
-        "person", ref, role=role, areas=areas, verified=True, ref=ref, staff_id=staff_id
-    )
+    return Principal("person", ref, role=role, areas=areas, ref=ref, staff_id=staff_id)
 
 
 MANAGER = person(Role.GRID_MANAGER, (GRID,), "account:1", staff_id=MANAGER_STAFF)

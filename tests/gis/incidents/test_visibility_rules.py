@@ -19,7 +19,7 @@ WEST, WEST2, EAST = "370705001001001", "370705001001002", "370705001002001"
 
 
 def person(role: Role, *areas: str) -> Principal:
-    return Principal("person", f"a {role}", role=role, areas=areas or None, verified=True)
+    return Principal("person", f"a {role}", role=role, areas=areas or None)
 
 
 def key(*areas: str) -> Principal:
