@@ -46,6 +46,17 @@ def server_url() -> Iterator[str]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+@pytest.fixture
+def cluster_dir() -> Iterator[Path]:
+    """An empty data directory for a cluster of the test's own, under /tmp (which the
+    postgres user reaches when the tests run as root); whatever server runs on it is
+    stopped afterwards and the directory removed."""
+    path = Path(tempfile.mkdtemp(prefix="gridmap-cluster-", dir="/tmp"))
+    yield path
+    EmbeddedPostgres(path).stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def engine(server_url: str) -> Iterator[Engine]:
     """A migrated, empty database for tests that write (each in a rolled-back transaction)."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,29 +106,20 @@ def test_the_app_serves_as_gridmap_app_from_its_setting(server_url: str, tmp_pat
             assert "login" in {e["action"] for e in trail["entries"]}  # written as gridmap_app
 
 
-@pytest.fixture
-def own_data_dir() -> Iterator[Path]:
-    """A data directory the postgres user can reach (as root the cluster runs as postgres)."""
-    path = Path(tempfile.mkdtemp(prefix="gridmap-app-", dir="/tmp"))
-    yield path
-    EmbeddedPostgres(path).stop()
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_on_its_own_cluster_the_app_migrates_as_owner_and_serves_as_gridmap_app(
-    own_data_dir: Path,
+    cluster_dir: Path,
 ) -> None:
     database = DatabaseSettings.model_validate(
-        {"DATABASE_URL": None, "GRIDMAP_DATA_DIR": own_data_dir, "GRIDMAP_DB_NAME": "own"}
+        {"DATABASE_URL": None, "GRIDMAP_DATA_DIR": cluster_dir, "GRIDMAP_DB_NAME": "own"}
     )
     app = create_app(ServerSettings(), database=database, escalate=False)
     with TestClient(app) as client:
         assert client.get("/healthz").json()["status"] == "ok"
         assert connected_role(client.app.state.engine) == APP_ROLE  # type: ignore[attr-defined]
         assert client.get("/api/v1/grids").status_code == 401  # migrated: accounts exist
-    kept = own_data_dir / "app_password"
+    kept = cluster_dir / "app_password"
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
-    assert EmbeddedPostgres(own_data_dir).running_port() is None  # stopped by who started it
+    assert EmbeddedPostgres(cluster_dir).running_port() is None  # stopped by who started it
 
 
 def test_openapi_lists_every_endpoint(client: TestClient) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,21 +14,14 @@ from gis.errors import DatabaseUnavailableError
 from gis.settings import DatabaseSettings
 
 
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    """Under /tmp, where the postgres user reaches it when the tests run as root."""
-    path = Path(tempfile.mkdtemp(prefix="gridmap-cli-", dir="/tmp"))
-    yield path
-    EmbeddedPostgres(path).stop()
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def test_serve_and_demo_serve_as_gridmap_app_on_the_embedded_cluster(data_dir: Path) -> None:
-    settings = DatabaseSettings.model_validate({"DATABASE_URL": None, "GRIDMAP_DATA_DIR": data_dir})
+def test_serve_and_demo_serve_as_gridmap_app_on_the_embedded_cluster(cluster_dir: Path) -> None:
+    settings = DatabaseSettings.model_validate(
+        {"DATABASE_URL": None, "GRIDMAP_DATA_DIR": cluster_dir}
+    )
     with open_app_engines(settings) as (owner, app):
         assert connected_role(owner) == "gridmap"  # migrations and the demo's load
         assert connected_role(app) == APP_ROLE
-    assert EmbeddedPostgres(data_dir).running_port() is None  # stopped: this call started it
+    assert EmbeddedPostgres(cluster_dir).running_port() is None  # stopped: this call started it
 
 
 def test_on_another_server_the_app_url_setting_is_used(engine: Engine, tmp_path: Path) -> None:

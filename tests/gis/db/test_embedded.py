@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -16,16 +12,8 @@ from gis.db.embedded import EmbeddedPostgres, database_url
 from gis.db.engine import make_engine
 
 
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="gridmap-embedded-", dir="/tmp"))
-    yield path
-    EmbeddedPostgres(path).stop()
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def test_start_reuse_stop_and_keep_data(data_dir: Path) -> None:
-    first = EmbeddedPostgres(data_dir, db_name="keep")
+def test_start_reuse_stop_and_keep_data(cluster_dir: Path) -> None:
+    first = EmbeddedPostgres(cluster_dir, db_name="keep")
     url = first.start()
     assert first.started_here and first.running_port() is not None
     engine = make_engine(url)
@@ -34,14 +22,14 @@ def test_start_reuse_stop_and_keep_data(data_dir: Path) -> None:
         conn.execute(text("INSERT INTO kept VALUES (42)"))
     engine.dispose()
 
-    second = EmbeddedPostgres(data_dir, db_name="keep")
+    second = EmbeddedPostgres(cluster_dir, db_name="keep")
     assert second.start() == url  # same server, same port: reused, not restarted
     assert not second.started_here
 
     first.stop()
     assert first.running_port() is None
 
-    again = EmbeddedPostgres(data_dir, db_name="keep")
+    again = EmbeddedPostgres(cluster_dir, db_name="keep")
     engine = make_engine(again.start())
     with engine.connect() as conn:
         assert conn.execute(text("SELECT x FROM kept")).scalar_one() == 42
@@ -49,19 +37,19 @@ def test_start_reuse_stop_and_keep_data(data_dir: Path) -> None:
     again.stop()
 
 
-def test_context_stops_only_what_it_started(data_dir: Path) -> None:
-    with database_url(None, data_dir, db_name="ctx") as url:
-        assert EmbeddedPostgres(data_dir).running_port() is not None
+def test_context_stops_only_what_it_started(cluster_dir: Path) -> None:
+    with database_url(None, cluster_dir, db_name="ctx") as url:
+        assert EmbeddedPostgres(cluster_dir).running_port() is not None
         assert url.endswith("/ctx")
-    assert EmbeddedPostgres(data_dir).running_port() is None
+    assert EmbeddedPostgres(cluster_dir).running_port() is None
 
-    with database_url("postgresql://elsewhere/db", data_dir) as url:
+    with database_url("postgresql://elsewhere/db", cluster_dir) as url:
         assert url == "postgresql://elsewhere/db"
-        assert EmbeddedPostgres(data_dir).running_port() is None
+        assert EmbeddedPostgres(cluster_dir).running_port() is None
 
 
-def test_the_port_is_kept_across_restarts_and_followed_where_it_is_taken(data_dir: Path) -> None:
-    cluster = EmbeddedPostgres(data_dir, db_name="moves")
+def test_the_port_is_kept_across_restarts_and_followed_where_it_is_taken(cluster_dir: Path) -> None:
+    cluster = EmbeddedPostgres(cluster_dir, db_name="moves")
     first = make_url(cluster.start()).port
     assert cluster.current_port() == first
     engine = make_engine(cluster.url(first), port=cluster.current_port)
