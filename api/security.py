@@ -22,7 +22,7 @@ injected CSS cannot run code. ``object-src 'none'``, ``base-uri 'none'`` and
 A page template writes ``<script nonce="{{ csp_nonce }}">`` (``api.pages``
 passes the nonce); HTML a library generates (folium, Swagger UI) goes through
 :func:`with_script_nonces`. The nonce of the current request is
-:func:`csp_nonce` (also ``request.state.csp_nonce``).
+:func:`csp_nonce`.
 
 CORS is off unless ``GRIDMAP_CORS_ORIGINS`` lists origins: then Starlette's
 CORSMiddleware answers preflights for those origins only (other origins get a
@@ -127,7 +127,6 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         nonce = secrets.token_urlsafe(18)
-        scope.setdefault("state", {})["csp_nonce"] = nonce
         policy = content_security_policy(nonce)
 
         async def send_with_headers(message: Message) -> None:
