@@ -13,9 +13,10 @@ apt_packages=(
   "postgresql-${PG_VERSION}-postgis-3"
   "postgresql-${PG_VERSION}-pgrouting"
   postgresql-contrib
+  fonts-noto-cjk  # Chinese text in printable maps
 )
 if [ "$mode" = "dev" ]; then
-  apt_packages+=(chromium fonts-noto-cjk)
+  apt_packages+=(chromium)
 fi
 
 missing=()
