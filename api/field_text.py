@@ -25,6 +25,7 @@ _ZH: dict[str, str] = {
     "html_lang": "zh-CN",
     "app_name": "网格通",
     "my_grid": "我的网格",
+    "grid_not_found": "找不到该网格",
     "inbox": "待办",
     "inbox_title": "待办案件",
     "report": "上报",
@@ -117,6 +118,7 @@ _EN: dict[str, str] = {
     "html_lang": "en",
     "app_name": "Grid app",
     "my_grid": "My grid",
+    "grid_not_found": "Grid not found",
     "inbox": "Inbox",
     "inbox_title": "Cases to act on",
     "report": "Report",
@@ -242,6 +244,23 @@ HISTORY_ACTIONS_EN: dict[str, str] = {
     "reported": "Reported",
     "merge": "Merged as duplicate",
 }
+SOURCES_ZH = {
+    "hotline": "12345热线",
+    "patrol": "网格员巡查",
+    "app": "群众APP上报",
+    "video": "视频监控发现",
+    "visit": "群众来访",
+    "open311": "市民服务平台",
+}
+"""Where a report came from, as the history's first line names it."""
+SOURCES_EN = {
+    "hotline": "12345 hotline",
+    "patrol": "grid manager's patrol",
+    "app": "resident's app",
+    "video": "video surveillance",
+    "visit": "visit in person",
+    "open311": "city service platform",
+}
 LEVELS_EN = {"grid": "grid", "community": "community", "subdistrict": "subdistrict",
              "district": "district"}  # fmt: skip
 
@@ -253,12 +272,14 @@ def _tables(lang: Lang) -> dict[str, Any]:
             "buttons": ACTION_LABELS_EN,
             "steps": HISTORY_ACTIONS_EN,
             "levels": LEVELS_EN,
+            "sources": SOURCES_EN,
         }
     return {
         "states": {s.value: STATE_LABELS_ZH[s] for s in State},
         "buttons": {**{a.value: label for a, label in ACTION_LABELS_ZH.items()}, "urge": "督办"},
         "steps": HISTORY_ACTIONS_ZH,
         "levels": {level.value: level.name_zh for level in Level},
+        "sources": SOURCES_ZH,
     }
 
 

@@ -33,6 +33,7 @@ from api.dependencies import GridCodePath, SessionDep
 from api.field_text import Lang, keep_lang, lang_of, strings
 from api.fields import INT8_MAX
 from api.pages import error_page, render_page, script_json
+from api.routes.incidents import TransitionBody
 from api.routing import ReadRetryRoute
 from gis.areas import queries
 from gis.areas.codes import Level, level_of
@@ -106,7 +107,9 @@ OPTIONAL_READS = {
 
 def _served(request: Request) -> dict[str, bool]:
     paths = {getattr(route, "path", None) for route in request.app.routes}
-    return {name: path in paths for name, path in OPTIONAL_READS.items()}
+    served = {name: path in paths for name, path in OPTIONAL_READS.items()}
+    served["rating"] = "rating" in TransitionBody.model_fields
+    return served
 
 
 def _config(request: Request, principal: Principal, **extra: Any) -> dict[str, Any]:
@@ -117,6 +120,7 @@ def _config(request: Request, principal: Principal, **extra: Any) -> dict[str, A
         "lang": lang,
         "t": strings(lang),
         "colours": {k: v["colour"] for k, v in style["states"].items()},
+        "openStates": [k for k, v in style["states"].items() if v["open"]],
         "overdueColour": style["overdue"],
         "gridStyle": style["grid"],
         "needsNote": sorted(a.value for a in NOTE_REQUIRED),
@@ -181,7 +185,9 @@ def grid_page(
             raise NotFoundError(grid_code)
         worklist = worklists.grid_worklist(session, grid_code)
     except NotFoundError:
-        return _not_found(request, principal, t["my_grid"], f"{grid_code}: {t['not_found']}")
+        return _not_found(
+            request, principal, t["grid_not_found"], f"{grid_code}: {t['not_found']}"
+        )
     config = _config(request, principal, view="grid", gridCode=grid_code)
     title = f"{worklist.grid_name} · {t['app_name']}"
     return _page(request, "field_list.html", title, config, grid=worklist, view="grid")

@@ -53,8 +53,9 @@
     state.style.background = F.stateColour(body.status);
     state.dataset.status = body.status;
     var due = document.getElementById('gm-due');
-    due.textContent = body.deadline_at ? F.dueText(body) : '';
-    due.className = 'gm-due ' + F.timeClass(body);
+    var open = (config.openStates || []).indexOf(body.status) >= 0;
+    due.textContent = body.deadline_at && open ? F.dueText(body) : '';
+    due.className = 'gm-due ' + (open ? F.timeClass(body) : '');
     document.getElementById('gm-masked').hidden = !body.masked;
     facts(body);
     if (body.lat !== null && body.lat !== undefined) {
@@ -92,8 +93,9 @@
 
   function drawHistory(body) {
     document.getElementById('gm-history').innerHTML = body.history.map(function (h) {
-      var who = h.actor_label || (h.action === 'reported' ? (incident && incident.source) || '' :
-        h.actor);
+      var source = incident && incident.source;
+      var who = h.actor_label || (h.action === 'reported' ?
+        (config.t.sources || {})[source] || source || '' : h.actor);
       var level = h.level_zh ? ' · ' + h.level_zh : '';
       var rating = h.rating_zh ? ' · ' + h.rating_zh : '';
       return '<li data-action="' + esc(h.action) + '"><b>' + esc(stepLabel(h)) + '</b>' +
@@ -143,7 +145,8 @@
       var primary = (config.handlers || []).filter(function (h) { return h.primary; })[0];
       handler.value = action === 'dispatch' && primary ? String(primary.id) : '';
     }
-    document.getElementById('gm-rating').hidden = action !== 'evaluate';
+    document.getElementById('gm-rating').hidden = action !== 'evaluate' ||
+      !(config.serves || {}).rating;
     document.getElementById('gm-step-photos-label').hidden = !PHOTO_STAGE[action];
     var required = needsNote(action);
     note.placeholder = required ? t('note_required', {action: (config.t.buttons || {})[action]}) :
@@ -184,7 +187,7 @@
       if (!id) { F.say(t('choose_handler'), false); return; }
       body.handler_staff_id = id;
     }
-    if (pending === 'evaluate') {
+    if (pending === 'evaluate' && (config.serves || {}).rating) {
       body.rating = form.querySelector('input[name=rating]:checked').value;
     }
     var url = api + '/transitions';  // 督办 (urge) is a step of its own too
@@ -216,5 +219,6 @@
     });
   });
 
+  document.addEventListener('gm-conflict', function () { load(); });  // show the case as it is
   load();
 }());

@@ -230,6 +230,7 @@
   function flush() {
     if (flushing) { return flushing; }
     var run = function () {
+      if (navigator.onLine === false) { return Promise.resolve(false); }  // `online` comes back
       return all().then(function (items) {
         var pending = items.filter(function (i) { return i.state === 'pending'; });
         var chain = Promise.resolve(true);
@@ -254,8 +255,18 @@
                   return remove(item.key).then(function () { return true; });
                 }
                 item.state = 'conflict';
-                item.conflict = {current: current, description: r.body.description || ''};
-                return put(item).then(function () {
+                item.conflict = {current: current || {}, description: r.body.description || ''};
+                // The case as it now stands, where the refusal did not say it.
+                var known = current && current.status ? Promise.resolve() :
+                  fetch(config.api + '/incidents/' + item.caseId, {credentials: 'same-origin'})
+                    .then(function (res) { return res.ok ? res.json() : null; })
+                    .then(function (now) {
+                      if (now) {
+                        item.conflict.current = {status: now.status, version: now.version,
+                          handling_level: now.handling_level};
+                      }
+                    }).catch(function () { return null; });
+                return known.then(function () { return put(item); }).then(function () {
                   document.dispatchEvent(new CustomEvent('gm-conflict', {detail: item}));
                   return true;
                 });
@@ -374,6 +385,13 @@
       });
     }
     if ('serviceWorker' in navigator) {
+      // The first visit happens before the worker runs: once it takes the page over, read
+      // the page and its data again through it, so that they are there without signal.
+      navigator.serviceWorker.addEventListener('controllerchange', function () {
+        [window.location.pathname].concat(fetched).forEach(function (url) {
+          fetch(url, {credentials: 'same-origin'}).catch(function () { return null; });
+        });
+      });
       navigator.serviceWorker.register('/sw.js', {scope: '/'}).catch(function (err) {
         console.warn('gridmap: service worker not registered: ' + err);
       });
@@ -382,7 +400,9 @@
   }
 
   // The read of a page: the network, else (no signal) the copy the service worker kept.
+  var fetched = [];
   function getJSON(url) {
+    fetched.push(url);
     return gridmapCommon.send(url).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) {
