@@ -185,9 +185,7 @@ def grid_page(
             raise NotFoundError(grid_code)
         worklist = worklists.grid_worklist(session, grid_code)
     except NotFoundError:
-        return _not_found(
-            request, principal, t["grid_not_found"], f"{grid_code}: {t['not_found']}"
-        )
+        return _not_found(request, principal, t["grid_not_found"], f"{grid_code}: {t['not_found']}")
     config = _config(request, principal, view="grid", gridCode=grid_code)
     title = f"{worklist.grid_name} · {t['app_name']}"
     return _page(request, "field_list.html", title, config, grid=worklist, view="grid")
