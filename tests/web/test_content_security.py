@@ -80,7 +80,7 @@ PAGES = [
     ("/", ".leaflet-container .leaflet-interactive"),
     ("/coverage", "#gm-map.leaflet-container"),
     ("/incidents", "#gm-map.leaflet-container"),
-    ("/incidents/grid", "a[href^='/incidents/grid/']"),
+    ("/incidents/grid", "a[href^='/grid/']"),
     ("/docs", ".swagger-ui .opblock"),
 ]
 

@@ -222,7 +222,7 @@ def test_next_never_leads_to_another_site(live_server: str, browser: Any) -> Non
             form = {"username": "planner", "password": DEMO_PASSWORD, "next": target}
             answer = context.request.post(f"{live_server}/login", form=form, max_redirects=0)
             assert answer.status == 303
-            assert answer.headers["location"] == "/coverage", target  # the planner's page
+            assert answer.headers["location"] == "/my", target  # on to the planner's page
     finally:
         context.close()
 
