@@ -477,7 +477,7 @@ def test_worklist_api_orders_open_cases_by_deadline(worklist_base: str, cases: C
         f"{worklist_base}/api/v1/worklists/{GRIDS[0]}", headers=auth, timeout=30
     ).text
     assert MANAGER_PHONE not in text_body and "13900001111" not in text_body
-    for path in ("/api/v1/worklists/", "/incidents/grid/"):
+    for path in ("/api/v1/worklists/", "/grid/"):
         unknown = httpx.get(f"{worklist_base}{path}370705001009009", headers=auth, timeout=30)
         assert unknown.status_code == 404
         # Another grid (of the same community) answers like an unknown one.
