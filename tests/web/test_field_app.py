@@ -396,3 +396,41 @@ def test_a_stale_step_shows_the_conflict_and_keeps_the_note(
         conflict.get_by_role("button", name="放弃").click()
         tab.wait_for_function("() => document.documentElement.dataset.gmOutbox === '0'")
     assert [e for e in log.errors if "409" not in e and "412" not in e] == []
+
+
+SQUEEZED_MAP = """document.addEventListener('DOMContentLoaded', () => {
+    const style = document.createElement('style');
+    style.textContent = '#gm-map { top: auto !important; bottom: 0 !important;'
+        + ' height: 30px !important; min-height: 0 !important; }';
+    document.head.appendChild(style);
+});"""
+"""The phone's map squeezed to 30 px when its data arrives (keyboard open, a page laid out
+small): the old worklist asked Leaflet to fit its grid with 20 px padding on each side,
+got a NaN zoom and showed "加载失败：Invalid LatLng object: (NaN, NaN)" with no case."""
+
+
+def test_a_squeezed_phone_map_still_lists_and_draws_the_cases(
+    browser: Any, base: str, logins: dict[str, dict[str, Any]]
+) -> None:
+    case = report_by_api(base, MANAGER_LOGIN, 119.104, "地图很小时的案件")["id"]
+    with open_page(browser, logins[MANAGER_LOGIN], viewport=PHONE) as (tab, log):
+        tab.context.add_init_script(SQUEEZED_MAP)
+        tab.goto(f"{base}/incidents/grid/{GRIDS[0]}")  # the old address, as bookmarked
+        tab.wait_for_function(READY, timeout=30000)
+        tab.wait_for_load_state("networkidle")
+        assert tab.evaluate("() => document.getElementById('gm-map').clientHeight") == 30
+        assert tab.locator("#gm-status").is_hidden()
+        assert tab.locator(f"#gm-list .gm-card[data-id='{case}']").count() == 1
+        view = tab.evaluate(
+            "() => { const m = window.gridmapField.map; const c = m.getCenter();"
+            " return [m.getZoom(), c.lat, c.lng]; }"
+        )
+        assert all(isinstance(v, int | float) and v == v for v in view), view  # no NaN
+        # Given room again, the map fits the grid.
+        tab.evaluate("() => document.querySelectorAll('style').forEach((s) => "
+                     "s.textContent.includes('30px') && s.remove())")  # fmt: skip
+        tab.wait_for_function(
+            "() => window.gridmapField.map.getSize().y > 100 &&"
+            " window.gridmapField.map.getZoom() > 12"
+        )
+        assert log.errors == []
