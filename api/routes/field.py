@@ -55,6 +55,8 @@ CaseId = Annotated[int, Path(ge=1, le=INT8_MAX, description="The incident's id."
 
 SERVICE_WORKER = FilePath(__file__).resolve().parent.parent / "static" / "js" / "field-sw.js"
 """The service worker's source; served at /sw.js, not under /static, for its scope."""
+BASEMAP_JS = SERVICE_WORKER.parent / "basemap.js"
+"""The base map's script (streets and names, the datum of display), where this app has it."""
 ICONS = (192, 512)
 THEME = "#08519c"
 
@@ -101,6 +103,7 @@ OPTIONAL_READS = {
     "month": "/api/v1/grids/{code}/month",
     "inbox": "/api/v1/inbox",
     "photos": "/api/v1/incidents/{incident_id}/photos",
+    "basemap": "/api/v1/basemap",
 }
 """Reads the pages use where this server has them (a page does not ask for one it lacks)."""
 
@@ -145,6 +148,7 @@ def _page(
         other_lang="zh" if lang == "en" else "en",
         config=script_json(config),
         config_role=config["role"],
+        basemap_js=config["serves"]["basemap"] and BASEMAP_JS.exists(),
         **context,
     )
     response = HTMLResponse(html, headers={"Cache-Control": "no-cache"})

@@ -60,9 +60,9 @@
     facts(body);
     if (body.lat !== null && body.lat !== undefined) {
       if (marker) { marker.remove(); }
-      marker = L.circleMarker([body.lat, body.lon], {radius: 10, fillColor: F.stateColour(body.status),
+      marker = L.circleMarker(F.latLng(body.lon, body.lat), {radius: 10, fillColor: F.stateColour(body.status),
         fillOpacity: 0.95, color: '#fff', weight: 2}).addTo(map);
-      map.setView([body.lat, body.lon], 17);
+      map.setView(F.latLng(body.lon, body.lat), 17);
     } else {
       map.setView([36.7, 119.1], 12);
     }

@@ -19,7 +19,7 @@
   var count = document.getElementById('gm-count');
 
   var map = F.newMap('gm-map');
-  var outline = L.geoJSON(null, {style: function () { return config.gridStyle; },
+  var outline = F.geoJSON(null, {style: function () { return config.gridStyle; },
     interactive: false}).addTo(map);
   var buildings = L.layerGroup().addTo(map);
   var facilities = L.layerGroup().addTo(map);
@@ -53,7 +53,7 @@
     items.forEach(function (item) {
       if (!isFinite(item.lat) || !isFinite(item.lon) || item.lat === null) { return; }
       var cls = F.timeClass(item);
-      var marker = L.circleMarker([item.lat, item.lon], {
+      var marker = L.circleMarker(F.latLng(item.lon, item.lat), {
         radius: cls === 'gm-t-overdue' ? 10 : 8, fillColor: F.stateColour(item.status),
         fillOpacity: 0.95, color: RING[cls] || '#ffffff', weight: RING[cls] ? 4 : 2
       });
@@ -82,7 +82,7 @@
   function loadBuildings(bounds) {
     return F.getJSON(config.api + '/buildings?limit=2000&bbox=' + bboxOf(bounds))
       .then(function (body) {
-        L.geoJSON(body, {
+        F.geoJSON(body, {
           style: function () { return {color: '#6b6b6b', weight: 0.8, fillColor: '#c9c2b4',
             fillOpacity: 0.7}; },
           pointToLayer: function (f, latlng) { return L.circleMarker(latlng, {radius: 3}); },
@@ -99,7 +99,7 @@
   function loadFacilities(bounds) {
     return F.getJSON(config.api + '/facilities?limit=500&bbox=' + bboxOf(bounds, 0.5))
       .then(function (body) {
-        L.geoJSON(body, {
+        F.geoJSON(body, {
           pointToLayer: function (f, latlng) {
             return L.circleMarker(latlng, {radius: 6, color: '#fff', weight: 1.5,
               fillColor: '#1b9e77', fillOpacity: 0.9});
@@ -157,7 +157,7 @@
       drawList(items);
       drawCases(items);
       var points = items.filter(function (i) { return isFinite(i.lat) && i.lat !== null; })
-        .map(function (i) { return [i.lat, i.lon]; });
+        .map(function (i) { return F.latLng(i.lon, i.lat); });
       if (points.length) { F.fit(map, L.latLngBounds(points)); } else { map.setView([36.7, 119.1], 12); }
       if (body.counts) {
         count.textContent += ' · ' + t('urged') + ' ' + (body.counts.urged || 0);

@@ -3,9 +3,8 @@
  *
  * Where: a tap on the map, or 我的位置 (navigator.geolocation: WGS84, as every phone's
  * position is; sent with datum "wgs84"). A tap is in the datum the map is drawn in
- * (GM.datum.display: "gcj02" over Amap or Tencent tiles, else "wgs84"), converted back to
- * the points the overlays were drawn from and sent with that datum, so the API converts it
- * once. What: a category and, if it has them, a subclass; a description; photos from the
+ * (GM.datum.display: "gcj02" over Amap or Tencent tiles, else "wgs84") and is sent as
+ * it is with that datum: the API converts it, once. What: a category and, if it has them, a subclass; a description; photos from the
  * camera, shrunk to at most 2048 px as JPEG before they are queued (the server checks and
  * re-encodes them anyway). The report is queued with its Idempotency-Key and sent at once
  * when there is signal, its photos after it (GM.field.outbox).
@@ -21,7 +20,7 @@
 
   var map = F.newMap('gm-map');
   window.gridmapField = {map: map};
-  var areas = L.geoJSON(null, {style: function () { return config.gridStyle; },
+  var areas = F.geoJSON(null, {style: function () { return config.gridStyle; },
     interactive: false}).addTo(map);
   (config.outlines || []).forEach(function (g) { areas.addData(g); });
   var where = document.getElementById('gm-where');
@@ -53,9 +52,7 @@
     where.textContent = t('locating');
     navigator.geolocation.getCurrentPosition(function (pos) {
       var c = pos.coords;
-      var shown = GM.datum && GM.datum.toDisplay ? GM.datum.toDisplay([c.longitude, c.latitude]) :
-        [c.longitude, c.latitude];
-      var ll = L.latLng(shown[1], shown[0]);
+      var ll = F.latLng(c.longitude, c.latitude);
       place(ll, {lon: c.longitude, lat: c.latitude, datum: 'wgs84'});
       where.textContent += ' · ' + t('located', {m: Math.round(c.accuracy)});
       map.setView(ll, Math.max(map.getZoom(), 17));

@@ -104,8 +104,20 @@
   function newMap(id) {
     var map = L.map(id, {zoomSnap: 0.25, maxZoom: MAX_ZOOM, minZoom: 8});
     L.control.scale({imperial: false}).addTo(map);
-    if (GM.basemap && window.GM_BASEMAP) { GM.basemap.add(map, window.GM_BASEMAP); }
+    if (GM.basemap && (config.serves || {}).basemap) {  // streets and names under the map
+      getJSON(config.api + '/basemap').then(function (base) { GM.basemap.add(map, base); })
+        .catch(function (err) { console.warn('gridmap: base map: ' + err.message); });
+    }
     return map;
+  }
+  // Every overlay goes through the datum the map is drawn in (GCJ-02 under Amap tiles).
+  function latLng(lon, lat) {
+    var shown = GM.datum && GM.datum.toDisplay ? GM.datum.toDisplay([lon, lat]) : [lon, lat];
+    return L.latLng(shown[1], shown[0]);
+  }
+  function geoJSON(data, options) {
+    return L.geoJSON(data, L.extend({coordsToLatLng: function (c) { return latLng(c[0], c[1]); }},
+      options || {}));
   }
   function fit(map, bounds) {
     if (!bounds || !bounds.isValid()) { return; }
@@ -420,6 +432,7 @@
     config: config, t: t, say: say, setServerNow: setServerNow, localTime: localTime,
     duration: duration, timeClass: timeClass, dueText: dueText, stateLabel: stateLabel,
     stateColour: stateColour, stateBadge: stateBadge, category: category, newMap: newMap,
+    latLng: latLng, geoJSON: geoJSON,
     fit: fit, getJSON: getJSON, uuid: uuid,
     outbox: {enqueue: enqueue, flush: flush, all: all, remove: remove, render: renderOutbox}
   };
