@@ -42,8 +42,8 @@ COMMUNITY_LOGIN, COMMUNITY_NAME = "dongyuan", "东苑社区工作站"
 INSIDE = (119.105, 36.73)
 """A point of grid 001."""
 TOUCH = (
-    ".gm-bar a, .gm-bar button:not([hidden]), #gm-side button, #gm-side a.gm-card,"
-    " #gm-side select, #gm-side .gm-file, #gm-side .gm-rating label, .leaflet-bar a"
+    ".gm-bar a, .gm-bar button:not([hidden]), #gm-side button,"
+    " #gm-side a, #gm-side select, #gm-side .gm-file, #gm-side .gm-rating label, .leaflet-bar a"
 )
 
 

@@ -150,7 +150,13 @@
   }
 
   function loadInbox() {
-    if (!(config.serves || {}).inbox) { return Promise.reject(new Error('/api/v1/inbox')); }
+    if (!(config.serves || {}).inbox) {
+      count.innerHTML = esc(t('inbox_unavailable')) + ' <a class="gm-tab-link" href="/incidents/grid">' +
+        esc(t('all_grids')) + '</a>';
+      map.setView([36.7, 119.1], 12);
+      GM.ready();
+      return Promise.resolve();
+    }
     return F.getJSON(config.api + '/inbox?limit=200').then(function (body) {
       if (body.now) { F.setServerNow(body.now); }
       var items = body.items || [];
