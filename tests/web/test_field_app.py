@@ -425,6 +425,32 @@ def test_an_offline_report_is_queued_and_arrives_once(
     assert errors == []
 
 
+def test_a_step_taken_without_signal_is_sent_when_it_returns(
+    browser: Any, base: str, logins: dict[str, dict[str, Any]]
+) -> None:
+    case = report_by_api(base, MANAGER_LOGIN, 119.108, "无信号时受理")["id"]
+    with open_page(browser, logins[MANAGER_LOGIN], viewport=PHONE) as (tab, log):
+        tab.goto(f"{base}/cases/{case}")
+        tab.wait_for_function(READY, timeout=30000)
+        tab.wait_for_load_state("networkidle")
+        tab.context.set_offline(True)
+        tab.locator("#gm-buttons").get_by_role("button", name="受理", exact=True).click()
+        tab.locator("#gm-confirm").click()
+        tab.locator("#gm-queue").wait_for(state="visible")
+        assert tab.locator("#gm-queue").inner_text() == "待发送 1 件"
+        check_page(tab, log)
+        shot(tab, "case-offline")
+        status = api(base, MANAGER_LOGIN, "GET", f"/api/v1/incidents/{case}").json()["status"]
+        assert status == "reported"
+        with tab.expect_navigation():  # sent, the page shows the case as it now stands
+            tab.context.set_offline(False)
+        tab.wait_for_function(READY, timeout=30000)
+        status = api(base, MANAGER_LOGIN, "GET", f"/api/v1/incidents/{case}").json()["status"]
+        assert status == "accepted"
+        assert tab.locator("#gm-state").inner_text().startswith("已立案")
+        assert log.errors == []
+
+
 def test_a_stale_step_shows_the_conflict_and_keeps_the_note(
     browser: Any, base: str, district: LatticeDistrict, logins: dict[str, dict[str, Any]]
 ) -> None:

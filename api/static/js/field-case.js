@@ -204,8 +204,10 @@
       }, Promise.resolve()).then(function () { return item; });
     }).then(function (item) {
       form.hidden = true;
+      form.dataset.waiting = '1';
       return F.outbox.flush().then(function () { return F.outbox.all(); }).then(function (items) {
         var left = items.filter(function (i) { return i.key === item.key; })[0];
+        delete form.dataset.waiting;
         if (!left) {
           F.say(t('sent'), true);
           window.location.reload();
@@ -220,5 +222,12 @@
   });
 
   document.addEventListener('gm-conflict', function () { load(); });  // show the case as it is
+  document.addEventListener('gm-sent', function (event) {
+    // A step queued without signal went through: the page again, with the next steps.
+    var item = event.detail.item;
+    if (item.kind === 'step' && item.caseId === config.caseId && !form.dataset.waiting) {
+      window.location.reload();
+    }
+  });
   load();
 }());
