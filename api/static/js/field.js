@@ -231,9 +231,15 @@
     }, Promise.resolve());
   }
 
+  function lastStep(current) {
+    // The 409/412 body's `current` names the case's last step (its key as the server spells it).
+    if (!current) { return null; }
+    return current.last_step || current.last_transition || current.last || current.step || null;
+  }
+
   function sameStepDone(item, current) {
     // The step was taken but its answer was lost: the case is one version on, by this step.
-    var last = current && (current.last_step || current.last || {});
+    var last = lastStep(current) || {};
     return current && current.version === item.body.expected_version + 1 &&
       last && last.action === item.body.action;
   }
@@ -328,7 +334,7 @@
           var label = esc(itemLabel(item));
           if (item.state === 'conflict') {
             var current = (item.conflict && item.conflict.current) || {};
-            var last = current.last_step || current.last;
+            var last = lastStep(current);
             return '<li class="gm-conflict" data-key="' + esc(item.key) + '"><b>' + label +
               ' · ' + esc(t('conflict')) + '</b><p>' + esc(t('conflict_text')) + '</p><p>' +
               esc(t('conflict_now', {status: current.status ? stateLabel(current.status) : '?',
