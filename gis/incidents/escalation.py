@@ -137,7 +137,12 @@ def _raise_once(
     if case.status not in OPEN_STATES:
         return False
     at = max(due, case.last_at) if case.last_at is not None else due
-    limit = "受理时限" if case.handling_level == Level.GRID.value else "督办时限"
+    if case.handling_level != Level.GRID.value:
+        limit = "督办时限"
+    elif case.status in (State.REPORTED.value, State.ACCEPTED.value):
+        limit = "受理时限"
+    else:
+        limit = "处置时限"
     note = f"超过{limit}（{_local(due)}），系统自动上报升级"
     try:
         with session.begin_nested():

@@ -66,7 +66,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_constraint("ck_incident_transition_rating", "incident_transition")
+    op.drop_constraint("ck_incident_transition_rating", "incident_transition", type_="check")
     op.drop_column("incident_transition", "rating")
     op.drop_index("ux_incident_idempotency", "incident")
     op.drop_index("ix_incident_open_supervise_due_at", "incident")
