@@ -251,6 +251,11 @@ IdempotencyKey = Annotated[
             "model": IncidentCreatedDoc,
             "headers": {"Location": {"description": "The new incident's URL."}},
         },
+        400: {
+            "model": ErrorDoc,
+            "description": "The Idempotency-Key is empty, longer than 64 characters or not "
+            "printable ASCII.",
+        },
         **_ERRORS,
         422: {
             "model": ErrorDoc,
