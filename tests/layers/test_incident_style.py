@@ -172,6 +172,7 @@ def test_workflow_labels_cover_every_state_and_action() -> None:
             "rework",
             "redispatch",
             "escalate",
+            "urge",
         }
     )
     chooses = {a for a, v in style["actions"].items() if v["choosesHandler"]}

@@ -552,12 +552,12 @@ def test_worklist_page_lists_open_cases_overdue_first_on_the_map(
     assert "剩余" in due.inner_text() and "工作时间" in due.inner_text()
     assert "未计时" in _row(tab, cases.reported).inner_text()
     assert "已派遣 · 任务派遣" in due.inner_text()
-    # Buttons are the actions the workflow allows, in Chinese.
+    # Buttons are the actions the workflow allows and the grid manager may take, in Chinese
+    # (redispatch is the community's, urging a level above's).
     buttons = _row(tab, cases.reported).locator(".gm-actions button").all_inner_texts()
-    assert buttons == ["受理", "作废", "处理记录"]
+    assert buttons == ["受理", "作废", "上报升级", "处理记录"]
     assert _row(tab, cases.due).locator(".gm-actions button").all_inner_texts() == [
         "处置",
-        "改派",
         "上报升级",
         "处理记录",
     ]
