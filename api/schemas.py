@@ -136,6 +136,7 @@ class IncidentDoc(BaseModel):
         description="When the escalation sweep next raises the case a level (督办时限; "
         "受理时限 before dispatch).",
     )
+    source_zh: str | None = Field(None, description="The source as pages name it (12345热线 …).")
 
 
 class DuplicateDoc(BaseModel):

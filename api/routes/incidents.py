@@ -212,6 +212,7 @@ def _incident_body(record: IncidentRecord, place: IncidentPlace) -> dict[str, An
     # vars(), not dataclasses.asdict: the fields are flat values, and asdict's deep copy
     # was a tenth of a report's CPU.
     body = json_object(vars(record))
+    body["source_zh"] = incident_records.source_zh(record.source)
     body["community_code"] = place.community_code
     body["subdistrict_code"] = place.subdistrict_code
     body["handler"] = (

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from gis.areas.codes import Level
 from gis.geo.geojson import GEOJSON_DECIMALS
 from gis.incidents import permissions, visibility
-from gis.incidents.records import local_minute
+from gis.incidents.records import local_minute, source_zh
 from gis.incidents.workcalendar import WorkCalendar
 from gis.incidents.workflow import OPEN_STATES, State
 from gis.incidents.worklists import WorkItem, _item, handled_by
@@ -35,16 +35,6 @@ from gis.principal import Principal, Role
 
 EVALUATION_WINDOW_DAYS = 30
 """Days after closing a case waits in the evaluator's inbox for its 综合评价."""
-
-SOURCE_ZH = {
-    "hotline": "12345热线",
-    "patrol": "网格员巡查",
-    "app": "随手拍",
-    "video": "视频巡查",
-    "visit": "来访",
-    "open311": "开放接口",
-}
-"""Report sources as pages name them."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +191,7 @@ def inbox(
             supervise_due_at=row.supervise_due_at,
             escalated=bool(row.escalated),
             urge=_urge(row),
-            source_zh=SOURCE_ZH.get(row.source, row.source) if row.source else None,
+            source_zh=source_zh(row.source),
         )
         if not visibility.in_full(principal, row.grid_code, row.category):
             hidden = visibility.HIDDEN

@@ -174,6 +174,22 @@ class HistoryEntry:
     note_zh: str | None = None
 
 
+SOURCE_ZH = {
+    "hotline": "12345热线",
+    "patrol": "网格员巡查",
+    "app": "随手拍",
+    "video": "视频巡查",
+    "visit": "社区接待窗口",
+    "open311": "开放接口",
+}
+"""Report sources as pages name them (the demo's and the API's examples)."""
+
+
+def source_zh(source: str | None) -> str | None:
+    """A report's source as pages name it (an unknown one as stored)."""
+    return None if source is None else SOURCE_ZH.get(source, source)
+
+
 EXTRA_ACTIONS_ZH = {"reported": "上报", "merge": "合并重复"}
 """Stored actions that are no workflow ``Action``: the intake row and a merge."""
 SYSTEM_LABEL = "系统自动"
