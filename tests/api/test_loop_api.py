@@ -212,6 +212,10 @@ def test_history_has_no_raw_codes_or_iso_times(
         "社区",
         "张伟（网格员）",
     )
+    by_key = ok(post(client, people["hotline"], None, BODY | {"source": "hotline"}), 201)
+    first = history(client, by_key["id"])[0]
+    assert (first["action_zh"], first["actor_label"], first["note_zh"]) == ("上报", "热线", "上报")
+    assert by_key["source_zh"] == "12345热线"
 
 
 def test_a_grids_month_beside_its_communitys_average(

@@ -5,9 +5,12 @@ at community level for up to 317 days)."""
 from __future__ import annotations
 
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from gis.demo.spec import DEMO_AS_OF
+from gis.incidents.inbox import inbox
 from gis.incidents.workflow import OPEN_STATES
+from gis.principal import Principal, Role
 
 
 def test_no_open_case_waits_beyond_its_levels_limit(demo_engine: Engine) -> None:
@@ -45,3 +48,23 @@ def test_no_open_case_waits_beyond_its_levels_limit(demo_engine: Engine) -> None
             text("SELECT count(*) FROM audit_log WHERE action = 'incident.escalate'")
         ).scalar_one()
         assert audited > 0
+
+
+def test_a_subdistrict_finds_the_cases_raised_to_it_in_its_inbox(demo_engine: Engine) -> None:
+    with Session(demo_engine) as session:
+        row = session.execute(
+            text(
+                """SELECT s.code, count(*) AS n FROM incident i
+                   JOIN admin_area s ON s.id = i.subdistrict_id
+                   WHERE i.handling_level = 'subdistrict' AND i.status = ANY(:open)
+                   GROUP BY s.code ORDER BY n DESC, s.code LIMIT 1"""
+            ),
+            {"open": list(OPEN_STATES)},
+        ).one()
+        who = Principal("person", "街道指挥中心", role=Role.SUBDISTRICT, areas=(row.code,))
+        box = inbox(session, who, now=DEMO_AS_OF, limit=500)
+        raised = [i for i in box.items if i.handling_level == "subdistrict"]
+        assert len(raised) == row.n and all(i.escalated for i in raised)
+        assert all(i.grid_code is not None and i.grid_code.startswith(row.code) for i in box.items)
+        assert box.counts.escalated >= row.n
+        assert all(i.supervise_due_at is not None for i in raised)
