@@ -410,3 +410,12 @@ WORKLIST_PAGE = rule(
     "worklist_page", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA, page=True
 )
 """A grid's worklist page."""
+
+# ---- issue 11, loop: every level's inbox and a grid's month --------------------------
+
+INBOX = rule("inbox", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""A person's inbox: the cases of their areas they act on first (``gis.incidents.inbox``)."""
+
+GRID_MONTH = rule("grid_month", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""A grid's month figures beside its community's average: those who may see its worklist
+(only the grids the caller covers)."""

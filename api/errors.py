@@ -226,6 +226,8 @@ def _domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, StaleVersionError | PreconditionFailedError):
         extra["current_version"] = exc.current
         extra["etag"] = etag(exc.ident, exc.current)
+        if exc.state is not None:
+            extra["current"] = exc.state
     headers: dict[str, str] | None = None
     if status == 503:
         headers = {"Retry-After": str(RETRY_AFTER_S)}

@@ -45,6 +45,7 @@ class PreconditionFailedError(GridmapError):
     def __init__(self, stale: StaleVersionError) -> None:
         self.ident = stale.ident
         self.current = stale.current
+        self.state = stale.state
         super().__init__(
             f"If-Match does not match {stale.thing} {stale.ident}: it is at version "
             f"{stale.current} (ETag {etag(stale.ident, stale.current)}) now. Someone changed "

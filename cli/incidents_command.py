@@ -132,10 +132,11 @@ def escalate_command(
         typer.Option(help="Sweep as of this time (default: now); naive times are Asia/Shanghai."),
     ] = None,
 ) -> None:
-    """Raise every overdue open case one level (grid → community → subdistrict → district).
+    """Raise every open case whose limit passed (grid → community → subdistrict → district).
 
     The server does this every GRIDMAP_ESCALATION_INTERVAL_S on its own; run
-    this from cron where no server runs. Each missed deadline raises a case once.
+    this from cron where no server runs. Each passing of a level's limit (督办时限;
+    受理时限 before dispatch) raises a case once, recorded when it passed.
     """
     at = as_instant(now) if now is not None else utc_now()
     with open_engine() as engine, err.status("Escalating overdue cases ..."):
@@ -146,6 +147,10 @@ def escalate_command(
     if not result.escalated:
         out.print("No overdue case to escalate.")
         return
-    shown = ", ".join(map(str, result.escalated[:20]))
-    more = f" and {len(result.escalated) - 20} more" if len(result.escalated) > 20 else ""
-    out.print(f"Escalated {len(result.escalated):,} overdue case(s): {shown}{more}.")
+    cases = list(dict.fromkeys(result.escalated))
+    shown = ", ".join(map(str, cases[:20]))
+    more = f" and {len(cases) - 20} more" if len(cases) > 20 else ""
+    out.print(
+        f"Escalated {len(cases):,} overdue case(s) ({len(result.escalated):,} raise(s)): "
+        f"{shown}{more}."
+    )

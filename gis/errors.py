@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class GridmapError(Exception):
@@ -93,14 +94,24 @@ class StaleVersionError(ConflictError):
     """The record changed since the caller read it; reload and decide again.
 
     ``thing`` names the kind of record ("incident", "facility"); ``current`` is
-    the version stored now, so a client can tell how far behind it is.
+    the version stored now, so a client can tell how far behind it is;
+    ``state``, where the record's code gives it, what it is now (for a case: its
+    status, version, handling level and last step) so a client can show the conflict.
     """
 
-    def __init__(self, ident: int, expected: int, current: int, thing: str = "incident") -> None:
+    def __init__(
+        self,
+        ident: int,
+        expected: int,
+        current: int,
+        thing: str = "incident",
+        state: dict[str, Any] | None = None,
+    ) -> None:
         self.ident = ident
         self.thing = thing
         self.expected = expected
         self.current = current
+        self.state = state
         super().__init__(
             f"{thing} {ident} is at version {current}, not {expected}: someone changed "
             "it since you read it. Reload it and apply your change again if it still applies."

@@ -17,6 +17,7 @@ from psycopg import Cursor
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
+from gis.accounts import audit
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
 from gis.coverage.facilities import WRITABLE_FIELDS
 from gis.db.copy import copy_rows, hex_ewkb
@@ -24,7 +25,8 @@ from gis.demo._histories import TRANSITION_COLUMNS
 from gis.demo.accounts import create_demo_accounts
 from gis.demo.generate import DemoDistrict, generate_demo
 from gis.demo.inputs import read_inputs
-from gis.demo.spec import DEFAULT_SEED, DISTRICT_CODE
+from gis.demo.spec import DEFAULT_SEED, DEMO_AS_OF, DISTRICT_CODE
+from gis.incidents.escalation import escalate_overdue, fill_supervise_due
 from gis.progress import Advance, Progress, silent
 
 #: Key of the transaction-level advisory lock that serialises concurrent loads.
@@ -100,8 +102,21 @@ def load_demo(
             demo = generate_demo(boundary, divisions, seed)
             _write(conn, demo, advance)
             create_demo_accounts(conn, password or secrets.token_urlsafe(18))
+            _bring_up(conn)
             advance(1, description="Demo district 奎文区 loaded")
     return replace(demo_counts(engine), loaded_now=loaded_now)
+
+
+def _bring_up(conn: Connection) -> list[int]:
+    """Start every open case's supervision clock from its history and run the escalation
+    sweep at the demo's "now" (``DEMO_AS_OF``), as a server would have all along: cases
+    stuck past their level's limit go up, each raise at the moment the limit passed,
+    audited. The ids raised (one per raise)."""
+    with Session(bind=conn) as session:
+        fill_supervise_due(session)
+        raised = escalate_overdue(session, DEMO_AS_OF, audit=audit.record)
+        session.flush()
+    return raised
 
 
 def demo_counts(engine: Engine) -> DemoCounts:

@@ -242,7 +242,11 @@ def test_full_workflow_over_http_and_its_history(
         ("verify", community, "closed"),
         ("evaluate", community, "evaluated"),
     ):
-        handler = {"handler_staff_id": manager_staff} if action == "dispatch" else {}
+        handler: dict[str, Any] = (
+            {"handler_staff_id": manager_staff} if action == "dispatch" else {}
+        )
+        if action == "evaluate":
+            handler["rating"] = "satisfied"
         after = ok(step(client, inc["id"], action, version, by=by, note=f"{action} ok", **handler))
         assert after["status"] == status and after["version"] == version + 1
         if action == "dispatch":
@@ -272,9 +276,14 @@ def test_a_disallowed_action_is_409_listing_the_allowed(client: TestClient) -> N
     assert (body["code"], body["state"], body["allowed"]) == (
         "TransitionNotAllowed",
         "reported",
-        ["accept", "cancel"],
+        ["accept", "cancel", "escalate", "urge"],
     )
-    assert assert_error(step(client, inc["id"], "fly", 1), 409)["allowed"] == ["accept", "cancel"]
+    assert assert_error(step(client, inc["id"], "fly", 1), 409)["allowed"] == [
+        "accept",
+        "cancel",
+        "escalate",
+        "urge",
+    ]
     assert ok(client.get(f"/api/v1/incidents/{inc['id']}"))["version"] == 1
 
 

@@ -181,9 +181,12 @@ def test_whoever_handled_a_case_cannot_verify_or_close_it(
     second = took(client, people["community"], second, "feedback")
     assert_error(step(client, people["community"], second, "verify"), 403, "you handled")
     second = took(client, people["manager"], second, "verify")
-    assert_error(step(client, people["community"], second, "evaluate"), 403, "you handled")
-    assert_error(step(client, people["manager"], second, "evaluate"), 403, "评价由社区及以上负责")
-    assert took(client, people["subdistrict"], second, "evaluate")["status"] == "evaluated"
+    rated = {"rating": "satisfied"}
+    assert_error(step(client, people["community"], second, "evaluate", **rated), 403, "you handled")
+    assert_error(
+        step(client, people["manager"], second, "evaluate", **rated), 403, "评价由社区及以上负责"
+    )
+    assert took(client, people["subdistrict"], second, "evaluate", **rated)["status"] == "evaluated"
 
 
 def test_an_escalated_case_is_acted_on_by_the_level_it_reached(

@@ -62,7 +62,7 @@ def test_escalate_raises_an_overdue_case_once(server_url: str) -> None:
         assert early.exit_code == 0, early.output
         assert "No overdue case to escalate." in early.output
         late = runner.invoke(app, ["incidents", "escalate", "--now", "2025-03-10T12:00"], env=env)
-        assert f"Escalated 1 overdue case(s): {case.id}." in late.output
+        assert f"Escalated 1 overdue case(s) (1 raise(s)): {case.id}." in late.output
         again = runner.invoke(app, ["incidents", "escalate", "--now", "2025-03-10T13:00"], env=env)
         assert "No overdue case to escalate." in again.output
         with Session(district.engine) as session:
