@@ -106,7 +106,9 @@ def _check_jurisdiction(session: Session, jurisdiction_id: str | None) -> None:
         listed = ", ".join(f"{code} ({name})" for code, name in known.items()) or "none loaded"
         raise NotFoundError(
             f"jurisdiction_id {jurisdiction_id!r} is not served here; this server's "
-            f"jurisdiction is {listed}, and jurisdiction_id may be left out"
+            f"jurisdiction is {listed}, and jurisdiction_id may be left out",
+            zh=f"本服务器不受理 jurisdiction_id {jurisdiction_id!r}；本服务器的辖区是 {listed}，"
+            "jurisdiction_id 也可以不写",
         )
 
 
@@ -158,7 +160,9 @@ def get_service_definition(
     if service_code not in SERVICES:
         raise NotFoundError(
             f"service_code {service_code!r} is not a service here; "
-            "GET /open311/v2/services.json lists them"
+            "GET /open311/v2/services.json lists them",
+            zh=f"service_code {service_code!r} 不是本服务器的服务；"
+            "GET /open311/v2/services.json 列出全部服务",
         )
     body = {"service_code": service_code, "attributes": attributes(lang)}
     return render(body, fmt, "service_definition", lang=lang)
@@ -220,11 +224,17 @@ def post_request(
     _check_jurisdiction(session, field(form, "jurisdiction_id") or jurisdiction_id)
     code = field(form, "service_code")
     if code is None:
-        raise InvalidParameterError("service_code is required; services.json lists them")
+        raise InvalidParameterError(
+            "service_code is required; services.json lists them",
+            zh="必须填写 service_code；services.json 列出全部服务",
+        )
     cat = SERVICES.get(code)
     if cat is None:
         raise InvalidParameterError(
-            f"service_code {code!r} is not a service here; GET /open311/v2/services.json lists them"
+            f"service_code {code!r} is not a service here; "
+            "GET /open311/v2/services.json lists them",
+            zh=f"service_code {code!r} 不是本服务器的服务；"
+            "GET /open311/v2/services.json 列出全部服务",
         )
     given = attribute_values(form)
     datum = parse_datum(choice(given.get("datum"), "attribute[datum]", DATUMS, "wgs84"))

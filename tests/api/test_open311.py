@@ -307,7 +307,7 @@ def test_unknown_or_missing_service_code_is_400(client: TestClient) -> None:
     open311_error(
         client.post(f"{V2}/requests.json", data={"lat": "36.72", "long": "119.11"}),
         400,
-        "service_code is required",
+        "必须填写 service_code",
     )
 
 
