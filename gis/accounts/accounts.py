@@ -135,7 +135,9 @@ def _check_area(session: Session, role: Role, area_code: str | None, staff_id: i
         {"code": area_code},
     ).first()
     if found is None:
-        raise NotFoundError(f"no current area has the code {area_code}")
+        raise NotFoundError(
+            f"no current area has the code {area_code}", zh=f"没有编码为 {area_code} 的现行区域"
+        )
 
 
 def add_account(
@@ -199,7 +201,7 @@ def get_account(session: Session, account: int | str) -> AccountInfo:
         .first()
     )
     if row is None:
-        raise NotFoundError(f"no account {account!r}")
+        raise NotFoundError(f"no account {account!r}", zh=f"没有账号 {account!r}")
     return account_info(row)
 
 

@@ -64,6 +64,14 @@ class Deadline:
         kind = "working " if self.working else ""
         return f"{amount} {kind}{self.unit}"
 
+    @property
+    def zh(self) -> str:
+        """In Chinese: 4个工作小时, 1个工作日, 2小时, 3天."""
+        amount = f"{self.amount:g}"
+        if self.working:
+            return f"{amount}个工作{'小时' if self.unit == 'hours' else '日'}"
+        return f"{amount}{'小时' if self.unit == 'hours' else '天'}"
+
 
 @dataclass(frozen=True)
 class Category:

@@ -259,7 +259,7 @@ def in_inbox(principal: Principal, case: CaseFacts, state: str) -> bool:
 def check_reach(principal: Principal, case: CaseFacts) -> None:
     """NotFoundError, worded as for a missing id, when the case is out of reach."""
     if not reaches(principal, case):
-        raise NotFoundError(f"no incident has id {case.id}")
+        raise NotFoundError(f"no incident has id {case.id}", zh=f"没有编号为 {case.id} 的案件")
 
 
 def check_step(principal: Principal, action: Action | str, case: CaseFacts) -> None:
@@ -286,8 +286,8 @@ def _forbidden(
     step_zh, step_en = step
     why_zh, why_en = refusal
     if principal.kind == "system":
-        return ForbiddenError(f"无权{step_zh}：{why_zh} (you may not {step_en}: {why_en})")
+        return ForbiddenError(f"you may not {step_en}: {why_en}", zh=f"无权{step_zh}：{why_zh}")
     role_zh, role_en = _ROLE_MAY[principal.role]
     return ForbiddenError(
-        f"无权{step_zh}：{why_zh}；{role_zh} (you may not {step_en}: {why_en}; {role_en})"
+        f"you may not {step_en}: {why_en}; {role_en}", zh=f"无权{step_zh}：{why_zh}；{role_zh}"
     )

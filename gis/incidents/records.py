@@ -94,7 +94,9 @@ def get_incident(session: Session, incident_id: int) -> IncidentRecord:
     """One incident; NotFoundError if there is none with this id."""
     row = session.execute(text(_SELECT + " WHERE i.id = :id"), {"id": incident_id}).first()
     if row is None:
-        raise NotFoundError(f"no incident has id {incident_id}")
+        raise NotFoundError(
+            f"no incident has id {incident_id}", zh=f"没有编号为 {incident_id} 的案件"
+        )
     return record_from(row._asdict())
 
 

@@ -78,7 +78,9 @@ def _lock(session: Session, incident_id: int) -> Any:
         {"id": incident_id},
     ).first()
     if row is None:
-        raise NotFoundError(f"no incident has id {incident_id}")
+        raise NotFoundError(
+            f"no incident has id {incident_id}", zh=f"没有编号为 {incident_id} 的案件"
+        )
     return row
 
 

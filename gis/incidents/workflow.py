@@ -170,9 +170,12 @@ class TransitionNotAllowedError(ConflictError):
         self.action = action
         self.allowed = allowed(state)
         listed = ", ".join(a.value for a in self.allowed) or "none (the case is finished)"
+        listed_zh = "、".join(a.name_zh for a in self.allowed) or "无（案件已办结）"
+        step = Action(action).name_zh if action in Action.__members__.values() else str(action)
         super().__init__(
             f"cannot {action!s} a case that is {state.value} ({state.step_zh}); "
-            f"allowed actions: {listed}"
+            f"allowed actions: {listed}",
+            zh=f"处于“{state.step_zh}”的案件不能{step}；可以进行：{listed_zh}",
         )
 
 
@@ -230,7 +233,8 @@ def escalate(level: Level | str, *, has_subdistrict: bool = True) -> Level:
     level = Level(level)
     if level is Level.DISTRICT:
         raise EscalationLimitError(
-            "the case is already at district level (区), the highest; it cannot be escalated"
+            "the case is already at district level (区), the highest; it cannot be escalated",
+            zh="案件已在区级（最高一级），不能再上报升级",
         )
     up = _LEVEL_ORDER[_LEVEL_ORDER.index(level) + 1]
     if up is Level.SUBDISTRICT and not has_subdistrict:
@@ -309,7 +313,10 @@ def apply(
             f"({case.history[-1].at.isoformat()})"
         )
     if action in NOTE_REQUIRED and not note.strip():
-        raise NoteRequiredError(f"{action.value} ({action.name_zh}) needs a note saying why")
+        raise NoteRequiredError(
+            f"{action.value} ({action.name_zh}) needs a note saying why",
+            zh=f"{action.name_zh}须填写说明，写明原因",
+        )
     level = case.level
     if action is Action.ESCALATE:
         level = escalate(level, has_subdistrict=has_subdistrict)

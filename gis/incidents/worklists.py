@@ -167,7 +167,9 @@ def grid_worklist(
         {"code": grid_code, "decimals": GEOJSON_DECIMALS},
     ).first()
     if grid is None:
-        raise NotFoundError(f"no current grid has code {grid_code}")
+        raise NotFoundError(
+            f"no current grid has code {grid_code}", zh=f"没有编码为 {grid_code} 的网格"
+        )
     manager = (
         None if grid.manager_id is None else StaffName(int(grid.manager_id), grid.manager_name)
     )
@@ -262,7 +264,9 @@ def grid_handlers(session: Session, grid_code: str) -> list[HandlerChoice]:
         {"code": grid_code},
     ).first()
     if grid is None:
-        raise NotFoundError(f"no current grid has code {grid_code}")
+        raise NotFoundError(
+            f"no current grid has code {grid_code}", zh=f"没有编码为 {grid_code} 的网格"
+        )
     return _handlers(session, int(grid.id), int(grid.community_id))
 
 
