@@ -109,7 +109,7 @@ def test_a_stale_step_answers_the_case_as_it_stands(
 def test_urging_over_http(client: TestClient, people: dict[str, Headers]) -> None:
     case = ok(post(client, people["manager"], None), 201)
     assert_error(step(client, people["manager"], case, "urge", note="快"), 403, "督办")
-    assert_error(step(client, people["community"], case, "urge"), 400, "note")
+    assert_error(step(client, people["community"], case, "urge"), 400, "须填写说明")
     after = took(client, people["subdistrict"], case, "urge", note="今天之内处理")
     assert after["version"] == case["version"] and after["status"] == "reported"
     last = history(client, case["id"])[-1]

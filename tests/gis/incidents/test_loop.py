@@ -180,7 +180,7 @@ def test_who_may_urge_a_grid_level_case(db: Session, district: District) -> None
     subdistrict = staff("街道", Role.SUBDISTRICT, (SUB,))
     mediator = staff("调解员", Role.MEDIATOR, (WEST,))
     when = at(7, 14)
-    with pytest.raises(ForbiddenError, match="督办"):
+    with pytest.raises(ForbiddenError, match="may not urge"):
         step(db, case.id, "urge", manager, when, note="快点")  # the grid manager is its level
     with pytest.raises(NotFoundError):
         step(db, case.id, "urge", east, when, note="快点")  # not their area
