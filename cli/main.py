@@ -79,6 +79,7 @@ def _counts_table(counts: DemoCounts) -> Table:
         ("staff 人员", counts.staff),
         ("incidents 事件", counts.incidents),
         ("accounts 账号", counts.accounts),
+        ("street edges 道路路段", counts.streets),
     ):
         table.add_row(label, f"{value:,}")
     table.add_section()
