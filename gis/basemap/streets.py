@@ -5,8 +5,8 @@ so that the same rows can later carry a walking network. A map asks for the
 streets in its view at its zoom: only main roads below ``SECONDARY_MIN_ZOOM``
 (a whole district on a phone is a few hundred pixels wide and local lanes
 would be a grey smear), secondary roads from there, local ones from
-``LOCAL_MIN_ZOOM``. The edges of one named road in view are merged into as
-few lines as they allow (long lines take their name once) and simplified to
+``LOCAL_MIN_ZOOM``. The edges of one named road in view are merged into one
+feature (long lines take their name once) and simplified to
 half a screen pixel at that zoom.
 """
 
@@ -75,8 +75,7 @@ WITH hit AS (
   SELECT name, kind, geom FROM street
   WHERE geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326) AND kind = ANY(:kinds)
 ), merged AS (
-  SELECT name, kind, (ST_Dump(ST_LineMerge(ST_Collect(geom)))).geom AS geom
-  FROM hit GROUP BY name, kind
+  SELECT name, kind, ST_LineMerge(ST_Collect(geom)) AS geom FROM hit GROUP BY name, kind
 )
 SELECT name, kind, ST_AsGeoJSON(ST_Simplify(geom, :tol, true), 6)::json AS geometry,
        ST_Length(geom::geography) AS length_m
@@ -91,11 +90,13 @@ _WORLD = BBox(-180.0, -90.0, 180.0, 90.0)
 def streets_in(
     session: Session, bbox: BBox | None, zoom: int, *, limit: int = MAX_STREETS
 ) -> list[Feature]:
-    """The streets a map shows in ``bbox`` at ``zoom``: LineString features, main roads first.
+    """The streets a map shows in ``bbox`` at ``zoom``: one feature per named road, main first.
 
+    A road's edges in view are merged into a LineString, or a MultiLineString
+    where they do not join up (a road leaving the view and coming back).
     Properties: ``name``, ``kind`` (``main``, ``secondary``, ``local``),
-    ``length_m`` (metres of the line as merged in view). The id is the line's
-    rank in this answer (merged lines have no row of their own).
+    ``length_m`` (metres of the road in the answer). The id is the road's rank
+    in this answer (a merged road has no row of its own).
     """
     kinds = kinds_at(zoom)
     box = bbox or _WORLD
