@@ -410,3 +410,25 @@ WORKLIST_PAGE = rule(
     "worklist_page", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA, page=True
 )
 """A grid's worklist page."""
+
+
+# ---- basemap (issue 11) ----------------------------------------------------------------
+
+BASEMAP = rule(
+    "basemap",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.DISTRICT,
+    public_layer="map",
+)
+"""The base map's configuration, streets and place names: no personal data, for anyone
+logged in (and anonymous readers where ``GRIDMAP_PUBLIC_LAYERS`` opens the map)."""
+
+SEARCH = rule(
+    "search",
+    roles=EVERYONE,
+    scopes={"features:read", "incidents:read"},
+    narrowing=Narrowing.AREA,
+)
+"""Search: places for everyone logged in; cases only within the caller's reach (a key
+finds cases only with ``incidents:read``), as ``gis.incidents.visibility`` decides."""
