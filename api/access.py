@@ -432,3 +432,8 @@ SEARCH = rule(
 )
 """Search: places for everyone logged in; cases only within the caller's reach (a key
 finds cases only with ``incidents:read``), as ``gis.incidents.visibility`` decides."""
+
+BASEMAP_PAGE = rule(
+    "basemap_page", roles=EVERYONE, narrowing=Narrowing.DISTRICT, public_layer="map", page=True
+)
+"""The base map page with the search box (/basemap)."""

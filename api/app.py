@@ -180,6 +180,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(features.router)
     app.include_router(basemap.router)
+    app.include_router(basemap.pages)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
     app.include_router(coverage.router)

@@ -17,12 +17,13 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from api import access
 from api.dependencies import BBoxDep, SessionDep
 from api.fields import Text
+from api.pages import render_page, script_json
 from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse
 from api.routing import ReadRetryRoute
 from api.schemas import BasemapDoc, PlacesDoc, SearchDoc, StreetsDoc
@@ -31,6 +32,8 @@ from gis.basemap.sources import Basemap
 from gis.principal import Principal
 
 router = APIRouter(route_class=ReadRetryRoute, prefix="/api/v1", tags=["basemap"])
+pages = APIRouter(route_class=ReadRetryRoute)
+"""The base map page (/basemap), outside the API's prefix."""
 
 CACHE_CONTROL = "private, max-age=3600"
 """A view's streets change only when the street table does: an hour in the browser's cache,
@@ -74,19 +77,8 @@ def _cached(body: dict[str, Any], if_none_match: str | None) -> Response:
     return Response(content=data, media_type=GEOJSON, headers=headers)
 
 
-@router.get(
-    "/basemap",
-    summary="Which base map the pages draw, and the datum of its tiles",
-    response_model=None,
-    responses={200: {"model": BasemapDoc}},
-    dependencies=[Depends(access.BASEMAP)],
-)
-def get_basemap(request: Request) -> dict[str, Any]:
-    """``source`` (``offline``, ``tianditu``, ``amap``, ``tencent``, ``xyz``, ``wmts``),
-    ``datum`` its tiles are in, ``display`` the datum overlays must be drawn in
-    (``gcj02`` for Amap and Tencent: convert with GM.datum.toDisplay), ``tiles``
-    (Leaflet tile layers; none offline), ``labels`` (the page draws its own street
-    and place names), ``streets_url`` and ``places_url`` (the offline map's data)."""
+def basemap_config(request: Request) -> dict[str, Any]:
+    """What GET /api/v1/basemap answers: the page's base map configuration."""
     basemap: Basemap = request.app.state.basemap
     return {
         "source": basemap.source,
@@ -105,6 +97,22 @@ def get_basemap(request: Request) -> dict[str, Any]:
         "streets_url": STREETS_URL,
         "places_url": PLACES_URL,
     }
+
+
+@router.get(
+    "/basemap",
+    summary="Which base map the pages draw, and the datum of its tiles",
+    response_model=None,
+    responses={200: {"model": BasemapDoc}},
+    dependencies=[Depends(access.BASEMAP)],
+)
+def get_basemap(request: Request) -> dict[str, Any]:
+    """``source`` (``offline``, ``tianditu``, ``amap``, ``tencent``, ``xyz``, ``wmts``),
+    ``datum`` its tiles are in, ``display`` the datum overlays must be drawn in
+    (``gcj02`` for Amap and Tencent: convert with GM.datum.toDisplay), ``tiles``
+    (Leaflet tile layers; none offline), ``labels`` (the page draws its own street
+    and place names), ``streets_url`` and ``places_url`` (the offline map's data)."""
+    return basemap_config(request)
 
 
 @router.get(
@@ -208,3 +216,26 @@ def get_search(
         include_incidents=access.INCIDENT_READ.allows(principal),
     )
     return JSONResponse({"items": [asdict(h) for h in hits]})
+
+
+OLD_TOWN = (36.712, 119.125)
+"""Where the base map page opens (latitude, longitude): the demo's dense old town, 东关."""
+
+
+@pages.get(
+    "/basemap",
+    dependencies=[Depends(access.BASEMAP_PAGE)],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+def basemap_page(request: Request) -> HTMLResponse:
+    """The base map alone with the search box: streets, names, and what search finds."""
+    config = {"basemap": basemap_config(request), "centre": list(OLD_TOWN), "zoom": 16}
+    html = render_page(
+        "basemap.html",
+        request,
+        config=script_json(config),
+        title="底图与搜索",
+        placeholder="搜索地址、楼栋、网格、社区、道路、案件编号",
+    )
+    return HTMLResponse(html)
