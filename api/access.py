@@ -426,3 +426,29 @@ INBOX = rule("inbox", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
 GRID_MONTH = rule("grid_month", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
 """A grid's month figures beside its community's average: those who may see its worklist
 (only the grids the caller covers)."""
+
+# ---- basemap (issue 11) ----------------------------------------------------------------
+
+BASEMAP = rule(
+    "basemap",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.DISTRICT,
+    public_layer="map",
+)
+"""The base map's configuration, streets and place names: no personal data, for anyone
+logged in (and anonymous readers where ``GRIDMAP_PUBLIC_LAYERS`` opens the map)."""
+
+SEARCH = rule(
+    "search",
+    roles=EVERYONE,
+    scopes={"features:read", "incidents:read"},
+    narrowing=Narrowing.AREA,
+)
+"""Search: places for everyone logged in; cases only within the caller's reach (a key
+finds cases only with ``incidents:read``), as ``gis.incidents.visibility`` decides."""
+
+BASEMAP_PAGE = rule(
+    "basemap_page", roles=EVERYONE, narrowing=Narrowing.DISTRICT, public_layer="map", page=True
+)
+"""The base map page with the search box (/basemap)."""

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.responses import FeatureDoc
+from gis.basemap.search import Hit
 from gis.incidents.inbox import InboxCounts, InboxItem
 from gis.incidents.monthly import MonthFigures
 from gis.incidents.records import HistoryEntry
@@ -455,3 +456,71 @@ class DiscoveryDoc(BaseModel):
     contact: str
     key_service: str
     endpoints: list[EndpointDoc]
+
+
+# ---- basemap and search (issue 11) ---------------------------------------------------------
+
+
+class TileLayerDoc(BaseModel):
+    """A Leaflet tile layer (``L.tileLayer(url, {subdomains, attribution, maxZoom})``)."""
+
+    url: str = Field(description="URL template with {z}, {x}, {y} (and {s}).")
+    subdomains: str
+    attribution: str
+    maxZoom: int
+
+
+class BasemapDoc(BaseModel):
+    """The base map a page draws under its data."""
+
+    source: str = Field(examples=["offline", "tianditu", "amap", "tencent", "xyz", "wmts"])
+    datum: str = Field(description="The datum the base map is drawn in (wgs84, cgcs2000, gcj02).")
+    display: str = Field(
+        description="The datum overlays must be converted to before drawing: wgs84 or gcj02."
+    )
+    tiles: list[TileLayerDoc] = Field(description="Tile layers, bottom first; none offline.")
+    labels: bool = Field(description="The page draws its own street and place names.")
+    streets_url: str
+    places_url: str
+
+
+class StreetPropertiesDoc(BaseModel):
+    name: str
+    kind: str = Field(description="main, secondary or local.")
+    length_m: float
+
+
+class StreetFeatureDoc(FeatureDoc):
+    properties: StreetPropertiesDoc  # type: ignore[assignment]  # narrower than FeatureDoc's
+
+
+class StreetsDoc(BaseModel):
+    type: str = "FeatureCollection"
+    zoom: int
+    kinds: list[str] = Field(description="The kinds of street drawn at this zoom.")
+    numberReturned: int
+    features: list[StreetFeatureDoc]
+
+
+class PlacePropertiesDoc(BaseModel):
+    code: str
+    name: str
+    level: str = Field(description="subdistrict, community or grid.")
+
+
+class PlaceFeatureDoc(FeatureDoc):
+    properties: PlacePropertiesDoc  # type: ignore[assignment]  # narrower than FeatureDoc's
+
+
+class PlacesDoc(BaseModel):
+    type: str = "FeatureCollection"
+    zoom: int
+    levels: list[str]
+    numberReturned: int
+    features: list[PlaceFeatureDoc]
+
+
+class SearchDoc(BaseModel):
+    """Search results, best first."""
+
+    items: list[Hit]

@@ -176,3 +176,11 @@ class TooManyAttemptsError(GridmapError):
     def __init__(self, message: str, retry_after_s: int, zh: str | None = None) -> None:
         super().__init__(message, zh=zh)
         self.retry_after_s = retry_after_s
+
+
+class ConfigurationError(GridmapError):
+    """A setting (environment variable) holds a value the program cannot work with.
+
+    Raised while the program starts, so that a deployment is refused with a
+    message naming the setting instead of drawing wrong maps later.
+    """

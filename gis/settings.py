@@ -235,3 +235,27 @@ class IncidentSettings(BaseSettings):
     escalation_interval_s: float = Field(
         default=300.0, ge=0, validation_alias="GRIDMAP_ESCALATION_INTERVAL_S"
     )
+
+
+class BasemapSettings(BaseSettings):
+    """The base map every map page draws under its data (``gis.basemap.sources``).
+
+    ``GRIDMAP_BASEMAP``: ``offline`` (default: the app's own streets and place
+    names, no internet needed), ``tianditu`` (天地图, needs
+    ``GRIDMAP_TIANDITU_KEY``), ``amap`` (高德), ``tencent`` (腾讯), ``xyz`` or
+    ``wmts`` (``GRIDMAP_BASEMAP_URL`` a tile URL template and
+    ``GRIDMAP_BASEMAP_DATUM`` the datum its tiles are drawn in: ``wgs84``,
+    ``cgcs2000`` or ``gcj02``; never guessed). ``GRIDMAP_BASEMAP_ATTRIBUTION``
+    credits the tiles of an ``xyz``/``wmts`` source; ``GRIDMAP_BASEMAP_SUBDOMAINS``
+    fills its ``{s}`` (e.g. ``abc``); ``GRIDMAP_BASEMAP_MAX_ZOOM`` its deepest level.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    source: str = Field(default="offline", validation_alias="GRIDMAP_BASEMAP")
+    tianditu_key: str | None = Field(default=None, validation_alias="GRIDMAP_TIANDITU_KEY")
+    url: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_URL")
+    datum: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_DATUM")
+    attribution: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_ATTRIBUTION")
+    subdomains: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_SUBDOMAINS")
+    max_zoom: int = Field(default=18, ge=1, le=22, validation_alias="GRIDMAP_BASEMAP_MAX_ZOOM")

@@ -524,3 +524,26 @@ class AuditEntry(Base):
     area: Mapped[str | None] = mapped_column(Text)
     client: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class Street(Base):
+    """One edge of the base map's street network (0010): it ends where it meets another.
+
+    ``kind`` (``main``, ``secondary``, ``local``) decides from which zoom a map
+    draws it (``gis.basemap.streets``); ``length_m`` is metres along the ground.
+    """
+
+    __tablename__ = "street"
+    __table_args__ = (
+        CheckConstraint("kind IN ('main', 'secondary', 'local')", name="kind_known"),
+        CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geom_valid"),
+        CheckConstraint("length_m >= 0", name="length_nonnegative"),
+        CheckConstraint("length(name) BETWEEN 1 AND 100", name="name_length"),
+        Index("ix_street_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=False))
+    length_m: Mapped[float] = mapped_column(Float)
