@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gis.lang import DEFAULT, Lang, parse_lang
+
 
 def _default_data_dir() -> Path:
     """Where the embedded PostGIS cluster lives when DATABASE_URL is unset.
@@ -185,6 +187,33 @@ class CliSettings(BaseSettings):
     debug: bool = Field(default=False, validation_alias="GRIDMAP_DEBUG")
 
 
+class LangSettings(BaseSettings):
+    """The language people read gridmap in (``gis.lang``).
+
+    ``GRIDMAP_LANG``: ``zh`` (default, 简体中文) or ``en``; a region or encoding
+    (``zh_CN.UTF-8``, ``en-GB``) is accepted. It is the command line's language
+    unless ``--lang`` is given, and the API's and Open311's when a request's
+    ``Accept-Language`` names neither Chinese nor English.
+    """
+
+    # Not populated by name: the field's own name would read the locale's LANG (C.UTF-8).
+    model_config = SettingsConfigDict(extra="ignore")
+
+    lang: Lang = Field(default=DEFAULT, validation_alias="GRIDMAP_LANG")
+
+    @field_validator("lang", mode="before")
+    @classmethod
+    def _named(cls, value: object) -> Lang:
+        if isinstance(value, Lang):
+            return value
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return DEFAULT
+        lang = parse_lang(str(value))
+        if lang is None:
+            raise ValueError(f"GRIDMAP_LANG={value!r}: set zh (中文) or en (English)")
+        return lang
+
+
 DEFAULT_SNAP_TOLERANCE_M = 30.0
 
 
@@ -206,3 +235,27 @@ class IncidentSettings(BaseSettings):
     escalation_interval_s: float = Field(
         default=300.0, ge=0, validation_alias="GRIDMAP_ESCALATION_INTERVAL_S"
     )
+
+
+class BasemapSettings(BaseSettings):
+    """The base map every map page draws under its data (``gis.basemap.sources``).
+
+    ``GRIDMAP_BASEMAP``: ``offline`` (default: the app's own streets and place
+    names, no internet needed), ``tianditu`` (天地图, needs
+    ``GRIDMAP_TIANDITU_KEY``), ``amap`` (高德), ``tencent`` (腾讯), ``xyz`` or
+    ``wmts`` (``GRIDMAP_BASEMAP_URL`` a tile URL template and
+    ``GRIDMAP_BASEMAP_DATUM`` the datum its tiles are drawn in: ``wgs84``,
+    ``cgcs2000`` or ``gcj02``; never guessed). ``GRIDMAP_BASEMAP_ATTRIBUTION``
+    credits the tiles of an ``xyz``/``wmts`` source; ``GRIDMAP_BASEMAP_SUBDOMAINS``
+    fills its ``{s}`` (e.g. ``abc``); ``GRIDMAP_BASEMAP_MAX_ZOOM`` its deepest level.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    source: str = Field(default="offline", validation_alias="GRIDMAP_BASEMAP")
+    tianditu_key: str | None = Field(default=None, validation_alias="GRIDMAP_TIANDITU_KEY")
+    url: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_URL")
+    datum: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_DATUM")
+    attribution: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_ATTRIBUTION")
+    subdomains: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_SUBDOMAINS")
+    max_zoom: int = Field(default=18, ge=1, le=22, validation_alias="GRIDMAP_BASEMAP_MAX_ZOOM")

@@ -167,7 +167,13 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
-QUERY_VALUES = {"start": "2026-01-01", "end": "2027-01-01", "facility_type": "kindergarten"}
+QUERY_VALUES = {
+    "start": "2026-01-01",
+    "end": "2027-01-01",
+    "facility_type": "kindergarten",
+    "zoom": "15",
+    "q": "中学街",
+}
 """Required query parameters by name."""
 
 NO_SUCH_INCIDENT = 99_999_999

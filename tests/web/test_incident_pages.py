@@ -469,8 +469,9 @@ def test_worklist_api_orders_open_cases_by_deadline(worklist_base: str, cases: C
     assert 0 < second["remaining_working_s"] <= 8 * 3600 + 60  # one working day
     assert body["overdue"] == 1
     by_id = {i["id"]: i for i in body["incidents"]}
-    assert by_id[cases.reported]["allowed"] == ["accept", "cancel"]
-    assert by_id[cases.due]["allowed"] == ["handle", "redispatch", "escalate"]
+    # what the grid manager may take (redispatch is the community's, urging a level above's)
+    assert by_id[cases.reported]["allowed"] == ["accept", "cancel", "escalate"]
+    assert by_id[cases.due]["allowed"] == ["handle", "escalate"]
     assert by_id[cases.reported]["deadline_at"] is None
     auth = _auth(worklist_base)
     text_body = httpx.get(
