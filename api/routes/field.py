@@ -100,7 +100,7 @@ def category_names(lang: Lang) -> dict[str, str]:
 
 
 OPTIONAL_READS = {
-    "month": "/api/v1/grids/{code}/month",
+    "month": "/api/v1/grids/{grid_code}/month",
     "inbox": "/api/v1/inbox",
     "photos": "/api/v1/incidents/{incident_id}/photos",
     "basemap": "/api/v1/basemap",
@@ -109,7 +109,10 @@ OPTIONAL_READS = {
 
 
 def _served(request: Request) -> dict[str, bool]:
-    paths = {getattr(route, "path", None) for route in request.app.routes}
+    paths: set[str | None] = set()
+    for route in request.app.routes:  # a router included lazily keeps its own routes
+        inner = getattr(route, "original_router", None)
+        paths.update(getattr(r, "path", None) for r in (inner.routes if inner else [route]))
     served = {name: path in paths for name, path in OPTIONAL_READS.items()}
     served["rating"] = "rating" in TransitionBody.model_fields
     return served
@@ -130,6 +133,7 @@ def _config(request: Request, principal: Principal, **extra: Any) -> dict[str, A
         "categories": category_names(lang),
         "home": home(principal),
         "role": principal.role.value if principal.role else None,
+        "me": principal.name,
         "serves": _served(request),
         **extra,
     }

@@ -224,6 +224,7 @@ def test_the_community_lands_on_its_inbox(
     browser: Any, base: str, viewport: dict[str, int]
 ) -> None:
     case = report_by_api(base, MANAGER_LOGIN, 119.106, "社区待办的案件")["id"]
+    step(base, MANAGER_LOGIN, case, "accept")  # now waiting for the community to dispatch it
     with open_page(browser, viewport=viewport) as (tab, log):
         tab.goto(f"{base}/login")
         tab.locator("#gm-username").fill(COMMUNITY_LOGIN)
@@ -234,7 +235,8 @@ def test_the_community_lands_on_its_inbox(
         tab.wait_for_load_state("networkidle")
         if serves(base, "inbox"):
             card = tab.locator(f"#gm-list .gm-card[data-id='{case}']")
-            assert card.count() == 1 and "待受理" in card.inner_text()
+            assert card.count() == 1
+            assert "已立案" in card.inner_text()
             check_page(tab, log)
         shot(tab, "inbox")
 
@@ -246,7 +248,7 @@ def serves(base: str, name: str) -> bool:
     wanted = {
         "inbox": "/api/v1/inbox",
         "photos": "/api/v1/incidents/{incident_id}/photos",
-        "month": "/api/v1/grids/{code}/month",
+        "month": "/api/v1/grids/{grid_code}/month",
     }[name]
     return wanted in paths
 
@@ -372,7 +374,7 @@ def test_a_case_goes_round_the_loop_each_step_by_its_own_person(
         tab.wait_for_function(READY, timeout=30000)
         tab.locator("#gm-history li").nth(6).wait_for()
         history = tab.locator("#gm-history").inner_text()
-        for word in ("网格员巡查", "立案", "派遣", "处理", "反馈", "核查结案", "评价", "已清理"):
+        for word in ("上报", "立案", "派遣", "处理", "反馈", "核查结案", "评价", "满意", "已清理"):
             assert word in history, word
         raw_words = ("patrol", "accept", "dispatch", "verify", "evaluate", "T0", "T1", "+00:00")
         for raw in raw_words:
@@ -421,7 +423,10 @@ def test_an_offline_report_is_queued_and_arrives_once(
         tab.wait_for_function(READY, timeout=30000)
         tab.wait_for_load_state("networkidle")
         assert cases_described(district, description) == 1  # exactly once
-    errors = [e for e in log.errors if "ERR_INTERNET_DISCONNECTED" not in e]
+    # Without signal the browser reports what it could not fetch (streets of a view not
+    # kept yet); nothing else.
+    offline = ("net::ERR_INTERNET_DISCONNECTED", "net::ERR_FAILED")
+    errors = [e for e in log.errors if not any(o in e for o in offline)]
     assert errors == []
 
 
@@ -471,6 +476,7 @@ def test_a_stale_step_shows_the_conflict_and_keeps_the_note(
         conflict.wait_for()
         text_shown = conflict.inner_text()
         assert "冲突" in text_shown and "已作废" in text_shown
+        assert "作废 · 东苑社区工作站" in text_shown  # the step that overtook it, and who
         assert conflict.locator("textarea").input_value() == "非本网格事项，我的说明"
         assert tab.locator("#gm-queue").inner_text() == "待发送 1 件"
         check_page(tab, log, expected=f"status of {answer.value.status}")

@@ -241,7 +241,7 @@
     // The step was taken but its answer was lost: the case is one version on, by this step.
     var last = lastStep(current) || {};
     return current && current.version === item.body.expected_version + 1 &&
-      last && last.action === item.body.action;
+      last.action === item.body.action && !!config.me && last.actor === config.me;
   }
 
   var flushing = null;
@@ -341,7 +341,8 @@
                 version: current.version === undefined ? '?' : current.version})) + '</p>' +
               (last ? '<p>' + esc(t('conflict_last', {step: (last.action_zh ||
                 (words.steps || {})[last.action] || last.action) +
-                (last.at_local ? ' ' + last.at_local : '')})) + '</p>' : '') +
+                ' · ' + (last.actor_label || last.actor || '') + ' · ' +
+                (last.at_local || localTime(last.at))})) + '</p>' : '') +
               '<label>' + esc(t('your_note')) + '<textarea rows="2">' +
               esc(item.body.note || '') + '</textarea></label><div class="gm-row">' +
               '<button type="button" data-retry="1">' + esc(t('retry')) + '</button>' +
