@@ -245,8 +245,8 @@ def add_photos(
     request: Request,
     session: SessionDep,
     incident_id: IncidentId,
+    principal: Adder,  # before the form: nobody's body is read before the rule let them in
     form: PhotoFormDep,
-    principal: Adder,
     limits: Limits,
 ) -> JSONResponse:
     """Each photo is checked (a JPEG, PNG or WebP Pillow decodes in full), re-encoded as a
