@@ -452,3 +452,14 @@ BASEMAP_PAGE = rule(
     "basemap_page", roles=EVERYONE, narrowing=Narrowing.DISTRICT, public_layer="map", page=True
 )
 """The base map page with the search box (/basemap)."""
+
+# ---- photos (issue 11) ------------------------------------------------------------------
+
+PHOTO_ADD = rule("photo_add", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""Adding evidence photos to a case: people who handle cases; which stage each may add on
+which case is ``gis.incidents.permissions.check_photo``."""
+
+PHOTO_READ = rule("photo_read", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""A case's photos and the images: only those responsible for the case
+(``gis.incidents.visibility.sees_photos``; 404 elsewhere). Planners and keys never: a photo
+shows faces, number plates and where the photographer stood."""

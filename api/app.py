@@ -34,6 +34,7 @@ from api.routes import (
     incidents,
     login_pages,
     open311,
+    photos,
     web,
 )
 from api.security import register_middleware
@@ -183,6 +184,7 @@ def create_app(
     app.include_router(basemap.pages)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
+    app.include_router(photos.router)
     app.include_router(coverage.router)
     app.include_router(incident_pages.router)
     app.include_router(open311.router)

@@ -138,6 +138,30 @@ class IncidentDoc(BaseModel):
         "受理时限 before dispatch).",
     )
     source_zh: str | None = Field(None, description="The source as pages name it (12345热线 …).")
+    photos: list[PhotoInfoDoc] | None = Field(
+        None,
+        description="GET of one incident: its evidence photos, oldest first, for those "
+        "responsible for it; null for anyone else (a planner, a key).",
+    )
+
+
+class PhotoInfoDoc(BaseModel):
+    """An evidence photo of a case, as those responsible for the case see it."""
+
+    id: int
+    incident_id: int
+    stage: str = Field(description="intake, handling or verification.")
+    width: int = Field(description="Pixels of the stored JPEG.")
+    height: int = Field(description="Pixels of the stored JPEG.")
+    bytes: int = Field(description="Bytes of the stored JPEG.")
+    taken_at: dt.datetime | None = Field(description="When the camera took it (EXIF).")
+    uploaded_at: dt.datetime
+    uploaded_by_label: str = Field(examples=["张伟（网格员）"])
+    client_key: str | None = Field(description="The uploader's key of this upload.")
+    lon: float | None = Field(description="Where the camera was (EXIF GPS), WGS84 degrees.")
+    lat: float | None = Field(description="Where the camera was (EXIF GPS), WGS84 degrees.")
+    url: str = Field(examples=["/api/v1/photos/12"])
+    thumb_url: str = Field(examples=["/api/v1/photos/12/thumb"])
 
 
 class DuplicateDoc(BaseModel):
