@@ -6,7 +6,8 @@ its own (``floor_app`` below: the app of ``api.app.create_app`` plus the floor
 page, nothing else). Headless Chromium (Debian's ``/usr/bin/chromium`` driven by
 Playwright, as the browser tests do) opens each view logged in:
 
-* my-grid: a grid manager (the demo's first ``grid-<code>`` account) on
+* my-grid: a grid manager (the demo's ``grid-<code>`` account of the grid with the most
+  open cases) on
   ``/grid/{code}`` if it answers 200, else the old worklist ``/incidents/grid/{code}``;
 * district: the demo's ``district`` account on ``/``;
 * floor (the baseline of the same run): ``/bench-floor/index.html``, a static page
@@ -64,11 +65,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from gis.db import schema
 from gis.db.embedded import free_port
 from gis.db.engine import make_engine, recreate_database
 from gis.demo.load import load_demo
+from gis.incidents import worklists
 
 from bench_server import NO_FSYNC, server
 
@@ -428,15 +431,15 @@ def app_server(database_url: str, port: int, root: Path) -> Iterator[str]:
             proc.kill()
 
 
-def first_grid_manager(engine: Engine) -> str:
-    with engine.connect() as conn:
-        name = conn.execute(
-            text(
-                "SELECT username FROM account WHERE role = 'grid_manager' "
-                "AND username LIKE 'grid-%' ORDER BY username LIMIT 1"
-            )
-        ).scalar_one()
-    return str(name)
+def busiest_grid_manager(engine: Engine) -> str:
+    """The account of the grid with the most open cases that has one (its my-grid view draws
+    the most): ``grid-<code>``."""
+    with Session(engine) as session:
+        rows = sorted(worklists.grid_managers(session), key=lambda r: (-r.open, r.grid_code))
+        names = set(
+            session.scalars(text("SELECT username FROM account WHERE role = 'grid_manager'")).all()
+        )
+    return next(f"grid-{r.grid_code}" for r in rows if f"grid-{r.grid_code}" in names)
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -638,7 +641,9 @@ def main() -> None:
     )
     parser.add_argument("--district-url", default="/", help="path of the district view")
     parser.add_argument(
-        "--grid-user", default=None, help="grid manager account (default: the first grid-*)"
+        "--grid-user",
+        default=None,
+        help="grid manager account (default: the grid-* with the most open cases)",
     )
     parser.add_argument("--district-user", default="district", help="account of the district view")
     parser.add_argument("--timeout-s", type=float, default=90.0, help="per visit")
@@ -667,7 +672,7 @@ def main() -> None:
     with server({"shared_buffers": "256MB", **NO_FSYNC}) as cluster:
         with console.status("Loading the demo district ..."):
             engine, url = demo_database(cluster.url)
-            grid_user = args.grid_user or first_grid_manager(engine)
+            grid_user = args.grid_user or busiest_grid_manager(engine)
             engine.dispose()
         code = grid_user.removeprefix("grid-")
         port = free_port()
