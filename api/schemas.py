@@ -222,6 +222,31 @@ class WorklistDoc(BaseModel):
     handlers: list[HandlerChoice]
 
 
+# ---- the district map ------------------------------------------------------------------
+
+
+class LightCollectionDoc(BaseModel):
+    """A GeoJSON FeatureCollection of light features, every one at once (no pages)."""
+
+    type: str = "FeatureCollection"
+    features: list[FeatureDoc]
+
+
+class MapOutlinesDoc(BaseModel):
+    """The areas of the district map, simplified (``tolerance_m``) and rounded (``decimals``).
+
+    Each feature's properties: ``code``, ``name``, ``households``, ``parent_code``,
+    ``parent_name`` (a grid's community, a community's subdistrict) and ``label``
+    (``[lon, lat]`` inside the area, where its name is drawn)."""
+
+    tolerance_m: float
+    decimals: int
+    district: LightCollectionDoc
+    subdistricts: LightCollectionDoc
+    communities: LightCollectionDoc
+    grids: LightCollectionDoc
+
+
 # ---- coverage -------------------------------------------------------------------------
 
 
