@@ -410,3 +410,14 @@ WORKLIST_PAGE = rule(
     "worklist_page", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA, page=True
 )
 """A grid's worklist page."""
+
+# ---- planner (issue 11): exports and printed maps of the coverage map ------------------
+
+COVERAGE_EXPORT = rule(
+    "coverage_export",
+    roles={Role.ADMIN, Role.PLANNER, Role.DISTRICT, Role.SUBDISTRICT, Role.COMMUNITY},
+    scopes={"features:read"},
+    narrowing=Narrowing.DISTRICT,
+)
+"""Taking the coverage of a box away (GeoPackage, CSV, a printed PNG/PDF map): buildings
+with addresses and households in bulk, no personal data, for the staff who plan."""
