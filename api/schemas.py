@@ -263,6 +263,20 @@ class CoverageRowDoc(BaseModel):
     p90_distance_m: float | None
 
 
+class CoverageRankedRowDoc(CoverageRowDoc):
+    rank: int = Field(description="1 = the worst served.")
+
+
+class CoverageRankingDoc(BaseModel):
+    """The worst-served areas, worst first."""
+
+    facility_type: str
+    facility_type_name: str
+    radius_m: float
+    by: str
+    rows: list[CoverageRankedRowDoc]
+
+
 class CoverageRingDoc(BaseModel):
     radius_m: float
     rows: list[CoverageRowDoc]

@@ -44,6 +44,7 @@ from api.responses import feature_collection as paged_collection
 from api.routing import ReadRetryRoute
 from api.schemas import (
     CoverageDoc,
+    CoverageRankingDoc,
     CoverageStatusDoc,
     CoverageStyleDoc,
     DerivedCollectionDoc,
@@ -56,7 +57,7 @@ from gis.coverage.catalogue import MAX_RADIUS_M, FacilityTypeInfo
 from gis.coverage.export import EXPORT_MAX_BUILDINGS, CoverageExtract, coverage_extract
 from gis.coverage.geometry import blind_spots, service_circles
 from gis.coverage.live import CoverageService
-from gis.coverage.report import area_rollups, building_page, rings
+from gis.coverage.report import area_rollups, building_page, rings, worst
 from gis.coverage.store import CoverageModel
 from gis.coverage.whatif import what_if
 from gis.db.models import FacilityType
@@ -262,6 +263,39 @@ def coverage_statistics(
             }
         )
     return JSONResponse({**head, "radii_m": [_metres(r) for r in query.radii], "rings": blocks})
+
+
+MAX_RANKED = 100
+
+
+@router.get(
+    "/api/v1/coverage/worst",
+    dependencies=[HEAVY, Depends(access.ANALYSIS)],
+    summary="The worst-served areas, ranked (lowest coverage rate first)",
+    responses={200: {"model": CoverageRankingDoc}, **_ERRORS},
+)
+def coverage_worst(
+    session: SessionDep,
+    service: CoverageDep,
+    query: QueryDep,
+    by: Annotated[Level, Query(description="Area level of the rows.")] = Level.COMMUNITY,
+    n: Annotated[int, Query(ge=1, le=MAX_RANKED, description="How many areas.")] = 10,
+) -> JSONResponse:
+    """The ``n`` areas of level ``by`` with the lowest household coverage rate, then the
+    most households uncovered (``gis.coverage.report.worst``); areas without
+    households are not ranked. Rows as in ``GET /api/v1/coverage`` with ``rank``
+    (1 = worst) first."""
+    with service.view(query.type.code, query.radius_m, session.connection()) as model:
+        ranked = worst(area_rollups(model, by), n)
+    return JSONResponse(
+        {
+            "facility_type": query.type.code,
+            "facility_type_name": query.type.name_zh,
+            "radius_m": _metres(query.radius_m),
+            "by": by,
+            "rows": records(ranked),
+        }
+    )
 
 
 @router.get(
