@@ -389,3 +389,14 @@ def current_extent(session: Session) -> tuple[float, float, float, float] | None
     if row[0] is None:
         return None
     return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+def area_names(session: Session, level: Level | str) -> dict[str, str]:
+    """Code → name of the current areas of ``level`` (district, subdistrict, community)."""
+    level = check_level(level)
+    if level is Level.GRID:
+        sql = "SELECT code, name FROM grid WHERE valid_to IS NULL"
+    else:
+        sql = """SELECT code, name FROM admin_area
+                 WHERE level = CAST(:level AS area_level) AND valid_to IS NULL"""
+    return {r[0]: r[1] for r in session.execute(text(sql), {"level": level.value}).all()}
