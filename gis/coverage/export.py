@@ -87,14 +87,16 @@ def coverage_extract(
     model: CoverageModel,
     bbox: BBox | None = None,
     *,
-    max_buildings: int = EXPORT_MAX_BUILDINGS,
+    max_buildings: int | None = None,
 ) -> CoverageExtract:
     """The buildings, grids and facilities of ``bbox`` (the whole district if None) with
     the coverage figures of ``model``.
 
     Raises InvalidParameterError when the box holds more than ``max_buildings``
-    buildings (zoom in, or export a smaller box).
+    buildings (default ``EXPORT_MAX_BUILDINGS``): zoom in, or export a smaller box.
     """
+    if max_buildings is None:
+        max_buildings = EXPORT_MAX_BUILDINGS
     results = building_results(model)
     if bbox is not None:
         results = results[bbox.contains(results["lon"].to_numpy(), results["lat"].to_numpy())]
@@ -155,11 +157,8 @@ def _buildings(
     ).all()
     by_id = {int(r[0]): (r[1], r[2], r[3]) for r in details}
     fids = sorted({int(f) for f in results["nearest_facility_id"] if f >= 0})
-    names: dict[int, str] = dict(
-        conn.execute(text("SELECT id, name FROM facility WHERE id = ANY(:ids)"), {"ids": fids})
-        .tuples()
-        .all()
-    )
+    found = conn.execute(text("SELECT id, name FROM facility WHERE id = ANY(:ids)"), {"ids": fids})
+    names: dict[int, str] = {int(r[0]): r[1] for r in found}
     grid_names = dict(zip(grids["code"], grids["name"], strict=True))
     table = results.assign(
         address=[by_id.get(i, (None, None, None))[0] for i in ids],
