@@ -13,7 +13,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from api import access
@@ -360,7 +360,8 @@ def revalidated_json(
     dependencies=[Depends(access.MAP_LAYER)],
     summary="The district map's areas, light: simplified, rounded, all in one answer",
     response_model=None,
-    responses={200: {"model": MapOutlinesDoc, "content": {"application/json": {}}}},
+    response_class=JSONResponse,
+    responses={200: {"model": MapOutlinesDoc}},
 )
 def map_outlines(
     request: Request,
