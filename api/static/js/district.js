@@ -6,7 +6,10 @@
  * layers/districtmap.py); the areas come in one light answer
  * (/api/v1/map/outlines: simplified, ~1 m coordinates) and the facilities in
  * another, asked for before the map is even built. Everything is drawn on
- * canvas (a phone redraws hundreds of polygons far faster than as SVG).
+ * one canvas (a phone redraws hundreds of polygons far faster than as SVG; one
+ * canvas, because a canvas takes every pointer event over the whole map and
+ * would hide the shapes of a canvas below it): areas, then facilities, with the
+ * buildings of the view drawn between them.
  * GM.ready() marks the map usable once the areas and their names are drawn.
  */
 (function () {
@@ -30,8 +33,7 @@
   var state = {map: map, layers: {}, labels: {}, counts: {}};
   window.gridmapDistrict = state;  // for tests and the browser console
 
-  map.createPane('gm-points').style.zIndex = 450;
-  map.createPane(config.buildings.pane).style.zIndex = 420;
+  var renderer = L.canvas({padding: 0.3});
 
   var notice = document.getElementById('gm-notice');
   function say(text) {
@@ -56,6 +58,7 @@
   var overlays = {};
   config.layers.forEach(function (def) {
     var layer = L.geoJSON(null, {
+      renderer: renderer,
       style: function () { return def.style; },
       interactive: def.tooltip.length > 0 || def.popup.length > 0,
       onEachFeature: function (feature, shape) {
@@ -193,7 +196,7 @@
       var c = f.geometry.coordinates;
       present[p.type] = true;
       var marker = L.circleMarker([c[1], c[0]], L.extend({}, config.points.style, {
-        pane: 'gm-points', radius: config.points.radius,
+        renderer: renderer, radius: config.points.radius,
         fillColor: colours[p.type] || config.points.style.fillColor
       }));
       marker.bindTooltip(escapeHtml(p.name));
@@ -212,6 +215,15 @@
     say(config.messages.failed + err.message);
   });
 
-  // Buildings of the view, from zoom 15 (layers/catalogue.py BUILDINGS).
-  gridmapViewportLayer(map, buildings, config.buildings);
+  // Buildings of the view, from zoom 15 (layers/catalogue.py BUILDINGS), on the same
+  // canvas under the facilities: each time they are drawn, the facilities come back on top.
+  var raising = null;
+  buildings.on('layeradd', function () {
+    if (raising) { return; }
+    raising = setTimeout(function () {
+      raising = null;
+      facilities.eachLayer(function (marker) { marker.bringToFront(); });
+    }, 0);
+  });
+  gridmapViewportLayer(map, buildings, L.extend({renderer: renderer}, config.buildings));
 }());

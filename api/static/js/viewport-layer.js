@@ -7,6 +7,8 @@
  * Below config.minZoom the group stays empty and a hint asks to zoom in; at
  * or above it, each settled view (moveend, debounced) asks the API for the
  * features in the view's bbox, aborting the request for the previous view.
+ * config.renderer (optional, set by the page's script) draws them with the page's
+ * own renderer, e.g. the one canvas of the district map, instead of in config.pane.
  */
 /* exported gridmapViewportLayer */
 function gridmapViewportLayer(map, group, config) {
@@ -57,14 +59,14 @@ function gridmapViewportLayer(map, group, config) {
 
   function draw(collection) {
     group.clearLayers();
-    L.geoJSON(collection, {
-      pane: config.pane,
+    var where = config.renderer ? {renderer: config.renderer} : {pane: config.pane};
+    L.geoJSON(collection, L.extend({}, where, {
       style: function (feature) {
-        return L.extend({}, config.style, {fillColor: fillColour(feature.properties)});
+        return L.extend({}, config.style, where, {fillColor: fillColour(feature.properties)});
       },
       pointToLayer: function (feature, latlng) { // a building without a known footprint
-        return L.circleMarker(latlng, L.extend({}, config.style, {
-          pane: config.pane, radius: config.radius, fillColor: fillColour(feature.properties)
+        return L.circleMarker(latlng, L.extend({}, config.style, where, {
+          radius: config.radius, fillColor: fillColour(feature.properties)
         }));
       },
       onEachFeature: function (feature, layer) {
@@ -72,7 +74,7 @@ function gridmapViewportLayer(map, group, config) {
         layer.bindPopup(table(config.popup, feature.properties));
         layer.on('popupopen', function () { layer.closeTooltip(); }); // one box at a time
       }
-    }).eachLayer(function (layer) { group.addLayer(layer); });
+    })).eachLayer(function (layer) { group.addLayer(layer); });
   }
 
   function url() {
