@@ -21,7 +21,11 @@
 
   // Ask for the data first: the requests run while Leaflet builds the map.
   var outlines = getJSON(config.outlines);
-  var points = getJSON(config.facilities);
+  // Facilities are a layer of their own rule (a public map may open the areas and not
+  // them): refused, the map goes on without them instead of asking to log in.
+  var points = fetch(config.facilities, {credentials: 'same-origin'}).then(function (r) {
+    return r.ok ? r.json() : {type: 'FeatureCollection', features: [], refused: r.status};
+  });
 
   var map = L.map('gm-map', {preferCanvas: true, zoomSnap: 0.25, zoomDelta: 0.5});
   L.control.scale({imperial: false}).addTo(map);
@@ -190,6 +194,9 @@
   var colours = {};
   config.facilityTypes.forEach(function (t) { colours[t.code] = t.colour; });
   points.then(function (body) {
+    if (body.refused && body.refused !== 401 && body.refused !== 403) {
+      say(config.messages.failed + 'HTTP ' + body.refused);
+    }
     var present = {};
     body.features.forEach(function (f) {
       var p = f.properties;
