@@ -119,7 +119,6 @@ def district_map_config(
         },
         "noValue": NO_VALUE,
         "messages": {
-            "empty": "暂无数据：请先导入区划与网格数据。",
             "failed": "地图数据加载失败：",
             "legend": "图例",
         },

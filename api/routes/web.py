@@ -42,9 +42,12 @@ def district_map(
     and the buildings in view once zoomed in, as switchable layers."""
     types = facilities.list_facility_types(session, limit=settings.max_page_size)
     catalogue = [(f["properties"]["code"], f["properties"]["name_zh"]) for f in types.features]
-    config = district_map_config(catalogue, queries.current_extent(session), settings.max_page_size)
+    extent = queries.current_extent(session)
+    config = district_map_config(catalogue, extent, settings.max_page_size)
     title = title_of(queries.district_names(session))
-    html = render_page("district.html", request, config=script_json(config), title=title)
+    html = render_page(
+        "district.html", request, config=script_json(config), title=title, empty=extent is None
+    )
     return HTMLResponse(html)
 
 

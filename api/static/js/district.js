@@ -183,7 +183,7 @@
         });
       }
     });
-    if (!drawn) { say(config.messages.empty); }
+    state.drawn = drawn;  // none: the page says so (the server saw an empty database)
     placeLabels();
     GM.ready();
   }).catch(function (err) {
