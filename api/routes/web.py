@@ -46,7 +46,12 @@ def district_map(
     config = district_map_config(catalogue, extent, settings.max_page_size)
     title = title_of(queries.district_names(session))
     html = render_page(
-        "district.html", request, config=script_json(config), title=title, empty=extent is None
+        "district.html",
+        request,
+        config=script_json(config),
+        title=title,
+        empty=extent is None,
+        preload=[config["outlines"], config["facilities"]],
     )
     return HTMLResponse(html)
 

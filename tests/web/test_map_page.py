@@ -157,6 +157,9 @@ def test_the_district_is_drawn_offline_with_names_in_a_light_page(
             assert t["properties"]["name_zh"] in legend
 
     tab.wait_for_load_state("networkidle")
+    # The data is preloaded with Leaflet and the page's fetches take it over: asked once.
+    for path in ("/api/v1/map/outlines", "/api/v1/map/facilities"):
+        assert sum(urlsplit(url).path == path for url in log.requests) == 1, path
     weight = sum(sizes)
     assert 0 < weight < PAGE_WEIGHT_BUDGET, weight
     tab.screenshot(path=artifact("district-desktop.png"))
