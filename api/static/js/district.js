@@ -129,9 +129,14 @@
   }
 
   // Hide labels that would overlap one already shown; larger areas' labels come first.
+  var labelOrder = labelled.map(function (def) { return '.gm-label-' + def.key; }).join(', ');
   function declutter() {
     var placed = [];
-    document.querySelectorAll('.gm-label').forEach(function (el) {
+    var all = Array.prototype.slice.call(document.querySelectorAll(labelOrder));
+    var rank = {};
+    labelled.forEach(function (def, i) { rank['gm-label-' + def.key] = i; });
+    all.sort(function (a, b) { return rank[a.classList[1]] - rank[b.classList[1]]; });
+    all.forEach(function (el) {
       el.style.visibility = 'visible';
       var r = el.getBoundingClientRect();
       if (r.width === 0) { return; }
