@@ -38,6 +38,32 @@ def artifact(name: str) -> str:
     return str(ARTIFACTS / name)
 
 
+def boxes_apart(tab: Any, selectors: list[str]) -> dict[str, dict[str, float]]:
+    """The boxes of the visible elements among ``selectors``, after checking that none
+    covers another and each lies within the window's width (a phone's panels)."""
+    width = tab.evaluate("() => window.innerWidth")
+    boxes: dict[str, dict[str, float]] = {}
+    for selector in selectors:
+        element = tab.locator(selector)
+        if element.count() and element.first.is_visible():
+            box = element.first.bounding_box()
+            assert box is not None
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, selector
+            boxes[selector] = box
+    names = list(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            p, q = boxes[a], boxes[b]
+            apart = (
+                p["x"] + p["width"] <= q["x"]
+                or q["x"] + q["width"] <= p["x"]
+                or p["y"] + p["height"] <= q["y"]
+                or q["y"] + q["height"] <= p["y"]
+            )
+            assert apart, f"{a} covers {b}"
+    return boxes
+
+
 def is_foreign(url: str) -> bool:
     """True for a web URL on another machine (data: and blob: URLs stay local)."""
     parts = urlsplit(url)

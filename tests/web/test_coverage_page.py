@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from layers.coverage import COVERAGE_RAMP, coverage_style
-from tests.web.browser import PHONE, WIDE, artifact, open_page, viewer_headers
+from tests.web.browser import PHONE, WIDE, artifact, boxes_apart, open_page, viewer_headers
 
 pytestmark = pytest.mark.browser
 
@@ -227,6 +227,13 @@ def test_the_worst_communities_are_ranked_beside_the_map(
         panel = tab.locator("#gm-panel").bounding_box()
         map_box = tab.locator("#gm-map").bounding_box()
         assert panel is not None and map_box is not None
+        over_map = [
+            ".leaflet-control-zoom",
+            ".leaflet-control-layers",
+            ".leaflet-control-scale",
+            "#gm-hint",
+        ]
+        assert "#gm-hint" in boxes_apart(tab, [*over_map, "#gm-panel"])
         if viewport is PHONE:
             assert map_box["y"] + map_box["height"] <= panel["y"] + 1
             for button in tab.locator("#gm-actions button").all():

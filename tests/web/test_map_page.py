@@ -20,7 +20,7 @@ import pytest
 from shapely.geometry import Point, shape
 
 from layers.catalogue import BUILDINGS, MAP_LAYERS
-from tests.web.browser import PHONE, WIDE, artifact, open_page, viewer_headers
+from tests.web.browser import PHONE, WIDE, artifact, boxes_apart, open_page, viewer_headers
 
 pytestmark = pytest.mark.browser
 
@@ -170,23 +170,8 @@ def test_on_a_phone_nothing_covers_anything_else(live_server: str, phone: Any) -
     _open(tab, live_server)
     assert log.errors == [] and log.foreign_requests() == []
     assert tab.evaluate(COUNT, "grids") > 0
-    boxes = {}
-    for selector in PANELS:
-        element = tab.locator(selector)
-        if element.count() and element.first.is_visible():
-            box = element.first.bounding_box()
-            assert box is not None
-            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1, selector
-            boxes[selector] = box
+    boxes = boxes_apart(tab, PANELS)
     assert {"#gm-title", "#gm-legend", "#gm-user", HINT} <= set(boxes)
-    for (a, p), (b, q) in itertools.combinations(boxes.items(), 2):
-        apart = (
-            p["x"] + p["width"] <= q["x"]
-            or q["x"] + q["width"] <= p["x"]
-            or p["y"] + p["height"] <= q["y"]
-            or q["y"] + q["height"] <= p["y"]
-        )
-        assert apart, f"{a} covers {b}"
     # The legend opens without covering the user bar either.
     tab.locator("#gm-legend summary").click()
     legend = tab.locator("#gm-legend").bounding_box()
