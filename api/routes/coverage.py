@@ -452,7 +452,8 @@ def coverage_what_if(
 
 GPKG = "application/geopackage+sqlite3"
 BINARY = {"schema": {"type": "string", "format": "binary"}}
-EXPORT_LAYERS = ("buildings", "grids", "facilities")
+EXPORT_LAYERS = {"buildings": "Point", "grids": "MultiPolygon", "facilities": "Point"}
+"""The GeoPackage's layers and their geometry types (declared: an empty layer keeps its type)."""
 PRINT_TITLE_MAX = 60
 PRINT_MAX_DEGREES = 0.5
 """The widest box a printed map shows (about 45 km east-west here, 55 km north-south)."""
@@ -494,9 +495,16 @@ def _geopackage(extract: CoverageExtract) -> bytes:
 
     with tempfile.TemporaryDirectory(prefix="gridmap-export-") as folder:
         path = Path(folder) / "coverage.gpkg"
-        for name in EXPORT_LAYERS:
-            frame = getattr(extract, name)
-            pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", append=path.exists())
+        for name, kind in EXPORT_LAYERS.items():
+            pyogrio.write_dataframe(
+                getattr(extract, name),
+                path,
+                layer=name,
+                driver="GPKG",
+                geometry_type=kind,
+                promote_to_multi=kind.startswith("Multi"),
+                append=path.exists(),
+            )
         return path.read_bytes()
 
 
