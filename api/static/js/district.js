@@ -27,6 +27,18 @@
     return r.ok ? r.json() : {type: 'FeatureCollection', features: [], refused: r.status};
   });
 
+  // The base map (api/static/js/basemap.js) decides the datum overlays are drawn in
+  // (GM.datum): its configuration comes before any overlay is drawn.
+  var base = GM.basemap && config.basemap ? getJSON(config.basemap).catch(function (err) {
+    console.warn('gridmap: base map: ' + err.message);
+    return null;
+  }) : Promise.resolve(null);
+
+  /** A WGS84 [lon, lat] from the API as a LatLng where the base map draws it. */
+  function toLatLng(c) {
+    return GM.datum ? GM.datum.coordsToLatLng(c) : L.latLng(c[1], c[0]);
+  }
+
   var map = L.map('gm-map', {preferCanvas: true, zoomSnap: 0.25, zoomDelta: 0.5});
   L.control.scale({imperial: false}).addTo(map);
   if (config.bounds) {
@@ -63,6 +75,7 @@
   config.layers.forEach(function (def) {
     var layer = L.geoJSON(null, {
       renderer: renderer,
+      coordsToLatLng: toLatLng,
       style: function () { return def.style; },
       interactive: def.tooltip.length > 0 || def.popup.length > 0,
       onEachFeature: function (feature, shape) {
@@ -172,19 +185,29 @@
   drawLegend({});
 
   // --- data ------------------------------------------------------------------------------
-  outlines.then(function (body) {
+  var ownLabels = true;  // false when the base map draws the places' names itself
+  base = base.then(function (basemap) {
+    if (basemap) {
+      state.basemap = GM.basemap.add(map, basemap);
+      ownLabels = !basemap.labels;
+    }
+    return basemap;
+  });
+
+  Promise.all([base, outlines]).then(function (got) {
+    var body = got[1];
     var drawn = 0;
     config.layers.forEach(function (def) {
       var collection = body[def.key] || {features: []};
       state.layers[def.key].addData(collection);
       state.counts[def.key] = collection.features.length;
       drawn += collection.features.length;
-      if (def.label) {
+      if (def.label && ownLabels) {
         labelData[def.key] = collection.features.filter(function (f) {
           return f.properties.name && f.properties.label;
         }).map(function (f) {
           var p = f.properties;
-          return {name: p.name, latlng: L.latLng(p.label[1], p.label[0]), marker: null};
+          return {name: p.name, latlng: toLatLng(p.label), marker: null};
         });
       }
     });
@@ -198,7 +221,8 @@
 
   var colours = {};
   config.facilityTypes.forEach(function (t) { colours[t.code] = t.colour; });
-  points.then(function (body) {
+  Promise.all([base, points]).then(function (got) {
+    var body = got[1];
     if (body.refused && body.refused !== 401 && body.refused !== 403) {
       say(config.messages.failed + 'HTTP ' + body.refused);
     }
@@ -207,7 +231,7 @@
       var p = f.properties;
       var c = f.geometry.coordinates;
       present[p.type] = true;
-      var marker = L.circleMarker([c[1], c[0]], L.extend({}, config.points.style, {
+      var marker = L.circleMarker(toLatLng(c), L.extend({}, config.points.style, {
         renderer: renderer, radius: config.points.radius,
         fillColor: colours[p.type] || config.points.style.fillColor
       }));
@@ -237,5 +261,9 @@
       facilities.eachLayer(function (marker) { marker.bringToFront(); });
     }, 0);
   });
-  gridmapViewportLayer(map, buildings, L.extend({renderer: renderer}, config.buildings));
+  gridmapViewportLayer(map, buildings, L.extend({
+    renderer: renderer,
+    coordsToLatLng: toLatLng,
+    fromDisplay: function (p) { return GM.datum ? GM.datum.fromDisplay(p) : p; }
+  }, config.buildings));
 }());

@@ -8,7 +8,9 @@
  * or above it, each settled view (moveend, debounced) asks the API for the
  * features in the view's bbox, aborting the request for the previous view.
  * config.renderer (optional, set by the page's script) draws them with the page's
- * own renderer, e.g. the one canvas of the district map, instead of in config.pane.
+ * own renderer, e.g. the one canvas of the district map, instead of in config.pane;
+ * config.coordsToLatLng and config.fromDisplay (optional) place WGS84 features on a
+ * base map of another datum and turn the view's corners back into WGS84 (GM.datum).
  */
 /* exported gridmapViewportLayer */
 function gridmapViewportLayer(map, group, config) {
@@ -60,7 +62,8 @@ function gridmapViewportLayer(map, group, config) {
   function draw(collection) {
     group.clearLayers();
     var where = config.renderer ? {renderer: config.renderer} : {pane: config.pane};
-    L.geoJSON(collection, L.extend({}, where, {
+    var placed = config.coordsToLatLng ? {coordsToLatLng: config.coordsToLatLng} : {};
+    L.geoJSON(collection, L.extend({}, where, placed, {
       style: function (feature) {
         return L.extend({}, config.style, where, {fillColor: fillColour(feature.properties)});
       },
@@ -79,9 +82,12 @@ function gridmapViewportLayer(map, group, config) {
 
   function url() {
     var b = map.getBounds();
+    var wgs = config.fromDisplay || function (p) { return p; };
+    var sw = wgs([b.getWest(), b.getSouth()]);
+    var ne = wgs([b.getEast(), b.getNorth()]);
     var bbox = [
-      Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90),
-      Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)
+      Math.max(sw[0], -180), Math.max(sw[1], -90),
+      Math.min(ne[0], 180), Math.min(ne[1], 90)
     ].map(function (v) { return v.toFixed(6); }).join(',');
     var separator = config.url.indexOf('?') < 0 ? '?' : '&';
     return config.url + separator + 'bbox=' + bbox + '&limit=' + config.limit;
