@@ -40,6 +40,22 @@
   var generation = 0;      // answers of an older selection are dropped
   var buildingsRequest = null;
 
+  // The base map (basemap.js, when served) decides the datum overlays are drawn in:
+  // API answers are WGS84 and go through toLatLng; the view's corners and a click
+  // come back through toLonLat.
+  function toLatLng(c) {
+    return GM.datum ? GM.datum.coordsToLatLng(c) : L.latLng(c[1], c[0]);
+  }
+  function toLonLat(latlng) {
+    return GM.datum ? GM.datum.fromLatLng(latlng) : [latlng.lng, latlng.lat];
+  }
+  function boxOf(b) {
+    var sw = toLonLat(b.getSouthWest());
+    var ne = toLonLat(b.getNorthEast());
+    return [Math.max(sw[0], -180), Math.max(sw[1], -90), Math.min(ne[0], 180),
+      Math.min(ne[1], 90)].map(function (v) { return v.toFixed(6); }).join(',');
+  }
+
   var map = L.map('gm-map', {zoomSnap: 0.25, zoomDelta: 0.5, preferCanvas: false});
   map.getContainer().appendChild(hint);  // the hint floats over the map, not the panel
   L.control.scale({imperial: false}).addTo(map);
@@ -51,10 +67,12 @@
   window.gridmapCoverage = {map: map};  // for tests and the browser console
   var gridFeatures = [];   // the light grid outlines, for zooming to a community
 
-  var gridLayer = L.geoJSON(null, {pane: 'gm-grids', style: gridStyle, onEachFeature: gridTooltip});
-  var blindLayer = L.geoJSON(null, {pane: 'gm-blind', style: function () { return style.blindSpot; },
+  var gridLayer = L.geoJSON(null, {pane: 'gm-grids', style: gridStyle, onEachFeature: gridTooltip,
+    coordsToLatLng: toLatLng});
+  var blindLayer = L.geoJSON(null, {pane: 'gm-blind', coordsToLatLng: toLatLng, style: function () { return style.blindSpot; },
     onEachFeature: blindTooltip});
   var circleLayer = L.geoJSON(null, {pane: 'gm-circles', interactive: false,
+    coordsToLatLng: toLatLng,
     style: function () { return style.circle; }});
   var buildingLayer = L.layerGroup();
   var facilityLayer = L.layerGroup();
@@ -255,7 +273,7 @@
     collection.features.forEach(function (f) {
       var p = f.properties;
       var c = f.geometry.coordinates;
-      var marker = L.circleMarker([c[1], c[0]], L.extend({}, style.facility, {
+      var marker = L.circleMarker(toLatLng(c), L.extend({}, style.facility, {
         pane: 'gm-facilities', radius: style.facility.radius, bubblingMouseEvents: false
       }));
       marker.bindTooltip(escapeHtml(p.name));
@@ -290,10 +308,7 @@
       hint.style.display = 'block';
       return;
     }
-    var b = map.getBounds();
-    var extra = {bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
-      return v.toFixed(6);
-    }).join(','), limit: String(limit)};
+    var extra = {bbox: boxOf(map.getBounds()), limit: String(limit)};
     if (!all) { extra.covered = 'false'; }
     var controller = new AbortController();
     buildingsRequest = controller;
@@ -307,7 +322,7 @@
           var p = f.properties;
           var s = p.covered ? style.buildingCovered : style.buildingUncovered;
           var c = f.geometry.coordinates;
-          L.circleMarker([c[1], c[0]], L.extend({}, s, {
+          L.circleMarker(toLatLng(c), L.extend({}, s, {
             renderer: buildingRenderer, radius: s.radius, bubblingMouseEvents: false
           })).bindPopup(
             '<table class="gm-popup"><tr><th>户数</th><td>' + number(p.households) +
@@ -333,7 +348,7 @@
     var bounds = null;
     gridFeatures.forEach(function (f) {
       if (f.properties.parent_code !== code) { return; }
-      var b = L.geoJSON(f).getBounds();
+      var b = L.geoJSON(f, {coordsToLatLng: toLatLng}).getBounds();
       bounds = bounds ? bounds.extend(b) : b;
     });
     return bounds;
@@ -360,13 +375,7 @@
   });
 
   // --- what is on screen, taken away -----------------------------------------------------
-  function viewBox() {
-    var b = map.getBounds();
-    return [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90),
-      Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)].map(function (v) {
-      return v.toFixed(6);
-    }).join(',');
-  }
+  function viewBox() { return boxOf(map.getBounds()); }
 
   function takeAway(kind, format) {
     var extra = {bbox: viewBox(), format: format};
@@ -455,8 +464,9 @@
       interactive: false})).addTo(whatIfLayer);
     L.circleMarker(ll, L.extend({}, style.whatIf, {radius: style.whatIf.radius,
       fillOpacity: 1, pane: 'gm-whatif', interactive: false})).addTo(whatIfLayer);
-    askWhatIf({open: [{lon: ll.lng, lat: ll.lat}]},
-      '在 ' + ll.lng.toFixed(5) + ', ' + ll.lat.toFixed(5) + ' 新增');
+    var at = toLonLat(ll);  // the API takes WGS84
+    askWhatIf({open: [{lon: at[0], lat: at[1]}]},
+      '在 ' + at[0].toFixed(5) + ', ' + at[1].toFixed(5) + ' 新增');
   });
 
   var moveTimer = null;
@@ -487,9 +497,15 @@
   radiusSelect.addEventListener('change', refresh);
 
   var initial = new URLSearchParams(window.location.search);
+  var base = GM.basemap && config.basemap ? getJSON(config.basemap).then(function (basemap) {
+    window.gridmapCoverage.basemap = GM.basemap.add(map, basemap);
+  }).catch(function (err) {
+    console.warn('gridmap: base map: ' + err.message);
+  }) : Promise.resolve(null);
   Promise.all([
     getJSON(api + '/facility-types?limit=' + limit),
-    getJSON(api + '/map/outlines')
+    getJSON(api + '/map/outlines'),
+    base
   ]).then(function (loaded) {
     var list = loaded[0].features.map(function (f) { return f.properties; });
     list.forEach(function (t) { types[t.code] = t; });
