@@ -39,6 +39,7 @@ from gis.accounts import tokens
 from gis.accounts.keys import KEY_PREFIX, key_principal
 from gis.accounts.logins import LoginKind, login_principal
 from gis.errors import ForbiddenError, NotAuthenticatedError
+from gis.lang import Texts
 from gis.principal import ANONYMOUS, Principal, Role
 
 COOKIE = "gridmap_session"
@@ -118,9 +119,9 @@ class Rule:
             if layer_open:
                 return ANONYMOUS
             raise LoginRequiredError(
-                "请先登录 (log in first: POST /api/v1/auth/token for a bearer token, "
-                "or send an API key)",
+                "log in first: POST /api/v1/auth/token for a bearer token, or send an API key",
                 page=self.page,
+                zh="请先登录：POST /api/v1/auth/token 取得令牌，或发送 API 密钥",
             )
         self.check(principal)
         if request.method not in SAFE_METHODS and request.state.auth_kind == "cookie":
@@ -139,19 +140,20 @@ class Rule:
             wanted = ", ".join(sorted(self.scopes)) or "none: people only"
             raise ForbiddenError(
                 f"this key may not do this (scopes allowed here: {wanted}); ask for a key "
-                "with one of them"
+                "with one of them",
+                zh=f"此密钥无权执行此操作（此处允许的权限：{wanted}）；请申请具有其中之一的密钥",
             )
         raise ForbiddenError(
-            f"无权访问：{principal.role} 角色不能使用此功能 (the {principal.role} role may not "
-            "use this)"
+            f"the {principal.role} role may not use this",
+            zh=f"无权访问：{principal.role} 角色不能使用此功能",
         )
 
 
 class LoginRequiredError(NotAuthenticatedError):
     """No credentials; a page sends the browser to the login page instead."""
 
-    def __init__(self, message: str, *, page: bool = False) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, page: bool = False, zh: str | None = None) -> None:
+        super().__init__(message, zh=zh)
         self.page = page
 
 
@@ -206,13 +208,18 @@ async def identify(request: Request, session: Session) -> Principal | None:
         return None
     if kind == "key":
         principal = await run_in_threadpool(key_principal, session, secret)
-        problem = "this API key is unknown, expired or revoked: ask for a new one"
+        problem = Texts(
+            "此 API 密钥不存在、已过期或已吊销：请申请新的密钥",
+            "this API key is unknown, expired or revoked: ask for a new one",
+        )
     else:
         login_kind: LoginKind = "cookie" if kind == "cookie" else "bearer"
         principal = await run_in_threadpool(login_principal, session, secret, login_kind)
-        problem = "登录已过期，请重新登录 (your login has expired or ended: log in again)"
+        problem = Texts(
+            "登录已过期或已结束，请重新登录", "your login has expired or ended: log in again"
+        )
     if principal is None:
-        raise LoginRequiredError(problem, page=kind == "cookie")
+        raise LoginRequiredError(problem.en, page=kind == "cookie", zh=problem.zh)
     request.state.auth_kind = kind
     request.state.auth_secret = secret
     request.state.principal = principal
@@ -250,8 +257,8 @@ async def _check_csrf(request: Request) -> None:
     (the ``X-CSRF-Token`` header the pages' scripts send)."""
     if not csrf_matches(request.headers.get(CSRF_HEADER), request.state.auth_secret):
         raise ForbiddenError(
-            "CSRF 校验失败：请刷新页面后重试 (the page's CSRF token is missing or wrong: reload "
-            "the page and try again)"
+            "the page's CSRF token is missing or wrong: reload the page and try again",
+            zh="CSRF 校验失败：请刷新页面后重试",
         )
 
 
@@ -410,6 +417,15 @@ WORKLIST_PAGE = rule(
     "worklist_page", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA, page=True
 )
 """A grid's worklist page."""
+
+# ---- issue 11, loop: every level's inbox and a grid's month --------------------------
+
+INBOX = rule("inbox", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""A person's inbox: the cases of their areas they act on first (``gis.incidents.inbox``)."""
+
+GRID_MONTH = rule("grid_month", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""A grid's month figures beside its community's average: those who may see its worklist
+(only the grids the caller covers)."""
 
 # ---- planner (issue 11): exports and printed maps of the coverage map ------------------
 

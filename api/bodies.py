@@ -81,14 +81,18 @@ def require_json(request: Request, accepted: tuple[str, ...] = JSON_TYPES) -> No
     kind, charset = content_type(request)
     if kind not in accepted:
         raise UnsupportedMediaTypeError(
-            f"请求体须为 JSON。The body is {kind or 'not typed (no Content-Type header)'}; "
-            f"this endpoint takes JSON: send it with Content-Type: {' or '.join(accepted)}"
+            f"The body is {kind or 'not typed (no Content-Type header)'}; "
+            f"this endpoint takes JSON: send it with Content-Type: {' or '.join(accepted)}",
+            zh=f"请求体须为 JSON（现为 {kind or '未声明类型，没有 Content-Type 请求头'}）："
+            f"请以 Content-Type: {' 或 '.join(accepted)} 发送",
         )
     if charset is not None and FORM_CHARSETS.get(charset) != "utf-8":
         raise UnsupportedMediaTypeError(
-            f"JSON 须为 UTF-8 编码。The body is declared charset={charset}, but JSON is UTF-8 "
+            f"The body is declared charset={charset}, but JSON is UTF-8 "
             f"(RFC 8259): send it in UTF-8, as {' or '.join(accepted)} with charset=utf-8 "
-            "or no charset"
+            "or no charset",
+            zh=f"JSON 须为 UTF-8 编码（RFC 8259），请求体却声明了 charset={charset}："
+            f"请以 UTF-8 发送，即 {' 或 '.join(accepted)}，charset=utf-8 或不写 charset",
         )
 
 
@@ -98,9 +102,11 @@ def form_codec(request: Request) -> str:
     codec = FORM_CHARSETS.get(charset or "utf-8")
     if codec is None:
         raise UnsupportedMediaTypeError(
-            f"表单字符集 {charset} 不受支持。The form is declared charset={charset}; "
+            f"The form is declared charset={charset}; "
             "send it in UTF-8 (or GBK, GB2312, GB18030) and say so in Content-Type, "
-            "e.g. application/x-www-form-urlencoded; charset=gbk"
+            "e.g. application/x-www-form-urlencoded; charset=gbk",
+            zh=f"表单字符集 {charset} 不受支持：请以 UTF-8（或 GBK、GB2312、GB18030）发送，"
+            "并在 Content-Type 中注明，例如 application/x-www-form-urlencoded; charset=gbk",
         )
     return codec
 

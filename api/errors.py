@@ -27,6 +27,13 @@ the login page (303), coming back afterwards; scripts get the 401.
 Routes that follow a standard of their own register its shape for their path
 prefix (:func:`register_error_shape`): Open311 under /open311/ answers
 ``[{"code": 400, "description": "..."}]``, with 400 in place of 422.
+
+``description`` is in the request's language (``api.lang``: Chinese unless
+``Accept-Language`` or the ``gm_lang`` cookie asks for English): a domain error
+raised with both texts (``GridmapError(en, zh=...)``) gives the one asked for,
+one raised in English only gives English either way; the framing this module
+writes (validation, 404, 405, 500, 503) is in both. ``status``, ``code``,
+``errors[].location``/``parameter`` and the other fields never change with it.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.access import COOKIE, LoginRequiredError, clear_login_cookie
 from api.bodies import UnsupportedMediaTypeError
+from api.lang import language_headers, request_lang
 from api.limits import WorkRefusedError, query_timeout
 from api.preconditions import PreconditionFailedError, PreconditionRequiredError, etag
 from api.routing import SAFE_METHODS
@@ -68,6 +76,7 @@ from gis.errors import (
     TooManyAttemptsError,
 )
 from gis.incidents.workflow import TransitionNotAllowedError
+from gis.lang import Lang, Texts
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +178,12 @@ def _answer(
 ) -> Response:
     """The error response: the API's JSON ``body``, or the route family's own shape."""
     body = printable(body)
+    headers = {**language_headers(request_lang(request)), **(headers or {})}
     shapes: dict[str, ErrorShape] = getattr(request.app.state, "error_shapes", {})
     for prefix, shape in shapes.items():
         if request.url.path.startswith(prefix):
             response = shape(request, status, str(body["description"]))
-            response.headers.update(headers or {})
+            response.headers.update(headers)
             return response
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -226,6 +236,8 @@ def _domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, StaleVersionError | PreconditionFailedError):
         extra["current_version"] = exc.current
         extra["etag"] = etag(exc.ident, exc.current)
+        if exc.state is not None:
+            extra["current"] = exc.state
     headers: dict[str, str] | None = None
     if status == 503:
         headers = {"Retry-After": str(RETRY_AFTER_S)}
@@ -233,7 +245,8 @@ def _domain_error(request: Request, exc: Exception) -> Response:
         headers = {"Retry-After": str(exc.retry_after_s)}
     elif status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="gridmap"'}
-    return _answer(request, status, error_body(status, str(exc), code, **extra), headers)
+    description = exc.text(request_lang(request))
+    return _answer(request, status, error_body(status, description, code, **extra), headers)
 
 
 def _driver_error(request: Request, exc: Exception) -> Response:
@@ -247,9 +260,11 @@ def _driver_error(request: Request, exc: Exception) -> Response:
         error = unavailable(exc)
         if request.method not in SAFE_METHODS:
             error.args = (
-                f"{error} 写入未确认：请先查询是否已保存再重试。Not acknowledged: if the "
-                "connection broke while committing, it may have been stored; read it back "
-                "before sending it again.",
+                f"{error} Not acknowledged: if the connection broke while committing, it may "
+                "have been stored; read it back before sending it again.",
+            )
+            error.zh = (
+                f"{error.zh} 写入未确认：连接可能在提交时中断，数据可能已保存；请先查询再重发。"
             )
         return _domain_error(request, error)
     return _unexpected_error(request, exc)
@@ -273,31 +288,56 @@ def _describe(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return described
 
 
+_LOCATION_ZH = {"query": "查询参数", "path": "路径参数", "header": "请求头", "body": "请求体字段"}
+
+
+def _sentence(item: dict[str, Any], lang: Lang) -> str:
+    """One refused parameter; pydantic's own ``message`` stays as it says it (English)."""
+    got = item.get("input")
+    if lang is Lang.EN:
+        if not item["parameter"]:
+            return f"{item['location']}: {item['message']}"
+        return f"{item['location']} parameter {item['parameter']!r}: {item['message']}" + (
+            f" (got {got!r})" if "input" in item else ""
+        )
+    where = _LOCATION_ZH.get(item["location"], item["location"])
+    if not item["parameter"]:
+        return f"{where}：{item['message']}"
+    return f"{where} {item['parameter']!r}：{item['message']}" + (
+        f"（收到 {got!r}）" if "input" in item else ""
+    )
+
+
 def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     items = _describe(exc.errors())
     in_body = any(item["location"] == "body" for item in items)
     status = 422 if in_body else 400
-    sentences = [
-        f"{item['location']} parameter {item['parameter']!r}: {item['message']}"
-        + (f" (got {item['input']!r})" if "input" in item else "")
-        if item["parameter"]
-        else f"{item['location']}: {item['message']}"
-        for item in items
-    ]
-    description = "; ".join(sentences) + ". See /docs for each parameter's type and allowed values."
+    lang = request_lang(request)
+    sentences = [_sentence(item, lang) for item in items]
+    description = Texts(
+        "；".join(sentences) + "。各参数的类型和取值见 /docs。",
+        "; ".join(sentences) + ". See /docs for each parameter's type and allowed values.",
+    ).pick(lang)
     return _answer(request, status, error_body(status, description, errors=items))
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    lang = request_lang(request)
     if exc.status_code == 404 and exc.detail == "Not Found":
-        description = (
+        description = Texts(
+            f"{request.url.path} 处没有内容。API 在 /api/v1 下（Open311 在 /open311/v2 下）；"
+            "全部接口见 /docs。",
             f"There is nothing at {request.url.path}. "
-            "The API lives under /api/v1 (Open311 under /open311/v2); see /docs for every endpoint."
-        )
+            "The API lives under /api/v1 (Open311 under /open311/v2); "
+            "see /docs for every endpoint.",
+        ).pick(lang)
     elif exc.status_code == 405:
-        description = f"{request.method} is not allowed on {request.url.path}; see /docs."
+        description = Texts(
+            f"{request.url.path} 不接受 {request.method} 请求；见 /docs。",
+            f"{request.method} is not allowed on {request.url.path}; see /docs.",
+        ).pick(lang)
     else:
         description = str(exc.detail)
     return _answer(
@@ -315,8 +355,11 @@ def _unexpected_error(request: Request, exc: Exception) -> Response:
         500,
         error_body(
             500,
-            "The server failed to answer this request. The error has been logged; "
-            "please report it with the time and the URL.",
+            Texts(
+                "服务器未能处理此请求。错误已记录；请连同时间和网址一起报告。",
+                "The server failed to answer this request. The error has been logged; "
+                "please report it with the time and the URL.",
+            ).pick(request_lang(request)),
         ),
     )
 
@@ -381,7 +424,7 @@ def _work_refused(request: Request, exc: Exception) -> Response:
     return _answer(
         request,
         503,
-        error_body(503, exc.description, exc.code),
+        error_body(503, exc.texts.pick(request_lang(request)), exc.code),
         headers={"Retry-After": str(exc.retry_after_s)},
     )
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from api.routing import SAFE_METHODS
 from gis.db.timeouts import limit_statements
+from gis.lang import Texts
 from gis.settings import ServerSettings
 
 
@@ -44,10 +45,11 @@ class WorkRefusedError(Exception):
     only the API raises it (``api.errors`` renders it).
     """
 
-    def __init__(self, code: str, description: str, retry_after_s: int) -> None:
-        super().__init__(description)
+    def __init__(self, code: str, texts: Texts, retry_after_s: int) -> None:
+        super().__init__(texts.en)
         self.code = code
-        self.description = description
+        self.texts = texts
+        """The description in both languages (``api.lang`` picks)."""
         self.retry_after_s = retry_after_s
 
 
@@ -79,12 +81,15 @@ class HeavyWorkCap:
             return
         raise WorkRefusedError(
             "ServerBusy",
-            f"服务器繁忙：已有 {self.size} 个统计分析类请求在运行，"
-            f"请 {self.retry_after_s} 秒后重试。 The server is busy: {self.size} heavy "
-            "requests (statistics, hot spots, "
-            "coverage, exports) are already running, which is as many as it runs at once "
-            "(GRIDMAP_HEAVY_CONCURRENCY). Nothing was done; retry after "
-            f"{self.retry_after_s} s (Retry-After).",
+            Texts(
+                f"服务器繁忙：已有 {self.size} 个统计分析类请求（统计、热点、覆盖、导出）在运行，"
+                "已达同时运行的上限（GRIDMAP_HEAVY_CONCURRENCY）。未做任何处理；"
+                f"请 {self.retry_after_s} 秒后重试（Retry-After）。",
+                f"The server is busy: {self.size} heavy requests (statistics, hot spots, "
+                "coverage, exports) are already running, which is as many as it runs at once "
+                "(GRIDMAP_HEAVY_CONCURRENCY). Nothing was done; retry after "
+                f"{self.retry_after_s} s (Retry-After).",
+            ),
             self.retry_after_s,
         )
 
@@ -167,8 +172,11 @@ def query_timeout(request: Request) -> WorkRefusedError:
     retry_after = max(1, math.ceil(seconds))
     return WorkRefusedError(
         "QueryTimeout",
-        f"查询超过 {seconds:g} 秒的时限，已被中止。{zh} The database work of this request ran "
-        f"longer than this server allows for a {kind} request ({seconds:g} s, "
-        f"GRIDMAP_{kind.upper()}_TIMEOUT_S) and was cancelled. {en}",
+        Texts(
+            f"查询超过 {seconds:g} 秒的时限（GRIDMAP_{kind.upper()}_TIMEOUT_S），已被中止。{zh}",
+            f"The database work of this request ran "
+            f"longer than this server allows for a {kind} request ({seconds:g} s, "
+            f"GRIDMAP_{kind.upper()}_TIMEOUT_S) and was cancelled. {en}",
+        ),
         retry_after,
     )

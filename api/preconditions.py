@@ -39,17 +39,24 @@ NO_VERSION = 0
 """Matches no stored version (they start at 1): an If-Match naming no version of this record."""
 
 
+_THING_ZH = {"incident": "案件", "facility": "设施"}
+
+
 class PreconditionFailedError(GridmapError):
     """The version an ``If-Match`` named is not the one stored now (HTTP 412)."""
 
     def __init__(self, stale: StaleVersionError) -> None:
         self.ident = stale.ident
         self.current = stale.current
+        self.state = stale.state
         super().__init__(
             f"If-Match does not match {stale.thing} {stale.ident}: it is at version "
             f"{stale.current} (ETag {etag(stale.ident, stale.current)}) now. Someone changed "
             "it since you read it: GET it again, and send your change with the new ETag if "
-            "it still applies."
+            "it still applies.",
+            zh=f"If-Match 与{_THING_ZH.get(stale.thing, stale.thing)} {stale.ident} "
+            f"不符：它现在是第 {stale.current} 版（ETag {etag(stale.ident, stale.current)}）。"
+            "读取之后已有他人修改：请重新 GET，如仍需要，用新的 ETag 再提交修改。",
         )
 
 
@@ -107,7 +114,9 @@ class Expected:
                 raise PreconditionRequiredError(
                     f"changing {exc.thing} {exc.ident} needs the version you read: send "
                     "If-Match with the ETag of GET (or expected_version); If-Match: * "
-                    "overwrites whatever is stored."
+                    "overwrites whatever is stored.",
+                    zh=f"修改 {exc.ident} 须注明所读取的版本：发送 If-Match（GET 返回的 ETag）"
+                    "或 expected_version；If-Match: * 会覆盖已存储的内容。",
                 ) from exc
             if self.from_header:
                 raise PreconditionFailedError(exc) from exc

@@ -70,10 +70,13 @@ def refuse_unsupported_parameters(request: Request, declared: frozenset[str]) ->
     for name in dict.fromkeys(key.lower() for key in request.query_params):
         if name in MEANINGFUL_PARAMETERS and name not in declared:
             raise InvalidParameterError(
-                f"本接口暂不支持参数 {name}。{name} is not supported by {request.method} "
+                f"{name} is not supported by {request.method} "
                 f"{request.url.path} yet: {MEANINGFUL_PARAMETERS[name]}. It is refused rather "
                 f"than ignored because it would change what the answer means; remove it "
-                "(/docs lists this endpoint's parameters)"
+                "(/docs lists this endpoint's parameters)",
+                zh=f"本接口（{request.method} {request.url.path}）暂不支持参数 {name}："
+                f"{MEANINGFUL_PARAMETERS[name]}。它会改变结果的含义，所以拒绝而不是忽略；"
+                "请去掉它（本接口的参数见 /docs）",
             )
 
 
@@ -100,9 +103,11 @@ async def form_in_utf8(request: Request) -> Request:
         except UnicodeEncodeError:
             declared = charset or "utf-8"
             raise InvalidParameterError(
-                f"字段 {name} 不是 {declared} 编码的文字。{name}: the value is not {declared} "
+                f"{name}: the value is not {declared} "
                 "text (some bytes are not characters of the charset the Content-Type "
-                "declares); send the form in that charset, or declare the one it is in"
+                "declares); send the form in that charset, or declare the one it is in",
+                zh=f"字段 {name} 不是 {declared} 编码的文字（有些字节不是 Content-Type 所声明"
+                "字符集的字符）；请按该字符集发送表单，或声明它实际的字符集",
             ) from None
     body = urllib.parse.urlencode(pairs).encode("ascii")
     scope = dict(request.scope)

@@ -20,6 +20,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.responses import FeatureDoc
+from gis.incidents.inbox import InboxCounts, InboxItem
+from gis.incidents.monthly import MonthFigures
 from gis.incidents.records import HistoryEntry
 from gis.incidents.worklists import HandlerChoice, StaffName, WorkItem
 
@@ -50,6 +52,28 @@ class MeDoc(BaseModel):
         description="Codes of the grids or areas covered; null: the whole district."
     )
     scopes: list[str] = Field(description="A key's scopes; empty for a person.")
+    home: HomeDoc | None = Field(
+        None,
+        description="Where the person lands: a grid manager's primary grid (``kind`` grid), "
+        "other staff and mediators their inbox, a planner the district map; null for a key.",
+    )
+    home_grids: list[HomeGridDoc] = Field(
+        default_factory=list,
+        description="A grid manager's grids, the primary (A post) first, then B posts.",
+    )
+
+
+class HomeDoc(BaseModel):
+    kind: str = Field(description="grid, inbox or map.")
+    url: str = Field(examples=["/grid/370705001001001", "/inbox"])
+    grid_code: str | None
+    grid_name: str | None
+
+
+class HomeGridDoc(BaseModel):
+    code: str
+    name: str
+    primary: bool = Field(description="An A post (the person's own grid); false: a B post.")
 
 
 class AuditEntryDoc(BaseModel):
@@ -107,6 +131,12 @@ class IncidentDoc(BaseModel):
     source: str | None
     snapped_m: float | None = Field(description="Metres the point was moved into a grid.")
     media_url: str | None
+    supervise_due_at: dt.datetime | None = Field(
+        None,
+        description="When the escalation sweep next raises the case a level (督办时限; "
+        "受理时限 before dispatch).",
+    )
+    source_zh: str | None = Field(None, description="The source as pages name it (12345热线 …).")
 
 
 class DuplicateDoc(BaseModel):
@@ -120,6 +150,36 @@ class IncidentCreatedDoc(IncidentDoc):
     possible_duplicates: list[DuplicateDoc] = Field(
         description="Open cases of the category within 50 m and 72 h, nearest first."
     )
+
+
+class CurrentStepDoc(BaseModel):
+    action: str
+    at: dt.datetime
+    actor: str
+
+
+class CurrentStateDoc(BaseModel):
+    """The case as it stands now, for a client to show a conflict."""
+
+    status: str
+    version: int
+    handling_level: str
+    last_step: CurrentStepDoc | None
+
+
+class StaleStepDoc(BaseModel):
+    """A step based on a stale version: what is stored now."""
+
+    status: int
+    code: str
+    description: str
+    current_version: int | None = None
+    etag: str | None = None
+    current: CurrentStateDoc | None = Field(
+        None, description="The case now: status, version, handling_level, last_step."
+    )
+    state: str | None = Field(None, description="A step the state does not allow: the state.")
+    allowed: list[str] | None = Field(None, description="The actions the state allows.")
 
 
 class IncidentHistoryDoc(BaseModel):
@@ -220,6 +280,28 @@ class WorklistDoc(BaseModel):
     overdue: int
     incidents: list[WorkItem]
     handlers: list[HandlerChoice]
+
+
+class InboxDoc(BaseModel):
+    now: dt.datetime
+    counts: InboxCounts
+    items: list[InboxItem] = Field(description="Overdue first, then by the sooner due time.")
+
+
+class GridMonthDoc(BaseModel):
+    grid_code: str
+    grid_name: str
+    community_code: str
+    community_name: str
+    month: str = Field(examples=["2026-10"])
+    start: dt.datetime
+    end: dt.datetime
+    now: dt.datetime
+    grid: MonthFigures
+    community_average: MonthFigures = Field(
+        description="The community's totals per current grid (its pooled on-time rate)."
+    )
+    community_grids: int
 
 
 # ---- the district map ------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cli.context import open_engine
 from cli.errors import fail
+from cli.lang import t
 from gis.accounts import audit, keys
 from gis.accounts.accounts import (
     AccountInfo,
@@ -73,10 +74,18 @@ def _new_password(from_stdin: bool) -> str:
         line = sys.stdin.readline()
         password = line.removesuffix("\n").removesuffix("\r")
         if not password:
-            raise fail("--password-stdin read no password: pipe one line holding it")
+            raise fail(
+                t(
+                    "--password-stdin 没有读到密码：请用管道输入一行密码",
+                    "--password-stdin read no password: pipe one line holding it",
+                )
+            )
     else:
         password = typer.prompt(
-            "密码 Password", hide_input=True, confirmation_prompt=True, err=True
+            t("密码", "Password"),
+            hide_input=True,
+            confirmation_prompt=t("再输入一次密码", "Repeat for confirmation"),
+            err=True,
         )
     check_strength(password)
     return password
@@ -93,7 +102,7 @@ PasswordStdin = Annotated[
 
 def _areas(info: AccountInfo, sep: str = ", ") -> str:
     if info.areas is None:
-        return "全区 all"
+        return t("全区", "all")
     return sep.join(info.areas) if info.areas else "–"
 
 
@@ -129,8 +138,11 @@ def users_add(
         )
         session.commit()
     out.print(
-        f"已添加账号 Added account [bold]{info.username}[/] "
-        f"({role_name_zh(info.role)} {info.role.value}), covers {_areas(info)}."
+        t(
+            f"已添加账号 [bold]{info.username}[/]（{role_name_zh(info.role)}），"
+            f"范围：{_areas(info)}。",
+            f"Added account [bold]{info.username}[/] ({info.role.value}), covers {_areas(info)}.",
+        )
     )
 
 
@@ -146,20 +158,20 @@ def users_list(
         if fmt is Format.JSON:
             print(json.dumps(covered_codes(session, infos), ensure_ascii=False, indent=1))
             return
-    table = Table(title=f"账号 Accounts ({len(infos)})", box=box.SIMPLE_HEAD)
+    table = Table(title=t(f"账号（{len(infos)}）", f"Accounts ({len(infos)})"), box=box.SIMPLE_HEAD)
     # Names and codes are never cut (one code a line); the rest wraps in a narrow terminal.
-    table.add_column("用户名 username", no_wrap=True)
-    table.add_column("角色 role")
-    table.add_column("名称 name", overflow="fold")
-    table.add_column("范围 areas", no_wrap=True)
-    table.add_column("状态 state")
+    table.add_column(t("用户名", "username"), no_wrap=True)
+    table.add_column(t("角色", "role"))
+    table.add_column(t("名称", "name"), overflow="fold")
+    table.add_column(t("范围", "areas"), no_wrap=True)
+    table.add_column(t("状态", "state"))
     for i in infos:
         table.add_row(
             i.username,
-            f"{role_name_zh(i.role)} {i.role.value}",
+            t(role_name_zh(i.role), i.role.value),
             i.display_name,
             _areas(i, "\n"),
-            "停用 disabled" if i.disabled else "启用 active",
+            t("停用", "disabled") if i.disabled else t("启用", "active"),
         )
     out.print(table)
 
@@ -170,7 +182,12 @@ def users_disable(username: Annotated[str, typer.Argument()]) -> None:
         info = disable_account(session, username)
         audit.record(session, cli_principal(), "account.disable", object=f"account:{info.id}")
         session.commit()
-    out.print(f"已停用 Disabled [bold]{info.username}[/]; its logins have ended.")
+    out.print(
+        t(
+            f"已停用 [bold]{info.username}[/]；其登录已全部结束。",
+            f"Disabled [bold]{info.username}[/]; its logins have ended.",
+        )
+    )
 
 
 def users_reset_password(
@@ -184,7 +201,12 @@ def users_reset_password(
             session, cli_principal(), "account.reset_password", object=f"account:{info.id}"
         )
         session.commit()
-    out.print(f"已重置密码 New password set for [bold]{info.username}[/]; its logins have ended.")
+    out.print(
+        t(
+            f"已为 [bold]{info.username}[/] 设置新密码；其登录已全部结束。",
+            f"New password set for [bold]{info.username}[/]; its logins have ended.",
+        )
+    )
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -220,10 +242,15 @@ def keys_create(
         )
         session.commit()
     out.print(
-        f"已创建密钥 Created key [bold]{info.name}[/] (prefix {info.prefix}, scopes "
-        f"{', '.join(info.scopes)}, area {info.area_code or 'all'}, expires "
-        f"{_when(info.expires_at)}). It is shown this once and stored only as a digest; "
-        "send it as the X-API-Key header (Open311: the api_key parameter):"
+        t(
+            f"已创建密钥 [bold]{info.name}[/]（前缀 {info.prefix}，权限 {', '.join(info.scopes)}，"
+            f"范围 {info.area_code or '全区'}，到期 {_when(info.expires_at)}）。密钥只显示这一次，"
+            "只存其摘要；请在 X-API-Key 请求头中发送（Open311：api_key 参数）：",
+            f"Created key [bold]{info.name}[/] (prefix {info.prefix}, scopes "
+            f"{', '.join(info.scopes)}, area {info.area_code or 'all'}, expires "
+            f"{_when(info.expires_at)}). It is shown this once and stored only as a digest; "
+            "send it as the X-API-Key header (Open311: the api_key parameter):",
+        )
     )
     print(key)  # alone and unwrapped on the last line: for scripts and copying
 
@@ -232,20 +259,28 @@ def keys_list() -> None:
     """Every key: name, prefix, scopes, area, expiry, whether revoked (never the key)."""
     with open_engine() as engine, Session(engine) as session:
         found = keys.list_keys(session)
-    table = Table(title=f"API 密钥 API keys ({len(found)})", box=box.SIMPLE_HEAD)
-    for header in ("名称 name", "前缀 prefix", "权限 scopes", "范围 area", "到期 expires"):
-        table.add_column(header, overflow="fold", no_wrap=header.startswith("前缀"))
-    table.add_column("状态 state")
+    table = Table(
+        title=t(f"API 密钥（{len(found)}）", f"API keys ({len(found)})"), box=box.SIMPLE_HEAD
+    )
+    for zh, en in (
+        ("名称", "name"),
+        ("前缀", "prefix"),
+        ("权限", "scopes"),
+        ("范围", "area"),
+        ("到期", "expires"),
+    ):
+        table.add_column(t(zh, en), overflow="fold", no_wrap=en == "prefix")
+    table.add_column(t("状态", "state"))
     for k in found:
         if k.revoked_at is not None:
-            state = f"已吊销 revoked {_when(k.revoked_at)}"
+            state = t(f"已吊销 {_when(k.revoked_at)}", f"revoked {_when(k.revoked_at)}")
         else:
-            state = "有效 active" if k.active else "已过期 expired"
+            state = t("有效", "active") if k.active else t("已过期", "expired")
         table.add_row(
             k.name,
             k.prefix,
             ", ".join(k.scopes),
-            k.area_code or "全区 all",
+            k.area_code or t("全区", "all"),
             _when(k.expires_at),
             state,
         )
@@ -266,7 +301,12 @@ def keys_revoke(
             detail={"name": info.name, "prefix": info.prefix},
         )
         session.commit()
-    out.print(f"已吊销 Revoked key [bold]{info.name}[/] (prefix {info.prefix}).")
+    out.print(
+        t(
+            f"已吊销密钥 [bold]{info.name}[/]（前缀 {info.prefix}）。",
+            f"Revoked key [bold]{info.name}[/] (prefix {info.prefix}).",
+        )
+    )
 
 
 def _moment(value: str | None, option: str) -> dt.datetime | None:
@@ -276,8 +316,12 @@ def _moment(value: str | None, option: str) -> dt.datetime | None:
         return as_instant(dt.datetime.fromisoformat(value))
     except ValueError:
         raise fail(
-            f"{option} {value!r} is not an ISO date or time: write 2026-12-01 or "
-            "2026-12-01T08:30 (Asia/Shanghai unless it ends in an offset such as +00:00)"
+            t(
+                f"{option} {value!r} 不是 ISO 日期或时间：请写 2026-12-01 或 2026-12-01T08:30"
+                "（除非以 +00:00 这样的时差结尾，否则按北京时间）",
+                f"{option} {value!r} is not an ISO date or time: write 2026-12-01 or "
+                "2026-12-01T08:30 (Asia/Shanghai unless it ends in an offset such as +00:00)",
+            )
         ) from None
 
 
@@ -328,10 +372,21 @@ def audit_command(
                 {**row, "detail": "" if detail is None else json.dumps(detail, ensure_ascii=False)}
             )
         return
-    table = Table(title=f"审计记录 Audit trail ({len(rows)}, newest first)", box=box.SIMPLE_HEAD)
-    table.add_column("时间 at (Asia/Shanghai)")
-    for header in ("主体 principal", "操作 action", "对象 object", "区域 area", "来源 client"):
-        table.add_column(header, overflow="fold")
+    table = Table(
+        title=t(
+            f"审计记录（{len(rows)} 条，最新在前）", f"Audit trail ({len(rows)}, newest first)"
+        ),
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column(t("时间（北京时间）", "at (Asia/Shanghai)"))
+    for zh, en in (
+        ("主体", "principal"),
+        ("操作", "action"),
+        ("对象", "object"),
+        ("区域", "area"),
+        ("来源", "client"),
+    ):
+        table.add_column(t(zh, en), overflow="fold")
     for e in found:
         table.add_row(
             f"{e.at.astimezone(CITY_TZ):%Y-%m-%d %H:%M:%S}",

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
+from cli.lang import t
 from gis.areas.codes import check_level
 from gis.areas.queries import area_outlines
 from gis.coverage.catalogue import facility_type, resolve_radius
@@ -72,15 +73,18 @@ def coverage_command(
     with open_engine() as engine, engine.connect() as conn:
         info = facility_type(conn, type_code)
         radius_m = resolve_radius(conn, type_code, radius)
-        label = f"{info.name_zh} {info.code} within {radius_m:g} m"
-        with err.status(f"Computing coverage: {label} ..."):
+        label = t(
+            f"{info.name_zh}（{info.code}）{radius_m:g} 米内",
+            f"{info.name_en} ({info.code}) within {radius_m:g} m",
+        )
+        with err.status(t(f"计算覆盖：{label} ……", f"Computing coverage: {label} ...")):
             model = build_coverage(conn, type_code, radius_m)
             rollups = area_rollups(model, level)
             total = area_rollups(model, "district")
         out.print(_rollup_table(rollups, total, label, level))
         if worst_n:
             out.print(_worst_table(worst(rollups, worst_n), level))
-        with err.status("Drawing service circles and blind spots ..."):
+        with err.status(t("绘制服务圈和盲区 ……", "Drawing service circles and blind spots ...")):
             circles = service_circles(conn, type_code, model=model)
             spots = blind_spots(conn, type_code, model=model)
             outlines = area_outlines(conn, level)
@@ -88,7 +92,7 @@ def coverage_command(
     stem = f"{type_code}_{_metres(radius_m)}m"
     out_dir.mkdir(parents=True, exist_ok=True)
     gpkg, csv = out_dir / f"{stem}.gpkg", out_dir / f"{stem}.csv"
-    with err.status(f"Writing {gpkg} ..."):
+    with err.status(t(f"写入 {gpkg} ……", f"Writing {gpkg} ...")):
         areas = outlines[["code", "geometry"]].merge(rollups, on="code", how="right")
         points = gpd.GeoDataFrame(
             buildings, geometry=gpd.points_from_xy(buildings["lon"], buildings["lat"]), crs=4326
@@ -104,11 +108,21 @@ def coverage_command(
         # utf-8 with a BOM: Excel, which many planners open CSVs with, then reads the names.
         rollups.to_csv(csv, index=False, encoding="utf-8-sig")
     uncovered = int(total["households_uncovered"].iloc[0])
+    km2 = spots["area_m2"].sum() / 1e6
     out.print(
-        f"{len(spots):,} blind spots hold the {uncovered:,} uncovered households "
-        f"({spots['area_m2'].sum() / 1e6:.2f} km² of residential area outside every circle)."
+        t(
+            f"{len(spots):,} 处盲区内有 {uncovered:,} 户未覆盖"
+            f"（所有服务圈之外的居住区面积 {km2:.2f} 平方千米）。",
+            f"{len(spots):,} blind spots hold the {uncovered:,} uncovered households "
+            f"({km2:.2f} km² of residential area outside every circle).",
+        )
     )
-    out.print(f"Wrote {gpkg} (layers areas, buildings, circles, blind_spots) and {csv}.")
+    out.print(
+        t(
+            f"已写入 {gpkg}（图层 areas、buildings、circles、blind_spots）和 {csv}。",
+            f"Wrote {gpkg} (layers areas, buildings, circles, blind_spots) and {csv}.",
+        )
+    )
 
 
 def _metres(radius_m: float) -> str:
@@ -123,13 +137,15 @@ def _m(value: float) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:,.0f}"
 
 
+#: Per figure: its header (Chinese, English: distances in metres, p90 the 90th percentile)
+#: and its cell.
 _COLUMNS = {
-    "households": ("户 households", lambda r: f"{int(r['households']):,}"),
-    "covered": ("covered", lambda r: f"{int(r['households_covered']):,}"),
-    "uncovered": ("uncovered", lambda r: f"{int(r['households_uncovered']):,}"),
-    "rate": ("rate", lambda r: _pct(r["coverage_rate"])),
-    "mean": ("mean m", lambda r: _m(r["mean_distance_m"])),
-    "p90": ("p90 m", lambda r: _m(r["p90_distance_m"])),
+    "households": (("户数", "households"), lambda r: f"{int(r['households']):,}"),
+    "covered": (("覆盖", "covered"), lambda r: f"{int(r['households_covered']):,}"),
+    "uncovered": (("未覆盖", "uncovered"), lambda r: f"{int(r['households_uncovered']):,}"),
+    "rate": (("覆盖率", "rate"), lambda r: _pct(r["coverage_rate"])),
+    "mean": (("均距米", "mean m"), lambda r: _m(r["mean_distance_m"])),
+    "p90": (("P90米", "p90 m"), lambda r: _m(r["p90_distance_m"])),
 }
 _MAIN = ("households", "covered", "rate", "mean", "p90")
 _WORST = ("households", "uncovered", "rate", "mean", "p90")
@@ -138,12 +154,12 @@ _WORST = ("households", "uncovered", "rate", "mean", "p90")
 def _table(title: str, rollups: pd.DataFrame, numbers: tuple[str, ...]) -> Table:
     """The code is never cut (a planner looks it up); headers wrap before names fold."""
     table = Table(title=title, box=box.SIMPLE_HEAD)
-    table.add_column("code", no_wrap=True)
-    table.add_column("名称 name", overflow="fold")
+    table.add_column(t("代码", "code"), no_wrap=True)
+    table.add_column(t("名称", "name"), overflow="fold")
     for key in numbers:
         header, cell = _COLUMNS[key]
         width = max([len(cell(r)) for _, r in rollups.iterrows()], default=1)
-        table.add_column(header, justify="right", min_width=width)
+        table.add_column(t(*header), justify="right", min_width=width)
     return table
 
 
@@ -152,11 +168,13 @@ def _cells(r: pd.Series, numbers: tuple[str, ...]) -> list[str]:
 
 
 def _rollup_table(rollups: pd.DataFrame, total: pd.DataFrame, label: str, level: str) -> Table:
-    table = _table(f"Coverage per {level} ({LEVEL_ZH[level]}): {label}", rollups, _MAIN)
+    title = t(f"各{LEVEL_ZH[level]}覆盖情况：{label}", f"Coverage per {level}: {label}")
+    table = _table(title, rollups, _MAIN)
     for _, r in rollups.head(MAX_ROWS_SHOWN).iterrows():
         table.add_row(*_cells(r, _MAIN))
     if len(rollups) > MAX_ROWS_SHOWN:
-        table.add_row("…", f"{len(rollups) - MAX_ROWS_SHOWN:,} more rows in the CSV")
+        more = len(rollups) - MAX_ROWS_SHOWN
+        table.add_row("…", t(f"另有 {more:,} 行见 CSV", f"{more:,} more rows in the CSV"))
     table.add_section()
     for _, r in total.iterrows():
         table.add_row(*_cells(r, _MAIN), style="bold")
@@ -164,7 +182,10 @@ def _rollup_table(rollups: pd.DataFrame, total: pd.DataFrame, label: str, level:
 
 
 def _worst_table(ranked: pd.DataFrame, level: str) -> Table:
-    title = f"Worst-served {PLURAL[level]}: lowest rate, then most households uncovered"
+    title = t(
+        f"覆盖最差的{LEVEL_ZH[level]}：覆盖率最低，其次未覆盖户数最多",
+        f"Worst-served {PLURAL[level]}: lowest rate, then most households uncovered",
+    )
     table = _table(title, ranked, _WORST)
     for _, r in ranked.iterrows():
         table.add_row(*_cells(r, _WORST))

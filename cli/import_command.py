@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from cli.context import open_engine
+from cli.lang import t
 from cli.progress import progress_bars
 from gis.errors import ImportRejectedError, InvalidParameterError
 from gis.geo.datum import Datum, UnknownDatumError, parse_datum
@@ -90,39 +91,59 @@ def _parse_datum(text: str) -> Datum:
 
 
 def _summary(report: ImportReport) -> Table:
-    table = Table(title=f"Imported {report.layer} from {report.path.name}", show_header=False)
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("rows read", f"{report.rows_read:,}")
-    table.add_row("rows imported", f"{report.rows_imported:,}")
-    table.add_row("source datum", report.datum)
-    table.add_row("stored as", "WGS84 (EPSG:4326)")
-    table.add_row("seconds", f"{report.seconds:.1f}")
+    table = Table(
+        title=t(
+            f"已从 {report.path.name} 导入 {report.layer}",
+            f"Imported {report.layer} from {report.path.name}",
+        ),
+    )
+    table.add_column(t("项目", "what"))
+    table.add_column(t("值", "value"), justify="right")
+    table.add_row(t("读取行数", "rows read"), f"{report.rows_read:,}")
+    table.add_row(t("导入行数", "rows imported"), f"{report.rows_imported:,}")
+    table.add_row(t("源坐标系", "source datum"), report.datum)
+    table.add_row(t("存储为", "stored as"), "WGS84 (EPSG:4326)")
+    table.add_row(t("用时（秒）", "seconds"), f"{report.seconds:.1f}")
     for note in report.notes:
-        table.add_row("note", note)
+        table.add_row(t("说明", "note"), note)
     return table
 
 
 def _print_rejections(exc: ImportRejectedError, report_csv: Path | None) -> None:
+    rejected, total = len(exc.rejected), exc.total_rows
     table = Table(
-        title=f"{len(exc.rejected):,} of {exc.total_rows:,} {exc.layer} rows rejected; "
-        "nothing was imported"
+        title=t(
+            f"{total:,} 行{exc.layer}中有 {rejected:,} 行被拒绝；未导入任何数据",
+            f"{rejected:,} of {total:,} {exc.layer} rows rejected; nothing was imported",
+        )
     )
-    table.add_column("row", justify="right")
-    table.add_column("id")
-    table.add_column("reason")
+    table.add_column(t("行", "row"), justify="right")
+    table.add_column(t("编号", "id"))
+    table.add_column(t("原因", "reason"))
     for r in exc.rejected[:MAX_ROWS_SHOWN]:
         table.add_row(str(r.row), escape(r.ident or ""), escape(r.reason))
     err.print(table)
-    if len(exc.rejected) > MAX_ROWS_SHOWN:
-        err.print(f"... and {len(exc.rejected) - MAX_ROWS_SHOWN:,} more rows.")
+    more = rejected - MAX_ROWS_SHOWN
+    if more > 0:
+        err.print(t(f"…… 另有 {more:,} 行。", f"... and {more:,} more rows."))
     if report_csv is not None:
         export_rejections_csv(exc, report_csv)
-        err.print(f"All {len(exc.rejected):,} rejected rows written to {report_csv}.")
-    hint = "Fix these rows in the file (row 1 is the first feature, line 2 of a CSV) and run "
-    hint += "the import again."
-    if report_csv is None and len(exc.rejected) > MAX_ROWS_SHOWN:
-        hint += " --report-csv FILE writes the full list."
+        err.print(
+            t(
+                f"全部 {rejected:,} 个被拒绝的行已写入 {report_csv}。",
+                f"All {rejected:,} rejected rows written to {report_csv}.",
+            )
+        )
+    hint = t(
+        "请在文件中修改这些行（第 1 行是第一个要素，即 CSV 的第 2 行）后重新导入。",
+        "Fix these rows in the file (row 1 is the first feature, line 2 of a CSV) and run "
+        "the import again.",
+    )
+    if report_csv is None and more > 0:
+        hint += t(" --report-csv 文件 可写出完整清单。", " --report-csv FILE writes the full list.")
     if any("--datum" in r.reason for r in exc.rejected):
-        hint += " Some rows suggest the wrong --datum was given: see their reasons."
-    err.print(f"[bold red]error:[/] {escape(hint)}", soft_wrap=True)
+        hint += t(
+            " 有些行表明 --datum 可能给错了：请看其原因。",
+            " Some rows suggest the wrong --datum was given: see their reasons.",
+        )
+    err.print(f"[bold red]{t('错误：', 'error: ')}[/]{escape(hint)}", soft_wrap=True)

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
+from cli.lang import t
 from gis.accounts import audit
 from gis.areas.codes import Level
 from gis.incidents.escalation import sweep_once
@@ -29,27 +30,31 @@ incidents_app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-#: (column, header, kind) of the tables printed; the CSV holds every column.
-_COUNTS = (
-    ("received", "received", "count"),
-    ("due", "due", "count"),
-    ("escalations", "escal.", "count"),
-    ("per_1000_households", "/1k hh", "decimal"),
+Column = tuple[str, tuple[str, str], str]
+"""(column, (Chinese header, English header), kind) of a table printed."""
+
+#: The columns of the tables printed; the CSV holds every column.
+_COUNTS: tuple[Column, ...] = (
+    ("received", ("受理", "received"), "count"),
+    ("due", ("到期", "due"), "count"),
+    ("escalations", ("升级", "escal."), "count"),
+    ("per_1000_households", ("每千户", "/1k hh"), "decimal"),
 )
-_RATES = (
-    ("closure_rate", "closure", "rate"),
-    ("on_time_rate", "on time", "rate"),
-    ("handling_rate", "handling", "rate"),
-    ("rework_rate", "rework", "rate"),
+_RATES: tuple[Column, ...] = (
+    ("closure_rate", ("结案率", "closure"), "rate"),
+    ("on_time_rate", ("按期结案率", "on time"), "rate"),
+    ("handling_rate", ("办结率", "handling"), "rate"),
+    ("rework_rate", ("返工率", "rework"), "rate"),
 )
-_HOURS = (
-    ("hours_reported_accepted", "accept", "decimal"),
-    ("hours_accepted_dispatched", "dispatch", "decimal"),
-    ("hours_dispatched_handled", "handle", "decimal"),
-    ("hours_handled_feedback", "feedback", "decimal"),
-    ("hours_feedback_closed", "close", "decimal"),
-    ("hours_closed_evaluated", "evaluate", "decimal"),
+_HOURS: tuple[Column, ...] = (
+    ("hours_reported_accepted", ("受理", "accept"), "decimal"),
+    ("hours_accepted_dispatched", ("派遣", "dispatch"), "decimal"),
+    ("hours_dispatched_handled", ("处置", "handle"), "decimal"),
+    ("hours_handled_feedback", ("反馈", "feedback"), "decimal"),
+    ("hours_feedback_closed", ("结案", "close"), "decimal"),
+    ("hours_closed_evaluated", ("评价", "evaluate"), "decimal"),
 )
+_LEVEL_ZH = {"district": "区", "subdistrict": "街道", "community": "社区", "grid": "网格"}
 WIDE_TERMINAL = 110
 """Columns from which counts and rates share one table (each table fits 80 columns)."""
 
@@ -68,7 +73,7 @@ def stats_table(
     df: pd.DataFrame,
     title: str,
     limit: int | None = None,
-    columns: tuple[tuple[str, str, str], ...] = _COUNTS + _RATES,
+    columns: tuple[Column, ...] = _COUNTS + _RATES,
 ) -> Table:
     """Some columns of an ``incident_counts`` table, one row per area; rates as percentages.
 
@@ -77,10 +82,10 @@ def stats_table(
     """
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     label = "code" if (df["level"] == "grid").all() else "name"
-    table.add_column(label, no_wrap=True)
+    table.add_column(t("代码", "code") if label == "code" else t("名称", "name"), no_wrap=True)
     for column, header, _kind in columns:
         if column in df.columns:
-            table.add_column(header, justify="right", no_wrap=True)
+            table.add_column(t(*header), justify="right", no_wrap=True)
     shown = [(c, k) for c, _, k in columns if c in df.columns]
     rows = df if limit is None else df.head(limit)
     for r in rows.to_dict("records"):
@@ -109,21 +114,32 @@ def stats_command(
     """Received, due, closure and on-time rates (结案率, 按期结案率: over cases due), handling
     rate (办结率), rework rate (返工率), escalations, incidents per 1,000 households and mean
     hours per step, per area; defaults to the demo's year."""
-    with open_engine() as engine, engine.connect() as conn, err.status("Counting ..."):
+    counting = t("统计中 ……", "Counting ...")
+    with open_engine() as engine, engine.connect() as conn, err.status(counting):
         df = incident_counts(conn, start, end, level=level, category=category)
     period = f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"
-    title = f"Incidents per {level}, {period}" + (f", {category}" if category else "")
+    title = t(
+        f"各{_LEVEL_ZH.get(level, level)}事件，{period}" + (f"，{category}" if category else ""),
+        f"Incidents per {level}, {period}" + (f", {category}" if category else ""),
+    )
+    rates = t(
+        "比率（结案率和按期结案率：占到期案件）", "Rates (closure and on time: of the cases due)"
+    )
     if out.width >= WIDE_TERMINAL:
         out.print(stats_table(df, title, limit, _COUNTS + _RATES))
     else:
         out.print(stats_table(df, title, limit, _COUNTS))
-        out.print(stats_table(df, "Rates (closure and on time: of the cases due)", limit, _RATES))
-    out.print(stats_table(df, "Mean calendar hours to each step", limit, _HOURS))
+        out.print(stats_table(df, rates, limit, _RATES))
+    hours = t("到各环节的平均日历小时数", "Mean calendar hours to each step")
+    out.print(stats_table(df, hours, limit, _HOURS))
     if len(df) > limit:
-        out.print(f"({len(df) - limit} more rows; --csv writes them all)")
+        more = len(df) - limit
+        out.print(
+            t(f"（另有 {more} 行；--csv 全部写出）", f"({more} more rows; --csv writes them all)")
+        )
     if csv is not None:
         to_csv(df, csv)
-        out.print(f"Wrote {len(df)} rows to {csv}.")
+        out.print(t(f"已将 {len(df)} 行写入 {csv}。", f"Wrote {len(df)} rows to {csv}."))
 
 
 def escalate_command(
@@ -132,20 +148,33 @@ def escalate_command(
         typer.Option(help="Sweep as of this time (default: now); naive times are Asia/Shanghai."),
     ] = None,
 ) -> None:
-    """Raise every overdue open case one level (grid → community → subdistrict → district).
+    """Raise every open case whose limit passed (grid → community → subdistrict → district).
 
     The server does this every GRIDMAP_ESCALATION_INTERVAL_S on its own; run
-    this from cron where no server runs. Each missed deadline raises a case once.
+    this from cron where no server runs. Each passing of a level's limit (督办时限;
+    受理时限 before dispatch) raises a case once, recorded when it passed.
     """
     at = as_instant(now) if now is not None else utc_now()
-    with open_engine() as engine, err.status("Escalating overdue cases ..."):
+    with open_engine() as engine, err.status(t("升级逾期案件 ……", "Escalating overdue cases ...")):
         result = sweep_once(engine, at, audit=audit.record)
     if result.skipped:
-        out.print("Another escalation sweep is running (the server's); nothing done.")
+        out.print(
+            t(
+                "另一轮升级（服务器的）正在进行；本次未做任何事。",
+                "Another escalation sweep is running (the server's); nothing done.",
+            )
+        )
         return
     if not result.escalated:
-        out.print("No overdue case to escalate.")
+        out.print(t("没有需要升级的逾期案件。", "No overdue case to escalate."))
         return
-    shown = ", ".join(map(str, result.escalated[:20]))
-    more = f" and {len(result.escalated) - 20} more" if len(result.escalated) > 20 else ""
-    out.print(f"Escalated {len(result.escalated):,} overdue case(s): {shown}{more}.")
+    cases = list(dict.fromkeys(result.escalated))
+    n, raises, rest = len(cases), len(result.escalated), len(cases) - 20
+    shown = ", ".join(map(str, cases[:20]))
+    more = t(f" 等，另有 {rest} 件", f" and {rest} more") if rest > 0 else ""
+    out.print(
+        t(
+            f"已升级 {n:,} 件逾期案件（共 {raises:,} 次升级）：{shown}{more}。",
+            f"Escalated {n:,} overdue case(s) ({raises:,} raise(s)): {shown}{more}.",
+        )
+    )

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from cli.context import open_app_engines, open_engine
 from cli.errors import explained, fail
+from cli.lang import BadLangSetting, choose, forget, lang, t
 from gis.accounts.accounts import role_name_zh
 from gis.accounts.passwords import check_strength
 from gis.coverage.catalogue import CATALOGUE
@@ -23,6 +24,7 @@ from gis.db.embedded import EmbeddedPostgres
 from gis.demo.accounts import accounts_to_try
 from gis.demo.load import DemoCounts
 from gis.errors import GridmapError
+from gis.lang import Lang
 from gis.principal import Role
 from gis.settings import DatabaseSettings, DemoSettings, ServerSettings
 
@@ -37,6 +39,26 @@ out = Console()
 err = Console(stderr=True)
 
 
+@app.callback()
+def main(
+    ctx: typer.Context,
+    lang: Annotated[
+        Lang | None,
+        typer.Option(
+            "--lang",
+            help="Language of tables, messages and errors: zh (中文, default) or en "
+            "[env GRIDMAP_LANG].",
+        ),
+    ] = None,
+) -> None:
+    """Community grid management and service coverage on PostGIS."""
+    try:
+        choose(lang)
+    except BadLangSetting as exc:
+        raise fail(str(exc), 2) from None
+    ctx.call_on_close(forget)
+
+
 def _check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -44,8 +66,11 @@ def _check_port_free(host: str, port: int) -> None:
             s.bind((host, port))
         except OSError:
             raise fail(
-                f"port {port} on {host} is already in use. "
-                "Pass --port or set GRIDMAP_PORT to another port."
+                t(
+                    f"{host} 的端口 {port} 已被占用。请用 --port 或 GRIDMAP_PORT 换一个端口。",
+                    f"port {port} on {host} is already in use. "
+                    "Pass --port or set GRIDMAP_PORT to another port.",
+                )
             ) from None
 
 
@@ -55,30 +80,36 @@ def _serve(engine: Any, host: str, port: int) -> None:
     from api.app import create_app
 
     settings = ServerSettings(host=host, port=port)
+    base = f"http://{host}:{port}"
     out.print(
-        f"[bold green]Serving[/] the map at [link]http://{host}:{port}/[/link], "
-        f"the API at http://{host}:{port}/api/v1 and its docs at http://{host}:{port}/docs; "
-        f"coverage at /coverage, incidents at /incidents, grid managers' worklists at "
-        f"/incidents/grid, Open311 at /open311/v2 (Ctrl-C stops).",
+        t(
+            f"[bold green]服务已启动[/]：地图 [link]{base}/[/link]，API {base}/api/v1，"
+            f"接口文档 {base}/docs；覆盖分析 /coverage，事件 /incidents，网格员工作清单 "
+            "/incidents/grid，Open311 /open311/v2（Ctrl-C 停止）。",
+            f"[bold green]Serving[/] the map at [link]{base}/[/link], "
+            f"the API at {base}/api/v1 and its docs at {base}/docs; "
+            f"coverage at /coverage, incidents at /incidents, grid managers' worklists at "
+            f"/incidents/grid, Open311 at /open311/v2 (Ctrl-C stops).",
+        ),
     )
     app = create_app(settings, engine=engine, escalate=True)  # overdue cases go up on their own
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _counts_table(counts: DemoCounts) -> Table:
-    names = {spec.code: spec.name_zh for spec in CATALOGUE}
-    table = Table(title="Demo district 潍坊市奎文区 (370705)")
-    table.add_column("what")
-    table.add_column("count", justify="right")
+    names = {spec.code: t(spec.name_zh, spec.name_en) for spec in CATALOGUE}
+    table = Table(title=t("演示区 潍坊市奎文区 (370705)", "Demo district Kuiwen, Weifang (370705)"))
+    table.add_column(t("项目", "what"))
+    table.add_column(t("数量", "count"), justify="right")
     for label, value in (
-        ("subdistricts 街道", counts.subdistricts),
-        ("communities 社区", counts.communities),
-        ("grids 网格", counts.grids),
-        ("buildings 楼栋", counts.buildings),
-        ("households 户", counts.households),
-        ("staff 人员", counts.staff),
-        ("incidents 事件", counts.incidents),
-        ("accounts 账号", counts.accounts),
+        (t("街道", "subdistricts"), counts.subdistricts),
+        (t("社区", "communities"), counts.communities),
+        (t("网格", "grids"), counts.grids),
+        (t("楼栋", "buildings"), counts.buildings),
+        (t("户", "households"), counts.households),
+        (t("人员", "staff"), counts.staff),
+        (t("事件", "incidents"), counts.incidents),
+        (t("账号", "accounts"), counts.accounts),
     ):
         table.add_row(label, f"{value:,}")
     table.add_section()
@@ -114,14 +145,15 @@ def demo(
         try:
             check_strength(chosen)  # before the load, not at its end
         except GridmapError as exc:
-            raise fail(f"GRIDMAP_DEMO_PASSWORD: {exc}") from None
+            raise fail(f"GRIDMAP_DEMO_PASSWORD: {exc.text(lang())}") from None
     password = chosen or secrets.token_urlsafe(12)
     with open_app_engines() as (engine, app_engine):
         started = time.perf_counter()
         with progress_bars(sys.stderr.isatty()) as progress:
             counts = load_demo(engine, progress=progress, password=password)
         out.print(_counts_table(counts))
-        out.print(f"Demo ready in {time.perf_counter() - started:.1f} s.")
+        seconds = time.perf_counter() - started
+        out.print(t(f"演示数据就绪，用时 {seconds:.1f} 秒。", f"Demo ready in {seconds:.1f} s."))
         if counts.loaded_now:
             with engine.connect() as conn:
                 _tell_accounts(accounts_to_try(conn), None if chosen else password)
@@ -132,20 +164,32 @@ def demo(
 
 def _tell_accounts(accounts: list[tuple[str, str, str]], password: str | None) -> None:
     """Say how to log in, once: the random password is not stored in clear anywhere."""
-    table = Table(title="演示账号 Demo accounts (log in at /login)", box=box.SIMPLE_HEAD)
-    table.add_column("用户名 username", no_wrap=True)
-    table.add_column("角色 role")
-    table.add_column("名称 name")
+    table = Table(
+        title=t("演示账号（在 /login 登录）", "Demo accounts (log in at /login)"),
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column(t("用户名", "username"), no_wrap=True)
+    table.add_column(t("角色", "role"))
+    table.add_column(t("名称", "name"))
     for username, role, name in accounts:
-        table.add_row(username, f"{role_name_zh(Role(role))} {role}", name)
+        table.add_row(username, t(role_name_zh(Role(role)), role), name)
     out.print(table)
     if password is None:
-        out.print("密码 Password: the one in GRIDMAP_DEMO_PASSWORD (every demo account has it).")
+        out.print(
+            t(
+                "密码：GRIDMAP_DEMO_PASSWORD 中的那个（每个演示账号都用它）。",
+                "Password: the one in GRIDMAP_DEMO_PASSWORD (every demo account has it).",
+            )
+        )
         return
     out.print(
-        "密码 Password of every demo account (shown this once; keep it, or set "
-        "GRIDMAP_DEMO_PASSWORD before the first `gridmap demo`, or change one with "
-        "`gridmap users reset-password USERNAME`):"
+        t(
+            "每个演示账号的密码（仅显示这一次；请记下，或在第一次 `gridmap demo` 之前设置 "
+            "GRIDMAP_DEMO_PASSWORD，或用 `gridmap users reset-password 用户名` 修改）：",
+            "Password of every demo account (shown this once; keep it, or set "
+            "GRIDMAP_DEMO_PASSWORD before the first `gridmap demo`, or change one with "
+            "`gridmap users reset-password USERNAME`):",
+        )
     )
     print(password)  # plain and unwrapped: meant to be copied
 
@@ -166,7 +210,12 @@ def serve(port: PortOption = None, host: HostOption = None) -> None:
 def _cluster() -> EmbeddedPostgres:
     settings = DatabaseSettings()
     if settings.database_url:
-        err.print("DATABASE_URL is set: gridmap uses that server and runs none of its own.")
+        err.print(
+            t(
+                "已设置 DATABASE_URL：gridmap 使用该服务器，不运行自己的数据库。",
+                "DATABASE_URL is set: gridmap uses that server and runs none of its own.",
+            )
+        )
         raise typer.Exit(0)
     return EmbeddedPostgres(
         data_dir=settings.data_dir, db_name=settings.db_name, bindir=settings.pg_bindir
@@ -188,7 +237,12 @@ def db_start() -> None:
     with_file = with_file.replace("PASSWORD", f"$(cat {cluster.password_file})", 1)
     # plain, unwrapped prints: meant to be copied
     print(hidden)
-    print(f"password: in {cluster.password_file} (readable by its owner only)")
+    print(
+        t(
+            f"密码：在 {cluster.password_file} 中（仅其所有者可读）",
+            f"password: in {cluster.password_file} (readable by its owner only)",
+        )
+    )
     print(f'DATABASE_URL="{with_file}"')
 
 
@@ -197,7 +251,7 @@ def db_start() -> None:
 def db_stop() -> None:
     """Stop the embedded PostGIS if it runs."""
     _cluster().stop()
-    out.print("stopped")
+    out.print(t("已停止", "stopped"))
 
 
 @db_app.command("status")
@@ -206,8 +260,13 @@ def db_status() -> None:
     """Say whether the embedded PostGIS runs, where, and on which port."""
     cluster = _cluster()
     port = cluster.running_port()
-    state = f"running on 127.0.0.1:{port}" if port else "stopped"
-    out.print(f"data directory {cluster.data_dir}: {state}")
+    if port:
+        state = t(f"运行中，127.0.0.1:{port}", f"running on 127.0.0.1:{port}")
+    else:
+        state = t("已停止", "stopped")
+    out.print(
+        t(f"数据目录 {cluster.data_dir}：{state}", f"data directory {cluster.data_dir}: {state}")
+    )
 
 
 @db_app.command("migrate")
@@ -215,7 +274,7 @@ def db_status() -> None:
 def db_migrate() -> None:
     """Create or upgrade the schema (every command does this on start anyway)."""
     with open_engine():
-        out.print("schema is up to date")
+        out.print(t("数据库结构已是最新", "schema is up to date"))
 
 
 def _register_import() -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
+from cli.lang import lang, t
 from gis.coverage.norms import SERVICE_FLOOR_TYPES, health_station_claim, norm_checks, norm_summary
 
 out = Console()
@@ -35,27 +36,39 @@ def norms_command(
     community worker (300), social-work stations (50 m²), and whether every community
     has a health station; lists the communities failing each."""
     types = tuple(service_type) if service_type else SERVICE_FLOOR_TYPES
-    with open_engine() as engine, engine.connect() as conn, err.status("Checking norms ..."):
+    with (
+        open_engine() as engine,
+        engine.connect() as conn,
+        err.status(t("检查配置标准 ……", "Checking norms ...")),
+    ):
         checks = norm_checks(conn, types)
         claim = health_station_claim(conn, checks=checks)
     out.print(_summary_table(norm_summary(checks)))
     for table in _failing_tables(checks, types):
         out.print(table)
-    out.print(claim.summary())
+    out.print(claim.summary_texts().pick(lang()))
     if csv is not None:
         checks.to_csv(csv, index=False, encoding="utf-8-sig")
-        out.print(f"Wrote every community's checks to {csv}.")
+        out.print(
+            t(f"已将各社区的检查结果写入 {csv}。", f"Wrote every community's checks to {csv}.")
+        )
 
 
 def _summary_table(summary: pd.DataFrame) -> Table:
-    table = Table(title="Norm checks per community", box=box.SIMPLE_HEAD)
-    table.add_column("norm", overflow="fold")
-    table.add_column("source", overflow="fold")
-    table.add_column("communities", justify="right")
-    table.add_column("failing", justify="right")
-    table.add_column("pass", justify="right")
+    table = Table(title=t("各社区配置标准检查", "Norm checks per community"), box=box.SIMPLE_HEAD)
+    table.add_column(t("标准", "norm"), overflow="fold")
+    table.add_column(t("依据", "source"), overflow="fold")
+    table.add_column(t("社区数", "communities"), justify="right")
+    table.add_column(t("未达标", "failing"), justify="right")
+    table.add_column(t("达标率", "pass"), justify="right")
     for r in summary.itertuples(index=False):
-        table.add_row(r.norm, r.source, str(r.communities), str(r.failing), f"{r.pass_rate:.1%}")
+        table.add_row(
+            t(r.norm_zh, r.norm),
+            t(r.source_zh, r.source),
+            str(r.communities),
+            str(r.failing),
+            f"{r.pass_rate:.1%}",
+        )
     return table
 
 
@@ -63,44 +76,49 @@ def _num(value: float, fmt: str = ",.0f") -> str:
     return "–" if value is None or math.isnan(value) else format(value, fmt)
 
 
-#: Per norm: the check column, a title, and the figures shown (column, header, format).
-_FAILING: tuple[tuple[str, str, tuple[tuple[str, str, str], ...]], ...] = (
+_ZhEn = tuple[str, str]
+#: Per norm: the check column, a title, and the figures shown (column, header, format);
+#: titles and headers in Chinese and English.
+_FAILING: tuple[tuple[str, _ZhEn, tuple[tuple[str, _ZhEn, str], ...]], ...] = (
     (
         "floor_area_ok",
-        "below 60 m² service floor area per 100 households ({types})",
         (
-            ("service_floor_m2", "floor m²", ",.1f"),
-            ("floor_m2_per_100_households", "m²/100 户", ".1f"),
-            ("floor_area_shortfall_m2", "short m²", ",.1f"),
+            "每百户服务用房面积不足 60 平方米（{types}）",
+            "below 60 m² service floor area per 100 households ({types})",
+        ),
+        (
+            ("service_floor_m2", ("用房 平方米", "floor m²"), ",.1f"),
+            ("floor_m2_per_100_households", ("平方米/百户", "m²/100 hh"), ".1f"),
+            ("floor_area_shortfall_m2", ("缺口 平方米", "short m²"), ",.1f"),
         ),
     ),
     (
         "grid_manager_ok",
-        "more than 200 households per grid manager",
+        ("每名网格员超过 200 户", "more than 200 households per grid manager"),
         (
-            ("grid_managers", "managers", "d"),
-            ("households_per_grid_manager", "户/manager", ",.1f"),
-            ("grid_managers_needed", "needed", "d"),
+            ("grid_managers", ("网格员", "managers"), "d"),
+            ("households_per_grid_manager", ("户/网格员", "hh/manager"), ",.1f"),
+            ("grid_managers_needed", ("需配备", "needed"), "d"),
         ),
     ),
     (
         "community_worker_ok",
-        "more than 300 households per community worker",
+        ("每名社区工作者超过 300 户", "more than 300 households per community worker"),
         (
-            ("community_workers", "workers", "d"),
-            ("households_per_community_worker", "户/worker", ",.1f"),
-            ("community_workers_needed", "needed", "d"),
+            ("community_workers", ("社区工作者", "workers"), "d"),
+            ("households_per_community_worker", ("户/工作者", "hh/worker"), ",.1f"),
+            ("community_workers_needed", ("需配备", "needed"), "d"),
         ),
     ),
     (
         "has_health_station",
-        "no community health station inside",
-        (("health_stations", "stations", "d"),),
+        ("社区内没有社区卫生服务站", "no community health station inside"),
+        (("health_stations", ("服务站", "stations"), "d"),),
     ),
     (
         "social_work_station_ok",
-        "no social-work station of at least 50 m²",
-        (("social_work_station_m2", "largest m²", ",.1f"),),
+        ("没有 50 平方米以上的社工站", "no social-work station of at least 50 m²"),
+        (("social_work_station_m2", ("最大 平方米", "largest m²"), ",.1f"),),
     ),
 )
 
@@ -112,15 +130,16 @@ def _failing_tables(checks: pd.DataFrame, types: tuple[str, ...]) -> list[Table]
         failing = checks[~checks[column].astype(bool)]
         if failing.empty:
             continue
+        what = t(*title).format(types=", ".join(types))
         table = Table(
-            title=f"{len(failing)} communities: {title.format(types=', '.join(types))}",
+            title=t(f"{len(failing)} 个社区：{what}", f"{len(failing)} communities: {what}"),
             box=box.SIMPLE_HEAD,
         )
-        table.add_column("code", no_wrap=True)
-        table.add_column("名称 name", overflow="fold")
-        table.add_column("households", justify="right")
+        table.add_column(t("代码", "code"), no_wrap=True)
+        table.add_column(t("名称", "name"), overflow="fold")
+        table.add_column(t("户数", "households"), justify="right")
         for _, header, _ in figures:
-            table.add_column(header, justify="right", no_wrap=True)
+            table.add_column(t(*header), justify="right", no_wrap=True)
         for _, r in failing.iterrows():
             cells = [r["code"], r["name"], f"{int(r['households']):,}"]
             for name, _, fmt in figures:

@@ -1,4 +1,7 @@
-"""Progress bars on the terminal for the long jobs of ``gis`` (which only report progress)."""
+"""Progress bars on the terminal for the long jobs of ``gis`` (which only report progress).
+
+A task's description is shown in the run's language (``cli.lang``).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,13 @@ from rich.progress import (
 )
 from rich.progress import Progress as Bars
 
-from gis.progress import Advance, Progress, silent
+from cli.lang import lang
+from gis.lang import Texts
+from gis.progress import Advance, Description, Progress, silent
+
+
+def _said(description: Description) -> str:
+    return description.pick(lang()) if isinstance(description, Texts) else description
 
 
 @contextlib.contextmanager
@@ -33,11 +42,12 @@ def progress_bars(enabled: bool = True, console: Console | None = None) -> Itera
         console=console or Console(stderr=True),
     )
 
-    def task(description: str, total: int, /) -> Advance:
-        task_id = bars.add_task(description, total=total)
+    def task(description: Description, total: int, /) -> Advance:
+        task_id = bars.add_task(_said(description), total=total)
 
-        def advance(n: int = 1, /, description: str | None = None) -> None:
-            bars.update(task_id, advance=n, description=description)
+        def advance(n: int = 1, /, description: Description | None = None) -> None:
+            said = None if description is None else _said(description)
+            bars.update(task_id, advance=n, description=said)
 
         return advance
 

@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from gis.lang import Lang
 
 
 class GridmapError(Exception):
-    """Base of every error the program explains to its user."""
+    """Base of every error the program explains to its user.
+
+    ``str(exc)`` is the English message (logs, tracebacks); a raiser that says it in
+    Chinese too passes ``zh=``, and the edges show :meth:`text` in the reader's
+    language (``gis.lang``). Without a Chinese text both languages get the English one.
+    """
+
+    zh: str | None = None
+
+    def __init__(self, *args: Any, zh: str | None = None) -> None:
+        super().__init__(*args)
+        if zh is not None:
+            self.zh = zh
+
+    def text(self, lang: Lang) -> str:
+        """The message in ``lang``: the Chinese one where given, else the English one."""
+        if lang is Lang.ZH and self.zh:
+            return self.zh
+        return str(self)
 
 
 class DatabaseUnavailableError(GridmapError):
@@ -88,22 +109,52 @@ class ImportRejectedError(GridmapError):
             lines.append(f"  ... and {len(self.rejected) - 50} more")
         return "\n".join([head, *lines])
 
+    def text(self, lang: Lang) -> str:
+        if lang is Lang.EN:
+            return str(self)
+        head = (
+            f"{self.total_rows} 行{self.layer}中有 {len(self.rejected)} 行被拒绝，未导入任何数据。"
+            "请修改下列各行后重新导入。"
+        )
+        lines = [
+            f"  第 {r.row} 行{f'（{r.ident}）' if r.ident else ''}：{r.reason}"
+            for r in self.rejected[:50]
+        ]
+        if len(self.rejected) > 50:
+            lines.append(f"  …… 另有 {len(self.rejected) - 50} 行")
+        return "\n".join([head, *lines])
+
+
+_THING_ZH = {"incident": "案件", "facility": "设施"}
+
 
 class StaleVersionError(ConflictError):
     """The record changed since the caller read it; reload and decide again.
 
     ``thing`` names the kind of record ("incident", "facility"); ``current`` is
-    the version stored now, so a client can tell how far behind it is.
+    the version stored now, so a client can tell how far behind it is;
+    ``state``, where the record's code gives it, what it is now (for a case: its
+    status, version, handling level and last step) so a client can show the conflict.
     """
 
-    def __init__(self, ident: int, expected: int, current: int, thing: str = "incident") -> None:
+    def __init__(
+        self,
+        ident: int,
+        expected: int,
+        current: int,
+        thing: str = "incident",
+        state: dict[str, Any] | None = None,
+    ) -> None:
         self.ident = ident
         self.thing = thing
         self.expected = expected
         self.current = current
+        self.state = state
         super().__init__(
             f"{thing} {ident} is at version {current}, not {expected}: someone changed "
-            "it since you read it. Reload it and apply your change again if it still applies."
+            "it since you read it. Reload it and apply your change again if it still applies.",
+            zh=f"{_THING_ZH.get(thing, thing)} {ident} 已是第 {current} 版，不是第 {expected} 版："
+            "读取之后已有他人修改。请重新读取，如仍需要再修改一次。",
         )
 
 
@@ -122,6 +173,6 @@ class ForbiddenError(GridmapError):
 class TooManyAttemptsError(GridmapError):
     """Too many failed logins for this name lately; ``retry_after_s`` says when to try again."""
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after_s: int, zh: str | None = None) -> None:
+        super().__init__(message, zh=zh)
         self.retry_after_s = retry_after_s

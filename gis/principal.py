@@ -37,6 +37,22 @@ class Role(StrEnum):
     MEDIATOR = "mediator"
     PLANNER = "planner"
 
+    @property
+    def name_zh(self) -> str:
+        """The role as pages and histories name it."""
+        return _ROLE_ZH[self]
+
+
+_ROLE_ZH = {
+    Role.ADMIN: "管理员",
+    Role.DISTRICT: "区级",
+    Role.SUBDISTRICT: "街道",
+    Role.COMMUNITY: "社区",
+    Role.GRID_MANAGER: "网格员",
+    Role.MEDIATOR: "调解员",
+    Role.PLANNER: "规划人员",
+}
+
 
 @dataclass(frozen=True)
 class Principal:

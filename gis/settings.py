@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gis.lang import DEFAULT, Lang, parse_lang
+
 
 def _default_data_dir() -> Path:
     """Where the embedded PostGIS cluster lives when DATABASE_URL is unset.
@@ -183,6 +185,33 @@ class CliSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     debug: bool = Field(default=False, validation_alias="GRIDMAP_DEBUG")
+
+
+class LangSettings(BaseSettings):
+    """The language people read gridmap in (``gis.lang``).
+
+    ``GRIDMAP_LANG``: ``zh`` (default, 简体中文) or ``en``; a region or encoding
+    (``zh_CN.UTF-8``, ``en-GB``) is accepted. It is the command line's language
+    unless ``--lang`` is given, and the API's and Open311's when a request's
+    ``Accept-Language`` names neither Chinese nor English.
+    """
+
+    # Not populated by name: the field's own name would read the locale's LANG (C.UTF-8).
+    model_config = SettingsConfigDict(extra="ignore")
+
+    lang: Lang = Field(default=DEFAULT, validation_alias="GRIDMAP_LANG")
+
+    @field_validator("lang", mode="before")
+    @classmethod
+    def _named(cls, value: object) -> Lang:
+        if isinstance(value, Lang):
+            return value
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return DEFAULT
+        lang = parse_lang(str(value))
+        if lang is None:
+            raise ValueError(f"GRIDMAP_LANG={value!r}: set zh (中文) or en (English)")
+        return lang
 
 
 DEFAULT_SNAP_TOLERANCE_M = 30.0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gis.areas.codes import Level
-from gis.incidents.workflow import NOTE_REQUIRED, TRANSITIONS, Action, State
+from gis.incidents.workflow import NOTE_REQUIRED, TRANSITIONS, Action, Rating, State
 from layers.catalogue import Style
 
 Unit = Literal["per_1000", "fraction"]
@@ -342,6 +342,7 @@ ACTION_LABELS_ZH: dict[Action, str] = {
     Action.REWORK: "返工",
     Action.EVALUATE: "评价",
     Action.ESCALATE: "上报升级",
+    Action.URGE: "督办",
 }
 """Button labels, as the grid manager's worklist names the steps (受理 opens the case:
 gis.incidents.workflow calls it 立案; 处置 is its 处理)."""
@@ -452,9 +453,11 @@ def _workflow_style() -> dict[str, Any]:
                 "label": ACTION_LABELS_ZH[a],
                 "needsNote": a in NOTE_REQUIRED,
                 "choosesHandler": a in HANDLER_ACTIONS,
+                "needsRating": a is Action.EVALUATE,
             }
             for a in Action
         },
+        "ratings": {r.value: r.name_zh for r in Rating},
         "levels": {level.value: level.name_zh for level in Level},
         "overdue": OVERDUE_COLOUR,
     }

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("gis", "layers", "api", "cli")
 CHECKED = (*PACKAGES, "benchmarks", "scripts")
 GIS_PACKAGES = ("demo", "imports", "accounts", "coverage", "incidents", "areas", "db", "geo")
-KERNEL = ("principal", "localtime", "progress", "settings", "errors")
+KERNEL = ("principal", "localtime", "progress", "settings", "errors", "lang")
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:

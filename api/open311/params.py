@@ -25,6 +25,7 @@ from gis.errors import InvalidParameterError, PayloadTooLargeError
 from gis.incidents import open311 as sr
 from gis.incidents.catalogue import CATEGORIES, Category
 from gis.incidents.open311 import OpenClosed
+from gis.lang import Texts
 from gis.localtime import CITY_TZ
 
 WINDOW = dt.timedelta(days=90)
@@ -33,19 +34,21 @@ MAX_REQUESTS = 1000
 """At most 1000 requests per answer (page on with ``page``)."""
 SERVICES: Mapping[str, Category] = {c.code: c for c in CATEGORIES}
 """Every incident category is a service, subclasses included."""
-DATUMS: tuple[tuple[str, str], ...] = (
-    ("wgs84", "WGS84 (GPS, 北斗/GPS 原始坐标)"),
-    ("cgcs2000", "CGCS2000 (国家2000, official maps)"),
-    ("gcj02", "GCJ-02 (高德/腾讯/微信 phone map apps)"),
-    ("bd09", "BD-09 (百度地图 Baidu)"),
+DATUMS: tuple[tuple[str, Texts], ...] = (
+    ("wgs84", Texts("WGS84（GPS、北斗原始坐标）", "WGS84 (GPS, BeiDou raw coordinates)")),
+    ("cgcs2000", Texts("CGCS2000（国家2000，官方地图）", "CGCS2000 (official maps)")),
+    ("gcj02", Texts("GCJ-02（高德、腾讯、微信地图）", "GCJ-02 (Amap, Tencent, WeChat map apps)")),
+    ("bd09", Texts("BD-09（百度地图）", "BD-09 (Baidu maps)")),
 )
-SOURCES: tuple[tuple[str, str], ...] = (
-    ("app", "手机应用 phone or web app"),
-    ("hotline", "热线 hotline (12345)"),
-    ("patrol", "巡查 grid manager's patrol"),
-    ("video", "视频 video surveillance"),
-    ("visit", "走访 home visit"),
+"""The ``datum`` attribute's values: key and name in both languages (``api.lang`` picks)."""
+SOURCES: tuple[tuple[str, Texts], ...] = (
+    ("app", Texts("手机应用", "phone or web app")),
+    ("hotline", Texts("热线（12345）", "hotline (12345)")),
+    ("patrol", Texts("网格员巡查", "grid manager's patrol")),
+    ("video", Texts("视频监控", "video surveillance")),
+    ("visit", Texts("入户走访", "home visit")),
 )
+"""The ``source`` attribute's values."""
 DEFAULT_SOURCE = "app"
 CONTACT_FIELDS = ("email", "device_id", "account_id", "first_name", "last_name", "phone")
 DESCRIPTION_LIMIT = 4000
@@ -288,7 +291,9 @@ def degrees(value: str, name: str) -> float:
     return number
 
 
-def choice(value: str | None, name: str, choices: Sequence[tuple[str, str]], default: str) -> str:
+def choice(
+    value: str | None, name: str, choices: Sequence[tuple[str, object]], default: str
+) -> str:
     if value is None:
         return default
     keys = [key for key, _ in choices]

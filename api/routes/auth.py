@@ -26,10 +26,10 @@ from api.responses import ErrorDoc
 from api.routing import ReadRetryRoute
 from api.schemas import AuditDoc, LogoutDoc, MeDoc, TokenDoc
 from gis.accounts import audit, logins
-from gis.accounts.accounts import AccountInfo, role_name_zh
+from gis.accounts.accounts import AccountInfo, HomeGrid, home_grids, role_name_zh
 from gis.errors import NotAuthenticatedError
 from gis.geo.geojson import json_object
-from gis.principal import Principal
+from gis.principal import Principal, Role
 
 router = APIRouter(route_class=ReadRetryRoute, prefix="/api/v1", tags=["auth"])
 
@@ -109,11 +109,17 @@ def log_out(request: Request, session: SessionDep, principal: SignedIn) -> dict[
     response_model=None,
     responses={200: {"model": MeDoc}},
 )
-def me(principal: SignedIn) -> dict[str, Any]:
+def me(session: SessionDep, principal: SignedIn) -> dict[str, Any]:
     """``kind`` person or system; ``username``, ``name``, ``role`` (and ``role_zh``),
     ``areas`` (codes of the grids or areas you cover; null: the whole district),
-    ``scopes`` (a system's)."""
+    ``scopes`` (a system's); ``home`` where the person lands (a grid manager: their
+    primary grid, ``/grid/{code}``; other staff and mediators: ``/inbox``; a
+    planner: the district map) and ``home_grids`` (a grid manager's grids, the
+    primary first, then B posts)."""
+    grids = home_grids(session, principal)
     return {
+        "home": _home(principal, grids),
+        "home_grids": [vars(g) for g in grids],
         "kind": principal.kind,
         "username": principal.username,
         "name": principal.name,
@@ -122,6 +128,22 @@ def me(principal: SignedIn) -> dict[str, Any]:
         "areas": None if principal.areas is None else list(principal.areas),
         "scopes": sorted(principal.scopes),
     }
+
+
+def _home(principal: Principal, grids: list[HomeGrid]) -> dict[str, Any] | None:
+    if principal.kind != "person" or principal.role is None:
+        return None
+    if grids:
+        first = grids[0]
+        return {
+            "kind": "grid",
+            "url": f"/grid/{first.code}",
+            "grid_code": first.code,
+            "grid_name": first.name,
+        }
+    if principal.role is Role.PLANNER:
+        return {"kind": "map", "url": "/", "grid_code": None, "grid_name": None}
+    return {"kind": "inbox", "url": "/inbox", "grid_code": None, "grid_name": None}
 
 
 @router.get(

@@ -20,7 +20,8 @@ import dataclasses
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api import access
@@ -28,11 +29,11 @@ from api.dependencies import GridCodePath, SessionDep, SettingsDep
 from api.pages import error_page, landing, render_page, script_json
 from api.responses import ErrorDoc
 from api.routing import ReadRetryRoute
-from api.schemas import WorklistDoc
+from api.schemas import GridMonthDoc, WorklistDoc
 from gis.areas import queries
 from gis.areas.codes import Level, parent_code
 from gis.errors import NotFoundError
-from gis.incidents import worklists
+from gis.incidents import monthly, worklists
 from gis.incidents.catalogue import subclasses, top_level
 from gis.localtime import CITY_TZ
 from gis.principal import Principal
@@ -43,6 +44,7 @@ router = APIRouter(route_class=ReadRetryRoute)
 PickerDep = Annotated[Principal, Depends(access.INCIDENT_PAGE)]
 WorklistPageDep = Annotated[Principal, Depends(access.WORKLIST_PAGE)]
 WorklistDep = Annotated[Principal, Depends(access.WORKLIST)]
+GridMonthDep = Annotated[Principal, Depends(access.GRID_MONTH)]
 
 
 def _not_covered(grid_code: str) -> NotFoundError:
@@ -199,7 +201,7 @@ def grid_worklist(
     primary grid manager, ``{id, name}`` or null), ``now``, ``overdue`` and
     ``incidents``: open cases, soonest deadline first (overdue ones lead;
     cases not yet dispatched, without a deadline, follow by report time). Each
-    has ``version`` and ``allowed`` (actions the workflow accepts now),
+    has ``version`` and ``allowed`` (actions the workflow accepts now and you may take),
     ``remaining_s`` (calendar seconds to the deadline, negative when overdue)
     and ``remaining_working_s`` (working seconds left, for working-time limits),
     ``handler`` (``{id, name}`` or null). ``handlers``: whom a case can be
@@ -211,7 +213,7 @@ def grid_worklist(
     (another grid is a 404, as an unknown one)."""
     if not principal.covers(grid_code):
         raise _not_covered(grid_code)
-    w = worklists.grid_worklist(session, grid_code)
+    w = worklists.grid_worklist(session, grid_code, principal=principal)
     return JSONResponse(
         {
             "grid": {
@@ -229,3 +231,37 @@ def grid_worklist(
             "handlers": [dataclasses.asdict(h) for h in w.handlers],
         }
     )
+
+
+@router.get(
+    "/api/v1/grids/{grid_code}/month",
+    tags=["incidents"],
+    summary="A grid's figures for a month beside its community's average per grid",
+    responses={
+        200: {"model": GridMonthDoc},
+        400: {"model": ErrorDoc, "description": "The code is not 15 digits or month not YYYY-MM."},
+        404: {
+            "model": ErrorDoc,
+            "description": "No current grid has this code, or the caller does not cover it.",
+        },
+    },
+)
+def grid_month(
+    session: SessionDep,
+    grid_code: GridCodePath,
+    principal: GridMonthDep,
+    month: Annotated[
+        str | None,
+        Query(description="YYYY-MM (Asia/Shanghai); default this month.", max_length=7),
+    ] = None,
+) -> JSONResponse:
+    """For the month: ``received`` (reported in it), ``closed`` (closed in it),
+    ``closed_on_time`` (of those, by their deadline), ``on_time_rate`` (0-1, null
+    without closed cases); now: ``open_now`` and ``overdue_now`` (deadline or
+    supervision limit passed). ``grid``: this grid's; ``community_average``: its
+    community's totals divided by its ``community_grids`` current grids (the rate
+    pooled). Only for a grid the caller covers (another is a 404, as an unknown one)."""
+    if not principal.covers(grid_code):
+        raise _not_covered(grid_code)
+    figures = monthly.grid_month(session, grid_code, month)
+    return JSONResponse(jsonable_encoder(figures))

@@ -22,7 +22,8 @@ import dataclasses
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -47,21 +48,32 @@ from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, GeoJSONResponse, c
 from api.routing import ReadRetryRoute
 from api.schemas import (
     HotSpotsDoc,
+    InboxDoc,
     IncidentCreatedDoc,
     IncidentDoc,
     IncidentHistoryDoc,
     IncidentStatisticsDoc,
+    StaleStepDoc,
 )
 from gis.areas import queries
 from gis.areas.codes import Level
 from gis.db.models import Incident, IncidentTransition
 from gis.geo.datum import WGS84
 from gis.geo.geojson import json_object, records
-from gis.incidents import hotspots, stats, transitions, visibility
+from gis.incidents import hotspots, inbox, stats, transitions, visibility
 from gis.incidents import records as incident_records
-from gis.incidents.intake import MEDIA_URL_MAX, Report, report_incident
+from gis.incidents.intake import (
+    IDEMPOTENCY_KEY_MAX,
+    MEDIA_URL_MAX,
+    Intake,
+    Report,
+    report_digest,
+    report_incident,
+    report_once,
+)
 from gis.incidents.listing import IncidentPlace, incident_place
 from gis.incidents.records import IncidentRecord, Seen
+from gis.incidents.workflow import Rating, State
 from gis.localtime import as_instant
 from gis.principal import Principal
 from layers.incidents import measure_classes
@@ -116,10 +128,16 @@ class TransitionBody(BaseModel):
 
     action: Annotated[Text, Field(max_length=column_length(IncidentTransition.action))] = Field(
         description="accept, cancel, dispatch, redispatch, handle, feedback, verify, "
-        "rework, evaluate or escalate."
+        "rework, evaluate, escalate or urge (督办: a level above the case's adds a note "
+        "the handler sees; nothing else changes, the version included)."
     )
     note: Note | None = Field(
-        None, description="Why; required for cancel, rework, redispatch and escalate."
+        None, description="Why; required for cancel, rework, redispatch, escalate and urge."
+    )
+    rating: Rating | None = Field(
+        None,
+        description="evaluate (综合评价) only, and required there: satisfied (满意), "
+        "basically_satisfied (基本满意) or unsatisfied (不满意).",
     )
     expected_version: Int4 = Field(ge=1, description="The incident's version as you read it.")
     handler_staff_id: Id4 | None = Field(
@@ -152,9 +170,10 @@ Actor = Annotated[Principal, Depends(access.INCIDENT_ACT)]
 IncidentId = Annotated[int, Path(ge=1, le=INT8_MAX, description="The incident's id.")]
 
 _STALE_IF_MATCH: dict[str, Any] = {
-    "model": ErrorDoc,
+    "model": StaleStepDoc,
     "description": "If-Match names a version older than the stored one (``current_version`` "
-    "and ``etag`` say which is stored now).",
+    "and ``etag`` say which is stored now, ``current`` the case: status, version, "
+    "handling_level, last_step).",
 }
 _NOT_YOURS: dict[str, Any] = {
     "model": ErrorDoc,
@@ -165,9 +184,10 @@ _NOT_YOURS: dict[str, Any] = {
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDoc, "description": "No incident has this id (in your areas)."},
     409: {
-        "model": ErrorDoc,
+        "model": StaleStepDoc,
         "description": "The action is not allowed in the case's state (``allowed`` lists "
-        "those that are), or the version is stale (``current_version``).",
+        "those that are), or the version is stale: ``current_version`` and ``current`` (the "
+        "case now: status, version, handling_level, last_step) so the conflict can be shown.",
     },
     413: {"model": ErrorDoc, "description": "The body is larger than the limit (64 kB)."},
 }
@@ -192,6 +212,7 @@ def _incident_body(record: IncidentRecord, place: IncidentPlace) -> dict[str, An
     # vars(), not dataclasses.asdict: the fields are flat values, and asdict's deep copy
     # was a tenth of a report's CPU.
     body = json_object(vars(record))
+    body["source_zh"] = incident_records.source_zh(record.source)
     body["community_code"] = place.community_code
     body["subdistrict_code"] = place.subdistrict_code
     body["handler"] = (
@@ -202,31 +223,66 @@ def _incident_body(record: IncidentRecord, place: IncidentPlace) -> dict[str, An
     return body
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any printable ASCII up to 64 characters, new for each report (a UUID): "
+        "a repeat with the same key and body answers the case the first made (200) "
+        "instead of a second; the same key with another body is a 422.",
+    ),
+]
+
+
 @router.post(
     "/incidents",
     status_code=201,
     summary="Report an incident",
     responses={
+        200: {
+            "model": IncidentCreatedDoc,
+            "description": "A repeat of an earlier report under the same Idempotency-Key: "
+            "the case it made, as it stands now (``possible_duplicates`` empty).",
+            "headers": {"Location": {"description": "The incident's URL."}},
+        },
         201: {
             "model": IncidentCreatedDoc,
             "headers": {"Location": {"description": "The new incident's URL."}},
         },
+        400: {
+            "model": ErrorDoc,
+            "description": "The Idempotency-Key is empty, longer than 64 characters or not "
+            "printable ASCII.",
+        },
         **_ERRORS,
         422: {
             "model": ErrorDoc,
-            "description": "A field is missing or wrong, the category is unknown, or the point "
-            "lies outside the district (the message says how far).",
+            "description": "A field is missing or wrong, the category is unknown, the point "
+            "lies outside the district (the message says how far), or the Idempotency-Key "
+            "was used by you for a different report.",
         },
     },
     openapi_extra=request_body_doc(IncidentCreate),
 )
 def create_incident(
-    request: Request, session: SessionDep, body: CreateBody, principal: Reporter
+    request: Request,
+    session: SessionDep,
+    body: CreateBody,
+    principal: Reporter,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Routes the point to its grid (snapping a point on a boundary road to the
     nearest grid, ``snapped_m`` metres) and hands it to the grid's primary grid
     manager. ``possible_duplicates``: open cases of the same category within
-    50 m and 72 h, nearest first (merge one with POST .../merge)."""
+    50 m and 72 h, nearest first (merge one with POST .../merge).
+
+    With ``Idempotency-Key`` (per caller, stored with the case, so it holds across
+    restarts) a repeat of the same report answers 200 with the case the first
+    made; the same key with a different body is a 422 (as the IETF draft on the
+    header answers it), nothing stored."""
     report = Report(
         category=body.category,
         lon=body.lon,
@@ -239,7 +295,19 @@ def create_incident(
         media_url=body.media_url,
         reported_at=body.reported_at,
     )
-    intake = report_incident(session, report, principal)
+    if idempotency_key is not None:
+        digest = report_digest(body.model_dump(mode="json"))
+        made = report_once(session, report, principal, idempotency_key, digest)
+        if not isinstance(made, Intake):
+            session.commit()
+            answer = _incident(session, made)
+            answer["possible_duplicates"] = []
+            return JSONResponse(
+                answer, status_code=200, headers={"Location": f"/api/v1/incidents/{made.id}"}
+            )
+        intake = made
+    else:
+        intake = report_incident(session, report, principal)
     record = intake.record
     record_report(session, request, principal, record)
     session.commit()
@@ -454,7 +522,11 @@ def _answer(session: Session, record: IncidentRecord) -> JSONResponse:
 def get_incident_history(
     request: Request, session: SessionDep, incident_id: IncidentId, principal: Reader
 ) -> JSONResponse:
-    """Each step: action, from_state, to_state, actor, at, note, from_level, to_level.
+    """Each step: action, from_state, to_state, actor, at, note, from_level, to_level,
+    rating; and as pages show it: ``action_zh`` (立案, 派遣, 督办, 上报升级, …),
+    ``actor_label`` (系统自动, a person's name and role, a key's name), ``at_local``
+    (``YYYY-MM-DD HH:MM`` Asia/Shanghai), ``level_zh`` (the level reached, where it
+    changed), ``rating_zh`` and ``note_zh`` (the program's own notes in Chinese).
     404 as for the incident; notes 已隐藏 where the incident is masked (``masked``)."""
     seen, steps = incident_records.history_for(session, incident_id, principal)
     _audit_personal(session, request, principal, seen)
@@ -492,7 +564,14 @@ def transition_incident(
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Answers the incident as it now stands, its version raised by one, with its new
-    ``ETag``. An If-Match, if sent, must name the same version as ``expected_version``."""
+    ``ETag`` (an urge leaves the version as it was). An If-Match, if sent, must name
+    the same version as ``expected_version``. A stale version is a 409 (412 for a stale
+    If-Match) whose body carries ``current``: the case's status, version,
+    handling_level and last step, so a client can show what changed.
+
+    ``urge`` (督办): a level above the case's (the community over a grid-level case,
+    the subdistrict over grid and community level, district staff and admin over
+    every case) with a note. ``evaluate`` takes ``rating``."""
     precondition = expected(incident_id, if_match, body.expected_version)
     with precondition.checked():
         record = transitions.transition(
@@ -503,6 +582,7 @@ def transition_incident(
             expected_version=body.expected_version,
             note=body.note,
             handler_staff_id=body.handler_staff_id,
+            rating=body.rating,
         )
     detail: dict[str, Any] = {
         "status": record.status.value,
@@ -511,6 +591,10 @@ def transition_incident(
     }
     if body.handler_staff_id is not None:
         detail["handler_staff_id"] = body.handler_staff_id
+    if body.rating is not None:
+        detail["rating"] = body.rating.value
+    if body.action == "urge":
+        detail["note"] = body.note
     record_write(
         session,
         request,
@@ -562,3 +646,58 @@ def merge_incident(
     )
     session.commit()
     return _answer(session, record)
+
+
+InboxReader = Annotated[Principal, Depends(access.INBOX)]
+_INBOX_CODE = r"^[0-9]{15}$"
+
+
+@router.get(
+    "/inbox",
+    summary="Your inbox: the cases you act on first, overdue first",
+    responses={
+        200: {"model": InboxDoc},
+        400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+    },
+)
+def get_inbox(
+    session: SessionDep,
+    principal: InboxReader,
+    grid: Annotated[
+        str | None, Query(description="Only this grid (15 digits).", pattern=_INBOX_CODE)
+    ] = None,
+    community: Annotated[
+        str | None, Query(description="Only this community (12 digits).", pattern=r"^[0-9]{12}$")
+    ] = None,
+    status: Annotated[State | None, Query(description="Only cases in this state.")] = None,
+    overdue: Annotated[
+        bool | None, Query(description="true: only overdue cases; false: only the others.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> JSONResponse:
+    """The cases of your areas you act on first: those at your level (a grid
+    manager: their grids' grid-level cases; community, subdistrict, district and
+    admin: the cases that reached their level, ``escalated`` when by escalation),
+    those dispatched to you, a grid-level case waiting for dispatch (community),
+    and closed cases of the last 30 days waiting for 综合评价 (the lowest level that
+    may evaluate them). Each item is a worklist item (``allowed``: what you may
+    take now) with ``grid_code``, ``grid_name``, ``community_name``,
+    ``supervise_due_at`` (when the sweep next raises it), ``escalated``, ``urge``
+    (the latest 督办: ``at``, ``at_local``, ``by_label``, ``note``, or null) and
+    ``source_zh``. Overdue (handling deadline or supervision limit passed) first,
+    then by the sooner of the two. ``counts``: total, overdue, urged, escalated
+    of every matching item (``limit``/``offset`` page the items)."""
+    box = inbox.inbox(
+        session,
+        principal,
+        grid=grid,
+        community=community,
+        status=status,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+    )
+    return JSONResponse(
+        jsonable_encoder({"now": box.now, "counts": box.counts, "items": box.items})
+    )

@@ -35,6 +35,7 @@ from api.routes.auth import log_in
 from api.routing import ReadRetryRoute
 from gis.accounts import audit, logins
 from gis.errors import NotAuthenticatedError, TooManyAttemptsError
+from gis.lang import Lang as Language
 from gis.principal import Principal
 
 router = APIRouter(route_class=ReadRetryRoute, include_in_schema=False)
@@ -186,7 +187,7 @@ def submit_login(
         headers = {"Retry-After": str(exc.retry_after_s)}
         return _login_form(
             language,
-            error=str(exc),
+            error=exc.text(Language(language)),
             status=429,
             headers=headers,
             next_path=next_path,
@@ -194,7 +195,11 @@ def submit_login(
         )
     except NotAuthenticatedError as exc:
         return _login_form(
-            language, error=str(exc), status=401, next_path=next_path, username=username
+            language,
+            error=exc.text(Language(language)),
+            status=401,
+            next_path=next_path,
+            username=username,
         )
     target = local_path(next_path) or landing(account.principal())
     response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})

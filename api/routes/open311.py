@@ -6,7 +6,8 @@ filters, 90-day window; extensions ``page``, ``bbox``, ``updated_after``) and
 form-encoded POST (filed as ordinary intake), ``requests/{id}.json`` and
 ``discovery.json``. Parameters are read by ``api.open311.params``, answers
 written by ``api.open311.render`` (JSON or XML, the spec's error shape).
-Contact fields are accepted and not stored.
+Contact fields are accepted and not stored. Names, notices and status notes are
+Chinese unless the request's ``Accept-Language`` prefers English (``api.lang``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from api import access
 from api.audited import record_read, record_report
 from api.dependencies import SessionDep
 from api.fields import TEXT_MAX, Text
+from api.lang import LangDep
 from api.open311.params import (
     CONTACT_FIELDS,
     DATUMS,
@@ -65,6 +67,7 @@ from gis.geo.geojson import parse_bbox
 from gis.incidents import open311 as sr
 from gis.incidents.catalogue import CATEGORIES
 from gis.incidents.intake import Report, create_incident
+from gis.lang import Texts
 from gis.localtime import utc_now
 from gis.principal import Principal
 
@@ -103,7 +106,9 @@ def _check_jurisdiction(session: Session, jurisdiction_id: str | None) -> None:
         listed = ", ".join(f"{code} ({name})" for code, name in known.items()) or "none loaded"
         raise NotFoundError(
             f"jurisdiction_id {jurisdiction_id!r} is not served here; this server's "
-            f"jurisdiction is {listed}, and jurisdiction_id may be left out"
+            f"jurisdiction is {listed}, and jurisdiction_id may be left out",
+            zh=f"本服务器不受理 jurisdiction_id {jurisdiction_id!r}；本服务器的辖区是 {listed}，"
+            "jurisdiction_id 也可以不写",
         )
 
 
@@ -126,13 +131,14 @@ Jurisdiction = Annotated[
     responses=_answers(list[ServiceDoc]),
 )
 def list_services(
-    session: SessionDep, format: FormatPath, jurisdiction_id: Jurisdiction = None
+    session: SessionDep, format: FormatPath, lang: LangDep, jurisdiction_id: Jurisdiction = None
 ) -> Response:
     """One service per category; ``group`` is its top-level class, ``metadata``
-    says it has attributes (every service takes ``datum`` and ``source``)."""
+    says it has attributes (every service takes ``datum`` and ``source``). Names and
+    descriptions in Chinese, or English with ``Accept-Language: en``."""
     fmt = answer_format(format)
     _check_jurisdiction(session, jurisdiction_id)
-    return render([service(c) for c in CATEGORIES], fmt, "services")
+    return render([service(c, lang) for c in CATEGORIES], fmt, "services", lang=lang)
 
 
 @router.get(
@@ -145,6 +151,7 @@ def get_service_definition(
     session: SessionDep,
     service_code: Annotated[str, Path(description="A service_code from services.json.")],
     format: FormatPath,
+    lang: LangDep,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """The attributes of the service: ``datum`` of lat/long and ``source``."""
@@ -153,10 +160,12 @@ def get_service_definition(
     if service_code not in SERVICES:
         raise NotFoundError(
             f"service_code {service_code!r} is not a service here; "
-            "GET /open311/v2/services.json lists them"
+            "GET /open311/v2/services.json lists them",
+            zh=f"service_code {service_code!r} 不是本服务器的服务；"
+            "GET /open311/v2/services.json 列出全部服务",
         )
-    body = {"service_code": service_code, "attributes": attributes()}
-    return render(body, fmt, "service_definition")
+    body = {"service_code": service_code, "attributes": attributes(lang)}
+    return render(body, fmt, "service_definition", lang=lang)
 
 
 # --------------------------------------------------------------------------- POST requests
@@ -203,6 +212,7 @@ def post_request(
     format: FormatPath,
     form: FormDep,
     principal: Annotated[Principal, Depends(access.OPEN311_POST)],
+    lang: LangDep,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """Files the report as an incident routed to its grid; answers
@@ -214,11 +224,17 @@ def post_request(
     _check_jurisdiction(session, field(form, "jurisdiction_id") or jurisdiction_id)
     code = field(form, "service_code")
     if code is None:
-        raise InvalidParameterError("service_code is required; services.json lists them")
+        raise InvalidParameterError(
+            "service_code is required; services.json lists them",
+            zh="必须填写 service_code；services.json 列出全部服务",
+        )
     cat = SERVICES.get(code)
     if cat is None:
         raise InvalidParameterError(
-            f"service_code {code!r} is not a service here; GET /open311/v2/services.json lists them"
+            f"service_code {code!r} is not a service here; "
+            "GET /open311/v2/services.json lists them",
+            zh=f"service_code {code!r} 不是本服务器的服务；"
+            "GET /open311/v2/services.json 列出全部服务",
         )
     given = attribute_values(form)
     datum = parse_datum(choice(given.get("datum"), "attribute[datum]", DATUMS, "wgs84"))
@@ -242,11 +258,11 @@ def post_request(
     body = [
         {
             "service_request_id": str(record.id),
-            "service_notice": filing_notice(cat, record),
+            "service_notice": filing_notice(cat, record, lang),
             "account_id": None,
         }
     ]
-    response = render(body, fmt, "service_requests")
+    response = render(body, fmt, "service_requests", lang=lang)
     response.headers["Location"] = f"{PREFIX}/v2/requests/{record.id}.{fmt}"
     return response
 
@@ -279,6 +295,7 @@ def list_requests(
     session: SessionDep,
     principal: Reader,
     format: FormatPath,
+    lang: LangDep,
     jurisdiction_id: Jurisdiction = None,
     service_request_id: Annotated[
         QueryText | None,
@@ -314,7 +331,7 @@ def list_requests(
     if service_request_id is not None and service_request_id.strip():
         found = sr.service_requests_by_id(session, parse_request_ids(service_request_id), principal)
         _audit(session, request, principal, found)
-        return render([request_record(r) for r in found], fmt, "service_requests")
+        return render([request_record(r, lang) for r in found], fmt, "service_requests", lang=lang)
     start, end = report_window(
         optional_time(start_date, "start_date"),
         optional_time(end_date, "end_date"),
@@ -332,7 +349,7 @@ def list_requests(
     )
     found = sr.list_service_requests(session, where, principal)
     _audit(session, request, principal, found)
-    return render([request_record(r) for r in found], fmt, "service_requests")
+    return render([request_record(r, lang) for r in found], fmt, "service_requests", lang=lang)
 
 
 @router.get(
@@ -346,6 +363,7 @@ def get_request(
     principal: Reader,
     service_request_id: Annotated[str, Path(description="The id POST requests answered.")],
     format: FormatPath,
+    lang: LangDep,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """A one-element array, as the spec has it; 404 if no request has this id or it is
@@ -359,9 +377,12 @@ def get_request(
         else []
     )
     if not found:
-        raise NotFoundError(f"no service request has id {service_request_id!r}")
+        raise NotFoundError(
+            f"no service request has id {service_request_id!r}",
+            zh=f"没有编号为 {service_request_id!r} 的服务请求",
+        )
     _audit(session, request, principal, found)
-    return render([request_record(found[0])], fmt, "service_requests")
+    return render([request_record(found[0], lang)], fmt, "service_requests", lang=lang)
 
 
 @router.get(
@@ -370,15 +391,21 @@ def get_request(
     summary="Open311: service discovery",
     responses=_answers(DiscoveryDoc),
 )
-def discovery(request: Request, format: FormatPath) -> Response:
+def discovery(request: Request, format: FormatPath, lang: LangDep) -> Response:
     """Where the GeoReport v2 endpoint is and which formats it speaks."""
     fmt = answer_format(format)
     base = str(request.base_url).rstrip("/")
     body = {
         "changeset": CHANGESET,
-        "contact": "The district's grid management centre (网格化管理中心).",
-        "key_service": "Filing needs an api_key with the open311 scope; ask the district's "
-        "grid management centre for one (gridmap keys create --scopes open311).",
+        "contact": Texts(
+            "区网格化管理中心。", "The district's grid management centre (网格化管理中心)."
+        ).pick(lang),
+        "key_service": Texts(
+            "上报须使用具有 open311 权限的 api_key；请向区网格化管理中心申请"
+            "（gridmap keys create --scopes open311）。",
+            "Filing needs an api_key with the open311 scope; ask the district's "
+            "grid management centre for one (gridmap keys create --scopes open311).",
+        ).pick(lang),
         "endpoints": [
             {
                 "specification": SPECIFICATION,
@@ -389,4 +416,4 @@ def discovery(request: Request, format: FormatPath) -> Response:
             }
         ],
     }
-    return render(body, fmt, "discovery")
+    return render(body, fmt, "discovery", lang=lang)

@@ -34,19 +34,9 @@ _ROLE_LEVEL: Mapping[Role, Level] = {
 }
 """Roles whose area is exactly one area of this level."""
 
-_ROLE_ZH = {
-    Role.ADMIN: "管理员",
-    Role.DISTRICT: "区级",
-    Role.SUBDISTRICT: "街道",
-    Role.COMMUNITY: "社区",
-    Role.GRID_MANAGER: "网格员",
-    Role.MEDIATOR: "调解员",
-    Role.PLANNER: "规划人员",
-}
-
 
 def role_name_zh(role: Role) -> str:
-    return _ROLE_ZH[role]
+    return role.name_zh
 
 
 @dataclass(frozen=True)
@@ -145,7 +135,9 @@ def _check_area(session: Session, role: Role, area_code: str | None, staff_id: i
         {"code": area_code},
     ).first()
     if found is None:
-        raise NotFoundError(f"no current area has the code {area_code}")
+        raise NotFoundError(
+            f"no current area has the code {area_code}", zh=f"没有编码为 {area_code} 的现行区域"
+        )
 
 
 def add_account(
@@ -209,7 +201,7 @@ def get_account(session: Session, account: int | str) -> AccountInfo:
         .first()
     )
     if row is None:
-        raise NotFoundError(f"no account {account!r}")
+        raise NotFoundError(f"no account {account!r}", zh=f"没有账号 {account!r}")
     return account_info(row)
 
 
@@ -275,3 +267,32 @@ def covered_codes(session: Session, infos: Sequence[AccountInfo]) -> list[dict[s
         }
         for i in infos
     ]
+
+
+@dataclass(frozen=True)
+class HomeGrid:
+    """A grid of a grid manager's, as the landing page lists them: ``primary`` for an A post
+    (their own grid), False for a B post (a colleague's grid they stand in for)."""
+
+    code: str
+    name: str
+    primary: bool
+
+
+def home_grids(session: Session, principal: Principal) -> list[HomeGrid]:
+    """A grid manager's current grids, their primary (A post) grid first, then the B posts,
+    each by code; empty for anyone else (their home is their inbox)."""
+    if principal.kind != "person" or principal.role is not Role.GRID_MANAGER:
+        return []
+    if principal.staff_id is None:
+        return []
+    rows = session.execute(
+        text(
+            "SELECT g.code, g.name, sg.is_primary FROM staff_grid sg"
+            " JOIN grid g ON g.id = sg.grid_id"
+            " WHERE sg.staff_id = :s AND g.valid_to IS NULL"
+            " ORDER BY sg.is_primary DESC, g.code"
+        ),
+        {"s": principal.staff_id},
+    ).all()
+    return [HomeGrid(r.code, r.name, bool(r.is_primary)) for r in rows]

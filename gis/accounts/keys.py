@@ -150,7 +150,10 @@ def revoke_key(session: Session, key: str) -> KeyInfo:
         .all()
     )
     if not row:
-        raise NotFoundError(f"no key has the prefix, id or name {key!r}")
+        raise NotFoundError(
+            f"no key has the prefix, id or name {key!r}",
+            zh=f"没有前缀、编号或名称为 {key!r} 的密钥",
+        )
     if len(row) > 1:
         raise ConflictError(f"{key!r} names {len(row)} keys; give its prefix")
     return _info(row[0])

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from gis.accounts import passwords, tokens
 from gis.accounts.accounts import ACCOUNT_COLUMNS, AccountInfo, account_info
 from gis.errors import NotAuthenticatedError, TooManyAttemptsError
+from gis.lang import Texts
 from gis.localtime import utc_now
 from gis.principal import Principal
 
@@ -28,7 +29,7 @@ FAILURE_WINDOW = dt.timedelta(minutes=15)
 
 LoginKind = Literal["cookie", "bearer"]
 
-BAD_LOGIN = "用户名或密码错误 (wrong username or password)"
+BAD_LOGIN = Texts("用户名或密码错误", "wrong username or password")
 
 
 def _key(username: str) -> str:
@@ -63,9 +64,9 @@ def check_password(
     wait = _throttled(session, username)
     if wait is not None:
         raise TooManyAttemptsError(
-            f"登录失败次数过多，请 {wait} 秒后再试 (too many failed logins for this name; "
-            f"try again in {wait} s)",
+            f"too many failed logins for this name; try again in {wait} s",
             retry_after_s=wait,
+            zh=f"登录失败次数过多，请 {wait} 秒后再试",
         )
     row = (
         session.execute(
@@ -90,7 +91,7 @@ def check_password(
             text("INSERT INTO login_failure (username_key, client) VALUES (:k, :c)"),
             {"k": _key(username), "c": client},
         )
-        raise NotAuthenticatedError(BAD_LOGIN)
+        raise NotAuthenticatedError(BAD_LOGIN.en, zh=BAD_LOGIN.zh)
     assert row is not None
     if passwords.needs_rehash(row["password_hash"]):
         session.execute(

@@ -196,13 +196,18 @@ def facility_type(
         if info.code == code:
             return info
     listing = ", ".join(f"{t.code} ({t.name_zh})" for t in known) or "none loaded"
-    raise error(f"unknown facility type {code!r}; known types: {listing}")
+    raise error(
+        f"unknown facility type {code!r}; known types: {listing}",
+        zh=f"未知的设施类型 {code!r}；已有类型：{listing}",
+    )
 
 
 def check_radius(radius_m: float) -> float:
     """``radius_m`` (metres) if an analysis can use it, else a clear error."""
     if not 0 < radius_m <= MAX_RADIUS_M:
-        raise InvalidParameterError("radius_m must be between 0 and 50,000 metres")
+        raise InvalidParameterError(
+            "radius_m must be between 0 and 50,000 metres", zh="radius_m 须在 0 至 50,000 米之间"
+        )
     return float(radius_m)
 
 

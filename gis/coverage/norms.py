@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 
 from gis.coverage.report import area_rollups
 from gis.coverage.store import CoverageModel, build_coverage
+from gis.lang import Texts
 
 FLOOR_AREA_M2_PER_100_HOUSEHOLDS = 60.0
 HOUSEHOLDS_PER_GRID_MANAGER = 200
@@ -186,8 +187,19 @@ NORMS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+NORMS_ZH: dict[str, tuple[str, str]] = {
+    "floor_area_ok": ("每百户服务用房面积 ≥ 60 平方米", "种子 002 铜官山"),
+    "grid_manager_ok": ("每名网格员 ≤ 200 户", "种子 004 奎文"),
+    "community_worker_ok": ("每名社区工作者 ≤ 300 户", "种子 004 奎文"),
+    "has_health_station": ("社区内有社区卫生服务站", "种子 000 福田"),
+    "social_work_station_ok": ("有一处 ≥ 50 平方米的社工站", "种子 001 朝阳"),
+}
+"""The norms of ``NORMS`` and their sources in Chinese, by check column."""
+
+
 def norm_summary(checks: pd.DataFrame) -> pd.DataFrame:
-    """One row per norm: communities checked, failing, and the share that passes (0-1)."""
+    """One row per norm: communities checked, failing, and the share that passes (0-1);
+    ``norm_zh`` and ``source_zh`` say the norm and its source in Chinese."""
     n = len(checks)
     rows = []
     for column, norm, source in NORMS:
@@ -196,6 +208,8 @@ def norm_summary(checks: pd.DataFrame) -> pd.DataFrame:
             {
                 "norm": norm,
                 "source": source,
+                "norm_zh": NORMS_ZH[column][0],
+                "source_zh": NORMS_ZH[column][1],
                 "column": column,
                 "communities": n,
                 "failing": failing,
@@ -256,6 +270,24 @@ class ClaimResult:
             )
             lines.append(f"Without a station: {names}.")
         return "\n".join(lines)
+
+    def summary_texts(self) -> Texts:
+        """:meth:`summary` in Chinese and English."""
+        verdict = "成立" if self.holds else "不成立"
+        with_station = self.communities - len(self.without_station)
+        lines = [
+            f"论断：每个社区都有社区卫生服务站：{verdict}"
+            f"（{self.communities} 个社区中 {with_station} 个有服务站）。",
+            f"距卫生服务站 {self.radius_m:g} 米内的户数占比：{self.coverage_rate:.2%}；"
+            f"完全覆盖的社区：{self.fully_covered} 个；"
+            f"无一户覆盖的社区：{len(self.without_coverage)} 个。",
+        ]
+        if not self.without_station.empty:
+            names = "、".join(
+                f"{r.name}（{r.code}）" for r in self.without_station.itertuples(index=False)
+            )
+            lines.append(f"没有服务站的社区：{names}。")
+        return Texts("\n".join(lines), self.summary())
 
 
 def health_station_claim(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis.errors import ConflictError, DatabaseUnavailableError, InvalidParameterError
+from gis.lang import Texts
 from gis.settings import DatabaseSettings
 
 PortSource = Callable[[], int | None]
@@ -104,22 +105,25 @@ def is_unreachable(exc: BaseException) -> bool:
 _UNREACHABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 
-def unavailable(exc: BaseException, interrupted: str | None = None) -> DatabaseUnavailableError:
+def unavailable(exc: BaseException, interrupted: Texts | None = None) -> DatabaseUnavailableError:
     """The domain error for an unreachable database: what happened and what to do.
 
-    ``interrupted`` names uncommitted work the failure rolled back ("the
+    ``interrupted`` names, in both languages, uncommitted work the failure rolled back ("the
     buildings import"), so the message can say nothing of it was stored.
     """
     lost = (
-        f"{interrupted[:1].upper()}{interrupted[1:]} was interrupted and rolled back: "
+        f"{interrupted.en[:1].upper()}{interrupted.en[1:]} was interrupted and rolled back: "
         "nothing of it was stored. "
         if interrupted
         else ""
     )
+    lost_zh = f"{interrupted.zh}已中断并回滚，未保存任何内容。" if interrupted else ""
     return DatabaseUnavailableError(
-        "数据库暂时无法连接，请稍后重试。The database cannot be reached right now "
-        f"({first_line(exc)}). {lost}Try again in a few seconds; if it was stopped, start "
-        "it (`gridmap db start`, or the server DATABASE_URL names)."
+        f"The database cannot be reached right now ({first_line(exc)}). {lost}Try again in "
+        "a few seconds; if it was stopped, start it (`gridmap db start`, or the server "
+        "DATABASE_URL names).",
+        zh=f"数据库暂时无法连接（{first_line(exc)}）。{lost_zh}请几秒后重试；如数据库已停止，"
+        "请启动它（`gridmap db start`，或 DATABASE_URL 所指的服务器）。",
     )
 
 
@@ -131,7 +135,7 @@ def first_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def unreachable_as_domain_error(interrupted: str | None = None) -> Iterator[None]:
+def unreachable_as_domain_error(interrupted: Texts | None = None) -> Iterator[None]:
     """Turn a lost or refused connection into :class:`DatabaseUnavailableError`;
     every other error passes unchanged. Usable as a decorator.
 
@@ -156,9 +160,12 @@ def check_reachable(engine: Engine) -> str:
         with engine.connect() as conn:
             return str(conn.execute(text("SHOW server_version")).scalar_one())
     except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
         raise DatabaseUnavailableError(
-            f"Cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
-            f"{exc.orig}. Check DATABASE_URL, or unset it to use the embedded server."
+            f"Cannot reach the database at {where}: "
+            f"{exc.orig}. Check DATABASE_URL, or unset it to use the embedded server.",
+            zh=f"无法连接数据库 {where}：{exc.orig}。请检查 DATABASE_URL，"
+            "或取消设置以使用内置数据库。",
         ) from exc
 
 

@@ -313,6 +313,20 @@ class Incident(Base):
             "duplicate_of",
             postgresql_where=text("duplicate_of IS NOT NULL"),
         ),
+        # The sweep reads the open cases by when they next go up (0008).
+        Index(
+            "ix_incident_open_supervise_due_at",
+            "supervise_due_at",
+            postgresql_where=text(f"status IN ({_OPEN_STATES_IN})"),
+        ),
+        # A report's Idempotency-Key, unique per principal (0008).
+        Index(
+            "ux_incident_idempotency",
+            "reported_by",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -346,6 +360,14 @@ class Incident(Base):
     snapped_m: Mapped[float | None] = mapped_column(Float)
     media_url: Mapped[str | None] = mapped_column(Text)
     """Link to the reporter's photo (http or https, at most 2,000 characters; 0005)."""
+    supervise_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the escalation sweep next raises the case (督办时限; gis.incidents.deadlines, 0008)."""
+    reported_by: Mapped[str | None] = mapped_column(String(40))
+    """The reporting principal's ``ref`` (``account:12``, ``key:3``; 0008)."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    """The report's ``Idempotency-Key`` header, unique per ``reported_by`` (0008)."""
+    idempotency_digest: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 (hex) of the report's body, so a replay with another body is refused (0008)."""
 
 
 class IncidentTransition(Base):
@@ -356,6 +378,10 @@ class IncidentTransition(Base):
         CheckConstraint(f"to_state IN ({_STATES_IN})", name="to_state"),
         CheckConstraint(f"from_state IS NULL OR from_state IN ({_STATES_IN})", name="from_state"),
         CheckConstraint("length(btrim(actor)) > 0", name="actor"),
+        CheckConstraint(
+            "rating IS NULL OR rating IN ('satisfied', 'basically_satisfied', 'unsatisfied')",
+            name="rating",
+        ),
         Index("ix_incident_transition_incident_id_at", "incident_id", "at"),
     )
 
@@ -371,6 +397,8 @@ class IncidentTransition(Base):
     note: Mapped[str | None] = mapped_column(Text)
     from_level: Mapped[str | None] = mapped_column(String(12))
     to_level: Mapped[str | None] = mapped_column(String(12))
+    rating: Mapped[str | None] = mapped_column(String(24))
+    """An evaluation's rating: satisfied, basically_satisfied or unsatisfied (0008)."""
 
 
 ACCOUNT_ROLES = (

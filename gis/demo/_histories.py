@@ -387,8 +387,8 @@ def make_histories(
                 if level is Level.DISTRICT:
                     continue
                 level = escalate_level(level, has_subdistrict=bool(has_subdistrict[g]))
-                when = dt.datetime.fromtimestamp(deadline, CITY_TZ).isoformat()
-                note = f"deadline {when} passed {(at - deadline) / 3600:.1f} h ago"
+                when = dt.datetime.fromtimestamp(deadline, CITY_TZ).strftime("%Y-%m-%d %H:%M")
+                note = f"超过处置时限（{when}），系统自动上报升级"
                 actor = SYSTEM_ACTOR
             else:
                 after = _NEXT[state, action]

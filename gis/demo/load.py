@@ -17,6 +17,7 @@ from psycopg import Cursor
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
+from gis.accounts import audit
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
 from gis.coverage.facilities import WRITABLE_FIELDS
 from gis.db.copy import copy_rows, hex_ewkb
@@ -24,7 +25,9 @@ from gis.demo._histories import TRANSITION_COLUMNS
 from gis.demo.accounts import create_demo_accounts
 from gis.demo.generate import DemoDistrict, generate_demo
 from gis.demo.inputs import read_inputs
-from gis.demo.spec import DEFAULT_SEED, DISTRICT_CODE
+from gis.demo.spec import DEFAULT_SEED, DEMO_AS_OF, DISTRICT_CODE
+from gis.incidents.escalation import escalate_overdue, fill_supervise_due
+from gis.lang import Texts
 from gis.progress import Advance, Progress, silent
 
 #: Key of the transaction-level advisory lock that serialises concurrent loads.
@@ -82,26 +85,53 @@ def load_demo(
     demo` passes ``GRIDMAP_DEMO_PASSWORD`` or prints the random one it made
     when ``loaded_now`` says the accounts were made by this call.
     """
-    advance = progress("Demo district 奎文区", _STEPS)
+    advance = progress(Texts("演示区 奎文区", "Demo district Kuiwen"), _STEPS)
     loaded_now = False
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         if _district_exists(conn):
-            advance(_STEPS, description="Demo district 奎文区 already loaded")
+            advance(
+                _STEPS,
+                description=Texts("演示区 奎文区 已加载", "Demo district Kuiwen already loaded"),
+            )
             if conn.execute(text("SELECT NOT EXISTS (SELECT FROM account)")).scalar():
                 # Loaded before accounts existed (migration 0007): nobody could log in.
                 create_demo_accounts(conn, password or secrets.token_urlsafe(18))
                 loaded_now = True
         else:
             loaded_now = True
-            advance(1, description="Reading the Kuiwen boundary and divisions")
+            advance(
+                1,
+                description=Texts(
+                    "读取奎文区边界和区划", "Reading the Kuiwen boundary and divisions"
+                ),
+            )
             boundary, divisions = read_inputs()
-            advance(1, description="Generating subdistricts, communities, grids, buildings")
+            advance(
+                1,
+                description=Texts(
+                    "生成街道、社区、网格、楼栋",
+                    "Generating subdistricts, communities, grids, buildings",
+                ),
+            )
             demo = generate_demo(boundary, divisions, seed)
             _write(conn, demo, advance)
             create_demo_accounts(conn, password or secrets.token_urlsafe(18))
-            advance(1, description="Demo district 奎文区 loaded")
+            _bring_up(conn)
+            advance(1, description=Texts("演示区 奎文区 加载完成", "Demo district Kuiwen loaded"))
     return replace(demo_counts(engine), loaded_now=loaded_now)
+
+
+def _bring_up(conn: Connection) -> list[int]:
+    """Start every open case's supervision clock from its history and run the escalation
+    sweep at the demo's "now" (``DEMO_AS_OF``), as a server would have all along: cases
+    stuck past their level's limit go up, each raise at the moment the limit passed,
+    audited. The ids raised (one per raise)."""
+    with Session(bind=conn) as session:
+        fill_supervise_due(session)
+        raised = escalate_overdue(session, DEMO_AS_OF, audit=audit.record)
+        session.flush()
+    return raised
 
 
 def demo_counts(engine: Engine) -> DemoCounts:
@@ -213,14 +243,19 @@ def _copy_frame(
 
 def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
     """Every layer of ``demo`` in the transaction of ``conn``, parents before children."""
-    advance(1, description="Seeding facility types")
+    advance(1, description=Texts("写入设施类型", "Seeding facility types"))
     with Session(bind=conn) as session:
         seed_facility_types(session)
         session.flush()
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cur:
-        advance(1, description="Writing district, subdistricts and communities")
+        advance(
+            1,
+            description=Texts(
+                "写入区、街道和社区", "Writing district, subdistricts and communities"
+            ),
+        )
         area_id: dict[str, int] = {}
         for level, frame in (
             ("district", demo.district),
@@ -237,7 +272,7 @@ def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
             }
             _copy_frame(cur, "admin_area", lead, frame, _AREA_COLUMNS)
 
-        advance(1, description="Writing grids")
+        advance(1, description=Texts("写入网格", "Writing grids"))
         grids = demo.grids
         grid_ids = _allocate_ids(cur, "grid", len(grids))
         grid_id = dict(zip(grids["code"], grid_ids, strict=True))
@@ -248,7 +283,7 @@ def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
         }
         _copy_frame(cur, "grid", lead, grids, ["code", "name", "households", "population"])
 
-        advance(1, description="Writing buildings")
+        advance(1, description=Texts("写入楼栋", "Writing buildings"))
         b = demo.buildings
         lead = {
             "grid_id": [grid_id[g] for g in b["grid_code"]],
@@ -257,7 +292,7 @@ def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
         }
         _copy_frame(cur, "building", lead, b, ["ext_id", "households", "floors", "address", "name"])
 
-        advance(1, description="Writing staff")
+        advance(1, description=Texts("写入人员", "Writing staff"))
         staff, links = demo.staff, demo.staff_grids
         staff_ids = _allocate_ids(cur, "staff", len(staff))
         staff_id = dict(zip(staff["staff_key"], staff_ids, strict=True))
@@ -275,7 +310,7 @@ def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
             ),
         )
 
-        advance(1, description="Writing facilities")
+        advance(1, description=Texts("写入设施", "Writing facilities"))
         f = demo.facilities
         lead = {
             "community_id": [area_id[c] for c in f["community_code"]],
@@ -283,7 +318,12 @@ def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
         }
         _copy_frame(cur, "facility", lead, f, WRITABLE_FIELDS)
 
-        advance(1, description="Writing a year of incidents and their histories")
+        advance(
+            1,
+            description=Texts(
+                "写入一年的事件及其处置记录", "Writing a year of incidents and their histories"
+            ),
+        )
         _write_incidents(cur, demo, grid_id, staff_id)
         for table in (
             "admin_area",

@@ -23,6 +23,7 @@ from gis.imports._read import check_declared_crs, check_size, read_source
 from gis.imports._reference import load_reference
 from gis.imports._spec import LAYERS, SPECS, resolve_columns
 from gis.imports._write import write_incidents, write_layer
+from gis.lang import Texts
 from gis.principal import Principal
 from gis.progress import Progress, silent
 from gis.settings import ImportSettings
@@ -48,7 +49,7 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
 
-@unreachable_as_domain_error("the import")
+@unreachable_as_domain_error(Texts("导入", "the import"))
 def import_file(
     session: Session,
     layer: str,
@@ -105,11 +106,11 @@ def import_file(
         datum,
         ref,
         column_map=column_map,
-        advance=progress(f"checking {layer}", table.n_rows),
+        advance=progress(Texts(f"检查 {layer}", f"checking {layer}"), table.n_rows),
     )
     if validated.rejected:
         raise ImportRejectedError(layer, validated.rejected, table.n_rows)
-    advance = progress(f"writing {layer}", table.n_rows)
+    advance = progress(Texts(f"写入 {layer}", f"writing {layer}"), table.n_rows)
     notes = list(validated.notes)
     if layer == "incidents":
         written, ingest_notes = write_incidents(

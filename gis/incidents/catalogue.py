@@ -1,10 +1,18 @@
-"""The catalogue of incident categories and the handling deadline of each.
+"""The catalogue of incident categories, the handling deadline of each, and the
+supervision time limits (督办时限) of each level.
 
 GB/T 30428.2 event classes and a few of their subclasses, and the social
 governance cases of the seeds (disputes, petitions, safety hazards, help
 requests). Each deadline says whether it counts working or calendar time and
 where its figure comes from (``norm_source``). The table is data; everything
 that lists categories reads it from here (``docs/incidents.md``).
+
+``SUPERVISION`` gives each top-level category its intake limit (受理时限: a
+report not accepted and dispatched within it goes up) and the time each level
+above the grid has once a case reaches it (community, subdistrict, district)
+before the escalation sweep raises it again. No national standard fixes these
+figures; they are a local rule of thumb (``SUPERVISION_SOURCE``), to be set to
+the city's own. A subclass takes its top-level category's limits.
 """
 
 from __future__ import annotations
@@ -55,6 +63,14 @@ class Deadline:
         amount = f"{self.amount:g}"
         kind = "working " if self.working else ""
         return f"{amount} {kind}{self.unit}"
+
+    @property
+    def zh(self) -> str:
+        """In Chinese: 4个工作小时, 1个工作日, 2小时, 3天."""
+        amount = f"{self.amount:g}"
+        if self.working:
+            return f"{amount}个工作{'小时' if self.unit == 'hours' else '日'}"
+        return f"{amount}{'小时' if self.unit == 'hours' else '天'}"
 
 
 @dataclass(frozen=True)
@@ -303,6 +319,69 @@ CATEGORIES: tuple[Category, ...] = (
 )
 
 _BY_CODE: Mapping[str, Category] = {c.code: c for c in CATEGORIES}
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """A top-level category's supervision limits (督办时限): ``intake`` from the report to
+    dispatch (受理时限), then the time a case may stay at each level it is escalated to."""
+
+    intake: Deadline
+    community: Deadline
+    subdistrict: Deadline
+    district: Deadline
+
+    def at_level(self, level: str) -> Deadline:
+        """The limit of ``level`` (``community``, ``subdistrict`` or ``district``)."""
+        limits = {
+            "community": self.community,
+            "subdistrict": self.subdistrict,
+            "district": self.district,
+        }
+        try:
+            return limits[level]
+        except KeyError:
+            raise InvalidFeatureError(
+                f"no supervision limit for level {level!r}: a grid-level case runs on its "
+                "intake limit, then its handling deadline"
+            ) from None
+
+
+SUPERVISION_SOURCE = (
+    "local rule of thumb (no national standard fixes supervision limits per level; set the "
+    "city's own): each level above gets about as long again as the level below had. "
+    "Petitions: 15 calendar days to say whether a petition is accepted, as the 信访工作条例 "
+    "(2022) is reported to require (article not verified here)."
+)
+"""Where the figures of ``SUPERVISION`` come from."""
+
+
+def _wd(amount: float) -> Deadline:
+    return Deadline(amount, "days")
+
+
+def _cal_h(amount: float) -> Deadline:
+    return Deadline(amount, "hours", working=False)
+
+
+def _cal_d(amount: float) -> Deadline:
+    return Deadline(amount, "days", working=False)
+
+
+_WORKING_DEFAULT = Supervision(intake=_h(2), community=_wd(2), subdistrict=_wd(3), district=_wd(5))
+SUPERVISION: Mapping[str, Supervision] = {
+    "city_appearance": _WORKING_DEFAULT,
+    "advertising": _WORKING_DEFAULT,
+    "construction": Supervision(_h(2), _wd(3), _wd(5), _wd(10)),
+    "street_order": Supervision(_h(1), _h(4), _wd(1), _wd(2)),
+    "emergency": Supervision(_cal_h(0.25), _cal_h(2), _cal_h(4), _cal_h(8)),
+    "extension": _WORKING_DEFAULT,
+    "dispute": Supervision(_wd(1), _wd(5), _wd(10), _wd(15)),
+    "petition": Supervision(_cal_d(15), _cal_d(15), _cal_d(15), _cal_d(30)),
+    "safety_hazard": Supervision(_h(2), _wd(1), _wd(2), _wd(3)),
+    "help_request": Supervision(_h(2), _wd(1), _wd(2), _wd(3)),
+}
+"""Supervision limits per top-level category code (``SUPERVISION_SOURCE``)."""
 PERSONAL_CATEGORIES: frozenset[str] = frozenset(c.code for c in CATEGORIES if c.personal)
 """Codes whose reports are personal data (see ``Category.personal``)."""
 _BY_NAME_ZH: Mapping[str, Category] = {c.name_zh: c for c in CATEGORIES}
@@ -334,6 +413,12 @@ def subclasses(code: str) -> list[Category]:
 def deadline_for(code: str) -> Deadline:
     """The handling deadline of a category."""
     return category(code).deadline
+
+
+def supervision_for(code: str) -> Supervision:
+    """The supervision limits of a category (a subclass: its top-level category's)."""
+    found = lookup(code)
+    return SUPERVISION[found.parent or found.code]
 
 
 def find(code_or_name: str) -> Category | None:

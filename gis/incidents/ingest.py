@@ -42,6 +42,7 @@ from gis.incidents import workflow
 from gis.incidents.catalogue import CATEGORIES
 from gis.incidents.catalogue import category as catalogue_category
 from gis.incidents.deadlines import deadline_after
+from gis.incidents.escalation import fill_supervise_due
 from gis.incidents.workcalendar import WorkCalendar
 from gis.incidents.workflow import Action, State, Step, replay
 from gis.principal import Principal
@@ -456,6 +457,7 @@ def ingest_incidents(
         inserted, snapped, transitions = _write(cur, actor, principal.ref, clock)
         cur.execute(f"DROP TABLE {_STEPS}, {_PLAN}, {_ROUTE}, {_STAGE}")
     session.expire_all()
+    fill_supervise_due(session, calendar)  # the open ones' supervision clocks, from history
     by_status = Counter(p.status.value for p in planned.values())
     by_status[State.REPORTED.value] += len(records) - len(planned)
     return IngestResult(

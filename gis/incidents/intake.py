@@ -6,17 +6,28 @@ or a building. Intake converts the point to WGS84, routes it by the rules of
 ``gis.areas.routing`` (covering grid, else the nearest within the snap
 tolerance, else refused with the reason), stores it with its first transition
 and, for the intake desk, lists open cases it may duplicate: one statement,
-one round trip. Nothing here commits: the caller owns the transaction.
+one round trip. The case's supervision clock starts with it: the intake limit
+(受理时限, ``gis.incidents.deadlines.intake_due``) until it is dispatched.
+
+A report may carry an idempotency key (the HTTP ``Idempotency-Key``; an offline
+phone sends its queued reports again until one is acknowledged): stored with the
+reporting principal's ``ref`` and the SHA-256 of the report, unique per principal,
+so :func:`replayed` finds the case a repeat already made (and refuses a different
+report under the same key, IdempotencyKeyReusedError). Nothing here commits: the
+caller owns the transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gis.areas.routing import (
@@ -30,13 +41,14 @@ from gis.areas.routing import (
 from gis.errors import InvalidFeatureError, NoDistrictError, UnroutableLocationError
 from gis.geo.datum import WGS84, Datum, to_storage_point
 from gis.incidents.catalogue import category as catalogue_category
+from gis.incidents.deadlines import intake_due
 from gis.incidents.duplicates import (
     DUPLICATE_DISTANCE_M,
     DUPLICATE_WINDOW_HOURS,
     DUPLICATES_SQL,
     DuplicateCandidate,
 )
-from gis.incidents.records import IncidentRecord, record_from
+from gis.incidents.records import IncidentRecord, get_incident, record_from
 from gis.incidents.workflow import OPEN_STATES, State, stored_ref
 from gis.localtime import utc_now
 from gis.principal import Principal
@@ -44,6 +56,47 @@ from gis.settings import IncidentSettings
 
 MEDIA_URL_MAX = 2000
 """Characters of a photo link; the database checks the same (migration 0005)."""
+IDEMPOTENCY_KEY_MAX = 64
+"""Characters of an idempotency key (migration 0008)."""
+
+
+class IdempotencyKeyReusedError(InvalidFeatureError):
+    """The key was used before by the same principal for a different report (422, as the
+    IETF draft on the Idempotency-Key header answers a key reused with another payload)."""
+
+
+def report_digest(fields: dict[str, Any]) -> str:
+    """SHA-256 (hex) of a report's fields as sent (keys sorted, nulls dropped): what makes
+    a repeat the same report."""
+    kept = {k: v for k, v in fields.items() if v is not None}
+    canonical = json.dumps(kept, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _reporter(principal: Principal) -> str:
+    return stored_ref(principal.ref) or stored_ref(principal.actor) or principal.actor
+
+
+def replayed(
+    session: Session, principal: Principal, key: str, digest: str
+) -> IncidentRecord | None:
+    """The case ``principal`` already reported under ``key``, or None; a different report
+    (``digest``) under the same key is IdempotencyKeyReusedError."""
+    row = session.execute(
+        text(
+            "SELECT id, idempotency_digest FROM incident"
+            " WHERE reported_by = :by AND idempotency_key = :key"
+        ),
+        {"by": _reporter(principal), "key": key},
+    ).first()
+    if row is None:
+        return None
+    if row.idempotency_digest != digest:
+        raise IdempotencyKeyReusedError(
+            f"Idempotency-Key {key!r} was used for a different report (incident {row.id}); "
+            "send a new key for a new report, or the same body to repeat that one"
+        )
+    return get_incident(session, int(row.id))
 
 
 @dataclass(frozen=True)
@@ -97,10 +150,11 @@ areas AS (SELECT a.* FROM route r, LATERAL ({grid_areas("r.grid_id")}) a),
 ins AS (
   INSERT INTO incident (category, geom, reported_at, status, grid_id, community_id,
                         subdistrict_id, description, source, handler_staff_id, handling_level,
-                        location_datum, address, snapped_m, media_url)
+                        location_datum, address, snapped_m, media_url, supervise_due_at,
+                        reported_by, idempotency_key, idempotency_digest)
   SELECT :c, p.g, :at, 'reported', r.grid_id, a.community_id, a.subdistrict_id, :d, :s,
          (SELECT m.id FROM ({primary_manager("r.grid_id")}) m),
-         'grid', :datum, :addr, r.snapped_m, :media
+         'grid', :datum, :addr, r.snapped_m, :media, :due, :by, :key, :digest
   FROM route r CROSS JOIN p LEFT JOIN areas a ON true
   WHERE r.grid_id IS NOT NULL AND r.district_code IS NOT NULL
   RETURNING *, ST_X(geom) AS lon, ST_Y(geom) AS lat),
@@ -197,6 +251,7 @@ def _intake(
     principal: Principal,
     snap_tolerance_m: float | None,
     with_duplicates: bool,
+    idempotency: tuple[str, str] | None = None,
 ) -> Intake:
     category = catalogue_category(report.category)
     at = report.reported_at or utc_now()
@@ -217,6 +272,10 @@ def _intake(
         "media": _checked_media_url(report.media_url),
         "actor": principal.actor,
         "actor_ref": stored_ref(principal.ref),
+        "due": intake_due(category.code, at),
+        "by": _reporter(principal),
+        "key": idempotency[0] if idempotency else None,
+        "digest": idempotency[1] if idempotency else None,
     }
     if with_duplicates:
         params.update(
@@ -278,7 +337,51 @@ def report_incident(
     principal: Principal,
     *,
     snap_tolerance_m: float | None = None,
+    idempotency: tuple[str, str] | None = None,
 ) -> Intake:
     """:func:`create_incident` with what the intake desk answers, in the same round trip:
-    the community and subdistrict codes, the handler's name and the possible duplicates."""
-    return _intake(session, report, principal, snap_tolerance_m, with_duplicates=True)
+    the community and subdistrict codes, the handler's name and the possible duplicates.
+
+    ``idempotency`` (key, digest of the report) is stored with the case: check
+    :func:`replayed` first; a concurrent twin fails on the unique index (the caller
+    rolls back and asks :func:`replayed` again)."""
+    if idempotency is not None and len(idempotency[0]) > IDEMPOTENCY_KEY_MAX:
+        raise InvalidFeatureError(
+            f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX} characters"
+        )
+    return _intake(
+        session, report, principal, snap_tolerance_m, with_duplicates=True, idempotency=idempotency
+    )
+
+
+def report_once(
+    session: Session,
+    report: Report,
+    principal: Principal,
+    key: str,
+    digest: str,
+    *,
+    snap_tolerance_m: float | None = None,
+) -> Intake | IncidentRecord:
+    """:func:`report_incident` under an idempotency ``key``: the new intake, or the case
+    ``principal`` already reported under it (a repeat, also one racing this call); a
+    different report under the key is IdempotencyKeyReusedError."""
+    found = replayed(session, principal, key, digest)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            return report_incident(
+                session,
+                report,
+                principal,
+                snap_tolerance_m=snap_tolerance_m,
+                idempotency=(key, digest),
+            )
+    except IntegrityError as exc:
+        if "ux_incident_idempotency" not in str(exc.orig):
+            raise
+    found = replayed(session, principal, key, digest)
+    if found is None:  # pragma: no cover - the twin that won was rolled back since
+        raise InvalidFeatureError(f"Idempotency-Key {key!r}: try again")
+    return found

@@ -206,5 +206,7 @@ def incident_place(session: Session, incident_id: int) -> IncidentPlace:
     """The community and subdistrict codes and handler name of an incident; NotFoundError."""
     rows = execute(session, _INCIDENT_PLACE, {"incident_id": incident_id})
     if not rows:
-        raise NotFoundError(f"no incident has id {incident_id}")
+        raise NotFoundError(
+            f"no incident has id {incident_id}", zh=f"没有编号为 {incident_id} 的案件"
+        )
     return IncidentPlace(*rows[0])

@@ -4,7 +4,9 @@ An incident is a *service request*: its category is the ``service_code``, its
 seven workflow states collapse to ``open`` and ``closed`` (cancelled, closed
 and evaluated cases are closed), ``status_notes`` is the note of its latest
 step and ``agency_responsible`` the area at the level that now owns the case
-(四级联动). Who reads decides what they see (``gis.incidents.visibility``):
+(四级联动). A note the system wrote (an automatic escalation) is given in
+both languages (``gis.lang.Texts``) for the edge to pick; people's notes are
+as they wrote them. Who reads decides what they see (``gis.incidents.visibility``):
 only the requests in their reach (a key with an area: that area); requests
 of personal categories are listed only to those responsible for them and
 are shown to others, by id, at their grid's representative point without
@@ -29,7 +31,8 @@ from gis.geo.geojson import BBox
 from gis.incidents import visibility
 from gis.incidents.visibility import Scope
 from gis.incidents.workflow import State
-from gis.principal import Principal
+from gis.lang import Texts
+from gis.principal import SYSTEM, Principal
 
 OpenClosed = Literal["open", "closed"]
 CLOSED_STATES: tuple[State, ...] = (State.CANCELLED, State.CLOSED, State.EVALUATED)
@@ -63,7 +66,7 @@ class ServiceRequest:
     requested_at: dt.datetime
     updated_at: dt.datetime
     expected_at: dt.datetime | None
-    status_notes: str | None
+    status_notes: str | Texts | None
     media_url: str | None
     handling_level: Level
     agency: str | None
@@ -137,6 +140,7 @@ SELECT i.id, i.category, i.status, i.description, i.address, i.location_datum,
        i.handling_level,
        COALESCE(t.at, i.closed_at, i.reported_at) AS updated_at,
        CASE WHEN t.action <> 'reported' THEN t.note END AS status_notes,
+       t.action AS last_action, t.actor AS last_actor, t.to_level AS last_to_level,
        i.media_url, g.code AS grid_code,
        ST_X(ST_PointOnSurface(g.geom)) AS grid_lon, ST_Y(ST_PointOnSurface(g.geom)) AS grid_lat,
        CASE i.handling_level
@@ -148,7 +152,7 @@ LEFT JOIN admin_area c ON c.id = i.community_id
 LEFT JOIN admin_area s ON s.id = i.subdistrict_id
 LEFT JOIN admin_area d ON d.id = COALESCE(s.parent_id, c.parent_id)
 LEFT JOIN LATERAL (
-  SELECT tr.at, tr.note, tr.action FROM incident_transition tr
+  SELECT tr.at, tr.note, tr.action, tr.actor, tr.to_level FROM incident_transition tr
   WHERE tr.incident_id = i.id ORDER BY tr.at DESC, tr.id DESC LIMIT 1) t ON true
 """
 
@@ -158,6 +162,17 @@ def _building_of(location_datum: str | None) -> int | None:
         tail = location_datum.removeprefix("building:")
         return int(tail) if tail.isdigit() else None
     return None
+
+
+def _status_notes(row: Any) -> str | Texts | None:
+    """The latest step's note; an automatic escalation's said in both languages."""
+    if row.last_action == "escalate" and row.last_actor == SYSTEM.name and row.last_to_level:
+        level = Level(row.last_to_level)
+        return Texts(
+            f"已超过处理时限，系统自动上报至{level.name_zh}级",
+            f"past its deadline: raised to {level.value} level automatically",
+        )
+    return str(row.status_notes) if row.status_notes is not None else None
 
 
 def _request(row: Any, viewer: Principal) -> ServiceRequest:
@@ -173,7 +188,7 @@ def _request(row: Any, viewer: Principal) -> ServiceRequest:
         requested_at=row.reported_at,
         updated_at=row.updated_at,
         expected_at=row.deadline_at,
-        status_notes=row.status_notes,
+        status_notes=_status_notes(row),
         media_url=row.media_url,
         handling_level=Level(row.handling_level),
         agency=row.agency,

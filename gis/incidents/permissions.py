@@ -38,7 +38,21 @@ verify (核查结案), rework     those acting at the case's level, never whoeve
                               case (a ``handle`` step with their ``ref``)
 evaluate (综合评价)           the community and above, at or above the case's level,
                               never whoever handled it
+urge (督办)                   a level above the case's level in whose area it lies: the
+                              community over a grid-level case, the subdistrict over grid
+                              and community level, district staff and admin over every
+                              case, district-level ones included (the district command
+                              centre urges the district's own departments; nobody is
+                              above them)
 ============================  ============================================================
+
+**Inboxes.** A case belongs in the inbox of those who act on it first
+(:func:`in_inbox`): staff of the level it has reached, in their area (a grid
+manager: their grids' grid-level cases), its handler, the community for a
+grid-level case waiting for dispatch (dispatch is the community's), and for a
+closed case the lowest level that may evaluate it (the community for grid- and
+community-level cases); higher levels supervise the rest through statistics and
+urge where they see fit.
 
 **Mediators** act like a grid manager on the disputes (``dispute`` and its
 subclasses) of their area while at grid level: accept, handle, feedback; and
@@ -137,6 +151,22 @@ def _acts_at_level(principal: Principal, case: CaseFacts) -> bool:
     return tier is not None and tier >= _LEVEL_TIER[case.level]
 
 
+def _urge_refusal(principal: Principal, case: CaseFacts) -> tuple[str, str] | None:
+    """Why ``principal`` may not urge (督办) the case, or None: a level above the case's."""
+    role = principal.role
+    if role in (Role.DISTRICT, Role.ADMIN):
+        return None
+    tier = _TIER.get(role) if role is not None else None
+    if tier is None:
+        return ("您的角色不督办案件", "your role does not urge cases")
+    if tier > _LEVEL_TIER[case.level]:
+        return None
+    return (
+        f"督办由{case.level.name_zh}级以上的上级进行",
+        f"a case at {case.level.value} level is urged by a level above it",
+    )
+
+
 def _refusal(principal: Principal, action: Action, case: CaseFacts) -> tuple[str, str] | None:
     """Why ``principal`` may not take ``action`` on a case it reaches (Chinese, English), or
     None when it may."""
@@ -148,6 +178,8 @@ def _refusal(principal: Principal, action: Action, case: CaseFacts) -> tuple[str
             "a system (an API key) reports incidents and reads their status; a person "
             "logged in takes the steps",
         )
+    if action is Action.URGE:
+        return _urge_refusal(principal, case)
     role = principal.role
     handler = principal.staff_id is not None and principal.staff_id == case.handler_staff_id
     if action in _HANDLER_STEPS and handler:
@@ -197,10 +229,37 @@ def allowed_for(principal: Principal, case: CaseFacts, actions: Iterable[Action]
     return [a for a in actions if _refusal(principal, a, case) is None]
 
 
+def inbox_tier(principal: Principal) -> int | None:
+    """The level (index of ``Level``) whose cases land in ``principal``'s inbox: a mediator's
+    is grid level (the disputes of their area); None for those without an inbox."""
+    if principal.kind != "person" or principal.role is None:
+        return None
+    if principal.role is Role.MEDIATOR:
+        return 0
+    return _TIER.get(principal.role)
+
+
+def in_inbox(principal: Principal, case: CaseFacts, state: str) -> bool:
+    """Whether the case (in ``state``) is in ``principal``'s inbox: they act on it first
+    (module docstring, **Inboxes**). Whether they may take a step now is
+    :func:`allowed_for`'s question; the inbox asks both."""
+    tier = inbox_tier(principal)
+    if tier is None or not reaches(principal, case):
+        return False
+    if principal.staff_id is not None and principal.staff_id == case.handler_staff_id:
+        return True
+    level = _LEVEL_TIER[case.level]
+    if state == "closed":
+        return principal.role is not Role.MEDIATOR and tier == max(level, _COMMUNITY)
+    if tier == level:
+        return True
+    return state == "accepted" and level == 0 and tier == _COMMUNITY
+
+
 def check_reach(principal: Principal, case: CaseFacts) -> None:
     """NotFoundError, worded as for a missing id, when the case is out of reach."""
     if not reaches(principal, case):
-        raise NotFoundError(f"no incident has id {case.id}")
+        raise NotFoundError(f"no incident has id {case.id}", zh=f"没有编号为 {case.id} 的案件")
 
 
 def check_step(principal: Principal, action: Action | str, case: CaseFacts) -> None:
@@ -227,8 +286,8 @@ def _forbidden(
     step_zh, step_en = step
     why_zh, why_en = refusal
     if principal.kind == "system":
-        return ForbiddenError(f"无权{step_zh}：{why_zh} (you may not {step_en}: {why_en})")
+        return ForbiddenError(f"you may not {step_en}: {why_en}", zh=f"无权{step_zh}：{why_zh}")
     role_zh, role_en = _ROLE_MAY[principal.role]
     return ForbiddenError(
-        f"无权{step_zh}：{why_zh}；{role_zh} (you may not {step_en}: {why_en}; {role_en})"
+        f"you may not {step_en}: {why_en}; {role_en}", zh=f"无权{step_zh}：{why_zh}；{role_zh}"
     )

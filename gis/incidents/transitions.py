@@ -6,9 +6,13 @@ locked row and stores the step with who took it (the principal's name and its
 ``ref``, the identity the rule "whoever handled a case does not verify it"
 compares). Rows are locked ``FOR UPDATE`` and carry a ``version`` the caller
 must quote (optimistic locking): a dispatcher acting on a stale screen gets
-StaleVersionError instead of overwriting a colleague's work. Deadlines run in
-working time from the moment the clock starts. Nothing here commits: the
-caller owns the transaction.
+StaleVersionError, carrying the case as it stands now (``current_state``), instead
+of overwriting a colleague's work. Deadlines run in working time from the moment
+the clock starts; the supervision clock (``supervise_due_at``, see
+``gis.incidents.deadlines``) starts again at escalation, dispatch, redispatch and
+rework. An urge (督办) is stored as a step but changes nothing else of the case,
+its version included, so the handler's screen stays current. Nothing here
+commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -22,15 +26,45 @@ from sqlalchemy.orm import Session
 from gis.areas.codes import Level
 from gis.errors import ConflictError, InvalidFeatureError, NotFoundError, StaleVersionError
 from gis.incidents import permissions, workflow
-from gis.incidents.deadlines import deadline_after
+from gis.incidents.deadlines import deadline_after, supervise_due
 from gis.incidents.records import IncidentRecord, get_incident
 from gis.incidents.workcalendar import WorkCalendar
-from gis.incidents.workflow import Action, CaseFlow, State, Transition
+from gis.incidents.workflow import Action, CaseFlow, Rating, State, Transition
 from gis.localtime import utc_now
 from gis.principal import Principal
 
 MERGE_ACTION = "merge"
 """Action stored when a duplicate is merged into another case (it is cancelled as such)."""
+
+
+def current_state(session: Session, incident_id: int) -> dict[str, Any]:
+    """The case as a conflict shows it: ``status``, ``version``, ``handling_level`` and
+    its ``last_step`` (``action``, ``at``, ``actor``)."""
+    row = session.execute(
+        text(
+            "SELECT i.status, i.version, i.handling_level, t.action, t.at, t.actor"
+            " FROM incident i LEFT JOIN LATERAL (SELECT action, at, actor FROM"
+            " incident_transition WHERE incident_id = i.id ORDER BY at DESC, id DESC LIMIT 1) t"
+            " ON true WHERE i.id = :id"
+        ),
+        {"id": incident_id},
+    ).one()
+    last = (
+        None
+        if row.action is None
+        else {"action": row.action, "at": row.at.isoformat(), "actor": row.actor}
+    )
+    return {
+        "status": row.status,
+        "version": int(row.version),
+        "handling_level": row.handling_level,
+        "last_step": last,
+    }
+
+
+def _stale(session: Session, incident_id: int, expected: int) -> StaleVersionError:
+    state = current_state(session, incident_id)
+    return StaleVersionError(incident_id, expected, state["version"], state=state)
 
 
 def _lock(session: Session, incident_id: int) -> Any:
@@ -44,7 +78,9 @@ def _lock(session: Session, incident_id: int) -> Any:
         {"id": incident_id},
     ).first()
     if row is None:
-        raise NotFoundError(f"no incident has id {incident_id}")
+        raise NotFoundError(
+            f"no incident has id {incident_id}", zh=f"没有编号为 {incident_id} 的案件"
+        )
     return row
 
 
@@ -117,8 +153,12 @@ def transition(
     at: dt.datetime | None = None,
     handler_staff_id: int | None = None,
     calendar: WorkCalendar | None = None,
+    rating: Rating | str | None = None,
 ) -> IncidentRecord:
     """``principal`` applies ``action`` to the case and it is stored; the case as it now stands.
+
+    ``rating`` is required for ``evaluate`` and refused on other steps
+    (RatingRequiredError). An urge needs a note and changes nothing but the history.
 
     ``expected_version`` is the version the caller read (StaleVersionError
     otherwise). Dispatch, redispatch and rework start the clock: the deadline
@@ -138,7 +178,8 @@ def transition(
     else:
         permissions.check_step(principal, step, facts)
     if row.version != expected_version:
-        raise StaleVersionError(incident_id, expected_version, int(row.version))
+        raise _stale(session, incident_id, expected_version)
+    checked_rating = workflow.check_rating(action, rating) if step is not None else None
     after = workflow.apply(
         _case(session, row),
         action,
@@ -149,6 +190,9 @@ def transition(
     )
     action = Action(action)
     t = after.history[-1]
+    if action in workflow.HISTORY_ONLY:
+        _write_transition(session, incident_id, t, action.value, principal.ref)
+        return get_incident(session, incident_id)
     sets = ["status = :status", "handling_level = :level", "rework_count = :rework"]
     params: dict[str, Any] = {
         "id": incident_id,
@@ -157,9 +201,14 @@ def transition(
         "level": after.level.value,
         "rework": after.rework_count,
     }
+    deadline = row.deadline_at
     if action in workflow.CLOCK_STARTS:
+        deadline = deadline_after(row.category, at, calendar)
         sets += ["clock_started_at = :at", "deadline_at = :deadline"]
-        params.update(at=at, deadline=deadline_after(row.category, at, calendar))
+        params.update(at=at, deadline=deadline)
+    if action in workflow.SUPERVISION_RESTARTS:
+        sets.append("supervise_due_at = :supervise")
+        params["supervise"] = supervise_due(row.category, after.level, at, deadline, calendar)
     if action is Action.VERIFY:
         sets.append("closed_at = :at")
         params["at"] = at
@@ -184,11 +233,8 @@ def transition(
         params,
     ).first()
     if updated is None:
-        current = session.execute(
-            text("SELECT version FROM incident WHERE id = :id"), {"id": incident_id}
-        ).scalar_one()
-        raise StaleVersionError(incident_id, expected_version, int(current))
-    _write_transition(session, incident_id, t, action.value, principal.ref)
+        raise _stale(session, incident_id, expected_version)
+    _write_transition(session, incident_id, t, action.value, principal.ref, checked_rating)
     return get_incident(session, incident_id)
 
 
@@ -224,7 +270,7 @@ def merge_duplicate(
     row = _lock(session, incident_id)
     permissions.check_merge(principal, _facts(session, row, None))
     if expected_version is not None and row.version != expected_version:
-        raise StaleVersionError(incident_id, expected_version, int(row.version))
+        raise _stale(session, incident_id, expected_version)
     if row.duplicate_of is not None:
         raise ConflictError(f"incident {incident_id} is already a duplicate of {row.duplicate_of}")
     reason = f"duplicate of incident {into_id}" + (f": {note}" if note else "")
@@ -243,13 +289,18 @@ def merge_duplicate(
 
 
 def _write_transition(
-    session: Session, incident_id: int, t: Transition, action: str, actor_ref: str | None
+    session: Session,
+    incident_id: int,
+    t: Transition,
+    action: str,
+    actor_ref: str | None,
+    rating: Rating | None = None,
 ) -> None:
     session.execute(
         text(
             "INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor,"
-            " actor_ref, at, note, from_level, to_level)"
-            " VALUES (:i, :a, :f, :t, :actor, :ref, :at, :note, :fl, :tl)"
+            " actor_ref, at, note, from_level, to_level, rating)"
+            " VALUES (:i, :a, :f, :t, :actor, :ref, :at, :note, :fl, :tl, :rating)"
         ),
         {
             "i": incident_id,
@@ -262,5 +313,6 @@ def _write_transition(
             "note": t.note or None,
             "fl": t.from_level.value,
             "tl": t.to_level.value,
+            "rating": None if rating is None else rating.value,
         },
     )

@@ -103,7 +103,9 @@ def check_reach(
 ) -> None:
     """NotFoundError, worded as for a missing id, when the case is out of reach."""
     if not reaches(principal, grid_code, category):
-        raise NotFoundError(f"no incident has id {incident_id}")
+        raise NotFoundError(
+            f"no incident has id {incident_id}", zh=f"没有编号为 {incident_id} 的案件"
+        )
 
 
 def statistics_areas(principal: Principal, area: str | None) -> tuple[str, ...] | None:
@@ -116,9 +118,12 @@ def statistics_areas(principal: Principal, area: str | None) -> tuple[str, ...] 
     if area is not None:
         level_of(area)  # a malformed code is a 400
         if not principal.covers(area):
+            yours = ", ".join(principal.areas or ())
             raise ForbiddenError(
-                f"无权查看该区域的统计 (you do not cover area {area}): ask for one of "
-                f"{', '.join(principal.areas or ()) or 'your areas'} or leave out area"
+                f"you do not cover area {area}: ask for one of "
+                f"{yours or 'your areas'} or leave out area",
+                zh=f"无权查看区域 {area} 的统计：请查询 {yours or '您负责的区域'} 之一，"
+                "或不写 area",
             )
         return (area,)
     return principal.areas

@@ -68,6 +68,7 @@ class Action(StrEnum):
     REWORK = "rework"
     EVALUATE = "evaluate"
     ESCALATE = "escalate"
+    URGE = "urge"
 
     @property
     def name_zh(self) -> str:
@@ -85,26 +86,60 @@ _ACTION_ZH: Mapping[Action, str] = {
     Action.REWORK: "返工",
     Action.EVALUATE: "评价",
     Action.ESCALATE: "上报升级",
+    Action.URGE: "督办",
+}
+
+
+class Rating(StrEnum):
+    """The outcome of an evaluation (综合评价) of a closed case."""
+
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    UNSATISFIED = "unsatisfied"
+
+    @property
+    def name_zh(self) -> str:
+        return _RATING_ZH[self]
+
+
+_RATING_ZH: Mapping[Rating, str] = {
+    Rating.SATISFIED: "满意",
+    Rating.BASICALLY_SATISFIED: "基本满意",
+    Rating.UNSATISFIED: "不满意",
 }
 
 #: (state, action) -> state after. Order within a state is the order ``allowed`` lists.
+#: Escalation (by the sweep when a limit passes, or by hand) and urging (督办) leave the
+#: step as it is, in every open state.
 TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
-    State.REPORTED: {Action.ACCEPT: State.ACCEPTED, Action.CANCEL: State.CANCELLED},
+    State.REPORTED: {
+        Action.ACCEPT: State.ACCEPTED,
+        Action.CANCEL: State.CANCELLED,
+        Action.ESCALATE: State.REPORTED,
+        Action.URGE: State.REPORTED,
+    },
     State.ACCEPTED: {
         Action.DISPATCH: State.DISPATCHED,
         Action.CANCEL: State.CANCELLED,
         Action.ESCALATE: State.ACCEPTED,
+        Action.URGE: State.ACCEPTED,
     },
     State.DISPATCHED: {
         Action.HANDLE: State.HANDLED,
         Action.REDISPATCH: State.DISPATCHED,
         Action.ESCALATE: State.DISPATCHED,
+        Action.URGE: State.DISPATCHED,
     },
-    State.HANDLED: {Action.FEEDBACK: State.FEEDBACK, Action.ESCALATE: State.HANDLED},
+    State.HANDLED: {
+        Action.FEEDBACK: State.FEEDBACK,
+        Action.ESCALATE: State.HANDLED,
+        Action.URGE: State.HANDLED,
+    },
     State.FEEDBACK: {
         Action.VERIFY: State.CLOSED,
         Action.REWORK: State.DISPATCHED,
         Action.ESCALATE: State.FEEDBACK,
+        Action.URGE: State.FEEDBACK,
     },
     State.CLOSED: {Action.EVALUATE: State.EVALUATED},
     State.CANCELLED: {},
@@ -113,10 +148,15 @@ TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
 
 #: Actions that must say why (a cancellation reason, what the rework is for, ...).
 NOTE_REQUIRED: frozenset[Action] = frozenset(
-    {Action.CANCEL, Action.REWORK, Action.REDISPATCH, Action.ESCALATE}
+    {Action.CANCEL, Action.REWORK, Action.REDISPATCH, Action.ESCALATE, Action.URGE}
 )
 #: Actions after which a (new) handling deadline runs; the caller supplies it.
 CLOCK_STARTS: frozenset[Action] = frozenset({Action.DISPATCH, Action.REDISPATCH, Action.REWORK})
+#: Actions after which the supervision clock (``supervise_due_at``) starts again.
+SUPERVISION_RESTARTS: frozenset[Action] = CLOCK_STARTS | {Action.ESCALATE}
+#: Actions that change nothing of the case but its history (its version stays, so the
+#: handler's screen is not made stale by it).
+HISTORY_ONLY: frozenset[Action] = frozenset({Action.URGE})
 
 
 _LEVEL_ORDER: tuple[Level, ...] = tuple(Level)
@@ -130,9 +170,12 @@ class TransitionNotAllowedError(ConflictError):
         self.action = action
         self.allowed = allowed(state)
         listed = ", ".join(a.value for a in self.allowed) or "none (the case is finished)"
+        listed_zh = "、".join(a.name_zh for a in self.allowed) or "无（案件已办结）"
+        step = Action(action).name_zh if action in Action.__members__.values() else str(action)
         super().__init__(
             f"cannot {action!s} a case that is {state.value} ({state.step_zh}); "
-            f"allowed actions: {listed}"
+            f"allowed actions: {listed}",
+            zh=f"处于“{state.step_zh}”的案件不能{step}；可以进行：{listed_zh}",
         )
 
 
@@ -141,7 +184,27 @@ class EscalationLimitError(ConflictError):
 
 
 class NoteRequiredError(InvalidParameterError):
-    """Cancelling, sending back, redispatching or escalating without saying why."""
+    """Cancelling, sending back, redispatching, escalating or urging without saying why."""
+
+
+class RatingRequiredError(InvalidParameterError):
+    """An evaluation without a rating, or a rating on another step."""
+
+
+def check_rating(action: Action | str, rating: Rating | str | None) -> Rating | None:
+    """The rating of a live step: required for ``evaluate`` (RatingRequiredError), refused
+    on any other step. Imported past evaluations may lack one (``replay`` does not ask)."""
+    if Action(action) is not Action.EVALUATE:
+        if rating is not None:
+            raise RatingRequiredError(f"only evaluate takes a rating, not {Action(action).value}")
+        return None
+    choices = ", ".join(f"{r.value} ({r.name_zh})" for r in Rating)
+    if rating is None:
+        raise RatingRequiredError(f"evaluate (综合评价) needs a rating: one of {choices}")
+    try:
+        return Rating(rating)
+    except ValueError:
+        raise RatingRequiredError(f"rating {rating!r} is not one of {choices}") from None
 
 
 def allowed(state: State | str) -> list[Action]:
@@ -170,7 +233,8 @@ def escalate(level: Level | str, *, has_subdistrict: bool = True) -> Level:
     level = Level(level)
     if level is Level.DISTRICT:
         raise EscalationLimitError(
-            "the case is already at district level (区), the highest; it cannot be escalated"
+            "the case is already at district level (区), the highest; it cannot be escalated",
+            zh="案件已在区级（最高一级），不能再上报升级",
         )
     up = _LEVEL_ORDER[_LEVEL_ORDER.index(level) + 1]
     if up is Level.SUBDISTRICT and not has_subdistrict:
@@ -212,7 +276,8 @@ class CaseFlow:
     history: tuple[Transition, ...] = ()
 
     def allowed(self) -> list[Action]:
-        """Actions the case accepts now (escalation only below district level)."""
+        """Actions the case accepts now (escalation only below district level; urging at
+        district level too)."""
         actions = allowed(self.state)
         if self.level is Level.DISTRICT:
             actions = [a for a in actions if a is not Action.ESCALATE]
@@ -248,7 +313,10 @@ def apply(
             f"({case.history[-1].at.isoformat()})"
         )
     if action in NOTE_REQUIRED and not note.strip():
-        raise NoteRequiredError(f"{action.value} ({action.name_zh}) needs a note saying why")
+        raise NoteRequiredError(
+            f"{action.value} ({action.name_zh}) needs a note saying why",
+            zh=f"{action.name_zh}须填写说明，写明原因",
+        )
     level = case.level
     if action is Action.ESCALATE:
         level = escalate(level, has_subdistrict=has_subdistrict)

@@ -1,9 +1,10 @@
 """What the incident pages read: a grid's worklist, the grids with their managers, the data's span.
 
 A worklist is the grid's open cases, soonest deadline first, each with its
-version and the actions the workflow allows now, so the page offers only
-buttons that can succeed; dispatch offers the grid's and community's staff,
-by name only (no phone numbers).
+version and the actions the workflow allows now and the caller may take
+(``gis.incidents.permissions.allowed_for``), so the page offers only buttons
+that can succeed; dispatch offers the grid's and community's staff, by name
+only (no phone numbers).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from gis.areas.routing import primary_manager
 from gis.db.models import StaffRole
 from gis.errors import NotFoundError
 from gis.geo.geojson import GEOJSON_DECIMALS
+from gis.incidents import permissions
 from gis.incidents.catalogue import find
 from gis.incidents.deadlines import runs_in_working_time
 from gis.incidents.workcalendar import WorkCalendar, working_time_between
-from gis.incidents.workflow import OPEN_STATES, CaseFlow, State
+from gis.incidents.workflow import OPEN_STATES, Action, CaseFlow, State
 from gis.localtime import CITY_TIMEZONE, utc_now
+from gis.principal import Principal
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,12 @@ def grid_worklist(
     *,
     now: dt.datetime | None = None,
     calendar: WorkCalendar | None = None,
+    principal: Principal | None = None,
 ) -> GridWorklist:
     """The current grid ``grid_code``'s open cases, soonest deadline first.
+
+    ``allowed`` of each case: what the workflow accepts now and, given a
+    ``principal``, what they may take of it (without one: the workflow's list).
 
     NotFoundError if no current grid has the code; InvalidParameterError if
     it is not 15 digits.
@@ -160,14 +167,16 @@ def grid_worklist(
         {"code": grid_code, "decimals": GEOJSON_DECIMALS},
     ).first()
     if grid is None:
-        raise NotFoundError(f"no current grid has code {grid_code}")
+        raise NotFoundError(
+            f"no current grid has code {grid_code}", zh=f"没有编码为 {grid_code} 的网格"
+        )
     manager = (
         None if grid.manager_id is None else StaffName(int(grid.manager_id), grid.manager_name)
     )
     rows = session.execute(
         text(
             """
-            SELECT i.id, i.ext_id, i.category, i.status, i.handling_level,
+            SELECT i.id, i.ext_id, i.category, i.status, i.handling_level, g.code AS grid_code,
                    round(ST_X(i.geom)::numeric, :decimals)::float AS lon,
                    round(ST_Y(i.geom)::numeric, :decimals)::float AS lat,
                    i.reported_at, i.deadline_at, i.version, i.rework_count,
@@ -181,7 +190,10 @@ def grid_worklist(
         ),
         {"code": grid_code, "open": list(OPEN_STATES), "decimals": GEOJSON_DECIMALS},
     ).all()
-    items = [_item(row, now, calendar) for row in rows]
+    handled = handled_by(session, [int(r.id) for r in rows]) if principal is not None else {}
+    items = [
+        _item(row, now, calendar, principal, handled.get(int(row.id), frozenset())) for row in rows
+    ]
     return GridWorklist(
         grid_code=grid.code,
         grid_name=grid.name,
@@ -252,11 +264,54 @@ def grid_handlers(session: Session, grid_code: str) -> list[HandlerChoice]:
         {"code": grid_code},
     ).first()
     if grid is None:
-        raise NotFoundError(f"no current grid has code {grid_code}")
+        raise NotFoundError(
+            f"no current grid has code {grid_code}", zh=f"没有编码为 {grid_code} 的网格"
+        )
     return _handlers(session, int(grid.id), int(grid.community_id))
 
 
-def _item(row: Any, now: dt.datetime, calendar: WorkCalendar | None) -> WorkItem:
+def handled_by(session: Session, ids: list[int]) -> dict[int, frozenset[str]]:
+    """Per case, the ``ref`` of everyone who took a ``handle`` step of it (the rule that
+    whoever handled a case does not verify it needs them)."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        text(
+            "SELECT incident_id, array_agg(DISTINCT actor_ref) AS refs FROM incident_transition"
+            " WHERE incident_id = ANY(:ids) AND action = 'handle' AND actor_ref IS NOT NULL"
+            " GROUP BY incident_id"
+        ),
+        {"ids": ids},
+    ).all()
+    return {int(r.incident_id): frozenset(r.refs) for r in rows}
+
+
+def allowed_now(
+    row: Any, principal: Principal | None, handled: frozenset[str], grid_code: str | None
+) -> list[Action]:
+    """What the workflow accepts of a case now and, given ``principal``, they may take."""
+    flow = CaseFlow(state=State(row.status), level=Level(row.handling_level))
+    actions = flow.allowed()
+    if principal is None:
+        return actions
+    facts = permissions.CaseFacts(
+        id=int(row.id),
+        grid_code=grid_code,
+        category=row.category,
+        level=flow.level,
+        handler_staff_id=row.handler_staff_id,
+        handled_by=handled,
+    )
+    return permissions.allowed_for(principal, facts, actions)
+
+
+def _item(
+    row: Any,
+    now: dt.datetime,
+    calendar: WorkCalendar | None,
+    principal: Principal | None = None,
+    handled: frozenset[str] = frozenset(),
+) -> WorkItem:
     deadline: dt.datetime | None = row.deadline_at
     remaining = working = None
     overdue = False
@@ -266,7 +321,7 @@ def _item(row: Any, now: dt.datetime, calendar: WorkCalendar | None) -> WorkItem
         if runs_in_working_time(row.category):
             left = working_time_between(now, deadline, calendar=calendar) if not overdue else None
             working = left.total_seconds() if left is not None else 0.0
-    flow = CaseFlow(state=State(row.status), level=Level(row.handling_level))
+    allowed = allowed_now(row, principal, handled, getattr(row, "grid_code", None))
     handler = (
         StaffName(int(row.handler_staff_id), row.handler_name)
         if row.handler_staff_id is not None and row.handler_name is not None
@@ -288,7 +343,7 @@ def _item(row: Any, now: dt.datetime, calendar: WorkCalendar | None) -> WorkItem
         overdue=overdue,
         version=int(row.version),
         rework_count=int(row.rework_count),
-        allowed=[a.value for a in flow.allowed()],
+        allowed=[a.value for a in allowed],
         description=row.description,
         address=row.address,
         source=row.source,

@@ -196,9 +196,10 @@ def test_the_served_app_escalates_overdue_cases_unless_turned_off(server_url: st
         assert _served_level(district.engine, case.id, 1.0, {**owned, "interval": "0"}) == "grid"
         assert _served_level(district.engine, case.id, 1.0, {**owned, "escalate": False}) == "grid"
         assert _served_level(district.engine, case.id, 1.0, {**given}) == "grid"
-        # gridmap serve and gridmap demo hand in their engine and ask for it.
+        # gridmap serve and gridmap demo hand in their engine and ask for it. Every level's
+        # limit since March 2025 has passed too: one sweep raises it to district.
         assert _served_level(district.engine, case.id, 10.0, {**given, "escalate": True}) == (
-            "community"
+            "district"
         )
     finally:
         drop_database(server_url, district)
@@ -210,6 +211,6 @@ def test_an_app_owning_its_engine_escalates_by_default(server_url: str) -> None:
         case = dispatched_case(district.engine)
         url = district.engine.url.render_as_string(hide_password=False)
         owned = {"database": DatabaseSettings.model_validate({"DATABASE_URL": url})}
-        assert _served_level(district.engine, case.id, 10.0, owned) == "community"
+        assert _served_level(district.engine, case.id, 10.0, owned) == "district"
     finally:
         drop_database(server_url, district)

@@ -135,7 +135,7 @@ def test_rings_answer_one_block_per_radius(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("query", "fragments"),
     [
-        ("facility_type=zoo", ["unknown facility type 'zoo'", "health_station", "kindergarten"]),
+        ("facility_type=zoo", ["未知的设施类型 'zoo'", "health_station", "kindergarten"]),
         ("", ["facility_type"]),
         ("facility_type=kindergarten&radius_m=0", ["outside 1-50,000 metres"]),
         ("facility_type=kindergarten&radius_m=50001", ["outside 1-50,000 metres"]),
@@ -296,7 +296,7 @@ def test_what_if_accepts_gcj02_points(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
     [
-        ({"facility_type": "zoo"}, 422, "unknown facility type 'zoo'"),
+        ({"facility_type": "zoo"}, 422, "未知的设施类型 'zoo'"),
         ({"facility_type": "kindergarten", "close": [999999]}, 422, "not an open facility"),
         ({"facility_type": "kindergarten", "open": [{"lon": 119.1}]}, 422, "lat"),
         ({"facility_type": "kindergarten", "open": [{"lon": 36.7, "lat": 119.1}]}, 422, "swapped"),
@@ -428,7 +428,7 @@ GOOD = {"type": "kindergarten", "name": "园", "lon": 119.11, "lat": 36.71}
     [
         ({"lon": 119.30}, "OutsideDistrict", "outside the district 奎文区 (370705)"),
         ({"lon": 36.71, "lat": 119.11}, "InvalidFeature", "swapped"),
-        ({"type": "zoo"}, "InvalidFeature", "known types: health_station (社康中心)"),
+        ({"type": "zoo"}, "InvalidFeature", "已有类型：health_station (社康中心)"),
         ({"name": "   "}, "InvalidFeature", "name must be a non-empty text"),
         ({"name": ""}, "InvalidBody", "name"),
         ({"capacity": -1}, "InvalidBody", "capacity"),
@@ -799,7 +799,7 @@ def test_a_stale_if_match_is_412_and_changes_nothing(client: TestClient) -> None
         response = client.patch(
             f"/api/v1/facilities/{kg['id']}", json={"name": "乙改"}, headers={"If-Match": stale}
         )
-        body = assert_error(response, 412, "If-Match does not match facility", "version 2")
+        body = assert_error(response, 412, "If-Match 与设施", "第 2 版")
         assert body["code"] == "PreconditionFailed"
         assert (body["current_version"], body["etag"]) == (2, first.headers["etag"])
     assert ok(client.get(f"/api/v1/facilities/{kg['id']}"))["properties"]["name"] == "甲改"
@@ -812,13 +812,13 @@ def test_a_stale_expected_version_is_409_like_incidents(client: TestClient) -> N
     body = assert_error(
         client.patch(url, json={"capacity": 20, "expected_version": 1}),
         409,
-        f"facility {kg['id']} is at version 2, not 1",
+        f"设施 {kg['id']} 已是第 2 版，不是第 1 版",
     )
     assert (body["code"], body["current_version"]) == ("StaleVersion", 2)
     assert body["etag"] == f'"{kg["id"]}-2"'
     # Inside a Feature the version goes with the properties.
     feature = {"type": "Feature", "properties": {"capacity": 30, "expected_version": 1}}
-    assert_error(client.patch(url, json=feature), 409, "not 1")
+    assert_error(client.patch(url, json=feature), 409, "不是第 1 版")
     feature["properties"]["expected_version"] = 2
     assert ok(client.patch(url, json=feature))["properties"]["capacity"] == 30
     assert ok(client.get(url))["properties"]["version"] == 3
@@ -843,7 +843,7 @@ def test_a_write_without_a_version_is_428(client: TestClient) -> None:
         ("17-1", {}, 400, "is not an entity tag"),
         ('"1-1", "1-2"', {}, 400, "one entity tag"),
         ('"{id}-1"', {"expected_version": 2}, 400, "different versions"),
-        ("*", {"expected_version": 5}, 409, "not 5"),
+        ("*", {"expected_version": 5}, 409, "不是第 5 版"),
     ],
 )
 def test_malformed_or_contradicting_preconditions(
@@ -862,8 +862,8 @@ def test_delete_honours_if_match_and_expected_version(client: TestClient) -> Non
     kg = ok(client.get("/api/v1/facilities?type=kindergarten"))["features"][0]
     url = f"/api/v1/facilities/{kg['id']}"
     ok(client.patch(url, json={"name": "改"}, headers={"If-Match": _etag(kg)}))
-    assert_error(client.delete(url, headers={"If-Match": _etag(kg)}), 412, "version 2")
-    assert_error(client.delete(f"{url}?expected_version=1"), 409, "not 1")
+    assert_error(client.delete(url, headers={"If-Match": _etag(kg)}), 412, "第 2 版")
+    assert_error(client.delete(f"{url}?expected_version=1"), 409, "不是第 1 版")
     assert ok(client.get(url))["properties"]["name"] == "改"
     assert client.delete(f"{url}?expected_version=2").status_code == 204
     assert_error(client.get(url), 404)

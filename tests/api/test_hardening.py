@@ -503,7 +503,7 @@ def test_the_token_endpoint_refuses_what_it_cannot_read(
 def test_a_meaning_changing_parameter_a_route_lacks_is_400(client: TestClient, query: str) -> None:
     name = query.split("=")[0].lower()
     response = client.get(f"/api/v1/grids?{query}")
-    body = assert_error(response, 400, name, "not supported", "/api/v1/grids")
+    body = assert_error(response, 400, name, "暂不支持", "/api/v1/grids")
     assert body["code"] == "InvalidParameter"
 
 

@@ -626,7 +626,7 @@ def test_an_error_leaves_the_connection_open(
         error = json.loads(answer)
         assert error["status"] == status and error["description"], error
         if status == 500:
-            assert "logged" in error["description"] and "RuntimeError" not in answer.decode()
+            assert "错误已记录" in error["description"] and "RuntimeError" not in answer.decode()
         sock = conn.sock
         assert sock is not None, "the server closed the connection after the error"
         got, answer = _exchange(conn, "GET", "/api/v1/facility-types?limit=1")

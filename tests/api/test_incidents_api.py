@@ -242,7 +242,11 @@ def test_full_workflow_over_http_and_its_history(
         ("verify", community, "closed"),
         ("evaluate", community, "evaluated"),
     ):
-        handler = {"handler_staff_id": manager_staff} if action == "dispatch" else {}
+        handler: dict[str, Any] = (
+            {"handler_staff_id": manager_staff} if action == "dispatch" else {}
+        )
+        if action == "evaluate":
+            handler["rating"] = "satisfied"
         after = ok(step(client, inc["id"], action, version, by=by, note=f"{action} ok", **handler))
         assert after["status"] == status and after["version"] == version + 1
         if action == "dispatch":
@@ -268,27 +272,32 @@ def test_full_workflow_over_http_and_its_history(
 
 def test_a_disallowed_action_is_409_listing_the_allowed(client: TestClient) -> None:
     inc = report(client, 119.105, 36.735)
-    body = assert_error(step(client, inc["id"], "verify", 1), 409, "allowed actions")
+    body = assert_error(step(client, inc["id"], "verify", 1), 409, "可以进行")
     assert (body["code"], body["state"], body["allowed"]) == (
         "TransitionNotAllowed",
         "reported",
-        ["accept", "cancel"],
+        ["accept", "cancel", "escalate", "urge"],
     )
-    assert assert_error(step(client, inc["id"], "fly", 1), 409)["allowed"] == ["accept", "cancel"]
+    assert assert_error(step(client, inc["id"], "fly", 1), 409)["allowed"] == [
+        "accept",
+        "cancel",
+        "escalate",
+        "urge",
+    ]
     assert ok(client.get(f"/api/v1/incidents/{inc['id']}"))["version"] == 1
 
 
 def test_a_stale_version_is_409_with_the_current_one(client: TestClient) -> None:
     inc = report(client, 119.105, 36.725)
     ok(step(client, inc["id"], "accept", 1))
-    body = assert_error(step(client, inc["id"], "dispatch", 1), 409, "version 2, not 1")
+    body = assert_error(step(client, inc["id"], "dispatch", 1), 409, "第 2 版，不是第 1 版")
     assert (body["code"], body["current_version"]) == ("StaleVersion", 2)
     assert ok(step(client, inc["id"], "dispatch", 2))["status"] == "dispatched"
 
 
 def test_cancel_without_a_note_is_400(client: TestClient) -> None:
     inc = report(client, 119.105, 36.715)
-    body = assert_error(step(client, inc["id"], "cancel", 1), 400, "needs a note")
+    body = assert_error(step(client, inc["id"], "cancel", 1), 400, "须填写说明")
     assert body["code"] == "NoteRequired"
     assert ok(step(client, inc["id"], "cancel", 1, note="重复上报"))["status"] == "cancelled"
 
@@ -342,7 +351,7 @@ def test_if_match_is_honoured_like_expected_version(client: TestClient) -> None:
     assert ok(accepted)["version"] == 2 and accepted.headers["etag"] == f'"{inc["id"]}-2"'
     # The same step again, with the ETag read before it: stale.
     stale = assert_error(
-        client.post(url, json=body, headers={"If-Match": read.headers["etag"]}), 412, "version 2"
+        client.post(url, json=body, headers={"If-Match": read.headers["etag"]}), 412, "第 2 版"
     )
     assert (stale["code"], stale["current_version"]) == ("PreconditionFailed", 2)
     assert stale["etag"] == accepted.headers["etag"]
@@ -364,7 +373,7 @@ def test_merge_honours_if_match(client: TestClient) -> None:
     merge = {"into": first["id"]}
     ok(step(client, second["id"], "accept", 1))
     assert_error(
-        client.post(url, json=merge, headers={"If-Match": f'"{second["id"]}-1"'}), 412, "version 2"
+        client.post(url, json=merge, headers={"If-Match": f'"{second["id"]}-1"'}), 412, "第 2 版"
     )
     merged = client.post(url, json=merge, headers={"If-Match": f'"{second["id"]}-2"'})
     assert ok(merged)["duplicate_of"] == first["id"]

@@ -77,11 +77,11 @@ def test_each_kind_of_request_runs_under_its_own_timeout(one_connection: Engine)
         # A light read may take longer than a heavy one is allowed to.
         ok(client.get("/test/light?seconds=0.5"))
         response = client.get("/test/heavy?seconds=0.5")
-        body = assert_error(response, 503, "0.3 s", "GRIDMAP_HEAVY_TIMEOUT_S", "shorter period")
+        body = assert_error(response, 503, "0.3 秒", "GRIDMAP_HEAVY_TIMEOUT_S", "缩短时间段")
         assert body["code"] == "QueryTimeout"
         assert response.headers["Retry-After"] == "1"
         written = client.post("/test/write?seconds=0.5")
-        assert_error(written, 503, "GRIDMAP_WRITE_TIMEOUT_S", "rolled back")
+        assert_error(written, 503, "GRIDMAP_WRITE_TIMEOUT_S", "已回滚")
         # The same keep-alive client goes on, and the limit did not stay on the connection.
         ok(client.get("/test/light?seconds=0"))
     with one_connection.connect() as conn:
@@ -120,7 +120,7 @@ def test_demo_statistics_past_the_heavy_timeout_say_to_ask_for_less(
             f"/api/v1/incidents/hot-spots?{LONG_PERIOD}",
         ):
             response = client.get(path)
-            body = assert_error(response, 503, "查询超过", "shorter period")
+            body = assert_error(response, 503, "查询超过", "缩短时间段")
             assert body["code"] == "QueryTimeout"
             assert int(response.headers["Retry-After"]) >= 1
         # Light reads keep their own, longer, timeout.
@@ -134,7 +134,7 @@ def test_a_page_past_its_timeout_is_a_query_timeout(
     app = create_app(ServerSettings(light_timeout_s=0.001), engine=demo_engine)
     with TestClient(app, headers=demo_admin) as client:
         response = client.get("/api/v1/buildings?limit=5000")
-        body = assert_error(response, 503, "GRIDMAP_LIGHT_TIMEOUT_S", "smaller page")
+        body = assert_error(response, 503, "GRIDMAP_LIGHT_TIMEOUT_S", "减少每页条数")
         assert body["code"] == "QueryTimeout"
 
 
@@ -149,7 +149,7 @@ def test_a_report_past_the_write_timeout_is_a_query_timeout(
     with TestClient(app, headers=committed_admin) as client, engine.connect() as holder:
         holder.execute(text("LOCK TABLE incident IN ACCESS EXCLUSIVE MODE"))
         response = client.post("/api/v1/incidents", json=report)
-        body = assert_error(response, 503, "GRIDMAP_WRITE_TIMEOUT_S", "rolled back")
+        body = assert_error(response, 503, "GRIDMAP_WRITE_TIMEOUT_S", "已回滚")
         assert body["code"] == "QueryTimeout"
         holder.rollback()
 

@@ -131,7 +131,7 @@ def test_every_category_is_a_service(client: TestClient) -> None:
     assert garbage["group"] == "市容环境"
     assert (garbage["metadata"], garbage["type"]) == (True, "realtime")
     assert "暴露垃圾" in garbage["keywords"].split(",")
-    assert "4 working hours" in garbage["description"]
+    assert "4个工作小时" in garbage["description"]
     top = next(s for s in services if s["service_code"] == "city_appearance")
     assert top["group"] == "市容环境" and "exposed_garbage" in top["description"]
 
@@ -188,7 +188,7 @@ def test_a_client_lists_services_files_a_request_and_reads_it_back(
     [answer] = ok(response)
     assert set(answer) == {"service_request_id", "service_notice", "account_id"}
     assert isinstance(answer["service_request_id"], str) and answer["account_id"] is None
-    assert "4 working hours" in answer["service_notice"]
+    assert "4个工作小时" in answer["service_notice"]
     request_id = answer["service_request_id"]
     assert response.headers["location"] == f"{V2}/requests/{request_id}.json"
 
@@ -226,18 +226,18 @@ def test_filing_needs_an_open311_key(
 ) -> None:
     form = {"service_code": "exposed_garbage", "lat": "36.7425", "long": "119.105"}
     nobody = client.post(f"{V2}/requests.json", headers={"X-API-Key": ""}, data=form)
-    open311_error(nobody, 401, "API key")
+    open311_error(nobody, 401, "API 密钥")
     wrong = client.post(
         f"{V2}/requests.json", headers={"X-API-Key": ""}, data={**form, "api_key": "gm_x_y"}
     )
-    open311_error(wrong, 401, "unknown, expired or revoked")
+    open311_error(wrong, 401, "不存在、已过期或已吊销")
     with Session(district.engine) as session:
         _, reader = keys.create_key(session, "大数据中心", ("incidents:read",))
         session.commit()
     not_scoped = client.post(f"{V2}/requests.json", headers={"X-API-Key": reader}, data=form)
     open311_error(not_scoped, 403, "open311")
     people = client.post(f"{V2}/requests.json", headers={"X-API-Key": "", **admin}, data=form)
-    open311_error(people, 403, "admin role may not")
+    open311_error(people, 403, "admin 角色不能使用此功能")
     request_id = filed_id(client, 119.105, 36.7425, **{"attribute[source]": "hotline"})
     assert incident(client, request_id, admin)["source"] == "hotline"
 
@@ -307,7 +307,7 @@ def test_unknown_or_missing_service_code_is_400(client: TestClient) -> None:
     open311_error(
         client.post(f"{V2}/requests.json", data={"lat": "36.72", "long": "119.11"}),
         400,
-        "service_code is required",
+        "必须填写 service_code",
     )
 
 
@@ -459,7 +459,10 @@ def test_personal_requests_are_never_listed_and_show_only_their_status(
     assert stored["description"] == "独居老人张某行动不便，需上门"
     assert stored["media_url"] == "https://img.example.cn/p.jpg"
     [service] = ok(client.get(f"{V2}/services.json"))[-1:]
-    assert service["service_code"] == "help_request" and "not listed" in service["description"]
+    assert (
+        service["service_code"] == "help_request"
+        and "只列给负责的工作人员" in service["description"]
+    )
 
 
 def test_filters_by_code_dates_ids_and_pages(client: TestClient) -> None:
@@ -582,3 +585,116 @@ def test_the_demo_quarter_lists_as_open311_counts_it(
     times = [r["requested_datetime"] for r in everything]
     assert times == sorted(times, reverse=True)
     assert all(r["agency_responsible"] for r in everything)
+
+
+# --------------------------------------------------------------------------- language
+
+EN = {"Accept-Language": "en-GB,en;q=0.9"}
+
+
+def test_names_and_notices_are_chinese_by_default_and_english_when_asked(
+    client: TestClient,
+) -> None:
+    zh = client.get(f"{V2}/services.json")
+    garbage = next(s for s in ok(zh) if s["service_code"] == "exposed_garbage")
+    assert (garbage["service_name"], garbage["group"]) == ("暴露垃圾", "市容环境")
+    assert "处理时限" in garbage["description"] and "working" not in garbage["description"]
+    assert zh.headers["Content-Language"] == "zh-CN" and "Accept-Language" in zh.headers["Vary"]
+    en = client.get(f"{V2}/services.json", headers=EN)
+    english = next(s for s in ok(en) if s["service_code"] == "exposed_garbage")
+    assert english["service_name"] == "Exposed garbage" and english["group"] != "市容环境"
+    assert "4 working hours" in english["description"]
+    assert en.headers["Content-Language"] == "en"
+    assert {s["service_code"] for s in ok(en)} == {s["service_code"] for s in ok(zh)}
+    # the keywords carry both, whichever language is asked (clients search them)
+    assert "暴露垃圾" in english["keywords"] and "exposed garbage" in garbage["keywords"]
+
+    definition = ok(client.get(f"{V2}/services/exposed_garbage.json", headers=EN))
+    [datum, source] = definition["attributes"]
+    assert source["values"][1]["name"] == "hotline (12345)"
+    assert datum["description"] == "Coordinate datum of lat and long"
+    assert {v["key"] for v in datum["values"]} == {"wgs84", "cgcs2000", "gcj02", "bd09"}
+    definition = ok(client.get(f"{V2}/services/exposed_garbage.json"))
+    assert definition["attributes"][1]["description"] == "上报来源"
+
+    [filed] = ok(file(client, 119.131, 36.741))
+    assert filed["service_notice"] == "暴露垃圾：派遣后 4个工作小时内处理"
+    [filed_en] = ok(
+        client.post(
+            f"{V2}/requests.json",
+            data={"service_code": "exposed_garbage", "lat": "36.741", "long": "119.1312"},
+            headers=EN,
+        )
+    )
+    assert "handled within 4 working hours" in filed_en["service_notice"]
+    assert one(client, filed["service_request_id"])["service_name"] == "暴露垃圾"
+    [record] = ok(client.get(f"{V2}/requests/{filed['service_request_id']}.json", headers=EN))
+    assert record["service_name"] == "Exposed garbage"
+    assert record["service_notice"].startswith("Exposed garbage: handled within")
+
+    xml = client.get(f"{V2}/services.xml", headers=EN)
+    assert xml.headers["Content-Language"] == "en" and b"Exposed garbage" in xml.content
+
+
+@pytest.mark.parametrize(
+    ("asked", "lang"),
+    [
+        ({}, "zh"),
+        ({"Accept-Language": "en"}, "en"),
+        ({"Accept-Language": "en-US,en;q=0.9,zh-CN;q=0.8"}, "en"),
+        ({"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}, "zh"),
+        ({"Accept-Language": "fr-FR, en;q=0.5, zh;q=0.6"}, "zh"),
+        ({"Accept-Language": "zh;q=0, en;q=0.1"}, "en"),
+        ({"Accept-Language": "fr, *"}, "zh"),
+        ({"Accept-Language": "en;q=x, zh;q=0.5"}, "en"),
+        ({"Cookie": "gm_lang=en"}, "en"),
+        ({"Cookie": "gm_lang=zh", "Accept-Language": "en"}, "zh"),
+    ],
+)
+def test_the_language_asked_for(client: TestClient, asked: dict[str, str], lang: str) -> None:
+    response = client.get(f"{V2}/services.json", headers=asked)
+    garbage = next(s for s in ok(response) if s["service_code"] == "exposed_garbage")
+    assert garbage["service_name"] == ("暴露垃圾" if lang == "zh" else "Exposed garbage")
+    assert response.headers["Content-Language"] == ("zh-CN" if lang == "zh" else "en")
+
+
+def test_an_automatic_escalation_is_noted_in_both_languages(
+    client: TestClient, admin: dict[str, str], district: LatticeDistrict
+) -> None:
+    from gis.incidents.transitions import transition
+    from gis.incidents.workflow import Action
+    from gis.localtime import utc_now
+    from gis.principal import SYSTEM
+
+    request_id = filed_id(client, 119.1335, 36.7435)
+    version = 1
+    for action in ("accept", "dispatch"):
+        step = {"action": action, "expected_version": version}
+        moved = client.post(f"/api/v1/incidents/{request_id}/transitions", json=step, headers=admin)
+        version = ok(moved)["version"]
+    with Session(district.engine) as session:
+        transition(
+            session,
+            int(request_id),
+            Action.ESCALATE,
+            principal=SYSTEM,
+            expected_version=version,
+            note="deadline 2025-03-10T03:00:00+00:00 passed 1.0 h ago",
+            at=utc_now(),
+        )
+        session.commit()
+    assert one(client, request_id)["status_notes"] == "已超过处理时限，系统自动上报至社区级"
+    [record] = ok(client.get(f"{V2}/requests/{request_id}.json", headers=EN))
+    assert record["status_notes"] == "past its deadline: raised to community level automatically"
+
+
+def test_errors_in_open311_shape_follow_the_language(district: LatticeDistrict) -> None:
+    app = create_app(ServerSettings(), engine=district.engine)
+    with TestClient(app) as anonymous:
+        form = {"service_code": "exposed_garbage", "lat": "36.74", "long": "119.13"}
+        zh = anonymous.post(f"{V2}/requests.json", data=form)
+        open311_error(zh, 401, "请先登录")
+        en = anonymous.post(f"{V2}/requests.json", data=form, headers=EN)
+        description = open311_error(en, 401, "log in first")
+        assert not any("\u4e00" <= c <= "\u9fff" for c in description)
+        assert en.headers["Content-Language"] == "en"

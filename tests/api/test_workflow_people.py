@@ -136,9 +136,9 @@ def test_a_community_dispatches_and_the_grid_manager_handles(
 ) -> None:
     inc = took(client, people["manager"], report(client), "accept")
     refused = step(client, people["manager"], inc, "dispatch", handler_staff_id=1)
-    body = assert_error(refused, 403, "社区及以上", "dispatch is for the community")
+    body = assert_error(refused, 403, "社区及以上")
     assert body["code"] == "Forbidden"
-    assert_error(step(client, people["east"], inc, "dispatch"), 404, "no incident has id")
+    assert_error(step(client, people["east"], inc, "dispatch"), 404, "没有编号为")
     handler = staff_id(db, "李娜")
     inc = took(client, people["community"], inc, "dispatch", handler_staff_id=handler)
     assert inc["handler"]["name"] == "李娜"
@@ -156,7 +156,7 @@ def test_a_grid_manager_verifies_in_their_own_grid_but_not_another(
     inc = took(client, people["community"], inc, "handle")
     inc = took(client, people["community"], inc, "feedback")
     refused = step(client, people["neighbour"], inc, "verify")
-    assert_error(refused, 404, f"no incident has id {inc['id']}")  # not theirs to see
+    assert_error(refused, 404, f"没有编号为 {inc['id']} 的案件")  # not theirs to see
     closed = took(client, people["manager"], inc, "verify", note="现场核查")
     assert closed["status"] == "closed"
     assert history(client, inc["id"])[-1]["actor"] == "张伟"
@@ -170,8 +170,10 @@ def test_whoever_handled_a_case_cannot_verify_or_close_it(
     inc = took(client, people["manager"], inc, "handle")
     inc = took(client, people["manager"], inc, "feedback")
     refused = step(client, people["manager"], inc, "verify")
-    assert_error(refused, 403, "您处理过此案件", "you handled this case")
-    assert_error(step(client, people["manager"], inc, "rework", note="再看看"), 403, "handled")
+    assert_error(refused, 403, "您处理过此案件")
+    in_english = {**people["manager"], "Accept-Language": "en"}
+    assert_error(step(client, in_english, inc, "verify"), 403, "you handled this case")
+    assert_error(step(client, people["manager"], inc, "rework", note="再看看"), 403, "您处理过")
     inc = took(client, people["community"], inc, "verify")
     assert inc["status"] == "closed"
     # The community closes (evaluates) what others handled; a handler from the community may not.
@@ -179,11 +181,16 @@ def test_whoever_handled_a_case_cannot_verify_or_close_it(
     second = took(client, people["community"], second, "dispatch")
     second = took(client, people["community"], second, "handle")
     second = took(client, people["community"], second, "feedback")
-    assert_error(step(client, people["community"], second, "verify"), 403, "you handled")
+    assert_error(step(client, people["community"], second, "verify"), 403, "您处理过此案件")
     second = took(client, people["manager"], second, "verify")
-    assert_error(step(client, people["community"], second, "evaluate"), 403, "you handled")
-    assert_error(step(client, people["manager"], second, "evaluate"), 403, "评价由社区及以上负责")
-    assert took(client, people["subdistrict"], second, "evaluate")["status"] == "evaluated"
+    rated = {"rating": "satisfied"}
+    assert_error(
+        step(client, people["community"], second, "evaluate", **rated), 403, "您处理过此案件"
+    )
+    assert_error(
+        step(client, people["manager"], second, "evaluate", **rated), 403, "评价由社区及以上负责"
+    )
+    assert took(client, people["subdistrict"], second, "evaluate", **rated)["status"] == "evaluated"
 
 
 def test_an_escalated_case_is_acted_on_by_the_level_it_reached(
@@ -193,10 +200,10 @@ def test_an_escalated_case_is_acted_on_by_the_level_it_reached(
     inc = took(client, people["manager"], inc, "escalate", note="网格内无法处理")
     assert inc["handling_level"] == "community"
     refused = step(client, people["manager"], inc, "cancel", note="x")
-    assert_error(refused, 403, "已升级至社区级", "escalated to community level")
+    assert_error(refused, 403, "已升级至社区级")
     inc = took(client, people["community"], inc, "escalate", note="社区无法处理")
     assert inc["handling_level"] == "subdistrict"
-    assert_error(step(client, people["community"], inc, "dispatch"), 403, "subdistrict level")
+    assert_error(step(client, people["community"], inc, "dispatch"), 403, "街道级")
     assert took(client, people["subdistrict"], inc, "dispatch")["status"] == "dispatched"
 
 
@@ -205,7 +212,7 @@ def test_a_mediator_takes_the_disputes_of_their_area(
 ) -> None:
     dispute = report(client, category="dispute", description="邻里噪音纠纷")
     dispute = took(client, people["mediator"], dispute, "accept")
-    assert_error(step(client, people["mediator"], dispute, "dispatch"), 403, "a mediator")
+    assert_error(step(client, people["mediator"], dispute, "dispatch"), 403, "调解员不能")
     garbage = report(client)
     assert_error(step(client, people["mediator"], garbage, "accept"), 404)
 

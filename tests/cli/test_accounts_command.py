@@ -129,7 +129,7 @@ def test_users_add_refuses_what_it_cannot_store_in_one_line(lattice: Engine) -> 
         code, _, stderr = _run(
             lattice, "users", "add", "nobody", *args, "--password-stdin", input=f"{PASSWORD}\n"
         )
-        assert code == 1 and says in stderr and "error:" in stderr, stderr
+        assert code == 1 and says in stderr and "错误：" in stderr, stderr
     code, _, stderr = _run(lattice, "users", "add", "x", "--role", "mayor")
     assert code == 2 and "mayor" in stderr
     _run(lattice, "users", "add", "twice", "--role", "planner", "--password-stdin", input="p" * 9)
@@ -182,7 +182,7 @@ def test_keys_create_prints_the_key_alone_on_its_last_line_once(lattice: Engine)
     with Session(lattice) as session:
         assert keys.key_principal(session, key) is None
     code, listed, _ = _run(lattice, "keys", "list")
-    assert "revoked" in listed
+    assert "已吊销" in listed
     entries = _audit(lattice, "--action", "key.")
     assert [e["action"] for e in entries[:2]] == ["key.revoke", "key.create"]
     assert key not in json.dumps(entries, ensure_ascii=False)

@@ -31,14 +31,14 @@ def test_busy_port_is_a_clear_error_not_a_traceback() -> None:
         port = s.getsockname()[1]
         result = runner.invoke(app, ["serve", "--port", str(port)])
     assert result.exit_code == 1
-    assert f"port {port}" in result.output and "--port" in result.output
+    assert f"端口 {port}" in result.output and "--port" in result.output
     assert "Traceback" not in result.output
 
 
 def test_db_commands_defer_to_database_url() -> None:
     result = runner.invoke(app, ["db", "status"], env={"DATABASE_URL": "postgresql://x/y"})
     assert result.exit_code == 0
-    assert "DATABASE_URL is set" in result.output
+    assert "已设置 DATABASE_URL" in result.output
 
 
 def test_unreachable_database_url_says_what_to_do() -> None:
@@ -48,7 +48,7 @@ def test_unreachable_database_url_says_what_to_do() -> None:
     url = f"postgresql://nobody:x@127.0.0.1:{port}/nothing"
     result = runner.invoke(app, ["db", "migrate"], env={"DATABASE_URL": url})
     assert result.exit_code == 1
-    assert "Cannot reach" in result.output and "DATABASE_URL" in result.output
+    assert "无法连接数据库" in result.output and "DATABASE_URL" in result.output
 
 
 def test_demo_on_a_loaded_database_loads_nothing_and_prints_counts(demo_engine: Engine) -> None:
@@ -56,9 +56,9 @@ def test_demo_on_a_loaded_database_loads_nothing_and_prints_counts(demo_engine: 
     result = runner.invoke(app, ["demo", "--no-serve"], env={"DATABASE_URL": url})
     assert result.exit_code == 0, result.output
     assert "370705" in result.output
-    assert "grids" in result.output
-    assert "accounts" in result.output
-    assert "Password" not in result.output  # told once, when the accounts were made
+    assert "网格" in result.output
+    assert "账号" in result.output
+    assert "密码" not in result.output  # told once, when the accounts were made
 
 
 def test_demo_prints_its_random_password_once_with_accounts_to_try(server_url: str) -> None:
@@ -83,7 +83,7 @@ def test_demo_prints_its_random_password_once_with_accounts_to_try(server_url: s
             session.rollback()
         again = runner.invoke(app, ["demo", "--no-serve"], env=env)
         assert again.exit_code == 0, again.output
-        assert password not in again.output and "Password" not in again.output
+        assert password not in again.output and "密码" not in again.output
     finally:
         engine.dispose()
         drop_database(server_url, "gridmap_cli_demo")

@@ -72,7 +72,7 @@ def test_an_unreachable_database_is_one_line_for_every_command(
     result = runner.invoke(app, args, env={"DATABASE_URL": dead_url, "COLUMNS": "80"})
     assert result.exit_code == 1, result.output
     [line] = _lines(result.output)  # one line, not wrapped at 80 columns
-    assert line.startswith("error: Cannot reach the database at") and "DATABASE_URL" in line
+    assert line.startswith("错误：无法连接数据库") and "DATABASE_URL" in line
     assert "s3cret-pw" not in result.output and "Traceback" not in result.output
 
 
@@ -108,10 +108,10 @@ def test_a_database_lost_mid_import_is_one_line_and_stores_nothing(
         env={"DATABASE_URL": url, "COLUMNS": "80"},
     )
     assert result.exit_code == 1, result.output
-    errors = [line for line in _lines(result.output) if line.startswith("error:")]
+    errors = [line for line in _lines(result.output) if line.startswith("错误：")]
     assert len(errors) == 1 and "Traceback" not in result.output, result.output
-    assert "cannot be reached" in errors[0] or "stopped answering" in errors[0]
-    assert "nothing of it was stored" in errors[0] and "DATABASE_URL" in errors[0]
+    assert "数据库暂时无法连接" in errors[0] or "数据库停止响应" in errors[0]
+    assert "未保存" in errors[0] and "DATABASE_URL" in errors[0]
     with scratch.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM admin_area")).scalar_one() == 0
 
@@ -124,7 +124,7 @@ def test_a_bug_is_one_line_unless_debugging(monkeypatch: pytest.MonkeyPatch) -> 
     result = runner.invoke(app, ["db", "status"], env={"COLUMNS": "80"})
     assert result.exit_code == 1
     [line] = _lines(result.output)
-    assert line.startswith("error: unexpected ZeroDivisionError: division by zero in")
+    assert line.startswith("错误：意外的 ZeroDivisionError：division by zero in")
     assert "[bold]status[/bold]" in line  # printed as it is, not taken as markup
     assert "GRIDMAP_DEBUG=1" in line and "Traceback" not in result.output
 
@@ -139,9 +139,9 @@ def test_an_unwritable_output_is_one_line(demo_engine: Engine, tmp_path: Path) -
         app, ["norms", "--csv", str(target)], env={"DATABASE_URL": url, "COLUMNS": "80"}
     )
     assert result.exit_code == 1
-    errors = [line for line in _lines(result.output) if line.startswith("error:")]
+    errors = [line for line in _lines(result.output) if line.startswith("错误：")]
     assert len(errors) == 1 and "missing-directory" in errors[0], result.output
-    assert "check the path" in errors[0] and "Traceback" not in result.output
+    assert "请检查路径" in errors[0] and "Traceback" not in result.output
 
 
 def test_without_database_url_the_way_back_is_gridmap_db_start(
@@ -154,5 +154,5 @@ def test_without_database_url_the_way_back_is_gridmap_db_start(
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("GRIDMAP_DATA_DIR", str(tmp_path))
     line = database_lost(psycopg.OperationalError("server closed the connection unexpectedly"))
-    assert "(server closed the connection unexpectedly)" in line
+    assert "（server closed the connection unexpectedly）" in line
     assert "`gridmap db start`" in line and str(tmp_path) in line

@@ -34,15 +34,15 @@ def test_coverage_prints_the_table_and_writes_gpkg_and_csv(
     communities = area_rollups(model, "community")
     district = area_rollups(model, "district").iloc[0]
     out = result.output
-    assert "幼儿园 kindergarten within 300 m" in out
+    assert "幼儿园（kindergarten）300 米内" in out
     assert "奎文区" in out and f"{district.households:,}" in out
     assert f"{district.households_covered:,}" in out and f"{district.coverage_rate:.1%}" in out
     first = communities.iloc[0]
     assert first["code"] in out and first["name"] in out
-    assert "Worst-served communities" in out
+    assert "覆盖最差的社区" in out
 
     gpkg, csv = tmp_path / "kindergarten_300m.gpkg", tmp_path / "kindergarten_300m.csv"
-    assert f"Wrote {gpkg}" in out.replace("\n", "")  # a long path wraps
+    assert f"已写入 {gpkg}" in out.replace("\n", "")  # a long path wraps
     layers = dict(pyogrio.list_layers(gpkg).tolist())
     assert layers == {
         "areas": "MultiPolygon",
@@ -79,7 +79,7 @@ def test_coverage_radius_override_and_subdistrict_table(
         env=env,
     )
     assert result.exit_code == 0, result.output
-    assert "within 500 m" in result.output and "东关街道" in result.output
+    assert "500 米内" in result.output and "东关街道" in result.output
     table = pd.read_csv(tmp_path / "community_health_station_500m.csv", dtype={"code": str})
     assert len(table) == 10
 
@@ -87,7 +87,7 @@ def test_coverage_radius_override_and_subdistrict_table(
 def test_unknown_type_lists_the_known_ones(env: dict[str, str], tmp_path: Path) -> None:
     result = runner.invoke(app, ["coverage", "--type", "kinder", "--out", str(tmp_path)], env=env)
     assert result.exit_code == 1
-    assert "unknown facility type 'kinder'" in result.output
+    assert "未知的设施类型 'kinder'" in result.output
     assert "kindergarten" in result.output and "primary_school" in result.output
     assert "Traceback" not in result.output
     assert not list(tmp_path.iterdir())
@@ -97,9 +97,9 @@ def test_norms_command_reports_failing_communities_and_the_claim(env: dict[str, 
     result = runner.invoke(app, ["norms"], env=env)
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())  # undo the terminal's line wrapping
-    assert "Norm checks per community" in out
-    assert "no community health station inside" in out
-    assert "does not hold" in out and "133 of 137 communities" in out
+    assert "各社区配置标准检查" in out
+    assert "社区内没有社区卫生服务站" in out
+    assert "不成立" in out and "137 个社区中 133 个" in out
 
 
 def test_help_lists_the_new_commands() -> None:

@@ -41,7 +41,7 @@ def test_stats_prints_the_district_rates_and_writes_every_community(
     first = expected.iloc[0]
     assert first["name"] in result.output and f"{first['on_time_rate']:.1%}" in result.output
     assert f"{first['hours_dispatched_handled']:.1f}" in result.output
-    assert f"({len(expected) - 5} more rows; --csv writes them all)" in result.output
+    assert f"（另有 {len(expected) - 5} 行；--csv 全部写出）" in result.output
     written = pd.read_csv(csv, dtype={"code": str}, encoding="utf-8-sig")
     assert written["code"].tolist() == expected["code"].tolist()
     assert written["received"].sum() == 4027
@@ -60,10 +60,12 @@ def test_escalate_raises_an_overdue_case_once(server_url: str) -> None:
         env = _env(district.engine)
         early = runner.invoke(app, ["incidents", "escalate", "--now", "2025-03-10T10:00"], env=env)
         assert early.exit_code == 0, early.output
-        assert "No overdue case to escalate." in early.output
+        assert "没有需要升级的逾期案件。" in early.output
         late = runner.invoke(app, ["incidents", "escalate", "--now", "2025-03-10T12:00"], env=env)
-        assert f"Escalated 1 overdue case(s): {case.id}." in late.output
-        again = runner.invoke(app, ["incidents", "escalate", "--now", "2025-03-10T13:00"], env=env)
+        assert f"已升级 1 件逾期案件（共 1 次升级）：{case.id}。" in late.output
+        again = runner.invoke(
+            app, ["--lang", "en", "incidents", "escalate", "--now", "2025-03-10T13:00"], env=env
+        )
         assert "No overdue case to escalate." in again.output
         with Session(district.engine) as session:
             assert get_incident(session, case.id).handling_level is Level.COMMUNITY

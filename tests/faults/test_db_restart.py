@@ -340,7 +340,7 @@ def test_writes_while_down_are_503_with_retry_after_and_say_what_to_do(
         assert int(r.headers["retry-after"]) > 0
         assert r.json()["code"] == "DatabaseUnavailable"
     assert "gridmap db start" in post.json()["description"]
-    assert "read it back" in post.json()["description"]  # not acknowledged: check first
+    assert "写入未确认" in post.json()["description"]  # not acknowledged: check first
     wait_for(lambda: healthz_green(server), GREEN_WITHIN_S, "/healthz green")
 
 
@@ -376,7 +376,7 @@ def test_a_write_whose_connection_dies_is_a_503_and_the_connection_stays_usable(
     assert r.status_code == 503, r.text
     assert int(r.headers["retry-after"]) > 0
     assert r.json()["code"] == "DatabaseUnavailable"
-    assert "read it back" in r.json()["description"]
+    assert "写入未确认" in r.json()["description"]
     assert (health.status_code, again.status_code) == (200, 201)
     assert "dropped" not in _all_names(cluster) and "kept" in _all_names(cluster)
 

@@ -583,8 +583,9 @@ def test_worklist_api_orders_open_cases_by_deadline(worklist_base: str, cases: C
     assert 0 < second["remaining_working_s"] <= 8 * 3600 + 60  # one working day
     assert body["overdue"] == 1
     by_id = {i["id"]: i for i in body["incidents"]}
-    assert by_id[cases.reported]["allowed"] == ["accept", "cancel"]
-    assert by_id[cases.due]["allowed"] == ["handle", "redispatch", "escalate"]
+    # what the grid manager may take (redispatch is the community's, urging a level above's)
+    assert by_id[cases.reported]["allowed"] == ["accept", "cancel", "escalate"]
+    assert by_id[cases.due]["allowed"] == ["handle", "escalate"]
     assert by_id[cases.reported]["deadline_at"] is None
     auth = _auth(worklist_base)
     text_body = httpx.get(
@@ -627,13 +628,15 @@ def test_worklist_page_lists_open_cases_overdue_first_on_the_map(
     assert "剩余" in due.inner_text() and "工作时间" in due.inner_text()
     assert "未计时" in _row(tab, cases.reported).inner_text()
     assert "已派遣 · 任务派遣" in due.inner_text()
-    # Buttons are the actions the workflow allows, in Chinese.
+    # Buttons are the actions the workflow allows and the community may take, in Chinese
+    # (督办: the community urges its grids' cases).
     buttons = _row(tab, cases.reported).locator(".gm-actions button").all_inner_texts()
-    assert buttons == ["受理", "作废", "处理记录"]
+    assert buttons == ["受理", "作废", "上报升级", "督办", "处理记录"]
     assert _row(tab, cases.due).locator(".gm-actions button").all_inner_texts() == [
         "处置",
         "改派",
         "上报升级",
+        "督办",
         "处理记录",
     ]
     assert "待办 4 件，其中已超期 1 件" in tab.locator("#gm-count").inner_text()

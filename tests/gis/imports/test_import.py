@@ -179,7 +179,7 @@ def test_progress_bar_reports_rows(db: Session, ref: dict[str, int], tmp_path: P
     with progress_bars(console=console) as progress:
         import_file(db, "buildings", buildings_file(tmp_path, points), WGS84, progress=progress)
     output = buffer.getvalue()
-    assert "writing buildings" in output and "1500/1500" in output
+    assert "写入 buildings" in output and "1500/1500" in output
 
 
 @contextlib.contextmanager
@@ -199,7 +199,7 @@ def test_cli_prints_a_summary_or_the_rejections(
     good = buildings_file(tmp_path, [(119.12, 36.70)], "good.geojson")
     result = runner.invoke(app, ["import", "buildings", str(good), "--datum", "wgs84"])
     assert result.exit_code == 0, result.output
-    assert "rows imported" in result.output and "1" in result.output
+    assert "导入行数" in result.output and "1" in result.output
 
     bad = write_geojson(
         tmp_path / "bad.geojson",

@@ -228,7 +228,7 @@ def test_a_file_problem_is_one_line(
     lines = [line for line in output.splitlines() if line.strip()]
     assert code == 1 and "Traceback" not in output
     assert len(lines) == 1, output  # one line, even at 80 columns
-    assert lines[0].startswith("error: ") and name in lines[0] and fragment in lines[0]
+    assert lines[0].startswith("错误：") and name in lines[0] and fragment in lines[0]
     assert count_rows(db, "building") == 0
 
 
@@ -252,5 +252,5 @@ def test_a_row_problem_is_one_row_of_the_report(
     rows = [line for line in output.splitlines() if line.startswith("│")]
     assert any(fragment in line for line in rows), output
     said = " ".join(output.split())
-    assert "nothing was imported" in said and "run the import again" in said
+    assert "未导入任何数据" in said and "重新导入" in said
     assert count_rows(db, TABLES[layer]) == before

@@ -212,6 +212,7 @@ def test_the_seven_steps_with_a_deadline_in_working_time(db: Session, district: 
             by="王网格员" if action in ("handle", "feedback") else "指挥中心",
             at=when,
             handler_staff_id=district.manager_a if action == "dispatch" else None,
+            rating="satisfied" if action == "evaluate" else None,
         )
         assert inc.status is state and inc.version == n + 1
         if action == "dispatch":
@@ -311,7 +312,9 @@ def test_escalate_overdue_raises_each_missed_deadline_once(db: Session, district
     after = get_incident(db, late.id)
     assert after.handling_level is Level.COMMUNITY and after.handler_staff_id is None
     last = history(db, late.id)[-1]
-    assert last.actor == "system" and "passed 1.0 h ago" in (last.note or "")
+    # recorded when the deadline passed (Monday 11:00), the sweep's own note in Chinese
+    assert last.actor == "system" and last.at == at(MONDAY, 11)
+    assert last.note == "超过处置时限（2025-03-10 11:00），系统自动上报升级"
     [entry] = audit.entries(db, action="incident.escalate")
     assert (entry.principal, entry.object, entry.area) == ("system", f"incident:{late.id}", GRID_A)
     assert entry.detail is not None and entry.detail["to_level"] == "community"

@@ -125,12 +125,15 @@ def test_the_sweeper_thread_escalates_without_being_asked_and_stops(committed: E
             with Session(committed) as session:
                 level = get_incident(session, case.id).handling_level
             time.sleep(0.05)
-        assert level is Level.COMMUNITY
+        # every level's limit since 2025 has passed too: raised at each passing, up to district
+        assert level is Level.DISTRICT
         rounds = sweeper.rounds
         time.sleep(0.3)
-        assert sweeper.rounds > rounds  # it keeps sweeping, and raised the case only once
+        assert sweeper.rounds > rounds  # it keeps sweeping, and never raises above district
         with Session(committed) as session:
-            assert get_incident(session, case.id).handling_level is Level.COMMUNITY
+            assert get_incident(session, case.id).handling_level is Level.DISTRICT
+            steps = [h.to_level for h in history(session, case.id) if h.action == "escalate"]
+            assert steps == ["community", "subdistrict", "district"]
     finally:
         sweeper.stop()
     stopped_at = sweeper.rounds
@@ -176,7 +179,7 @@ def test_the_sweeper_survives_an_unreachable_database_and_sweeps_once_it_is_back
                 with Session(committed) as session:
                     level = get_incident(session, case.id).handling_level
                 time.sleep(0.05)
-        assert level is Level.COMMUNITY
+        assert level is Level.DISTRICT  # the limits of every level since 2025 passed
     finally:
         sweeper.stop()
         engine.dispose()

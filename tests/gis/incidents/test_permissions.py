@@ -15,6 +15,7 @@ from gis.incidents.permissions import (
     reaches,
 )
 from gis.incidents.workflow import Action
+from gis.lang import Lang
 from gis.principal import SYSTEM, Principal, Role
 
 GRID = "370705001001001"
@@ -58,9 +59,10 @@ def case(level: Level = Level.GRID, **kw: object) -> CaseFacts:
 
 
 def refused(principal: Principal, action: Action, facts: CaseFacts) -> str:
+    """The refusal in both languages, Chinese first (what people read by default)."""
     with pytest.raises(ForbiddenError) as caught:
         check_step(principal, action, facts)
-    return str(caught.value)
+    return f"{caught.value.text(Lang.ZH)} / {caught.value.text(Lang.EN)}"
 
 
 # ------------------------------------------------------------------------ grid level
@@ -202,8 +204,9 @@ def test_a_mediator_acts_on_the_disputes_of_their_area_at_grid_level() -> None:
 def test_merging_a_duplicate_is_for_those_who_may_cancel_it() -> None:
     check_merge(MANAGER, case())
     check_merge(COMMUNITY_STAFF, case())
-    with pytest.raises(ForbiddenError, match="合并重复案件"):
+    with pytest.raises(ForbiddenError, match="merge this duplicate") as caught:
         check_merge(MANAGER, case(Level.COMMUNITY))
+    assert "合并重复案件" in caught.value.text(Lang.ZH)
     with pytest.raises(ForbiddenError, match="API"):
         check_merge(HOTLINE, case())
     with pytest.raises(NotFoundError):
