@@ -589,7 +589,9 @@ def coverage_print(
     ):
         raise InvalidParameterError(
             f"bbox spans more than {PRINT_MAX_DEGREES:g}° (about 50 km): a printed map of a "
-            "district shows less; zoom in, or leave bbox out to print the whole district"
+            "district shows less; zoom in, or leave bbox out to print the whole district",
+            zh=f"打印范围超过 {PRINT_MAX_DEGREES:g}°（约 50 公里）：请放大地图，"
+            "或不指定 bbox 打印全区",
         )
     extract = _extract(session, service, query, bbox)
     districts = "、".join(district_names(session))

@@ -103,7 +103,9 @@ def coverage_extract(
     if len(results) > max_buildings:
         raise InvalidParameterError(
             f"this box holds {len(results):,} buildings, more than the {max_buildings:,} one "
-            "export may hold; zoom in or export a smaller box (bbox)"
+            "export may hold; zoom in or export a smaller box (bbox)",
+            zh=f"该范围内有 {len(results):,} 栋楼，超过单次导出上限 {max_buildings:,} 栋："
+            "请放大地图或缩小导出范围 (bbox)",
         )
     grids = _grids(conn, model, bbox)
     buildings = _buildings(conn, results, grids)

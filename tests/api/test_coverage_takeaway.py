@@ -104,7 +104,13 @@ def test_an_export_too_large_is_refused_with_what_to_do(
 
     monkeypatch.setattr(export, "EXPORT_MAX_BUILDINGS", 1)
     answer = _get(client, "/api/v1/coverage/export", bbox=WEST_BOX, format="csv")
-    assert_error(answer, 400, "2 buildings", "smaller box")
+    assert_error(answer, 400, "2 栋楼", "缩小导出范围")
+    english = client.get(
+        "/api/v1/coverage/export",
+        params={**HEALTH, "bbox": WEST_BOX, "format": "csv"},
+        headers={"Accept-Language": "en"},
+    )
+    assert_error(english, 400, "2 buildings", "smaller box")
 
 
 @pytest.mark.parametrize(
@@ -158,7 +164,7 @@ def test_printed_pdf(client: Any) -> None:
 
 def test_a_print_of_half_the_world_is_refused(client: Any) -> None:
     answer = _get(client, "/api/v1/coverage/print", bbox="0,0,120,60")
-    assert_error(answer, 400, "zoom in")
+    assert_error(answer, 400, "请放大地图")
 
 
 def test_take_away_is_for_staff_who_plan(client: Any, db: Any) -> None:
