@@ -427,6 +427,43 @@ GRID_MONTH = rule("grid_month", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowi
 """A grid's month figures beside its community's average: those who may see its worklist
 (only the grids the caller covers)."""
 
+# ---- basemap (issue 11) ----------------------------------------------------------------
+
+BASEMAP = rule(
+    "basemap",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.DISTRICT,
+    public_layer="map",
+)
+"""The base map's configuration, streets and place names: no personal data, for anyone
+logged in (and anonymous readers where ``GRIDMAP_PUBLIC_LAYERS`` opens the map)."""
+
+SEARCH = rule(
+    "search",
+    roles=EVERYONE,
+    scopes={"features:read", "incidents:read"},
+    narrowing=Narrowing.AREA,
+)
+"""Search: places for everyone logged in; cases only within the caller's reach (a key
+finds cases only with ``incidents:read``), as ``gis.incidents.visibility`` decides."""
+
+BASEMAP_PAGE = rule(
+    "basemap_page", roles=EVERYONE, narrowing=Narrowing.DISTRICT, public_layer="map", page=True
+)
+"""The base map page with the search box (/basemap)."""
+
+# ---- photos (issue 11) ------------------------------------------------------------------
+
+PHOTO_ADD = rule("photo_add", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""Adding evidence photos to a case: people who handle cases; which stage each may add on
+which case is ``gis.incidents.permissions.check_photo``."""
+
+PHOTO_READ = rule("photo_read", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""A case's photos and the images: only those responsible for the case
+(``gis.incidents.visibility.sees_photos``; 404 elsewhere). Planners and keys never: a photo
+shows faces, number plates and where the photographer stood."""
+
 # ---- planner (issue 11): exports and printed maps of the coverage map ------------------
 
 COVERAGE_EXPORT = rule(

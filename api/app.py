@@ -25,6 +25,7 @@ from api.limits import heavy_work_cap
 from api.open311 import render as open311_render
 from api.routes import (
     auth,
+    basemap,
     coverage,
     facilities,
     features,
@@ -33,10 +34,12 @@ from api.routes import (
     incidents,
     login_pages,
     open311,
+    photos,
     web,
 )
 from api.security import register_middleware
 from gis.accounts import audit
+from gis.basemap import sources
 from gis.coverage.live import CoverageService
 from gis.db import schema
 from gis.db.embedded import EmbeddedPostgres, database_url
@@ -45,7 +48,7 @@ from gis.db.probe import ServerProbe
 from gis.db.roles import app_database_url
 from gis.db.timeouts import bound_statements
 from gis.incidents.escalation import EscalationSweeper
-from gis.settings import DatabaseSettings, IncidentSettings, ServerSettings
+from gis.settings import BasemapSettings, DatabaseSettings, IncidentSettings, ServerSettings
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -105,6 +108,7 @@ def create_app(
     engine: Engine | None = None,
     database: DatabaseSettings | None = None,
     escalate: bool | None = None,
+    basemap_settings: BasemapSettings | None = None,
 ) -> FastAPI:
     """The app; tests pass ``engine`` (it is used as is and not disposed of).
 
@@ -112,6 +116,8 @@ def create_app(
     ``GRIDMAP_ESCALATION_INTERVAL_S``. By default only an app that owns its
     engine does; one handed an engine (tests, a read-only demo database) writes
     nothing on its own unless asked (``gridmap serve`` and ``gridmap demo`` ask).
+    ``basemap_settings``: the base map's source (``GRIDMAP_BASEMAP`` and friends by
+    default); one that cannot work raises ``ConfigurationError`` here, before serving.
     """
     settings = settings or ServerSettings()
 
@@ -167,12 +173,18 @@ def create_app(
     if engine is not None:
         _attach_engine(app, engine)
     register_error_handlers(app)
-    register_middleware(app, settings)  # gzip, CORS, security headers: api.security
+    # The base map's source is checked here: a bad GRIDMAP_BASEMAP* refuses to start.
+    app.state.basemap = sources.configured(basemap_settings or BasemapSettings())
+    # gzip, CORS, security headers (tile servers allowed as image sources): api.security
+    register_middleware(app, settings, image_origins=app.state.basemap.image_origins)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(features.router)
+    app.include_router(basemap.router)
+    app.include_router(basemap.pages)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
+    app.include_router(photos.router)
     app.include_router(coverage.router)
     app.include_router(incident_pages.router)
     app.include_router(open311.router)

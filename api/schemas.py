@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.responses import FeatureDoc
+from gis.basemap.search import Hit
 from gis.incidents.inbox import InboxCounts, InboxItem
 from gis.incidents.monthly import MonthFigures
 from gis.incidents.records import HistoryEntry
@@ -137,6 +138,30 @@ class IncidentDoc(BaseModel):
         "受理时限 before dispatch).",
     )
     source_zh: str | None = Field(None, description="The source as pages name it (12345热线 …).")
+    photos: list[PhotoInfoDoc] | None = Field(
+        None,
+        description="GET of one incident: its evidence photos, oldest first, for those "
+        "responsible for it; null for anyone else (a planner, a key).",
+    )
+
+
+class PhotoInfoDoc(BaseModel):
+    """An evidence photo of a case, as those responsible for the case see it."""
+
+    id: int
+    incident_id: int
+    stage: str = Field(description="intake, handling or verification.")
+    width: int = Field(description="Pixels of the stored JPEG.")
+    height: int = Field(description="Pixels of the stored JPEG.")
+    bytes: int = Field(description="Bytes of the stored JPEG.")
+    taken_at: dt.datetime | None = Field(description="When the camera took it (EXIF).")
+    uploaded_at: dt.datetime
+    uploaded_by_label: str = Field(examples=["张伟（网格员）"])
+    client_key: str | None = Field(description="The uploader's key of this upload.")
+    lon: float | None = Field(description="Where the camera was (EXIF GPS), WGS84 degrees.")
+    lat: float | None = Field(description="Where the camera was (EXIF GPS), WGS84 degrees.")
+    url: str = Field(examples=["/api/v1/photos/12"])
+    thumb_url: str = Field(examples=["/api/v1/photos/12/thumb"])
 
 
 class DuplicateDoc(BaseModel):
@@ -494,3 +519,71 @@ class DiscoveryDoc(BaseModel):
     contact: str
     key_service: str
     endpoints: list[EndpointDoc]
+
+
+# ---- basemap and search (issue 11) ---------------------------------------------------------
+
+
+class TileLayerDoc(BaseModel):
+    """A Leaflet tile layer (``L.tileLayer(url, {subdomains, attribution, maxZoom})``)."""
+
+    url: str = Field(description="URL template with {z}, {x}, {y} (and {s}).")
+    subdomains: str
+    attribution: str
+    maxZoom: int
+
+
+class BasemapDoc(BaseModel):
+    """The base map a page draws under its data."""
+
+    source: str = Field(examples=["offline", "tianditu", "amap", "tencent", "xyz", "wmts"])
+    datum: str = Field(description="The datum the base map is drawn in (wgs84, cgcs2000, gcj02).")
+    display: str = Field(
+        description="The datum overlays must be converted to before drawing: wgs84 or gcj02."
+    )
+    tiles: list[TileLayerDoc] = Field(description="Tile layers, bottom first; none offline.")
+    labels: bool = Field(description="The page draws its own street and place names.")
+    streets_url: str
+    places_url: str
+
+
+class StreetPropertiesDoc(BaseModel):
+    name: str
+    kind: str = Field(description="main, secondary or local.")
+    length_m: float
+
+
+class StreetFeatureDoc(FeatureDoc):
+    properties: StreetPropertiesDoc  # type: ignore[assignment]  # narrower than FeatureDoc's
+
+
+class StreetsDoc(BaseModel):
+    type: str = "FeatureCollection"
+    zoom: int
+    kinds: list[str] = Field(description="The kinds of street drawn at this zoom.")
+    numberReturned: int
+    features: list[StreetFeatureDoc]
+
+
+class PlacePropertiesDoc(BaseModel):
+    code: str
+    name: str
+    level: str = Field(description="subdistrict, community or grid.")
+
+
+class PlaceFeatureDoc(FeatureDoc):
+    properties: PlacePropertiesDoc  # type: ignore[assignment]  # narrower than FeatureDoc's
+
+
+class PlacesDoc(BaseModel):
+    type: str = "FeatureCollection"
+    zoom: int
+    levels: list[str]
+    numberReturned: int
+    features: list[PlaceFeatureDoc]
+
+
+class SearchDoc(BaseModel):
+    """Search results, best first."""
+
+    items: list[Hit]

@@ -7,7 +7,8 @@ that keeps grid codes and case ids in our URLs from leaking to other sites.
 
 The policy fits what the pages really load. Everything is served from this
 origin (the maps are offline: vendored Leaflet and Swagger UI, the app's own
-scripts; no tile server), so ``'self'`` for scripts, styles, fonts, images and
+scripts; no tile server unless one is configured, whose origin is then allowed
+for images only), so ``'self'`` for scripts, styles, fonts, images and
 fetches, plus ``data:``/``blob:`` images (Leaflet and Swagger UI icons) and
 ``data:`` fonts. Inline scripts (a page's config, Swagger UI's start-up) run
 only with the request's **nonce**: a fresh random value per response, in the
@@ -72,14 +73,16 @@ def csp_nonce() -> str:
     return _NONCE.get()
 
 
-def content_security_policy(nonce: str) -> str:
-    """The policy of a response whose inline scripts carry ``nonce``."""
+def content_security_policy(nonce: str, image_origins: tuple[str, ...] = ()) -> str:
+    """The policy of a response whose inline scripts carry ``nonce``; ``image_origins`` the
+    tile servers of a configured base map (``gis.basemap.sources``; none offline)."""
+    images = " ".join(("'self'", "data:", "blob:", *image_origins))
     return "; ".join(
         (
             "default-src 'self'",
             f"script-src 'self' 'nonce-{nonce}'",
             "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data: blob:",
+            f"img-src {images}",
             "font-src 'self' data:",
             "connect-src 'self'",
             "object-src 'none'",
@@ -119,15 +122,16 @@ class SecurityHeaders:
     own, so streamed answers stay streamed and contextvars flow.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, image_origins: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.image_origins = image_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         nonce = secrets.token_urlsafe(18)
-        policy = content_security_policy(nonce)
+        policy = content_security_policy(nonce, self.image_origins)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -144,7 +148,9 @@ class SecurityHeaders:
             _NONCE.reset(token)
 
 
-def register_middleware(app: FastAPI, settings: ServerSettings) -> None:
+def register_middleware(
+    app: FastAPI, settings: ServerSettings, image_origins: tuple[str, ...] = ()
+) -> None:
     """gzip, CORS (when origins are listed) and the security headers, outermost last.
 
     Registered after ``api.errors.register_error_handlers``, so a 500 answered
@@ -162,4 +168,4 @@ def register_middleware(app: FastAPI, settings: ServerSettings) -> None:
             allow_credentials=True,
             max_age=CORS_MAX_AGE_S,
         )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, image_origins=image_origins)

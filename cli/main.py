@@ -110,6 +110,7 @@ def _counts_table(counts: DemoCounts) -> Table:
         (t("人员", "staff"), counts.staff),
         (t("事件", "incidents"), counts.incidents),
         (t("账号", "accounts"), counts.accounts),
+        (t("道路路段", "street edges"), counts.streets),
     ):
         table.add_row(label, f"{value:,}")
     table.add_section()

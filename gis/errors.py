@@ -46,6 +46,11 @@ class PayloadTooLargeError(GridmapError):
     """An upload or request body exceeds the configured limit."""
 
 
+class UnsupportedFileError(GridmapError):
+    """An uploaded file is not of a kind the platform takes (a photo that is not a JPEG,
+    PNG or WebP image Pillow decodes in full: a PDF, an SVG, an empty or cut-off file)."""
+
+
 class ConflictError(GridmapError):
     """The request conflicts with what is stored (duplicate code, stale version)."""
 
@@ -176,3 +181,11 @@ class TooManyAttemptsError(GridmapError):
     def __init__(self, message: str, retry_after_s: int, zh: str | None = None) -> None:
         super().__init__(message, zh=zh)
         self.retry_after_s = retry_after_s
+
+
+class ConfigurationError(GridmapError):
+    """A setting (environment variable) holds a value the program cannot work with.
+
+    Raised while the program starts, so that a deployment is refused with a
+    message naming the setting instead of drawing wrong maps later.
+    """

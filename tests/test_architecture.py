@@ -17,7 +17,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("gis", "layers", "api", "cli")
 CHECKED = (*PACKAGES, "benchmarks", "scripts")
-GIS_PACKAGES = ("demo", "imports", "accounts", "coverage", "incidents", "areas", "db", "geo")
+GIS_PACKAGES = (
+    "demo",
+    "imports",
+    "basemap",
+    "accounts",
+    "coverage",
+    "incidents",
+    "areas",
+    "db",
+    "geo",
+)
 KERNEL = ("principal", "localtime", "progress", "settings", "errors", "lang")
 
 

@@ -18,10 +18,13 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from gis.accounts import audit
+from gis.areas.queries import area_outlines
+from gis.basemap.streets import write_streets
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
 from gis.coverage.facilities import WRITABLE_FIELDS
 from gis.db.copy import copy_rows, hex_ewkb
 from gis.demo._histories import TRANSITION_COLUMNS
+from gis.demo._streets import make_streets
 from gis.demo.accounts import create_demo_accounts
 from gis.demo.generate import DemoDistrict, generate_demo
 from gis.demo.inputs import read_inputs
@@ -32,8 +35,8 @@ from gis.progress import Advance, Progress, silent
 
 #: Key of the transaction-level advisory lock that serialises concurrent loads.
 _LOCK_KEY = 370_705_001
-#: Steps of the progress task: read, generate, seven writes, done.
-_STEPS = 10
+#: Steps of the progress task: read, generate, seven writes, streets, done.
+_STEPS = 11
 _AREA_COLUMNS = ("code", "name", "households", "population", "floating_population")
 _INCIDENT_TIMES = ("reported_at", "clock_started_at", "deadline_at", "closed_at")
 _INCIDENT_COLUMNS = (
@@ -67,6 +70,7 @@ class DemoCounts:
     facilities_by_type: dict[str, int]
     incidents: int
     accounts: int = 0
+    streets: int = 0
     loaded_now: bool = field(default=False, compare=False)
 
 
@@ -77,6 +81,9 @@ def load_demo(
     password: str | None = None,
 ) -> DemoCounts:
     """Generate and store the demo district unless the database already holds 370705.
+
+    A district loaded before the base map existed (migration 0010) gets its
+    demo streets now, drawn along its stored grids.
 
     Returns the counts now in the database either way. Takes a few seconds to
     generate and a few to write; ``progress`` hears of each step. The district's
@@ -94,6 +101,8 @@ def load_demo(
                 _STEPS,
                 description=Texts("演示区 奎文区 已加载", "Demo district Kuiwen already loaded"),
             )
+            if conn.execute(text("SELECT NOT EXISTS (SELECT FROM street)")).scalar():
+                _write_streets(conn, seed)
             if conn.execute(text("SELECT NOT EXISTS (SELECT FROM account)")).scalar():
                 # Loaded before accounts existed (migration 0007): nobody could log in.
                 create_demo_accounts(conn, password or secrets.token_urlsafe(18))
@@ -116,6 +125,8 @@ def load_demo(
             )
             demo = generate_demo(boundary, divisions, seed)
             _write(conn, demo, advance)
+            advance(1, description=Texts("绘制并写入道路", "Drawing and writing the streets"))
+            _write_streets(conn, seed)
             create_demo_accounts(conn, password or secrets.token_urlsafe(18))
             _bring_up(conn)
             advance(1, description=Texts("演示区 奎文区 加载完成", "Demo district Kuiwen loaded"))
@@ -173,6 +184,7 @@ def demo_counts(engine: Engine) -> DemoCounts:
         accounts = conn.execute(
             text("SELECT count(*) FROM account WHERE disabled_at IS NULL")
         ).scalar_one()
+        streets = conn.execute(text("SELECT count(*) FROM street")).scalar_one()
         by_type = dict.fromkeys((spec.code for spec in CATALOGUE), 0)
         for code, n in conn.execute(
             text(
@@ -193,7 +205,32 @@ def demo_counts(engine: Engine) -> DemoCounts:
         facilities_by_type=by_type,
         incidents=int(incidents),
         accounts=int(accounts),
+        streets=int(streets),
     )
+
+
+def _write_streets(conn: Connection, seed: int) -> int:
+    """The demo's streets along the grids, communities and subdistricts stored in ``conn``.
+
+    Drawn from what the database holds (not from a fresh generation), so that a
+    district loaded before streets existed gets streets along its own grids.
+    """
+    streets = make_streets(
+        area_outlines(conn, "grid"),
+        area_outlines(conn, "community"),
+        area_outlines(conn, "subdistrict"),
+        seed,
+    )
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        return write_streets(
+            cur,
+            streets["name"].tolist(),
+            streets["kind"].tolist(),
+            streets.geometry.tolist(),
+            streets["length_m"].tolist(),
+        )
 
 
 def _district_exists(conn: Connection) -> bool:

@@ -17,7 +17,8 @@ from gis.demo import load as demo_module
 from gis.demo._grids import grid_row_height
 from gis.demo.inputs import read_inputs
 from gis.demo.load import DemoCounts, demo_counts, load_demo
-from gis.progress import Advance
+from gis.lang import Texts
+from gis.progress import Advance, Description
 
 AREA = "ST_Area(ST_Transform({}, 4549))"
 
@@ -195,13 +196,13 @@ def test_loading_again_inserts_nothing(demo_engine: Engine) -> None:
 
 
 def test_a_load_reports_its_steps_as_one_task(demo_engine: Engine) -> None:
-    tasks: list[tuple[str, int]] = []
-    steps: list[tuple[int, str | None]] = []
+    tasks: list[tuple[Description, int]] = []
+    steps: list[tuple[int, Description | None]] = []
 
-    def record(description: str, total: int, /) -> Advance:
+    def record(description: Description, total: int, /) -> Advance:
         tasks.append((description, total))
 
-        def advance(n: int = 1, /, description: str | None = None) -> None:
+        def advance(n: int = 1, /, description: Description | None = None) -> None:
             steps.append((n, description))
 
         return advance
@@ -209,7 +210,7 @@ def test_a_load_reports_its_steps_as_one_task(demo_engine: Engine) -> None:
     load_demo(demo_engine, progress=record)
     assert len(tasks) == 1
     assert sum(n for n, _ in steps) == tasks[0][1]
-    assert steps[-1][1] == "Demo district 奎文区 already loaded"
+    assert steps[-1][1] == Texts("演示区 奎文区 已加载", "Demo district Kuiwen already loaded")
 
 
 def test_a_failed_load_leaves_nothing_behind(
