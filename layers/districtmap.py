@@ -97,6 +97,7 @@ def district_map_config(
     return {
         "api": api,
         "outlines": f"{api}/map/outlines",
+        "basemap": f"{api}/basemap",
         "facilities": f"{api}/map/facilities",
         "facility": f"{api}/facilities/",
         "bounds": bounds,

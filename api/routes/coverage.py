@@ -662,7 +662,12 @@ def coverage_status(service: CoverageDep) -> dict[str, Any]:
 def coverage_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     """The coverage map: pick a type and radius, read the grid choropleth, click to simulate."""
     style = coverage_style()
-    config = {"style": style, "maxPageSize": settings.max_page_size, "api": "/api/v1"}
+    config = {
+        "style": style,
+        "maxPageSize": settings.max_page_size,
+        "api": "/api/v1",
+        "basemap": "/api/v1/basemap",
+    }
     html = render_page(
         "coverage.html", request, config=script_json(config), title=LABELS_ZH["title"]
     )

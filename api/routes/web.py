@@ -51,7 +51,7 @@ def district_map(
         config=script_json(config),
         title=title,
         empty=extent is None,
-        preload=[config["outlines"], config["facilities"]],
+        preload=[config["basemap"], config["outlines"], config["facilities"]],
     )
     return HTMLResponse(html)
 

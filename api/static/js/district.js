@@ -193,6 +193,8 @@
     }
     return basemap;
   });
+  var searchBox = document.getElementById('gm-search');
+  if (GM.search && searchBox) { GM.search(searchBox, map); }
 
   Promise.all([base, outlines]).then(function (got) {
     var body = got[1];
