@@ -77,7 +77,7 @@ def violations(page: Any) -> list[str]:
 
 
 PAGES = [
-    ("/", "html[data-gm-ready='1'] .gm-label"),
+    ("/", "html[data-gm-ready='1'] .gm-place-label"),
     ("/coverage", "html[data-gm-ready='1'] #gm-worst tbody tr[data-code]"),
     ("/incidents", "#gm-map.leaflet-container"),
     ("/incidents/grid", "a[href^='/incidents/grid/']"),

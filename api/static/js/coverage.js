@@ -497,10 +497,9 @@
   radiusSelect.addEventListener('change', refresh);
 
   var initial = new URLSearchParams(window.location.search);
-  var base = GM.basemap && config.basemap ? getJSON(config.basemap).then(function (basemap) {
-    window.gridmapCoverage.basemap = GM.basemap.add(map, basemap);
-  }).catch(function (err) {
+  var base = GM.basemap && config.basemap ? getJSON(config.basemap).catch(function (err) {
     console.warn('gridmap: base map: ' + err.message);
+    return null;
   }) : Promise.resolve(null);
   Promise.all([
     getJSON(api + '/facility-types?limit=' + limit),
@@ -517,10 +516,15 @@
     var first = list.filter(function (t) { return t.facilities > 0; })[0] || list[0];
     typeSelect.value = types[wanted] ? wanted : (first ? first.code : '');
     fillRadii(initial.get('radius_m') || '');
+    if (loaded[2]) {  // its datum first: the overlays are drawn where it draws
+      GM.datum.display = loaded[2].display === 'gcj02' ? 'gcj02' : 'wgs84';
+    }
     gridFeatures = loaded[1].grids.features;
     gridLayer.addData({type: 'FeatureCollection', features: gridFeatures});
     if (gridFeatures.length) { map.fitBounds(gridLayer.getBounds(), {padding: [10, 10]}); }
     else { map.setView([36.70, 119.16], 12); }
+    // Added once the view is the district's, so its first streets are those of this view.
+    if (loaded[2]) { window.gridmapCoverage.basemap = GM.basemap.add(map, loaded[2]); }
     if (typeSelect.value) { refresh(); } else { GM.ready(); }
   }).catch(function (err) {
     map.setView([36.70, 119.16], 12);
