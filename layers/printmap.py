@@ -46,7 +46,9 @@ FONT_FAMILY = ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"]
 MAP_AXES = (0.03, 0.09, 0.72, 0.80)
 """left, bottom, width, height of the map on the page (fractions)."""
 SCALE_STEPS_M = (50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000)
-STREET_COLOUR = "#9a9a9a"
+STREET_COLOUR = "#8a8a8a"
+STREET_WIDTHS = {"main": 1.8, "secondary": 1.1, "local": 0.6}
+"""Line widths (points) of the base map's streets by kind (``gis.basemap.streets``)."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,10 @@ def _draw_layers(
     from matplotlib.patches import Circle
 
     if streets is not None and len(streets):
-        _metric(streets, epsg).plot(ax=ax, color=STREET_COLOUR, linewidth=0.8, zorder=1)
+        lines = _metric(streets, epsg)
+        kinds = lines.get("kind")
+        widths = [STREET_WIDTHS.get(k, 0.6) for k in kinds] if kinds is not None else 0.8
+        lines.plot(ax=ax, color=STREET_COLOUR, linewidth=widths, zorder=2.5)
     if len(grids):
         g = _metric(grids, epsg)
         rates = g["coverage_rate"].astype(float)

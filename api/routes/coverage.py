@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import geopandas as gpd
 import numpy as np
 import shapely
 from fastapi import APIRouter, Depends, Query, Request
@@ -52,6 +53,7 @@ from api.schemas import (
 )
 from gis.areas.codes import Level
 from gis.areas.queries import district_names
+from gis.basemap.streets import MAX_ZOOM, MIN_ZOOM, streets_in
 from gis.coverage import catalogue
 from gis.coverage.catalogue import MAX_RADIUS_M, FacilityTypeInfo
 from gis.coverage.export import EXPORT_MAX_BUILDINGS, CoverageExtract, coverage_extract
@@ -606,6 +608,7 @@ def coverage_print(
     )
     box = bbox.as_list() if bbox is not None else _bounds_of(extract)
     data = print_map(
+        streets=_streets(session, box),
         grids=extract.grids,
         buildings=extract.buildings,
         facilities=extract.facilities,
@@ -616,6 +619,22 @@ def coverage_print(
     )
     media = "image/png" if format == "png" else "application/pdf"
     return _attachment(data, media, _filename(query, format))
+
+
+PRINT_WIDTH_PX = 1300
+"""About the map's width on the printed page (pixels at 150 dpi): the base map's zoom for
+the box is the one that shows it at this width, and so its streets those it would draw."""
+
+
+def _streets(session: Session, box: list[float]) -> gpd.GeoDataFrame:
+    """The base map's streets of ``box`` as a screen of the printed map's width shows them."""
+    width = max(box[2] - box[0], 1e-6)
+    zoom = round(math.log2(PRINT_WIDTH_PX * 360.0 / (256.0 * width)))
+    zoom = min(max(zoom, MIN_ZOOM), MAX_ZOOM)
+    found = streets_in(session, BBox(*box), zoom)
+    if not found:
+        return gpd.GeoDataFrame({"name": [], "kind": []}, geometry=[], crs="EPSG:4326")
+    return gpd.GeoDataFrame.from_features(found, crs="EPSG:4326")
 
 
 def _bounds_of(extract: CoverageExtract) -> list[float]:
