@@ -463,3 +463,14 @@ PHOTO_READ = rule("photo_read", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowi
 """A case's photos and the images: only those responsible for the case
 (``gis.incidents.visibility.sees_photos``; 404 elsewhere). Planners and keys never: a photo
 shows faces, number plates and where the photographer stood."""
+
+# ---- planner (issue 11): exports and printed maps of the coverage map ------------------
+
+COVERAGE_EXPORT = rule(
+    "coverage_export",
+    roles={Role.ADMIN, Role.PLANNER, Role.DISTRICT, Role.SUBDISTRICT, Role.COMMUNITY},
+    scopes={"features:read"},
+    narrowing=Narrowing.DISTRICT,
+)
+"""Taking the coverage of a box away (GeoPackage, CSV, a printed PNG/PDF map): buildings
+with addresses and households in bulk, no personal data, for the staff who plan."""

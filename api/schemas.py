@@ -329,6 +329,31 @@ class GridMonthDoc(BaseModel):
     community_grids: int
 
 
+# ---- the district map ------------------------------------------------------------------
+
+
+class LightCollectionDoc(BaseModel):
+    """A GeoJSON FeatureCollection of light features, every one at once (no pages)."""
+
+    type: str = "FeatureCollection"
+    features: list[FeatureDoc]
+
+
+class MapOutlinesDoc(BaseModel):
+    """The areas of the district map, simplified (``tolerance_m``) and rounded (``decimals``).
+
+    Each feature's properties: ``code``, ``name``, ``households``, ``parent_code``,
+    ``parent_name`` (a grid's community, a community's subdistrict) and ``label``
+    (``[lon, lat]`` inside the area, where its name is drawn)."""
+
+    tolerance_m: float
+    decimals: int
+    district: LightCollectionDoc
+    subdistricts: LightCollectionDoc
+    communities: LightCollectionDoc
+    grids: LightCollectionDoc
+
+
 # ---- coverage -------------------------------------------------------------------------
 
 
@@ -343,6 +368,20 @@ class CoverageRowDoc(BaseModel):
     coverage_rate: float | None = Field(description="0-1 by households; null without any.")
     mean_distance_m: float | None
     p90_distance_m: float | None
+
+
+class CoverageRankedRowDoc(CoverageRowDoc):
+    rank: int = Field(description="1 = the worst served.")
+
+
+class CoverageRankingDoc(BaseModel):
+    """The worst-served areas, worst first."""
+
+    facility_type: str
+    facility_type_name: str
+    radius_m: float
+    by: str
+    rows: list[CoverageRankedRowDoc]
 
 
 class CoverageRingDoc(BaseModel):

@@ -19,8 +19,18 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 
-NOT_JSON = ("text/csv", "text/html", "application/xml", "text/xml", "image/jpeg")
-"""Content types documented by name only: their bodies are not JSON to validate."""
+NOT_JSON = (
+    "text/csv",
+    "text/html",
+    "application/xml",
+    "text/xml",
+    "image/jpeg",
+    "application/geopackage+sqlite3",
+    "image/png",
+    "application/pdf",
+)
+"""Content types documented by name only (binary ones as ``format: binary`` strings):
+their bodies are not JSON to validate."""
 
 OPEN_OBJECT = {"type": "object", "additionalProperties": True}
 """What FastAPI writes for ``-> dict[str, Any]``: any object, which says nothing."""
