@@ -448,6 +448,28 @@ BASEMAP_PAGE = rule(
 )
 """The base map page with the search box (/basemap)."""
 
+# ---- photos (issue 11) ------------------------------------------------------------------
+
+PHOTO_ADD = rule("photo_add", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""Adding evidence photos to a case: people who handle cases; which stage each may add on
+which case is ``gis.incidents.permissions.check_photo``."""
+
+PHOTO_READ = rule("photo_read", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
+"""A case's photos and the images: only those responsible for the case
+(``gis.incidents.visibility.sees_photos``; 404 elsewhere). Planners and keys never: a photo
+shows faces, number plates and where the photographer stood."""
+
+# ---- planner (issue 11): exports and printed maps of the coverage map ------------------
+
+COVERAGE_EXPORT = rule(
+    "coverage_export",
+    roles={Role.ADMIN, Role.PLANNER, Role.DISTRICT, Role.SUBDISTRICT, Role.COMMUNITY},
+    scopes={"features:read"},
+    narrowing=Narrowing.DISTRICT,
+)
+"""Taking the coverage of a box away (GeoPackage, CSV, a printed PNG/PDF map): buildings
+with addresses and households in bulk, no personal data, for the staff who plan."""
+
 # ---- field app (issue 11) ----------------------------------------------------------------
 
 FIELD_HOME = rule("field_home", roles=EVERYONE, narrowing=Narrowing.OWN, page=True)

@@ -35,6 +35,7 @@ from api.routes import (
     incidents,
     login_pages,
     open311,
+    photos,
     web,
 )
 from api.security import register_middleware
@@ -184,6 +185,7 @@ def create_app(
     app.include_router(basemap.pages)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
+    app.include_router(photos.router)
     app.include_router(coverage.router)
     app.include_router(incident_pages.router)
     app.include_router(field.router)

@@ -26,13 +26,15 @@ from __future__ import annotations
 import json
 import math
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.message import Message
 from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from gis.errors import GridmapError, PayloadTooLargeError
 from gis.settings import ServerSettings
@@ -151,6 +153,63 @@ async def read_limited(request: Request, limit: int) -> bytes:
             raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+MULTIPART = "multipart/form-data"
+MULTIPART_FIELD_LIMIT = 64 * 1024
+"""Bytes of one text field of a multipart form (files are limited by the caller)."""
+
+
+async def read_multipart(request: Request, *, limit: int, max_files: int) -> FormData:
+    """A ``multipart/form-data`` body (files spooled, the whole refused with a 413 as soon as
+    it passes ``limit`` bytes; more than ``max_files`` files or a malformed body a 422), or a
+    415 for a body of another type. Starlette's own form reading has no limit on a body's
+    size; this one reads it from the stream with one."""
+    kind, _charset = content_type(request)
+    if kind != MULTIPART:
+        raise UnsupportedMediaTypeError(
+            f"请求体须为 multipart/form-data。The body is "
+            f"{kind or 'not typed (no Content-Type header)'}; this endpoint takes files as "
+            f"{MULTIPART} (an HTML form with enctype=multipart/form-data, or FormData in a script)"
+        )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large_form(limit)
+
+    async def limited() -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large_form(limit)
+            yield chunk
+
+    parser = MultiPartParser(
+        request.headers,
+        limited(),  # type: ignore[arg-type]  # an async generator, as Starlette's own
+        max_files=max_files,
+        max_fields=20,
+        max_part_size=MULTIPART_FIELD_LIMIT,
+    )
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise invalid_body(
+            [
+                {
+                    "loc": (),
+                    "msg": f"the multipart body cannot be read: {exc.message}",
+                    "type": "multipart",
+                }
+            ]
+        ) from None
+
+
+def _too_large_form(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"请求体过大 (the request body is larger than {limit:,} bytes, the limit here): send "
+        "fewer or smaller files per request"
+    )
 
 
 def invalid_body(errors: list[dict[str, Any]]) -> RequestValidationError:

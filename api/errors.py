@@ -74,6 +74,7 @@ from gis.errors import (
     PayloadTooLargeError,
     StaleVersionError,
     TooManyAttemptsError,
+    UnsupportedFileError,
 )
 from gis.incidents.workflow import TransitionNotAllowedError
 from gis.lang import Lang, Texts
@@ -86,6 +87,7 @@ DOMAIN_ERROR_STATUS: dict[type[GridmapError], int] = {
     ConflictError: 409,
     PayloadTooLargeError: 413,
     UnsupportedMediaTypeError: 415,
+    UnsupportedFileError: 415,
     ImportRejectedError: 422,
     InvalidFeatureError: 422,
     DatabaseUnavailableError: 503,

@@ -84,11 +84,6 @@ def error_page(request: Request, status: int, heading: str, message: str, home: 
     )
 
 
-def user_bar(request: Request) -> str:
-    """The user bar alone, for a page not drawn from these templates (the district map)."""
-    return render_page("_user.html", request, floating=True)
-
-
 __all__ = [
     "TEMPLATES",
     "error_page",
@@ -96,5 +91,4 @@ __all__ = [
     "page_user",
     "render_page",
     "script_json",
-    "user_bar",
 ]

@@ -138,6 +138,30 @@ class IncidentDoc(BaseModel):
         "受理时限 before dispatch).",
     )
     source_zh: str | None = Field(None, description="The source as pages name it (12345热线 …).")
+    photos: list[PhotoInfoDoc] | None = Field(
+        None,
+        description="GET of one incident: its evidence photos, oldest first, for those "
+        "responsible for it; null for anyone else (a planner, a key).",
+    )
+
+
+class PhotoInfoDoc(BaseModel):
+    """An evidence photo of a case, as those responsible for the case see it."""
+
+    id: int
+    incident_id: int
+    stage: str = Field(description="intake, handling or verification.")
+    width: int = Field(description="Pixels of the stored JPEG.")
+    height: int = Field(description="Pixels of the stored JPEG.")
+    bytes: int = Field(description="Bytes of the stored JPEG.")
+    taken_at: dt.datetime | None = Field(description="When the camera took it (EXIF).")
+    uploaded_at: dt.datetime
+    uploaded_by_label: str = Field(examples=["张伟（网格员）"])
+    client_key: str | None = Field(description="The uploader's key of this upload.")
+    lon: float | None = Field(description="Where the camera was (EXIF GPS), WGS84 degrees.")
+    lat: float | None = Field(description="Where the camera was (EXIF GPS), WGS84 degrees.")
+    url: str = Field(examples=["/api/v1/photos/12"])
+    thumb_url: str = Field(examples=["/api/v1/photos/12/thumb"])
 
 
 class DuplicateDoc(BaseModel):
@@ -305,6 +329,31 @@ class GridMonthDoc(BaseModel):
     community_grids: int
 
 
+# ---- the district map ------------------------------------------------------------------
+
+
+class LightCollectionDoc(BaseModel):
+    """A GeoJSON FeatureCollection of light features, every one at once (no pages)."""
+
+    type: str = "FeatureCollection"
+    features: list[FeatureDoc]
+
+
+class MapOutlinesDoc(BaseModel):
+    """The areas of the district map, simplified (``tolerance_m``) and rounded (``decimals``).
+
+    Each feature's properties: ``code``, ``name``, ``households``, ``parent_code``,
+    ``parent_name`` (a grid's community, a community's subdistrict) and ``label``
+    (``[lon, lat]`` inside the area, where its name is drawn)."""
+
+    tolerance_m: float
+    decimals: int
+    district: LightCollectionDoc
+    subdistricts: LightCollectionDoc
+    communities: LightCollectionDoc
+    grids: LightCollectionDoc
+
+
 # ---- coverage -------------------------------------------------------------------------
 
 
@@ -319,6 +368,20 @@ class CoverageRowDoc(BaseModel):
     coverage_rate: float | None = Field(description="0-1 by households; null without any.")
     mean_distance_m: float | None
     p90_distance_m: float | None
+
+
+class CoverageRankedRowDoc(CoverageRowDoc):
+    rank: int = Field(description="1 = the worst served.")
+
+
+class CoverageRankingDoc(BaseModel):
+    """The worst-served areas, worst first."""
+
+    facility_type: str
+    facility_type_name: str
+    radius_m: float
+    by: str
+    rows: list[CoverageRankedRowDoc]
 
 
 class CoverageRingDoc(BaseModel):

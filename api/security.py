@@ -6,23 +6,23 @@ no page of another site may frame ours to trick a click) and a Referrer-Policy
 that keeps grid codes and case ids in our URLs from leaking to other sites.
 
 The policy fits what the pages really load. Everything is served from this
-origin (the map is offline: vendored Leaflet, folium, Bootstrap, Font Awesome,
-Swagger UI; no tile server unless one is configured, whose origin is then
-allowed for images only), so ``'self'`` for scripts, styles, fonts, images
-and fetches, plus ``data:``/``blob:`` images (Leaflet and Swagger UI icons) and
-``data:`` fonts. Inline scripts (a page's config, folium's map script, Swagger
-UI's start-up) run only with the request's **nonce**: a fresh random value per
-response, in the header and on the page's own ``<script>`` tags, so a script
-that got into a page some other way (a name that escaped escaping) does not
-run. Styles keep ``'unsafe-inline'``: the pages and Leaflet put ``style=``
-attributes in markup (legend swatches, labels, popups), which a nonce cannot
-cover and hashes could only as ``'unsafe-hashes'`` of every generated value;
-injected CSS cannot run code. ``object-src 'none'``, ``base-uri 'none'`` and
-``form-action 'self'`` close the other doors.
+origin (the maps are offline: vendored Leaflet and Swagger UI, the app's own
+scripts; no tile server unless one is configured, whose origin is then allowed
+for images only), so ``'self'`` for scripts, styles, fonts, images and
+fetches, plus ``data:``/``blob:`` images (Leaflet and Swagger UI icons) and
+``data:`` fonts. Inline scripts (a page's config, Swagger UI's start-up) run
+only with the request's **nonce**: a fresh random value per response, in the
+header and on the page's own ``<script>`` tags, so a script that got into a
+page some other way (a name that escaped escaping) does not run. Styles keep
+``'unsafe-inline'``: the pages and Leaflet put ``style=`` attributes in markup
+(legend swatches, labels, popups), which a nonce cannot cover and hashes could
+only as ``'unsafe-hashes'`` of every generated value; injected CSS cannot run
+code. ``object-src 'none'``, ``base-uri 'none'`` and ``form-action 'self'``
+close the other doors.
 
 A page template writes ``<script nonce="{{ csp_nonce }}">`` (``api.pages``
-passes the nonce); HTML a library generates (folium, Swagger UI) goes through
-:func:`with_script_nonces`. The nonce of the current request is
+passes the nonce); HTML a library generates (Swagger UI; folium's, if ever
+served) goes through :func:`with_script_nonces`. The nonce of the current request is
 :func:`csp_nonce`.
 
 CORS is off unless ``GRIDMAP_CORS_ORIGINS`` lists origins: then Starlette's

@@ -46,6 +46,11 @@ class PayloadTooLargeError(GridmapError):
     """An upload or request body exceeds the configured limit."""
 
 
+class UnsupportedFileError(GridmapError):
+    """An uploaded file is not of a kind the platform takes (a photo that is not a JPEG,
+    PNG or WebP image Pillow decodes in full: a PDF, an SVG, an empty or cut-off file)."""
+
+
 class ConflictError(GridmapError):
     """The request conflicts with what is stored (duplicate code, stale version)."""
 

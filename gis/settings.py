@@ -259,3 +259,24 @@ class BasemapSettings(BaseSettings):
     attribution: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_ATTRIBUTION")
     subdomains: str | None = Field(default=None, validation_alias="GRIDMAP_BASEMAP_SUBDOMAINS")
     max_zoom: int = Field(default=18, ge=1, le=22, validation_alias="GRIDMAP_BASEMAP_MAX_ZOOM")
+
+
+class PhotoSettings(BaseSettings):
+    """Limits on a case's evidence photos (``gis.incidents.photos``).
+
+    ``GRIDMAP_PHOTO_MAX_BYTES`` (bytes, default 10 MB): the largest file one
+    photo may be as sent (a phone's 12-megapixel JPEG is 2-5 MB).
+    ``GRIDMAP_PHOTO_MAX_PER_CASE`` (default 20): photos one case may hold, all
+    stages together. ``GRIDMAP_PHOTO_MAX_PIXELS`` (default 64 million, a
+    64-megapixel camera's full-size photo): an image declaring more is refused
+    before it is decoded, so a small file that would unpack into gigabytes (a
+    decompression bomb) costs nothing.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1, validation_alias="GRIDMAP_PHOTO_MAX_BYTES"
+    )
+    max_per_case: int = Field(default=20, ge=1, validation_alias="GRIDMAP_PHOTO_MAX_PER_CASE")
+    max_pixels: int = Field(default=64_000_000, ge=1, validation_alias="GRIDMAP_PHOTO_MAX_PIXELS")

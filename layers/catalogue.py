@@ -191,7 +191,6 @@ SUBDISTRICTS = MapLayer(
         Field("households", "户数"),
         Field("population", "人口"),
     ),
-    show=False,
 )
 
 COMMUNITIES = MapLayer(

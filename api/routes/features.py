@@ -8,10 +8,12 @@ list function of gis (``gis.areas.queries``, ``gis.coverage.facilities``,
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+import hashlib
+import json
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from api import access
@@ -25,7 +27,7 @@ from api.dependencies import (
     PagingDep,
     SessionDep,
 )
-from api.fields import TEXT_MAX, Text, column_length
+from api.fields import TEXT_MAX, Finite, Text, column_length
 from api.responses import (
     COLLECTION_RESPONSES,
     GEOJSON,
@@ -39,8 +41,10 @@ from api.responses import (
     features_table,
 )
 from api.routing import ReadRetryRoute
+from api.schemas import LightCollectionDoc, MapOutlinesDoc
 from gis.areas import queries
-from gis.areas.queries import BuildingGeometry
+from gis.areas.codes import Level
+from gis.areas.queries import OUTLINE_DECIMALS, OUTLINE_TOLERANCE_M, BuildingGeometry
 from gis.coverage import facilities
 from gis.db.models import AreaLevel, FacilityType, Incident
 from gis.incidents import listing, visibility
@@ -328,3 +332,77 @@ def list_incidents(
     if format == "csv":
         return csv_response(features_table(page.features), "incidents.csv")
     return feature_collection(page, request, paging)
+
+
+# ---- the district map: light layers, all at once -------------------------------------
+
+MAP_CACHE_CONTROL = "private, no-cache"
+"""The browser keeps the answer and asks again with If-None-Match: an unchanged layer
+costs a 304 and no bytes; a changed one (a facility moved) shows at once."""
+
+
+def revalidated_json(
+    request: Request, body: dict[str, Any], media_type: str = "application/json"
+) -> Response:
+    """``body`` as compact JSON with a strong ETag of its bytes, or a 304 when the
+    client's If-None-Match names that ETag."""
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    tag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {"ETag": tag, "Cache-Control": MAP_CACHE_CONTROL}
+    sent = request.headers.get("if-none-match", "")
+    if tag in {t.strip() for t in sent.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
+@router.get(
+    "/map/outlines",
+    dependencies=[Depends(access.MAP_LAYER)],
+    summary="The district map's areas, light: simplified, rounded, all in one answer",
+    response_model=None,
+    response_class=JSONResponse,
+    responses={200: {"model": MapOutlinesDoc}},
+)
+def map_outlines(
+    request: Request,
+    session: SessionDep,
+    tolerance_m: Annotated[
+        Finite,
+        Query(
+            ge=0,
+            le=50,
+            description="Simplification in metres (no edge moves further); 0 keeps every vertex.",
+        ),
+    ] = OUTLINE_TOLERANCE_M,
+) -> Response:
+    """The district, its subdistricts, communities and grids as they are now, for drawing
+    the whole district at once: coordinates with 5 decimals (about 1 m), outlines
+    simplified within ``tolerance_m``, and per feature only ``code``, ``name``,
+    ``households``, ``parent_code``, ``parent_name`` and ``label`` (``[lon, lat]``
+    where the name goes). About a tenth of the bytes of ``/areas`` and ``/grids``;
+    the full records stay there. ETag and ``Cache-Control: private, no-cache``."""
+    body: dict[str, Any] = {"tolerance_m": tolerance_m, "decimals": OUTLINE_DECIMALS}
+    for key, level in (
+        ("district", Level.DISTRICT),
+        ("subdistricts", Level.SUBDISTRICT),
+        ("communities", Level.COMMUNITY),
+        ("grids", Level.GRID),
+    ):
+        found = queries.outlines(session, level, tolerance_m=tolerance_m)
+        body[key] = {"type": "FeatureCollection", "features": found}
+    return revalidated_json(request, body)
+
+
+@router.get(
+    "/map/facilities",
+    dependencies=[Depends(access.FACILITY_LAYER)],
+    summary="Every service facility as a light point, in one answer",
+    response_model=None,
+    responses={200: {"model": LightCollectionDoc, "content": {GEOJSON: {}}}},
+)
+def map_facilities(request: Request, session: SessionDep) -> Response:
+    """Points with 5 decimals (about 1 m) and ``id``, ``type`` (facility-type code) and
+    ``name``; the rest of a facility is ``GET /api/v1/facilities/{id}``. ETag and
+    ``Cache-Control: private, no-cache``."""
+    body = {"type": "FeatureCollection", "features": facilities.facility_points(session)}
+    return revalidated_json(request, body, GEOJSON)

@@ -27,6 +27,8 @@ from api.pages import render_page, script_json
 from api.responses import ErrorDoc
 from api.routing import ReadRetryRoute
 from api.schemas import GridMonthDoc, WorklistDoc
+from gis.areas import queries
+from gis.areas.codes import Level, parent_code
 from gis.errors import NotFoundError
 from gis.incidents import monthly, worklists
 from gis.incidents.catalogue import subclasses, top_level
@@ -100,12 +102,33 @@ def incident_map_page(request: Request, session: SessionDep, settings: SettingsD
 @router.get("/incidents/grid", response_class=HTMLResponse, include_in_schema=False)
 def grid_picker_page(request: Request, session: SessionDep, principal: PickerDep) -> HTMLResponse:
     """The grids the caller covers with their grid managers and open/overdue cases, each
-    linking to its worklist."""
+    linking to its worklist; searched (code, name, community, manager) and filtered
+    (subdistrict, community, overdue only) in the page (``grid-picker.js``), the choice
+    kept in the address (``?q=&subdistrict=&community=&overdue=1``)."""
     rows = [r for r in worklists.grid_managers(session) if principal.covers(r.grid_code)]
+    subdistrict_names = queries.area_names(session, Level.SUBDISTRICT)
+    grids = []
+    for r in rows:
+        community = parent_code(r.grid_code) or ""
+        subdistrict = parent_code(community) or ""
+        grids.append(
+            {
+                **dataclasses.asdict(r),
+                "community_code": community,
+                "subdistrict_code": subdistrict,
+                "subdistrict_name": subdistrict_names.get(subdistrict, ""),
+            }
+        )
+    subdistricts = sorted({(g["subdistrict_code"], g["subdistrict_name"]) for g in grids})
+    communities = sorted(
+        {(g["community_code"], g["community_name"], g["subdistrict_code"]) for g in grids}
+    )
     html = render_page(
         "grid_picker.html",
         request,
-        rows=rows,
+        rows=grids,
+        subdistricts=[s for s in subdistricts if s[0]],
+        communities=communities,
         title=LABELS_ZH["worklist_title"],
         open_total=sum(r.open for r in rows),
         overdue_total=sum(r.overdue for r in rows),

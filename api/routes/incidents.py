@@ -45,6 +45,7 @@ from api.fields import (
 )
 from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, GeoJSONResponse, csv_response
+from api.routes.photos import photo_json
 from api.routing import ReadRetryRoute
 from api.schemas import (
     HotSpotsDoc,
@@ -60,7 +61,7 @@ from gis.areas.codes import Level
 from gis.db.models import Incident, IncidentTransition
 from gis.geo.datum import WGS84
 from gis.geo.geojson import json_object, records
-from gis.incidents import hotspots, inbox, stats, transitions, visibility
+from gis.incidents import hotspots, inbox, photos, stats, transitions, visibility
 from gis.incidents import records as incident_records
 from gis.incidents.intake import (
     IDEMPOTENCY_KEY_MAX,
@@ -495,19 +496,31 @@ def get_incident(
     404 for a case outside the caller's areas, as for one that does not exist.
     ``masked`` true: a dispute, petition or help request the caller is not
     responsible for, shown at its grid's representative point with description
-    and address 已隐藏 and no photo. Shown in full, it is recorded in the audit
-    trail."""
+    and address 已隐藏 and no photo. ``photos``: its evidence photos (as GET
+    .../photos answers them) for those responsible for it, null for anyone
+    else. Shown in full, or with photos, it is recorded in the audit trail."""
     seen = incident_records.incident_for(session, incident_id, principal)
     body = _incident(session, seen.record)
     body["masked"] = seen.masked
-    _audit_personal(session, request, principal, seen)  # commits: after every read
+    shown = photos.photos_shown(session, seen.record, principal)
+    body["photos"] = None if shown is None else [photo_json(p) for p in shown]
+    _audit_personal(session, request, principal, seen, photos=len(shown or ()))  # commits
     return JSONResponse(body, headers=etag_headers(seen.record.id, seen.record.version))
 
 
-def _audit_personal(session: Session, request: Request, principal: Principal, seen: Seen) -> None:
-    if seen.personal_in_full:
+def _audit_personal(
+    session: Session, request: Request, principal: Principal, seen: Seen, *, photos: int = 0
+) -> None:
+    if seen.personal_in_full or photos:
         record = seen.record
-        record_read(session, request, principal, f"incident:{record.id}", area=record.grid_code)
+        record_read(
+            session,
+            request,
+            principal,
+            f"incident:{record.id}",
+            area=record.grid_code,
+            detail={"photos": photos} if photos else None,
+        )
 
 
 def _answer(session: Session, record: IncidentRecord) -> JSONResponse:

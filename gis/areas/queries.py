@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -298,3 +299,104 @@ def area_outlines(conn: Connection, level: Level | str) -> gpd.GeoDataFrame:
             crs=f"EPSG:{STORAGE_SRID}",
         ),
     )
+
+
+OUTLINE_DECIMALS = 5
+"""Decimals of an outline's coordinates: 1e-5 degrees is about 1 m (1.1 m north-south,
+0.9 m east-west at 36.7°N), finer than a map of the district can show."""
+OUTLINE_TOLERANCE_M = 1.0
+"""Default simplification of outlines for a map: vertices closer than this to the line
+through their neighbours go. On the demo district it keeps one vertex in ten (the
+boundaries are densified straight edges) and moves no edge by more than a metre."""
+METRES_PER_DEGREE = 111_320.0
+"""Metres per degree of latitude (and of longitude at the equator): turns a tolerance in
+metres into degrees. East-west it is the cos(latitude) share of that, so a tolerance
+given in metres is applied a little tighter east-west: on the safe side."""
+
+_OUTLINE_SQL = {
+    Level.GRID: """
+        SELECT g.code, g.name, g.households, c.code AS parent_code, c.name AS parent_name,
+               ST_AsGeoJSON(ST_SimplifyPreserveTopology(g.geom, :tol), :decimals) AS shape,
+               ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
+        FROM grid g JOIN admin_area c ON c.id = g.community_id
+        WHERE g.valid_to IS NULL ORDER BY g.code""",
+    "area": """
+        SELECT a.code, a.name, a.households, p.code AS parent_code, p.name AS parent_name,
+               ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, :tol), :decimals) AS shape,
+               ST_X(ST_PointOnSurface(a.geom)) AS lon, ST_Y(ST_PointOnSurface(a.geom)) AS lat
+        FROM admin_area a LEFT JOIN admin_area p ON p.id = a.parent_id
+        WHERE a.level = CAST(:level AS area_level) AND a.valid_to IS NULL ORDER BY a.code""",
+}
+
+
+def outlines(
+    session: Session,
+    level: Level | str,
+    *,
+    tolerance_m: float = OUTLINE_TOLERANCE_M,
+    decimals: int = OUTLINE_DECIMALS,
+) -> list[Feature]:
+    """The current areas of ``level`` as light features for a map, ordered by code.
+
+    Geometry simplified within ``tolerance_m`` metres (topology kept: no ring
+    crosses itself) with ``decimals`` decimals; properties ``code``, ``name``,
+    ``households``, ``parent_code`` and ``parent_name`` (the community of a grid,
+    the subdistrict of a community) and ``label``: ``[lon, lat]`` of a point inside
+    the area where its name goes. About a tenth of the bytes of the full outlines
+    (``list_areas``, ``list_grids``) for a picture that differs by under a metre.
+    """
+    level = check_level(level)
+    if not (0.0 <= tolerance_m <= 1000.0) or not (0 <= decimals <= 7):
+        raise InvalidParameterError("tolerance_m must be 0-1000 metres and decimals 0-7")
+    sql = _OUTLINE_SQL[Level.GRID] if level is Level.GRID else _OUTLINE_SQL["area"]
+    params: dict[str, Any] = {
+        "tol": tolerance_m / METRES_PER_DEGREE,
+        "decimals": decimals,
+        "level": level.value,
+    }
+    rows = session.execute(text(sql), params).all()
+    return [
+        {
+            "type": "Feature",
+            "id": r.code,
+            "geometry": json.loads(r.shape),
+            "properties": {
+                "code": r.code,
+                "name": r.name,
+                "households": r.households,
+                "parent_code": r.parent_code,
+                "parent_name": r.parent_name,
+                "label": [round(r.lon, decimals), round(r.lat, decimals)],
+            },
+        }
+        for r in rows
+    ]
+
+
+def district_names(session: Session) -> list[str]:
+    """Names of the current districts, by code (one for a deployment; none before an import)."""
+    sql = """SELECT name FROM admin_area
+             WHERE level = CAST('district' AS area_level) AND valid_to IS NULL ORDER BY code"""
+    return [r[0] for r in session.execute(text(sql)).all()]
+
+
+def current_extent(session: Session) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of the current grids in degrees, None without grids:
+    where a map of the district opens before its outlines have arrived."""
+    sql = """SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+             FROM (SELECT ST_Extent(geom) AS e FROM grid WHERE valid_to IS NULL) AS x"""
+    row = session.execute(text(sql)).one()
+    if row[0] is None:
+        return None
+    return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+def area_names(session: Session, level: Level | str) -> dict[str, str]:
+    """Code → name of the current areas of ``level`` (district, subdistrict, community)."""
+    level = check_level(level)
+    if level is Level.GRID:
+        sql = "SELECT code, name FROM grid WHERE valid_to IS NULL"
+    else:
+        sql = """SELECT code, name FROM admin_area
+                 WHERE level = CAST(:level AS area_level) AND valid_to IS NULL"""
+    return {r[0]: r[1] for r in session.execute(text(sql), {"level": level.value}).all()}

@@ -547,3 +547,58 @@ class Street(Base):
     kind: Mapped[str] = mapped_column(Text)
     geom: Mapped[WKBElement] = mapped_column(Geometry("LINESTRING", srid=SRID, spatial_index=False))
     length_m: Mapped[float] = mapped_column(Float)
+
+
+PHOTO_STAGES = ("intake", "handling", "verification")
+
+
+class IncidentPhoto(Base):
+    """An evidence photo of a case (migration 0009), stored as the platform re-encoded it.
+
+    ``image`` a JPEG of at most 2048 px, ``thumb`` one of at most 320 px, both
+    without any metadata; ``digest`` the image's SHA-256 (hex, its ETag);
+    ``taken_at`` and ``geom`` what the camera's EXIF said (WGS84);
+    ``client_key`` the sender's key for an idempotent replay, unique per case.
+    """
+
+    __tablename__ = "incident_photo"
+    __table_args__ = (
+        CheckConstraint(
+            "stage IN (" + ", ".join(f"'{s}'" for s in PHOTO_STAGES) + ")", name="stage"
+        ),
+        CheckConstraint("width > 0 AND height > 0 AND original_bytes > 0", name="sizes"),
+        CheckConstraint(
+            "client_key IS NULL OR length(client_key) BETWEEN 1 AND 64", name="client_key"
+        ),
+        Index("ix_incident_photo_incident_id", "incident_id", "id"),
+        Index(
+            "ux_incident_photo_client_key",
+            "incident_id",
+            "client_key",
+            unique=True,
+            postgresql_where=text("client_key IS NOT NULL"),
+        ),
+        Index("ix_incident_photo_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(12))
+    client_key: Mapped[str | None] = mapped_column(String(64))
+    image: Mapped[bytes] = mapped_column(LargeBinary)
+    thumb: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    original_type: Mapped[str] = mapped_column(String(10))
+    original_bytes: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=False)
+    )
+    uploaded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    uploaded_by: Mapped[str] = mapped_column(Text)
+    uploaded_by_role: Mapped[str | None] = mapped_column(String(20))
+    uploaded_by_ref: Mapped[str | None] = mapped_column(String(40))

@@ -54,6 +54,13 @@ closed case the lowest level that may evaluate it (the community for grid- and
 community-level cases); higher levels supervise the rest through statistics and
 urge where they see fit.
 
+**Photos** (evidence at intake, handling and verification, before and after) follow
+the steps they document: an intake photo while the case is reported or accepted, by a
+person of a handling role who reaches it (a mediator: a dispute); a handling photo while
+it is dispatched or handled, by those who may ``handle`` it; a verification photo while
+its feedback waits or once closed, by those who may ``verify`` it (never whoever handled
+it). Systems and planners add none (``check_photo``).
+
 **Mediators** act like a grid manager on the disputes (``dispute`` and its
 subclasses) of their area while at grid level: accept, handle, feedback; and
 handle the cases dispatched to them. **Planners** plan; they take no step.
@@ -66,11 +73,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from gis.areas.codes import Level
-from gis.errors import ForbiddenError, NotFoundError
+from gis.errors import ConflictError, ForbiddenError, NotFoundError
 from gis.incidents import visibility
-from gis.incidents.workflow import Action
+from gis.incidents.workflow import Action, State
 from gis.principal import Principal, Role
 
 ESCALATE_SCOPE = "incidents:escalate"
@@ -291,3 +299,60 @@ def _forbidden(
     return ForbiddenError(
         f"you may not {step_en}: {why_en}; {role_en}", zh=f"无权{step_zh}：{why_zh}；{role_zh}"
     )
+
+
+# ---- photos ------------------------------------------------------------------------------
+
+
+class PhotoStage(StrEnum):
+    """When an evidence photo was taken: at intake, while handling, at verification."""
+
+    INTAKE = "intake"
+    HANDLING = "handling"
+    VERIFICATION = "verification"
+
+    @property
+    def name_zh(self) -> str:
+        return {"intake": "受理", "handling": "处置", "verification": "核查"}[self.value]
+
+
+PHOTO_STAGES: Mapping[PhotoStage, tuple[frozenset[State], Action | None]] = {
+    PhotoStage.INTAKE: (frozenset({State.REPORTED, State.ACCEPTED}), None),
+    PhotoStage.HANDLING: (frozenset({State.DISPATCHED, State.HANDLED}), Action.HANDLE),
+    PhotoStage.VERIFICATION: (frozenset({State.FEEDBACK, State.CLOSED}), Action.VERIFY),
+}
+"""Per stage: the states in which its photos are added, and the step whose takers add them
+(None: anyone of a handling role who reaches the case)."""
+
+
+class PhotoStageClosedError(ConflictError):
+    """A photo of a stage the case is not at (409), saying which stage it takes now."""
+
+
+def check_photo(principal: Principal, stage: PhotoStage, case: CaseFacts, state: State) -> None:
+    """Refuse ``principal`` adding a photo of ``stage`` to the case in ``state``:
+    NotFoundError (404) out of reach, ForbiddenError (403) for who they are,
+    PhotoStageClosedError (409) when the case is not at that stage. ``case.handled_by``
+    must be filled for a verification photo."""
+    check_reach(principal, case)
+    states, step = PHOTO_STAGES[stage]
+    what = (f"添加{stage.name_zh}照片", f"add a {stage.value} photo")
+    if step is not None:
+        refusal = _refusal(principal, step, case)
+    elif principal.kind == "system":
+        refusal = _refusal(principal, Action.ACCEPT, case)
+    elif principal.role is Role.MEDIATOR or principal.role in _TIER:
+        refusal = None
+    else:
+        refusal = ("您的角色不办理案件", "your role takes no step of a case")
+    if refusal is not None:
+        raise _forbidden(principal, what, refusal)
+    if state not in states:
+        now = [s for s, (at, _) in PHOTO_STAGES.items() if state in at]
+        instead = f"; it takes {now[0].value} photos now" if now else "; it takes no more photos"
+        raise PhotoStageClosedError(
+            f"案件处于{state.step_zh}阶段，不能{what[0]} (case {case.id} is {state.value}, so "
+            f"it takes no {stage.value} photos{instead}: intake photos while reported or "
+            "accepted, handling while dispatched or handled, verification at feedback or "
+            "once closed)"
+        )

@@ -67,13 +67,13 @@ def _stale(session: Session, incident_id: int, expected: int) -> StaleVersionErr
     return StaleVersionError(incident_id, expected, state["version"], state=state)
 
 
-def _lock(session: Session, incident_id: int) -> Any:
+def _lock(session: Session, incident_id: int, *, lock: bool = True) -> Any:
     row = session.execute(
         text(
             "SELECT i.id, i.category, i.status, i.handling_level, i.rework_count, i.version,"
             " i.subdistrict_id, i.community_id, i.deadline_at, i.duplicate_of,"
             " i.handler_staff_id, (SELECT g.code FROM grid g WHERE g.id = i.grid_id) AS grid_code"
-            " FROM incident i WHERE i.id = :id FOR UPDATE"
+            " FROM incident i WHERE i.id = :id" + (" FOR UPDATE" if lock else "")
         ),
         {"id": incident_id},
     ).first()
@@ -105,6 +105,17 @@ def _facts(session: Session, row: Any, action: Action | None) -> permissions.Cas
         handler_staff_id=row.handler_staff_id,
         handled_by=handled_by,
     )
+
+
+def locked_case(
+    session: Session, incident_id: int, action: Action | None = None, *, lock: bool = True
+) -> tuple[State, permissions.CaseFacts]:
+    """The case's state and what the permission rules look at for ``action``, its row
+    locked ``FOR UPDATE`` until the caller's transaction ends (so no step changes the
+    state meanwhile; ``lock=False``: a look before slow work, checked again under the
+    lock afterwards); NotFoundError without such a case."""
+    row = _lock(session, incident_id, lock=lock)
+    return State(row.status), _facts(session, row, action)
 
 
 def _known_action(action: Action | str) -> Action | None:

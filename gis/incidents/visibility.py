@@ -89,6 +89,16 @@ def personal_in_full(principal: Principal, grid_code: str | None, category: str)
     return is_personal(category) and responsible_for(principal, grid_code, category)
 
 
+def sees_photos(principal: Principal, grid_code: str | None, category: str) -> bool:
+    """Whether ``principal`` may see a case's photos (and where and when they were taken).
+
+    Those responsible for the case, whatever its category: a street photo shows
+    faces, number plates and doorways, and its EXIF where the photographer
+    stood. A planner, a system key, anyone else: not even that there are any.
+    """
+    return responsible_for(principal, grid_code, category)
+
+
 def responsible_for_grid(principal: Principal, grid_code: str) -> bool:
     """Whether ``principal`` answers for the grid (its staff's phone numbers in full)."""
     return (

@@ -34,6 +34,7 @@ from gis.principal import Role
 from tests.accounts import PASSWORD, key_headers, login_headers, make_account
 from tests.api.conftest import SmallDistrict
 from tests.api.test_access import all_routes, rules_of
+from tests.photo_files import png
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "access.md"
 REGENERATE = "python -m tests.api.test_access_matrix > docs/access.md"
@@ -164,6 +165,7 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "service_request_id": lambda ids: str(ids.incident),
     "service_code": lambda ids: "exposed_garbage",
     "format": lambda ids: "json",
+    "photo_id": lambda ids: "99999999",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
@@ -197,6 +199,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/incidents/{incident_id}/merge"): {"json": {"into": 1}},
     ("POST", "/api/v1/coverage/what-if"): {
         "json": {"facility_type": "kindergarten", "open": [{"lon": 119.171, "lat": 36.731}]}
+    },
+    ("POST", "/api/v1/incidents/{incident_id}/photos"): {
+        "files": [("file", ("matrix.png", png((40, 30)), "image/png"))],
+        "data": {"stage": "intake"},
     },
     ("POST", "/open311/v2/requests.{format}"): {
         "data": {"service_code": "exposed_garbage", "lat": "36.712", "long": "119.112"}

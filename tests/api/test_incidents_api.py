@@ -136,6 +136,7 @@ def test_the_intake_answer_is_the_incident_as_stored(client: TestClient) -> None
         got = ok(client.get(f"/api/v1/incidents/{posted['id']}"))
         assert posted.pop("possible_duplicates") == []
         assert got.pop("masked") is False  # a read says whether it hid anything
+        assert got.pop("photos") == []  # and, to those responsible, the case's photos
         assert posted == got
         assert got["grid_code"] == GRIDS[0] and got["handler"]["name"] == MANAGER
 

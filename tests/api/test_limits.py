@@ -227,4 +227,7 @@ def test_the_analyses_are_the_heavy_routes() -> None:
         ("GET", "/api/v1/coverage/circles"),
         ("GET", "/api/v1/coverage/blind-spots"),
         ("POST", "/api/v1/coverage/what-if"),
+        ("GET", "/api/v1/coverage/worst"),
+        ("GET", "/api/v1/coverage/export"),
+        ("GET", "/api/v1/coverage/print"),
     }

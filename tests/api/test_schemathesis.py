@@ -58,6 +58,7 @@ from gis.incidents.catalogue import CATEGORIES
 from gis.principal import Principal
 from gis.settings import ServerSettings
 from tests.accounts import DEMO_PASSWORD, committed_headers
+from tests.photo_files import png
 
 DATABASE = "gridmap_schemathesis_test"
 
@@ -78,6 +79,7 @@ WRITES = {
     ("POST", "/api/v1/incidents/{incident_id}/transitions"),
     ("POST", "/api/v1/incidents/{incident_id}/merge"),
     ("POST", "/open311/v2/requests.{format}"),
+    ("POST", "/api/v1/incidents/{incident_id}/photos"),
 }
 MUST_SUCCEED = WRITES - {("POST", "/api/v1/incidents/{incident_id}/merge")}
 """Writes that some steered requests must get through (a merge only fits a fresh duplicate)."""
@@ -313,6 +315,10 @@ def steer(case: schemathesis.Case, rng: random.Random) -> None:
             case.body = {k: v for k, v in generated.items() if k in kept} | moved
         else:
             case.query = {}
+    elif path.endswith("/photos"):
+        incident = rng.choice(DEMO.open_incidents)
+        case.path_parameters = {"incident_id": incident}
+        case.body = {"file": [PHOTO], "stage": _photo_stage(incident)}
     elif path.startswith("/api/v1/incidents/"):
         mine = DEMO.own_incidents if rng.random() < 0.6 else []
         incident = rng.choice(mine or DEMO.open_incidents)
@@ -330,6 +336,21 @@ def steer(case: schemathesis.Case, rng: random.Random) -> None:
             "long": str(lon),
             "lat": str(lat),
         }
+
+
+PHOTO = png((64, 48))
+"""A real photo file for steered uploads."""
+STAGE_OF = {"reported": "intake", "accepted": "intake", "feedback": "verification"}
+
+
+def _photo_stage(incident: int) -> str:
+    """The stage of photos the incident takes in its state now."""
+    assert DEMO.engine is not None
+    with DEMO.engine.connect() as conn:
+        status = conn.execute(
+            text("SELECT status FROM incident WHERE id = :i"), {"i": incident}
+        ).scalar_one()
+    return STAGE_OF.get(status, "handling")
 
 
 def _step(incident: int, rng: random.Random) -> dict[str, Any]:

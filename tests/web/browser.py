@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,9 +23,45 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 """A phone held upright (an iPhone 12-15's CSS pixels)."""
+WIDE = {"width": 1440, "height": 900}
+"""A desktop monitor."""
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+"""Where browser tests save what they saw (screenshots), kept after the run; not in git."""
 VIEWER = "district"
 """The demo account the pages of the demo district are looked at as: the whole
 district, personal data in full."""
+
+
+def artifact(name: str) -> str:
+    """The path of the artefact ``name`` (e.g. ``district-phone.png``) under ``ARTIFACTS``."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return str(ARTIFACTS / name)
+
+
+def boxes_apart(tab: Any, selectors: list[str]) -> dict[str, dict[str, float]]:
+    """The boxes of the visible elements among ``selectors``, after checking that none
+    covers another and each lies within the window's width (a phone's panels)."""
+    width = tab.evaluate("() => window.innerWidth")
+    boxes: dict[str, dict[str, float]] = {}
+    for selector in selectors:
+        element = tab.locator(selector)
+        if element.count() and element.first.is_visible():
+            box = element.first.bounding_box()
+            assert box is not None
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 1, selector
+            boxes[selector] = box
+    names = list(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            p, q = boxes[a], boxes[b]
+            apart = (
+                p["x"] + p["width"] <= q["x"]
+                or q["x"] + q["width"] <= p["x"]
+                or p["y"] + p["height"] <= q["y"]
+                or q["y"] + q["height"] <= p["y"]
+            )
+            assert apart, f"{a} covers {b}"
+    return boxes
 
 
 def is_foreign(url: str) -> bool:

@@ -77,10 +77,11 @@ def violations(page: Any) -> list[str]:
 
 
 PAGES = [
-    ("/", ".leaflet-container .leaflet-interactive"),
-    ("/coverage", "#gm-map.leaflet-container"),
+    ("/", "html[data-gm-ready='1'] .gm-place-label"),
+    ("/coverage", "html[data-gm-ready='1'] #gm-worst tbody tr[data-code]"),
     ("/incidents", "#gm-map.leaflet-container"),
     ("/incidents/grid", "a[href^='/grid/']"),
+    ("/incidents/grid?q=370705&overdue=1", "body[data-shown]"),
     ("/docs", ".swagger-ui .opblock"),
 ]
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from layers.coverage import COVERAGE_RAMP, coverage_style
-from tests.web.browser import viewer_headers
+from tests.web.browser import PHONE, WIDE, artifact, boxes_apart, open_page, viewer_headers
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOT = "/tmp/coverage.png"
-BUILDINGS_SCREENSHOT = "/tmp/coverage-buildings.png"
+SCREENSHOT = artifact("coverage-whatif.png")
+BUILDINGS_SCREENSHOT = artifact("coverage-buildings.png")
 GRID_PATHS = ".leaflet-gm-grids-pane path"
 READY = "(q) => document.body.dataset.coverage === q"
 """The page sets data-coverage to its query once every layer of a selection is drawn."""
@@ -195,3 +196,116 @@ def test_facility_popup_offers_a_closing_what_if(live_server: str, page: Any) ->
     assert body["net_households"] <= 0
     tab.wait_for_selector("#gm-whatif-answer")
     assert "关闭" in tab.locator("#gm-whatif").inner_text()
+
+
+# ---- the worst communities and what is on screen, taken away (issue 11) ----------------
+
+WORST_ROWS = "#gm-worst tbody tr[data-code]"
+
+
+@pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["desktop", "phone"])
+def test_the_worst_communities_are_ranked_beside_the_map(
+    live_server: str, browser: Any, viewer_state: dict[str, Any], viewport: dict[str, int]
+) -> None:
+    with open_page(browser, viewer_state, viewport=viewport) as (tab, log):
+        _open(tab, live_server, "?facility_type=kindergarten")
+        tab.wait_for_function(READY, arg="facility_type=kindergarten", timeout=30000)
+        assert tab.evaluate("() => document.documentElement.dataset.gmReady") == "1"
+        ranked = _api(live_server, "/api/v1/coverage/worst", facility_type="kindergarten")["rows"]
+        rows = tab.eval_on_selector_all(
+            WORST_ROWS,
+            "(rows) => rows.map((r) => [r.dataset.code, r.cells[1].innerText,"
+            " r.cells[2].innerText, r.cells[3].innerText])",
+        )
+        assert [r[0] for r in rows] == [r["code"] for r in ranked] and len(rows) == 10
+        for shown, row in zip(rows, ranked, strict=True):
+            assert shown[1] == row["name"]
+            assert shown[2].strip() == f"{row['coverage_rate'] * 100:.1f}%"
+            assert shown[3].replace(",", "") == str(row["households_uncovered"])
+
+        # The table and the map sit side by side (desktop) or one above the other (phone).
+        panel = tab.locator("#gm-panel").bounding_box()
+        map_box = tab.locator("#gm-map").bounding_box()
+        assert panel is not None and map_box is not None
+        over_map = [
+            ".leaflet-control-zoom",
+            ".leaflet-control-layers",
+            ".leaflet-control-scale",
+            "#gm-hint",
+        ]
+        assert "#gm-hint" in boxes_apart(tab, [*over_map, "#gm-panel"])
+        if viewport is PHONE:
+            assert map_box["y"] + map_box["height"] <= panel["y"] + 1
+            for button in tab.locator("#gm-actions button").all():
+                box = button.bounding_box()
+                assert box is not None and box["height"] >= 44
+        else:
+            assert panel["x"] + panel["width"] <= map_box["x"] + 1
+
+        # A click on a row zooms to the community.
+        before = tab.evaluate("() => window.gridmapCoverage.map.getZoom()")
+        tab.locator(WORST_ROWS).first.click()
+        tab.wait_for_function(
+            "(z) => window.gridmapCoverage.map.getZoom() > z + 1", arg=before, timeout=10000
+        )
+        assert "gm-selected" in (tab.locator(WORST_ROWS).first.get_attribute("class") or "")
+        tab.wait_for_timeout(400)
+        name = "desktop" if viewport is WIDE else "phone"
+        tab.screenshot(path=artifact(f"coverage-{name}.png"))
+        assert log.errors == [] and log.foreign_requests() == []
+
+
+def test_export_and_print_buttons_take_the_view_away(
+    live_server: str, browser: Any, viewer_state: dict[str, Any], tmp_path: Any
+) -> None:
+    with open_page(browser, viewer_state, viewport=WIDE) as (tab, log):
+        _open(tab, live_server, "?facility_type=kindergarten")
+        tab.wait_for_function(READY, arg="facility_type=kindergarten", timeout=30000)
+        tab.locator(WORST_ROWS).first.click()  # a community's view, not the district
+        tab.wait_for_timeout(600)
+
+        with (
+            tab.expect_response(lambda r: "/api/v1/coverage/export" in r.url) as answer,
+            tab.expect_download() as download,
+        ):
+            tab.locator("#gm-export-csv").click()
+        url = answer.value.url
+        assert "format=csv" in url and "facility_type=kindergarten" in url and "bbox=" in url
+        saved = download.value
+        assert saved.suggested_filename.startswith("coverage_kindergarten_300m_")
+        assert saved.suggested_filename.endswith(".buildings.csv")
+        path = tmp_path / saved.suggested_filename
+        saved.save_as(path)
+        data = path.read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf")
+        lines = data.decode("utf-8-sig").splitlines()
+        bbox = parse_qs(urlsplit(url).query)["bbox"][0]
+        expected = _api(
+            live_server,
+            "/api/v1/coverage/buildings",
+            facility_type="kindergarten",
+            bbox=bbox,
+            limit=1,
+        )["numberMatched"]
+        assert len(lines) - 1 == expected > 0
+        tab.locator("#gm-export-status").filter(has_text="已下载").wait_for()
+
+        with tab.expect_download() as download:
+            tab.locator("#gm-export-gpkg").click()
+        assert download.value.suggested_filename.endswith(".gpkg")
+        gpkg = tmp_path / "view.gpkg"
+        download.value.save_as(gpkg)
+        assert gpkg.read_bytes().startswith(b"SQLite format 3\x00")
+
+        tab.fill("#gm-print-title", "测试打印")
+        with (
+            tab.expect_response(lambda r: "/api/v1/coverage/print" in r.url) as answer,
+            tab.expect_download() as download,
+        ):
+            tab.locator("#gm-print-png").click()
+        assert "title=" in answer.value.url
+        png = tmp_path / "view.png"
+        download.value.save_as(png)
+        assert png.read_bytes().startswith(b"\x89PNG")
+        assert download.value.suggested_filename.endswith(".png")
+        assert log.errors == [] and log.foreign_requests() == []

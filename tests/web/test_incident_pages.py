@@ -33,7 +33,13 @@ from tests.accounts import PASSWORD, password_hash
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
 from tests.incident_cases import staff
 from tests.servers import served
-from tests.web.browser import bearer, viewer_headers
+from tests.web.browser import (
+    PHONE,
+    artifact,
+    bearer,
+    open_page,
+    viewer_headers,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -290,6 +296,73 @@ def test_grid_picker_lists_every_grid_with_its_manager(live_server: str, page: A
     assert ids == [i["id"] for i in worklist["incidents"]]
     assert len(ids) == open_count
     assert log.errors == []
+
+
+VISIBLE_ROWS = """() => [...document.querySelectorAll('#gm-grids tbody tr')]
+    .filter((r) => !r.hidden).map((r) => ({code: r.cells[0].innerText.trim(),
+      text: r.dataset.search, overdue: +r.dataset.overdue}))"""
+
+
+def test_grid_picker_searches_and_filters_on_a_phone(
+    live_server: str, browser: Any, viewer_state: dict[str, Any]
+) -> None:
+    with open_page(browser, viewer_state, viewport=PHONE) as (tab, log):
+        response = tab.goto(f"{live_server}/incidents/grid", wait_until="networkidle")
+        assert response is not None and response.status == 200
+        assert tab.locator("#gm-shown").inner_text() == "共 400 个网格"
+        assert tab.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+        for control in ("#gm-search", "#gm-subdistrict", "#gm-community", "label.gm-check"):
+            box = tab.locator(control).bounding_box()
+            assert box is not None and box["height"] >= 44, control
+
+        # Search: a grid's code finds that grid alone; a community's name finds its grids.
+        grid = _api(live_server, "/api/v1/grids", limit=1)["features"][0]["properties"]
+        tab.fill("#gm-search", grid["code"])
+        assert [r["code"] for r in tab.evaluate(VISIBLE_ROWS)] == [grid["code"]]
+        tab.fill("#gm-search", grid["community_name"])
+        found = tab.evaluate(VISIBLE_ROWS)
+        of_community = [
+            f["properties"]["code"]
+            for f in _api(
+                live_server, "/api/v1/grids", community=grid["community_code"], limit=1000
+            )["features"]
+        ]
+        assert set(of_community) <= {r["code"] for r in found}
+        assert all(grid["community_name"].lower() in r["text"] for r in found)
+        assert tab.locator("#gm-shown").inner_text() == f"显示 {len(found)} / 400 个网格"
+        tab.fill("#gm-search", "")
+
+        # Filters: a subdistrict, then one of its communities, then overdue only.
+        subdistrict = tab.locator("#gm-subdistrict option").nth(2).get_attribute("value")
+        assert subdistrict
+        tab.select_option("#gm-subdistrict", subdistrict)
+        rows = tab.evaluate(VISIBLE_ROWS)
+        assert rows and all(r["code"].startswith(subdistrict) for r in rows)
+        offered = tab.eval_on_selector_all(
+            "#gm-community option",
+            "(os) => os.filter((o) => !o.hidden && o.value).map((o) => o.value)",
+        )
+        assert offered and all(c.startswith(subdistrict) for c in offered)
+        tab.select_option("#gm-community", offered[0])
+        rows = tab.evaluate(VISIBLE_ROWS)
+        assert rows and all(r["code"].startswith(offered[0]) for r in rows)
+        tab.select_option("#gm-community", "")
+        tab.check("#gm-overdue")
+        late = tab.evaluate(VISIBLE_ROWS)
+        assert all(r["overdue"] > 0 for r in late)
+        assert all(r["code"].startswith(subdistrict) for r in late)
+
+        # The address keeps the choice: a reload shows the same list.
+        assert f"subdistrict={subdistrict}" in tab.url and "overdue=1" in tab.url
+        tab.reload(wait_until="networkidle")
+        assert tab.locator("#gm-overdue").is_checked()
+        assert tab.evaluate(VISIBLE_ROWS) == late
+        tab.screenshot(path=artifact("grid-picker-phone.png"), full_page=False)
+
+        # Nothing matches: said so.
+        tab.fill("#gm-search", "没有这样的网格")
+        assert "没有符合条件的网格" in tab.locator("#gm-shown").inner_text()
+        assert log.errors == [] and log.foreign_requests() == []
 
 
 # --------------------------------------------------------------------------- worklist

@@ -1,8 +1,17 @@
-"""The district map at / in headless Chromium, offline."""
+"""The district map at / in headless Chromium, offline: a light page drawn from the API.
+
+The page (api/templates/district.html, api/static/js/district.js) draws the
+areas from /api/v1/map/outlines and the facilities from /api/v1/map/facilities
+on a canvas, the names as labels by zoom, and the buildings of the view from
+zoom 15. Drawn on canvas, its shapes are not elements: the tests read what is
+drawn from the page's own Leaflet layers (``window.gridmapDistrict``) and
+click at the pixel of a shape.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,30 +19,46 @@ import httpx
 import pytest
 from shapely.geometry import Point, shape
 
-from layers.catalogue import BUILDINGS, COMMUNITIES, FACILITIES, GRIDS, MAP_LAYERS
-from tests.web.browser import viewer_headers
+from layers.catalogue import BUILDINGS, MAP_LAYERS
+from tests.web.browser import PHONE, WIDE, artifact, boxes_apart, open_page, viewer_headers
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOT = "/tmp/map.png"
-DOCS_SCREENSHOT = "/tmp/docs.png"
-BUILDINGS_SCREENSHOT = "/tmp/buildings.png"
+DOCS_SCREENSHOT = "docs.png"
 
-MAP_OBJECTS = """() => Object.keys(window).filter(
-    (k) => k.startsWith('map_') && window[k] instanceof L.Map).length"""
+READY = "() => document.documentElement.dataset.gmReady === '1'"
+NAMES = ".gm-label, .gm-place-label"
+"""Names of areas: the base map's (basemap.js, offline) or, over tiles without our names,
+the page's own; either way only those that do not overlap are shown."""
+GRID_NAMES = ".gm-label-grids, .gm-place-grid"
+PAGE_WEIGHT_BUDGET = 200_000
+"""Bytes transferred (headers and gzipped bodies) until the district is drawn. The
+folium page it replaced was 2.6 MB of HTML, 484 kB gzipped, before any data."""
 
 DENSE_GRID = "370705001001001"
 """A demo grid of a dense old community (中学街社区), ~100 buildings."""
 
 SET_VIEW = """([lat, lon, zoom]) => {
-    const map = Object.values(window).find((v) => v instanceof L.Map);
+    const map = window.gridmapDistrict.map;
     map.setView([lat, lon], zoom, {animate: false});
     return map.getZoom() === zoom;
 }"""
-"""Moves the map; false while the page's opening zoom animation still holds the view."""
+"""Moves the map; false while an animation still holds the view."""
 
-BUILDING_SHAPES = f"path.gm-feature-{BUILDINGS.key}"
+COUNT_OF = "window.gridmapDistrict.layers[key].getLayers().length"
+COUNT = f"(key) => {COUNT_OF}"
+"""How many shapes a layer of the page holds (drawn on canvas: not elements)."""
 HINT = f"#gm-hint-{BUILDINGS.key}"
+PANELS = [
+    "#gm-title",
+    ".leaflet-control-zoom",
+    ".leaflet-control-layers",
+    ".leaflet-control-scale",
+    "#gm-legend",
+    "#gm-user",
+    HINT,
+]
+"""What floats over the map: none may cover another."""
 
 
 def _set_view(tab: Any, lat: float, lon: float, zoom: float) -> None:
@@ -44,81 +69,152 @@ def _is_buildings_request(url: str) -> bool:
     return urlsplit(url).path == "/api/v1/buildings"
 
 
+def _api(base: str, path: str, **params: Any) -> Any:
+    answer = httpx.get(f"{base}{path}", params=params, headers=viewer_headers(base), timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _grid(base: str, code: str) -> dict[str, Any]:
+    grid: dict[str, Any] = _api(base, f"/api/v1/grids/{code}")
+    return grid
+
+
 def _grid_centre(base: str, code: str) -> tuple[float, float]:
-    grid = httpx.get(
-        headers=viewer_headers(base), url=f"{base}/api/v1/grids/{code}", timeout=30
-    ).json()
-    point = shape(grid["geometry"]).representative_point()
+    point = shape(_grid(base, code)["geometry"]).representative_point()
     return point.y, point.x
 
 
-def _matched(base: str, path: str) -> int:
-    separator = "&" if "?" in path else "?"
-    body = httpx.get(
-        headers=viewer_headers(base), url=f"{base}{path}{separator}limit=1", timeout=30
-    ).json()
-    return int(body["numberMatched"])
-
-
-def test_map_loads_offline_with_layers_and_labels(live_server: str, page: Any) -> None:
-    tab, log = page
-    response = tab.goto(f"{live_server}/", wait_until="networkidle")
+def _open(tab: Any, base: str) -> Any:
+    response = tab.goto(f"{base}/", wait_until="networkidle")
     assert response is not None and response.status == 200
-    tab.wait_for_selector(".leaflet-control-layers-overlays label")
+    tab.wait_for_function(READY, timeout=30000)
+    return response
 
+
+@pytest.fixture
+def wide(browser: Any, viewer_state: dict[str, Any]) -> Any:
+    with open_page(browser, viewer_state, viewport=WIDE) as opened:
+        yield opened
+
+
+@pytest.fixture
+def phone(browser: Any, viewer_state: dict[str, Any]) -> Any:
+    with open_page(browser, viewer_state, viewport=PHONE) as opened:
+        yield opened
+
+
+def test_the_district_is_drawn_offline_with_names_in_a_light_page(
+    live_server: str, wide: Any
+) -> None:
+    tab, log = wide
+    sizes: list[int] = []
+    tab.on(
+        "requestfinished",
+        lambda r: sizes.append(r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]),
+    )
+    _open(tab, live_server)
     assert log.foreign_requests() == []
     assert log.failed == []
     assert log.errors == []
     assert tab.evaluate("() => typeof L === 'object' && L.version") == "1.9.3"
-    assert tab.evaluate(MAP_OBJECTS) == 1
+    assert tab.evaluate("() => performance.getEntriesByName('gm-usable').length") == 1
 
-    control = tab.locator(".leaflet-control-layers-overlays label")
-    overlays = [text.strip() for text in control.all_inner_texts()]
+    overlays = [
+        t.strip() for t in tab.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    ]
     assert overlays == [layer.title_zh for layer in MAP_LAYERS]
-    for layer in (COMMUNITIES, GRIDS, FACILITIES):
-        assert layer.title_zh in overlays
 
-    communities = _matched(live_server, COMMUNITIES.api_path)
-    assert communities > 0
-    labels = tab.locator(".gm-label-communities")
-    assert labels.count() == communities
-    # Labels that would overlap are hidden until the map is zoomed in; most stay.
-    visible = tab.locator(".gm-label-communities:visible").count()
-    assert visible >= min(communities, 10)
-    names = [
-        f["properties"]["name"]
-        for f in httpx.get(
-            headers=viewer_headers(live_server),
-            url=f"{live_server}{COMMUNITIES.api_path}",
-            timeout=30,
-        ).json()["features"]
-    ]
-    texts = tab.eval_on_selector_all(
-        ".gm-label-communities", "(els) => els.map((el) => el.textContent)"
+    # Every current grid, community and subdistrict is drawn.
+    for key, path, params in (
+        ("grids", "/api/v1/grids", {}),
+        ("communities", "/api/v1/areas", {"level": "community"}),
+        ("subdistricts", "/api/v1/areas", {"level": "subdistrict"}),
+    ):
+        matched = _api(live_server, path, limit=1, **params)["numberMatched"]
+        assert tab.evaluate(COUNT, key) == matched > 0, key
+    facilities = _api(live_server, "/api/v1/facilities", limit=1)["numberMatched"]
+    tab.wait_for_function(f"() => window.gridmapDistrict.counts.facilities === {facilities}")
+
+    # Names: the district view shows the subdistricts' (or communities') names, each a
+    # real name, and no two visible labels overlap.
+    names = {
+        f["properties"]["name"] for f in _api(live_server, "/api/v1/areas", limit=1000)["features"]
+    }
+    shown = tab.eval_on_selector_all(
+        NAMES,
+        "(els) => els.filter((e) => e.style.visibility !== 'hidden').map((e) => e.textContent)",
     )
-    assert sorted(texts) == sorted(names)
+    assert len(shown) >= 5 and set(shown) <= names
+    boxes = tab.eval_on_selector_all(
+        NAMES,
+        "(els) => els.filter((e) => e.style.visibility !== 'hidden').map((e) => {"
+        " const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })",
+    )
+    for a, b in itertools.combinations(boxes, 2):
+        assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
-    facility_types = httpx.get(
-        headers=viewer_headers(live_server), url=f"{live_server}/api/v1/facility-types", timeout=30
-    ).json()
-    present = [
-        f["properties"]["name_zh"]
-        for f in facility_types["features"]
-        if f["properties"]["facilities"]
-    ]
-    legend = tab.locator(".gm-legend").inner_text()
-    for name in present:
-        assert name in legend
+    types = _api(live_server, "/api/v1/facility-types")["features"]
+    legend = tab.locator("#gm-legend").inner_text()
+    for t in types:
+        if t["properties"]["facilities"]:
+            assert t["properties"]["name_zh"] in legend
 
-    tab.screenshot(path=SCREENSHOT, full_page=False)
+    tab.wait_for_load_state("networkidle")
+    # The data is preloaded with Leaflet and the page's fetches take it over: asked once.
+    for path in ("/api/v1/map/outlines", "/api/v1/map/facilities"):
+        assert sum(urlsplit(url).path == path for url in log.requests) == 1, path
+    weight = sum(sizes)
+    assert 0 < weight < PAGE_WEIGHT_BUDGET, weight
+    tab.screenshot(path=artifact("district-desktop.png"))
 
 
-def test_switching_off_communities_hides_their_labels(live_server: str, page: Any) -> None:
-    tab, _ = page
-    tab.goto(f"{live_server}/", wait_until="networkidle")
-    assert tab.locator(".gm-label-communities").count() > 0
-    tab.locator(".leaflet-control-layers-overlays label", has_text=COMMUNITIES.title_zh).click()
-    assert tab.locator(".gm-label-communities").count() == 0
+def test_on_a_phone_nothing_covers_anything_else(live_server: str, phone: Any) -> None:
+    tab, log = phone
+    _open(tab, live_server)
+    assert log.errors == [] and log.foreign_requests() == []
+    assert tab.evaluate(COUNT, "grids") > 0
+    boxes = boxes_apart(tab, PANELS)
+    assert {"#gm-title", "#gm-legend", "#gm-user", HINT} <= set(boxes)
+    # The legend opens without covering the user bar either.
+    tab.locator("#gm-legend summary").click()
+    legend = tab.locator("#gm-legend").bounding_box()
+    user = tab.locator("#gm-user").bounding_box()
+    assert legend is not None and user is not None
+    assert legend["y"] + legend["height"] <= user["y"] or legend["x"] >= user["x"] + user["width"]
+    tab.locator("#gm-legend summary").click()
+    tab.screenshot(path=artifact("district-phone.png"))
+
+
+def test_grid_names_show_when_zoomed_in(live_server: str, wide: Any) -> None:
+    tab, log = wide
+    _open(tab, live_server)
+    lat, lon = _grid_centre(live_server, DENSE_GRID)
+    assert tab.locator(GRID_NAMES).count() == 0  # too small to read at the district view
+    _set_view(tab, lat, lon, 16)
+    name = _grid(live_server, DENSE_GRID)["properties"]["name"]
+    tab.wait_for_function(
+        f"(name) => [...document.querySelectorAll('{GRID_NAMES}')]"
+        ".some((e) => e.textContent === name && e.style.visibility !== 'hidden')",
+        arg=name,
+    )
+    # Only the names in view are in the page.
+    assert tab.locator(GRID_NAMES).count() < 60
+    assert log.errors == []
+
+
+def test_switching_off_communities_takes_them_off_the_map(live_server: str, wide: Any) -> None:
+    tab, _ = wide
+    _open(tab, live_server)
+    lat, lon = _grid_centre(live_server, DENSE_GRID)
+    _set_view(tab, lat, lon, 14)
+    tab.locator(".leaflet-control-layers-overlays label", has_text="社区").click()
+    assert (
+        tab.evaluate(
+            "() => window.gridmapDistrict.map.hasLayer(window.gridmapDistrict.layers.communities)"
+        )
+        is False
+    )
 
 
 def test_docs_render_offline(live_server: str, page: Any) -> None:
@@ -129,25 +225,35 @@ def test_docs_render_offline(live_server: str, page: Any) -> None:
     assert "gridmap" in tab.locator(".swagger-ui .info .title").inner_text()
     paths = tab.locator(".opblock-summary-path").all_inner_texts()
     assert any("/api/v1/grids/{code}" in p.replace("\u200b", "") for p in paths)
-    tab.screenshot(path=DOCS_SCREENSHOT)
+    tab.screenshot(path=artifact(DOCS_SCREENSHOT))
     assert log.foreign_requests() == []
     assert log.failed == []
     assert log.errors == []
 
 
-def test_buildings_load_for_the_view_when_zoomed_in(live_server: str, page: Any) -> None:
-    tab, log = page
-    tab.goto(f"{live_server}/", wait_until="networkidle")
+BUILDING_AT = """([id]) => {
+    const state = window.gridmapDistrict;
+    let found = null;
+    state.layers.buildings.eachLayer((l) => { if (l.feature && l.feature.id === id) found = l; });
+    if (!found) return null;
+    const centre = found.getBounds ? found.getBounds().getCenter() : found.getLatLng();
+    const p = state.map.latLngToContainerPoint(centre);
+    const box = state.map.getContainer().getBoundingClientRect();
+    return {x: box.left + p.x, y: box.top + p.y, fill: found.options.fillColor};
+}"""
+
+
+def test_buildings_load_for_the_view_when_zoomed_in(live_server: str, wide: Any) -> None:
+    tab, log = wide
+    _open(tab, live_server)
     viewport = BUILDINGS.viewport
     assert viewport is not None
     control = tab.locator(".leaflet-control-layers-overlays label", has_text=BUILDINGS.title_zh)
     assert control.locator("input").is_checked()
     # The district view is far below zoom 15: nothing fetched, nothing drawn, a hint.
     assert not any(_is_buildings_request(url) for url in log.requests)
-    assert tab.locator(BUILDING_SHAPES).count() == 0
+    assert tab.evaluate(COUNT, "buildings") == 0
     assert tab.locator(HINT).inner_text() == "放大至15级显示楼栋"
-    # It floats over the map rather than pushing the map down.
-    assert tab.eval_on_selector(HINT, "(el) => getComputedStyle(el).position") == "fixed"
 
     lat, lon = _grid_centre(live_server, DENSE_GRID)
     with tab.expect_response(lambda r: _is_buildings_request(r.url)) as answer:
@@ -160,39 +266,26 @@ def test_buildings_load_for_the_view_when_zoomed_in(live_server: str, page: Any)
     assert int(query["limit"][0]) == viewport.limit
     west, south, east, north = map(float, query["bbox"][0].split(","))
     assert west < lon < east and south < lat < north
-
-    # What the API holds for that box, asked independently of the page.
-    matched = httpx.get(
-        headers=viewer_headers(live_server),
-        url=f"{live_server}/api/v1/buildings",
-        params={"bbox": query["bbox"][0], "limit": 1},
-        timeout=30,
-    ).json()["numberMatched"]
+    matched = _api(live_server, "/api/v1/buildings", bbox=query["bbox"][0], limit=1)[
+        "numberMatched"
+    ]
     assert body["numberMatched"] == matched > 0
     drawn = min(matched, viewport.limit)
-    tab.wait_for_function(
-        "([sel, n]) => document.querySelectorAll(sel).length === n", arg=[BUILDING_SHAPES, drawn]
-    )
+    tab.wait_for_function(f"(key) => {COUNT_OF} === {drawn}", arg="buildings")
     assert {f["properties"]["grid_code"] for f in body["features"]} >= {DENSE_GRID}
-    assert not tab.locator(HINT).is_visible()  # everything in view is drawn
-    legend = tab.locator("#gm-legend-buildings").inner_text()
+    assert not tab.locator(HINT).is_visible()
+    legend = tab.locator(f"#gm-legend-{BUILDINGS.key}").inner_text()
     assert "楼栋户数" in legend and "≥60户" in legend
 
-    # Shapes are drawn in the order of the features. Click the building at the
-    # centre of the view: its fill is the ramp's colour for its households and
-    # its popup says what the API says.
+    # The building at the view's centre: its fill is the ramp's colour for its households
+    # and a click on it opens a popup saying what the API says.
     centre = Point(lon, lat)
-    nearest = min(
-        range(len(body["features"])),
-        key=lambda i: shape(body["features"][i]["geometry"]).distance(centre),
-    )
-    props = body["features"][nearest]["properties"]
-    building = tab.locator(BUILDING_SHAPES).nth(nearest)
+    nearest = min(body["features"], key=lambda f: shape(f["geometry"]).distance(centre))
+    props = nearest["properties"]
+    at = tab.evaluate(BUILDING_AT, [nearest["id"]])
     assert BUILDINGS.ramp is not None
-    assert building.get_attribute("fill") == BUILDINGS.ramp.colour_for(props["households"])
-    box = building.bounding_box()
-    assert box is not None
-    tab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert at["fill"] == BUILDINGS.ramp.colour_for(props["households"])
+    tab.mouse.click(at["x"], at["y"])
     popup = tab.locator(".leaflet-popup-content")
     popup.wait_for()
     text = popup.inner_text()
@@ -200,30 +293,25 @@ def test_buildings_load_for_the_view_when_zoomed_in(live_server: str, page: Any)
         assert label in text
     assert props["address"] in text
     assert f"户数\t{props['households']}" in text
-    assert props["grid_code"] in text
     tab.wait_for_timeout(300)  # the popup fades in
-    tab.screenshot(path=BUILDINGS_SCREENSHOT)
+    tab.screenshot(path=artifact("district-buildings.png"))
 
     # Back out to zoom 12: the buildings go and nothing more is asked for.
     asked = sum(_is_buildings_request(url) for url in log.requests)
     _set_view(tab, lat, lon, 12)
-    tab.wait_for_function(
-        "(sel) => document.querySelectorAll(sel).length === 0", arg=BUILDING_SHAPES
-    )
+    tab.wait_for_function(f"(key) => {COUNT_OF} === 0", arg="buildings")
     tab.locator(HINT).wait_for(state="visible")
     assert tab.locator(HINT).inner_text() == "放大至15级显示楼栋"
     tab.wait_for_timeout(viewport.debounce_ms + 200)
     assert sum(_is_buildings_request(url) for url in log.requests) == asked
-    assert tab.locator(BUILDING_SHAPES).count() == 0
-
     assert log.foreign_requests() == []
     assert log.failed == []
     assert log.errors == []
 
 
-def test_quick_moves_make_one_request_for_the_last_view(live_server: str, page: Any) -> None:
-    tab, log = page
-    tab.goto(f"{live_server}/", wait_until="networkidle")
+def test_quick_moves_make_one_request_for_the_last_view(live_server: str, wide: Any) -> None:
+    tab, log = wide
+    _open(tab, live_server)
     lat, lon = _grid_centre(live_server, DENSE_GRID)
     _set_view(tab, lat, lon, 14)  # below the threshold: settles without a request
     tab.wait_for_timeout(500)
@@ -235,11 +323,13 @@ def test_quick_moves_make_one_request_for_the_last_view(live_server: str, page: 
     assert west < lon < east and south < lat + 0.004 < north
     tab.wait_for_timeout(BUILDINGS.viewport.debounce_ms + 300)  # type: ignore[union-attr]
     assert sum(_is_buildings_request(url) for url in log.requests) == 1
-    assert tab.locator(BUILDING_SHAPES).count() == answer.value.json()["numberReturned"] > 0
+    returned = answer.value.json()["numberReturned"]
+    tab.wait_for_function(f"(key) => {COUNT_OF} === {returned}", arg="buildings")
+    assert returned > 0
 
 
-def test_an_answer_for_an_old_view_is_abandoned(live_server: str, page: Any) -> None:
-    tab, log = page
+def test_an_answer_for_an_old_view_is_abandoned(live_server: str, wide: Any) -> None:
+    tab, log = wide
     held: list[Any] = []
 
     def hold_the_first(route: Any) -> None:
@@ -249,7 +339,7 @@ def test_an_answer_for_an_old_view_is_abandoned(live_server: str, page: Any) -> 
             held.append(route)  # never answered while the page waits for it
 
     tab.route("**/api/v1/buildings?*", hold_the_first)
-    tab.goto(f"{live_server}/", wait_until="networkidle")
+    _open(tab, live_server)
     lat, lon = _grid_centre(live_server, DENSE_GRID)
     _set_view(tab, lat, lon, 17)
     while not held:
@@ -257,20 +347,18 @@ def test_an_answer_for_an_old_view_is_abandoned(live_server: str, page: Any) -> 
     with tab.expect_response(lambda r: _is_buildings_request(r.url)) as answer:
         _set_view(tab, lat + 0.01, lon, 17)
     current = answer.value.json()["numberReturned"]
-    tab.wait_for_function(
-        "([sel, n]) => document.querySelectorAll(sel).length === n", arg=[BUILDING_SHAPES, current]
-    )
+    tab.wait_for_function(f"(key) => {COUNT_OF} === {current}", arg="buildings")
     stale = held[0].request.url
     assert any(failure.startswith(stale) for failure in log.failed)  # aborted by the page
     with contextlib.suppress(Exception):  # playwright may refuse: the request is gone
         held[0].continue_()
     tab.wait_for_timeout(500)
-    assert tab.locator(BUILDING_SHAPES).count() == current
+    assert tab.evaluate(COUNT, "buildings") == current
     assert log.errors == []
 
 
-def test_a_truncated_view_says_how_many_buildings_it_left_out(live_server: str, page: Any) -> None:
-    tab, log = page
+def test_a_truncated_view_says_how_many_buildings_it_left_out(live_server: str, wide: Any) -> None:
+    tab, log = wide
     shown = 25
 
     def small_pages(route: Any) -> None:
@@ -283,15 +371,13 @@ def test_a_truncated_view_says_how_many_buildings_it_left_out(live_server: str, 
         )
 
     tab.route("**/api/v1/buildings?*", small_pages)
-    tab.goto(f"{live_server}/", wait_until="networkidle")
+    _open(tab, live_server)
     lat, lon = _grid_centre(live_server, DENSE_GRID)
     with tab.expect_response(lambda r: _is_buildings_request(r.url)) as answer:
         _set_view(tab, lat, lon, 17)
     matched = answer.value.json()["numberMatched"]
     assert matched > shown
-    tab.wait_for_function(
-        "([sel, n]) => document.querySelectorAll(sel).length === n", arg=[BUILDING_SHAPES, shown]
-    )
+    tab.wait_for_function(f"(key) => {COUNT_OF} === {shown}", arg="buildings")
     hint = tab.locator(HINT)
     hint.wait_for(state="visible")
     assert f"共有楼栋 {matched} 栋" in hint.inner_text()
@@ -299,20 +385,22 @@ def test_a_truncated_view_says_how_many_buildings_it_left_out(live_server: str, 
     assert log.errors == []
 
 
-def test_grid_hover_shows_households(live_server: str, page: Any) -> None:
-    tab, _ = page
-    tab.goto(f"{live_server}/", wait_until="networkidle")
-    grid = httpx.get(
-        headers=viewer_headers(live_server),
-        url=f"{live_server}/api/v1/grids/{DENSE_GRID}",
-        timeout=30,
-    ).json()
+def test_grid_hover_shows_households(live_server: str, wide: Any) -> None:
+    tab, _ = wide
+    _open(tab, live_server)
+    grid = _grid(live_server, DENSE_GRID)
     lat, lon = _grid_centre(live_server, DENSE_GRID)
     _set_view(tab, lat, lon, 14)
-    tab.mouse.move(640, 450)  # the map's centre, inside the grid
-    tooltip = tab.locator(".leaflet-tooltip")
+    centre = tab.evaluate(
+        "() => { const m = window.gridmapDistrict.map;"
+        " const p = m.latLngToContainerPoint(m.getCenter());"
+        " const b = m.getContainer().getBoundingClientRect();"
+        " return [b.left + p.x, b.top + p.y]; }"
+    )
+    tab.mouse.move(centre[0] - 3, centre[1] - 3)
+    tab.mouse.move(centre[0], centre[1])
+    tooltip = tab.locator(".leaflet-tooltip", has_text=DENSE_GRID)
     tooltip.wait_for()
     text = tooltip.inner_text()
     assert "户数" in text
-    assert DENSE_GRID in text
     assert str(grid["properties"]["households"]) in text

@@ -11,8 +11,22 @@
  * API's own error description (api/errors.py) when the status is not 2xx.
  * gridmapCommon.allPages(url): every feature of a paged collection, following
  * its ``next`` links: the maps draw every grid, which may take more than one page.
+ *
+ * GM.ready(): a map page calls it once its map has drawn its data: it marks
+ * performance.mark('gm-usable') and sets <html data-gm-ready="1"> (the page-load
+ * benchmark and the browser tests wait for it). Only the first call counts.
  */
-/* exported gridmapCommon */
+/* exported gridmapCommon, GM */
+var GM = window.GM || {};
+window.GM = GM;
+GM.ready = GM.ready || function () {
+  'use strict';
+  var root = document.documentElement;
+  if (root.dataset.gmReady === '1') { return; }
+  if (window.performance && window.performance.mark) { window.performance.mark('gm-usable'); }
+  root.dataset.gmReady = '1';
+};
+
 var gridmapCommon = (function () {
   'use strict';
   var entities = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};

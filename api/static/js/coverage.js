@@ -9,12 +9,15 @@
  * uncoveredMinZoom, all from allBuildingsMinZoom), facilities, what-if.
  * A click on the map asks POST /api/v1/coverage/what-if what opening a
  * facility there would change; a facility's popup can ask what closing it would.
+ * The panel ranks the worst-served communities (a click zooms to one) and takes
+ * what is on screen away: GET /api/v1/coverage/export (GeoPackage, CSV) and
+ * /api/v1/coverage/print (PNG, PDF) for the view's bbox. The grids come light
+ * from /api/v1/map/outlines; GM.ready() once their choropleth is drawn.
  */
 (function () {
   'use strict';
   var escapeHtml = gridmapCommon.escapeHtml;
   var getJSON = gridmapCommon.getJSON;
-  var allPages = gridmapCommon.allPages;
   var config = window.GRIDMAP_COVERAGE;
   var style = config.style;
   var labels = style.labels;
@@ -28,13 +31,33 @@
   var hint = document.getElementById('gm-hint');
   var whatIfBody = document.getElementById('gm-whatif-body');
   var whatIfOn = document.getElementById('gm-whatif-on');
+  var worstBody = document.querySelector('#gm-worst tbody');
+  var exportStatus = document.getElementById('gm-export-status');
+  var printTitle = document.getElementById('gm-print-title');
 
   var types = {};          // code -> facility-type properties
   var rates = {};          // grid code -> stats row
   var generation = 0;      // answers of an older selection are dropped
   var buildingsRequest = null;
 
+  // The base map (basemap.js, when served) decides the datum overlays are drawn in:
+  // API answers are WGS84 and go through toLatLng; the view's corners and a click
+  // come back through toLonLat.
+  function toLatLng(c) {
+    return GM.datum ? GM.datum.coordsToLatLng(c) : L.latLng(c[1], c[0]);
+  }
+  function toLonLat(latlng) {
+    return GM.datum ? GM.datum.fromLatLng(latlng) : [latlng.lng, latlng.lat];
+  }
+  function boxOf(b) {
+    var sw = toLonLat(b.getSouthWest());
+    var ne = toLonLat(b.getNorthEast());
+    return [Math.max(sw[0], -180), Math.max(sw[1], -90), Math.min(ne[0], 180),
+      Math.min(ne[1], 90)].map(function (v) { return v.toFixed(6); }).join(',');
+  }
+
   var map = L.map('gm-map', {zoomSnap: 0.25, zoomDelta: 0.5, preferCanvas: false});
+  map.getContainer().appendChild(hint);  // the hint floats over the map, not the panel
   L.control.scale({imperial: false}).addTo(map);
   [['gm-grids', 400], ['gm-blind', 405], ['gm-circles', 410], ['gm-buildings', 430],
    ['gm-facilities', 450], ['gm-whatif', 460]].forEach(function (p) {
@@ -42,11 +65,14 @@
   });
   var buildingRenderer = L.canvas({pane: 'gm-buildings', padding: 0.2});
   window.gridmapCoverage = {map: map};  // for tests and the browser console
+  var gridFeatures = [];   // the light grid outlines, for zooming to a community
 
-  var gridLayer = L.geoJSON(null, {pane: 'gm-grids', style: gridStyle, onEachFeature: gridTooltip});
-  var blindLayer = L.geoJSON(null, {pane: 'gm-blind', style: function () { return style.blindSpot; },
+  var gridLayer = L.geoJSON(null, {pane: 'gm-grids', style: gridStyle, onEachFeature: gridTooltip,
+    coordsToLatLng: toLatLng});
+  var blindLayer = L.geoJSON(null, {pane: 'gm-blind', coordsToLatLng: toLatLng, style: function () { return style.blindSpot; },
     onEachFeature: blindTooltip});
   var circleLayer = L.geoJSON(null, {pane: 'gm-circles', interactive: false,
+    coordsToLatLng: toLatLng,
     style: function () { return style.circle; }});
   var buildingLayer = L.layerGroup();
   var facilityLayer = L.layerGroup();
@@ -216,13 +242,22 @@
       blindLayer.clearLayers();
       blindLayer.addData(body);
     });
+    // After the statistics: the model is built by then and the ranking takes milliseconds
+    // (asked at once, it would be one more heavy request waiting for a slot).
+    var ranked = stats.then(function () {
+      return getJSON(api + '/coverage/worst?' + query({by: 'community', n: '10'}));
+    }).then(function (body) {
+      if (mine !== generation || !body) { return; }
+      drawWorst(body.rows);
+    });
     var params = new URLSearchParams({type: typeSelect.value, limit: String(limit)});
     var fac = getJSON(api + '/facilities?' + params.toString()).then(function (body) {
       if (mine !== generation) { return; }
       drawFacilities(body);
     });
     refreshBuildings();
-    Promise.all([stats, circles, blind, fac]).then(function () {
+    stats.then(function () { GM.ready(); });
+    Promise.all([stats, circles, blind, fac, ranked]).then(function () {
       if (mine === generation) {
         document.body.classList.remove('gm-busy');
         document.body.dataset.coverage = q;
@@ -238,7 +273,7 @@
     collection.features.forEach(function (f) {
       var p = f.properties;
       var c = f.geometry.coordinates;
-      var marker = L.circleMarker([c[1], c[0]], L.extend({}, style.facility, {
+      var marker = L.circleMarker(toLatLng(c), L.extend({}, style.facility, {
         pane: 'gm-facilities', radius: style.facility.radius, bubblingMouseEvents: false
       }));
       marker.bindTooltip(escapeHtml(p.name));
@@ -273,10 +308,7 @@
       hint.style.display = 'block';
       return;
     }
-    var b = map.getBounds();
-    var extra = {bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
-      return v.toFixed(6);
-    }).join(','), limit: String(limit)};
+    var extra = {bbox: boxOf(map.getBounds()), limit: String(limit)};
     if (!all) { extra.covered = 'false'; }
     var controller = new AbortController();
     buildingsRequest = controller;
@@ -290,7 +322,7 @@
           var p = f.properties;
           var s = p.covered ? style.buildingCovered : style.buildingUncovered;
           var c = f.geometry.coordinates;
-          L.circleMarker([c[1], c[0]], L.extend({}, s, {
+          L.circleMarker(toLatLng(c), L.extend({}, s, {
             renderer: buildingRenderer, radius: s.radius, bubblingMouseEvents: false
           })).bindPopup(
             '<table class="gm-popup"><tr><th>户数</th><td>' + number(p.households) +
@@ -310,6 +342,79 @@
         if (err.name !== 'AbortError') { hint.textContent = '楼栋加载失败：' + err.message; }
       });
   }
+
+  // --- the worst communities -------------------------------------------------------------
+  function communityBounds(code) {
+    var bounds = null;
+    gridFeatures.forEach(function (f) {
+      if (f.properties.parent_code !== code) { return; }
+      var b = L.geoJSON(f, {coordsToLatLng: toLatLng}).getBounds();
+      bounds = bounds ? bounds.extend(b) : b;
+    });
+    return bounds;
+  }
+
+  function drawWorst(rows) {
+    worstBody.innerHTML = rows.map(function (r) {
+      return '<tr data-code="' + escapeHtml(r.code) + '"><td class="num">' + r.rank + '</td>' +
+        '<td>' + escapeHtml(r.name) + '</td><td class="num"><i style="background:' +
+        rateColour(r.coverage_rate) + '"></i>' + percent(r.coverage_rate) + '</td>' +
+        '<td class="num">' + number(r.households_uncovered) + '</td></tr>';
+    }).join('') || '<tr><td colspan="4">—</td></tr>';
+  }
+
+  worstBody.addEventListener('click', function (e) {
+    var row = e.target.closest('tr[data-code]');
+    if (!row) { return; }
+    worstBody.querySelectorAll('tr.gm-selected').forEach(function (r) {
+      r.classList.remove('gm-selected');
+    });
+    row.classList.add('gm-selected');
+    var bounds = communityBounds(row.dataset.code);
+    if (bounds) { map.fitBounds(bounds, {padding: [20, 20], maxZoom: 16}); }
+  });
+
+  // --- what is on screen, taken away -----------------------------------------------------
+  function viewBox() { return boxOf(map.getBounds()); }
+
+  function takeAway(kind, format) {
+    var extra = {bbox: viewBox(), format: format};
+    if (kind === 'print' && printTitle.value.trim()) { extra.title = printTitle.value.trim(); }
+    var url = api + '/coverage/' + kind + '?' + query(extra);
+    exportStatus.className = '';
+    exportStatus.textContent = kind === 'print' ? '正在生成地图…' : '正在导出…';
+    return gridmapCommon.send(url).then(function (response) {
+      if (!response.ok) {
+        return response.json().then(function (body) {
+          throw new Error(body.description || response.statusText);
+        });
+      }
+      var disposition = response.headers.get('Content-Disposition') || '';
+      var name = (/filename="([^"]+)"/.exec(disposition) || [])[1] || 'coverage.' + format;
+      return response.blob().then(function (blob) {
+        var link = document.createElement('a');
+        link.href = URL.createObjectURL(blob);
+        link.download = name;
+        document.body.appendChild(link);
+        link.click();
+        setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+        exportStatus.textContent = '已下载 ' + name + '（' +
+          Math.max(1, Math.round(blob.size / 1024)) + ' kB）';
+      });
+    }).catch(function (err) {
+      exportStatus.className = 'gm-error';
+      exportStatus.textContent = '失败：' + err.message;
+    });
+  }
+
+  document.getElementById('gm-actions').addEventListener('click', function (e) {
+    var button = e.target.closest('button[data-kind]');
+    if (!button || button.disabled) { return; }
+    button.disabled = true;
+    takeAway(button.dataset.kind, button.dataset.format).then(function () {
+      button.disabled = false;
+    });
+  });
 
   // --- what-if ---------------------------------------------------------------------------
   function askWhatIf(change, title) {
@@ -359,8 +464,9 @@
       interactive: false})).addTo(whatIfLayer);
     L.circleMarker(ll, L.extend({}, style.whatIf, {radius: style.whatIf.radius,
       fillOpacity: 1, pane: 'gm-whatif', interactive: false})).addTo(whatIfLayer);
-    askWhatIf({open: [{lon: ll.lng, lat: ll.lat}]},
-      '在 ' + ll.lng.toFixed(5) + ', ' + ll.lat.toFixed(5) + ' 新增');
+    var at = toLonLat(ll);  // the API takes WGS84
+    askWhatIf({open: [{lon: at[0], lat: at[1]}]},
+      '在 ' + at[0].toFixed(5) + ', ' + at[1].toFixed(5) + ' 新增');
   });
 
   var moveTimer = null;
@@ -391,9 +497,14 @@
   radiusSelect.addEventListener('change', refresh);
 
   var initial = new URLSearchParams(window.location.search);
+  var base = GM.basemap && config.basemap ? getJSON(config.basemap).catch(function (err) {
+    console.warn('gridmap: base map: ' + err.message);
+    return null;
+  }) : Promise.resolve(null);
   Promise.all([
     getJSON(api + '/facility-types?limit=' + limit),
-    allPages(api + '/grids?limit=' + limit)
+    getJSON(api + '/map/outlines'),
+    base
   ]).then(function (loaded) {
     var list = loaded[0].features.map(function (f) { return f.properties; });
     list.forEach(function (t) { types[t.code] = t; });
@@ -405,12 +516,19 @@
     var first = list.filter(function (t) { return t.facilities > 0; })[0] || list[0];
     typeSelect.value = types[wanted] ? wanted : (first ? first.code : '');
     fillRadii(initial.get('radius_m') || '');
-    gridLayer.addData({type: 'FeatureCollection', features: loaded[1]});
-    if (loaded[1].length) { map.fitBounds(gridLayer.getBounds(), {padding: [10, 10]}); }
+    if (loaded[2]) {  // its datum first: the overlays are drawn where it draws
+      GM.datum.display = loaded[2].display === 'gcj02' ? 'gcj02' : 'wgs84';
+    }
+    gridFeatures = loaded[1].grids.features;
+    gridLayer.addData({type: 'FeatureCollection', features: gridFeatures});
+    if (gridFeatures.length) { map.fitBounds(gridLayer.getBounds(), {padding: [10, 10]}); }
     else { map.setView([36.70, 119.16], 12); }
-    if (typeSelect.value) { refresh(); }
+    // Added once the view is the district's, so its first streets are those of this view.
+    if (loaded[2]) { window.gridmapCoverage.basemap = GM.basemap.add(map, loaded[2]); }
+    if (typeSelect.value) { refresh(); } else { GM.ready(); }
   }).catch(function (err) {
     map.setView([36.70, 119.16], 12);
     summary.textContent = '加载失败：' + err.message;
+    GM.ready();
   });
 }());

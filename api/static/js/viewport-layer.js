@@ -7,6 +7,10 @@
  * Below config.minZoom the group stays empty and a hint asks to zoom in; at
  * or above it, each settled view (moveend, debounced) asks the API for the
  * features in the view's bbox, aborting the request for the previous view.
+ * config.renderer (optional, set by the page's script) draws them with the page's
+ * own renderer, e.g. the one canvas of the district map, instead of in config.pane;
+ * config.coordsToLatLng and config.fromDisplay (optional) place WGS84 features on a
+ * base map of another datum and turn the view's corners back into WGS84 (GM.datum).
  */
 /* exported gridmapViewportLayer */
 function gridmapViewportLayer(map, group, config) {
@@ -57,14 +61,15 @@ function gridmapViewportLayer(map, group, config) {
 
   function draw(collection) {
     group.clearLayers();
-    L.geoJSON(collection, {
-      pane: config.pane,
+    var where = config.renderer ? {renderer: config.renderer} : {pane: config.pane};
+    var placed = config.coordsToLatLng ? {coordsToLatLng: config.coordsToLatLng} : {};
+    L.geoJSON(collection, L.extend({}, where, placed, {
       style: function (feature) {
-        return L.extend({}, config.style, {fillColor: fillColour(feature.properties)});
+        return L.extend({}, config.style, where, {fillColor: fillColour(feature.properties)});
       },
       pointToLayer: function (feature, latlng) { // a building without a known footprint
-        return L.circleMarker(latlng, L.extend({}, config.style, {
-          pane: config.pane, radius: config.radius, fillColor: fillColour(feature.properties)
+        return L.circleMarker(latlng, L.extend({}, config.style, where, {
+          radius: config.radius, fillColor: fillColour(feature.properties)
         }));
       },
       onEachFeature: function (feature, layer) {
@@ -72,14 +77,17 @@ function gridmapViewportLayer(map, group, config) {
         layer.bindPopup(table(config.popup, feature.properties));
         layer.on('popupopen', function () { layer.closeTooltip(); }); // one box at a time
       }
-    }).eachLayer(function (layer) { group.addLayer(layer); });
+    })).eachLayer(function (layer) { group.addLayer(layer); });
   }
 
   function url() {
     var b = map.getBounds();
+    var wgs = config.fromDisplay || function (p) { return p; };
+    var sw = wgs([b.getWest(), b.getSouth()]);
+    var ne = wgs([b.getEast(), b.getNorth()]);
     var bbox = [
-      Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90),
-      Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)
+      Math.max(sw[0], -180), Math.max(sw[1], -90),
+      Math.min(ne[0], 180), Math.min(ne[1], 90)
     ].map(function (v) { return v.toFixed(6); }).join(',');
     var separator = config.url.indexOf('?') < 0 ? '?' : '&';
     return config.url + separator + 'bbox=' + bbox + '&limit=' + config.limit;

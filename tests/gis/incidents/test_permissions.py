@@ -5,16 +5,18 @@ from __future__ import annotations
 import pytest
 
 from gis.areas.codes import Level
-from gis.errors import ForbiddenError, NotFoundError
+from gis.errors import ConflictError, ForbiddenError, NotFoundError
 from gis.incidents.permissions import (
     CaseFacts,
+    PhotoStage,
     allowed_for,
     check_merge,
+    check_photo,
     check_step,
     may,
     reaches,
 )
-from gis.incidents.workflow import Action
+from gis.incidents.workflow import Action, State
 from gis.lang import Lang
 from gis.principal import SYSTEM, Principal, Role
 
@@ -218,3 +220,35 @@ def test_allowed_for_keeps_the_order_it_is_given() -> None:
     assert allowed_for(MANAGER, case(), steps) == [Action.CANCEL, Action.ESCALATE]
     assert allowed_for(COMMUNITY_STAFF, case(), steps) == steps
     assert allowed_for(NEIGHBOUR, case(), steps) == []
+
+
+# ---- photos -----------------------------------------------------------------------------
+
+
+def test_photos_follow_the_step_of_their_stage() -> None:
+    grid = "370705001001001"
+    case = CaseFacts(
+        id=7,
+        grid_code=grid,
+        category="exposed_garbage",
+        level=Level.GRID,
+        handler_staff_id=5,
+        handled_by=frozenset({"account:1"}),
+    )
+    manager = Principal("person", "张伟", Role.GRID_MANAGER, (grid,), ref="account:1", staff_id=5)
+    community = Principal("person", "东苑", Role.COMMUNITY, ("370705001001",), ref="account:2")
+    planner = Principal("person", "规划", Role.PLANNER, None, ref="account:3")
+    other = Principal("person", "王芳", Role.GRID_MANAGER, ("370705001001002",), ref="account:4")
+    check_photo(manager, PhotoStage.INTAKE, case, State.REPORTED)
+    check_photo(manager, PhotoStage.HANDLING, case, State.DISPATCHED)
+    check_photo(community, PhotoStage.VERIFICATION, case, State.FEEDBACK)
+    with pytest.raises(ForbiddenError, match="verify"):
+        check_photo(manager, PhotoStage.VERIFICATION, case, State.FEEDBACK)
+    with pytest.raises(ConflictError, match="handling photos now"):
+        check_photo(manager, PhotoStage.INTAKE, case, State.HANDLED)
+    with pytest.raises(ForbiddenError):
+        check_photo(planner, PhotoStage.INTAKE, case, State.REPORTED)
+    with pytest.raises(ForbiddenError):
+        check_photo(SYSTEM, PhotoStage.INTAKE, case, State.REPORTED)
+    with pytest.raises(NotFoundError):
+        check_photo(other, PhotoStage.INTAKE, case, State.REPORTED)

@@ -24,7 +24,7 @@ from alembic import op
 from geoalchemy2 import Geometry
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

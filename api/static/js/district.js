@@ -1,0 +1,271 @@
+/*
+ * gridmap district map (/): subdistricts, communities and grids with their names,
+ * facilities, and the buildings in view once zoomed in.
+ *
+ * The page carries only its configuration (window.GRIDMAP_DISTRICT, from
+ * layers/districtmap.py); the areas come in one light answer
+ * (/api/v1/map/outlines: simplified, ~1 m coordinates) and the facilities in
+ * another, asked for before the map is even built. Everything is drawn on
+ * one canvas (a phone redraws hundreds of polygons far faster than as SVG; one
+ * canvas, because a canvas takes every pointer event over the whole map and
+ * would hide the shapes of a canvas below it): areas, then facilities, with the
+ * buildings of the view drawn between them.
+ * GM.ready() marks the map usable once the areas and their names are drawn.
+ */
+(function () {
+  'use strict';
+  var config = window.GRIDMAP_DISTRICT;
+  var escapeHtml = gridmapCommon.escapeHtml;
+  var getJSON = gridmapCommon.getJSON;
+  var phone = window.matchMedia('(max-width: 700px)').matches;
+
+  // Ask for the data first: the requests run while Leaflet builds the map.
+  var outlines = getJSON(config.outlines);
+  // Facilities are a layer of their own rule (a public map may open the areas and not
+  // them): refused, the map goes on without them instead of asking to log in.
+  var points = fetch(config.facilities, {credentials: 'same-origin'}).then(function (r) {
+    return r.ok ? r.json() : {type: 'FeatureCollection', features: [], refused: r.status};
+  });
+
+  // The base map (api/static/js/basemap.js) decides the datum overlays are drawn in
+  // (GM.datum): its configuration comes before any overlay is drawn.
+  var base = GM.basemap && config.basemap ? getJSON(config.basemap).catch(function (err) {
+    console.warn('gridmap: base map: ' + err.message);
+    return null;
+  }) : Promise.resolve(null);
+
+  /** A WGS84 [lon, lat] from the API as a LatLng where the base map draws it. */
+  function toLatLng(c) {
+    return GM.datum ? GM.datum.coordsToLatLng(c) : L.latLng(c[1], c[0]);
+  }
+
+  var map = L.map('gm-map', {preferCanvas: true, zoomSnap: 0.25, zoomDelta: 0.5});
+  L.control.scale({imperial: false}).addTo(map);
+  if (config.bounds) {
+    map.fitBounds(config.bounds, {padding: [10, 10], animate: false});
+  } else {
+    map.setView(config.centre, 12);
+  }
+  var state = {map: map, layers: {}, labels: {}, counts: {}};
+  window.gridmapDistrict = state;  // for tests and the browser console
+
+  var renderer = L.canvas({padding: 0.3});
+
+  var notice = document.getElementById('gm-notice');
+  function say(text) {
+    notice.textContent = text || '';
+    notice.style.display = text ? 'block' : 'none';
+  }
+
+  function table(fields, props) {
+    return '<table class="gm-fields">' + fields.map(function (f) {
+      var value = props[f[0]];
+      var shown = value === null || value === undefined || value === '' ? config.noValue : value;
+      return '<tr><th>' + escapeHtml(f[1]) + '</th><td>' + escapeHtml(shown) + '</td></tr>';
+    }).join('') + '</table>';
+  }
+
+  // Field names of the outlines differ from the full records only for the parent.
+  function withParent(props) {
+    return L.extend({community_name: props.parent_name}, props);
+  }
+
+  // --- layers ----------------------------------------------------------------------------
+  var overlays = {};
+  config.layers.forEach(function (def) {
+    var layer = L.geoJSON(null, {
+      renderer: renderer,
+      coordsToLatLng: toLatLng,
+      style: function () { return def.style; },
+      interactive: def.tooltip.length > 0 || def.popup.length > 0,
+      onEachFeature: function (feature, shape) {
+        var props = withParent(feature.properties);
+        if (def.tooltip.length) {
+          shape.bindTooltip(function () { return table(def.tooltip, props); }, {sticky: true});
+        }
+        if (def.popup.length) {
+          shape.bindPopup(function () { return table(def.popup, props); });
+          shape.on('popupopen', function () { shape.closeTooltip(); });
+        }
+      }
+    });
+    state.layers[def.key] = layer;
+    overlays[def.title] = layer;
+    if (def.show) { layer.addTo(map); }
+  });
+
+  var buildings = L.layerGroup();
+  state.layers.buildings = buildings;
+  overlays[config.buildings.title] = buildings;
+  if (config.buildings.show) { buildings.addTo(map); }
+
+  var facilities = L.layerGroup();
+  state.layers.facilities = facilities;
+  overlays[config.points.title] = facilities;
+  if (config.points.show) { facilities.addTo(map); }
+
+  L.control.layers(null, overlays, {collapsed: phone, position: 'topright'}).addTo(map);
+
+  // --- names -----------------------------------------------------------------------------
+  var labelled = config.layers.filter(function (def) { return def.label; });
+  var labelGroups = {};
+  labelled.forEach(function (def) {
+    labelGroups[def.key] = L.layerGroup().addTo(map);
+    state.labels[def.key] = labelGroups[def.key];
+  });
+  var labelData = {};  // key -> [{name, latlng, marker}]
+
+  function placeLabels() {
+    var zoom = map.getZoom();
+    var view = map.getBounds().pad(0.1);
+    labelled.forEach(function (def) {
+      var group = labelGroups[def.key];
+      var shown = map.hasLayer(state.layers[def.key]) &&
+        zoom >= def.label.minZoom && zoom < def.label.maxZoom;
+      (labelData[def.key] || []).forEach(function (item) {
+        var want = shown && view.contains(item.latlng);
+        if (want && !item.marker) {
+          item.marker = L.marker(item.latlng, {
+            interactive: false, keyboard: false,
+            icon: L.divIcon({className: 'gm-label-anchor', iconSize: [0, 0],
+              html: '<div class="gm-label gm-label-' + def.key + '">' +
+                escapeHtml(item.name) + '</div>'})
+          });
+        }
+        if (want && !group.hasLayer(item.marker)) { group.addLayer(item.marker); }
+        if (!want && item.marker && group.hasLayer(item.marker)) {
+          group.removeLayer(item.marker);
+        }
+      });
+    });
+    declutter();
+  }
+
+  // Hide labels that would overlap one already shown; larger areas' labels come first.
+  var labelOrder = labelled.map(function (def) { return '.gm-label-' + def.key; }).join(', ');
+  function declutter() {
+    var placed = [];
+    var all = Array.prototype.slice.call(document.querySelectorAll(labelOrder));
+    var rank = {};
+    labelled.forEach(function (def, i) { rank['gm-label-' + def.key] = i; });
+    all.sort(function (a, b) { return rank[a.classList[1]] - rank[b.classList[1]]; });
+    all.forEach(function (el) {
+      el.style.visibility = 'visible';
+      var r = el.getBoundingClientRect();
+      if (r.width === 0) { return; }
+      var hit = placed.some(function (p) {
+        return r.left < p.right + 4 && r.right + 4 > p.left &&
+               r.top < p.bottom + 2 && r.bottom + 2 > p.top;
+      });
+      if (hit) { el.style.visibility = 'hidden'; } else { placed.push(r); }
+    });
+  }
+
+  map.on('zoomend moveend overlayadd overlayremove', placeLabels);
+
+  // --- legend ----------------------------------------------------------------------------
+  var legend = document.getElementById('gm-legend');
+  legend.open = !phone;
+  function drawLegend(present) {
+    var types = config.facilityTypes.filter(function (t) { return present[t.code]; });
+    var rows = types.map(function (t) {
+      return '<div class="gm-legend-item"><i style="background:' + t.colour + '"></i>' +
+        escapeHtml(t.name) + '</div>';
+    }).join('');
+    var ramp = config.buildings.legend.map(function (r) {
+      return '<div class="gm-legend-item"><i class="gm-swatch" style="background:' + r[0] +
+        '"></i>' + escapeHtml(r[1]) + '</div>';
+    }).join('');
+    document.getElementById('gm-legend-body').innerHTML =
+      (rows ? '<div id="gm-legend-facilities"><b>' + escapeHtml(config.points.title) +
+        '</b>' + rows + '</div>' : '') +
+      '<div id="' + config.buildings.legendId + '"><b>' +
+      escapeHtml(config.buildings.legendTitle) + '</b>' + ramp + '</div>';
+  }
+  drawLegend({});
+
+  // --- data ------------------------------------------------------------------------------
+  var ownLabels = true;  // false when the base map draws the places' names itself
+  base = base.then(function (basemap) {
+    if (basemap) {
+      state.basemap = GM.basemap.add(map, basemap);
+      ownLabels = !basemap.labels;
+    }
+    return basemap;
+  });
+  var searchBox = document.getElementById('gm-search');
+  if (GM.search && searchBox) { GM.search(searchBox, map); }
+
+  Promise.all([base, outlines]).then(function (got) {
+    var body = got[1];
+    var drawn = 0;
+    config.layers.forEach(function (def) {
+      var collection = body[def.key] || {features: []};
+      state.layers[def.key].addData(collection);
+      state.counts[def.key] = collection.features.length;
+      drawn += collection.features.length;
+      if (def.label && ownLabels) {
+        labelData[def.key] = collection.features.filter(function (f) {
+          return f.properties.name && f.properties.label;
+        }).map(function (f) {
+          var p = f.properties;
+          return {name: p.name, latlng: toLatLng(p.label), marker: null};
+        });
+      }
+    });
+    state.drawn = drawn;  // none: the page says so (the server saw an empty database)
+    placeLabels();
+    GM.ready();
+  }).catch(function (err) {
+    say(config.messages.failed + err.message);
+    GM.ready();
+  });
+
+  var colours = {};
+  config.facilityTypes.forEach(function (t) { colours[t.code] = t.colour; });
+  Promise.all([base, points]).then(function (got) {
+    var body = got[1];
+    if (body.refused && body.refused !== 401 && body.refused !== 403) {
+      say(config.messages.failed + 'HTTP ' + body.refused);
+    }
+    var present = {};
+    body.features.forEach(function (f) {
+      var p = f.properties;
+      var c = f.geometry.coordinates;
+      present[p.type] = true;
+      var marker = L.circleMarker(toLatLng(c), L.extend({}, config.points.style, {
+        renderer: renderer, radius: config.points.radius,
+        fillColor: colours[p.type] || config.points.style.fillColor
+      }));
+      marker.bindTooltip(escapeHtml(p.name));
+      marker.bindPopup(function () { return escapeHtml(p.name) + '…'; });
+      marker.on('popupopen', function (e) {
+        marker.closeTooltip();
+        getJSON(config.facility + encodeURIComponent(p.id)).then(function (full) {
+          e.popup.setContent(table(config.points.popup, full.properties));
+        }).catch(function (err) { e.popup.setContent(escapeHtml(err.message)); });
+      });
+      facilities.addLayer(marker);
+    });
+    state.counts.facilities = body.features.length;
+    drawLegend(present);
+  }).catch(function (err) {
+    say(config.messages.failed + err.message);
+  });
+
+  // Buildings of the view, from zoom 15 (layers/catalogue.py BUILDINGS), on the same
+  // canvas under the facilities: each time they are drawn, the facilities come back on top.
+  var raising = null;
+  buildings.on('layeradd', function () {
+    if (raising) { return; }
+    raising = setTimeout(function () {
+      raising = null;
+      facilities.eachLayer(function (marker) { marker.bringToFront(); });
+    }, 0);
+  });
+  gridmapViewportLayer(map, buildings, L.extend({
+    renderer: renderer,
+    coordsToLatLng: toLatLng,
+    fromDisplay: function (p) { return GM.datum ? GM.datum.fromDisplay(p) : p; }
+  }, config.buildings));
+}());

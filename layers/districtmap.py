@@ -1,0 +1,126 @@
+"""What the light district map at / draws, as JSON for its script (``api/static/js/district.js``).
+
+The page is a template and plain JavaScript on the vendored Leaflet (canvas
+renderer): the layer definitions of ``layers.catalogue`` (titles, styles,
+tooltips, popups, the buildings loaded per view) become one JSON object, and
+the data comes from two light API answers (``/api/v1/map/outlines``,
+``/api/v1/map/facilities``). ``layers.webmap`` keeps drawing the same layers
+with folium for notebooks and exported HTML maps.
+
+Names are drawn as labels by zoom: subdistricts on the district view,
+communities from the middle zooms, grids once zoomed in far enough to read
+them; labels that would overlap one already placed are hidden (larger areas
+first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from layers.catalogue import (
+    BUILDINGS,
+    COMMUNITIES,
+    DISTRICT,
+    FACILITIES,
+    GRIDS,
+    SUBDISTRICTS,
+    MapLayer,
+    category_colours,
+)
+from layers.webmap import DEFAULT_CENTRE, NO_VALUE, viewport_config
+
+
+@dataclass(frozen=True)
+class LabelZooms:
+    """Zooms (inclusive from, exclusive to) at which a layer's names are drawn."""
+
+    min_zoom: float
+    max_zoom: float = 99.0
+
+
+LABEL_ZOOMS: Mapping[str, LabelZooms] = {
+    SUBDISTRICTS.key: LabelZooms(0.0, 13.0),
+    COMMUNITIES.key: LabelZooms(12.5, 16.0),
+    GRIDS.key: LabelZooms(15.0),
+}
+"""A district of ~15 km opens near zoom 12 on a desktop and 10.5 on a phone: there
+the ten subdistricts are what can be read; a community (1 km) from 12.5; a grid
+(300 m) from 15, where its name fits inside it."""
+
+OUTLINE_LAYERS: tuple[MapLayer, ...] = (DISTRICT, SUBDISTRICTS, COMMUNITIES, GRIDS)
+"""Layers drawn from ``/api/v1/map/outlines``, bottom to top (its keys are theirs)."""
+
+TITLE_DEFAULT = "网格化管理地图"
+
+
+def _fields(layer: MapLayer, which: str) -> list[list[str]]:
+    fields = layer.tooltip if which == "tooltip" else layer.popup
+    return [[f.prop, f.label_zh] for f in fields]
+
+
+def _layer(layer: MapLayer) -> dict[str, Any]:
+    zooms = LABEL_ZOOMS.get(layer.key)
+    return {
+        "key": layer.key,
+        "title": layer.title_zh,
+        "style": layer.style.leaflet(),
+        "show": layer.show,
+        "tooltip": _fields(layer, "tooltip"),
+        "popup": _fields(layer, "popup"),
+        "label": {"minZoom": zooms.min_zoom, "maxZoom": zooms.max_zoom} if zooms else None,
+    }
+
+
+def title_of(districts: Sequence[str]) -> str:
+    """The page title: 奎文区 网格化管理地图, or the plain title before an import."""
+    return f"{'、'.join(districts)} {TITLE_DEFAULT}" if districts else TITLE_DEFAULT
+
+
+def district_map_config(
+    facility_types: Sequence[tuple[str, str]],
+    extent: tuple[float, float, float, float] | None,
+    max_page_size: int | None = None,
+    api: str = "/api/v1",
+) -> dict[str, Any]:
+    """Everything ``district.js`` needs besides the data, as JSON-ready values.
+
+    ``facility_types``: ``(code, name_zh)`` of the whole catalogue, so a type keeps
+    its colour whatever is on screen; ``extent``: (west, south, east, north) where
+    the map opens (``gis.areas.queries.current_extent``), None for an empty
+    database (the map opens on ``DEFAULT_CENTRE`` and says there is no data).
+    """
+    colours = category_colours(code for code, _ in facility_types)
+    bounds = [[extent[1], extent[0]], [extent[3], extent[2]]] if extent else None
+    facility_style = FACILITIES.style
+    return {
+        "api": api,
+        "outlines": f"{api}/map/outlines",
+        "basemap": f"{api}/basemap",
+        "facilities": f"{api}/map/facilities",
+        "facility": f"{api}/facilities/",
+        "bounds": bounds,
+        "centre": list(DEFAULT_CENTRE),
+        "layers": [_layer(layer) for layer in OUTLINE_LAYERS],
+        "points": {
+            **_layer(FACILITIES),
+            "style": facility_style.leaflet(),
+            "radius": facility_style.radius,
+        },
+        "facilityTypes": [
+            {"code": code, "name": name, "colour": colours[code]} for code, name in facility_types
+        ],
+        "buildings": {
+            **viewport_config(BUILDINGS, max_page_size),
+            "title": BUILDINGS.title_zh,
+            "show": BUILDINGS.show,
+            "legend": BUILDINGS.ramp.legend_rows() if BUILDINGS.ramp else [],
+            "legendTitle": BUILDINGS.ramp.title_zh if BUILDINGS.ramp else "",
+        },
+        "noValue": NO_VALUE,
+        "messages": {
+            "failed": "地图数据加载失败：",
+            "legend": "图例",
+        },
+    }
