@@ -413,11 +413,6 @@ DISTRICT_PAGE = rule(
 INCIDENT_PAGE = rule("incident_page", roles=EVERYONE, narrowing=Narrowing.AREA, page=True)
 """The incident map and the grid picker."""
 
-WORKLIST_PAGE = rule(
-    "worklist_page", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA, page=True
-)
-"""A grid's worklist page."""
-
 # ---- issue 11, loop: every level's inbox and a grid's month --------------------------
 
 INBOX = rule("inbox", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA)
@@ -474,3 +469,15 @@ COVERAGE_EXPORT = rule(
 )
 """Taking the coverage of a box away (GeoPackage, CSV, a printed PNG/PDF map): buildings
 with addresses and households in bulk, no personal data, for the staff who plan."""
+
+# ---- field app (issue 11) ----------------------------------------------------------------
+
+FIELD_HOME = rule("field_home", roles=EVERYONE, narrowing=Narrowing.OWN, page=True)
+"""/my: sends each person on to their own start page (a grid manager's grid, else the inbox)."""
+
+FIELD_PAGE = rule("field_page", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowing.AREA, page=True)
+"""The field app's pages: my grid, the inbox, a case, a new report; each reads only what the
+API gives the person (the grid page and a case out of their reach are 404 pages)."""
+
+APP_SHELL = rule("app_shell", public=True)
+"""The web app manifest and the service worker: code and icons, no data of any area."""

@@ -29,6 +29,7 @@ from api.routes import (
     coverage,
     facilities,
     features,
+    field,
     health,
     incident_pages,
     incidents,
@@ -187,6 +188,7 @@ def create_app(
     app.include_router(photos.router)
     app.include_router(coverage.router)
     app.include_router(incident_pages.router)
+    app.include_router(field.router)
     app.include_router(open311.router)
     register_error_shape(app, open311.PREFIX + "/", open311_render.error_response)
     document_errors(app, foreign_shape_prefixes=(open311.PREFIX + "/",))

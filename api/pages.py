@@ -24,7 +24,7 @@ from markupsafe import Markup
 from api import access
 from api.security import csp_nonce
 from gis.accounts.accounts import role_name_zh
-from gis.principal import Principal, Role
+from gis.principal import Principal
 from layers.webmap import VENDOR_BASE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -41,19 +41,11 @@ def script_json(value: Any) -> Markup:
 
 
 def landing(principal: Principal) -> str:
-    """Where a role starts: a grid manager at their (first) grid's worklist, community
-    staff and mediators at their grids, the district's and subdistricts' staff at
-    the incident map, a planner at the coverage map, an administrator at the map."""
-    role = principal.role
-    if role is Role.GRID_MANAGER:
-        return f"/incidents/grid/{principal.areas[0]}" if principal.areas else "/incidents/grid"
-    if role in (Role.COMMUNITY, Role.MEDIATOR):
-        return "/incidents/grid"
-    if role in (Role.DISTRICT, Role.SUBDISTRICT):
-        return "/incidents"
-    if role is Role.PLANNER:
-        return "/coverage"
-    return "/"
+    """Where a person lands after logging in: ``/my``, which sends each on to their own
+    start page (``api.routes.field.home``: a grid manager's grid, other staff their inbox,
+    a planner the coverage map)."""
+    del principal  # /my decides, on every visit (an account's grids may change)
+    return "/my"
 
 
 def page_user(request: Request | None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """How incidents look on a map: rate choropleths, Gi* hot spots, workflow states, legends.
 
 One definition for the pages (``api/static/js/incidents.js`` and
-``worklist.js`` receive these styles as JSON). Breaks, class colours and
+the field app's ``field-*.js`` receive these styles as JSON). Breaks, class colours and
 legends are computed only here: fixed breaks where a measure has meaningful
 ones (the on-time rate), else the quantiles of the grids' values rounded to two
 significant figures; the statistics answer carries them (:func:`measure_classes`)

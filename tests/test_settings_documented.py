@@ -71,7 +71,7 @@ def test_the_scan_sees_the_settings_module() -> None:
     found = names_in_code()
     assert {"DATABASE_URL", "GRIDMAP_PORT", "XDG_DATA_HOME"} <= found.keys()
     assert not any(name.startswith(("GRIDMAP_COVERAGE", "GRIDMAP_INCIDENTS")) for name in found)
-    assert {"GRIDMAP_COVERAGE", "GRIDMAP_INCIDENTS", "GRIDMAP_WORKLIST"} <= browser_globals()
+    assert {"GRIDMAP_COVERAGE", "GRIDMAP_INCIDENTS"} <= browser_globals()
 
 
 def test_every_environment_variable_is_documented() -> None:

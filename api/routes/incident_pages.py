@@ -4,14 +4,11 @@
 for a period and category, with a switchable Gi* hot-spot layer and, zoomed
 in, the incidents themselves; everything it shows comes from the statistics,
 hot-spot and list endpoints of ``api.routes.incidents``. ``/incidents/grid``
-lists the grids with their grid managers; ``/incidents/grid/{code}`` is one
-grid manager's worklist: open cases by deadline, on the map, with the
-workflow's buttons. Its data is ``GET /api/v1/worklists/{code}``.
-
-Who acts on the worklist is the logged-in person (``api.routes.login_pages``);
-the page sends the login's CSRF token with each step. The picker lists, and
-the worklist opens, only the grids the person covers: another grid's
-worklist is a 404, as if it did not exist (``api.access.WORKLIST``).
+lists the grids with their grid managers, each linking to its page in the field
+app (``/grid/{code}``, ``api.routes.field``), whose data is
+``GET /api/v1/worklists/{code}`` (here). The picker lists, and the worklist
+answers, only the grids the person covers: another grid's worklist is a 404, as
+if it did not exist (``api.access.WORKLIST``).
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api import access
 from api.dependencies import GridCodePath, SessionDep, SettingsDep
-from api.pages import error_page, landing, render_page, script_json
+from api.pages import render_page, script_json
 from api.responses import ErrorDoc
 from api.routing import ReadRetryRoute
 from api.schemas import GridMonthDoc, WorklistDoc
@@ -37,12 +34,11 @@ from gis.incidents import monthly, worklists
 from gis.incidents.catalogue import subclasses, top_level
 from gis.localtime import CITY_TZ
 from gis.principal import Principal
-from layers.incidents import LABELS_ZH, incident_map_style, period_choices, worklist_style
+from layers.incidents import LABELS_ZH, incident_map_style, period_choices
 
 router = APIRouter(route_class=ReadRetryRoute)
 
 PickerDep = Annotated[Principal, Depends(access.INCIDENT_PAGE)]
-WorklistPageDep = Annotated[Principal, Depends(access.WORKLIST_PAGE)]
 WorklistDep = Annotated[Principal, Depends(access.WORKLIST)]
 GridMonthDep = Annotated[Principal, Depends(access.GRID_MONTH)]
 
@@ -138,47 +134,6 @@ def grid_picker_page(request: Request, session: SessionDep, principal: PickerDep
         overdue_total=sum(r.overdue for r in rows),
     )
     return HTMLResponse(html)
-
-
-@router.get("/incidents/grid/{grid_code}", response_class=HTMLResponse, include_in_schema=False)
-def worklist_page(
-    request: Request, session: SessionDep, grid_code: GridCodePath, principal: WorklistPageDep
-) -> HTMLResponse:
-    """One grid's worklist; the data comes from GET /api/v1/worklists/{grid_code}.
-
-    A grid the caller does not cover, like an unknown one, is a 404 page that shows
-    nothing of it."""
-    try:
-        if not principal.covers(grid_code):
-            raise _not_covered(grid_code)
-        worklist = worklists.grid_worklist(session, grid_code)  # 404 for an unknown grid
-    except NotFoundError as exc:
-        html = error_page(
-            request, 404, "找不到该网格 (grid not found)", str(exc), landing(principal)
-        )
-        return HTMLResponse(html, status_code=404)
-    config = {
-        "style": worklist_style(),
-        "gridCode": grid_code,
-        "categories": {c["code"]: c["name"] for c in _flat_categories()},
-        "api": "/api/v1",
-    }
-    html = render_page(
-        "grid_manager.html",
-        request,
-        config=script_json(config),
-        title=f"{LABELS_ZH['worklist_title']} · {worklist.grid_name}",
-        grid=worklist,
-    )
-    return HTMLResponse(html)
-
-
-def _flat_categories() -> list[dict[str, str]]:
-    out = []
-    for top in _categories():
-        out.append({"code": top["code"], "name": top["name"]})
-        out.extend(top["subclasses"])
-    return out
 
 
 @router.get(

@@ -2,8 +2,9 @@
 
 An account's areas come from its role: the district, subdistrict or community
 named by ``area_code`` (and everything under it, codes being hierarchical);
-for a grid manager, the current grids of their staff record, the B posts
-(``staff_grid.is_primary = false``) included; admin and planner cover the
+for a grid manager, the current grids of their staff record, their primary grid
+first (where the field app opens), the B posts (``staff_grid.is_primary = false``)
+included; admin and planner cover the
 whole district unless given an area. Disabling an account or resetting its
 password ends its logins at once.
 """
@@ -68,7 +69,7 @@ ACCOUNT_COLUMNS = """a.id, a.username, a.display_name, a.role, a.area_code, a.st
     a.disabled_at IS NOT NULL AS disabled,
     CASE WHEN a.role = 'grid_manager' THEN ARRAY(
         SELECT g.code FROM staff_grid sg JOIN grid g ON g.id = sg.grid_id
-         WHERE sg.staff_id = a.staff_id AND g.valid_to IS NULL ORDER BY g.code)
+         WHERE sg.staff_id = a.staff_id AND g.valid_to IS NULL ORDER BY sg.is_primary DESC, g.code)
     END AS grid_codes"""
 """The columns ``account_info`` reads (``a`` is the account): one query per account."""
 

@@ -80,7 +80,7 @@ PAGES = [
     ("/", "html[data-gm-ready='1'] .gm-place-label"),
     ("/coverage", "html[data-gm-ready='1'] #gm-worst tbody tr[data-code]"),
     ("/incidents", "#gm-map.leaflet-container"),
-    ("/incidents/grid", "a[href^='/incidents/grid/']"),
+    ("/incidents/grid", "a[href^='/grid/']"),
     ("/incidents/grid?q=370705&overdue=1", "body[data-shown]"),
     ("/docs", ".swagger-ui .opblock"),
 ]
@@ -101,13 +101,30 @@ def test_the_page_runs_under_the_policy_without_a_violation(
     assert complaints == []
 
 
-def test_the_worklist_runs_under_the_policy(
-    live_server: str, tab: tuple[Any, list[str]], grid_code: str
+@pytest.fixture(scope="module")
+def case_id(demo_engine: Engine) -> int:
+    with demo_engine.connect() as conn:
+        found: int = conn.execute(text("SELECT min(id) FROM incident")).scalar_one()
+    return found
+
+
+FIELD_PAGES = ["/grid/{grid}", "/inbox", "/cases/{case}", "/report", "/manifest.webmanifest"]
+"""The field app (api.routes.field): each drawn, its service worker registered."""
+
+
+@pytest.mark.parametrize("path", FIELD_PAGES)
+def test_the_field_app_runs_under_the_policy(
+    live_server: str, tab: tuple[Any, list[str]], grid_code: str, case_id: int, path: str
 ) -> None:
     page, complaints = tab
-    response = page.goto(f"{live_server}/incidents/grid/{grid_code}", wait_until="networkidle")
+    url = f"{live_server}{path.format(grid=grid_code, case=case_id)}"
+    response = page.goto(url, wait_until="networkidle")
     assert response is not None and response.status == 200
-    page.wait_for_function("() => document.body.dataset.loads >= '1'", timeout=20000)
+    if path.endswith(".webmanifest"):
+        assert response.headers["content-type"] == "application/manifest+json"
+        return
+    page.wait_for_function("() => document.documentElement.dataset.gmReady === '1'")
+    page.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)")
     assert violations(page) == [] and complaints == []
 
 

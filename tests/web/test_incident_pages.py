@@ -1,14 +1,12 @@
 """The incident pages in headless Chromium, offline.
 
 The planner's map (/incidents) and the grid picker run on the read-only demo
-district (``live_server``). The worklist's workflow buttons write, so they run
-on a database of their own (``worklist_server``): the small lattice district
-of tests/coverage_district.py with a grid manager on grid 001, a few other
-staff to dispatch to (``STAFF``) and, before each test, five cases in that
-grid whose deadlines are known. Its pages are looked at logged in: as the grid
-manager (``MANAGER_LOGIN``) for the steps a grid manager takes (accept, cancel,
-handle), as the grid's community (``COMMUNITY_LOGIN``) for dispatching, which is
-the community's step; the actor of each step is the person logged in.
+district (``live_server``). The worklist's answer (GET /api/v1/worklists/{code}, what
+the field app's grid page draws) is checked on a database of its own
+(``worklist_base``): the small lattice district of tests/coverage_district.py with a
+grid manager on grid 001, a few other staff to dispatch to (``STAFF``) and, before
+each test, five cases in that grid whose deadlines are known. The pages that take
+the steps are the field app's (tests/web/test_field_app.py).
 """
 
 from __future__ import annotations
@@ -37,10 +35,8 @@ from tests.incident_cases import staff
 from tests.servers import served
 from tests.web.browser import (
     PHONE,
-    PageLog,
     artifact,
     bearer,
-    login_state,
     open_page,
     viewer_headers,
 )
@@ -65,8 +61,8 @@ RATE_LEGEND = """(rows) => rows.map((row) => ({
     label: row.innerText.trim(),
     colour: row.querySelector('i').getAttribute('style').replace('background:', ''),
 }))"""
-LOADS = "(n) => document.body !== null && document.body.dataset.loads === String(n)"
-"""The worklist counts its loads in data-loads."""
+READY = "() => document.documentElement.dataset.gmReady === '1'"
+"""A field app page has drawn its data (GM.ready)."""
 MANAGER = "王芳"
 MANAGER_PHONE = "13812345678"
 MANAGER_LOGIN = "wangfang"
@@ -293,10 +289,10 @@ def test_grid_picker_lists_every_grid_with_its_manager(live_server: str, page: A
     code, open_count = max(table, key=lambda r: (r[1], r[0]))
     assert open_count > 0
     with tab.expect_navigation():
-        tab.locator(f"a[href='/incidents/grid/{code}']").click()
-    tab.wait_for_function(LOADS, arg=1, timeout=30000)
+        tab.locator(f"a[href='/grid/{code}']").click()
+    tab.wait_for_function(READY, timeout=30000)
     worklist = _api(live_server, f"/api/v1/worklists/{code}")
-    ids = tab.eval_on_selector_all("#gm-list .gm-item", "(els) => els.map((e) => +e.dataset.id)")
+    ids = tab.eval_on_selector_all("#gm-list .gm-card", "(els) => els.map((e) => +e.dataset.id)")
     assert ids == [i["id"] for i in worklist["incidents"]]
     assert len(ids) == open_count
     assert log.errors == []
@@ -529,46 +525,9 @@ def worklist_base(worklist_district: LatticeDistrict) -> Iterator[str]:
             _WORKLIST_SERVERS.discard(base)
 
 
-@pytest.fixture(scope="module")
-def worklist_logins(browser: Any, worklist_base: str) -> dict[str, dict[str, Any]]:
-    """The grid manager's and the community's logins on the worklist server."""
-    return {
-        login: login_state(browser, worklist_base, login, PASSWORD)
-        for login in (MANAGER_LOGIN, COMMUNITY_LOGIN)
-    }
-
-
-@pytest.fixture
-def manager_page(
-    browser: Any, worklist_logins: dict[str, dict[str, Any]]
-) -> Iterator[tuple[Any, PageLog]]:
-    """A page of the worklist server, logged in as the grid manager of grid 001."""
-    with open_page(browser, worklist_logins[MANAGER_LOGIN]) as opened:
-        yield opened
-
-
-@pytest.fixture
-def community_page(
-    browser: Any, worklist_logins: dict[str, dict[str, Any]]
-) -> Iterator[tuple[Any, PageLog]]:
-    """A page of the worklist server, logged in as grid 001's community."""
-    with open_page(browser, worklist_logins[COMMUNITY_LOGIN]) as opened:
-        yield opened
-
-
 @pytest.fixture
 def cases(worklist_district: LatticeDistrict) -> Cases:
     return _reset_cases(worklist_district)
-
-
-def _open_worklist(tab: Any, base: str) -> None:
-    response = tab.goto(f"{base}/incidents/grid/{GRIDS[0]}", wait_until="networkidle")
-    assert response is not None and response.status == 200
-    tab.wait_for_function(LOADS, arg=1, timeout=30000)
-
-
-def _row(tab: Any, incident_id: int) -> Any:
-    return tab.locator(f"#gm-list .gm-item[data-id='{incident_id}']")
 
 
 def test_worklist_api_orders_open_cases_by_deadline(worklist_base: str, cases: Cases) -> None:
@@ -592,7 +551,7 @@ def test_worklist_api_orders_open_cases_by_deadline(worklist_base: str, cases: C
         f"{worklist_base}/api/v1/worklists/{GRIDS[0]}", headers=auth, timeout=30
     ).text
     assert MANAGER_PHONE not in text_body and "13900001111" not in text_body
-    for path in ("/api/v1/worklists/", "/incidents/grid/"):
+    for path in ("/api/v1/worklists/", "/grid/"):
         unknown = httpx.get(f"{worklist_base}{path}370705001009009", headers=auth, timeout=30)
         assert unknown.status_code == 404
         # Another grid (of the same community) answers like an unknown one.
@@ -603,159 +562,11 @@ def test_worklist_api_orders_open_cases_by_deadline(worklist_base: str, cases: C
     assert httpx.get(f"{worklist_base}/api/v1/worklists/123", headers=auth).status_code == 400
 
 
-def test_worklist_page_lists_open_cases_overdue_first_on_the_map(
-    worklist_base: str, cases: Cases, community_page: Any
-) -> None:
-    tab, log = community_page
-    _open_worklist(tab, worklist_base)
-    assert log.foreign_requests() == [] and log.errors == []
-    ids = tab.eval_on_selector_all("#gm-list .gm-item", "(els) => els.map((e) => +e.dataset.id)")
-    assert ids == [cases.overdue, cases.due, cases.accepted, cases.reported]
-    assert cases.cancelled not in ids
-    assert tab.locator("#gm-manager").inner_text() == MANAGER
-    # Who acts is whoever is logged in: shown, never asked for.
-    assert tab.locator("#gm-user-name").inner_text() == COMMUNITY_NAME
-    assert tab.locator("#gm-user-role").inner_text() == "社区"
-    assert (
-        tab.locator("#gm-actor").count() == 0
-        and tab.locator("#gm-panel input:not([type=hidden])").count() == 0
-    )
-    overdue = _row(tab, cases.overdue)
-    assert "gm-overdue" in (overdue.get_attribute("class") or "")
-    assert "已超期" in overdue.inner_text()
-    due = _row(tab, cases.due)
-    assert "gm-overdue" not in (due.get_attribute("class") or "")
-    assert "剩余" in due.inner_text() and "工作时间" in due.inner_text()
-    assert "未计时" in _row(tab, cases.reported).inner_text()
-    assert "已派遣 · 任务派遣" in due.inner_text()
-    # Buttons are the actions the workflow allows and the community may take, in Chinese
-    # (督办: the community urges its grids' cases).
-    buttons = _row(tab, cases.reported).locator(".gm-actions button").all_inner_texts()
-    assert buttons == ["受理", "作废", "上报升级", "督办", "处理记录"]
-    assert _row(tab, cases.due).locator(".gm-actions button").all_inner_texts() == [
-        "处置",
-        "改派",
-        "上报升级",
-        "督办",
-        "处理记录",
-    ]
-    assert "待办 4 件，其中已超期 1 件" in tab.locator("#gm-count").inner_text()
-    assert MANAGER_PHONE not in tab.content() and "13900001111" not in tab.content()
-
-    # One marker per case; a row opens its marker's popup, a marker selects its row.
-    assert tab.evaluate("() => Object.keys(window.gridmapWorklist.markers).length") == 4
-    due.locator(".gm-desc").click()
-    popup = tab.locator(".leaflet-popup-content")
-    popup.wait_for()
-    assert f"#{cases.due}" in popup.inner_text()
-    assert "gm-selected" in (due.get_attribute("class") or "")
-    tab.evaluate(f"() => window.gridmapWorklist.markers[{cases.overdue}].fire('click')")
-    assert "gm-selected" in (overdue.get_attribute("class") or "")
-    assert "gm-selected" not in (due.get_attribute("class") or "")
-    tab.screenshot(path=WORKLIST_SCREENSHOT)
-
-
-def test_accepting_a_case_advances_it_and_records_the_history(
-    worklist_base: str, cases: Cases, manager_page: Any
-) -> None:
-    tab, log = manager_page
-    _open_worklist(tab, worklist_base)
-    row = _row(tab, cases.reported)
-    assert "待受理 · 信息收集" in row.inner_text()
-    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
-        row.get_by_role("button", name="受理", exact=True).click()
-    assert answer.value.status == 200
-    assert answer.value.request.post_data_json == {"action": "accept", "expected_version": 1}
-    csrf = tab.locator("meta[name=csrf-token]").get_attribute("content")
-    assert csrf and answer.value.request.headers["x-csrf-token"] == csrf
-    tab.wait_for_function(LOADS, arg=2, timeout=30000)
-    row = _row(tab, cases.reported)
-    assert "已立案 · 案卷建立" in row.inner_text()
-    assert row.get_attribute("data-version") == "2"
-    assert "作废" in row.locator(".gm-actions button").all_inner_texts()
-    assert "受理" in tab.locator("#gm-message").inner_text()
-
-    incident = _api(worklist_base, f"/api/v1/incidents/{cases.reported}")
-    assert (incident["status"], incident["version"]) == ("accepted", 2)
-    steps = _api(worklist_base, f"/api/v1/incidents/{cases.reported}/history")["history"]
-    assert [(s["action"], s["to_state"], s["actor"]) for s in steps][-1] == (
-        "accept",
-        "accepted",
-        MANAGER,
-    )
-    # The history on the page shows the steps, but not who reported (a citizen).
-    row.get_by_role("button", name="处理记录").click()
-    history = row.locator(".gm-history")
-    history.wait_for()
-    assert "受理" in history.inner_text() and MANAGER in history.inner_text()
-    assert "13900001111" not in history.inner_text()
-    assert log.errors == []
-
-
-def test_cancelling_asks_for_a_note(worklist_base: str, cases: Cases, manager_page: Any) -> None:
-    tab, log = manager_page
-    _open_worklist(tab, worklist_base)
-    row = _row(tab, cases.accepted)
-    row.get_by_role("button", name="作废").click()
-    note = row.locator(".gm-note textarea")
-    assert note.is_visible()
-    row.get_by_role("button", name="确认").click()
-    assert "理由" in tab.locator("#gm-message").inner_text()  # nothing posted without a note
-    note.fill("非本网格事项")
-    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
-        row.get_by_role("button", name="确认").click()
-    assert answer.value.status == 200
-    tab.wait_for_function(LOADS, arg=2, timeout=30000)
-    assert _row(tab, cases.accepted).count() == 0  # cancelled: no longer open
-    steps = _api(worklist_base, f"/api/v1/incidents/{cases.accepted}/history")["history"]
-    assert (steps[-1]["action"], steps[-1]["note"], steps[-1]["actor"]) == (
-        "cancel",
-        "非本网格事项",
-        MANAGER,
-    )
-    assert log.errors == []
-
-
-def test_a_stale_version_says_someone_else_changed_it(
-    worklist_base: str, cases: Cases, manager_page: Any
-) -> None:
-    tab, _ = manager_page
-    _open_worklist(tab, worklist_base)
-    row = _row(tab, cases.due)
-    version = int(row.get_attribute("data-version") or 0)
-    # The case is handled from elsewhere (the grid manager's phone) after the page was loaded.
-    done = httpx.post(
-        f"{worklist_base}/api/v1/incidents/{cases.due}/transitions",
-        json={"action": "handle", "expected_version": version},
-        headers=_auth(worklist_base),
-        timeout=30,
-    )
-    assert done.status_code == 200
-    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
-        row.get_by_role("button", name="处置").click()
-    assert answer.value.status == 409
-    assert answer.value.json()["current_version"] == version + 1
-    tab.wait_for_function(LOADS, arg=2, timeout=30000)
-    message = tab.locator("#gm-message").inner_text()
-    assert "已被他人修改" in message
-    row = _row(tab, cases.due)
-    assert "已处置 · 任务处理" in row.inner_text()
-    assert row.get_attribute("data-version") == str(version + 1)
-    assert row.locator(".gm-actions button").all_inner_texts()[0] == "反馈"
-
-
-# --------------------------------------------------------------------------- dispatching
-
-
 def _staff_id(district: LatticeDistrict, name: str) -> int:
     with district.engine.connect() as conn:
         return int(
             conn.execute(text("SELECT id FROM staff WHERE name = :n"), {"n": name}).scalar_one()
         )
-
-
-def _transitions(log: Any) -> int:
-    return len([u for u in log.requests if u.endswith("/transitions")])
 
 
 def test_worklist_api_offers_the_grid_and_community_staff_without_phones(
@@ -787,94 +598,3 @@ def test_worklist_api_offers_the_grid_and_community_staff_without_phones(
     assert all("phone" not in h for h in handlers)
     # Each case names its current handler: the grid manager it was routed to.
     assert {i["handler"]["name"] for i in body["incidents"]} == {MANAGER}
-
-
-def test_dispatching_a_case_to_another_person(
-    worklist_base: str, worklist_district: LatticeDistrict, cases: Cases, community_page: Any
-) -> None:
-    tab, log = community_page
-    _open_worklist(tab, worklist_base)
-    row = _row(tab, cases.accepted)
-    assert f"处置人 {MANAGER}" in row.locator(".gm-handler").inner_text()
-    row.get_by_role("button", name="派遣", exact=True).click()
-    chooser = row.locator(".gm-choose select")
-    assert chooser.is_visible()
-    manager_id = _api(worklist_base, f"/api/v1/worklists/{GRIDS[0]}")["manager"]["id"]
-    assert chooser.input_value() == str(manager_id)  # the grid manager, preselected
-    options = chooser.locator("option").all_inner_texts()
-    assert options[0] == "请选择处置人"
-    assert [o.split("（")[0] for o in options[1:]] == OFFERED
-    assert "陈专干（社区工作者·民政）" in options
-    assert f"{MANAGER}（网格员·主责·现处置人）" in options
-    groups = chooser.locator("optgroup").evaluate_all("(gs) => gs.map((g) => g.label)")
-    assert groups == ["本网格", "本社区"]
-    chooser_html = row.locator(".gm-note").inner_html()
-    for phone in [MANAGER_PHONE, *(p.phone for p in STAFF)]:
-        assert phone not in chooser_html and phone not in tab.content()
-    assert "周网格员" not in chooser_html and "吴社工" not in chooser_html
-
-    worker = _staff_id(worklist_district, "陈专干")
-    chooser.select_option(str(worker))
-    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
-        row.get_by_role("button", name="确认").click()
-    assert answer.value.status == 200
-    assert answer.value.request.post_data_json == {
-        "action": "dispatch",
-        "expected_version": 2,
-        "handler_staff_id": worker,
-    }
-    tab.wait_for_function(LOADS, arg=2, timeout=30000)
-    row = _row(tab, cases.accepted)
-    assert row.locator(".gm-handler").inner_text() == "处置人 陈专干"
-    assert "已派遣 · 任务派遣" in row.inner_text() and "期限" in row.inner_text()
-    assert "处置人 陈专干" in tab.locator("#gm-message").inner_text()
-
-    incident = _api(worklist_base, f"/api/v1/incidents/{cases.accepted}")
-    assert incident["status"] == "dispatched"
-    assert incident["handler_staff_id"] == worker
-    assert incident["handler"] == {"id": worker, "name": "陈专干"}
-    deadline = dt.datetime.fromisoformat(incident["deadline_at"])
-    assert deadline > dt.datetime.now(dt.UTC)  # 城市容貌: one working day from now
-    assert deadline - dt.datetime.now(dt.UTC) < dt.timedelta(days=5)
-    steps = _api(worklist_base, f"/api/v1/incidents/{cases.accepted}/history")["history"]
-    assert (steps[-1]["action"], steps[-1]["actor"]) == ("dispatch", COMMUNITY_NAME)
-    assert log.errors == [] and log.foreign_requests() == []
-
-
-def test_redispatch_asks_for_a_person_and_a_note(
-    worklist_base: str, worklist_district: LatticeDistrict, cases: Cases, community_page: Any
-) -> None:
-    tab, log = community_page
-    _open_worklist(tab, worklist_base)
-    before = _api(worklist_base, f"/api/v1/incidents/{cases.due}")
-    row = _row(tab, cases.due)
-    row.get_by_role("button", name="改派").click()
-    chooser = row.locator(".gm-choose select")
-    assert chooser.is_visible() and chooser.input_value() == ""  # nobody preselected
-    assert "理由（必填）" in (row.locator(".gm-note textarea").get_attribute("placeholder") or "")
-    row.get_by_role("button", name="确认").click()
-    assert tab.locator("#gm-message").inner_text() == "请选择处置人"
-    mediator = _staff_id(worklist_district, "刘调解")
-    chooser.select_option(str(mediator))
-    row.get_by_role("button", name="确认").click()
-    assert "改派的理由" in tab.locator("#gm-message").inner_text()
-    assert _transitions(log) == 0  # nothing posted without a person and a note
-    row.locator(".gm-note textarea").fill("涉及邻里纠纷，转调解员")
-    with tab.expect_response(lambda r: r.url.endswith("/transitions")) as answer:
-        row.get_by_role("button", name="确认").click()
-    assert answer.value.status == 200
-    sent = answer.value.request.post_data_json
-    assert (sent["action"], sent["handler_staff_id"], sent["note"]) == (
-        "redispatch",
-        mediator,
-        "涉及邻里纠纷，转调解员",
-    )
-    tab.wait_for_function(LOADS, arg=2, timeout=30000)
-    assert _row(tab, cases.due).locator(".gm-handler").inner_text() == "处置人 刘调解"
-    incident = _api(worklist_base, f"/api/v1/incidents/{cases.due}")
-    assert incident["handler"] == {"id": mediator, "name": "刘调解"}
-    assert incident["deadline_at"] is not None
-    assert incident["deadline_at"] >= before["deadline_at"]  # the clock restarts
-    steps = _api(worklist_base, f"/api/v1/incidents/{cases.due}/history")["history"]
-    assert (steps[-1]["action"], steps[-1]["note"]) == ("redispatch", "涉及邻里纠纷，转调解员")
-    assert log.errors == []

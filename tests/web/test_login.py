@@ -26,11 +26,11 @@ from tests.web.browser import PHONE, PageLog, bearer, login_state, open_page
 
 pytestmark = pytest.mark.browser
 
-LOADS = "(n) => document.body !== null && document.body.dataset.loads === String(n)"
-"""The worklist counts its loads in data-loads."""
+READY = "() => document.documentElement.dataset.gmReady === '1'"
+"""A field app page has drawn its data (GM.ready in common.js)."""
 BAD_LOGIN = "用户名或密码错误"
 SCREENSHOT = "/tmp/login-phone.png"
-WORKLIST_SCREENSHOT = "/tmp/worklist-phone.png"
+WORKLIST_SCREENSHOT = "/tmp/my-grid-phone.png"
 
 
 @dataclass(frozen=True)
@@ -109,21 +109,21 @@ def test_a_grid_manager_logs_in_on_a_phone_and_lands_on_their_worklist(
 
     answer = _log_in(tab, manager.username, DEMO_PASSWORD)
     assert answer.status == 303
-    tab.wait_for_function(LOADS, arg=1, timeout=30000)
-    assert tab.url == f"{live_server}/incidents/grid/{manager.grids[0]}"
+    tab.wait_for_function(READY, timeout=30000)
+    assert tab.url == f"{live_server}/grid/{manager.grids[0]}"  # by way of /my
     # Its cases, as the API answers the grid manager.
     expected = httpx.get(
         f"{live_server}/api/v1/worklists/{manager.grids[0]}",
         headers=bearer(live_server, manager.username, DEMO_PASSWORD),
         timeout=60,
     ).json()["incidents"]
-    ids = tab.eval_on_selector_all("#gm-list .gm-item", "(els) => els.map((e) => +e.dataset.id)")
+    ids = tab.eval_on_selector_all("#gm-list .gm-card", "(els) => els.map((e) => +e.dataset.id)")
     assert ids == [i["id"] for i in expected] and ids
     # Who is logged in, and the way out, fit the phone.
     assert tab.locator("#gm-user-name").inner_text() == manager.name
     assert tab.locator("#gm-user-role").inner_text() == "网格员"
     _assert_touchable(tab, "#gm-logout")
-    panel = tab.locator("#gm-panel").bounding_box()
+    panel = tab.locator("#gm-side").bounding_box()
     assert panel is not None and panel["width"] <= PHONE["width"]
     assert tab.locator("#gm-map").is_visible()
     assert _fits_the_width(tab)
@@ -136,11 +136,12 @@ def test_another_grids_worklist_is_refused(
 ) -> None:
     state = login_state(browser, live_server, manager.username, DEMO_PASSWORD)
     with open_page(browser, state, viewport=PHONE) as (tab, _):
-        response = tab.goto(f"{live_server}/incidents/grid/{manager.other}")
+        response = tab.goto(f"{live_server}/incidents/grid/{manager.other}")  # the old address
         assert response is not None and response.status == 404
+        assert urlsplit(tab.url).path == f"/grid/{manager.other}"
         assert "找不到该网格" in tab.locator("h1").inner_text()
         assert tab.locator("#gm-list").count() == 0
-        assert "GRIDMAP_WORKLIST" not in tab.content()
+        assert "GM_FIELD" not in tab.content()
         assert tab.locator("#gm-user-role").inner_text() == "网格员"  # still logged in
         # The page's own script could not fetch it either.
         status = tab.evaluate(
@@ -152,7 +153,7 @@ def test_another_grids_worklist_is_refused(
         codes = tab.eval_on_selector_all(
             "#gm-grids tbody tr", "(rows) => rows.map((r) => r.cells[0].innerText)"
         )
-        assert codes == list(manager.grids)
+        assert codes == sorted(manager.grids)  # by code; the account lists its primary first
 
 
 def test_a_wrong_password_says_the_same_as_a_wrong_user(
@@ -221,7 +222,7 @@ def test_next_never_leads_to_another_site(live_server: str, browser: Any) -> Non
             form = {"username": "planner", "password": DEMO_PASSWORD, "next": target}
             answer = context.request.post(f"{live_server}/login", form=form, max_redirects=0)
             assert answer.status == 303
-            assert answer.headers["location"] == "/coverage", target  # the planner's page
+            assert answer.headers["location"] == "/my", target  # on to the planner's page
     finally:
         context.close()
 
@@ -297,8 +298,8 @@ def test_a_page_whose_login_ended_goes_to_the_login_page(
     state = login_state(browser, live_server, manager.username, DEMO_PASSWORD)
     token = next(c["value"] for c in state["cookies"] if c["name"] == "gridmap_session")
     with open_page(browser, state, viewport=PHONE) as (tab, _):
-        tab.goto(f"{live_server}/incidents/grid/{manager.grids[0]}")
-        tab.wait_for_function(LOADS, arg=1, timeout=30000)
+        tab.goto(f"{live_server}/grid/{manager.grids[0]}")
+        tab.wait_for_function(READY, timeout=30000)
         csrf = tab.locator("meta[name=csrf-token]").get_attribute("content") or ""
         # The login ends elsewhere (logged out on another tab) while the page stays open.
         ended = httpx.post(
@@ -307,9 +308,8 @@ def test_a_page_whose_login_ended_goes_to_the_login_page(
             timeout=30,
         )
         assert ended.status_code == 303
-        with tab.expect_navigation():
-            tab.locator("#gm-list .gm-item").first.get_by_role("button", name="处理记录").click()
+        with tab.expect_navigation():  # the page's next read
+            tab.evaluate("(url) => gridmapCommon.send(url).catch(() => null)",
+                         f"/api/v1/worklists/{manager.grids[0]}")  # fmt: skip
         assert urlsplit(tab.url).path == "/login"
-        assert parse_qs(urlsplit(tab.url).query) == {
-            "next": [f"/incidents/grid/{manager.grids[0]}"]
-        }
+        assert parse_qs(urlsplit(tab.url).query) == {"next": [f"/grid/{manager.grids[0]}"]}

@@ -83,3 +83,16 @@ var gridmapCommon = (function () {
   return {escapeHtml: escapeHtml, csrfToken: csrfToken, send: send, getJSON: getJSON,
     allPages: allPages, toLogin: toLogin};
 }());
+
+/*
+ * GM.ready(): a map page calls it once its map has drawn its data. It marks the moment
+ * (performance.mark('gm-usable')) and sets <html data-gm-ready="1">, which the benchmark
+ * and the browser tests wait for. Later calls do nothing.
+ */
+var GM = window.GM = window.GM || {};
+GM.ready = function () {
+  'use strict';
+  if (document.documentElement.dataset.gmReady === '1') { return; }
+  if (window.performance && performance.mark) { performance.mark('gm-usable'); }
+  document.documentElement.dataset.gmReady = '1';
+};
