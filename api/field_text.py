@@ -112,7 +112,6 @@ _ZH: dict[str, str] = {
     "status": "状态",
     "level": "层级",
     "open_case": "查看",
-    "inbox_unavailable": "此服务器尚未提供待办列表，请从“全部网格”进入各网格的案件",
 }
 
 _EN: dict[str, str] = {
@@ -206,7 +205,6 @@ _EN: dict[str, str] = {
     "status": "Status",
     "level": "Level",
     "open_case": "Open",
-    "inbox_unavailable": "This server has no inbox yet: open each grid's cases from “All grids”",
 }
 
 STATE_LABELS_EN: dict[State, str] = {

@@ -33,7 +33,6 @@ from api.dependencies import GridCodePath, SessionDep
 from api.field_text import Lang, keep_lang, lang_of, strings
 from api.fields import INT8_MAX
 from api.pages import error_page, render_page, script_json
-from api.routes.incidents import TransitionBody
 from api.routing import ReadRetryRoute
 from gis.areas import queries
 from gis.areas.codes import Level, level_of
@@ -55,8 +54,6 @@ CaseId = Annotated[int, Path(ge=1, le=INT8_MAX, description="The incident's id."
 
 SERVICE_WORKER = FilePath(__file__).resolve().parent.parent / "static" / "js" / "field-sw.js"
 """The service worker's source; served at /sw.js, not under /static, for its scope."""
-BASEMAP_JS = SERVICE_WORKER.parent / "basemap.js"
-"""The base map's script (streets and names, the datum of display), where this app has it."""
 ICONS = (192, 512)
 THEME = "#08519c"
 
@@ -99,25 +96,6 @@ def category_names(lang: Lang) -> dict[str, str]:
     return out
 
 
-OPTIONAL_READS = {
-    "month": "/api/v1/grids/{grid_code}/month",
-    "inbox": "/api/v1/inbox",
-    "photos": "/api/v1/incidents/{incident_id}/photos",
-    "basemap": "/api/v1/basemap",
-}
-"""Reads the pages use where this server has them (a page does not ask for one it lacks)."""
-
-
-def _served(request: Request) -> dict[str, bool]:
-    paths: set[str | None] = set()
-    for route in request.app.routes:  # a router included lazily keeps its own routes
-        inner = getattr(route, "original_router", None)
-        paths.update(getattr(r, "path", None) for r in (inner.routes if inner else [route]))
-    served = {name: path in paths for name, path in OPTIONAL_READS.items()}
-    served["rating"] = "rating" in TransitionBody.model_fields
-    return served
-
-
 def _config(request: Request, principal: Principal, **extra: Any) -> dict[str, Any]:
     lang = lang_of(request)
     style = worklist_style()
@@ -134,7 +112,6 @@ def _config(request: Request, principal: Principal, **extra: Any) -> dict[str, A
         "home": home(principal),
         "role": principal.role.value if principal.role else None,
         "me": principal.name,
-        "serves": _served(request),
         **extra,
     }
 
@@ -152,7 +129,6 @@ def _page(
         other_lang="zh" if lang == "en" else "en",
         config=script_json(config),
         config_role=config["role"],
-        basemap_js=config["serves"]["basemap"] and BASEMAP_JS.exists(),
         **context,
     )
     response = HTMLResponse(html, headers={"Cache-Control": "no-cache"})

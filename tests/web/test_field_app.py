@@ -13,6 +13,7 @@ width); no console errors, no request leaves the machine, touch targets are at l
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from gis.accounts import audit
 from gis.accounts.accounts import add_account
+from gis.areas.codes import Level
+from gis.incidents.escalation import sweep_once
 from gis.settings import ServerSettings
 from tests.accounts import PASSWORD, password_hash
 from tests.coverage_district import GRIDS, LatticeDistrict, add_grid_manager, committed_lattice
@@ -39,6 +43,8 @@ READY = "() => document.documentElement.dataset.gmReady === '1'"
 MANAGER, MANAGER_LOGIN = "王芳", "wangfang"
 OTHER_MANAGER, OTHER_LOGIN = "李强", "liqiang"
 COMMUNITY_LOGIN, COMMUNITY_NAME = "dongyuan", "东苑社区工作站"
+SUBDISTRICT_LOGIN, SUBDISTRICT_NAME = "guangwen", "广文街道办事处"
+COMMUNITY_ZH, SUBDISTRICT_ZH = Level.COMMUNITY.name_zh, Level.SUBDISTRICT.name_zh
 INSIDE = (119.105, 36.73)
 """A point of grid 001."""
 TOUCH = (
@@ -121,6 +127,10 @@ def district(server_url: str) -> Iterator[LatticeDistrict]:
             add_account(
                 s, COMMUNITY_LOGIN, PASSWORD, "community", area_code=GRIDS[0][:12],
                 display_name=COMMUNITY_NAME, password_hash=password_hash(),
+            )  # fmt: skip
+            add_account(
+                s, SUBDISTRICT_LOGIN, PASSWORD, "subdistrict", area_code=GRIDS[0][:9],
+                display_name=SUBDISTRICT_NAME, password_hash=password_hash(),
             )  # fmt: skip
             s.commit()
         yield lattice
@@ -233,24 +243,11 @@ def test_the_community_lands_on_its_inbox(
         tab.wait_for_function(READY, timeout=30000)
         assert tab.url == f"{base}/inbox"
         tab.wait_for_load_state("networkidle")
-        if serves(base, "inbox"):
-            card = tab.locator(f"#gm-list .gm-card[data-id='{case}']")
-            assert card.count() == 1
-            assert "已立案" in card.inner_text()
-            check_page(tab, log)
+        card = tab.locator(f"#gm-list .gm-card[data-id='{case}']")
+        assert card.count() == 1
+        assert "已立案" in card.inner_text()
+        check_page(tab, log)
         shot(tab, "inbox")
-
-
-def serves(base: str, name: str) -> bool:
-    """Whether this server has an optional read of the field app (the loop's inbox, the
-    photos) yet: the pages ask only for those it has (``api.routes.field.OPTIONAL_READS``)."""
-    paths = httpx.get(f"{base}/openapi.json", timeout=60).json()["paths"]
-    wanted = {
-        "inbox": "/api/v1/inbox",
-        "photos": "/api/v1/incidents/{incident_id}/photos",
-        "month": "/api/v1/grids/{grid_code}/month",
-    }[name]
-    return wanted in paths
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS, ids=["phone", "desktop"])
@@ -273,8 +270,6 @@ def test_a_report_with_a_photo_from_the_camera(
         tab.locator("#gm-thumbs img").wait_for()
         check_page(tab, log)
         shot(tab, "report-photo")
-        if not serves(base, "photos"):
-            return
         tab.locator("#gm-submit").click()
         tab.locator("#gm-new-case").wait_for()
         tab.wait_for_function("() => document.documentElement.dataset.gmOutbox === '0'")
@@ -522,3 +517,52 @@ def test_a_squeezed_phone_map_still_lists_and_draws_the_cases(
             " window.gridmapField.map.getZoom() > 12"
         )
         assert log.errors == []
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=["phone", "desktop"])
+def test_a_case_escalates_twice_on_its_own_and_reaches_the_subdistrict_inbox(
+    browser: Any, base: str, district: LatticeDistrict, viewport: dict[str, int]
+) -> None:
+    """Nobody accepts a report: the sweep (the server's own thread calls ``sweep_once``;
+    here it is run as of later times) raises it to the community when the intake limit
+    passes and to the subdistrict when the community's passes, and the subdistrict's
+    staff find it in their inbox, marked as escalated, with the raises in the history."""
+    description = f"无人受理的案件 {viewport['width']}"
+    case = report_by_api(base, MANAGER_LOGIN, 119.104, description)
+    reported = dt.datetime.fromisoformat(case["reported_at"])
+    levels = []
+    for hours in range(1, 24 * 14):  # two weeks, an hour at a time, as the thread would
+        sweep_once(district.engine, reported + dt.timedelta(hours=hours), audit=audit.record)
+        level = api(base, SUBDISTRICT_LOGIN, "GET", f"/api/v1/incidents/{case['id']}").json()
+        if not levels or levels[-1] != level["handling_level"]:
+            levels.append(level["handling_level"])
+        if level["handling_level"] == "subdistrict":
+            break
+    assert levels[-2:] == ["community", "subdistrict"]
+    history = api(base, SUBDISTRICT_LOGIN, "GET", f"/api/v1/incidents/{case['id']}/history")
+    raises = [e for e in history.json()["history"] if e["action"] == "escalate"]
+    assert [(e["actor_label"], e["level_zh"]) for e in raises] == [
+        ("系统自动", COMMUNITY_ZH),
+        ("系统自动", SUBDISTRICT_ZH),
+    ]
+    with open_page(browser, viewport=viewport) as (tab, log):
+        tab.goto(f"{base}/login")
+        tab.locator("#gm-username").fill(SUBDISTRICT_LOGIN)
+        tab.locator("#gm-password").fill(PASSWORD)
+        tab.locator("#gm-submit").click()
+        tab.wait_for_function(READY, timeout=30000)
+        assert tab.url == f"{base}/inbox"
+        tab.wait_for_load_state("networkidle")
+        card = tab.locator(f"#gm-list .gm-card[data-id='{case['id']}']")
+        assert card.count() == 1
+        assert description in card.inner_text()
+        check_page(tab, log)
+        shot(tab, "inbox-subdistrict-escalated")
+        card.click()
+        tab.wait_for_function(READY, timeout=30000)
+        tab.wait_for_load_state("networkidle")
+        history_text = tab.locator("body").inner_text()
+        assert "系统自动" in history_text and "上报升级" in history_text
+        assert "system" not in history_text
+        check_page(tab, log)
+        shot(tab, "case-escalated-subdistrict")

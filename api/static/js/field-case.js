@@ -120,7 +120,7 @@
       GM.ready();
       return Promise.all([
         F.getJSON(api + '/history').then(drawHistory),
-        body.photos || !(config.serves || {}).photos ? null : gridmapCommon.send(api + '/photos').then(function (r) {
+        body.photos ? null : gridmapCommon.send(api + '/photos').then(function (r) {
           if (r.ok) { return r.json().then(drawPhotos); }
           drawPhotos([]);
         }).catch(function () { drawPhotos([]); })
@@ -145,8 +145,7 @@
       var primary = (config.handlers || []).filter(function (h) { return h.primary; })[0];
       handler.value = action === 'dispatch' && primary ? String(primary.id) : '';
     }
-    document.getElementById('gm-rating').hidden = action !== 'evaluate' ||
-      !(config.serves || {}).rating;
+    document.getElementById('gm-rating').hidden = action !== 'evaluate';
     document.getElementById('gm-step-photos-label').hidden = !PHOTO_STAGE[action];
     var required = needsNote(action);
     note.placeholder = required ? t('note_required', {action: (config.t.buttons || {})[action]}) :
@@ -187,7 +186,7 @@
       if (!id) { F.say(t('choose_handler'), false); return; }
       body.handler_staff_id = id;
     }
-    if (pending === 'evaluate' && (config.serves || {}).rating) {
+    if (pending === 'evaluate') {
       body.rating = form.querySelector('input[name=rating]:checked').value;
     }
     var url = api + '/transitions';  // 督办 (urge) is a step of its own too

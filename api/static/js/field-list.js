@@ -115,7 +115,6 @@
   function pct(v) { return v === null || v === undefined ? '—' : Math.round(v * 100) + '%'; }
   function loadMonth() {
     var box = document.getElementById('gm-month');
-    if (!(config.serves || {}).month) { return Promise.resolve(); }
     return gridmapCommon.send(config.api + '/grids/' + config.gridCode + '/month')
       .then(function (response) {
         if (!response.ok) { return; }  // figures not offered by this server
@@ -150,13 +149,6 @@
   }
 
   function loadInbox() {
-    if (!(config.serves || {}).inbox) {
-      count.innerHTML = esc(t('inbox_unavailable')) + ' <a class="gm-tab-link" href="/incidents/grid">' +
-        esc(t('all_grids')) + '</a>';
-      map.setView([36.7, 119.1], 12);
-      GM.ready();
-      return Promise.resolve();
-    }
     return F.getJSON(config.api + '/inbox?limit=200').then(function (body) {
       if (body.now) { F.setServerNow(body.now); }
       var items = body.items || [];

@@ -20,22 +20,18 @@ var SHELL = [
   '/static/js/field-list.js',
   '/static/js/field-case.js',
   '/static/js/field-report.js',
+  '/static/js/basemap.js',
   '/static/vendor/leaflet/leaflet.js',
   '/static/vendor/leaflet/leaflet.css',
   '/static/icons/icon-192.png',
   '/manifest.webmanifest'
 ];
-var OPTIONAL = ['/static/js/basemap.js'];
 var PAGES = /^\/(my|inbox|report|grid\/\d{15}|cases\/\d+)$/;
 var READS = /^\/api\/v1\/(worklists\/|inbox|incidents\/\d+(\/(history|photos))?$|grids\/|buildings|facilities|photos\/|basemap|me$)/;
 
 self.addEventListener('install', function (event) {
   event.waitUntil(caches.open(SHELL_CACHE).then(function (cache) {
-    return cache.addAll(SHELL).then(function () {
-      return Promise.all(OPTIONAL.map(function (url) {
-        return cache.add(url).catch(function () { return null; });  // not on this server
-      }));
-    });
+    return cache.addAll(SHELL);
   }).then(function () { return self.skipWaiting(); }));
 });
 

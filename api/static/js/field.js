@@ -104,7 +104,7 @@
   function newMap(id) {
     var map = L.map(id, {zoomSnap: 0.25, maxZoom: MAX_ZOOM, minZoom: 8});
     L.control.scale({imperial: false}).addTo(map);
-    if (GM.basemap && (config.serves || {}).basemap) {  // streets and names under the map
+    if (GM.basemap) {  // streets and names under the map
       getJSON(config.api + '/basemap').then(function (base) { GM.basemap.add(map, base); })
         .catch(function (err) { console.warn('gridmap: base map: ' + err.message); });
     }
