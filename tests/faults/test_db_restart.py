@@ -46,7 +46,7 @@ from gis.db.engine import make_engine
 from gis.errors import DatabaseUnavailableError
 from gis.geo.datum import WGS84
 from gis.imports.importer import import_file
-from gis.progress import Advance, ignore
+from gis.progress import Advance, Description, ignore
 from gis.settings import DatabaseSettings, ServerSettings
 from tests.accounts import committed_headers
 from tests.coverage_district import fresh_coverage_database
@@ -403,11 +403,11 @@ def test_an_import_killed_mid_write_leaves_nothing_and_says_so_in_one_line(
 
     killed = threading.Event()
 
-    def kill_when_writing(description: str, total: int) -> Advance:
-        if not description.startswith("writing"):
+    def kill_when_writing(description: Description, total: int) -> Advance:
+        if not str(getattr(description, "en", description)).startswith("writing"):
             return ignore
 
-        def advance(n: int = 1, /, description: str | None = None) -> None:
+        def advance(n: int = 1, /, description: Description | None = None) -> None:
             if not killed.is_set():  # some rows are on their way: now the server dies
                 killed.set()
                 cluster.kill_9(backends_too=True)
