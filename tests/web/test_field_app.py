@@ -566,3 +566,25 @@ def test_a_case_escalates_twice_on_its_own_and_reaches_the_subdistrict_inbox(
         assert "system" not in history_text
         check_page(tab, log)
         shot(tab, "case-escalated-subdistrict")
+
+
+def test_the_api_answers_a_page_in_the_page_s_language(
+    browser: Any, base: str, logins: dict[str, dict[str, Any]]
+) -> None:
+    """A phone whose browser prefers English still reads the API's messages in Chinese on
+    a Chinese page (the pages send their own language), and in English after 'English'."""
+    context = browser.new_context(locale="en-US", storage_state=logins[COMMUNITY_LOGIN])
+    try:
+        tab = context.new_page()
+        ask = (
+            "() => gridmapCommon.getJSON('/api/v1/incidents/999999')"
+            ".then(() => 'found', (err) => err.message)"
+        )
+        tab.goto(f"{base}/inbox")
+        tab.wait_for_function(READY, timeout=30000)
+        assert "没有编号为 999999 的案件" in tab.evaluate(ask)
+        tab.goto(f"{base}/inbox?lang=en")
+        tab.wait_for_function(READY, timeout=30000)
+        assert "no incident has id 999999" in tab.evaluate(ask)
+    finally:
+        context.close()

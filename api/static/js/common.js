@@ -41,6 +41,8 @@ var gridmapCommon = (function () {
     return meta ? meta.getAttribute('content') : '';
   }
 
+  function pageLanguage() { return document.documentElement.lang || 'zh-CN'; }
+
   function toLogin() {
     window.location.assign('/login?next=' +
       encodeURIComponent(window.location.pathname + window.location.search));
@@ -48,12 +50,14 @@ var gridmapCommon = (function () {
 
   function send(url, options) {
     options = Object.assign({credentials: 'same-origin'}, options || {});
+    var headers = new Headers(options.headers || {});
+    // The API answers (error messages above all) in the page's language, not the browser's.
+    if (!headers.has('Accept-Language')) { headers.set('Accept-Language', pageLanguage()); }
     if (SAFE.indexOf((options.method || 'GET').toUpperCase()) < 0) {
-      var headers = new Headers(options.headers || {});
       var token = csrfToken();
       if (token) { headers.set('X-CSRF-Token', token); }
-      options.headers = headers;
     }
+    options.headers = headers;
     return fetch(url, options).then(function (response) {
       if (response.status === 401) {
         toLogin();

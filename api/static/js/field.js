@@ -199,7 +199,7 @@
   }
 
   function sendItem(item) {
-    var headers = {'X-CSRF-Token': csrf()};
+    var headers = {'X-CSRF-Token': csrf(), 'Accept-Language': document.documentElement.lang || 'zh-CN'};
     var body;
     if (item.kind === 'photo') {
       body = new FormData();
