@@ -112,6 +112,7 @@ def _config(request: Request, principal: Principal, **extra: Any) -> dict[str, A
         "home": home(principal),
         "role": principal.role.value if principal.role else None,
         "me": principal.name,
+        "owner": principal.ref,
         **extra,
     }
 

@@ -588,3 +588,48 @@ def test_the_api_answers_a_page_in_the_page_s_language(
         assert "no incident has id 999999" in tab.evaluate(ask)
     finally:
         context.close()
+
+
+def test_what_one_person_queued_is_sent_only_under_their_own_login(
+    browser: Any, base: str, district: LatticeDistrict, logins: dict[str, dict[str, Any]]
+) -> None:
+    """A report queued without signal by one grid manager stays queued while another
+    person is logged in on the same phone (sent then, it would be filed as theirs), and
+    goes out, as its author's, when the author logs in again."""
+    description = "换人登录前排队的上报"
+    other = login_state(browser, base, OTHER_LOGIN, PASSWORD)
+    with open_page(browser, logins[MANAGER_LOGIN], viewport=PHONE) as (tab, _log):
+        tab.goto(f"{base}/grid/{GRIDS[0]}")
+        tab.wait_for_function(READY, timeout=30000)
+        tab.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)")
+        tab.goto(f"{base}/report")
+        tab.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        _report_on_the_page(tab, description)
+        tab.context.set_offline(True)
+        tab.locator("#gm-submit").click()
+        tab.locator("#gm-queue").wait_for(state="visible")
+
+        tab.context.clear_cookies()  # the login ended; the other manager logs in
+        tab.context.add_cookies(other["cookies"])
+        tab.context.set_offline(False)
+        tab.goto(f"{base}/report")
+        tab.wait_for_function(READY, timeout=30000)
+        tab.wait_for_load_state("networkidle")
+        assert tab.evaluate("() => document.documentElement.dataset.gmOutbox") == "0"
+        assert cases_described(district, description) == 0
+
+        tab.context.clear_cookies()
+        tab.context.add_cookies(logins[MANAGER_LOGIN]["cookies"])
+        tab.goto(f"{base}/report")
+        tab.wait_for_function(READY, timeout=30000)
+        tab.wait_for_function("() => document.documentElement.dataset.gmOutbox === '0'")
+    assert cases_described(district, description) == 1
+    with district.engine.connect() as conn:
+        by = conn.execute(
+            text(
+                "SELECT i.reported_by = 'account:' || a.id FROM incident i, account a"
+                " WHERE i.description = :d AND a.username = :u"
+            ),
+            {"d": description, "u": MANAGER_LOGIN},
+        ).scalar_one()
+    assert by is True

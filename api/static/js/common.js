@@ -43,7 +43,12 @@ var gridmapCommon = (function () {
 
   function pageLanguage() { return document.documentElement.lang || 'zh-CN'; }
 
+  var leaving = false;
   function toLogin() {
+    // Several reads may find the login ended at once: go to the login page once (a second
+    // assign would abort the first navigation).
+    if (leaving) { return; }
+    leaving = true;
     window.location.assign('/login?next=' +
       encodeURIComponent(window.location.pathname + window.location.search));
   }

@@ -167,9 +167,12 @@
       });
     });
   }
+  // Only the logged-in person's own items: what someone else queued on this phone waits
+  // for them (sent under another login it would be recorded as the other person's step).
   function all() {
     return tx('readonly', function (store) { return store.getAll(); }).then(function (items) {
-      return (items || []).sort(function (a, b) { return a.created - b.created; });
+      return (items || []).filter(function (i) { return i.owner === config.owner; })
+        .sort(function (a, b) { return a.created - b.created; });
     });
   }
   function put(item) { return tx('readwrite', function (store) { return store.put(item); }); }
@@ -187,6 +190,7 @@
 
   function enqueue(item) {
     item.key = item.key || uuid();
+    item.owner = config.owner;
     item.created = item.created || Date.now();
     item.state = 'pending';
     return put(item).then(function () { renderOutbox(); return item; });
@@ -380,7 +384,19 @@
     });
   }
 
+  function keepSavedDataToItsOwner() {
+    // Pages saved for offline use hold their person's cases: another login on this phone
+    // (after a login that ended without logging out) starts without them.
+    try {
+      if (localStorage.getItem('gm-owner') !== config.owner) {
+        if (window.caches) { caches.delete('gm-data-v1'); }
+        localStorage.setItem('gm-owner', config.owner || '');
+      }
+    } catch (e) { /* storage refused: nothing saved to guard either */ }
+  }
+
   function start() {
+    keepSavedDataToItsOwner();
     var box = document.getElementById('gm-outbox');
     if (box) { box.addEventListener('click', onOutboxClick); }
     var button = document.getElementById('gm-queue');
