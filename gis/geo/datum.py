@@ -21,12 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import prcoords
+import shapely
 from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
+from shapely.geometry.base import BaseGeometry
 
 from gis.errors import InvalidFeatureError
 
@@ -41,9 +44,12 @@ __all__ = [
     "DatumKind",
     "UnknownDatumError",
     "from_wgs84",
+    "geojson_from_wgs84",
+    "geometry_from_wgs84",
     "outside_hint",
     "parse_datum",
     "parse_geographic_datum",
+    "passes_through",
     "to_storage_point",
     "to_wgs84",
 ]
@@ -266,6 +272,94 @@ def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: Datum) -> tuple[FloatArray
     Used to export to consumer maps and to simulate what a phone would send.
     """
     return _convert(lon, lat, datum, to_storage=False)
+
+
+def passes_through(datum: Datum) -> bool:
+    """True when stored WGS84 coordinates are already in ``datum`` (WGS84, CGCS2000)."""
+    return datum.kind in (DatumKind.WGS84, DatumKind.CGCS2000)
+
+
+def _from_wgs84_xy(datum: Datum) -> Callable[[FloatArray], FloatArray]:
+    def convert(xy: FloatArray) -> FloatArray:
+        x, y = from_wgs84(xy[:, 0], xy[:, 1], datum)
+        return np.column_stack([x, y])
+
+    return convert
+
+
+def geometry_from_wgs84(geometry: BaseGeometry, datum: Datum) -> BaseGeometry:
+    """A stored (WGS84) shapely geometry with every vertex in ``datum``, on the way out.
+
+    The one conversion every output uses (REST, OGC API Features, tiles, exports),
+    so that a point read back in the datum it was sent in lands where it was sent
+    (the inverses here are iterative, below 1 cm).
+    """
+    if passes_through(datum):
+        return geometry
+    converted: BaseGeometry = shapely.transform(geometry, _from_wgs84_xy(datum))
+    return converted
+
+
+_GEOMETRY_TYPES = frozenset(
+    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+)
+
+
+def geojson_from_wgs84(value: Any, datum: Datum) -> Any:
+    """A copy of ``value`` (a GeoJSON geometry, Feature, FeatureCollection or any JSON
+    holding them) with every geometry's coordinates in ``datum``; the rest is shared.
+
+    A ``bbox`` member is converted corner by corner. WGS84 and CGCS2000 return
+    ``value`` itself.
+    """
+    if passes_through(datum):
+        return value
+    return _walk(value, _from_wgs84_xy(datum))
+
+
+def _walk(value: Any, convert: Callable[[FloatArray], FloatArray]) -> Any:
+    if isinstance(value, list):
+        return [_walk(item, convert) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("type")
+    if kind in _GEOMETRY_TYPES and "coordinates" in value:
+        out = dict(value)
+        out["coordinates"] = _coordinates(value["coordinates"], convert)
+        return out
+    out = {}
+    for key, item in value.items():
+        if key == "bbox" and isinstance(item, list) and len(item) == 4:
+            corners = convert(np.array([[item[0], item[1]], [item[2], item[3]]], dtype=float))
+            out[key] = [*corners[0].tolist(), *corners[1].tolist()]
+        else:
+            out[key] = _walk(item, convert)
+    return out
+
+
+def _coordinates(coords: Any, convert: Callable[[FloatArray], FloatArray]) -> Any:
+    """Nested GeoJSON positions converted in one call (extra ordinates such as z kept)."""
+    flat: list[list[float]] = []
+
+    def collect(c: Any) -> None:
+        if c and isinstance(c[0], (int, float)):
+            flat.append(c)
+        else:
+            for part in c:
+                collect(part)
+
+    collect(coords)
+    if not flat:
+        return coords
+    xy = convert(np.array([p[:2] for p in flat], dtype=float)).tolist()
+    it = iter(xy)
+
+    def rebuild(c: Any) -> Any:
+        if c and isinstance(c[0], (int, float)):
+            return [*next(it), *c[2:]]
+        return [rebuild(part) for part in c]
+
+    return rebuild(coords)
 
 
 def parse_geographic_datum(text: str) -> Datum:
