@@ -22,6 +22,7 @@ from api.fields import INT8_MAX, TEXT_MAX, Text
 from gis.areas.codes import CODE_PATTERN, Level
 from gis.db.engine import is_unreachable
 from gis.errors import DatabaseUnavailableError, InvalidParameterError
+from gis.geo.datum import WGS84, Datum, DatumKind, parse_datum
 from gis.geo.geojson import BBox, parse_bbox
 from gis.settings import ServerSettings
 
@@ -162,7 +163,41 @@ def get_at(
     return at
 
 
+OUT_DATUMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
+"""Datums coordinates may be answered in (``datum=``)."""
+
+
+def get_datum_out(
+    datum: Annotated[
+        Annotated[Text, Field(max_length=32)] | None,
+        Query(
+            description=(
+                "Datum of the coordinates in the answer: wgs84 (default), cgcs2000 (EPSG:4490, "
+                "the same numbers within centimetres), gcj02 (Amap, Tencent, WeChat base maps) "
+                "or bd09 (Baidu). Converted on the way out; anything else is a 400."
+            ),
+            examples=["gcj02"],
+        ),
+    ] = None,
+) -> Datum:
+    """The datum an answer's coordinates are converted to (``gis.geo.datum.geojson_from_wgs84``)."""
+    if datum is None:
+        return WGS84
+    try:
+        parsed = parse_datum(datum)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.kind is DatumKind.EPSG:
+        raise InvalidParameterError(
+            f"datum {datum!r} is not one coordinates can be answered in; use one of: "
+            f"{', '.join(OUT_DATUMS)}",
+            zh=f"坐标系 datum={datum!r} 无法用于输出；请使用以下之一：{'、'.join(OUT_DATUMS)}",
+        )
+    return parsed
+
+
 PagingDep = Annotated[Paging, Depends(get_paging)]
+DatumOutDep = Annotated[Datum, Depends(get_datum_out)]
 BBoxDep = Annotated[BBox | None, Depends(get_bbox)]
 AtDep = Annotated[dt.date | None, Depends(get_at)]
 
