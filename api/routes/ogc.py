@@ -237,6 +237,8 @@ def _collection_doc(
                 SCHEMA_MEDIA,
                 "queryables",
             ),
+            # The rel GDAL 3.6's OAPIF driver looks for (a draft of Part 3).
+            _link(f"{url}/queryables", "queryables", SCHEMA_MEDIA, "queryables"),
         ],
     }
     if extent:
@@ -309,7 +311,7 @@ def get_collection(
     response_model=None,
     response_class=JSONResponse,
     responses={
-        200: {"model": QueryablesDoc, "content": {SCHEMA_MEDIA: {}}},
+        200: {"model": QueryablesDoc, "content": {SCHEMA_MEDIA: {}, JSON_MEDIA: {}}},
         404: {"description": "No such collection."},
     },
 )
@@ -322,10 +324,13 @@ def get_queryables(
 ) -> Response:
     """Each property with its JSON type (dates and times as strings of that format),
     and ``geometry``; the names a ``filter`` may use and the query parameters
-    ``?name=value`` filter by."""
+    ``?name=value`` filter by. As ``application/schema+json``, or ``application/json`` to a
+    client that accepts only that (GDAL 3.6)."""
     coll = collection_for(session, principal, cid)
     url = f"{base_url(request)}/ogc/collections/{coll.id}/queryables"
-    return _json(filters.queryables(coll, url), SCHEMA_MEDIA)
+    accept = request.headers.get("accept", "")
+    plain = "application/json" in accept and SCHEMA_MEDIA not in accept
+    return _json(filters.queryables(coll, url), JSON_MEDIA if plain else SCHEMA_MEDIA)
 
 
 # ---- items ---------------------------------------------------------------------------------
@@ -473,8 +478,12 @@ def get_items(
         Query(description=ITEM_QUERY_DOC, examples=["floors > 5 AND name LIKE '%楼%'"]),
     ] = None,
     filter_lang: Annotated[
-        Literal["cql2-text", "cql2-json"],
-        Query(alias="filter-lang", description="cql2-text (default) or cql2-json."),
+        Literal["cql2-text", "cql2-json", "cql-text"],
+        Query(
+            alias="filter-lang",
+            description="cql2-text (default) or cql2-json; cql-text, the draft's name that "
+            "GDAL 3.6 sends, is read as cql2-text.",
+        ),
     ] = "cql2-text",
     filter_crs: Annotated[
         Annotated[Text, Field(max_length=300)] | None,
@@ -510,7 +519,7 @@ def get_items(
         datetime=query.parse_datetime(datetime) if datetime is not None else None,
         filter=filter,
         equals=_property_filters(request, coll),
-        filter_lang=filter_lang,
+        filter_lang="cql2-text" if filter_lang == "cql-text" else filter_lang,
         filter_crs=crs_.find_crs(filter_crs, base, "filter-crs") if filter_crs else None,
         limit=min(limit, settings.max_page_size),
         offset=offset,
