@@ -24,7 +24,7 @@ from api.audited import record_read
 from api.dependencies import DatumOutDep, SessionDep, SettingsDep
 from api.fields import INT8_MAX, Text
 from api.lang import request_lang
-from api.responses import GEOJSON
+from api.responses import GEOJSON, GeoJSONResponse
 from api.routing import ReadRetryRoute
 from api.schemas import (
     ConformanceDoc,
@@ -71,6 +71,10 @@ JSON_MEDIA = "application/json"
 SCHEMA_MEDIA = "application/schema+json"
 OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
 TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+class SchemaJSONResponse(JSONResponse):
+    media_type = SCHEMA_MEDIA
+
 
 router = APIRouter(route_class=ReadRetryRoute, prefix="/ogc", tags=["ogc"])
 
@@ -167,7 +171,7 @@ _CRS_TEXT = {
     response_class=JSONResponse,
     responses={
         200: {"model": CrsDefinitionDoc},
-        404: {"model": CrsDefinitionDoc, "description": "No such CRS here."},
+        404: {"description": "No such CRS here."},
     },
 )
 def crs_document(
@@ -309,9 +313,12 @@ def get_collection(
     "/collections/{cid}/queryables",
     summary="What a filter may name (JSON Schema)",
     response_model=None,
-    response_class=JSONResponse,
+    response_class=SchemaJSONResponse,
     responses={
-        200: {"model": QueryablesDoc, "content": {SCHEMA_MEDIA: {}, JSON_MEDIA: {}}},
+        200: {
+            "model": QueryablesDoc,
+            "content": {JSON_MEDIA: {"schema": {"$ref": "#/components/schemas/QueryablesDoc"}}},
+        },
         404: {"description": "No such collection."},
     },
 )
@@ -420,9 +427,9 @@ ITEM_QUERY_DOC = "Only items matching a CQL2 filter over the queryables, in filt
     "/collections/{cid}/items",
     summary="The items of a collection, a page at a time",
     response_model=None,
-    response_class=JSONResponse,
+    response_class=GeoJSONResponse,
     responses={
-        200: {"model": OgcFeatureCollectionDoc, "content": {GEOJSON: {}}},
+        200: {"model": OgcFeatureCollectionDoc},
         404: {"description": "No such collection."},
     },
 )
@@ -568,9 +575,9 @@ def _audit_incidents(
     "/collections/{cid}/items/{fid}",
     summary="One item",
     response_model=None,
-    response_class=JSONResponse,
+    response_class=GeoJSONResponse,
     responses={
-        200: {"model": OgcFeatureDoc, "content": {GEOJSON: {}}},
+        200: {"model": OgcFeatureDoc},
         404: {"description": "No such collection or item (or one out of the caller's reach)."},
     },
 )
