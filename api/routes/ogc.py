@@ -72,6 +72,7 @@ SCHEMA_MEDIA = "application/schema+json"
 OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
 TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
+
 class SchemaJSONResponse(JSONResponse):
     media_type = SCHEMA_MEDIA
 
