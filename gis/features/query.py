@@ -70,8 +70,8 @@ class ItemQuery:
     filter_crs: Crs | None = None
     limit: int = DEFAULT_LIMIT
     offset: int = 0
-    after: int | None = None
-    before: int | None = None
+    after: int | str | None = None
+    before: int | str | None = None
     equals: tuple[tuple[str, str], ...] = ()
     """``(property, value as text)`` pairs every item must equal (queryables as query
     parameters); the text is read by the property's type."""
@@ -85,6 +85,26 @@ class Page:
     ids: list[Any] = field(default_factory=list)
     has_next: bool = False
     has_prev: bool = False
+
+
+INT8_MAX = 2**63 - 1
+
+
+def parse_id(coll: Collection, text: str, what: str = "id") -> int | str:
+    """An item id as the collection's ids are typed (``after=``, ``before=``, a path)."""
+    if coll.id_type != "integer":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= INT8_MAX:
+        shown = text[:40].encode("unicode_escape").decode("ascii")
+        raise InvalidParameterError(
+            f"{what} {shown!r} is not an id of {coll.id} (whole numbers)",
+            zh=f"{what} {shown!r} 不是 {coll.id} 的编号（应为整数）",
+        )
+    return value
 
 
 def parse_datetime(value: str) -> Interval:
@@ -259,10 +279,14 @@ def item_json(
 ) -> str:
     """One item as GeoJSON text; ``NotFoundError`` when it does not exist for the caller
     (out of their reach reads the same as missing)."""
+    try:
+        key = parse_id(coll, str(fid))
+    except InvalidParameterError:
+        key = None
     src = coll.source(principal).subquery("src")
     # Any version of a boundary by its id, in force or not: an id names one version.
-    stmt = select(_feature_json(coll, src, lat_lon)).where(src.c.id == fid)
-    found = session.execute(stmt).scalar()
+    stmt = select(_feature_json(coll, src, lat_lon)).where(src.c.id == key)
+    found = None if key is None else session.execute(stmt).scalar()
     if found is None:
         raise NotFoundError(
             f"{coll.id} has no item {fid}; list them with GET /ogc/collections/{coll.id}/items",
