@@ -120,7 +120,7 @@ def parse_datetime(value: str) -> Interval:
             raise _bad_datetime(value)
         return Interval(moments[0], moments[0])
     start, end = moments
-    if start is not None and end is not None and _as_instant(start) > _as_instant(end, True):
+    if start is not None and end is not None and _as_instant(start) >= _as_instant(end, True):
         raise InvalidParameterError(
             f"datetime {value[:60]!r}: the start is after the end",
             zh=f"datetime {value[:60]!r}：开始时间晚于结束时间",

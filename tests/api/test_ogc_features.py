@@ -506,7 +506,7 @@ def test_gdal_lists_and_reads_every_collection_through_its_pages(
                 f"OAPIF:{live}/ogc",
                 cid,
                 "-oo",
-                "PAGE_SIZE=1000",
+                "PAGE_SIZE=5000",
             ],
             full_key,
             tmp_path,
