@@ -158,16 +158,20 @@ def _grids(_: Principal) -> AnySelect:
 
 
 def _buildings(_: Principal) -> AnySelect:
+    """The grid code as a scalar subquery rather than a join: a count (``numberMatched``
+    of every page) then reads the building table alone, PostgreSQL dropping the unused
+    column; a page looks up its few grids by primary key either way."""
+    grid_code = select(Grid.code).where(Grid.id == Building.grid_id).scalar_subquery()
     return select(
         Building.id,
         Building.ext_id,
-        Grid.code.label("grid_code"),
+        grid_code.label("grid_code"),
         Building.households,
         Building.floors,
         Building.name,
         Building.address,
         Building.location.label("geom"),
-    ).join(Grid, Grid.id == Building.grid_id)
+    )
 
 
 def _facilities_of(type_code: str | None) -> Source:
