@@ -568,7 +568,15 @@ def get_items(
         + b",".join(_converted(page.features, out))
         + b"]}"
     )
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out.uri}>"})
+    paging = [
+        f'<{x["href"]}>; rel="{x["rel"]}"; type="{GEOJSON}"'
+        for x in head["links"]
+        if x["rel"] in ("next", "prev")
+    ]
+    headers = {"Content-Crs": f"<{out.uri}>"}
+    if paging:
+        headers["Link"] = ", ".join(paging)
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
 def _audit_incidents(

@@ -165,6 +165,8 @@ def test_paging_with_next_links_reads_every_building_once(
         nxt = [link["href"] for link in body["links"] if link["rel"] == "next"]
         url = nxt[0] if nxt else None
         pages += 1
+        if url:
+            assert f'<{url}>; rel="next"' in answer.headers["link"]
     assert pages == -(-total // 5000)
     assert len(seen) == total == len(set(seen))
     assert seen == sorted(seen)
