@@ -552,6 +552,7 @@ def get_items(
     page = query.page_json(session, coll, principal, q, lat_lon=out.lat_lon)
     if coll.access is Access.INCIDENTS:
         _audit_incidents(session, request, principal, page.features)
+    links = _page_links(request, page, coll, q.limit)
     head = {
         "type": "FeatureCollection",
         "numberMatched": matched,
@@ -560,7 +561,7 @@ def get_items(
         .replace(microsecond=0)
         .isoformat()
         .replace("+00:00", "Z"),
-        "links": _page_links(request, page, coll, q.limit),
+        "links": links,
     }
     body = (
         orjson.dumps(head)[:-1]
@@ -570,7 +571,7 @@ def get_items(
     )
     paging = [
         f'<{x["href"]}>; rel="{x["rel"]}"; type="{GEOJSON}"'
-        for x in head["links"]
+        for x in links
         if x["rel"] in ("next", "prev")
     ]
     headers = {"Content-Crs": f"<{out.uri}>"}
