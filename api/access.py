@@ -481,3 +481,16 @@ API gives the person (the grid page and a case out of their reach are 404 pages)
 
 APP_SHELL = rule("app_shell", public=True)
 """The web app manifest and the service worker: code and icons, no data of any area."""
+
+# ---- exports (issue 12): whole collections as files ----------------------------------------
+
+FEATURES_EXPORT = rule(
+    "features_export",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.AREA,
+)
+"""A whole collection as a file (GET /ogc/collections/{cid}/export): anyone who may read
+the collection's items, by the collection's own rule as well (map layers, facilities,
+cases narrowed to the caller's areas and masked, coverage); logged in only: a bulk file
+is not a public map."""
