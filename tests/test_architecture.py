@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("gis", "layers", "api", "cli")
 CHECKED = (*PACKAGES, "benchmarks", "scripts")
 GIS_PACKAGES = (
+    "exports",
+    "features",
     "demo",
     "imports",
     "basemap",

@@ -166,6 +166,7 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "service_code": lambda ids: "exposed_garbage",
     "format": lambda ids: "json",
     "photo_id": lambda ids: "99999999",
+    "cid": lambda ids: "buildings",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
