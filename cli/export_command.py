@@ -110,6 +110,7 @@ def export_command(
     started = time.perf_counter()
     principal = cli_principal()
     with open_engine() as engine, Session(engine) as session:
+        consistent_snapshot(session)  # the count and the rows from one snapshot
         coll = find(session, collection)
         query = ItemQuery(
             bbox=bbox_to_wgs84(bbox, _DATUMS[DatumOption.WGS84]) if bbox else None,
@@ -117,7 +118,6 @@ def export_command(
             filter=filter,
         )
         selection = Selection(coll, query, _DATUMS[datum])
-        consistent_snapshot(session)
         export = announce(session, principal, selection, ())
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".part")

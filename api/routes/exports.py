@@ -291,9 +291,11 @@ def export_collection(
     )
     selection = Selection(coll, query, out, limit, offset)
     shown = personal_in_full(session, principal, selection)
-    if shown:
+    if shown:  # recorded and committed before any of it leaves
         record_read(session, request, principal, "export:incidents", detail={"incidents": shown})
-    consistent_snapshot(session)
+    else:
+        session.commit()  # ends the login lookup's read: nothing was written
+    consistent_snapshot(session)  # the count and the rows from one snapshot
     links: list[dict[str, Any]] = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
     export = announce(session, principal, selection, links)
     headers = {

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 import warnings
 import zipfile
@@ -50,10 +49,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
 
-from gis.errors import GridmapError
+from gis.errors import ConflictError
 from gis.exports.dbf_names import dbf_names
 from gis.geo.datum import CGCS2000, WGS84, Datum, from_wgs84, passes_through
 from gis.geo.geojson import GEOJSON_DECIMALS, json_value
@@ -93,8 +93,9 @@ FORMATS: dict[Format, FormatInfo] = {
 }
 
 
-class ExportIncompleteError(GridmapError):
-    """A writer wrote another number of features than the export announced."""
+class ExportIncompleteError(ConflictError):
+    """A writer wrote another number of features than the export announced (the data
+    changed between the count and the reads: only possible outside one snapshot)."""
 
 
 @dataclass(frozen=True)
@@ -242,20 +243,23 @@ def typed(frame: pd.DataFrame, fields: Sequence[ExportField], *, text_times: boo
         elif f.type == "date-time":
             out[f.name] = pd.to_datetime(column, utc=True).to_numpy()
         else:
-            out[f.name] = pd.Series(
-                [None if _missing(v) else str(v) for v in column], index=frame.index, dtype=object
-            )
+            text = column.astype(object)
+            out[f.name] = text.where(text.notna(), None).to_numpy()
     return out
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_value)
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=json_value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def _properties(frame: pd.DataFrame, fields: Sequence[ExportField]) -> list[dict[str, Any]]:
-    table = typed(frame, fields, text_times=True).drop(columns="id").astype(object)
-    table = table.where(table.notna(), None)
-    return [{k: json_value(v) for k, v in row.items()} for row in table.to_dict("records")]
+def _property_columns(frame: pd.DataFrame, fields: Sequence[ExportField]) -> list[list[Any]]:
+    """Each property's values as JSON can carry them (None where missing)."""
+    table = typed(frame, fields, text_times=True)
+    columns = []
+    for f in fields:
+        values = table[f.name].astype(object)
+        columns.append(values.where(values.notna(), None).tolist())
+    return columns
 
 
 def geojson_chunks(
@@ -272,27 +276,27 @@ def geojson_chunks(
         head["timeStamp"] = export.time_stamp
     if export.links:
         head["links"] = list(export.links)
-    yield (_dumps(head)[:-1] + ',"features":[').encode()
+    yield _dumps(head)[:-1] + b',"features":['
     tally = _Tally(export, advance)
+    names = export.names
     for batch in batches:
         frame = _frame(batch)
         if not len(frame):
             continue
         geoms = _rounded(geometries(frame, export.datum), export.lat_lon)
         texts = shapely.to_geojson(geoms)
-        ids = frame["id"].to_numpy(dtype=object)
-        props = _properties(frame, export.fields)
-        parts = [
-            '{"type":"Feature","id":'
-            + _dumps(json_value(i))
-            + ',"geometry":'
-            + ("null" if g is None else g)
-            + ',"properties":'
-            + _dumps(p)
-            + "}"
-            for i, g, p in zip(ids, texts, props, strict=True)
+        features = [
+            {
+                "type": "Feature",
+                "id": row[0],
+                "geometry": None if row[1] is None else orjson.Fragment(row[1]),
+                "properties": dict(zip(names, row[2:], strict=True)),
+            }
+            for row in zip(
+                frame["id"].tolist(), texts, *_property_columns(frame, export.fields), strict=True
+            )
         ]
-        yield (("," if tally.written else "") + ",".join(parts)).encode()
+        yield (b"," if tally.written else b"") + _dumps(features)[1:-1]
         tally.add(len(frame))
     tally.check()
     yield b"]}\n"
