@@ -39,6 +39,7 @@ from gis.accounts import tokens
 from gis.accounts.keys import KEY_PREFIX, key_principal
 from gis.accounts.logins import LoginKind, login_principal
 from gis.errors import ForbiddenError, NotAuthenticatedError
+from gis.features.collections import Access
 from gis.lang import Texts
 from gis.principal import ANONYMOUS, Principal, Role
 
@@ -482,15 +483,25 @@ API gives the person (the grid page and a case out of their reach are 404 pages)
 APP_SHELL = rule("app_shell", public=True)
 """The web app manifest and the service worker: code and icons, no data of any area."""
 
-# ---- exports (issue 12): whole collections as files ----------------------------------------
+# ---- OGC API - Features (issue 12, features) --------------------------------------------
 
-FEATURES_EXPORT = rule(
-    "features_export",
+OGC_FEATURES = rule(
+    "ogc_features",
     roles=EVERYONE,
     scopes={"features:read"},
     narrowing=Narrowing.AREA,
 )
-"""A whole collection as a file (GET /ogc/collections/{cid}/export): anyone who may read
-the collection's items, by the collection's own rule as well (map layers, facilities,
-cases narrowed to the caller's areas and masked, coverage); logged in only: a bulk file
-is not a public map."""
+"""/ogc/collections and their items and queryables: any person, keys with ``features:read``.
+Each collection then follows the rule of its REST layer (:func:`collection_rule`): a key
+reads incidents only with ``incidents:read`` too, and they come narrowed and masked as
+GET /api/v1/incidents answers them."""
+
+
+def collection_rule(access: Access) -> Rule:
+    """The REST layer's rule an OGC collection of ``access`` follows besides OGC_FEATURES."""
+    return {
+        Access.MAP: MAP_LAYER,
+        Access.FACILITIES: FACILITY_LAYER,
+        Access.INCIDENTS: INCIDENT_READ,
+        Access.ANALYSIS: ANALYSIS,
+    }[access]

@@ -22,6 +22,7 @@ GIS_PACKAGES = (
     "features",
     "demo",
     "imports",
+    "features",
     "basemap",
     "accounts",
     "coverage",

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -28,12 +28,13 @@ from pydantic import BaseModel, Field
 
 from api import access
 from api.audited import record_read
-from api.dependencies import SessionDep, get_datum_out
-from api.fields import INT8_MAX, TEXT_MAX, Text
+from api.dependencies import DatumOutDep, SessionDep
+from api.fields import INT8_MAX, Text
 from api.limits import HEAVY
 from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, FeatureDoc
+from api.routes import ogc
+from api.routes.ogc import ITEM_QUERY_DOC
 from api.routing import ReadRetryRoute
-from gis.errors import InvalidParameterError
 from gis.exports.collection import (
     Selection,
     announce,
@@ -42,11 +43,10 @@ from gis.exports.collection import (
     write_selection,
 )
 from gis.exports.writers import FORMATS, Format
-from gis.features.collections import Access, Collection, find
-from gis.features.crs import CRS84, OWN_CRS_PATH, Crs, bbox_to_wgs84, find_crs
-from gis.features.filters import FILTER_LANGS
+from gis.features.collections import Collection
+from gis.features.crs import CRS84, bbox_to_wgs84, find_crs
+from gis.features.filters import MAX_FILTER_CHARS
 from gis.features.query import ItemQuery, parse_datetime
-from gis.geo.datum import BD09, CGCS2000, GCJ02, WGS84, Datum
 from gis.localtime import CITY_TZ
 from gis.principal import Principal
 
@@ -128,46 +128,6 @@ FormatParam = Annotated[
         "10-character field names), csv (UTF-8 with a BOM; id, properties, lon/lat or wkt).",
     ),
 ]
-TextParam = Annotated[Text, Field(max_length=TEXT_MAX)] | None
-
-
-def _own_crs(datum: Datum, base: str) -> Crs:
-    """The CRS a ``datum=`` names (lon/lat order, as every ``datum=`` answer)."""
-    if datum.kind is GCJ02.kind:
-        return Crs(f"{base}{OWN_CRS_PATH}gcj02", GCJ02)
-    if datum.kind is BD09.kind:
-        return Crs(f"{base}{OWN_CRS_PATH}bd09", BD09)
-    if datum.kind is CGCS2000.kind:
-        return Crs(CRS84, CGCS2000)  # CGCS2000 lon/lat: the same numbers within centimetres
-    return Crs(CRS84, WGS84)
-
-
-def _out_crs(crs: str | None, datum: str | None, base: str) -> Crs:
-    if crs is not None and datum is not None:
-        raise InvalidParameterError(
-            "give crs or datum, not both: crs names a CRS by URI, datum is its short form",
-            zh="crs 与 datum 只能给一个：crs 为坐标参考系 URI，datum 为其简称",
-        )
-    if crs is not None:
-        return find_crs(crs, base)
-    if datum is None:
-        return Crs(CRS84, WGS84)
-    parsed = get_datum_out(datum)  # wgs84, cgcs2000, gcj02, bd09; else a 400
-    return _own_crs(parsed, base)
-
-
-_READ_RULES = {
-    Access.MAP: access.MAP_LAYER,
-    Access.FACILITIES: access.FACILITY_LAYER,
-    Access.INCIDENTS: access.INCIDENT_READ,
-    Access.ANALYSIS: access.ANALYSIS,
-}
-
-
-def _check_reader(coll: Collection, principal: Principal) -> None:
-    """The collection's own rule, as for its items (a key reading cases needs
-    ``incidents:read`` besides ``features:read``)."""
-    _READ_RULES[coll.access].check(principal)
 
 
 def _filename(coll: Collection, fmt: Format) -> str:
@@ -222,44 +182,48 @@ def _streamed(chunks: Iterator[bytes], folder: str) -> Iterator[bytes]:
 def export_collection(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(access.FEATURES_EXPORT)],
+    principal: Annotated[Principal, Depends(access.OGC_FEATURES)],
     cid: Annotated[Text, Path(max_length=100, description="Collection id, e.g. buildings.")],
+    datum: DatumOutDep,
     fmt: FormatParam = Format.GEOJSON,
     bbox: Annotated[
-        TextParam,
+        Annotated[Text, Field(max_length=200)] | None,
         Query(
-            description="Only features meeting this box: minLon,minLat,maxLon,maxLat "
-            "(in bbox-crs; CRS84 by default).",
+            description="minx,miny,maxx,maxy in bbox-crs (CRS84 lon/lat by default; "
+            "EPSG:4326 and EPSG:4490 lat/lon).",
             examples=["119.10,36.68,119.25,36.75"],
         ),
     ] = None,
     bbox_crs: Annotated[
-        TextParam, Query(alias="bbox-crs", description="CRS of bbox (a URI of /ogc/crs).")
+        Annotated[Text, Field(max_length=300)] | None,
+        Query(alias="bbox-crs", description="CRS URI of bbox (see the collection's crs)."),
     ] = None,
     datetime: Annotated[
-        TextParam,
-        Query(description="Instant or interval (2024-05-01/2024-05-31, ../2024-05-31)."),
-    ] = None,
-    filter: Annotated[
-        Annotated[Text, Field(max_length=20_000)] | None,
-        Query(description="CQL2 filter on the queryables, e.g. households > 50."),
-    ] = None,
-    filter_lang: Annotated[
-        TextParam, Query(alias="filter-lang", description="cql2-text (default) or cql2-json.")
-    ] = None,
-    filter_crs: Annotated[
-        TextParam, Query(alias="filter-crs", description="CRS of the filter's geometries.")
-    ] = None,
-    crs: Annotated[
-        TextParam,
+        Annotated[Text, Field(max_length=100)] | None,
         Query(
-            description="CRS of the coordinates: CRS84 (default), EPSG:4326 / EPSG:4490 (a "
-            "GeoJSON in lat/lon order; files keep lon/lat), or this server's GCJ-02 / BD-09 URIs."
+            description="An instant or interval (RFC 3339, `..` open): incidents reported "
+            "then, boundaries in force then (default: today's).",
+            examples=["2024-05-01T00:00:00Z/.."],
         ),
     ] = None,
-    datum: Annotated[
-        TextParam,
-        Query(description="Short for crs: wgs84, cgcs2000, gcj02 or bd09 (lon/lat order)."),
+    filter: Annotated[
+        Annotated[Text, Field(max_length=MAX_FILTER_CHARS)] | None,
+        Query(description=ITEM_QUERY_DOC, examples=["households > 50"]),
+    ] = None,
+    filter_lang: Annotated[
+        Literal["cql2-text", "cql2-json", "cql-text"],
+        Query(alias="filter-lang", description="cql2-text (default) or cql2-json."),
+    ] = "cql2-text",
+    filter_crs: Annotated[
+        Annotated[Text, Field(max_length=300)] | None,
+        Query(alias="filter-crs", description="CRS URI of the filter's geometries."),
+    ] = None,
+    crs: Annotated[
+        Annotated[Text, Field(max_length=300)] | None,
+        Query(
+            description="CRS URI of the coordinates: CRS84 (default), EPSG:4326/4490 (GeoJSON "
+            "in lat/lon; files keep lon/lat), {base}/ogc/crs/gcj02 or /bd09."
+        ),
     ] = None,
     limit: Annotated[
         int | None,
@@ -268,25 +232,21 @@ def export_collection(
     offset: Annotated[int, Query(ge=0, le=INT8_MAX, description="Features to skip.")] = 0,
 ) -> StreamingResponse:
     """The whole selection of the collection's items in one file, streamed: GeoJSON and
-    CSV as they are read, GeoPackage and Shapefile written first (then sent with their
-    length). Properties keep their machine names (titles in /ogc/collections/{cid}/queryables
-    and docs/exports.md); a Shapefile's are cut to 10 characters by the table in its
-    README.txt. Coordinates in ``crs`` or ``datum``."""
-    base = str(request.base_url).rstrip("/")
-    coll = find(session, cid)
-    _check_reader(coll, principal)
-    out = _out_crs(crs, datum, base)
-    lang = filter_lang or "cql2-text"
-    if lang not in FILTER_LANGS:
-        raise InvalidParameterError(
-            f"filter-lang {lang[:40]!r} is not one of {', '.join(FILTER_LANGS)}",
-            zh=f"filter-lang {lang[:40]!r} 不受支持；可用：{'、'.join(FILTER_LANGS)}",
-        )
+    CSV as they are read, GeoPackage and Shapefile written first. The items' parameters
+    select (``?name=value`` on queryables too); properties keep their machine names
+    (titles in /ogc/collections/{cid}/queryables and docs/exports.md); a Shapefile's are
+    cut to 10 characters by the table in its README.txt. Coordinates in ``crs`` or
+    ``datum``. Cases come narrowed and masked as on their items; an export showing
+    personal data in full is audited."""
+    coll = ogc.collection_for(session, principal, cid)  # the collection's rule, as its items'
+    out = ogc._out_crs(request, crs, datum)
+    base = ogc.base_url(request)
     query = ItemQuery(
         bbox=bbox_to_wgs84(bbox, find_crs(bbox_crs or CRS84, base, "bbox-crs")) if bbox else None,
-        datetime=parse_datetime(datetime) if datetime else None,
+        datetime=parse_datetime(datetime) if datetime is not None else None,
         filter=filter,
-        filter_lang=lang,
+        equals=ogc._property_filters(request, coll),
+        filter_lang="cql2-text" if filter_lang == "cql-text" else filter_lang,
         filter_crs=find_crs(filter_crs, base, "filter-crs") if filter_crs else None,
     )
     selection = Selection(coll, query, out, limit, offset)

@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import shapely
 from lark.exceptions import LarkError, UnexpectedInput
 from pygeofilter import ast, values
@@ -45,6 +46,7 @@ from gis.errors import InvalidParameterError
 from gis.features.collections import Collection, Property
 from gis.features.crs import CRS84, Crs, geometry_to_wgs84
 from gis.geo.datum import STORAGE_SRID, WGS84
+from gis.lang import Texts
 
 GEOMETRY = "geometry"
 """The queryable name of an item's geometry in filters."""
@@ -55,6 +57,11 @@ MAX_NODES = 500
 """Predicates and literals a filter may hold."""
 
 _DEFAULT_CRS = Crs(CRS84, WGS84)
+
+
+def queryable_properties(coll: Collection) -> tuple[Property, ...]:
+    """What a filter may name besides ``geometry``: the item's ``id`` and its properties."""
+    return (Property("id", coll.id_type, Texts("编号", "id")), *coll.properties)
 
 
 def invalid(en: str, zh: str) -> InvalidParameterError:
@@ -105,7 +112,7 @@ class _Walker:
         self.coll = coll
         self.columns = columns
         self.geometry = geometry
-        self.props: dict[str, Property] = {p.name: p for p in coll.properties}
+        self.props: dict[str, Property] = {p.name: p for p in queryable_properties(coll)}
         self.crs = crs
         self.nodes = 0
 
@@ -297,7 +304,7 @@ class _Walker:
             )
         found = self.props.get(node.name)
         if found is None:
-            names = ", ".join([*self.coll.property_names, GEOMETRY])
+            names = ", ".join([*self.props, GEOMETRY])
             shown = self._show(node.name)
             raise invalid(
                 f"{self.coll.id} has no queryable {shown}; its queryables: {names}",
@@ -371,7 +378,7 @@ class _Walker:
 
     def _bound(self, geom: BaseGeometry) -> Any:
         coords = shapely.get_coordinates(geom)
-        if geom.is_empty or not bool(len(coords)) or not bool(shapely.is_finite(coords).all()):
+        if geom.is_empty or not len(coords) or not bool(np.isfinite(coords).all()):
             raise invalid("a geometry is empty or not finite", "几何为空或含非有限数值")
         geom = geometry_to_wgs84(geom, self.crs)
         return func.ST_GeomFromWKB(literal(shapely.to_wkb(geom), BYTEA), STORAGE_SRID)
@@ -444,6 +451,47 @@ def to_clause(
         raise invalid("nested too deeply", "嵌套过深") from None
 
 
+def property_equals(coll: Collection, columns: Any, name: str, text: str) -> ColumnElement[bool]:
+    """``name = text`` with ``text`` read as the property's type (a query parameter
+    ``?floors=6``); a 400 naming the property when it is not of that type."""
+    prop = {p.name: p for p in queryable_properties(coll)}.get(name)
+    if prop is None:
+        raise invalid(f"{coll.id} has no queryable {name!r}", f"{coll.id} 没有可查询属性 {name!r}")
+    value: Any = text
+    try:
+        if prop.type == "integer":
+            value = int(text)
+        elif prop.type == "number":
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+        elif prop.type == "boolean":
+            if text.lower() not in ("true", "false"):
+                raise ValueError(text)
+            value = text.lower() == "true"
+        elif prop.type == "date":
+            value = dt.date.fromisoformat(text)
+        elif prop.type == "date-time":
+            value = dt.datetime.fromisoformat(text)
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=dt.UTC)
+    except ValueError:
+        shown = text[:40].encode("unicode_escape").decode("ascii")
+        raise InvalidParameterError(
+            f"{name} is {prop.type}; {shown!r} is not one",
+            zh=f"{name} 的类型是 {prop.type}；{shown!r} 不是该类型的值",
+        ) from None
+    clause: ColumnElement[bool] = columns[name] == literal(value)
+    return clause
+
+
+_TEMPORAL_ROLES = {
+    ("instant", True): "primary-instant",
+    ("validity", True): "primary-interval-start",
+    ("validity", False): "primary-interval-end",
+}
+
+
 def queryables(coll: Collection, schema_id: str) -> dict[str, Any]:
     """The collection's queryables as a JSON Schema (Part 3), ``$id`` ``schema_id``."""
     props: dict[str, Any] = {
@@ -453,14 +501,15 @@ def queryables(coll: Collection, schema_id: str) -> dict[str, Any]:
             "x-ogc-role": "primary-geometry",
         }
     }
-    for p in coll.properties:
+    for p in queryable_properties(coll):
         entry: dict[str, Any] = {"title": p.title.en, "description": p.title.zh}
         if p.type in ("date", "date-time"):
             entry.update(type="string", format=p.type)
         else:
             entry["type"] = p.type
-        if p.name in coll.temporal_columns[:1]:
-            entry["x-ogc-role"] = "primary-instant"
+        role = _TEMPORAL_ROLES.get((coll.temporal.value, p.name in coll.temporal_columns[:1]))
+        if p.name in coll.temporal_columns and role is not None:
+            entry["x-ogc-role"] = role
         props[p.name] = entry
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -470,4 +519,9 @@ def queryables(coll: Collection, schema_id: str) -> dict[str, Any]:
         "description": coll.title.zh,
         "properties": props,
         "additionalProperties": False,
+        # The draft's list (GDAL 3.6's OAPIF driver reads only this to decide which
+        # fields it may send in a server-side filter).
+        "queryables": [
+            {"id": name, "type": entry.get("type", "geometry")} for name, entry in props.items()
+        ],
     }

@@ -29,7 +29,7 @@ from gis.db.select import intersects_bbox
 from gis.errors import InvalidParameterError, NotFoundError
 from gis.features.collections import Collection, Temporal
 from gis.features.crs import Crs
-from gis.features.filters import to_clause
+from gis.features.filters import property_equals, to_clause
 from gis.geo.geojson import GEOJSON_DECIMALS, BBox, Feature
 from gis.localtime import CITY_TZ
 from gis.principal import Principal
@@ -72,6 +72,9 @@ class ItemQuery:
     offset: int = 0
     after: int | None = None
     before: int | None = None
+    equals: tuple[tuple[str, str], ...] = ()
+    """``(property, value as text)`` pairs every item must equal (queryables as query
+    parameters); the text is read by the property's type."""
 
 
 @dataclass
@@ -108,6 +111,8 @@ def parse_datetime(value: str) -> Interval:
 def _moment(part: str, whole: str) -> dt.date | None:
     if part in ("", ".."):
         return None
+    if len(part) == 11 and part.endswith("T"):
+        part = part[:-1]  # GDAL 3.6 writes a date as 2024-05-01T
     try:
         if len(part) == 10:
             return dt.date.fromisoformat(part)
@@ -180,6 +185,8 @@ def _selection(coll: Collection, principal: Principal, q: ItemQuery) -> tuple[Su
     if q.filter is not None and q.filter.strip():
         columns = {c.name: c for c in src.c}
         where.append(to_clause(coll, columns, q.filter, lang=q.filter_lang, crs=q.filter_crs))
+    for name, value in q.equals:
+        where.append(property_equals(coll, src.c, name, value))
     return src, where
 
 

@@ -166,7 +166,9 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "service_code": lambda ids: "exposed_garbage",
     "format": lambda ids: "json",
     "photo_id": lambda ids: "99999999",
-    "cid": lambda ids: "buildings",
+    "cid": lambda ids: "buildings",  # OGC API Features (incidents would add incidents:read)
+    "fid": lambda ids: "1",
+    "name": lambda ids: "gcj02",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
