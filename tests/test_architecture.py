@@ -19,7 +19,6 @@ PACKAGES = ("gis", "layers", "api", "cli")
 CHECKED = (*PACKAGES, "benchmarks", "scripts")
 GIS_PACKAGES = (
     "exports",
-    "features",
     "demo",
     "imports",
     "features",

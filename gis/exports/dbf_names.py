@@ -27,6 +27,8 @@ SHORT_NAMES: dict[str, str] = {
     "community_code": "comm_code",
     "community_name": "comm_name",
     "coverage_rate": "cov_rate",
+    "covered_buildings": "cov_bldgs",
+    "covered_households": "cov_hh",
     "deadline_at": "deadline",
     "description": "descr",
     "district_code": "dist_code",
