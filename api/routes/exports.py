@@ -32,8 +32,7 @@ from api.dependencies import DatumOutDep, SessionDep
 from api.fields import INT8_MAX, Text
 from api.limits import HEAVY
 from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, FeatureDoc
-from api.routes import ogc
-from api.routes.ogc import ITEM_QUERY_DOC
+from api.routes import ogc  # module only: ogc may import collection_links from here
 from api.routing import ReadRetryRoute
 from gis.exports.collection import (
     Selection,
@@ -87,6 +86,15 @@ class ExportCollectionDoc(BaseModel):
     links: list[dict[str, Any]] = Field(description="self; next when a limit cut the file.")
     features: list[FeatureDoc]
 
+
+FILTER_DOC = "Only items matching a CQL2 filter over the queryables, in filter-lang."
+
+CONFORMANCE: tuple[str, ...] = ()
+"""No conformance class: OGC API Features has none for bulk downloads (the links are
+``rel="enclosure"``, which Part 1 names for them)."""
+
+LANDING_LINKS: tuple[dict[str, Any], ...] = ()
+"""Exports are per collection (``collection_links``); the landing page needs none."""
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _EXAMPLE = {
@@ -208,7 +216,7 @@ def export_collection(
     ] = None,
     filter: Annotated[
         Annotated[Text, Field(max_length=MAX_FILTER_CHARS)] | None,
-        Query(description=ITEM_QUERY_DOC, examples=["households > 50"]),
+        Query(description=FILTER_DOC, examples=["households > 50"]),
     ] = None,
     filter_lang: Annotated[
         Literal["cql2-text", "cql2-json", "cql-text"],
