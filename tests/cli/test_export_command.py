@@ -30,7 +30,7 @@ def test_export_grids_to_a_geopackage_gdal_opens(
     demo_engine: Engine, env: dict[str, str], tmp_path: Path
 ) -> None:
     path = tmp_path / "grids.gpkg"
-    result = runner.invoke(app, ["export", "grids", "-o", str(path), "-q"], env=env)
+    result = runner.invoke(app, ["export", "grids", "-o", str(path)], env=env)  # with its bar
     assert result.exit_code == 0, result.output
     with demo_engine.connect() as conn:
         grids = conn.execute(text("SELECT count(*) FROM grid WHERE valid_to IS NULL")).scalar()
