@@ -217,3 +217,17 @@ def test_a_key_needs_incidents_read_for_cases(anonymous: TestClient, db: Session
     assert_error(anonymous.get(EXPORT.format("incidents"), headers=only_map), 403)
     both = key_headers(db, "bigdata-both", ("features:read", "incidents:read"))
     assert export(anonymous, "incidents", headers=both).json()["numberMatched"] == 2
+
+
+def test_coverage_collections_export_with_their_figures(client: TestClient, tmp_path: Path) -> None:
+    # 新华社区's building of 200 households is 1,110 m from its kindergarten (radius 300 m)
+    body = export(client, "coverage-kindergarten-buildings").json()
+    assert body["numberMatched"] == 3
+    by_households = {f["properties"]["households"]: f for f in body["features"]}
+    assert by_households[200]["properties"]["covered"] is False
+    assert by_households[200]["properties"]["nearest_m"] == pytest.approx(1110, abs=5)
+    path = tmp_path / "spots.shp.zip"
+    path.write_bytes(export(client, "blind-spots-kindergarten", f="shp").content)
+    spots = ogr_features(f"/vsizip/{path}/blind-spots-kindergarten.shp", "blind-spots-kindergarten")
+    assert sum(f["properties"]["households"] for f in spots) == 400  # nothing covered
+    assert {f["properties"]["comm_name"] for f in spots} == {"东苑社区", "新华社区"}
