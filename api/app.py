@@ -27,6 +27,7 @@ from api.routes import (
     auth,
     basemap,
     coverage,
+    exports,
     facilities,
     features,
     field,
@@ -189,6 +190,7 @@ def create_app(
     app.include_router(incidents.router)
     app.include_router(photos.router)
     app.include_router(coverage.router)
+    app.include_router(exports.router)
     app.include_router(incident_pages.router)
     app.include_router(field.router)
     app.include_router(open311.router)

@@ -61,7 +61,16 @@ CORS_HEADERS = (
     "X-API-Key",
     "X-CSRF-Token",
 )
-CORS_EXPOSED = ("ETag", "Location", "Retry-After", "Content-Disposition")
+CORS_EXPOSED = (
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Content-Disposition",
+    "Link",  # an export cut by a limit names the rest
+    "OGC-NumberMatched",  # an export's totals
+    "OGC-NumberReturned",
+    "Content-Crs",  # OGC API Features Part 2: the coordinates' CRS
+)
 CORS_MAX_AGE_S = 600
 """Seconds a browser may keep a preflight's answer."""
 

@@ -301,11 +301,13 @@ from cli.accounts_command import (  # noqa: E402
     users_reset_password,
 )
 from cli.coverage_command import coverage_command  # noqa: E402
+from cli.export_command import export_command  # noqa: E402
 from cli.incidents_command import escalate_command, incidents_app, stats_command  # noqa: E402
 from cli.norms_command import norms_command  # noqa: E402
 
 app.command("coverage")(explained(coverage_command))
 app.command("norms")(explained(norms_command))
+app.command("export")(explained(export_command))
 incidents_app.command("stats")(explained(stats_command))
 incidents_app.command("escalate")(explained(escalate_command))
 app.add_typer(incidents_app, name="incidents")

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("gis", "layers", "api", "cli")
 CHECKED = (*PACKAGES, "benchmarks", "scripts")
 GIS_PACKAGES = (
+    "exports",
     "demo",
     "imports",
     "features",

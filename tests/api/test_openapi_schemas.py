@@ -28,6 +28,7 @@ NOT_JSON = (
     "application/geopackage+sqlite3",
     "image/png",
     "application/pdf",
+    "application/zip",
 )
 """Content types documented by name only (binary ones as ``format: binary`` strings):
 their bodies are not JSON to validate."""
