@@ -29,7 +29,7 @@ from gis.coverage.tables import (
     buildings_select,
     grids_select,
 )
-from gis.errors import NotFoundError
+from gis.errors import InvalidParameterError, NotFoundError
 from gis.lang import Lang
 
 TYPES = [spec.code for spec in CATALOGUE]
@@ -90,6 +90,17 @@ def test_buildings_and_grids_equal_the_report(demo: Session, type_code: str) -> 
     assert grids["covered_buildings"].tolist() == rollups["buildings_covered"].tolist()
     rate = grids["coverage_rate"].astype(float).to_numpy()
     np.testing.assert_array_equal(rate, rollups["coverage_rate"].to_numpy())
+
+
+def test_grids_from_a_model_equal_the_grids_in_sql(demo: Session) -> None:
+    model = build_coverage(demo.connection(), "primary_school", 500)
+    columns = ["id", *[c.name for c in GRID_COLUMNS]]
+    in_sql = _frame(demo, grids_select("primary_school"), columns).sort_values("id")
+    bound = _frame(demo, grids_select("primary_school", model=model), columns).sort_values("id")
+    assert len(bound) == len(in_sql) == len(model.areas.grid_ids)
+    pd.testing.assert_frame_equal(bound.reset_index(drop=True), in_sql.reset_index(drop=True))
+    with pytest.raises(InvalidParameterError):
+        grids_select("kindergarten", model=model)
 
 
 def test_a_facility_added_in_the_transaction_counts_at_once(demo: Session) -> None:
