@@ -26,9 +26,9 @@ direction):
 * a building's nearest facility: the nearest by degrees through the GiST KNN
   operator (``<->``), then every facility within that degree distance times
   1.012 / cos φ (``ST_DWithin``, index), ranked by true metres;
-* within the radius r (the grids' roll-ups): from each facility within reach
-  of the grid, its buildings within r / (110,574 · cos φ) degrees
-  (``ST_DWithin``, index), then the exact test in metres.
+* within the radius r (the grids' roll-ups): the facilities within
+  r / (110,574 · cos φ) degrees of the grid (``ST_DWithin``, index), once per
+  grid; each building of the grid tested against them in metres.
 
 The per-building work sits in one aggregate ``LEFT JOIN LATERAL`` (one row per
 building), which PostgreSQL drops from a query that never reads its columns,
