@@ -23,9 +23,9 @@ from starlette.datastructures import UploadFile
 from api import access
 from api.audited import record_read, record_write
 from api.bodies import MULTIPART, invalid_body, read_multipart
-from api.dependencies import SessionDep
+from api.dependencies import DatumOutDep, SessionDep
 from api.fields import INT8_MAX
-from api.responses import ErrorDoc
+from api.responses import ErrorDoc, lonlat_out
 from api.routing import ReadRetryRoute
 from api.schemas import PhotoInfoDoc
 from gis.accounts.accounts import role_name_zh
@@ -248,6 +248,7 @@ def add_photos(
     principal: Adder,  # before the form: nobody's body is read before the rule let them in
     form: PhotoFormDep,
     limits: Limits,
+    datum: DatumOutDep,
 ) -> JSONResponse:
     """Each photo is checked (a JPEG, PNG or WebP Pillow decodes in full), re-encoded as a
     JPEG of at most 2048 px with every metadata block removed (the EXIF orientation applied
@@ -268,7 +269,8 @@ def add_photos(
         )
         session.commit()
     return JSONResponse(
-        [photo_json(p) for p in added.photos], status_code=201 if added.stored else 200
+        lonlat_out([photo_json(p) for p in added.photos], datum),
+        status_code=201 if added.stored else 200,
     )
 
 
@@ -281,7 +283,11 @@ def add_photos(
     responses={200: {"model": list[PhotoInfoDoc]}, 404: _404},
 )
 def list_photos(
-    request: Request, session: SessionDep, incident_id: IncidentId, principal: Reader
+    request: Request,
+    session: SessionDep,
+    incident_id: IncidentId,
+    principal: Reader,
+    datum: DatumOutDep,
 ) -> JSONResponse:
     """Oldest first, with ``url`` and ``thumb_url`` of the images. Only those responsible
     for the case see its photos: to anyone else this is a 404, as for a missing case.
@@ -296,7 +302,7 @@ def list_photos(
             area=record.grid_code,
             detail={"photos": [p.id for p in shown]},
         )
-    return JSONResponse([photo_json(p) for p in shown])
+    return JSONResponse(lonlat_out([photo_json(p) for p in shown], datum))
 
 
 _IMAGE: dict[int | str, dict[str, Any]] = {
