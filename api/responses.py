@@ -19,14 +19,14 @@ CGCS2000 answers are them unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import URL
 
 from api.dependencies import Paging
@@ -44,6 +44,58 @@ from gis.geo.geojson import GEOJSON_DECIMALS, Feature, Page
 GEOJSON = "application/geo+json"
 
 
+def example_config(
+    example: Any, *, extra: Literal["allow", "ignore", "forbid"] | None = None
+) -> ConfigDict:
+    """A documented answer's model config with one example of it: /openapi.json shows it,
+    and tests/api/test_openapi_schemas.py checks it against the model's schema."""
+    config = ConfigDict(json_schema_extra={"examples": [example]})
+    if extra is not None:
+        config["extra"] = extra
+    return config
+
+
+def example_of(model: type[BaseModel]) -> Any:
+    """The example ``example_config`` gave ``model``."""
+    extra = model.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict), f"{model.__name__} has no example"
+    examples = extra["examples"]
+    assert isinstance(examples, list)
+    return examples[0]
+
+
+def restore_examples(document: dict[str, Any], routes: Iterable[Any]) -> None:
+    """Put the examples back into ``document`` as written, nulls included.
+
+    FastAPI encodes the generated OpenAPI document with ``exclude_none``, which drops
+    every null of an example too (``"closed_at": null`` of an open case), so that an
+    example no longer matches its own schema. The examples of the models
+    (``example_config``) and of the routes' ``responses`` content are set again.
+    """
+    schemas = document.get("components", {}).get("schemas", {})
+    for model in _models(BaseModel):
+        extra = model.model_config.get("json_schema_extra")
+        ours = model.__module__.startswith("api.") and model.__name__ in schemas
+        if ours and isinstance(extra, dict) and "examples" in extra:
+            schemas[model.__name__]["examples"] = extra["examples"]
+    for route in routes:
+        for method in getattr(route, "methods", None) or ():
+            operation = document.get("paths", {}).get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            for status, response in (getattr(route, "responses", None) or {}).items():
+                documented = operation["responses"].get(str(status), {}).get("content", {})
+                for media_type, entry in (response.get("content") or {}).items():
+                    if "example" in entry and media_type in documented:
+                        documented[media_type]["example"] = entry["example"]
+
+
+def _models(cls: type[BaseModel]) -> Iterable[type[BaseModel]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _models(sub)
+
+
 class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON
 
@@ -54,25 +106,76 @@ class Link(BaseModel):
     type: str = GEOJSON
 
 
-class FeatureCollectionDoc(BaseModel):
-    """The documented shape of every collection response (not used to validate)."""
+FACILITY_FEATURE: dict[str, Any] = {
+    "type": "Feature",
+    "id": 31,
+    "geometry": {"type": "Point", "coordinates": [119.1134221, 36.7127304]},
+    "properties": {
+        "id": 31,
+        "type": "kindergarten",
+        "type_name_zh": "幼儿园",
+        "name": "东苑幼儿园",
+        "capacity": 180,
+        "floor_area_m2": 2400.0,
+        "opening_hours": "07:30-17:30",
+        "address": "东关街道东苑社区 12号",
+        "community_code": "370705001001",
+        "radius_m": 300,
+        "ext_id": None,
+        "version": 4,
+    },
+}
+"""A facility as GET /api/v1/facilities/{id} answers it: the example of a feature."""
 
-    type: str = "FeatureCollection"
-    features: list[dict[str, Any]]
-    numberMatched: int = Field(description="Features matching the filters, over all pages.")
-    numberReturned: int = Field(description="Features in this response.")
-    links: list[Link]
+
+def collection_example(*features: dict[str, Any], url: str = "/api/v1/facilities") -> Any:
+    """A one-page FeatureCollection of ``features`` that has a next page."""
+    base = f"https://gridmap.example.cn{url}"
+    return {
+        "type": "FeatureCollection",
+        "numberMatched": 2417,
+        "numberReturned": len(features),
+        "links": [
+            {"href": f"{base}?limit=1000", "rel": "self", "type": GEOJSON},
+            {"href": f"{base}?limit=1000&offset=1000", "rel": "next", "type": GEOJSON},
+        ],
+        "features": list(features),
+    }
 
 
 class FeatureDoc(BaseModel):
+    model_config = example_config(FACILITY_FEATURE)
+
     type: str = "Feature"
     id: str | int
     geometry: dict[str, Any] | None
     properties: dict[str, Any]
 
 
+class FeatureCollectionDoc(BaseModel):
+    """The documented shape of every collection response (not used to validate)."""
+
+    model_config = example_config(collection_example(FACILITY_FEATURE))
+
+    type: str = "FeatureCollection"
+    features: list[FeatureDoc]
+    numberMatched: int = Field(description="Features matching the filters, over all pages.")
+    numberReturned: int = Field(description="Features in this response.")
+    links: list[Link]
+
+
 class ErrorDoc(BaseModel):
     """The shape of every error response."""
+
+    model_config = example_config(
+        {
+            "status": 400,
+            "code": "InvalidParameter",
+            "description": "datum 'gcj-03' is not one coordinates can be answered in; use one "
+            "of: wgs84, cgcs2000, gcj02, bd09",
+            "errors": None,
+        }
+    )
 
     status: int
     code: str = Field(description="Short machine-readable name, e.g. InvalidParameter.")
@@ -238,11 +341,23 @@ def frame_out(frame: gpd.GeoDataFrame, datum: Datum) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out.drop(columns=frame.geometry.name), geometry=moved, crs=None)
 
 
-COLLECTION_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": FeatureCollectionDoc, "content": {GEOJSON: {}}, "headers": PAGING_HEADERS},
-    400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
-    503: {"model": ErrorDoc, "description": "The database cannot be reached."},
-}
+def collection_responses(
+    example: Any, model: type[BaseModel] = FeatureCollectionDoc
+) -> dict[int | str, dict[str, Any]]:
+    """The responses of a paged collection whose page looks like ``example``."""
+    return {
+        200: {
+            "model": model,
+            "content": {GEOJSON: {"example": example}},
+            "headers": PAGING_HEADERS,
+        },
+        400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
+        503: {"model": ErrorDoc, "description": "The database cannot be reached."},
+    }
+
+
+COLLECTION_RESPONSES = collection_responses(collection_example(FACILITY_FEATURE))
+"""The responses of a paged collection of facilities (``collection_responses`` for others)."""
 
 
 def csv_response(

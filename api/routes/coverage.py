@@ -41,11 +41,12 @@ from api.fields import TEXT_MAX, Finite, Id4, LonLatDatum, Text, column_length
 from api.limits import HEAVY
 from api.pages import render_page, script_json
 from api.responses import (
-    COLLECTION_RESPONSES,
     GEOJSON,
     HEAVY_RESPONSES,
     ErrorDoc,
     GeoJSONResponse,
+    collection_example,
+    collection_responses,
     csv_response,
     frame_out,
     geojson_out,
@@ -54,6 +55,7 @@ from api.responses import (
 from api.responses import feature_collection as paged_collection
 from api.routing import ReadRetryRoute
 from api.schemas import (
+    COVERAGE_BUILDING_FEATURE,
     CoverageDoc,
     CoverageRankingDoc,
     CoverageStatusDoc,
@@ -318,7 +320,12 @@ def coverage_worst(
     "/api/v1/coverage/buildings",
     dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Per-building coverage: nearest facility, distance, redundancy",
-    responses={**COLLECTION_RESPONSES, **_ERRORS},
+    responses={
+        **collection_responses(
+            collection_example(COVERAGE_BUILDING_FEATURE, url="/api/v1/coverage/buildings")
+        ),
+        **_ERRORS,
+    },
     response_class=GeoJSONResponse,
 )
 def coverage_buildings(
@@ -480,6 +487,13 @@ EXPORT_LAYERS = {"buildings": "Point", "grids": "MultiPolygon", "facilities": "P
 PRINT_TITLE_MAX = 60
 PRINT_MAX_DEGREES = 0.5
 """The widest box a printed map shows (about 45 km east-west here, 55 km north-south)."""
+EXPORT_CSV_EXAMPLE = (
+    "id,address,building_name,grid_code,grid_name,community_code,community_name,households,"
+    "covered,nearest_m,nearest_facility_id,nearest_facility_name,facilities_within,lon,lat\r\n"
+    "4711,东关街道东苑社区 3号楼,3号楼,370705001001001,东苑第一网格,370705001001,东苑社区,48,"
+    "False,412.3,31,东苑幼儿园,0,119.1121734,36.7214402\r\n"
+)
+"""A CSV of the buildings layer, as /openapi.json shows it."""
 _TAKE_AWAY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "model": ErrorDoc,
@@ -543,7 +557,7 @@ def _geopackage(extract: CoverageExtract, datum: Datum) -> bytes:
         200: {
             "description": "A file to save: a GeoPackage (layers buildings, grids, "
             "facilities) or a CSV table (UTF-8 with a byte-order mark, for Excel).",
-            "content": {GPKG: BINARY, "text/csv": {}},
+            "content": {GPKG: BINARY, "text/csv": {"example": EXPORT_CSV_EXAMPLE}},
         },
         **_TAKE_AWAY_ERRORS,
     },

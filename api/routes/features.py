@@ -37,6 +37,8 @@ from api.responses import (
     FeatureCollectionDoc,
     FeatureDoc,
     GeoJSONResponse,
+    collection_example,
+    collection_responses,
     csv_response,
     feature,
     feature_collection,
@@ -46,7 +48,17 @@ from api.responses import (
     pairs_out,
 )
 from api.routing import ReadRetryRoute
-from api.schemas import LightCollectionDoc, MapOutlinesDoc
+from api.schemas import (
+    AREA_FEATURE,
+    BUILDING_FEATURE,
+    FACILITY_TYPES_EXAMPLE,
+    GRID_DETAIL_FEATURE,
+    GRID_FEATURE,
+    INCIDENT_FEATURE,
+    FacilityTypesDoc,
+    LightCollectionDoc,
+    MapOutlinesDoc,
+)
 from gis.areas import queries
 from gis.areas.codes import Level
 from gis.areas.queries import OUTLINE_DECIMALS, OUTLINE_TOLERANCE_M, BuildingGeometry
@@ -69,7 +81,7 @@ router = APIRouter(
     "/areas",
     dependencies=[Depends(access.MAP_LAYER)],
     summary="Districts, subdistricts and communities",
-    responses=COLLECTION_RESPONSES,
+    responses=collection_responses(collection_example(AREA_FEATURE, url="/api/v1/areas")),
 )
 def list_areas(
     request: Request,
@@ -104,7 +116,7 @@ def list_areas(
     "/grids",
     dependencies=[Depends(access.MAP_LAYER)],
     summary="Unit grids (网格)",
-    responses=COLLECTION_RESPONSES,
+    responses=collection_responses(collection_example(GRID_FEATURE, url="/api/v1/grids")),
 )
 def list_grids(
     request: Request,
@@ -135,7 +147,7 @@ def list_grids(
     "/grids/{code}",
     summary="One grid with its community, staff and counts",
     responses={
-        200: {"model": FeatureDoc, "content": {GEOJSON: {}}},
+        200: {"model": FeatureDoc, "content": {GEOJSON: {"example": GRID_DETAIL_FEATURE}}},
         400: {"model": ErrorDoc, "description": "The code is not 15 digits."},
         404: {"model": ErrorDoc, "description": "No grid with this code is in force."},
     },
@@ -163,7 +175,7 @@ def get_grid(
     "/buildings",
     dependencies=[Depends(access.MAP_LAYER)],
     summary="Buildings (楼栋) as points or footprints",
-    responses=COLLECTION_RESPONSES,
+    responses=collection_responses(collection_example(BUILDING_FEATURE, url="/api/v1/buildings")),
 )
 def list_buildings(
     request: Request,
@@ -236,7 +248,7 @@ def list_facilities(
     "/facility-types",
     dependencies=[Depends(access.PUBLIC)],
     summary="Facility types and their service radii",
-    responses=COLLECTION_RESPONSES,
+    responses=collection_responses(FACILITY_TYPES_EXAMPLE, FacilityTypesDoc),
 )
 def list_facility_types(
     request: Request, session: SessionDep, paging: PagingDep, bbox: BBoxDep
@@ -266,7 +278,10 @@ INCIDENTS_CSV_EXAMPLE = (
         **COLLECTION_RESPONSES,
         200: {
             "model": FeatureCollectionDoc,
-            "content": {GEOJSON: {}, "text/csv": {"example": INCIDENTS_CSV_EXAMPLE}},
+            "content": {
+                GEOJSON: {"example": collection_example(INCIDENT_FEATURE, url="/api/v1/incidents")},
+                "text/csv": {"example": INCIDENTS_CSV_EXAMPLE},
+            },
             "headers": PAGING_HEADERS,
         },
     },

@@ -358,7 +358,16 @@ _NOT_COVERED = {"model": ErrorDoc, "description": "``area`` is not one the calle
     dependencies=[limits.HEAVY],
     summary="Incident counts and closed-loop rates per grid, community, subdistrict or district",
     responses={
-        200: {"model": IncidentStatisticsDoc, "content": {"text/csv": {}}},
+        200: {
+            "model": IncidentStatisticsDoc,
+            "content": {
+                "text/csv": {
+                    "example": "level,code,name,households,received,closed,cancelled,open,"
+                    "closure_rate,on_time_rate,handling_rate,rework_rate,per_1000_households\r\n"
+                    "grid,370705001001001,东苑第一网格,812,37,31,2,4,0.94,0.88,0.89,0.06,45.6\r\n"
+                }
+            },
+        },
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
         403: _NOT_COVERED,
         **HEAVY_RESPONSES,
@@ -439,7 +448,18 @@ def incident_statistics(
     summary="Hot and cold spots of incidents per grid (Getis-Ord Gi*)",
     response_class=GeoJSONResponse,
     responses={
-        200: {"model": HotSpotsDoc, "content": {GEOJSON: {}, "text/csv": {}}},
+        200: {
+            "model": HotSpotsDoc,
+            "content": {
+                GEOJSON: {},
+                "text/csv": {
+                    "example": "code,name,community_code,households,received,"
+                    "per_1000_households,gi_z,p_norm,p_sim,hot_spot\r\n"
+                    "370705001001001,东苑第一网格,370705001001,812,37,45.6,2.71,0.0067,0.008,"
+                    "hot 99%\r\n"
+                },
+            },
+        },
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
         403: _NOT_COVERED,
         **HEAVY_RESPONSES,

@@ -27,7 +27,7 @@ from api.dependencies import DatumOutDep, SessionDep
 from api.fields import INT8_MAX
 from api.responses import ErrorDoc, lonlat_out
 from api.routing import ReadRetryRoute
-from api.schemas import PhotoInfoDoc
+from api.schemas import PHOTO_EXAMPLE, PhotoInfoDoc
 from gis.accounts.accounts import role_name_zh
 from gis.geo.geojson import json_object
 from gis.incidents import photos
@@ -209,8 +209,13 @@ _404 = {"model": ErrorDoc, "description": "No incident has this id (in your area
         200: {
             "model": list[PhotoInfoDoc],
             "description": "Every file was a replay of a stored client_key: the stored photos.",
+            "content": {"application/json": {"example": [PHOTO_EXAMPLE]}},
         },
-        201: {"model": list[PhotoInfoDoc], "description": "The photos, in the order sent."},
+        201: {
+            "model": list[PhotoInfoDoc],
+            "description": "The photos, in the order sent.",
+            "content": {"application/json": {"example": [PHOTO_EXAMPLE]}},
+        },
         403: {
             "model": ErrorDoc,
             "description": "You may not add photos of this stage to this case (the message "
@@ -280,7 +285,13 @@ def add_photos(
 @router.get(
     "/incidents/{incident_id}/photos",
     summary="The evidence photos of an incident",
-    responses={200: {"model": list[PhotoInfoDoc]}, 404: _404},
+    responses={
+        200: {
+            "model": list[PhotoInfoDoc],
+            "content": {"application/json": {"example": [PHOTO_EXAMPLE]}},
+        },
+        404: _404,
+    },
 )
 def list_photos(
     request: Request,
