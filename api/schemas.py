@@ -135,6 +135,8 @@ class AuditEntryDoc(BaseModel):
 class AuditDoc(BaseModel):
     model_config = _example(
         {
+            "numberMatched": 1,
+            "numberReturned": 1,
             "entries": [
                 {
                     "id": 5821,
@@ -147,9 +149,11 @@ class AuditDoc(BaseModel):
                     "client": "10.2.3.4",
                     "detail": {"category": "exposed_garbage"},
                 }
-            ]
+            ],
         }
     )
+    numberMatched: int = Field(description="Entries matching the filters, over all pages.")
+    numberReturned: int = Field(description="Entries in this answer.")
     entries: list[AuditEntryDoc] = Field(description="Newest first.")
 
 

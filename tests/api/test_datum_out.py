@@ -34,6 +34,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from gis.accounts import audit
 from gis.geo.datum import BD09, GCJ02, Datum, from_wgs84
 from gis.settings import ServerSettings
 from tests.accounts import DEMO_PASSWORD, login_headers
@@ -555,3 +556,22 @@ def test_a_csv_page_of_incidents_says_there_is_more(client: TestClient) -> None:
 def test_a_single_page_has_a_total_and_no_link(client: TestClient) -> None:
     answer = client.get("/api/v1/buildings")
     assert answer.headers["x-total-count"] == "3" and "link" not in answer.headers
+
+
+def test_the_audit_trail_says_how_much_there_is_and_links_the_next_page(
+    client: TestClient, db: Session
+) -> None:
+    for i in range(3):
+        audit.record(db, "paging-test", "test.paging", detail={"i": i})
+    db.flush()
+    url: str | None = "/api/v1/audit?limit=1&action=test.paging"  # reading adds audit.read
+    seen = []
+    while url is not None:
+        answer = client.get(url)
+        body = answer.json()
+        assert answer.headers["x-total-count"] == str(body["numberMatched"]) == "3"
+        assert body["numberReturned"] == 1
+        seen.extend(e["detail"]["i"] for e in body["entries"])
+        url = link(answer.headers.get("link"), "next")
+        assert len(seen) <= 3
+    assert seen == [2, 1, 0]  # newest first, each once

@@ -52,6 +52,7 @@ def example_of(entry: dict[str, Any], doc: dict[str, Any]) -> Any:
         return schema["examples"][0]
     return schema.get("example", MISSING)
 
+
 OPEN_OBJECT = {"type": "object", "additionalProperties": True}
 """What FastAPI writes for ``-> dict[str, Any]``: any object, which says nothing."""
 
