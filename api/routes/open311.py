@@ -53,9 +53,14 @@ from api.open311.render import (
     render,
     request_records,
     service,
+    to_xml,
 )
+from api.responses import example_of
 from api.routing import ReadRetryRoute
 from api.schemas import (
+    FILED_REQUEST_EXAMPLE,
+    SERVICE_EXAMPLE,
+    SERVICE_REQUEST_EXAMPLE,
     DiscoveryDoc,
     FiledRequestDoc,
     ServiceDefinitionDoc,
@@ -92,10 +97,16 @@ router = APIRouter(
 FormDep = Annotated[FormData, Depends(read_form)]
 
 
-def _answers(model: Any) -> dict[int | str, dict[str, Any]]:
-    """The 200 of a GeoReport route: ``model`` as JSON, the same fields as XML."""
-    xml = {"schema": {"type": "string"}}
-    return {200: {"model": model, "content": {XML_TYPE.split(";")[0]: xml}}}
+def _answers(model: Any, example: Any, root: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a GeoReport route: ``model`` as JSON, the same fields as XML (document
+    element ``root``), each with ``example`` in its format."""
+    xml = {"schema": {"type": "string"}, "example": to_xml(root, example).decode()}
+    return {
+        200: {
+            "model": model,
+            "content": {"application/json": {"example": example}, XML_TYPE.split(";")[0]: xml},
+        }
+    }
 
 
 def _check_jurisdiction(session: Session, jurisdiction_id: str | None) -> None:
@@ -129,7 +140,7 @@ Jurisdiction = Annotated[
     "/v2/services.{format}",
     dependencies=[Depends(access.PUBLIC)],
     summary="Open311: the services (incident categories)",
-    responses=_answers(list[ServiceDoc]),
+    responses=_answers(list[ServiceDoc], [SERVICE_EXAMPLE], "services"),
 )
 def list_services(
     session: SessionDep, format: FormatPath, lang: LangDep, jurisdiction_id: Jurisdiction = None
@@ -146,7 +157,9 @@ def list_services(
     "/v2/services/{service_code}.{format}",
     dependencies=[Depends(access.PUBLIC)],
     summary="Open311: a service definition",
-    responses=_answers(ServiceDefinitionDoc),
+    responses=_answers(
+        ServiceDefinitionDoc, example_of(ServiceDefinitionDoc), "service_definition"
+    ),
 )
 def get_service_definition(
     session: SessionDep,
@@ -196,7 +209,7 @@ _FORM_SCHEMA = {
 @router.post(
     "/v2/requests.{format}",
     summary="Open311: file a service request (form-encoded)",
-    responses=_answers(list[FiledRequestDoc]),
+    responses=_answers(list[FiledRequestDoc], [FILED_REQUEST_EXAMPLE], "service_requests"),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -289,7 +302,7 @@ def _audit(session: Session, request: Request, principal: Principal, found: list
 @router.get(
     "/v2/requests.{format}",
     summary="Open311: service requests",
-    responses=_answers(list[ServiceRequestDoc]),
+    responses=_answers(list[ServiceRequestDoc], [SERVICE_REQUEST_EXAMPLE], "service_requests"),
 )
 def list_requests(
     request: Request,
@@ -359,7 +372,7 @@ def list_requests(
 @router.get(
     "/v2/requests/{service_request_id}.{format}",
     summary="Open311: one service request",
-    responses=_answers(list[ServiceRequestDoc]),
+    responses=_answers(list[ServiceRequestDoc], [SERVICE_REQUEST_EXAMPLE], "service_requests"),
 )
 def get_request(
     request: Request,
@@ -394,7 +407,7 @@ def get_request(
     "/discovery.{format}",
     dependencies=[Depends(access.PUBLIC)],
     summary="Open311: service discovery",
-    responses=_answers(DiscoveryDoc),
+    responses=_answers(DiscoveryDoc, example_of(DiscoveryDoc), "discovery"),
 )
 def discovery(request: Request, format: FormatPath, lang: LangDep) -> Response:
     """Where the GeoReport v2 endpoint is and which formats it speaks."""
