@@ -92,6 +92,31 @@ def test_buildings_and_grids_equal_the_report(demo: Session, type_code: str) -> 
     np.testing.assert_array_equal(rate, rollups["coverage_rate"].to_numpy())
 
 
+def test_a_type_without_facilities_covers_nobody(demo: Session) -> None:
+    demo.execute(
+        text(
+            "INSERT INTO facility_type (code, name_zh, name_en, radius_m, life_circle,"
+            " norm_source) VALUES ('library', '图书室', 'Library', 500, '10min', 'test')"
+        )
+    )
+    model = build_coverage(demo.connection(), "library", 500)
+    buildings = buildings_select("library", demo).subquery()
+    row = demo.execute(
+        select(
+            func.count(),
+            func.count().filter(buildings.c.covered),
+            func.count(buildings.c.nearest_facility_id),
+            func.count(buildings.c.nearest_m),
+        )
+    ).one()
+    assert tuple(row) == (len(model.buildings.ids), 0, 0, 0)
+    grids = grids_select("library", demo).subquery()
+    totals = demo.execute(
+        select(func.sum(grids.c.households), func.sum(grids.c.covered_households))
+    ).one()
+    assert totals[0] == int(model.index.households.sum()) > 0 and totals[1] == 0
+
+
 def test_grids_from_a_model_equal_the_grids_in_sql(demo: Session) -> None:
     model = build_coverage(demo.connection(), "primary_school", 500)
     columns = ["id", *[c.name for c in GRID_COLUMNS]]
