@@ -362,7 +362,10 @@ def _figures_in_sql(g: Any, kind: Any) -> Any:
     handful (``_within_radius``), stopping at the first that covers it.
     """
     f = aliased(Facility, name="f")
-    reach = _degrees_within(kind.c.radius_m, func.ST_Y(f.geom))
+    # The grid's farthest latitude from the equator, so the reach (and the index) holds for
+    # every facility around it.
+    lat = func.greatest(func.abs(func.ST_YMin(g.geom)), func.abs(func.ST_YMax(g.geom)))
+    reach = _degrees_within(kind.c.radius_m, lat)
     nearby = (
         select(func.array_agg(f.geom).label("facilities"))
         .where(f.type_code == kind.c.code, func.ST_DWithin(f.geom, g.geom, reach))
