@@ -191,12 +191,15 @@ def _cos_deg(phi: Any) -> ColumnElement[float]:
 
 
 def _type_row(type_code: str) -> Any:
-    """One row: the type's code, radius (m) and the plane's SRID; no row for an unknown type."""
+    """One row: the type's code, radius (m), the plane's SRID and whether it has any
+    facility; no row for an unknown type."""
+    any_facility = select(Facility.id).where(Facility.type_code == FacilityType.code).exists()
     return (
         select(
             FacilityType.code.label("code"),
             cast(FacilityType.radius_m, Float).label("radius_m"),
             _zone_srid(),
+            any_facility.label("has_facilities"),
         )
         .where(FacilityType.code == literal(type_code, Text))
         .subquery("coverage_type")
@@ -265,7 +268,8 @@ def _nearest_lateral(b: Any, kind: Any) -> Any:
     here = (
         select(
             func.ST_Transform(b.location, kind.c.srid).label("p"),
-            type_coerce(knn, Float).label("g0"),
+            # A type without facilities would have the KNN scan walk every facility.
+            case((kind.c.has_facilities, type_coerce(knn, Float)), else_=None).label("g0"),
         )
         .correlate(b, kind)
         .offset(0)
