@@ -13,7 +13,8 @@ error shape of their own (Open311) answer ``[{"code", "description"}]`` in JSON
 or XML, with 400 in place of 422. A client generated from the document, or a
 fuzzer reading it (tests/api/test_schemathesis.py), must see what it will get;
 this rewrites the generated document once, so that routes declare only what is
-particular to them (their 404, 409, 412, ...).
+particular to them (their 404, 409, 412, ...). It also puts back the nulls of the
+examples that FastAPI's generator drops (``api.responses.restore_examples``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from api.access import Rule
-from api.responses import ErrorDoc
+from api.responses import ErrorDoc, restore_examples
 
 JSON = "application/json"
 XML = "text/xml"
@@ -85,21 +86,27 @@ def document_errors(app: FastAPI, foreign_shape_prefixes: tuple[str, ...] = ()) 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             # generate() keeps it in openapi_schema
-            rewrite(generate(), foreign_shape_prefixes, rules_by_operation(app))
+            document = generate()
+            rewrite(document, foreign_shape_prefixes, rules_by_operation(app))
+            restore_examples(document, _routes(app))
         assert app.openapi_schema is not None
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way
 
 
-def rules_by_operation(app: FastAPI) -> dict[tuple[str, str], Rule]:
-    """The access rule of each documented operation, by (path, lower-case method)."""
-    rules: dict[tuple[str, str], Rule] = {}
+def _routes(app: FastAPI) -> list[Any]:
     routes: list[Any] = []
     for route in app.router.routes:  # an included router may stay whole (original_router)
         inner = getattr(route, "original_router", None)
         routes.extend(inner.routes if inner is not None else [route])
-    for route in routes:
+    return routes
+
+
+def rules_by_operation(app: FastAPI) -> dict[tuple[str, str], Rule]:
+    """The access rule of each documented operation, by (path, lower-case method)."""
+    rules: dict[tuple[str, str], Rule] = {}
+    for route in _routes(app):
         if not isinstance(route, APIRoute):
             continue
         rule = _rule_of(route.dependant)

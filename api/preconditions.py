@@ -14,9 +14,12 @@ silently undoes a colleague's is exactly what the version is for. A client that
 really means "whatever is stored now" says so with ``If-Match: *``.
 
 ETags are strong and name the record and its version, ``"<id>-<version>"``, so
-a tag read from one facility never matches another. Only the version is
-compared: the tag says which stored state a write was based on, which is what
-a lost update is about.
+a tag read from one facility never matches another. An answer whose coordinates
+were converted to GCJ-02 or BD-09 (``datum=``) is another representation, so its
+tag says so, ``"<id>-<version>.gcj02"``; WGS84 and CGCS2000 answers are the same
+bytes and share the plain tag. Only the version is compared: the tag says which
+stored state a write was based on, which is what a lost update is about, and a
+client that read the GCJ-02 answer may quote its tag.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ from typing import Annotated, Any
 from fastapi import Header
 
 from gis.errors import GridmapError, InvalidParameterError, StaleVersionError
+from gis.geo.datum import Datum, passes_through
 
 ANY = "*"
 _TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
 """One entity-tag of an If-Match list (RFC 9110 §8.8.3: etagc excludes DQUOTE)."""
-_VERSION = re.compile(r"[1-9][0-9]{0,9}")
+_VERSION = re.compile(r"([1-9][0-9]{0,9})(?:\.(?:gcj02|bd09))?")
 NO_VERSION = 0
 """Matches no stored version (they start at 1): an If-Match naming no version of this record."""
 
@@ -64,14 +68,16 @@ class PreconditionRequiredError(GridmapError):
     """A write that must name the version it is based on did not (HTTP 428)."""
 
 
-def etag(ident: int, version: int) -> str:
-    """The strong ETag of version ``version`` of record ``ident``."""
-    return f'"{ident}-{version}"'
+def etag(ident: int, version: int, datum: Datum | None = None) -> str:
+    """The strong ETag of version ``version`` of record ``ident`` (answered in ``datum``)."""
+    if datum is None or passes_through(datum):
+        return f'"{ident}-{version}"'
+    return f'"{ident}-{version}.{datum.label}"'
 
 
-def etag_headers(ident: int, version: Any) -> dict[str, str]:
+def etag_headers(ident: int, version: Any, datum: Datum | None = None) -> dict[str, str]:
     """Response headers carrying the record's ETag."""
-    return {"ETag": etag(ident, int(version))}
+    return {"ETag": etag(ident, int(version), datum)}
 
 
 IfMatch = Annotated[
@@ -167,6 +173,7 @@ def _header_version(ident: int, if_match: str) -> int | None:
     weak, opaque = tags[0]
     prefix = f"{ident}-"
     version = opaque.removeprefix(prefix)
-    if weak or version == opaque or not _VERSION.fullmatch(version):
+    found_version = _VERSION.fullmatch(version)
+    if weak or version == opaque or found_version is None:
         return NO_VERSION
-    return int(version)
+    return int(found_version.group(1))

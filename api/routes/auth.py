@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from api.access import ADMIN, PUBLIC, SIGNED_IN, client_address
 from api.dependencies import SessionDep, SettingsDep
-from api.fields import Text
-from api.responses import ErrorDoc
+from api.fields import INT8_MAX, Text
+from api.responses import PAGING_HEADERS, ErrorDoc, paging_headers
 from api.routing import ReadRetryRoute
 from api.schemas import AuditDoc, LogoutDoc, MeDoc, TokenDoc
 from gis.accounts import audit, logins
@@ -150,9 +150,10 @@ def _home(principal: Principal, grids: list[HomeGrid]) -> dict[str, Any] | None:
     "/audit",
     summary="The audit trail, newest first (admin)",
     response_model=None,
-    responses={200: {"model": AuditDoc}},
+    responses={200: {"model": AuditDoc, "headers": PAGING_HEADERS}},
 )
 def read_audit(
+    request: Request,
     session: SessionDep,
     principal: AdminDep,
     since: Annotated[dt.datetime | None, Query(description="From this time on.")] = None,
@@ -165,11 +166,24 @@ def read_audit(
         Annotated[Text, Field(max_length=64)] | None,
         Query(description="Only actions starting with this (login, incident., personal.read)."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
-) -> dict[str, Any]:
+    limit: Annotated[int, Query(ge=1, le=10000, description="Entries per page.")] = 1000,
+    offset: Annotated[
+        int, Query(ge=0, le=INT8_MAX, description="How many matching entries to skip.")
+    ] = 0,
+) -> JSONResponse:
     """Each entry: ``at``, ``principal``, ``role``, ``action``, ``object``, ``area``,
-    ``client``, ``detail``. Reading the trail is itself audited."""
-    rows = audit.entries(session, since=since, until=until, user=user, action=action, limit=limit)
+    ``client``, ``detail``; ``numberMatched`` entries match over all pages (also in
+    ``X-Total-Count``; the ``Link`` header's rel=next is the next page). Reading the
+    trail is itself audited."""
+    rows = audit.entries(
+        session, since=since, until=until, user=user, action=action, limit=limit, offset=offset
+    )
+    matched = audit.count_entries(session, since=since, until=until, user=user, action=action)
     audit.record(session, principal, "audit.read", detail={"user": user, "action": action})
     session.commit()
-    return {"entries": [json_object(vars(r)) for r in rows]}
+    body = {
+        "numberMatched": matched,
+        "numberReturned": len(rows),
+        "entries": [json_object(vars(r)) for r in rows],
+    }
+    return JSONResponse(body, headers=paging_headers(request, offset, limit, len(rows), matched))

@@ -21,10 +21,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from api import access
-from api.dependencies import BBoxDep, SessionDep
+from api.dependencies import BBoxDep, DatumOutDep, SessionDep
 from api.fields import Text
 from api.pages import render_page, script_json
-from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse
+from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, geojson_out, lonlat_out
 from api.routing import ReadRetryRoute
 from api.schemas import BasemapDoc, PlacesDoc, SearchDoc, StreetsDoc
 from gis.basemap import places, search, streets
@@ -38,6 +38,9 @@ pages = APIRouter(route_class=ReadRetryRoute)
 CACHE_CONTROL = "private, max-age=3600"
 """A view's streets change only when the street table does: an hour in the browser's cache,
 then a conditional request (304 when unchanged). Private: the answer needs a login."""
+
+STREET_DECIMALS = 6
+"""Decimals of the streets' and places' coordinates (gis.basemap answers them so)."""
 
 STREETS_URL = "/api/v1/basemap/streets"
 PLACES_URL = "/api/v1/basemap/places"
@@ -130,7 +133,11 @@ def get_basemap(request: Request) -> dict[str, Any]:
     dependencies=[Depends(access.BASEMAP)],
 )
 def get_streets(
-    session: SessionDep, bbox: BBoxDep, zoom: ZoomQuery, if_none_match: IfNoneMatch = None
+    session: SessionDep,
+    bbox: BBoxDep,
+    zoom: ZoomQuery,
+    datum: DatumOutDep,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """A FeatureCollection: one feature per named road in view (LineString, or
     MultiLineString where its pieces do not join), properties ``name``, ``kind``
@@ -142,7 +149,7 @@ def get_streets(
         "zoom": zoom,
         "kinds": [k.value for k in streets.kinds_at(zoom)],
         "numberReturned": len(found),
-        "features": found,
+        "features": geojson_out(found, datum, STREET_DECIMALS),
     }
     return _cached(body, if_none_match)
 
@@ -162,7 +169,11 @@ def get_streets(
     dependencies=[Depends(access.BASEMAP)],
 )
 def get_places(
-    session: SessionDep, bbox: BBoxDep, zoom: ZoomQuery, if_none_match: IfNoneMatch = None
+    session: SessionDep,
+    bbox: BBoxDep,
+    zoom: ZoomQuery,
+    datum: DatumOutDep,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """A FeatureCollection of Points inside the areas to label at that zoom:
     subdistricts below 13, communities from 13, grids from 16; properties
@@ -173,7 +184,7 @@ def get_places(
         "zoom": zoom,
         "levels": list(places.levels_at(zoom)),
         "numberReturned": len(found),
-        "features": found,
+        "features": geojson_out(found, datum, STREET_DECIMALS),
     }
     return _cached(body, if_none_match)
 
@@ -190,6 +201,7 @@ def get_places(
 def get_search(
     session: SessionDep,
     principal: Annotated[Principal, Depends(access.SEARCH)],
+    datum: DatumOutDep,
     q: Annotated[
         Annotated[Text, Field(max_length=search.MAX_QUERY)],
         Query(
@@ -204,7 +216,7 @@ def get_search(
 ) -> JSONResponse:
     """``items``, best first: ``kind`` (address, building, grid, community,
     subdistrict, street, incident), ``kind_zh``, ``label``, ``sublabel``,
-    ``code`` or ``id``, ``lon``/``lat`` (WGS84) to fly to, ``bbox`` to fit
+    ``code`` or ``id``, ``lon``/``lat`` (in ``datum``) to fly to, ``bbox`` to fit
     (null for a point), ``url`` of its page (grids and cases). Cases only
     within the caller's reach (others are not found); a personal case the
     caller is not responsible for at its grid's point."""
@@ -215,7 +227,7 @@ def get_search(
         limit=limit,
         include_incidents=access.INCIDENT_READ.allows(principal),
     )
-    return JSONResponse({"items": [asdict(h) for h in hits]})
+    return JSONResponse({"items": lonlat_out([asdict(h) for h in hits], datum)})
 
 
 OLD_TOWN = (36.712, 119.125)

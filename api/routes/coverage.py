@@ -29,21 +29,33 @@ from sqlalchemy.orm import Session
 
 from api import access
 from api.bodies import json_body, request_body_doc, validate
-from api.dependencies import GRID_CODE, BBoxDep, PagingDep, SessionDep, SettingsDep
+from api.dependencies import (
+    GRID_CODE,
+    BBoxDep,
+    DatumOutDep,
+    PagingDep,
+    SessionDep,
+    SettingsDep,
+)
 from api.fields import TEXT_MAX, Finite, Id4, LonLatDatum, Text, column_length
 from api.limits import HEAVY
 from api.pages import render_page, script_json
 from api.responses import (
-    COLLECTION_RESPONSES,
     GEOJSON,
     HEAVY_RESPONSES,
     ErrorDoc,
     GeoJSONResponse,
+    collection_example,
+    collection_responses,
     csv_response,
+    frame_out,
+    geojson_out,
+    table_out,
 )
 from api.responses import feature_collection as paged_collection
 from api.routing import ReadRetryRoute
 from api.schemas import (
+    COVERAGE_BUILDING_FEATURE,
     CoverageDoc,
     CoverageRankingDoc,
     CoverageStatusDoc,
@@ -64,7 +76,7 @@ from gis.coverage.store import CoverageModel
 from gis.coverage.whatif import what_if
 from gis.db.models import FacilityType
 from gis.errors import DatabaseUnavailableError, InvalidFeatureError, InvalidParameterError
-from gis.geo.datum import WGS84, to_storage_point
+from gis.geo.datum import WGS84, Datum, DatumKind, to_storage_point
 from gis.geo.geojson import GEOJSON_DECIMALS, BBox, Feature, records
 from gis.localtime import CITY_TZ
 from layers.coverage import LABELS_ZH, coverage_style
@@ -183,14 +195,14 @@ def _frame_features(frame: Any, id_of: Any) -> list[Feature]:
     ]
 
 
-def _collection(features: list[Feature], **extra: Any) -> GeoJSONResponse:
+def _collection(features: list[Feature], datum: Datum, **extra: Any) -> GeoJSONResponse:
     return GeoJSONResponse(
         {
             "type": "FeatureCollection",
             **extra,
             "numberMatched": len(features),
             "numberReturned": len(features),
-            "features": features,
+            "features": geojson_out(features, datum),
         }
     )
 
@@ -202,8 +214,10 @@ def _derived_collection(
     name: str,
     frame_of: Callable[[Connection, CoverageModel], Any],
     id_of: Callable[[dict[str, Any]], Any],
+    datum: Datum,
 ) -> GeoJSONResponse:
-    """The features of a slow geometry answer, remembered until the model changes."""
+    """The features of a slow geometry answer, remembered until the model changes (in
+    WGS84; converted to ``datum`` on the way out)."""
     conn = session.connection()
     features = service.derived(
         query.type.code,
@@ -212,7 +226,9 @@ def _derived_collection(
         lambda model: _frame_features(frame_of(conn, model), id_of),
         conn,
     )
-    return _collection(features, facility_type=query.type.code, radius_m=_metres(query.radius_m))
+    return _collection(
+        features, datum, facility_type=query.type.code, radius_m=_metres(query.radius_m)
+    )
 
 
 @router.get(
@@ -304,7 +320,12 @@ def coverage_worst(
     "/api/v1/coverage/buildings",
     dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Per-building coverage: nearest facility, distance, redundancy",
-    responses={**COLLECTION_RESPONSES, **_ERRORS},
+    responses={
+        **collection_responses(
+            collection_example(COVERAGE_BUILDING_FEATURE, url="/api/v1/coverage/buildings")
+        ),
+        **_ERRORS,
+    },
     response_class=GeoJSONResponse,
 )
 def coverage_buildings(
@@ -314,6 +335,7 @@ def coverage_buildings(
     query: QueryDep,
     paging: PagingDep,
     bbox: BBoxDep,
+    datum: DatumOutDep,
     covered: Annotated[
         bool | None, Query(description="true: only covered buildings; false: only uncovered.")
     ] = None,
@@ -334,7 +356,7 @@ def coverage_buildings(
             limit=paging.limit,
             offset=paging.offset,
         )
-    return paged_collection(page, request, paging)
+    return paged_collection(page, request, paging, datum)
 
 
 @router.get(
@@ -345,7 +367,9 @@ def coverage_buildings(
     responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
 )
-def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep) -> Any:
+def coverage_circles(
+    session: SessionDep, service: CoverageDep, query: QueryDep, datum: DatumOutDep
+) -> Any:
     """True-metre circles (drawn in the CGCS2000 Gauss-Krüger plane, projected back
     to lon/lat); properties ``facility_id``, ``name``, ``type_code``, ``address``,
     ``radius_m``."""
@@ -356,6 +380,7 @@ def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep)
         "circles",
         lambda conn, model: service_circles(conn, query.type.code, model=model),
         lambda p: p["facility_id"],
+        datum,
     )
 
 
@@ -367,7 +392,9 @@ def coverage_circles(session: SessionDep, service: CoverageDep, query: QueryDep)
     responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
     response_class=GeoJSONResponse,
 )
-def coverage_blind_spots(session: SessionDep, service: CoverageDep, query: QueryDep) -> Any:
+def coverage_blind_spots(
+    session: SessionDep, service: CoverageDep, query: QueryDep, datum: DatumOutDep
+) -> Any:
     """One polygon per connected blind spot of a community: the residential area
     of its uncovered buildings outside every service circle. Properties
     ``community_code``, ``community_name``, ``part`` (1 = largest), ``area_m2``,
@@ -379,6 +406,7 @@ def coverage_blind_spots(session: SessionDep, service: CoverageDep, query: Query
         "blind_spots",
         lambda conn, model: blind_spots(conn, query.type.code, model=model),
         lambda p: f"{p['community_code']}-{p['part']}",
+        datum,
     )
 
 
@@ -459,6 +487,13 @@ EXPORT_LAYERS = {"buildings": "Point", "grids": "MultiPolygon", "facilities": "P
 PRINT_TITLE_MAX = 60
 PRINT_MAX_DEGREES = 0.5
 """The widest box a printed map shows (about 45 km east-west here, 55 km north-south)."""
+EXPORT_CSV_EXAMPLE = (
+    "id,address,building_name,grid_code,grid_name,community_code,community_name,households,"
+    "covered,nearest_m,nearest_facility_id,nearest_facility_name,facilities_within,lon,lat\r\n"
+    "4711,东关街道东苑社区 3号楼,3号楼,370705001001001,东苑第一网格,370705001001,东苑社区,48,"
+    "False,412.3,31,东苑幼儿园,0,119.1121734,36.7214402\r\n"
+)
+"""A CSV of the buildings layer, as /openapi.json shows it."""
 _TAKE_AWAY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "model": ErrorDoc,
@@ -477,10 +512,12 @@ def _extract(
         return coverage_extract(conn, model, bbox)
 
 
-def _filename(query: CoverageQuery, extension: str) -> str:
-    """``coverage_kindergarten_300m_2026-12-06.gpkg``: the type, radius and date (ASCII)."""
+def _filename(query: CoverageQuery, extension: str, datum: Datum = WGS84) -> str:
+    """``coverage_kindergarten_300m_2026-12-06.gpkg``: the type, radius and date (ASCII),
+    and the datum where it is not WGS84 (``..._gcj02.gpkg``)."""
     today = dt.datetime.now(CITY_TZ).date().isoformat()
-    return f"coverage_{query.type.code}_{_metres(query.radius_m)}m_{today}.{extension}"
+    suffix = "" if datum.kind is DatumKind.WGS84 else f"_{datum.label}"
+    return f"coverage_{query.type.code}_{_metres(query.radius_m)}m_{today}{suffix}.{extension}"
 
 
 def _attachment(data: bytes, media_type: str, filename: str) -> Response:
@@ -491,15 +528,16 @@ def _attachment(data: bytes, media_type: str, filename: str) -> Response:
     )
 
 
-def _geopackage(extract: CoverageExtract) -> bytes:
-    """The extract as a GeoPackage of three layers (buildings, grids, facilities)."""
+def _geopackage(extract: CoverageExtract, datum: Datum) -> bytes:
+    """The extract as a GeoPackage of three layers (buildings, grids, facilities), its
+    coordinates in ``datum`` (``api.responses.frame_out``)."""
     import pyogrio
 
     with tempfile.TemporaryDirectory(prefix="gridmap-export-") as folder:
         path = Path(folder) / "coverage.gpkg"
         for name, kind in EXPORT_LAYERS.items():
             pyogrio.write_dataframe(
-                getattr(extract, name),
+                frame_out(getattr(extract, name), datum),
                 path,
                 layer=name,
                 driver="GPKG",
@@ -519,7 +557,7 @@ def _geopackage(extract: CoverageExtract) -> bytes:
         200: {
             "description": "A file to save: a GeoPackage (layers buildings, grids, "
             "facilities) or a CSV table (UTF-8 with a byte-order mark, for Excel).",
-            "content": {GPKG: BINARY, "text/csv": {}},
+            "content": {GPKG: BINARY, "text/csv": {"example": EXPORT_CSV_EXAMPLE}},
         },
         **_TAKE_AWAY_ERRORS,
     },
@@ -529,9 +567,13 @@ def coverage_export(
     service: CoverageDep,
     query: QueryDep,
     bbox: BBoxDep,
+    datum: DatumOutDep,
     format: Annotated[
         Literal["gpkg", "csv"],
-        Query(description="gpkg: GeoPackage (EPSG:4326); csv: one table, see ``layer``."),
+        Query(
+            description="gpkg: GeoPackage (EPSG:4326; EPSG:4490 with datum=cgcs2000, no "
+            "EPSG code with gcj02 or bd09); csv: one table, see ``layer``."
+        ),
     ] = "gpkg",
     layer: Annotated[
         Literal["buildings", "grids"],
@@ -545,13 +587,15 @@ def coverage_export(
     ``facilities_within``, ``lon``, ``lat``; the grids meeting the box with their whole
     figures (``households_covered``, ``coverage_rate`` 0-1, ``mean_distance_m``, ...);
     the facilities of the type in the box. Names in Chinese, UTF-8. The filename says
-    the type, radius and date. At most 50,000 buildings: a larger box is a 400."""
+    the type, radius and date. At most 50,000 buildings: a larger box is a 400.
+    ``datum``: the coordinates (geometries, ``lon``/``lat``) in that datum; ``bbox`` is
+    read as WGS84 whatever the datum."""
     extract = _extract(session, service, query, bbox)
     if format == "csv":
         frame = extract.buildings if layer == "buildings" else extract.grids
-        table = frame.drop(columns=frame.geometry.name)
-        return csv_response(table, _filename(query, f"{layer}.csv"))
-    return _attachment(_geopackage(extract), GPKG, _filename(query, "gpkg"))
+        table = table_out(frame.drop(columns=frame.geometry.name), datum)
+        return csv_response(table, _filename(query, f"{layer}.csv", datum))
+    return _attachment(_geopackage(extract, datum), GPKG, _filename(query, "gpkg", datum))
 
 
 @router.get(

@@ -28,16 +28,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import access
 from api.audited import record_write
 from api.bodies import GEOJSON_TYPES, invalid_body, json_body, request_body_doc, validate
-from api.dependencies import SessionDep
+from api.dependencies import DatumOutDep, SessionDep
 from api.fields import INT4_MAX, Finite, Int4, LonLatDatum, Text, column_length
 from api.preconditions import IfMatch, etag_headers, expected
-from api.responses import GEOJSON, ErrorDoc, FeatureDoc, GeoJSONResponse
+from api.responses import GEOJSON, ErrorDoc, FeatureDoc, GeoJSONResponse, feature
 from api.routing import ReadRetryRoute
 from gis.coverage import facilities
 from gis.coverage.live import CoverageService
 from gis.db.engine import translate_integrity_errors
 from gis.db.models import FacilityType
-from gis.geo.datum import WGS84
+from gis.geo.datum import WGS84, Datum
 from gis.geo.geojson import Feature
 from gis.principal import Principal
 
@@ -264,10 +264,12 @@ def _keep_coverage_current(request: Request) -> None:
         404: WRITE_RESPONSES[404],
     },
 )
-def get_facility(session: SessionDep, facility_id: FacilityId) -> GeoJSONResponse:
+def get_facility(
+    session: SessionDep, facility_id: FacilityId, datum: DatumOutDep
+) -> GeoJSONResponse:
     """Properties as in GET /api/v1/facilities; the ``ETag`` header (and ``version``)
     is what a change quotes in ``If-Match``."""
-    return _answer(session, facility_id)
+    return _answer(session, facility_id, datum)
 
 
 Editor = Annotated[Principal, Depends(access.FACILITY_EDIT)]
@@ -277,16 +279,17 @@ Editor = Annotated[Principal, Depends(access.FACILITY_EDIT)]
 def _answer(
     session: SessionDep,
     facility_id: int,
+    datum: Datum,
     status_code: int = 200,
     found: Feature | None = None,
     **headers: str,
 ) -> GeoJSONResponse:
+    """The facility in ``datum`` with its ETag (and ``headers``)."""
     found = found or facilities.get_facility(session, facility_id)
-    return GeoJSONResponse(
-        found,
-        status_code=status_code,
-        headers={**etag_headers(facility_id, found["properties"]["version"]), **headers},
-    )
+    version = found["properties"]["version"]
+    answer = feature(found, datum, **etag_headers(facility_id, version, datum), **headers)
+    answer.status_code = status_code
+    return answer
 
 
 @router.post(
@@ -305,11 +308,17 @@ def _answer(
     ),
 )
 def create_facility(
-    request: Request, session: SessionDep, body: CreateBody, principal: Editor
+    request: Request,
+    session: SessionDep,
+    body: CreateBody,
+    principal: Editor,
+    datum: DatumOutDep,
 ) -> GeoJSONResponse:
     """Stores the facility in WGS84 with its community (point in polygon) and
     answers it as GET /api/v1/facilities/{id} would, with ``Location`` and ``ETag``
-    headers. A point outside the district is refused (422): check the datum."""
+    headers. A point outside the district is refused (422): check the datum.
+    The body's ``datum`` says what its coordinates are in; the query's ``datum``
+    what the answer's are in (WGS84 unless asked)."""
     assert body.lon is not None and body.lat is not None
     with translate_integrity_errors():
         facility_id = facilities.create_facility(
@@ -320,7 +329,7 @@ def create_facility(
         session.commit()
     _keep_coverage_current(request)
     location = f"/api/v1/facilities/{facility_id}"
-    return _answer(session, facility_id, 201, found, Location=location)
+    return _answer(session, facility_id, datum, 201, found, Location=location)
 
 
 def _audit(
@@ -366,11 +375,13 @@ def update_facility(
     facility_id: FacilityId,
     body: PatchBody,
     principal: Editor,
+    datum: DatumOutDep,
     if_match: IfMatch = None,
 ) -> GeoJSONResponse:
-    """Answers the facility as it now is, with its new ``ETag``. A change based on an
-    older version than the one stored is refused (412 for If-Match, 409 for
-    expected_version) and changes nothing; one that names no version is a 428."""
+    """Answers the facility as it now is (in the query's ``datum``), with its new
+    ``ETag``. A change based on an older version than the one stored is refused (412
+    for If-Match, 409 for expected_version) and changes nothing; one that names no
+    version is a 428."""
     precondition = expected(facility_id, if_match, body.expected_version)
     with translate_integrity_errors(), precondition.checked():
         facilities.update_facility(
@@ -387,7 +398,7 @@ def update_facility(
         _audit(session, request, principal, "facility.update", found, changed)
         session.commit()
     _keep_coverage_current(request)
-    return _answer(session, facility_id, found=found)
+    return _answer(session, facility_id, datum, found=found)
 
 
 @router.delete(

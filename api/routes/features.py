@@ -23,6 +23,7 @@ from api.dependencies import (
     GRID_CODE,
     AtDep,
     BBoxDep,
+    DatumOutDep,
     GridCodePath,
     PagingDep,
     SessionDep,
@@ -31,22 +32,39 @@ from api.fields import TEXT_MAX, Finite, Text, column_length
 from api.responses import (
     COLLECTION_RESPONSES,
     GEOJSON,
+    PAGING_HEADERS,
     ErrorDoc,
     FeatureCollectionDoc,
     FeatureDoc,
     GeoJSONResponse,
+    collection_example,
+    collection_responses,
     csv_response,
     feature,
     feature_collection,
     features_table,
+    geojson_out,
+    paging_headers,
+    pairs_out,
 )
 from api.routing import ReadRetryRoute
-from api.schemas import LightCollectionDoc, MapOutlinesDoc
+from api.schemas import (
+    AREA_FEATURE,
+    BUILDING_FEATURE,
+    FACILITY_TYPES_EXAMPLE,
+    GRID_DETAIL_FEATURE,
+    GRID_FEATURE,
+    INCIDENT_FEATURE,
+    FacilityTypesDoc,
+    LightCollectionDoc,
+    MapOutlinesDoc,
+)
 from gis.areas import queries
 from gis.areas.codes import Level
 from gis.areas.queries import OUTLINE_DECIMALS, OUTLINE_TOLERANCE_M, BuildingGeometry
 from gis.coverage import facilities
 from gis.db.models import AreaLevel, FacilityType, Incident
+from gis.geo.datum import Datum
 from gis.incidents import listing, visibility
 from gis.localtime import as_instant
 from gis.principal import Principal
@@ -63,7 +81,7 @@ router = APIRouter(
     "/areas",
     dependencies=[Depends(access.MAP_LAYER)],
     summary="Districts, subdistricts and communities",
-    responses=COLLECTION_RESPONSES,
+    responses=collection_responses(collection_example(AREA_FEATURE, url="/api/v1/areas")),
 )
 def list_areas(
     request: Request,
@@ -71,6 +89,7 @@ def list_areas(
     paging: PagingDep,
     bbox: BBoxDep,
     at: AtDep,
+    datum: DatumOutDep,
     level: Annotated[
         AreaLevel | None, Query(description="Only areas of this level (区, 街道, 社区).")
     ] = None,
@@ -90,14 +109,14 @@ def list_areas(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return feature_collection(page, request, paging)
+    return feature_collection(page, request, paging, datum)
 
 
 @router.get(
     "/grids",
     dependencies=[Depends(access.MAP_LAYER)],
     summary="Unit grids (网格)",
-    responses=COLLECTION_RESPONSES,
+    responses=collection_responses(collection_example(GRID_FEATURE, url="/api/v1/grids")),
 )
 def list_grids(
     request: Request,
@@ -105,6 +124,7 @@ def list_grids(
     paging: PagingDep,
     bbox: BBoxDep,
     at: AtDep,
+    datum: DatumOutDep,
     community: Annotated[
         str | None,
         Query(description="Only the grids of this community (12 digits).", pattern=COMMUNITY_CODE),
@@ -120,14 +140,14 @@ def list_grids(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return feature_collection(page, request, paging)
+    return feature_collection(page, request, paging, datum)
 
 
 @router.get(
     "/grids/{code}",
     summary="One grid with its community, staff and counts",
     responses={
-        200: {"model": FeatureDoc, "content": {GEOJSON: {}}},
+        200: {"model": FeatureDoc, "content": {GEOJSON: {"example": GRID_DETAIL_FEATURE}}},
         400: {"model": ErrorDoc, "description": "The code is not 15 digits."},
         404: {"model": ErrorDoc, "description": "No grid with this code is in force."},
     },
@@ -137,6 +157,7 @@ def get_grid(
     session: SessionDep,
     at: AtDep,
     code: GridCodePath,
+    datum: DatumOutDep,
     principal: Annotated[Principal, Depends(access.GRID_DETAIL)],
 ) -> GeoJSONResponse:
     """Properties as in the grid list, plus ``community`` and ``subdistrict``
@@ -147,20 +168,21 @@ def get_grid(
     grid = queries.get_grid(session, code, at=at, phones_in_full=phones)
     if phones and any(m["phone"] for m in grid["properties"]["managers"]):
         record_read(session, request, principal, f"grid:{code}", area=code)
-    return feature(grid)
+    return feature(grid, datum)
 
 
 @router.get(
     "/buildings",
     dependencies=[Depends(access.MAP_LAYER)],
     summary="Buildings (楼栋) as points or footprints",
-    responses=COLLECTION_RESPONSES,
+    responses=collection_responses(collection_example(BUILDING_FEATURE, url="/api/v1/buildings")),
 )
 def list_buildings(
     request: Request,
     session: SessionDep,
     paging: PagingDep,
     bbox: BBoxDep,
+    datum: DatumOutDep,
     grid: Annotated[
         str | None, Query(description="Only the buildings of this grid.", pattern=GRID_CODE)
     ] = None,
@@ -184,7 +206,7 @@ def list_buildings(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return feature_collection(page, request, paging)
+    return feature_collection(page, request, paging, datum)
 
 
 @router.get(
@@ -198,6 +220,7 @@ def list_facilities(
     session: SessionDep,
     paging: PagingDep,
     bbox: BBoxDep,
+    datum: DatumOutDep,
     type: Annotated[
         Annotated[Text, Field(max_length=column_length(FacilityType.code))] | None,
         Query(description="Only facilities of this facility-type code."),
@@ -218,14 +241,14 @@ def list_facilities(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return feature_collection(page, request, paging)
+    return feature_collection(page, request, paging, datum)
 
 
 @router.get(
     "/facility-types",
     dependencies=[Depends(access.PUBLIC)],
     summary="Facility types and their service radii",
-    responses=COLLECTION_RESPONSES,
+    responses=collection_responses(FACILITY_TYPES_EXAMPLE, FacilityTypesDoc),
 )
 def list_facility_types(
     request: Request, session: SessionDep, paging: PagingDep, bbox: BBoxDep
@@ -239,12 +262,28 @@ def list_facility_types(
     return feature_collection(page, request, paging)
 
 
+INCIDENTS_CSV_EXAMPLE = (
+    "lon,lat,id,category,status,grid_code,reported_at,deadline_at,handling_level,version,"
+    "description,source,masked\r\n"
+    "119.1134521,36.7127304,1024,exposed_garbage,dispatched,370705001001001,"
+    "2026-11-02T09:14:00+08:00,2026-11-03T09:14:00+08:00,grid,3,楼下垃圾堆放,hotline,false\r\n"
+)
+"""One page of GET /api/v1/incidents?format=csv as /openapi.json shows it."""
+
+
 @router.get(
     "/incidents",
     summary="Incidents located on the map",
     responses={
         **COLLECTION_RESPONSES,
-        200: {"model": FeatureCollectionDoc, "content": {GEOJSON: {}, "text/csv": {}}},
+        200: {
+            "model": FeatureCollectionDoc,
+            "content": {
+                GEOJSON: {"example": collection_example(INCIDENT_FEATURE, url="/api/v1/incidents")},
+                "text/csv": {"example": INCIDENTS_CSV_EXAMPLE},
+            },
+            "headers": PAGING_HEADERS,
+        },
     },
 )
 def list_incidents(
@@ -253,6 +292,7 @@ def list_incidents(
     principal: Annotated[Principal, Depends(access.INCIDENT_READ)],
     paging: PagingDep,
     bbox: BBoxDep,
+    datum: DatumOutDep,
     status: Annotated[
         Annotated[Text, Field(max_length=TEXT_MAX)] | None,
         Query(
@@ -293,7 +333,12 @@ def list_incidents(
     ] = listing.IncidentOrder.ID,
     format: Annotated[
         Literal["geojson", "csv"],
-        Query(description="csv: this page as a table (lon, lat, properties), UTF-8 with a BOM."),
+        Query(
+            description="csv: this page as a table (lon, lat in ``datum``, then the "
+            "properties), UTF-8 with a BOM; its Link header (rel=next) and X-Total-Count say "
+            "what the other pages hold. The whole selection in one file, unpaged: "
+            "/ogc/collections/incidents/export?f=csv."
+        ),
     ] = "geojson",
 ) -> Response:
     """Each feature: ``id``, ``category``, ``status``, ``grid_code``,
@@ -330,8 +375,11 @@ def list_incidents(
             session, request, principal, what, area=grid, detail={"incidents": personal_ids}
         )
     if format == "csv":
-        return csv_response(features_table(page.features), "incidents.csv")
-    return feature_collection(page, request, paging)
+        headers = paging_headers(
+            request, paging.offset, paging.limit, len(page.features), page.number_matched
+        )
+        return csv_response(features_table(page.features, datum), "incidents.csv", headers)
+    return feature_collection(page, request, paging, datum)
 
 
 # ---- the district map: light layers, all at once -------------------------------------
@@ -366,6 +414,7 @@ def revalidated_json(
 def map_outlines(
     request: Request,
     session: SessionDep,
+    datum: DatumOutDep,
     tolerance_m: Annotated[
         Finite,
         Query(
@@ -389,8 +438,18 @@ def map_outlines(
         ("grids", Level.GRID),
     ):
         found = queries.outlines(session, level, tolerance_m=tolerance_m)
-        body[key] = {"type": "FeatureCollection", "features": found}
+        body[key] = {"type": "FeatureCollection", "features": _outlines_out(found, datum)}
     return revalidated_json(request, body)
+
+
+def _outlines_out(found: list[dict[str, Any]], datum: Datum) -> list[dict[str, Any]]:
+    """Outlines and their ``label`` points in ``datum``, with the outlines' decimals."""
+    moved = geojson_out(found, datum, OUTLINE_DECIMALS)
+    labelled = [f for f in moved if f["properties"].get("label") is not None]
+    points = pairs_out((f["properties"]["label"] for f in labelled), datum, OUTLINE_DECIMALS)
+    for f, label in zip(labelled, points, strict=True):
+        f["properties"] = {**f["properties"], "label": list(label)}
+    return moved
 
 
 @router.get(
@@ -400,9 +459,10 @@ def map_outlines(
     response_model=None,
     responses={200: {"model": LightCollectionDoc, "content": {GEOJSON: {}}}},
 )
-def map_facilities(request: Request, session: SessionDep) -> Response:
+def map_facilities(request: Request, session: SessionDep, datum: DatumOutDep) -> Response:
     """Points with 5 decimals (about 1 m) and ``id``, ``type`` (facility-type code) and
     ``name``; the rest of a facility is ``GET /api/v1/facilities/{id}``. ETag and
     ``Cache-Control: private, no-cache``."""
-    body = {"type": "FeatureCollection", "features": facilities.facility_points(session)}
+    points = geojson_out(facilities.facility_points(session), datum, OUTLINE_DECIMALS)
+    body = {"type": "FeatureCollection", "features": points}
     return revalidated_json(request, body, GEOJSON)

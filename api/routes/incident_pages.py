@@ -22,9 +22,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from api import access
-from api.dependencies import GridCodePath, SessionDep, SettingsDep
+from api.dependencies import DatumOutDep, GridCodePath, SessionDep, SettingsDep
 from api.pages import render_page, script_json
-from api.responses import ErrorDoc
+from api.responses import ErrorDoc, geojson_out, lonlat_out
 from api.routing import ReadRetryRoute
 from api.schemas import GridMonthDoc, WorklistDoc
 from gis.areas import queries
@@ -150,7 +150,7 @@ def grid_picker_page(request: Request, session: SessionDep, principal: PickerDep
     },
 )
 def grid_worklist(
-    session: SessionDep, grid_code: GridCodePath, principal: WorklistDep
+    session: SessionDep, grid_code: GridCodePath, principal: WorklistDep, datum: DatumOutDep
 ) -> JSONResponse:
     """``grid`` (code, name, community, households, geometry), ``manager`` (the
     primary grid manager, ``{id, name}`` or null), ``now``, ``overdue`` and
@@ -177,12 +177,14 @@ def grid_worklist(
                 "community_code": w.community_code,
                 "community_name": w.community_name,
                 "households": w.households,
-                "geometry": w.geometry,
+                "geometry": geojson_out(w.geometry, datum),
             },
             "manager": dataclasses.asdict(w.manager) if w.manager else None,
             "now": w.now.isoformat(),
             "overdue": w.overdue,
-            "incidents": [_json_ready(dataclasses.asdict(item)) for item in w.items],
+            "incidents": lonlat_out(
+                [_json_ready(dataclasses.asdict(item)) for item in w.items], datum
+            ),
             "handlers": [dataclasses.asdict(h) for h in w.handlers],
         }
     )

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from api import access, limits
 from api.audited import record_read, record_report, record_write
 from api.bodies import json_body, request_body_doc, validate
-from api.dependencies import SessionDep
+from api.dependencies import DatumOutDep, SessionDep
 from api.fields import (
     INT8_MAX,
     TEXT_MAX,
@@ -44,7 +44,17 @@ from api.fields import (
     column_length,
 )
 from api.preconditions import IfMatch, etag_headers, expected
-from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, GeoJSONResponse, csv_response
+from api.responses import (
+    GEOJSON,
+    HEAVY_RESPONSES,
+    PAGING_HEADERS,
+    ErrorDoc,
+    GeoJSONResponse,
+    csv_response,
+    geojson_out,
+    lonlat_out,
+    paging_headers,
+)
 from api.routes.photos import photo_json
 from api.routing import ReadRetryRoute
 from api.schemas import (
@@ -59,7 +69,7 @@ from api.schemas import (
 from gis.areas import queries
 from gis.areas.codes import Level
 from gis.db.models import Incident, IncidentTransition
-from gis.geo.datum import WGS84
+from gis.geo.datum import WGS84, Datum
 from gis.geo.geojson import json_object, records
 from gis.incidents import hotspots, inbox, photos, stats, transitions, visibility
 from gis.incidents import records as incident_records
@@ -204,12 +214,18 @@ _STEP_422: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _incident(session: Session, record: IncidentRecord) -> dict[str, Any]:
+def _incident(session: Session, record: IncidentRecord, datum: Datum) -> dict[str, Any]:
     """The record as JSON, with its community/subdistrict codes and handler's name."""
-    return _incident_body(record, incident_place(session, record.id))
+    return _incident_body(record, incident_place(session, record.id), datum)
 
 
-def _incident_body(record: IncidentRecord, place: IncidentPlace) -> dict[str, Any]:
+def _incident_body(record: IncidentRecord, place: IncidentPlace, datum: Datum) -> dict[str, Any]:
+    """The record as JSON, its ``lon``/``lat`` in ``datum``."""
+    body = lonlat_out([_record_json(record, place)], datum)[0]
+    return body
+
+
+def _record_json(record: IncidentRecord, place: IncidentPlace) -> dict[str, Any]:
     # vars(), not dataclasses.asdict: the fields are flat values, and asdict's deep copy
     # was a tenth of a report's CPU.
     body = json_object(vars(record))
@@ -273,6 +289,7 @@ def create_incident(
     session: SessionDep,
     body: CreateBody,
     principal: Reporter,
+    datum: DatumOutDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Routes the point to its grid (snapping a point on a boundary road to the
@@ -283,7 +300,10 @@ def create_incident(
     With ``Idempotency-Key`` (per caller, stored with the case, so it holds across
     restarts) a repeat of the same report answers 200 with the case the first
     made; the same key with a different body is a 422 (as the IETF draft on the
-    header answers it), nothing stored."""
+    header answers it), nothing stored.
+
+    The body's ``datum`` says what its lon/lat are in; the query's ``datum`` what the
+    answer's are in (WGS84 unless asked)."""
     report = Report(
         category=body.category,
         lon=body.lon,
@@ -301,7 +321,7 @@ def create_incident(
         made = report_once(session, report, principal, idempotency_key, digest)
         if not isinstance(made, Intake):
             session.commit()
-            answer = _incident(session, made)
+            answer = _incident(session, made, datum)
             answer["possible_duplicates"] = []
             return JSONResponse(
                 answer, status_code=200, headers={"Location": f"/api/v1/incidents/{made.id}"}
@@ -313,7 +333,7 @@ def create_incident(
     record_report(session, request, principal, record)
     session.commit()
     place = IncidentPlace(intake.community_code, intake.subdistrict_code, intake.handler_name)
-    answer = _incident_body(record, place)
+    answer = _incident_body(record, place, datum)
     answer["possible_duplicates"] = [json_object(vars(d)) for d in intake.possible_duplicates]
     return JSONResponse(
         answer, status_code=201, headers={"Location": f"/api/v1/incidents/{record.id}"}
@@ -338,7 +358,16 @@ _NOT_COVERED = {"model": ErrorDoc, "description": "``area`` is not one the calle
     dependencies=[limits.HEAVY],
     summary="Incident counts and closed-loop rates per grid, community, subdistrict or district",
     responses={
-        200: {"model": IncidentStatisticsDoc, "content": {"text/csv": {}}},
+        200: {
+            "model": IncidentStatisticsDoc,
+            "content": {
+                "text/csv": {
+                    "example": "level,code,name,households,received,closed,cancelled,open,"
+                    "closure_rate,on_time_rate,handling_rate,rework_rate,per_1000_households\r\n"
+                    "grid,370705001001001,东苑第一网格,812,37,31,2,4,0.94,0.88,0.89,0.06,45.6\r\n"
+                }
+            },
+        },
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
         403: _NOT_COVERED,
         **HEAVY_RESPONSES,
@@ -419,7 +448,18 @@ def incident_statistics(
     summary="Hot and cold spots of incidents per grid (Getis-Ord Gi*)",
     response_class=GeoJSONResponse,
     responses={
-        200: {"model": HotSpotsDoc, "content": {GEOJSON: {}, "text/csv": {}}},
+        200: {
+            "model": HotSpotsDoc,
+            "content": {
+                GEOJSON: {},
+                "text/csv": {
+                    "example": "code,name,community_code,households,received,"
+                    "per_1000_households,gi_z,p_norm,p_sim,hot_spot\r\n"
+                    "370705001001001,东苑第一网格,370705001001,812,37,45.6,2.71,0.0067,0.008,"
+                    "hot 99%\r\n"
+                },
+            },
+        },
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
         403: _NOT_COVERED,
         **HEAVY_RESPONSES,
@@ -430,6 +470,7 @@ def incident_hot_spots(
     principal: StatisticsReader,
     start: Annotated[dt.datetime, Query(description="Start of the period (included).")],
     end: Annotated[dt.datetime, Query(description="End of the period (excluded).")],
+    datum: DatumOutDep,
     category: Annotated[Category | None, Query(description="Only this category.")] = None,
     format: Annotated[
         Literal["geojson", "csv"],
@@ -477,7 +518,7 @@ def incident_hot_spots(
             "weights": df.attrs["weights"],
             "inference": df.attrs["inference"],
             "classes": list(hotspots.HOT_SPOT_CLASSES),
-            "features": features,
+            "features": geojson_out(features, datum),
         }
     )
 
@@ -488,7 +529,11 @@ def incident_hot_spots(
     responses={**_ANSWER, 404: _ERRORS[404]},
 )
 def get_incident(
-    request: Request, session: SessionDep, incident_id: IncidentId, principal: Reader
+    request: Request,
+    session: SessionDep,
+    incident_id: IncidentId,
+    principal: Reader,
+    datum: DatumOutDep,
 ) -> JSONResponse:
     """The incident as stored, with its grid, community, handler, ``version``
     (quote it in transitions, or its ``ETag`` in If-Match) and ``deadline_at``.
@@ -500,12 +545,12 @@ def get_incident(
     .../photos answers them) for those responsible for it, null for anyone
     else. Shown in full, or with photos, it is recorded in the audit trail."""
     seen = incident_records.incident_for(session, incident_id, principal)
-    body = _incident(session, seen.record)
+    body = _incident(session, seen.record, datum)
     body["masked"] = seen.masked
     shown = photos.photos_shown(session, seen.record, principal)
-    body["photos"] = None if shown is None else [photo_json(p) for p in shown]
+    body["photos"] = None if shown is None else lonlat_out([photo_json(p) for p in shown], datum)
     _audit_personal(session, request, principal, seen, photos=len(shown or ()))  # commits
-    return JSONResponse(body, headers=etag_headers(seen.record.id, seen.record.version))
+    return JSONResponse(body, headers=etag_headers(seen.record.id, seen.record.version, datum))
 
 
 def _audit_personal(
@@ -523,8 +568,10 @@ def _audit_personal(
         )
 
 
-def _answer(session: Session, record: IncidentRecord) -> JSONResponse:
-    return JSONResponse(_incident(session, record), headers=etag_headers(record.id, record.version))
+def _answer(session: Session, record: IncidentRecord, datum: Datum) -> JSONResponse:
+    return JSONResponse(
+        _incident(session, record, datum), headers=etag_headers(record.id, record.version, datum)
+    )
 
 
 @router.get(
@@ -574,6 +621,7 @@ def transition_incident(
     incident_id: IncidentId,
     body: TransitionBodyDep,
     principal: Actor,
+    datum: DatumOutDep,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Answers the incident as it now stands, its version raised by one, with its new
@@ -618,7 +666,7 @@ def transition_incident(
         detail=detail,
     )
     session.commit()
-    return _answer(session, record)
+    return _answer(session, record, datum)
 
 
 @router.post(
@@ -633,6 +681,7 @@ def merge_incident(
     incident_id: IncidentId,
     body: MergeBodyDep,
     principal: Actor,
+    datum: DatumOutDep,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Cancels this incident as a duplicate of ``into`` (allowed before dispatch);
@@ -658,7 +707,7 @@ def merge_incident(
         detail={"into": body.into, "version": record.version},
     )
     session.commit()
-    return _answer(session, record)
+    return _answer(session, record, datum)
 
 
 InboxReader = Annotated[Principal, Depends(access.INBOX)]
@@ -669,13 +718,15 @@ _INBOX_CODE = r"^[0-9]{15}$"
     "/inbox",
     summary="Your inbox: the cases you act on first, overdue first",
     responses={
-        200: {"model": InboxDoc},
+        200: {"model": InboxDoc, "headers": PAGING_HEADERS},
         400: {"model": ErrorDoc, "description": "A parameter is malformed or out of range."},
     },
 )
 def get_inbox(
+    request: Request,
     session: SessionDep,
     principal: InboxReader,
+    datum: DatumOutDep,
     grid: Annotated[
         str | None, Query(description="Only this grid (15 digits).", pattern=_INBOX_CODE)
     ] = None,
@@ -686,8 +737,10 @@ def get_inbox(
     overdue: Annotated[
         bool | None, Query(description="true: only overdue cases; false: only the others.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 100,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000, description="How many matching items to skip.")
+    ] = 0,
 ) -> JSONResponse:
     """The cases of your areas you act on first: those at your level (a grid
     manager: their grids' grid-level cases; community, subdistrict, district and
@@ -711,6 +764,9 @@ def get_inbox(
         limit=limit,
         offset=offset,
     )
+    items = lonlat_out(jsonable_encoder(box.items), datum)
+    total = box.counts.total
     return JSONResponse(
-        jsonable_encoder({"now": box.now, "counts": box.counts, "items": box.items})
+        jsonable_encoder({"now": box.now, "counts": box.counts, "items": items}),
+        headers=paging_headers(request, offset, limit, len(items), total),
     )

@@ -23,11 +23,11 @@ from starlette.datastructures import UploadFile
 from api import access
 from api.audited import record_read, record_write
 from api.bodies import MULTIPART, invalid_body, read_multipart
-from api.dependencies import SessionDep
+from api.dependencies import DatumOutDep, SessionDep
 from api.fields import INT8_MAX
-from api.responses import ErrorDoc
+from api.responses import ErrorDoc, lonlat_out
 from api.routing import ReadRetryRoute
-from api.schemas import PhotoInfoDoc
+from api.schemas import PHOTO_EXAMPLE, PhotoInfoDoc
 from gis.accounts.accounts import role_name_zh
 from gis.geo.geojson import json_object
 from gis.incidents import photos
@@ -209,8 +209,13 @@ _404 = {"model": ErrorDoc, "description": "No incident has this id (in your area
         200: {
             "model": list[PhotoInfoDoc],
             "description": "Every file was a replay of a stored client_key: the stored photos.",
+            "content": {"application/json": {"example": [PHOTO_EXAMPLE]}},
         },
-        201: {"model": list[PhotoInfoDoc], "description": "The photos, in the order sent."},
+        201: {
+            "model": list[PhotoInfoDoc],
+            "description": "The photos, in the order sent.",
+            "content": {"application/json": {"example": [PHOTO_EXAMPLE]}},
+        },
         403: {
             "model": ErrorDoc,
             "description": "You may not add photos of this stage to this case (the message "
@@ -248,6 +253,7 @@ def add_photos(
     principal: Adder,  # before the form: nobody's body is read before the rule let them in
     form: PhotoFormDep,
     limits: Limits,
+    datum: DatumOutDep,
 ) -> JSONResponse:
     """Each photo is checked (a JPEG, PNG or WebP Pillow decodes in full), re-encoded as a
     JPEG of at most 2048 px with every metadata block removed (the EXIF orientation applied
@@ -268,7 +274,8 @@ def add_photos(
         )
         session.commit()
     return JSONResponse(
-        [photo_json(p) for p in added.photos], status_code=201 if added.stored else 200
+        lonlat_out([photo_json(p) for p in added.photos], datum),
+        status_code=201 if added.stored else 200,
     )
 
 
@@ -278,10 +285,20 @@ def add_photos(
 @router.get(
     "/incidents/{incident_id}/photos",
     summary="The evidence photos of an incident",
-    responses={200: {"model": list[PhotoInfoDoc]}, 404: _404},
+    responses={
+        200: {
+            "model": list[PhotoInfoDoc],
+            "content": {"application/json": {"example": [PHOTO_EXAMPLE]}},
+        },
+        404: _404,
+    },
 )
 def list_photos(
-    request: Request, session: SessionDep, incident_id: IncidentId, principal: Reader
+    request: Request,
+    session: SessionDep,
+    incident_id: IncidentId,
+    principal: Reader,
+    datum: DatumOutDep,
 ) -> JSONResponse:
     """Oldest first, with ``url`` and ``thumb_url`` of the images. Only those responsible
     for the case see its photos: to anyone else this is a 404, as for a missing case.
@@ -296,7 +313,7 @@ def list_photos(
             area=record.grid_code,
             detail={"photos": [p.id for p in shown]},
         )
-    return JSONResponse([photo_json(p) for p in shown])
+    return JSONResponse(lonlat_out([photo_json(p) for p in shown], datum))
 
 
 _IMAGE: dict[int | str, dict[str, Any]] = {

@@ -77,6 +77,13 @@ class AuditRecord:
     detail: dict[str, Any] | None
 
 
+_FILTERS = """
+    WHERE (CAST(:since AS timestamptz) IS NULL OR at >= :since)
+      AND (CAST(:until AS timestamptz) IS NULL OR at < :until)
+      AND (CAST(:user AS text) IS NULL OR lower(principal) = lower(:user))
+      AND (CAST(:action AS text) IS NULL OR starts_with(action, :action))"""
+
+
 def entries(
     session: Session,
     *,
@@ -85,18 +92,37 @@ def entries(
     user: str | None = None,
     action: str | None = None,
     limit: int = 1000,
+    offset: int = 0,
 ) -> list[AuditRecord]:
     """Newest first; ``action`` matches a prefix (``incident.`` every incident action)."""
     rows = session.execute(
         text(
-            """SELECT id, at, principal, role, action, object, area, client, detail
-                 FROM audit_log
-                WHERE (CAST(:since AS timestamptz) IS NULL OR at >= :since)
-                  AND (CAST(:until AS timestamptz) IS NULL OR at < :until)
-                  AND (CAST(:user AS text) IS NULL OR lower(principal) = lower(:user))
-                  AND (CAST(:action AS text) IS NULL OR starts_with(action, :action))
-                ORDER BY at DESC, id DESC LIMIT :limit"""
+            "SELECT id, at, principal, role, action, object, area, client, detail "
+            f"FROM audit_log {_FILTERS} ORDER BY at DESC, id DESC LIMIT :limit OFFSET :offset"
         ),
-        {"since": since, "until": until, "user": user, "action": action, "limit": limit},
+        {
+            "since": since,
+            "until": until,
+            "user": user,
+            "action": action,
+            "limit": limit,
+            "offset": offset,
+        },
     ).mappings()
     return [AuditRecord(**r) for r in rows]
+
+
+def count_entries(
+    session: Session,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    user: str | None = None,
+    action: str | None = None,
+) -> int:
+    """How many entries ``entries`` pages through with the same filters."""
+    found = session.execute(
+        text(f"SELECT count(*) FROM audit_log {_FILTERS}"),
+        {"since": since, "until": until, "user": user, "action": action},
+    ).scalar_one()
+    return int(found)

@@ -29,7 +29,7 @@ from gis.coverage.tables import (
     buildings_select,
     grids_select,
 )
-from gis.errors import NotFoundError
+from gis.errors import InvalidParameterError, NotFoundError
 from gis.lang import Lang
 
 TYPES = [spec.code for spec in CATALOGUE]
@@ -90,6 +90,42 @@ def test_buildings_and_grids_equal_the_report(demo: Session, type_code: str) -> 
     assert grids["covered_buildings"].tolist() == rollups["buildings_covered"].tolist()
     rate = grids["coverage_rate"].astype(float).to_numpy()
     np.testing.assert_array_equal(rate, rollups["coverage_rate"].to_numpy())
+
+
+def test_a_type_without_facilities_covers_nobody(demo: Session) -> None:
+    demo.execute(
+        text(
+            "INSERT INTO facility_type (code, name_zh, name_en, radius_m, life_circle,"
+            " norm_source) VALUES ('library', '图书室', 'Library', 500, '10min', 'test')"
+        )
+    )
+    model = build_coverage(demo.connection(), "library", 500)
+    buildings = buildings_select("library", demo).subquery()
+    row = demo.execute(
+        select(
+            func.count(),
+            func.count().filter(buildings.c.covered),
+            func.count(buildings.c.nearest_facility_id),
+            func.count(buildings.c.nearest_m),
+        )
+    ).one()
+    assert tuple(row) == (len(model.buildings.ids), 0, 0, 0)
+    grids = grids_select("library", demo).subquery()
+    totals = demo.execute(
+        select(func.sum(grids.c.households), func.sum(grids.c.covered_households))
+    ).one()
+    assert totals[0] == int(model.index.households.sum()) > 0 and totals[1] == 0
+
+
+def test_grids_from_a_model_equal_the_grids_in_sql(demo: Session) -> None:
+    model = build_coverage(demo.connection(), "primary_school", 500)
+    columns = ["id", *[c.name for c in GRID_COLUMNS]]
+    in_sql = _frame(demo, grids_select("primary_school"), columns).sort_values("id")
+    bound = _frame(demo, grids_select("primary_school", model=model), columns).sort_values("id")
+    assert len(bound) == len(in_sql) == len(model.areas.grid_ids)
+    pd.testing.assert_frame_equal(bound.reset_index(drop=True), in_sql.reset_index(drop=True))
+    with pytest.raises(InvalidParameterError):
+        grids_select("kindergarten", model=model)
 
 
 def test_a_facility_added_in_the_transaction_counts_at_once(demo: Session) -> None:
