@@ -320,8 +320,8 @@ def table_out(table: pd.DataFrame, datum: Datum, decimals: int = GEOJSON_DECIMAL
     if passes_through(datum) or "lon" not in table or "lat" not in table or table.empty:
         return table
     out = table.copy()
-    lon = pd.to_numeric(out["lon"], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(out["lat"], errors="coerce").to_numpy(dtype=float)
+    lon = np.array(pd.to_numeric(out["lon"], errors="coerce"), dtype=float)  # a copy:
+    lat = np.array(pd.to_numeric(out["lat"], errors="coerce"), dtype=float)  # written below
     known = np.isfinite(lon) & np.isfinite(lat)
     if known.any():
         x, y = from_wgs84(lon[known], lat[known], datum)

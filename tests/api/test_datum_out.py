@@ -34,8 +34,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from api.responses import frame_out, table_out
 from gis.accounts import audit
-from gis.geo.datum import BD09, GCJ02, Datum, from_wgs84
+from gis.geo.datum import BD09, CGCS2000, GCJ02, Datum, from_wgs84
 from gis.settings import ServerSettings
 from tests.accounts import DEMO_PASSWORD, login_headers
 from tests.photo_files import SPOT, phone_jpeg
@@ -569,3 +570,31 @@ def test_the_audit_trail_says_how_much_there_is_and_links_the_next_page(
         url = link(answer.headers.get("link"), "next")
         assert len(seen) <= 3
     assert seen == [2, 1, 0]  # newest first, each once
+
+
+def test_tables_and_frames_move_their_lon_lat_columns_and_geometries() -> None:
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import Point
+
+    table = pd.DataFrame(
+        {"id": [1, 2, 3], "lon": [119.11, None, 119.12], "lat": [36.72, None, 36.73]}
+    )
+    moved = table_out(table, GCJ02)
+    assert table["lon"].tolist()[0] == 119.11  # the original is left alone
+    assert moved["lon"].isna().tolist() == [False, True, False]
+    assert_moved_by(
+        GCJ02,
+        [(119.11, 36.72), (119.12, 36.73)],
+        list(zip(moved["lon"].dropna(), moved["lat"].dropna(), strict=True)),
+        0.01,
+    )
+    frame = gpd.GeoDataFrame(
+        table, geometry=[Point(119.11, 36.72), None, Point(119.12, 36.73)], crs=4326
+    )
+    out = frame_out(frame, BD09)
+    assert out.crs is None and frame.crs is not None
+    assert_moved_by(
+        BD09, [(119.11, 36.72), (119.12, 36.73)], [(g.x, g.y) for g in out.geometry if g], 0.01
+    )
+    assert frame_out(frame, CGCS2000).crs.to_epsg() == 4490

@@ -502,14 +502,14 @@ def test_the_token_endpoint_refuses_what_it_cannot_read(
 )
 def test_a_meaning_changing_parameter_a_route_lacks_is_400(client: TestClient, query: str) -> None:
     name = query.split("=")[0].lower()
-    response = client.get(f"/api/v1/grids?{query}")
-    body = assert_error(response, 400, name, "暂不支持", "/api/v1/grids")
+    response = client.get(f"/api/v1/facility-types?{query}")  # no coordinates, one format
+    body = assert_error(response, 400, name, "暂不支持", "/api/v1/facility-types")
     assert body["code"] == "InvalidParameter"
 
 
 def test_writes_and_open311_refuse_them_too(client: TestClient, db: Session) -> None:
     before = incidents_stored(db)
-    assert_error(client.post("/api/v1/incidents?datum=gcj02", json=report_body()), 400, "datum")
+    assert_error(client.post("/api/v1/incidents?crs=EPSG:3857", json=report_body()), 400, "crs")
     assert incidents_stored(db) == before
     open311 = client.get("/open311/v2/requests.json?format=xml")
     assert open311.status_code == 400
@@ -533,4 +533,5 @@ def test_every_route_knows_which_of_them_it_declares(client: TestClient) -> None
                 routes.update({(route.path, m): declared_query_names(route) for m in route.methods})
     assert len(routes) >= 35
     assert "format" in routes[("/api/v1/incidents", "GET")]
-    assert not MEANINGFUL_PARAMETERS.keys() & routes[("/api/v1/grids", "GET")]
+    assert MEANINGFUL_PARAMETERS.keys() & routes[("/api/v1/grids", "GET")] == {"datum"}
+    assert not MEANINGFUL_PARAMETERS.keys() & routes[("/api/v1/facility-types", "GET")]
