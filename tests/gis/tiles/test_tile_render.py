@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from geoalchemy2 import WKTElement
 from sqlalchemy.orm import Session
 
+from gis.coverage import tables
 from gis.db.models import Building, Grid, Incident
 from gis.geo.datum import GCJ02, WGS84, from_wgs84
 from gis.incidents.visibility import Scope
@@ -95,3 +97,21 @@ def test_per_type_facility_layers(db: Session) -> None:
         for f in features(render(db, [layer], t, WGS84, None).data, layer.id)
     ]
     assert names == ["东苑社康中心"]
+
+
+def test_coverage_tiles_carry_the_coverage_tables_figures(db: Session) -> None:
+    load_small_district(db)
+    t = tile_at(*tile_of(119.15, 36.73, 13))
+    for cid, select in (
+        ("coverage-kindergarten-buildings", tables.buildings_select("kindergarten")),
+        ("coverage-health_station-grids", tables.grids_select("health_station")),
+    ):
+        layer = layer_named(cid)
+        drawn = render(db, [layer], t, WGS84, None).data
+        tiled = {f["id"]: f["properties"] for f in features(drawn, cid)}
+        expected = {r.id: r for r in db.execute(select).all()}
+        assert tiled and set(tiled) <= set(expected)
+        for ident, props in tiled.items():
+            row = expected[ident]
+            for name, value in props.items():
+                assert value == pytest.approx(getattr(row, name)), (cid, ident, name)
