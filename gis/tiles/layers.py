@@ -128,14 +128,11 @@ _SQL_TYPES = {"string": "text", "integer": "bigint", "number": "double precision
 
 
 def _coverage_fields(columns: tuple[tables.Column, ...]) -> tuple[TileField, ...]:
-    return tuple(
-        _f(c.name, _SQL_TYPES.get(c.json_type, c.json_type), c.title.en) for c in columns
-    )
+    return tuple(_f(c.name, _SQL_TYPES.get(c.json_type, c.json_type), c.title.en) for c in columns)
 
 
 COVERAGE_GRID_FIELDS = _coverage_fields(tables.GRID_COLUMNS)
 COVERAGE_BUILDING_FIELDS = _coverage_fields(tables.BUILDING_COLUMNS)
-
 
 
 def _grids(layer: TileLayer, z: int, scope: Scope | None) -> tuple[str, dict[str, Any]]:
