@@ -247,6 +247,24 @@ def test_incident_tiles_need_what_the_incident_list_needs(
     assert {"grids", "facilities", "incidents"} <= set(layers)
 
 
+def test_an_anonymous_reader_gets_only_the_layers_opened_to_the_public(
+    engine: Engine, db: Session, small_district: Any
+) -> None:
+    from api.dependencies import get_session
+
+    settings = ServerSettings.model_validate({"GRIDMAP_PUBLIC_LAYERS": "map"})
+    app = create_app(settings, engine=engine)
+    app.dependency_overrides[get_session] = lambda: db
+    z, y, x = tile_of(119.11, 36.72, 13)
+    with TestClient(app) as public:
+        assert features(get_tile(public, tile_url("buildings", z, y, x)), "buildings")
+        assert_error(public.get(tile_url("facilities", z, y, x)), 401)
+        assert_error(public.get(tile_url("incidents", z, y, x)), 401)
+        assert_error(public.get(tile_url("coverage-kindergarten-grids", z, y, x)), 401)
+        layers = decode(get_tile(public, f"/ogc/tiles/WebMercatorQuad/{z}/{y}/{x}"))
+        assert set(layers) == {"grids", "buildings"}
+
+
 def test_a_key_of_an_area_sees_only_its_incidents_in_tiles(client: TestClient, db: Session) -> None:
     z, y, x = tile_of(119.15, 36.73, 10)
     scopes = ("features:read", "incidents:read")
