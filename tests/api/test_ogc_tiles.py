@@ -424,3 +424,27 @@ def test_tiles_are_gzipped_for_clients_that_accept_it(demo: TestClient) -> None:
     assert zipped.content == plain.content  # decoded by the client
     assert int(zipped.headers["content-length"]) < len(plain.content) * 0.8
     assert zipped.headers["etag"] == plain.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    ("cid", "z", "y", "x"),
+    [("buildings", 14, 6394, 13616), ("facilities", 12, 1598, 3404), ("incidents", 12, 1598, 3404)],
+)
+def test_demo_tiles_match_the_features_api_for_the_same_box(
+    demo: TestClient, cid: str, z: int, y: int, x: int
+) -> None:
+    """The ids a tile holds inside its edges are the ids OGC API Features gives for the
+    tile's box (minus a hair at the edges, where rounding to tile units decides)."""
+    tiled = features(get_tile(demo, tile_url(cid, z, y, x)), cid)
+    items = f"/ogc/collections/{cid}/items"
+    whole = ok(demo.get(items, params={"bbox": bbox_of(z, y, x), "limit": 10000}))
+    inner = ok(demo.get(items, params={"bbox": bbox_of(z, y, x, 0.001), "limit": 10000}))
+    assert whole["numberMatched"] == whole["numberReturned"] > 10
+    tiled_inside = {f["id"] for f in tiled if inside(f)}
+    assert {f["id"] for f in inner["features"]} <= tiled_inside
+    assert tiled_inside <= {f["id"] for f in whole["features"]}
+    if cid == "incidents":
+        masked = {f["id"] for f in whole["features"] if f["properties"]["masked"]}
+        assert masked == {f["id"] for f in tiled if f["properties"]["masked"]} & {
+            f["id"] for f in whole["features"]
+        }
