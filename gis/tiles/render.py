@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from shapely.geometry import GeometryCollection
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -195,8 +196,9 @@ def _render_converted(
             continue
         if layer.per_viewer:
             personal += [int(r.id) for r in rows if r.personal_full]
-        geometries = shapely.from_wkb([bytes(r.wkb) for r in rows])
-        converted = [geometry_from_wgs84(g, datum) for g in geometries]
+        # One conversion call for the whole tile: as a collection, every vertex at once.
+        collection = GeometryCollection(list(shapely.from_wkb([bytes(r.wkb) for r in rows])))
+        converted = list(geometry_from_wgs84(collection, datum).geoms)
         arrays: dict[str, Any] = {
             "ids": [int(r.id) for r in rows],
             "wkbs": [shapely.to_wkb(g) for g in converted],
