@@ -23,6 +23,7 @@ GIS_PACKAGES = (
     "imports",
     "features",
     "basemap",
+    "tiles",
     "accounts",
     "coverage",
     "incidents",

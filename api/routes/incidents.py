@@ -56,6 +56,7 @@ from api.responses import (
     paging_headers,
 )
 from api.routes.photos import photo_json
+from api.routes.tiles import keep_tiles_current
 from api.routing import ReadRetryRoute
 from api.schemas import (
     HotSpotsDoc,
@@ -332,6 +333,7 @@ def create_incident(
     record = intake.record
     record_report(session, request, principal, record)
     session.commit()
+    keep_tiles_current(request)
     place = IncidentPlace(intake.community_code, intake.subdistrict_code, intake.handler_name)
     answer = _incident_body(record, place, datum)
     answer["possible_duplicates"] = [json_object(vars(d)) for d in intake.possible_duplicates]
@@ -666,6 +668,7 @@ def transition_incident(
         detail=detail,
     )
     session.commit()
+    keep_tiles_current(request)
     return _answer(session, record, datum)
 
 
@@ -707,6 +710,7 @@ def merge_incident(
         detail={"into": body.into, "version": record.version},
     )
     session.commit()
+    keep_tiles_current(request)
     return _answer(session, record, datum)
 
 

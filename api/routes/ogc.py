@@ -25,6 +25,8 @@ from api.dependencies import DatumOutDep, SessionDep, SettingsDep
 from api.fields import INT8_MAX, Text
 from api.lang import request_lang
 from api.responses import GEOJSON, HEAVY_RESPONSES, GeoJSONResponse
+from api.routes import exports as exports_routes  # module only: it imports this one
+from api.routes import tiles as tiles_routes
 from api.routing import ReadRetryRoute
 from api.schemas import (
     ConformanceDoc,
@@ -45,6 +47,7 @@ from gis.geo.datum import WGS84, Datum, geojson_from_wgs84
 from gis.incidents import visibility
 from gis.lang import Lang
 from gis.principal import Principal
+from gis.tiles import layers as tile_layers
 
 CONFORMANCE: tuple[str, ...] = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -63,9 +66,10 @@ CONFORMANCE: tuple[str, ...] = (
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    *tiles_routes.CONFORMANCE,
 )
-"""Every conformance class /ogc/conformance declares: one list, which the tiles and
-exports parts extend at merge (their route modules' ``CONFORMANCE``)."""
+"""Every conformance class /ogc/conformance declares: Features (Parts 1-3, CQL2) here,
+Tiles from ``api.routes.tiles``, exports (none: bulk downloads have no class)."""
 
 JSON_MEDIA = "application/json"
 SCHEMA_MEDIA = "application/schema+json"
@@ -128,6 +132,7 @@ def landing(request: Request, f: FormatQuery = None) -> Response:
                 _link(f"{base}/docs", "service-doc", "text/html", "the API's documentation"),
                 _link(f"{base}/ogc/conformance", "conformance", title="conformance classes"),
                 _link(f"{base}/ogc/collections", "data", title="the collections"),
+                *tiles_routes.landing_links(base),
             ],
         }
     )
@@ -215,6 +220,15 @@ def collection_for(session: Any, principal: Principal, cid: str) -> Collection:
     return coll
 
 
+def _tile_links(cid: str, base: str) -> list[dict[str, Any]]:
+    """Links to the collection's vector tiles, when it has a tile layer."""
+    try:
+        tile_layers.layer_named(cid)
+    except NotFoundError:
+        return []
+    return tiles_routes.collection_links(cid, base)
+
+
 def _collection_doc(
     session: Any, coll: Collection, principal: Principal, base: str, lang: Lang
 ) -> dict[str, Any]:
@@ -244,6 +258,8 @@ def _collection_doc(
             ),
             # The rel GDAL 3.6's OAPIF driver looks for (a draft of Part 3).
             _link(f"{url}/queryables", "queryables", SCHEMA_MEDIA, "queryables"),
+            *_tile_links(coll.id, base),
+            *exports_routes.collection_links(coll.id, base),
         ],
     }
     if extent:
