@@ -1,16 +1,22 @@
 /*
  * gridmap district map (/): subdistricts, communities and grids with their names,
- * facilities, and the buildings in view once zoomed in.
+ * facilities, and from vector tiles the buildings (once zoomed in) and the cases.
  *
  * The page carries only its configuration (window.GRIDMAP_DISTRICT, from
  * layers/districtmap.py); the areas come in one light answer
  * (/api/v1/map/outlines: simplified, ~1 m coordinates) and the facilities in
- * another, asked for before the map is even built. Everything is drawn on
- * one canvas (a phone redraws hundreds of polygons far faster than as SVG; one
- * canvas, because a canvas takes every pointer event over the whole map and
- * would hide the shapes of a canvas below it): areas, then facilities, with the
- * buildings of the view drawn between them.
- * GM.ready() marks the map usable once the areas and their names are drawn.
+ * another, asked for before the map is even built. They are drawn on one canvas (a
+ * phone redraws hundreds of polygons far faster than as SVG; one canvas, because a
+ * canvas takes every pointer event over the whole map and would hide the shapes of a
+ * canvas below it): areas, then facilities.
+ * The large layers (20,000+ buildings, every case the person may see) come as vector
+ * tiles (GET /ogc/tiles/WebMercatorQuad/{z}/{y}/{x}, drawn by api/static/js/vector-tiles.js
+ * with the server's style /ogc/styles/{id}) on canvas tiles in a pane under that canvas
+ * that takes no pointer events: a click asks the tiles what is under it first (a building
+ * or a case), then the areas' shapes. On a GCJ-02 base map the tiles are asked for in
+ * GCJ-02 (datum=gcj02), so they line up with it as the other overlays do through GM.datum.
+ * GM.ready() marks the map usable once the areas and their names are drawn; the tiles
+ * (and their renderer's script) are asked for only after that.
  */
 (function () {
   'use strict';
@@ -84,8 +90,14 @@
           shape.bindTooltip(function () { return table(def.tooltip, props); }, {sticky: true});
         }
         if (def.popup.length) {
-          shape.bindPopup(function () { return table(def.popup, props); });
-          shape.on('popupopen', function () { shape.closeTooltip(); });
+          // A building or a case drawn (in the tiles) over the area wins the click.
+          shape.on('click', function (e) {
+            L.DomEvent.stopPropagation(e.originalEvent);
+            shape.closeTooltip();
+            if (!tilePopup(e.latlng)) {
+              L.popup().setLatLng(e.latlng).setContent(table(def.popup, props)).openOn(map);
+            }
+          });
         }
       }
     });
@@ -94,10 +106,29 @@
     if (def.show) { layer.addTo(map); }
   });
 
-  var buildings = L.layerGroup();
+  // The vector tiles: one tile layer, its source layers switched on and off as overlays.
+  var usable;
+  var whenUsable = new Promise(function (resolve) { usable = resolve; });
+  var tiles = GM.vectorTiles.add(map, {
+    style: whenUsable.then(function () { return config.tiles.style; }),
+    library: config.tiles.library,
+    pane: 'gm-tiles',
+    zIndex: 350,  // over the base map (250), under the areas' canvas (400)
+    datum: function () { return GM.datum ? GM.datum.display : 'wgs84'; }
+  });
+  state.tiles = tiles;
+  var buildings = tiles.overlay(config.buildings.sourceLayer);
   state.layers.buildings = buildings;
   overlays[config.buildings.title] = buildings;
   if (config.buildings.show) { buildings.addTo(map); }
+
+  var incidents = null;
+  if (config.incidents) {
+    incidents = tiles.overlay(config.incidents.sourceLayer);
+    state.layers.incidents = incidents;
+    overlays[config.incidents.title] = incidents;
+    if (config.incidents.show) { incidents.addTo(map); }
+  }
 
   var facilities = L.layerGroup();
   state.layers.facilities = facilities;
@@ -216,9 +247,11 @@
     state.drawn = drawn;  // none: the page says so (the server saw an empty database)
     placeLabels();
     GM.ready();
+    usable();
   }).catch(function (err) {
     say(config.messages.failed + err.message);
     GM.ready();
+    usable();
   });
 
   var colours = {};
@@ -234,7 +267,7 @@
       var c = f.geometry.coordinates;
       present[p.type] = true;
       var marker = L.circleMarker(toLatLng(c), L.extend({}, config.points.style, {
-        renderer: renderer, radius: config.points.radius,
+        renderer: renderer, radius: config.points.radius, bubblingMouseEvents: false,
         fillColor: colours[p.type] || config.points.style.fillColor
       }));
       marker.bindTooltip(escapeHtml(p.name));
@@ -253,19 +286,65 @@
     say(config.messages.failed + err.message);
   });
 
-  // Buildings of the view, from zoom 15 (layers/catalogue.py BUILDINGS), on the same
-  // canvas under the facilities: each time they are drawn, the facilities come back on top.
-  var raising = null;
-  buildings.on('layeradd', function () {
-    if (raising) { return; }
-    raising = setTimeout(function () {
-      raising = null;
-      facilities.eachLayer(function (marker) { marker.bringToFront(); });
-    }, 0);
+  // --- the vector tiles: hints, popups --------------------------------------------------
+  tiles.ready.then(function () {
+    state.tilesShown = true;
+  }).catch(function (err) {
+    say(config.messages.failed + err.message);
   });
-  gridmapViewportLayer(map, buildings, L.extend({
-    renderer: renderer,
-    coordsToLatLng: toLatLng,
-    fromDisplay: function (p) { return GM.datum ? GM.datum.fromDisplay(p) : p; }
-  }, config.buildings));
+
+  // Below the buildings' zoom a hint asks to zoom in; their legend shows while they do.
+  var hint = document.getElementById(config.buildings.hintId);
+  function buildingsHint() {
+    var shown = map.hasLayer(buildings);
+    var legendPart = document.getElementById(config.buildings.legendId);
+    if (legendPart) { legendPart.style.display = shown ? '' : 'none'; }
+    var text = shown && map.getZoom() < config.buildings.minZoom ? config.buildings.messages.zoomIn : '';
+    hint.textContent = text;
+    hint.style.display = text ? 'block' : 'none';
+  }
+  map.on('zoomend overlayadd overlayremove', buildingsHint);
+  map.whenReady(buildingsHint);
+
+  var TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
+  /** A tile feature's properties as people read them: codes by name, times in Beijing time. */
+  function named(def, props) {
+    var out = {};
+    Object.keys(props).forEach(function (key) {
+      var value = props[key];
+      var names = def.names && def.names[key];
+      if (names && names[value]) {
+        value = names[value];
+      } else if (typeof value === 'string' && TIME.test(value)) {
+        value = new Date(value).toLocaleString('zh-CN', {timeZone: 'Asia/Shanghai', hour12: false});
+      }
+      out[key] = value;
+    });
+    return out;
+  }
+
+  var tileLayers = {};
+  tileLayers[config.buildings.sourceLayer] = config.buildings;
+  if (config.incidents) { tileLayers[config.incidents.sourceLayer] = config.incidents; }
+
+  /** The popup of what the tiles draw under ``latlng`` (a case or a building, the top-most),
+   *  if anything: its fields from the tile, completed from the collection's item when the
+   *  tile leaves some out. True if a popup opened. */
+  function tilePopup(latlng) {
+    var hits = tiles.query(latlng, config.tiles.pickPixels).filter(function (h) {
+      return tileLayers[h.layer];
+    });
+    if (!hits.length) { return false; }
+    var def = tileLayers[hits[0].layer];
+    var props = named(def, hits[0].props);
+    var popup = L.popup().setLatLng(latlng).setContent(table(def.popup, props)).openOn(map);
+    var missing = def.popup.some(function (f) { return !(f[0] in props); });
+    if (missing && props.id !== undefined && def.item) {
+      getJSON(def.item + encodeURIComponent(props.id)).then(function (full) {
+        popup.setContent(table(def.popup, named(def, L.extend({}, props, full.properties))));
+      }).catch(function (err) { console.warn('gridmap: ' + err.message); });
+    }
+    return true;
+  }
+  map.on('click', function (e) { tilePopup(e.latlng); });
 }());
