@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gis.incidents.workflow import State
 from layers.catalogue import (
     BUILDINGS,
     COMMUNITIES,
@@ -32,7 +33,6 @@ from layers.catalogue import (
     MapLayer,
     category_colours,
 )
-from gis.incidents.workflow import State
 from layers.incidents import state_label
 from layers.webmap import DEFAULT_CENTRE, NO_VALUE, VENDOR_BASE, viewport_config
 
@@ -60,12 +60,15 @@ OUTLINE_LAYERS: tuple[MapLayer, ...] = (DISTRICT, SUBDISTRICTS, COMMUNITIES, GRI
 TITLE_DEFAULT = "网格化管理地图"
 
 OGC = "/ogc"
-TILE_STYLE = "gridmap"
+TILE_STYLE = "default"
 """The style (``/ogc/styles/{id}``) the district map draws its vector tiles with."""
 TILE_LIBRARY = f"{VENDOR_BASE}/protomaps-leaflet/protomaps-leaflet.js"
 """The renderer of the tiles (``api/static/vendor/README.md``), loaded once the map is usable."""
 PICK_PIXELS = 6
 """How near (CSS pixels) a click must come to a point of the tiles to pick it."""
+ITEM_BOX_DEGREES = 0.0005
+"""Half the side of the box (~50 m) a building picked in the tiles is looked up in
+(``/api/v1/buildings?bbox=``, the record with its address and grid)."""
 
 INCIDENTS_TITLE = "事件"
 INCIDENT_POPUP: tuple[tuple[str, str], ...] = (
@@ -107,8 +110,12 @@ def _tiled(layer: MapLayer) -> dict[str, Any]:
     """What the page needs of a layer drawn from the vector tiles: its zoom hint, legend
     and popup (its colours are the style's)."""
     viewport = viewport_config(layer)
-    keep = ("minZoom", "popup", "noValue", "hintId", "legendId", "messages")
-    return {key: viewport[key] for key in keep}
+    keep = ("minZoom", "popup", "noValue", "hintId", "legendId")
+    return {
+        **{key: viewport[key] for key in keep},
+        # {zoom}: the style's zoom for the layer once known (minZoom until then)
+        "messages": {"zoomIn": f"放大至{{zoom}}级显示{layer.title_zh}"},
+    }
 
 
 def _incidents(categories: Mapping[str, str]) -> dict[str, Any]:
@@ -121,7 +128,7 @@ def _incidents(categories: Mapping[str, str]) -> dict[str, Any]:
             "category": dict(categories),
             "status": {state.value: state_label(state) for state in State},
         },
-        "item": f"{OGC}/collections/incidents/items/",
+        "item": "/api/v1/incidents/{id}",
     }
 
 
@@ -162,13 +169,16 @@ def district_map_config(
         ],
         "tiles": {
             "style": f"{OGC}/styles/{TILE_STYLE}",
+            # each overlay from its collection's tiles: a view downloads only what it draws
+            "layerTileJSON": f"{OGC}/collections/{{layer}}/tiles/WebMercatorQuad/tilejson.json",
             "library": TILE_LIBRARY,
             "pickPixels": PICK_PIXELS,
+            "itemBoxDegrees": ITEM_BOX_DEGREES,
         },
         "buildings": {
             **_tiled(BUILDINGS),
             "sourceLayer": "buildings",
-            "item": f"{OGC}/collections/buildings/items/",
+            "item": f"{api}/buildings?limit=100&bbox={{bbox}}",
             "title": BUILDINGS.title_zh,
             "show": BUILDINGS.show,
             "legend": BUILDINGS.ramp.legend_rows() if BUILDINGS.ramp else [],

@@ -5,8 +5,9 @@ vendored Leaflet and Swagger UI). The district map is a template and plain
 JavaScript (``api/static/js/district.js``, configured by
 ``layers.districtmap``): the page itself is a few kB and draws the district
 from two light answers (``GET /api/v1/map/outlines``, ``/api/v1/map/facilities``)
-and the buildings and cases from vector tiles (``/ogc/tiles/...``, styled by ``/ogc/styles/...``). folium
-(``layers.webmap``) still draws the same layers for notebooks and exported maps.
+and the buildings and cases from vector tiles (``/ogc/collections/.../tiles``, styled
+by ``/ogc/styles/default``). folium (``layers.webmap``) still draws the same layers for
+notebooks and exported maps.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@
  * canvas takes every pointer event over the whole map and would hide the shapes of a
  * canvas below it): areas, then facilities.
  * The large layers (20,000+ buildings, every case the person may see) come as vector
- * tiles (GET /ogc/tiles/WebMercatorQuad/{z}/{y}/{x}, drawn by api/static/js/vector-tiles.js
- * with the server's style /ogc/styles/{id}) on canvas tiles in a pane under that canvas
+ * tiles (each from its collection's tiles, GET /ogc/collections/{id}/tiles/WebMercatorQuad/
+ * {z}/{y}/{x}, drawn by api/static/js/vector-tiles.js with the server's style
+ * /ogc/styles/default) on canvas tiles in a pane under that canvas
  * that takes no pointer events: a click asks the tiles what is under it first (a building
  * or a case), then the areas' shapes. On a GCJ-02 base map the tiles are asked for in
  * GCJ-02 (datum=gcj02), so they line up with it as the other overlays do through GM.datum.
@@ -114,7 +115,8 @@
     library: config.tiles.library,
     pane: 'gm-tiles',
     zIndex: 350,  // over the base map (250), under the areas' canvas (400)
-    datum: function () { return GM.datum ? GM.datum.display : 'wgs84'; }
+    datum: function () { return GM.datum ? GM.datum.display : 'wgs84'; },
+    layerSource: function (name) { return config.tiles.layerTileJSON.replace('{layer}', name); }
   });
   state.tiles = tiles;
   var buildings = tiles.overlay(config.buildings.sourceLayer);
@@ -212,6 +214,7 @@
         '</b>' + rows + '</div>' : '') +
       '<div id="' + config.buildings.legendId + '"><b>' +
       escapeHtml(config.buildings.legendTitle) + '</b>' + ramp + '</div>';
+    buildingsHint();
   }
   drawLegend({});
 
@@ -288,18 +291,21 @@
 
   // --- the vector tiles: hints, popups --------------------------------------------------
   tiles.ready.then(function () {
-    state.tilesShown = true;
+    buildingsHint();
   }).catch(function (err) {
     say(config.messages.failed + err.message);
   });
 
   // Below the buildings' zoom a hint asks to zoom in; their legend shows while they do.
-  var hint = document.getElementById(config.buildings.hintId);
   function buildingsHint() {
+    var hint = document.getElementById(config.buildings.hintId);
     var shown = map.hasLayer(buildings);
     var legendPart = document.getElementById(config.buildings.legendId);
     if (legendPart) { legendPart.style.display = shown ? '' : 'none'; }
-    var text = shown && map.getZoom() < config.buildings.minZoom ? config.buildings.messages.zoomIn : '';
+    var from = tiles.minZoom(config.buildings.sourceLayer);
+    if (from === null) { from = config.buildings.minZoom; }
+    var text = shown && map.getZoom() < from ?
+      config.buildings.messages.zoomIn.replace('{zoom}', String(from)) : '';
     hint.textContent = text;
     hint.style.display = text ? 'block' : 'none';
   }
@@ -327,21 +333,40 @@
   tileLayers[config.buildings.sourceLayer] = config.buildings;
   if (config.incidents) { tileLayers[config.incidents.sourceLayer] = config.incidents; }
 
+  /** The URL of the full record of a feature picked in the tiles: def.item with {id}, or
+   *  {bbox} (a list around the click, the feature picked from it by id). */
+  function itemUrl(def, id, latlng) {
+    var p = GM.datum ? GM.datum.fromLatLng(latlng) : [latlng.lng, latlng.lat];
+    var d = config.tiles.itemBoxDegrees;
+    var bbox = [p[0] - d, p[1] - d, p[0] + d, p[1] + d].map(function (v) {
+      return v.toFixed(6);
+    }).join(',');
+    return def.item.replace('{id}', encodeURIComponent(id)).replace('{bbox}', bbox);
+  }
+
   /** The popup of what the tiles draw under ``latlng`` (a case or a building, the top-most),
-   *  if anything: its fields from the tile, completed from the collection's item when the
-   *  tile leaves some out. True if a popup opened. */
+   *  if anything: the tile's own fields at once, completed from the API's record when the
+   *  tile leaves some out (tiles carry what they draw; no text of a case is in a tile).
+   *  True if a popup opened. */
   function tilePopup(latlng) {
     var hits = tiles.query(latlng, config.tiles.pickPixels).filter(function (h) {
       return tileLayers[h.layer];
     });
     if (!hits.length) { return false; }
     var def = tileLayers[hits[0].layer];
-    var props = named(def, hits[0].props);
-    var popup = L.popup().setLatLng(latlng).setContent(table(def.popup, props)).openOn(map);
+    var id = hits[0].id;
+    var props = hits[0].props;
+    var popup = L.popup().setLatLng(latlng).setContent(table(def.popup, named(def, props)))
+      .openOn(map);
     var missing = def.popup.some(function (f) { return !(f[0] in props); });
-    if (missing && props.id !== undefined && def.item) {
-      getJSON(def.item + encodeURIComponent(props.id)).then(function (full) {
-        popup.setContent(table(def.popup, named(def, L.extend({}, props, full.properties))));
+    if (missing && id !== undefined && def.item) {
+      getJSON(itemUrl(def, id, latlng)).then(function (body) {
+        var full = body.features ? body.features.filter(function (f) {
+          return String(f.id) === String(id);
+        })[0] : body;
+        if (!full) { return; }
+        var record = L.extend({}, full.properties || full, props);
+        popup.setContent(table(def.popup, named(def, record)));
       }).catch(function (err) { console.warn('gridmap: ' + err.message); });
     }
     return true;

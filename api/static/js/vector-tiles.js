@@ -19,18 +19,24 @@
  * loaded here when the page has not loaded it already; options.pane: the Leaflet pane of the tiles; options.datum: a function
  * answering the datum the base map draws in ('wgs84' or 'gcj02', GM.datum.display): on a
  * GCJ-02 base map the tiles are asked for with datum=gcj02, so the server shifts them and
- * they line up with the base map. The controller:
+ * they line up with the base map; options.layerSource(name): the TileJSON URL of tiles
+ * holding only source-layer ``name`` (a collection's), read instead of the style's source
+ * (which holds every layer) so that a view downloads only what it draws. The controller:
  *   ready            Promise of the style (resolves once the layer is on the map)
  *   overlay(name)    a Leaflet layer switching the style layers of source-layer ``name``
  *                    on and off (for L.control.layers); all start off
  *   query(latlng, px) the features of switched-on layers under a point (within px pixels
- *                    for points), top-most first: [{layer, props}]
+ *                    for points), top-most first: [{layer, id, props}]
  *   features(name)   the distinct features of source-layer ``name`` in the tiles loaded for
- *                    the view (by ``id``): what the renderer holds, for tests and counts
+ *                    the view (by id): [{id, props, type, lonLat}] (lonLat of points, in
+ *                    the tiles' datum): what the renderer holds, for tests and counts
+ *   minZoom(name)    the lowest map zoom at which source-layer ``name`` is drawn
  *   refresh()        drop the tiles held in memory and ask the server again (after a change:
  *                    the server's tiles follow the database, and ETag revalidation brings
  *                    the new ones)
  *   layer            the protomaps-leaflet GridLayer
+ * Only tiles of zooms that a switched-on layer draws are asked for; a failed tile is drawn
+ * empty (with a console warning), the rest of the map goes on.
  */
 /* global L, protomapsL */
 (function () {
@@ -56,10 +62,13 @@
       !(expr[0] === 'in' && Array.isArray(expr[2]));
   }
 
-  function legacy(expr, props) {
+  var GEOMETRY_TYPES = ['Unknown', 'Point', 'LineString', 'Polygon'];
+
+  function legacy(expr, f) {
+    var props = f.props;
     var op = expr[0];
     var key = expr[1];
-    var value = key === '$type' ? props.$type : props[key];
+    var value = key === '$type' ? GEOMETRY_TYPES[f.geomType || 0] : props[key];
     if (op === 'has') { return key in props; }
     if (op === '!has') { return !(key in props); }
     if (op === 'in') { return expr.slice(2).indexOf(value) >= 0; }
@@ -76,84 +85,90 @@
     return v0 + (v1 - v0) * f;
   }
 
-  /** The value of a style expression for a feature's properties at a zoom. */
-  function evaluate(expr, z, props) {
+  var NO_FEATURE = {props: {}, geomType: 0};
+
+  /** The value of a style expression for a feature ({props, geomType}: protomaps' feature)
+   *  at a zoom (the style's zoom). */
+  function evaluate(expr, z, f) {
     if (!Array.isArray(expr)) { return expr; }
-    if (isLegacy(expr)) { return legacy(expr, props); }
+    f = f || NO_FEATURE;
+    if (isLegacy(expr)) { return legacy(expr, f); }
+    var props = f.props;
     var op = expr[0];
     var i;
     switch (op) {
+      case 'geometry-type': return GEOMETRY_TYPES[f.geomType || 0];
       case 'literal': return expr[1];
       case 'get': {
-        var v = props[evaluate(expr[1], z, props)];
+        var v = props[evaluate(expr[1], z, f)];
         return v === undefined ? null : v;
       }
-      case 'has': return evaluate(expr[1], z, props) in props;
+      case 'has': return evaluate(expr[1], z, f) in props;
       case 'zoom': return z;
-      case 'to-number': return Number(evaluate(expr[1], z, props)) || 0;
+      case 'to-number': return Number(evaluate(expr[1], z, f)) || 0;
       case 'to-string': {
-        var s = evaluate(expr[1], z, props);
+        var s = evaluate(expr[1], z, f);
         return s === null ? '' : String(s);
       }
-      case 'to-boolean': return !!evaluate(expr[1], z, props);
+      case 'to-boolean': return !!evaluate(expr[1], z, f);
       case 'concat':
-        return expr.slice(1).map(function (e) { return evaluate(e, z, props); }).join('');
-      case '!': return !evaluate(expr[1], z, props);
+        return expr.slice(1).map(function (e) { return evaluate(e, z, f); }).join('');
+      case '!': return !evaluate(expr[1], z, f);
       case 'all':
-        for (i = 1; i < expr.length; i++) { if (!evaluate(expr[i], z, props)) { return false; } }
+        for (i = 1; i < expr.length; i++) { if (!evaluate(expr[i], z, f)) { return false; } }
         return true;
       case 'any':
-        for (i = 1; i < expr.length; i++) { if (evaluate(expr[i], z, props)) { return true; } }
+        for (i = 1; i < expr.length; i++) { if (evaluate(expr[i], z, f)) { return true; } }
         return false;
       case 'in': {
-        var needle = evaluate(expr[1], z, props);
-        var haystack = evaluate(expr[2], z, props);
+        var needle = evaluate(expr[1], z, f);
+        var haystack = evaluate(expr[2], z, f);
         return haystack !== null && haystack.indexOf(needle) >= 0;
       }
       case 'coalesce':
         for (i = 1; i < expr.length; i++) {
-          var c = evaluate(expr[i], z, props);
+          var c = evaluate(expr[i], z, f);
           if (c !== null && c !== undefined) { return c; }
         }
         return null;
       case 'case':
         for (i = 1; i < expr.length - 1; i += 2) {
-          if (evaluate(expr[i], z, props)) { return evaluate(expr[i + 1], z, props); }
+          if (evaluate(expr[i], z, f)) { return evaluate(expr[i + 1], z, f); }
         }
-        return evaluate(expr[expr.length - 1], z, props);
+        return evaluate(expr[expr.length - 1], z, f);
       case 'match': {
-        var input = evaluate(expr[1], z, props);
+        var input = evaluate(expr[1], z, f);
         for (i = 2; i < expr.length - 1; i += 2) {
           var labels = Array.isArray(expr[i]) ? expr[i] : [expr[i]];
-          if (labels.indexOf(input) >= 0) { return evaluate(expr[i + 1], z, props); }
+          if (labels.indexOf(input) >= 0) { return evaluate(expr[i + 1], z, f); }
         }
-        return evaluate(expr[expr.length - 1], z, props);
+        return evaluate(expr[expr.length - 1], z, f);
       }
       case 'step': {
-        var x = evaluate(expr[1], z, props);
+        var x = evaluate(expr[1], z, f);
         var out = expr[2];
         for (i = 3; i < expr.length - 1; i += 2) {
           if (x >= expr[i]) { out = expr[i + 1]; } else { break; }
         }
-        return evaluate(out, z, props);
+        return evaluate(out, z, f);
       }
       case 'interpolate': {
-        var at = evaluate(expr[2], z, props);
+        var at = evaluate(expr[2], z, f);
         var stops = expr.slice(3);
-        if (at <= stops[0]) { return evaluate(stops[1], z, props); }
+        if (at <= stops[0]) { return evaluate(stops[1], z, f); }
         for (i = 2; i < stops.length; i += 2) {
           if (at < stops[i]) {
-            var lo = evaluate(stops[i - 1], z, props), hi = evaluate(stops[i + 1], z, props);
+            var lo = evaluate(stops[i - 1], z, f), hi = evaluate(stops[i + 1], z, f);
             // Colours are not interpolated (layers/ writes classes as steps): the lower stop.
             if (typeof lo !== 'number') { return lo; }
             return interpolate(expr[1], stops[i - 2], lo, stops[i], hi, at);
           }
         }
-        return evaluate(stops[stops.length - 1], z, props);
+        return evaluate(stops[stops.length - 1], z, f);
       }
       default:
         if (COMPARE[op]) {
-          return COMPARE[op](evaluate(expr[1], z, props), evaluate(expr[2], z, props));
+          return COMPARE[op](evaluate(expr[1], z, f), evaluate(expr[2], z, f));
         }
         throw new Error('gridmap: style expression "' + op + '" is not supported');
     }
@@ -162,47 +177,49 @@
   /** True if the expression reads a feature's properties (so it is evaluated per feature). */
   function perFeature(expr) {
     if (!Array.isArray(expr)) { return false; }
-    if (isLegacy(expr) || expr[0] === 'get' || expr[0] === 'has') { return true; }
+    if (isLegacy(expr) || expr[0] === 'get' || expr[0] === 'has' ||
+        expr[0] === 'geometry-type') { return true; }
     if (expr[0] === 'literal') { return false; }
     return expr.some(perFeature);
   }
 
   /** A protomaps attribute: the constant itself, (z) => value, or (z, feature) => value. */
-  function attribute(expr, fallback) {
+  function attribute(expr, fallback, shift) {
     if (expr === undefined || expr === null) { return fallback; }
     if (!Array.isArray(expr)) { return expr; }
     if (perFeature(expr)) {
-      return function (z, f) { return evaluate(expr, z, f ? f.props : {}); };
+      return function (z, f) { return evaluate(expr, z - shift, f); };
     }
-    return function (z) { return evaluate(expr, z, {}); };
+    return function (z) { return evaluate(expr, z - shift); };
   }
 
   // ---- style → paint rules ----------------------------------------------------------------
 
-  function symbolizer(layer) {
+  function symbolizer(layer, shift) {
     var p = layer.paint || {};
     var P = protomapsL;
+    function attr(name, fallback) { return attribute(p[name], fallback, shift); }
     if (layer.type === 'fill') {
       var outline = p['fill-outline-color'];
       return new P.PolygonSymbolizer({
-        fill: attribute(p['fill-color'], '#000000'),
-        opacity: attribute(p['fill-opacity'], 1),
-        stroke: attribute(outline, '#000000'),
+        fill: attr('fill-color', '#000000'),
+        opacity: attr('fill-opacity', 1),
+        stroke: attr('fill-outline-color', '#000000'),
         width: outline === undefined ? 0 : 1
       });
     }
     if (layer.type === 'line') {
-      var width = attribute(p['line-width'], 1);
+      var width = attr('line-width', 1);
       var dash = p['line-dasharray'];
       var w = typeof width === 'number' ? width : 1;
       return new P.LineSymbolizer({
-        color: attribute(p['line-color'], '#000000'),
+        color: attr('line-color', '#000000'),
         width: width,
-        opacity: attribute(p['line-opacity'], 1),
+        opacity: attr('line-opacity', 1),
         // GL dashes are in line widths, canvas dashes in pixels
         dash: Array.isArray(dash) && dash[0] !== 'literal' ?
           dash.map(function (d) { return d * w; }) : undefined,
-        dashColor: attribute(p['line-color'], '#000000'),
+        dashColor: attr('line-color', '#000000'),
         dashWidth: width,
         lineCap: (layer.layout || {})['line-cap'] || 'butt',
         lineJoin: (layer.layout || {})['line-join'] || 'miter'
@@ -210,23 +227,27 @@
     }
     if (layer.type === 'circle') {
       return new P.CircleSymbolizer({
-        radius: attribute(p['circle-radius'], 5),
-        fill: attribute(p['circle-color'], '#000000'),
-        opacity: attribute(p['circle-opacity'], 1),
-        stroke: attribute(p['circle-stroke-color'], '#000000'),
-        width: attribute(p['circle-stroke-width'], 0)
+        radius: attr('circle-radius', 5),
+        fill: attr('circle-color', '#000000'),
+        opacity: attr('circle-opacity', 1),
+        stroke: attr('circle-stroke-color', '#000000'),
+        width: attr('circle-stroke-width', 0)
       });
     }
     return null;  // symbol (names: the page's own), background, raster, ...
   }
 
   /** The style's drawable layers as protomaps-leaflet paint rules, bottom to top; each
-   *  rule keeps its style layer (rule.styleLayer) and starts switched on. */
-  function rules(style) {
+   *  rule keeps its style layer (rule.styleLayer). ``levelDiff``: how many zooms the
+   *  Leaflet map is above the style's zooms (1: GL styles count zooms in 512-pixel tiles,
+   *  Leaflet in 256-pixel ones, so a layer of minzoom 13 shows from Leaflet's 14, drawn
+   *  from tiles of zoom 13 as MapLibre or QGIS would). */
+  function rules(style, levelDiff) {
+    var shift = levelDiff || 0;
     var out = [];
     (style.layers || []).forEach(function (layer) {
       if (!layer['source-layer'] || (layer.layout || {}).visibility === 'none') { return; }
-      var drawn = symbolizer(layer);
+      var drawn = symbolizer(layer, shift);
       if (!drawn) { return; }
       var filter = layer.filter;
       var rule = {
@@ -237,11 +258,13 @@
         styleLayer: layer,
         on: true
       };
-      if (layer.minzoom !== undefined) { rule.minzoom = layer.minzoom; }
+      if (layer.minzoom !== undefined) { rule.minzoom = layer.minzoom + shift; }
       // GL hides a layer from its maxzoom on; protomaps draws up to and including its own.
-      if (layer.maxzoom !== undefined) { rule.maxzoom = layer.maxzoom - 0.5; }
+      if (layer.maxzoom !== undefined) { rule.maxzoom = layer.maxzoom + shift - 0.5; }
       if (filter !== undefined) {
-        rule.filter = function (z, feature) { return !!evaluate(filter, z, feature.props); };
+        rule.filter = function (z, feature) {
+          return !!evaluate(filter, z - shift, feature);
+        };
       }
       out.push(rule);
     });
@@ -250,7 +273,10 @@
 
   // ---- the layer --------------------------------------------------------------------------
 
-  function absolute(url) { return new URL(url, window.location.href).href; }
+  /** An absolute URL, its template's {z}/{x}/{y} kept (URL() would escape the braces). */
+  function absolute(url) {
+    return new URL(url, window.location.href).href.replace(/%7B/g, '{').replace(/%7D/g, '}');
+  }
 
   function withDatum(url, datum) {
     if (!datum || datum === 'wgs84') { return url; }
@@ -278,22 +304,37 @@
       });
   }
 
-  /** The style's vector sources as protomaps source options ({name: {url, maxDataZoom}}),
-   *  reading a source's TileJSON when it gives a ``url`` instead of ``tiles``. */
-  function sources(style, datum, levelDiff) {
-    var names = Object.keys(style.sources || {}).filter(function (name) {
-      return style.sources[name].type === 'vector';
+  /** A TileJSON document: {url (the tile template, datum added), minzoom, maxzoom}. */
+  function tileset(tilejson, datum) {
+    return {
+      url: withDatum(absolute(tilejson.tiles[0]), datum),
+      minzoom: tilejson.minzoom !== undefined ? tilejson.minzoom : 0,
+      maxzoom: tilejson.maxzoom !== undefined ? tilejson.maxzoom : 22
+    };
+  }
+
+  /** The sources the rules draw from: {name: {url, minzoom, maxzoom}}. A rule of a layer
+   *  that ``layerSource`` gives a tileset of its own (a collection's tiles: only that
+   *  layer) reads it, as source ``layer:<name>``; the others read the style's source,
+   *  from its ``tiles`` or its TileJSON ``url``. */
+  function sources(style, drawn, datum, layerSource) {
+    var wanted = {};
+    drawn.forEach(function (rule) {
+      var own = layerSource ? layerSource(rule.dataLayer) : null;
+      if (own) {
+        rule.dataSource = 'layer:' + rule.dataLayer;
+        wanted[rule.dataSource] = own;
+      } else {
+        var source = style.sources[rule.dataSource];
+        wanted[rule.dataSource] = source.tiles ? source : source.url;
+      }
     });
+    var names = Object.keys(wanted);
     return Promise.all(names.map(function (name) {
-      var source = style.sources[name];
-      var described = source.tiles ? Promise.resolve(source) : getJSON(absolute(source.url));
-      return described.then(function (tilejson) {
-        return [name, {
-          url: withDatum(absolute(tilejson.tiles[0]), datum),
-          maxDataZoom: tilejson.maxzoom !== undefined ? tilejson.maxzoom : 16,
-          levelDiff: levelDiff
-        }];
-      });
+      var where = wanted[name];
+      var described = typeof where === 'string' ? getJSON(absolute(where)) :
+        Promise.resolve(where);
+      return described.then(function (tilejson) { return [name, tileset(tilejson, datum)]; });
     })).then(function (pairs) {
       var out = {};
       pairs.forEach(function (pair) { out[pair[0]] = pair[1]; });
@@ -301,15 +342,44 @@
     });
   }
 
+  /** [lon, lat] of a point of a cached tile (tile coordinates 0..size) at data zoom z. */
+  function lonLat(key, size, point) {
+    var parts = key.split(':').map(Number);  // protomaps' toIndex: x:y:z
+    var world = size * Math.pow(2, parts[2]);
+    var x = (parts[0] * size + point.x) / world;
+    var y = (parts[1] * size + point.y) / world;
+    var lat = Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180 / Math.PI;
+    return [x * 360 - 180, lat];
+  }
+
+  function featureId(feature) {
+    return feature.props.id !== undefined ? feature.props.id : feature.id;
+  }
+
   function add(map, options) {
+    var levelDiff = options.levelDiff === undefined ? 1 : options.levelDiff;
     var allRules = [];
     var on = {};  // source-layer → switched on
-    var controller = {layer: null, rules: allRules};
+    var switchable = {};  // source-layers the page offers as overlays
+    var controller = {layer: null, rules: allRules, levelDiff: levelDiff, requested: 0};
+
+    function active() {
+      return allRules.filter(function (r) { return on[r.dataLayer]; });
+    }
+
+    /** True if a switched-on rule of ``source`` draws at the display zoom ``z``. */
+    function drawsAt(source, z) {
+      return active().some(function (r) {
+        return (r.dataSource || '') === source && (r.minzoom || 0) <= z &&
+          (r.maxzoom === undefined || z <= r.maxzoom);
+      });
+    }
 
     function applyRules() {
       if (!controller.layer) { return; }
-      controller.layer.paintRules = allRules.filter(function (r) { return on[r.dataLayer]; });
-      controller.layer.rerenderTiles();
+      controller.layer.paintRules = active();
+      // Tiles skipped while nothing of theirs was shown are asked for now.
+      controller.refresh();
     }
 
     controller.overlay = function (name) {
@@ -319,8 +389,29 @@
       });
       var overlay = new Overlay();
       overlay.sourceLayer = name;
+      switchable[name] = true;
       return overlay;
     };
+
+    /** A source that asks the server only for tiles of its zooms that a switched-on layer
+     *  draws (a district view need not download buildings it does not show), and takes a
+     *  failed tile as empty (said once in the console) instead of breaking the map. */
+    function guarded(name, view, range) {
+      var inner = view.tileCache.source;
+      view.tileCache.source = {
+        get: function (c, size) {
+          if (c.z < range.minzoom || c.z > range.maxzoom || !drawsAt(name, c.z + levelDiff)) {
+            return Promise.resolve(new Map());
+          }
+          controller.requested += 1;
+          return inner.get(c, size).catch(function (err) {
+            if (err.name === 'AbortError') { throw err; }
+            console.warn('gridmap: tile ' + c.z + '/' + c.y + '/' + c.x + ': ' + err.message);
+            return new Map();
+          });
+        }
+      };
+    }
 
     // The style may be given as a promise (of its URL or document): the page waits for its
     // base map (which decides the datum) before asking for any tile.
@@ -331,28 +422,35 @@
     controller.ready = Promise.all([style, library]).then(function (got) {
       var doc = got[0];
       var datum = options.datum ? options.datum() : 'wgs84';
-      return sources(doc, datum, options.levelDiff === undefined ? 1 : options.levelDiff)
-        .then(function (srcs) {
-          rules(doc).forEach(function (r) { allRules.push(r); });
-          controller.style = doc;
-          controller.datum = datum;
-          if (options.pane && !map.getPane(options.pane)) {
-            var pane = map.createPane(options.pane);
-            pane.style.zIndex = String(options.zIndex || 350);
-            pane.style.pointerEvents = 'none';
-          }
-          controller.layer = protomapsL.leafletLayer({
-            sources: srcs,
-            paintRules: [],
-            labelRules: [],
-            attribution: '',
-            pane: options.pane || 'tilePane',
-            maxDataZoom: 16
-          });
-          controller.layer.addTo(map);
-          applyRules();
-          return controller;
+      // Only the layers the page offers are drawn (and their tiles asked for).
+      var drawn = rules(doc, levelDiff).filter(function (r) { return switchable[r.dataLayer]; });
+      return sources(doc, drawn, datum, options.layerSource).then(function (srcs) {
+        drawn.forEach(function (r) { allRules.push(r); });
+        controller.style = doc;
+        controller.datum = datum;
+        controller.sources = srcs;
+        if (options.pane && !map.getPane(options.pane)) {
+          var pane = map.createPane(options.pane);
+          pane.style.zIndex = String(options.zIndex || 350);
+          pane.style.pointerEvents = 'none';
+        }
+        var protomapsSources = {};
+        Object.keys(srcs).forEach(function (name) {
+          protomapsSources[name] = {url: srcs[name].url, maxDataZoom: srcs[name].maxzoom,
+            levelDiff: levelDiff};
         });
+        controller.layer = protomapsL.leafletLayer({
+          sources: protomapsSources,
+          paintRules: [],
+          labelRules: [],
+          attribution: '',
+          pane: options.pane || 'tilePane'
+        });
+        controller.layer.views.forEach(function (view, name) { guarded(name, view, srcs[name]); });
+        controller.layer.paintRules = active();
+        controller.layer.addTo(map);
+        return controller;
+      });
     });
 
     controller.query = function (latlng, px) {
@@ -360,17 +458,21 @@
       var found = controller.layer.queryTileFeaturesDebug(latlng.lng, latlng.lat, px || 6);
       var hits = [];
       var seen = {};
+      var z = map.getZoom();
       // top-most first: the last rule drawn is on top
       controller.layer.paintRules.slice().reverse().forEach(function (rule) {
+        if ((rule.minzoom || 0) > z || (rule.maxzoom !== undefined && z > rule.maxzoom)) {
+          return;
+        }
         var picked = found.get(rule.dataSource || '') || [];
         picked.forEach(function (p) {
           if (p.layerName !== rule.dataLayer) { return; }
-          var key = rule.dataLayer + ':' + (p.feature.props.id !== undefined ?
-            p.feature.props.id : hits.length);
+          if (rule.filter && !rule.filter(Math.round(z), p.feature)) { return; }
+          var id = featureId(p.feature);
+          var key = rule.dataLayer + ':' + (id !== undefined ? id : hits.length);
           if (seen[key]) { return; }
-          if (rule.filter && !rule.filter(map.getZoom(), p.feature)) { return; }
           seen[key] = true;
-          hits.push({layer: rule.dataLayer, props: p.feature.props});
+          hits.push({layer: rule.dataLayer, id: id, props: p.feature.props});
         });
       });
       return hits;
@@ -380,9 +482,13 @@
       var out = {};
       if (!controller.layer) { return []; }
       controller.layer.views.forEach(function (view) {
-        view.tileCache.cache.forEach(function (entry) {
+        var size = view.tileCache.tileSize;
+        view.tileCache.cache.forEach(function (entry, key) {
           (entry.data.get(name) || []).forEach(function (f) {
-            out[f.props.id !== undefined ? f.props.id : JSON.stringify(f.props)] = f.props;
+            var id = featureId(f);
+            var item = {id: id, props: f.props, type: f.geomType};
+            if (f.geomType === 1) { item.lonLat = lonLat(key, size, f.geom[0][0]); }
+            out[id !== undefined ? id : JSON.stringify(f.props)] = item;
           });
         });
       });
@@ -391,11 +497,16 @@
 
     controller.refresh = function () {
       if (!controller.layer) { return; }
-      controller.layer.views.forEach(function (view) {
-        view.tileCache.cache.clear();
-      });
+      controller.layer.views.forEach(function (view) { view.tileCache.cache.clear(); });
       controller.layer.clearLayout();
       controller.layer.rerenderTiles();
+    };
+
+    /** The lowest map zoom at which a switched-on layer of ``name`` is drawn. */
+    controller.minZoom = function (name) {
+      var zooms = allRules.filter(function (r) { return r.dataLayer === name; })
+        .map(function (r) { return r.minzoom || 0; });
+      return zooms.length ? Math.min.apply(null, zooms) : null;
     };
 
     return controller;
