@@ -236,7 +236,7 @@ def test_docs_render_offline(live_server: str, page: Any) -> None:
 
 
 TILES = "window.gridmapDistrict.tiles"
-TILE_LAYER = re.compile(r"^/ogc/collections/([a-z-]+)/tiles/WebMercatorQuad/\\d+/\\d+/\\d+$")
+TILE_LAYER = re.compile(r"^/ogc/collections/([a-z-]+)/tiles/WebMercatorQuad/\d+/\d+/\d+$")
 
 
 def _tile_layers(urls: list[str]) -> list[str]:
