@@ -164,7 +164,7 @@ def test_map_page_draws_buildings_from_vector_tiles_instead_of_embedding_them(
     library = "/static/vendor/protomaps-leaflet/protomaps-leaflet.js"
     assert f'"library": "{library}"' in page  # loaded by the page once it is usable
     assert client.get(library).status_code == 200
-    assert "/api/v1/buildings" not in page
+    assert "/api/v1/buildings?geometry=footprint" not in page  # no list of the view's
     assert "has_footprint" not in page  # no building feature is in the page
 
 
