@@ -79,6 +79,7 @@
 
   // --- layers ----------------------------------------------------------------------------
   var overlays = {};
+  var clickTaken = null;  // the last click an area's shape answered
   config.layers.forEach(function (def) {
     var layer = L.geoJSON(null, {
       renderer: renderer,
@@ -93,7 +94,7 @@
         if (def.popup.length) {
           // A building or a case drawn (in the tiles) over the area wins the click.
           shape.on('click', function (e) {
-            L.DomEvent.stopPropagation(e.originalEvent);
+            clickTaken = e.originalEvent;  // the map's own click handler leaves it alone
             shape.closeTooltip();
             if (!tilePopup(e.latlng)) {
               L.popup().setLatLng(e.latlng).setContent(table(def.popup, props)).openOn(map);
@@ -371,5 +372,7 @@
     }
     return true;
   }
-  map.on('click', function (e) { tilePopup(e.latlng); });
+  map.on('click', function (e) {
+    if (e.originalEvent !== clickTaken) { tilePopup(e.latlng); }
+  });
 }());

@@ -30,6 +30,7 @@
  *   features(name)   the distinct features of source-layer ``name`` in the tiles loaded for
  *                    the view (by id): [{id, props, type, lonLat}] (lonLat of points, in
  *                    the tiles' datum): what the renderer holds, for tests and counts
+ *   loaded(name)     [z, y, x] of the tiles of source-layer ``name`` the renderer holds
  *   minZoom(name)    the lowest map zoom at which source-layer ``name`` is drawn
  *   refresh()        drop the tiles held in memory and ask the server again (after a change:
  *                    the server's tiles follow the database, and ETag revalidation brings
@@ -401,7 +402,9 @@
       view.tileCache.source = {
         get: function (c, size) {
           if (c.z < range.minzoom || c.z > range.maxzoom || !drawsAt(name, c.z + levelDiff)) {
-            return Promise.resolve(new Map());
+            var skipped = new Map();
+            skipped.skipped = true;  // not asked for (loaded() leaves it out)
+            return Promise.resolve(skipped);
           }
           controller.requested += 1;
           return inner.get(c, size).catch(function (err) {
@@ -493,6 +496,24 @@
         });
       });
       return Object.keys(out).map(function (k) { return out[k]; });
+    };
+
+    /** [z, y, x] of the tiles the server sent that hold source-layer ``name``'s data (or
+     *  would: an empty tile is sent as 204) and the renderer keeps. */
+    controller.loaded = function (name) {
+      var out = [];
+      if (!controller.layer) { return out; }
+      controller.layer.views.forEach(function (view, source) {
+        if (source !== 'layer:' + name && !allRules.some(function (r) {
+          return r.dataLayer === name && r.dataSource === source;
+        })) { return; }
+        view.tileCache.cache.forEach(function (entry, key) {
+          if (entry.data.skipped) { return; }
+          var xyz = key.split(':').map(Number);
+          out.push([xyz[2], xyz[1], xyz[0]]);
+        });
+      });
+      return out;
     };
 
     controller.refresh = function () {
