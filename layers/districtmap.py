@@ -33,7 +33,7 @@ from layers.catalogue import (
     MapLayer,
     category_colours,
 )
-from layers.incidents import state_label
+from layers.incidents import INCIDENT_POINTS_MIN_ZOOM, state_label
 from layers.webmap import DEFAULT_CENTRE, NO_VALUE, VENDOR_BASE, viewport_config
 
 
@@ -123,6 +123,8 @@ def _incidents(categories: Mapping[str, str]) -> dict[str, Any]:
         "sourceLayer": "incidents",
         "title": INCIDENTS_TITLE,
         "show": True,
+        # as on the incident map: a district's year of cases is too many dots to read
+        "minZoom": INCIDENT_POINTS_MIN_ZOOM,
         "popup": [list(f) for f in INCIDENT_POPUP],
         "names": {
             "category": dict(categories),

@@ -253,32 +253,36 @@ def test_buildings_come_from_vector_tiles_when_zoomed_in(live_server: str, wide:
     _open(tab, live_server)
     control = tab.locator(".leaflet-control-layers-overlays label", has_text=BUILDINGS.title_zh)
     assert control.locator("input").is_checked()
-    tab.wait_for_function(f"() => {TILES}.layer !== null", timeout=30000)
+    tab.wait_for_function(f"() => {TILES}.style !== undefined", timeout=30000)
     start = tab.evaluate(f"() => {TILES}.minZoom('buildings')")
     assert start is not None and tab.evaluate("() => window.gridmapDistrict.map.getZoom()") < start
     tab.locator(HINT).wait_for(state="visible")
     assert tab.locator(HINT).inner_text() == f"放大至{start:g}级显示楼栋"
     tab.wait_for_load_state("networkidle")
     assert "buildings" not in _tile_layers(log.requests)  # nothing drawn, nothing asked for
+    # ... not even the renderer: the district view draws no tile layer
+    assert not any("protomaps" in url for url in log.requests)
 
     lat, lon = _grid_centre(live_server, DENSE_GRID)
     _set_view(tab, lat, lon, 17)
-    tab.wait_for_function(f"() => {TILES}.features('buildings').length > 20", timeout=30000)
-    tab.wait_for_load_state("networkidle")
+    view = tab.evaluate("() => window.gridmapDistrict.map.getBounds().toBBoxString()")
+    listed = _api(live_server, "/api/v1/buildings", bbox=view, limit=1000)
+    assert 20 < listed["numberMatched"] <= 1000
+    # every building of the view comes in the tiles, with its households
+    tab.wait_for_function(
+        f"(ids) => {{ const have = new Set({TILES}.features('buildings').map((f) => f.id));"
+        " return ids.every((id) => have.has(id)); }",
+        arg=[f["id"] for f in listed["features"]],
+        timeout=30000,
+    )
+    drawn = {f["id"]: f["props"] for f in tab.evaluate(f"() => {TILES}.features('buildings')")}
+    for f in listed["features"]:
+        assert drawn[f["id"]]["households"] == f["properties"]["households"]
     assert "buildings" in _tile_layers(log.requests)
     assert not any(_is_buildings_request(url) for url in log.requests)
     assert not tab.locator(HINT).is_visible()
     legend = tab.locator(f"#gm-legend-{BUILDINGS.key}").inner_text()
     assert "楼栋户数" in legend and "≥60户" in legend
-    drawn = {f["id"]: f["props"] for f in tab.evaluate(f"() => {TILES}.features('buildings')")}
-    view = tab.evaluate(
-        "() => window.gridmapDistrict.map.getBounds().toBBoxString()"
-    )  # west,south,east,north
-    listed = _api(live_server, "/api/v1/buildings", bbox=view, limit=1000)
-    assert 0 < listed["numberMatched"] <= 1000
-    assert {f["id"] for f in listed["features"]} <= set(drawn)
-    for f in listed["features"]:
-        assert drawn[f["id"]]["households"] == f["properties"]["households"]
 
     # The building at the view's centre: a click on it opens a popup saying what the API
     # says (its households from the tile, its address and grid from the record).
@@ -315,7 +319,7 @@ def test_buildings_come_from_vector_tiles_when_zoomed_in(live_server: str, wide:
     asked = _tile_layers(log.requests).count("buildings")
     _set_view(tab, lat, lon, 12)
     tab.locator(HINT).wait_for(state="visible")
-    tab.wait_for_load_state("networkidle")
+    tab.wait_for_timeout(1000)
     assert _tile_layers(log.requests).count("buildings") == asked
     assert log.foreign_requests() == []
     assert log.errors == []

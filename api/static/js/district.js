@@ -16,8 +16,10 @@
  * that takes no pointer events: a click asks the tiles what is under it first (a building
  * or a case), then the areas' shapes. On a GCJ-02 base map the tiles are asked for in
  * GCJ-02 (datum=gcj02), so they line up with it as the other overlays do through GM.datum.
- * GM.ready() marks the map usable once the areas and their names are drawn; the tiles
- * (and their renderer's script) are asked for only after that.
+ * GM.ready() marks the map usable once the areas and their names are drawn; the style is
+ * asked for only after that, and the renderer's script and the tiles once the map is
+ * zoomed in far enough for a tile layer to show (the cases from the zoom where the
+ * incident map shows them too: a district's year of cases is too many dots to read).
  */
 (function () {
   'use strict';
@@ -127,7 +129,7 @@
 
   var incidents = null;
   if (config.incidents) {
-    incidents = tiles.overlay(config.incidents.sourceLayer);
+    incidents = tiles.overlay(config.incidents.sourceLayer, {minZoom: config.incidents.minZoom});
     state.layers.incidents = incidents;
     overlays[config.incidents.title] = incidents;
     if (config.incidents.show) { incidents.addTo(map); }
@@ -291,11 +293,8 @@
   });
 
   // --- the vector tiles: hints, popups --------------------------------------------------
-  tiles.ready.then(function () {
-    buildingsHint();
-  }).catch(function (err) {
-    say(config.messages.failed + err.message);
-  });
+  tiles.styled.then(buildingsHint);  // the style says from which zoom buildings show
+  tiles.ready.catch(function (err) { say(config.messages.failed + err.message); });
 
   // Below the buildings' zoom a hint asks to zoom in; their legend shows while they do.
   function buildingsHint() {

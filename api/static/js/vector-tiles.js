@@ -22,9 +22,13 @@
  * they line up with the base map; options.layerSource(name): the TileJSON URL of tiles
  * holding only source-layer ``name`` (a collection's), read instead of the style's source
  * (which holds every layer) so that a view downloads only what it draws. The controller:
- *   ready            Promise of the style (resolves once the layer is on the map)
- *   overlay(name)    a Leaflet layer switching the style layers of source-layer ``name``
- *                    on and off (for L.control.layers); all start off
+ *   styled           Promise of the style (and the sources of the layers offered)
+ *   ready            Promise of the tile layer on the map: the renderer's script and the
+ *                    tiles are fetched only once a switched-on layer is drawn at the map's
+ *                    zoom (or the next one in), so a view that draws no tile costs nothing
+ *   overlay(name, {minZoom}) a Leaflet layer switching the style layers of source-layer
+ *                    ``name`` on and off (for L.control.layers); all start off; drawn from
+ *                    minZoom on only, even where the style starts lower
  *   query(latlng, px) the features of switched-on layers under a point (within px pixels
  *                    for points), top-most first: [{layer, id, props}]
  *   features(name)   the distinct features of source-layer ``name`` in the tiles loaded for
@@ -238,27 +242,21 @@
     return null;  // symbol (names: the page's own), background, raster, ...
   }
 
-  /** The style's drawable layers as protomaps-leaflet paint rules, bottom to top; each
-   *  rule keeps its style layer (rule.styleLayer). ``levelDiff``: how many zooms the
-   *  Leaflet map is above the style's zooms (1: GL styles count zooms in 512-pixel tiles,
-   *  Leaflet in 256-pixel ones, so a layer of minzoom 13 shows from Leaflet's 14, drawn
-   *  from tiles of zoom 13 as MapLibre or QGIS would). */
-  function rules(style, levelDiff) {
+  /** The style's drawable layers (fill, line, circle of a source-layer, not hidden) as
+   *  rules without their symbolizers, bottom to top: {id, dataSource, dataLayer,
+   *  styleLayer, minzoom, maxzoom, filter}. ``levelDiff``: how many zooms the Leaflet map is
+   *  above the style's zooms (1: GL styles count zooms in 512-pixel tiles, Leaflet in
+   *  256-pixel ones, so a layer of minzoom 13 shows from Leaflet's 14, drawn from tiles of
+   *  zoom 13 as MapLibre or QGIS would). */
+  function plan(style, levelDiff) {
     var shift = levelDiff || 0;
     var out = [];
     (style.layers || []).forEach(function (layer) {
       if (!layer['source-layer'] || (layer.layout || {}).visibility === 'none') { return; }
-      var drawn = symbolizer(layer, shift);
-      if (!drawn) { return; }
+      if (['fill', 'line', 'circle'].indexOf(layer.type) < 0) { return; }  // names: the page's
       var filter = layer.filter;
-      var rule = {
-        id: layer.id,
-        dataSource: layer.source,
-        dataLayer: layer['source-layer'],
-        symbolizer: drawn,
-        styleLayer: layer,
-        on: true
-      };
+      var rule = {id: layer.id, dataSource: layer.source, dataLayer: layer['source-layer'],
+        styleLayer: layer};
       if (layer.minzoom !== undefined) { rule.minzoom = layer.minzoom + shift; }
       // GL hides a layer from its maxzoom on; protomaps draws up to and including its own.
       if (layer.maxzoom !== undefined) { rule.maxzoom = layer.maxzoom + shift - 0.5; }
@@ -270,6 +268,15 @@
       out.push(rule);
     });
     return out;
+  }
+
+  /** The style's drawable layers as protomaps-leaflet paint rules (plan() with each
+   *  layer's symbolizer); needs the renderer's script. */
+  function rules(style, levelDiff) {
+    return plan(style, levelDiff).map(function (rule) {
+      rule.symbolizer = symbolizer(rule.styleLayer, levelDiff || 0);
+      return rule;
+    });
   }
 
   // ---- the layer --------------------------------------------------------------------------
@@ -383,14 +390,16 @@
       controller.refresh();
     }
 
-    controller.overlay = function (name) {
+    /** A Leaflet layer switching the style layers of source-layer ``name`` on and off;
+     *  options.minZoom: drawn from this map zoom only, even where the style starts lower. */
+    controller.overlay = function (name, overlayOptions) {
       var Overlay = L.Layer.extend({
-        onAdd: function () { on[name] = true; applyRules(); },
+        onAdd: function () { on[name] = true; applyRules(); start(); },
         onRemove: function () { on[name] = false; applyRules(); }
       });
       var overlay = new Overlay();
       overlay.sourceLayer = name;
-      switchable[name] = true;
+      switchable[name] = (overlayOptions || {}).minZoom || 0;
       return overlay;
     };
 
@@ -418,43 +427,74 @@
 
     // The style may be given as a promise (of its URL or document): the page waits for its
     // base map (which decides the datum) before asking for any tile.
-    var style = Promise.resolve(options.style).then(function (s) {
-      return typeof s === 'string' ? getJSON(s) : s;
+    var readyResolve, readyReject;
+    controller.ready = new Promise(function (resolve, reject) {
+      readyResolve = resolve;
+      readyReject = reject;
     });
-    var library = window.protomapsL ? Promise.resolve() : loadScript(options.library);
-    controller.ready = Promise.all([style, library]).then(function (got) {
-      var doc = got[0];
+    controller.styled = Promise.resolve(options.style).then(function (s) {
+      return typeof s === 'string' ? getJSON(s) : s;
+    }).then(function (doc) {
       var datum = options.datum ? options.datum() : 'wgs84';
       // Only the layers the page offers are drawn (and their tiles asked for).
-      var drawn = rules(doc, levelDiff).filter(function (r) { return switchable[r.dataLayer]; });
+      var drawn = plan(doc, levelDiff).filter(function (r) {
+        return switchable[r.dataLayer] !== undefined;
+      });
+      drawn.forEach(function (r) {
+        r.minzoom = Math.max(r.minzoom || 0, switchable[r.dataLayer]);
+      });
       return sources(doc, drawn, datum, options.layerSource).then(function (srcs) {
         drawn.forEach(function (r) { allRules.push(r); });
         controller.style = doc;
         controller.datum = datum;
         controller.sources = srcs;
-        if (options.pane && !map.getPane(options.pane)) {
-          var pane = map.createPane(options.pane);
-          pane.style.zIndex = String(options.zIndex || 350);
-          pane.style.pointerEvents = 'none';
-        }
-        var protomapsSources = {};
-        Object.keys(srcs).forEach(function (name) {
-          protomapsSources[name] = {url: srcs[name].url, maxDataZoom: srcs[name].maxzoom,
-            levelDiff: levelDiff};
-        });
-        controller.layer = protomapsL.leafletLayer({
-          sources: protomapsSources,
-          paintRules: [],
-          labelRules: [],
-          attribution: '',
-          pane: options.pane || 'tilePane'
-        });
-        controller.layer.views.forEach(function (view, name) { guarded(name, view, srcs[name]); });
-        controller.layer.paintRules = active();
-        controller.layer.addTo(map);
+        map.on('zoomend', start);
+        start();
         return controller;
       });
     });
+    controller.styled.catch(readyReject);
+
+    var starting = null;
+    /** Loads the renderer and puts the tile layer on the map, once a switched-on layer is
+     *  drawn at the map's zoom or the next one in: a view that draws no tile (the district
+     *  view) downloads neither the renderer nor any tile. */
+    function start() {
+      if (starting || !allRules.length) { return; }
+      var zoom = map.getZoom() + 1;
+      var wanted = active().some(function (r) {
+        return (r.minzoom || 0) <= zoom && (r.maxzoom === undefined || map.getZoom() <= r.maxzoom);
+      });
+      if (!wanted) { return; }
+      starting = (window.protomapsL ? Promise.resolve() : loadScript(options.library))
+        .then(function () {
+          allRules.forEach(function (r) { r.symbolizer = symbolizer(r.styleLayer, levelDiff); });
+          if (options.pane && !map.getPane(options.pane)) {
+            var pane = map.createPane(options.pane);
+            pane.style.zIndex = String(options.zIndex || 350);
+            pane.style.pointerEvents = 'none';
+          }
+          var srcs = controller.sources;
+          var protomapsSources = {};
+          Object.keys(srcs).forEach(function (name) {
+            protomapsSources[name] = {url: srcs[name].url, maxDataZoom: srcs[name].maxzoom,
+              levelDiff: levelDiff};
+          });
+          controller.layer = protomapsL.leafletLayer({
+            sources: protomapsSources,
+            paintRules: [],
+            labelRules: [],
+            attribution: '',
+            pane: options.pane || 'tilePane'
+          });
+          controller.layer.views.forEach(function (view, name) {
+            guarded(name, view, srcs[name]);
+          });
+          controller.layer.paintRules = active();
+          controller.layer.addTo(map);
+          readyResolve(controller);
+        }).catch(readyReject);
+    }
 
     controller.query = function (latlng, px) {
       if (!controller.layer) { return []; }
@@ -533,5 +573,5 @@
     return controller;
   }
 
-  GM.vectorTiles = {add: add, rules: rules, evaluate: evaluate};
+  GM.vectorTiles = {add: add, rules: rules, plan: plan, evaluate: evaluate};
 }());
