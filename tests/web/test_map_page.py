@@ -225,7 +225,7 @@ def test_docs_render_offline(live_server: str, page: Any) -> None:
     tab, log = page
     response = tab.goto(f"{live_server}/docs", wait_until="networkidle")
     assert response is not None and response.status == 200
-    tab.wait_for_selector(".swagger-ui .opblock", timeout=15000)
+    tab.wait_for_selector(".swagger-ui .opblock", timeout=45000)  # 270 kB of OpenAPI
     assert "gridmap" in tab.locator(".swagger-ui .info .title").inner_text()
     paths = tab.locator(".opblock-summary-path").all_inner_texts()
     assert any("/api/v1/grids/{code}" in p.replace("\u200b", "") for p in paths)
