@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import access
 from api.audited import record_read
-from api.dependencies import DatumOutDep, SessionDep
+from api.dependencies import DatumOutDep, SessionDep, get_settings
 from api.responses import ErrorDoc
 from api.routing import ReadRetryRoute
 from api.tile_docs import (
@@ -164,6 +164,14 @@ def _service(request: Request) -> TileService:
     return service
 
 
+def keep_tiles_current(request: Request) -> None:
+    """After a write's commit: wait until the tile caches have dropped what it changed, so
+    the writer's next tile shows it (the notification itself takes milliseconds)."""
+    service: TileService | None = getattr(request.app.state, "tiles", None)
+    if service is not None:
+        service.sync()
+
+
 def _tms(tms: str) -> None:
     if tms != TMS_ID:
         raise NotFoundError(
@@ -172,20 +180,27 @@ def _tms(tms: str) -> None:
         )
 
 
-def _collection_layers(cid: str, principal: Principal) -> list[TileLayer]:
+def public_layers(request: Request) -> frozenset[str]:
+    """The layers ``GRIDMAP_PUBLIC_LAYERS`` opens to anonymous readers."""
+    names: frozenset[str] = get_settings(request).public_layer_names
+    return names
+
+
+def collection_layers(cid: str, principal: Principal, public: frozenset[str]) -> list[TileLayer]:
+    """The layer of collection ``cid`` if the caller may read it (its REST layer's rule)."""
     layer = layer_named(cid)
-    if layer.per_viewer:
-        access.check_incidents(principal)
+    access.check_layer(principal, layer.kind, public)
     return [layer]
 
 
-def _dataset_layers(principal: Principal) -> list[TileLayer]:
-    """Every main layer the caller may read (the incidents layer only for incident readers)."""
-    return [
-        layer
-        for layer in MAIN_LAYERS
-        if not layer.per_viewer or access.may_read_incidents(principal)
-    ]
+def dataset_layers(principal: Principal, public: frozenset[str]) -> list[TileLayer]:
+    """Every main layer the caller may read (incidents only for those who may read them)."""
+    return [layer for layer in MAIN_LAYERS if access.may_read_layer(principal, layer.kind, public)]
+
+
+def audit_key(principal: Principal) -> str:
+    """Whom a tile's audit record names: once per person (or key) and tile version."""
+    return principal.ref or principal.name
 
 
 def _accepts_gzip(request: Request) -> bool:
@@ -197,7 +212,9 @@ def _accepts_gzip(request: Request) -> bool:
     return False
 
 
-def _tile_response(request: Request, tile: CachedTile) -> Response:
+def tile_response(request: Request, tile: CachedTile) -> Response:
+    """The answer for a tile: 304 if the client has it, 204 if empty, gzipped if accepted
+    (also the warm path's, ``api.warm_tiles``)."""
     headers = {"ETag": tile.etag, "Cache-Control": TILE_CACHE_CONTROL, "Vary": "Accept-Encoding"}
     sent = request.headers.get("if-none-match")
     if sent is not None and tile.etag in {t.strip() for t in sent.split(",")}:
@@ -229,7 +246,7 @@ async def _tile(
     cached = service.cached(key, tile, datum, scope)
     if cached is None:
         cached = await run_in_threadpool(service.draw, session, key, layers, tile, datum, scope)
-    if cached.personal_ids and (principal.ref or principal.name) not in cached.audited:
+    if cached.personal_ids and audit_key(principal) not in cached.audited:
         await run_in_threadpool(
             record_read,
             session,
@@ -238,8 +255,8 @@ async def _tile(
             f"tile:{key or 'dataset'}/{tile}",
             detail={"incidents": list(cached.personal_ids)},
         )
-        cached.audited.add(principal.ref or principal.name)
-    return _tile_response(request, cached)
+        cached.audited.add(audit_key(principal))
+    return tile_response(request, cached)
 
 
 @router.get(
@@ -418,7 +435,7 @@ def collection_tilesets(
     request: Request, session: SessionDep, principal: Reader, cid: CollectionPath
 ) -> dict[str, Any]:
     """One tile set per tile matrix set (WebMercatorQuad), as Mapbox Vector Tiles."""
-    layer = _collection_layers(cid, principal)[0]
+    layer = collection_layers(cid, principal, public_layers(request))[0]
     tile_layers.check_layer(session, layer)
     base = _base(request)
     path = f"/ogc/collections/{cid}/tiles/{TMS_ID}"
@@ -450,7 +467,7 @@ def collection_tileset(
     """The tile set's limits (zoom levels), its one layer (named as the collection) with its
     fields, and the URL template of its tiles (``datum`` carried into the links)."""
     _tms(tms)
-    layers = _collection_layers(cid, principal)
+    layers = collection_layers(cid, principal, public_layers(request))
     tile_layers.check_layer(session, layers[0])
     path = f"/ogc/collections/{cid}/tiles/{TMS_ID}"
     return _tileset(_base(request), path, layers[0].title.en, layers, datum)
@@ -474,7 +491,7 @@ def collection_tilejson(
     """The tile URL template (with ``datum`` when not WGS84), zooms, bounds of the data
     (in ``datum``) and the layer's fields, for MapLibre, Mapbox GL and QGIS."""
     _tms(tms)
-    layers = _collection_layers(cid, principal)
+    layers = collection_layers(cid, principal, public_layers(request))
     tile_layers.check_layer(session, layers[0])
     path = f"/ogc/collections/{cid}/tiles/{TMS_ID}"
     return _tilejson(request, session, cid, path, layers, datum)
@@ -504,7 +521,7 @@ async def collection_tile(
     Incidents: only those the caller may see, a personal case they are not responsible
     for at its grid's representative point (``masked``)."""
     _tms(tms)
-    layers = _collection_layers(cid, principal)
+    layers = collection_layers(cid, principal, public_layers(request))
     return await _tile(request, session, principal, cid, layers, z, y, x, datum)
 
 
@@ -544,7 +561,8 @@ def dataset_tileset(
     """One layer per collection, each with its own zooms (``minTileMatrix``..)."""
     _tms(tms)
     path = f"/ogc/tiles/{TMS_ID}"
-    return _tileset(_base(request), path, "gridmap", _dataset_layers(principal), datum)
+    layers = dataset_layers(principal, public_layers(request))
+    return _tileset(_base(request), path, "gridmap", layers, datum)
 
 
 @router.get(
@@ -560,7 +578,8 @@ def dataset_tilejson(
     """Every main layer the caller may read, with its fields and zooms."""
     _tms(tms)
     path = f"/ogc/tiles/{TMS_ID}"
-    return _tilejson(request, session, "gridmap", path, _dataset_layers(principal), datum)
+    layers = dataset_layers(principal, public_layers(request))
+    return _tilejson(request, session, "gridmap", path, layers, datum)
 
 
 @router.get(
@@ -582,7 +601,8 @@ async def dataset_tile(
     """One layer per collection, each drawn within its own zooms (8-18 in all); the
     incidents layer only for those who may read incidents, narrowed and masked for them."""
     _tms(tms)
-    return await _tile(request, session, principal, "", _dataset_layers(principal), z, y, x, datum)
+    layers = dataset_layers(principal, public_layers(request))
+    return await _tile(request, session, principal, "", layers, z, y, x, datum)
 
 
 # ---- styles ------------------------------------------------------------------------------

@@ -172,6 +172,8 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "y": lambda ids: "6394",
     "x": lambda ids: "13616",
     "style_id": lambda ids: "default",
+    "fid": lambda ids: "1",
+    "name": lambda ids: "gcj02",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
