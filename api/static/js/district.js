@@ -17,8 +17,8 @@
  * or a case), then the areas' shapes. On a GCJ-02 base map the tiles are asked for in
  * GCJ-02 (datum=gcj02), so they line up with it as the other overlays do through GM.datum.
  * The grids stay in the outlines answer at every zoom, not tiles: with their names, hover
- * and popups they are the page's main subject, and 400 grids are 23 kB gzipped in that one
- * cached answer (a district's dataset tile at its opening zoom weighs more).
+ * and popups they are the page's main subject, and the demo's 400 grids are 23 kB gzipped
+ * in that one cached answer, where the grids' tiles of its opening view are 40 kB.
  * GM.ready() marks the map usable once the areas and their names are drawn; the style is
  * asked for only after that, and the renderer's script and the tiles once the map is
  * zoomed in far enough for a tile layer to show (the cases from the zoom where the
