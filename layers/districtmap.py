@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gis.incidents.workflow import State
+from gis.tiles.layers import BUILDINGS as BUILDING_TILES
 from layers.catalogue import (
     BUILDINGS,
     COMMUNITIES,
@@ -64,6 +65,9 @@ TILE_STYLE = "default"
 """The style (``/ogc/styles/{id}``) the district map draws its vector tiles with."""
 TILE_LIBRARY = f"{VENDOR_BASE}/protomaps-leaflet/protomaps-leaflet.js"
 """The renderer of the tiles (``api/static/vendor/README.md``), loaded once the map is usable."""
+TILE_LEVEL_DIFF = 1
+"""Leaflet's zoom over the tiles' (and the style's) zoom: the map draws 512-pixel tiles of
+zoom z at its zoom z+1, as MapLibre and QGIS draw a GL style (fewer, fuller tiles)."""
 PICK_PIXELS = 6
 """How near (CSS pixels) a click must come to a point of the tiles to pick it."""
 ITEM_BOX_DEGREES = 0.0005
@@ -106,13 +110,15 @@ def title_of(districts: Sequence[str]) -> str:
     return f"{'、'.join(districts)} {TITLE_DEFAULT}" if districts else TITLE_DEFAULT
 
 
-def _tiled(layer: MapLayer) -> dict[str, Any]:
-    """What the page needs of a layer drawn from the vector tiles: its zoom hint, legend
-    and popup (its colours are the style's)."""
+def _tiled(layer: MapLayer, tile_minzoom: int) -> dict[str, Any]:
+    """What the page needs of a layer drawn from the vector tiles: from which map zoom
+    (the tile layer's, as the style says), its zoom hint, legend and popup (its colours
+    are the style's)."""
     viewport = viewport_config(layer)
-    keep = ("minZoom", "popup", "noValue", "hintId", "legendId")
+    keep = ("popup", "noValue", "hintId", "legendId")
     return {
         **{key: viewport[key] for key in keep},
+        "minZoom": tile_minzoom + TILE_LEVEL_DIFF,
         # {zoom}: the style's zoom for the layer once known (minZoom until then)
         "messages": {"zoomIn": f"放大至{{zoom}}级显示{layer.title_zh}"},
     }
@@ -174,11 +180,12 @@ def district_map_config(
             # each overlay from its collection's tiles: a view downloads only what it draws
             "layerTileJSON": f"{OGC}/collections/{{layer}}/tiles/WebMercatorQuad/tilejson.json",
             "library": TILE_LIBRARY,
+            "levelDiff": TILE_LEVEL_DIFF,
             "pickPixels": PICK_PIXELS,
             "itemBoxDegrees": ITEM_BOX_DEGREES,
         },
         "buildings": {
-            **_tiled(BUILDINGS),
+            **_tiled(BUILDINGS, BUILDING_TILES.minzoom),
             "sourceLayer": "buildings",
             "item": f"{api}/buildings?limit=100&bbox={{bbox}}",
             "title": BUILDINGS.title_zh,

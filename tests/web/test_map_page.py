@@ -253,15 +253,14 @@ def test_buildings_come_from_vector_tiles_when_zoomed_in(live_server: str, wide:
     _open(tab, live_server)
     control = tab.locator(".leaflet-control-layers-overlays label", has_text=BUILDINGS.title_zh)
     assert control.locator("input").is_checked()
-    tab.wait_for_function(f"() => {TILES}.style !== undefined", timeout=30000)
     start = tab.evaluate(f"() => {TILES}.minZoom('buildings')")
     assert start is not None and tab.evaluate("() => window.gridmapDistrict.map.getZoom()") < start
     tab.locator(HINT).wait_for(state="visible")
     assert tab.locator(HINT).inner_text() == f"放大至{start:g}级显示楼栋"
     tab.wait_for_load_state("networkidle")
     assert "buildings" not in _tile_layers(log.requests)  # nothing drawn, nothing asked for
-    # ... not even the renderer: the district view draws no tile layer
-    assert not any("protomaps" in url for url in log.requests)
+    # ... not even the style or the renderer: the district view draws no tile layer
+    assert not any("protomaps" in url or "/ogc/" in url for url in log.requests)
 
     lat, lon = _grid_centre(live_server, DENSE_GRID)
     _set_view(tab, lat, lon, 17)

@@ -19,10 +19,11 @@
  * The grids stay in the outlines answer at every zoom, not tiles: with their names, hover
  * and popups they are the page's main subject, and the demo's 400 grids are 23 kB gzipped
  * in that one cached answer, where the grids' tiles of its opening view are 40 kB.
- * GM.ready() marks the map usable once the areas and their names are drawn; the style is
- * asked for only after that, and the renderer's script and the tiles once the map is
- * zoomed in far enough for a tile layer to show (the cases from the zoom where the
- * incident map shows them too: a district's year of cases is too many dots to read).
+ * GM.ready() marks the map usable once the areas and their names are drawn; the style, the
+ * renderer's script and the tiles are asked for only after that, once the map is zoomed in
+ * far enough for a tile layer to show (the cases from the zoom where the incident map
+ * shows them too: a district's year of cases is too many dots to read), so the district
+ * view costs what it did before the tiles.
  */
 (function () {
   'use strict';
@@ -119,13 +120,15 @@
   var tiles = GM.vectorTiles.add(map, {
     style: whenUsable.then(function () { return config.tiles.style; }),
     library: config.tiles.library,
+    levelDiff: config.tiles.levelDiff,
     pane: 'gm-tiles',
     zIndex: 350,  // over the base map (250), under the areas' canvas (400)
     datum: function () { return GM.datum ? GM.datum.display : 'wgs84'; },
     layerSource: function (name) { return config.tiles.layerTileJSON.replace('{layer}', name); }
   });
   state.tiles = tiles;
-  var buildings = tiles.overlay(config.buildings.sourceLayer);
+  var buildings = tiles.overlay(config.buildings.sourceLayer,
+    {minZoom: config.buildings.minZoom});
   state.layers.buildings = buildings;
   overlays[config.buildings.title] = buildings;
   if (config.buildings.show) { buildings.addTo(map); }

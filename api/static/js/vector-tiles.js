@@ -23,9 +23,10 @@
  * holding only source-layer ``name`` (a collection's), read instead of the style's source
  * (which holds every layer) so that a view downloads only what it draws. The controller:
  *   styled           Promise of the style (and the sources of the layers offered)
- *   ready            Promise of the tile layer on the map: the renderer's script and the
- *                    tiles are fetched only once a switched-on layer is drawn at the map's
- *                    zoom (or the next one in), so a view that draws no tile costs nothing
+ *   ready            Promise of the tile layer on the map. The style, the renderer's script
+ *                    and the tiles are fetched only once a switched-on layer is about to
+ *                    show (from the zoom before its minZoom), so a view that draws no tile
+ *                    costs nothing
  *   overlay(name, {minZoom}) a Leaflet layer switching the style layers of source-layer
  *                    ``name`` on and off (for L.control.layers); all start off; drawn from
  *                    minZoom on only, even where the style starts lower
@@ -35,7 +36,8 @@
  *                    the view (by id): [{id, props, type, lonLat}] (lonLat of points, in
  *                    the tiles' datum): what the renderer holds, for tests and counts
  *   loaded(name)     [z, y, x] of the tiles of source-layer ``name`` the renderer holds
- *   minZoom(name)    the lowest map zoom at which source-layer ``name`` is drawn
+ *   minZoom(name)    the lowest map zoom at which source-layer ``name`` is drawn (the
+ *                    overlay's minZoom until the style is known)
  *   refresh()        drop the tiles held in memory and ask the server again (after a change:
  *                    the server's tiles follow the database, and ETag revalidation brings
  *                    the new ones)
@@ -391,10 +393,11 @@
     }
 
     /** A Leaflet layer switching the style layers of source-layer ``name`` on and off;
-     *  options.minZoom: drawn from this map zoom only, even where the style starts lower. */
+     *  options.minZoom: drawn from this map zoom only, even where the style starts lower
+     *  (and nothing is fetched for it below). */
     controller.overlay = function (name, overlayOptions) {
       var Overlay = L.Layer.extend({
-        onAdd: function () { on[name] = true; applyRules(); start(); },
+        onAdd: function () { on[name] = true; applyRules(); fetchStyle(); start(); },
         onRemove: function () { on[name] = false; applyRules(); }
       });
       var overlay = new Overlay();
@@ -425,35 +428,53 @@
       };
     }
 
-    // The style may be given as a promise (of its URL or document): the page waits for its
-    // base map (which decides the datum) before asking for any tile.
-    var readyResolve, readyReject;
+    // Nothing is asked for until a switched-on overlay is about to show (its minZoom, or
+    // the next zoom): then the style, the TileJSON of its sources, the renderer, the tiles.
+    // The style may be given as a promise (of its URL or document): a page waits for its base
+    // map (which decides the datum) before any of it.
+    var readyResolve, readyReject, styledResolve, styledReject;
     controller.ready = new Promise(function (resolve, reject) {
       readyResolve = resolve;
       readyReject = reject;
     });
-    controller.styled = Promise.resolve(options.style).then(function (s) {
-      return typeof s === 'string' ? getJSON(s) : s;
-    }).then(function (doc) {
-      var datum = options.datum ? options.datum() : 'wgs84';
-      // Only the layers the page offers are drawn (and their tiles asked for).
-      var drawn = plan(doc, levelDiff).filter(function (r) {
-        return switchable[r.dataLayer] !== undefined;
-      });
-      drawn.forEach(function (r) {
-        r.minzoom = Math.max(r.minzoom || 0, switchable[r.dataLayer]);
-      });
-      return sources(doc, drawn, datum, options.layerSource).then(function (srcs) {
-        drawn.forEach(function (r) { allRules.push(r); });
-        controller.style = doc;
-        controller.datum = datum;
-        controller.sources = srcs;
-        map.on('zoomend', start);
-        start();
-        return controller;
-      });
+    controller.styled = new Promise(function (resolve, reject) {
+      styledResolve = resolve;
+      styledReject = reject;
     });
     controller.styled.catch(readyReject);
+    var styling = null;
+
+    function soon() {
+      var zoom = map.getZoom() + 1;
+      return Object.keys(on).some(function (name) {
+        return on[name] && switchable[name] <= zoom;
+      });
+    }
+
+    function fetchStyle() {
+      if (styling || !soon()) { return; }
+      styling = Promise.resolve(options.style).then(function (s) {
+        return typeof s === 'string' ? getJSON(s) : s;
+      }).then(function (doc) {
+        var datum = options.datum ? options.datum() : 'wgs84';
+        // Only the layers the page offers are drawn (and their tiles asked for).
+        var drawn = plan(doc, levelDiff).filter(function (r) {
+          return switchable[r.dataLayer] !== undefined;
+        });
+        drawn.forEach(function (r) {
+          r.minzoom = Math.max(r.minzoom || 0, switchable[r.dataLayer]);
+        });
+        return sources(doc, drawn, datum, options.layerSource).then(function (srcs) {
+          drawn.forEach(function (r) { allRules.push(r); });
+          controller.style = doc;
+          controller.datum = datum;
+          controller.sources = srcs;
+          styledResolve(controller);
+          start();
+        });
+      }).catch(styledReject);
+    }
+    map.on('zoomend', function () { fetchStyle(); start(); });
 
     var starting = null;
     /** Loads the renderer and puts the tile layer on the map, once a switched-on layer is
@@ -567,7 +588,8 @@
     controller.minZoom = function (name) {
       var zooms = allRules.filter(function (r) { return r.dataLayer === name; })
         .map(function (r) { return r.minzoom || 0; });
-      return zooms.length ? Math.min.apply(null, zooms) : null;
+      if (zooms.length) { return Math.min.apply(null, zooms); }
+      return switchable[name] ? switchable[name] : null;
     };
 
     return controller;
