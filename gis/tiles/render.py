@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from shapely.geometry import GeometryCollection
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,12 @@ PAD = BUFFER / EXTENT
 """The buffer as a fraction of the tile side: rows are selected this much beyond the edges."""
 DATUM_MARGIN_DEG = 0.002
 """Extra degrees around the converted box (the offsets vary by metres within a tile)."""
+
+
+SERIAL = text("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+"""For the rest of the transaction: no parallel plan. A tile's few thousand rows cost less
+than starting two parallel workers (processes, shared memory) for them: measured on the
+1,000,000-building city (``benchmarks/tiles_bench.py``), 13 ms per tile instead of 25 ms."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ def render(
     drawn = [layer for layer in layers if layer.minzoom <= tile.z <= layer.maxzoom]
     if not drawn:
         return RenderedTile(b"")
+    if not any(layer.is_coverage for layer in drawn):  # coverage figures gain from workers
+        session.execute(SERIAL)
     if passes_through(datum):
         return _render_stored(session, drawn, tile, scope)
     return _render_converted(session, drawn, tile, datum, scope)
@@ -195,8 +204,9 @@ def _render_converted(
             continue
         if layer.per_viewer:
             personal += [int(r.id) for r in rows if r.personal_full]
-        geometries = shapely.from_wkb([bytes(r.wkb) for r in rows])
-        converted = [geometry_from_wgs84(g, datum) for g in geometries]
+        # One conversion call for the whole tile: as a collection, every vertex at once.
+        collection = GeometryCollection(list(shapely.from_wkb([bytes(r.wkb) for r in rows])))
+        converted = list(geometry_from_wgs84(collection, datum).geoms)
         arrays: dict[str, Any] = {
             "ids": [int(r.id) for r in rows],
             "wkbs": [shapely.to_wkb(g) for g in converted],

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -208,6 +208,31 @@ def test_incidents_in_tiles_are_masked_as_in_the_incident_list(
         z, y, x, *point_of({f["id"]: f for f in features(data, "incidents")}[case.id])
     )
     assert abs(lat - 36.735) > 0.004
+
+
+def test_a_tile_showing_personal_cases_in_full_is_audited_once_per_person(
+    client: TestClient, db: Session
+) -> None:
+    case = _personal_case(db)
+    z, y, x = tile_of(119.112, 36.735, 12)
+    url = tile_url("incidents", z, y, x)
+
+    def reads() -> list[Any]:
+        rows = db.execute(
+            text("SELECT object, detail FROM audit_log WHERE action = 'personal.read'")
+        ).all()
+        return [r for r in rows if r.object == f"tile:incidents/{z}/{y}/{x}"]
+
+    get_tile(client, url)
+    get_tile(client, url)  # the same person again: from the cache, already recorded
+    (read,) = reads()
+    assert case.id in read.detail["incidents"]
+    planner = login_headers(db, "tile-planner", "planner")
+    get_tile(client, url, headers=planner)  # masked for them: nothing to record
+    assert len(reads()) == 1
+    district = login_headers(db, "tile-district", "district", area_code="370705")
+    get_tile(client, url, headers=district)  # another person who sees it in full
+    assert len(reads()) == 2
 
 
 def test_a_box_finds_a_masked_case_only_where_it_is_shown(client: TestClient, db: Session) -> None:
