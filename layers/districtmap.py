@@ -2,10 +2,13 @@
 
 The page is a template and plain JavaScript on the vendored Leaflet (canvas
 renderer): the layer definitions of ``layers.catalogue`` (titles, styles,
-tooltips, popups, the buildings loaded per view) become one JSON object, and
-the data comes from two light API answers (``/api/v1/map/outlines``,
-``/api/v1/map/facilities``). ``layers.webmap`` keeps drawing the same layers
-with folium for notebooks and exported HTML maps.
+tooltips, popups) become one JSON object, and the areas and facilities come
+from two light API answers (``/api/v1/map/outlines``, ``/api/v1/map/facilities``).
+The large layers, buildings and cases, are vector tiles (``/ogc/tiles/...``)
+drawn with the server's style (``/ogc/styles/...``, generated from ``layers/``:
+their colours are not repeated here); this object says which of the tiles'
+layers are switchable overlays and what their popups show. ``layers.webmap``
+keeps drawing the same layers with folium for notebooks and exported HTML maps.
 
 Names are drawn as labels by zoom: subdistricts on the district view,
 communities from the middle zooms, grids once zoomed in far enough to read
@@ -19,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gis.incidents.workflow import State
+from gis.tiles.layers import BUILDINGS as BUILDING_TILES
 from layers.catalogue import (
     BUILDINGS,
     COMMUNITIES,
@@ -29,7 +34,8 @@ from layers.catalogue import (
     MapLayer,
     category_colours,
 )
-from layers.webmap import DEFAULT_CENTRE, NO_VALUE, viewport_config
+from layers.incidents import INCIDENT_POINTS_MIN_ZOOM, state_label
+from layers.webmap import DEFAULT_CENTRE, NO_VALUE, VENDOR_BASE, viewport_config
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,32 @@ OUTLINE_LAYERS: tuple[MapLayer, ...] = (DISTRICT, SUBDISTRICTS, COMMUNITIES, GRI
 """Layers drawn from ``/api/v1/map/outlines``, bottom to top (its keys are theirs)."""
 
 TITLE_DEFAULT = "网格化管理地图"
+
+OGC = "/ogc"
+TILE_STYLE = "default"
+"""The style (``/ogc/styles/{id}``) the district map draws its vector tiles with."""
+TILE_LIBRARY = f"{VENDOR_BASE}/protomaps-leaflet/protomaps-leaflet.js"
+"""The renderer of the tiles (``api/static/vendor/README.md``), loaded once the map is usable."""
+TILE_LEVEL_DIFF = 1
+"""Leaflet's zoom over the tiles' (and the style's) zoom: the map draws 512-pixel tiles of
+zoom z at its zoom z+1, as MapLibre and QGIS draw a GL style (fewer, fuller tiles)."""
+PICK_PIXELS = 6
+"""How near (CSS pixels) a click must come to a point of the tiles to pick it."""
+ITEM_BOX_DEGREES = 0.0005
+"""Half the side of the box (~50 m) a building picked in the tiles is looked up in
+(``/api/v1/buildings?bbox=``, the record with its address and grid)."""
+
+INCIDENTS_TITLE = "事件"
+INCIDENT_POPUP: tuple[tuple[str, str], ...] = (
+    ("ext_id", "编号"),
+    ("category", "类别"),
+    ("status", "状态"),
+    ("reported_at", "上报时间"),
+    ("description", "描述"),
+    ("grid_code", "网格"),
+)
+"""What clicking a case on the map shows (from the tile's properties; a case the person
+is not responsible for comes masked: at its grid's point, 已隐藏)."""
 
 
 def _fields(layer: MapLayer, which: str) -> list[list[str]]:
@@ -78,18 +110,50 @@ def title_of(districts: Sequence[str]) -> str:
     return f"{'、'.join(districts)} {TITLE_DEFAULT}" if districts else TITLE_DEFAULT
 
 
+def _tiled(layer: MapLayer, tile_minzoom: int) -> dict[str, Any]:
+    """What the page needs of a layer drawn from the vector tiles: from which map zoom
+    (the tile layer's, as the style says), its zoom hint, legend and popup (its colours
+    are the style's)."""
+    viewport = viewport_config(layer)
+    keep = ("popup", "noValue", "hintId", "legendId")
+    return {
+        **{key: viewport[key] for key in keep},
+        "minZoom": tile_minzoom + TILE_LEVEL_DIFF,
+        # {zoom}: the style's zoom for the layer once known (minZoom until then)
+        "messages": {"zoomIn": f"放大至{{zoom}}级显示{layer.title_zh}"},
+    }
+
+
+def _incidents(categories: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "sourceLayer": "incidents",
+        "title": INCIDENTS_TITLE,
+        "show": True,
+        # as on the incident map: a district's year of cases is too many dots to read
+        "minZoom": INCIDENT_POINTS_MIN_ZOOM,
+        "popup": [list(f) for f in INCIDENT_POPUP],
+        "names": {
+            "category": dict(categories),
+            "status": {state.value: state_label(state) for state in State},
+        },
+        "item": "/api/v1/incidents/{id}",
+    }
+
+
 def district_map_config(
     facility_types: Sequence[tuple[str, str]],
     extent: tuple[float, float, float, float] | None,
-    max_page_size: int | None = None,
     api: str = "/api/v1",
+    incident_categories: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything ``district.js`` needs besides the data, as JSON-ready values.
 
     ``facility_types``: ``(code, name_zh)`` of the whole catalogue, so a type keeps
     its colour whatever is on screen; ``extent``: (west, south, east, north) where
     the map opens (``gis.areas.queries.current_extent``), None for an empty
-    database (the map opens on ``DEFAULT_CENTRE`` and says there is no data).
+    database (the map opens on ``DEFAULT_CENTRE`` and says there is no data);
+    ``incident_categories``: code → Chinese name, for a person who may read cases
+    (the cases layer is left out otherwise).
     """
     colours = category_colours(code for code, _ in facility_types)
     bounds = [[extent[1], extent[0]], [extent[3], extent[2]]] if extent else None
@@ -111,13 +175,25 @@ def district_map_config(
         "facilityTypes": [
             {"code": code, "name": name, "colour": colours[code]} for code, name in facility_types
         ],
+        "tiles": {
+            "style": f"{OGC}/styles/{TILE_STYLE}",
+            # each overlay from its collection's tiles: a view downloads only what it draws
+            "layerTileJSON": f"{OGC}/collections/{{layer}}/tiles/WebMercatorQuad/tilejson.json",
+            "library": TILE_LIBRARY,
+            "levelDiff": TILE_LEVEL_DIFF,
+            "pickPixels": PICK_PIXELS,
+            "itemBoxDegrees": ITEM_BOX_DEGREES,
+        },
         "buildings": {
-            **viewport_config(BUILDINGS, max_page_size),
+            **_tiled(BUILDINGS, BUILDING_TILES.minzoom),
+            "sourceLayer": "buildings",
+            "item": f"{api}/buildings?limit=100&bbox={{bbox}}",
             "title": BUILDINGS.title_zh,
             "show": BUILDINGS.show,
             "legend": BUILDINGS.ramp.legend_rows() if BUILDINGS.ramp else [],
             "legendTitle": BUILDINGS.ramp.title_zh if BUILDINGS.ramp else "",
         },
+        "incidents": _incidents(incident_categories) if incident_categories is not None else None,
         "noValue": NO_VALUE,
         "messages": {
             "failed": "地图数据加载失败：",

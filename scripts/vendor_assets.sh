@@ -19,6 +19,7 @@ FONTAWESOME=6.2.0             # folium "awesome_markers_font_css"
 AWESOME_MARKERS=2.0.2         # folium "awesome_markers", "awesome_markers_css"
 GLYPHICONS=1.0.1              # folium "glyphicons_css" (Bootstrap 3.3.7 glyphicons only)
 SWAGGER_UI=5.35.0             # FastAPI /docs
+PROTOMAPS_LEAFLET=5.1.0       # vector tiles on the maps (api/static/js/vector-tiles.js)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEST="$ROOT/api/static/vendor"
@@ -40,7 +41,8 @@ put() { # put SRC... DESTDIR: copy files into $DEST/DESTDIR
 }
 
 rm -rf "$DEST/leaflet" "$DEST/jquery" "$DEST/bootstrap" "$DEST/fontawesome" \
-    "$DEST/awesome-markers" "$DEST/glyphicons" "$DEST/folium" "$DEST/swagger-ui"
+    "$DEST/awesome-markers" "$DEST/glyphicons" "$DEST/folium" "$DEST/swagger-ui" \
+    "$DEST/protomaps-leaflet"
 
 unpack "leaflet@$LEAFLET" leaflet
 put "$WORK"/leaflet/dist/leaflet.js "$WORK"/leaflet/dist/leaflet.css "$WORK"/leaflet/LICENSE leaflet
@@ -85,6 +87,13 @@ done >"$DEST/folium/leaflet.awesome.rotate.min.css"
 unpack "swagger-ui-dist@$SWAGGER_UI" swagger-ui
 put "$WORK"/swagger-ui/swagger-ui-bundle.js "$WORK"/swagger-ui/swagger-ui.css \
     "$WORK"/swagger-ui/favicon-32x32.png "$WORK"/swagger-ui/LICENSE "$WORK"/swagger-ui/NOTICE swagger-ui
+
+# Mapbox Vector Tiles drawn on Leaflet canvas tiles (no WebGL, no workers, no eval: the
+# pages' CSP stays as it is). One self-contained IIFE build (window.protomapsL) with its
+# dependencies (pbf, @mapbox/vector-tile, rbush, ...) bundled by its authors.
+unpack "protomaps-leaflet@$PROTOMAPS_LEAFLET" protomaps-leaflet
+put "$WORK"/protomaps-leaflet/dist/protomaps-leaflet.js "$WORK"/protomaps-leaflet/LICENSE \
+    protomaps-leaflet
 
 echo "Vendored into $DEST:"
 du -sh "$DEST"

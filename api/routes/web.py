@@ -5,8 +5,9 @@ vendored Leaflet and Swagger UI). The district map is a template and plain
 JavaScript (``api/static/js/district.js``, configured by
 ``layers.districtmap``): the page itself is a few kB and draws the district
 from two light answers (``GET /api/v1/map/outlines``, ``/api/v1/map/facilities``)
-and the buildings in view from ``/api/v1/buildings`` once zoomed in. folium
-(``layers.webmap``) still draws the same layers for notebooks and exported maps.
+and the buildings and cases from vector tiles (``/ogc/collections/.../tiles``, styled
+by ``/ogc/styles/default``). folium (``layers.webmap``) still draws the same layers for
+notebooks and exported maps.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from api.routing import ReadRetryRoute
 from api.security import with_script_nonces
 from gis.areas import queries
 from gis.coverage import facilities
+from gis.incidents.catalogue import CATEGORIES
 from gis.principal import Principal
 from layers.districtmap import district_map_config, title_of
 from layers.webmap import VENDOR_BASE
@@ -39,11 +41,17 @@ def district_map(
     principal: Annotated[Principal, Depends(access.DISTRICT_PAGE)],
 ) -> HTMLResponse:
     """The district map: subdistricts, communities and grids with their names, facilities,
-    and the buildings in view once zoomed in, as switchable layers."""
+    and from vector tiles the buildings (once zoomed in) and the cases the person may see,
+    as switchable layers."""
     types = facilities.list_facility_types(session, limit=settings.max_page_size)
     catalogue = [(f["properties"]["code"], f["properties"]["name_zh"]) for f in types.features]
     extent = queries.current_extent(session)
-    config = district_map_config(catalogue, extent, settings.max_page_size)
+    # The cases layer (vector tiles, narrowed and masked for the caller) only for a person
+    # who may read cases at all.
+    categories = (
+        {c.code: c.name_zh for c in CATEGORIES} if access.INCIDENT_READ.allows(principal) else None
+    )
+    config = district_map_config(catalogue, extent, incident_categories=categories)
     title = title_of(queries.district_names(session))
     html = render_page(
         "district.html",

@@ -154,16 +154,18 @@ def test_map_page_on_the_small_district(client: TestClient) -> None:
     assert "jquery" not in page and "folium" not in page
 
 
-def test_map_page_fetches_buildings_instead_of_embedding_them(client: TestClient) -> None:
+def test_map_page_draws_buildings_from_vector_tiles_instead_of_embedding_them(
+    client: TestClient,
+) -> None:
     page = client.get("/").text
-    assert "/static/js/viewport-layer.js" in page
-    assert client.get("/static/js/viewport-layer.js").status_code == 200
-    assert '"url": "/api/v1/buildings?geometry=footprint"' in page
+    assert "/static/js/vector-tiles.js" in page
+    assert client.get("/static/js/vector-tiles.js").status_code == 200
+    assert '"style": "/ogc/styles/' in page
+    library = "/static/vendor/protomaps-leaflet/protomaps-leaflet.js"
+    assert f'"library": "{library}"' in page  # loaded by the page once it is usable
+    assert client.get(library).status_code == 200
+    assert "/api/v1/buildings?geometry=footprint" not in page  # no list of the view's
     assert "has_footprint" not in page  # no building feature is in the page
-    # The page asks for no more than the server's page limit (small in these tests).
-    maximum = client.app.state.settings.max_page_size  # type: ignore[attr-defined]
-    assert maximum < 2000
-    assert f'"limit": {maximum},' in page
 
 
 def _served_level(

@@ -2,24 +2,26 @@
 
 The page (api/templates/district.html, api/static/js/district.js) draws the
 areas from /api/v1/map/outlines and the facilities from /api/v1/map/facilities
-on a canvas, the names as labels by zoom, and the buildings of the view from
-zoom 15. Drawn on canvas, its shapes are not elements: the tests read what is
-drawn from the page's own Leaflet layers (``window.gridmapDistrict``) and
-click at the pixel of a shape.
+on a canvas, the names as labels by zoom, and the buildings and cases from vector
+tiles (tests/web/test_vector_tiles.py tests those on a district of its own). Drawn
+on canvas, its shapes are not elements: the tests read what is drawn from the
+page's own Leaflet layers and tile renderer (``window.gridmapDistrict``) and click
+at the pixel of a shape.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
+import re
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from shapely.geometry import Point, shape
 
 from layers.catalogue import BUILDINGS, MAP_LAYERS
+from layers.districtmap import INCIDENTS_TITLE
 from tests.web.browser import PHONE, WIDE, artifact, boxes_apart, open_page, viewer_headers
 
 pytestmark = pytest.mark.browser
@@ -123,7 +125,9 @@ def test_the_district_is_drawn_offline_with_names_in_a_light_page(
     overlays = [
         t.strip() for t in tab.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     ]
-    assert overlays == [layer.title_zh for layer in MAP_LAYERS]
+    # the catalogue's layers, and the cases (from the tiles) for a person who may read them
+    titles = [layer.title_zh for layer in MAP_LAYERS]
+    assert overlays == [*titles[:-1], INCIDENTS_TITLE, titles[-1]]
 
     # Every current grid, community and subdistrict is drawn.
     for key, path, params in (
@@ -221,7 +225,7 @@ def test_docs_render_offline(live_server: str, page: Any) -> None:
     tab, log = page
     response = tab.goto(f"{live_server}/docs", wait_until="networkidle")
     assert response is not None and response.status == 200
-    tab.wait_for_selector(".swagger-ui .opblock", timeout=15000)
+    tab.wait_for_selector(".swagger-ui .opblock", timeout=45000)  # 270 kB of OpenAPI
     assert "gridmap" in tab.locator(".swagger-ui .info .title").inner_text()
     paths = tab.locator(".opblock-summary-path").all_inner_texts()
     assert any("/api/v1/grids/{code}" in p.replace("\u200b", "") for p in paths)
@@ -231,157 +235,92 @@ def test_docs_render_offline(live_server: str, page: Any) -> None:
     assert log.errors == []
 
 
-BUILDING_AT = """([id]) => {
-    const state = window.gridmapDistrict;
-    let found = null;
-    state.layers.buildings.eachLayer((l) => { if (l.feature && l.feature.id === id) found = l; });
-    if (!found) return null;
-    const centre = found.getBounds ? found.getBounds().getCenter() : found.getLatLng();
-    const p = state.map.latLngToContainerPoint(centre);
-    const box = state.map.getContainer().getBoundingClientRect();
-    return {x: box.left + p.x, y: box.top + p.y, fill: found.options.fillColor};
-}"""
+TILES = "window.gridmapDistrict.tiles"
+TILE_LAYER = re.compile(r"^/ogc/collections/([a-z-]+)/tiles/WebMercatorQuad/\d+/\d+/\d+$")
 
 
-def test_buildings_load_for_the_view_when_zoomed_in(live_server: str, wide: Any) -> None:
+def _tile_layers(urls: list[str]) -> list[str]:
+    """The collections of the tiles among ``urls``."""
+    found = [TILE_LAYER.match(urlsplit(u).path) for u in urls]
+    return [m.group(1) for m in found if m]
+
+
+def test_buildings_come_from_vector_tiles_when_zoomed_in(live_server: str, wide: Any) -> None:
+    """Below the style's zoom for buildings a hint, no building tile; zoomed in, the
+    buildings' tiles (never /api/v1/buildings), every building of the view in them, the
+    legend of their colours, and a click on one shows its record."""
     tab, log = wide
     _open(tab, live_server)
-    viewport = BUILDINGS.viewport
-    assert viewport is not None
     control = tab.locator(".leaflet-control-layers-overlays label", has_text=BUILDINGS.title_zh)
     assert control.locator("input").is_checked()
-    # The district view is far below zoom 15: nothing fetched, nothing drawn, a hint.
-    assert not any(_is_buildings_request(url) for url in log.requests)
-    assert tab.evaluate(COUNT, "buildings") == 0
-    assert tab.locator(HINT).inner_text() == "放大至15级显示楼栋"
+    start = tab.evaluate(f"() => {TILES}.minZoom('buildings')")
+    assert start is not None and tab.evaluate("() => window.gridmapDistrict.map.getZoom()") < start
+    tab.locator(HINT).wait_for(state="visible")
+    assert tab.locator(HINT).inner_text() == f"放大至{start:g}级显示楼栋"
+    tab.wait_for_load_state("networkidle")
+    assert "buildings" not in _tile_layers(log.requests)  # nothing drawn, nothing asked for
+    # ... not even the style or the renderer: the district view draws no tile layer
+    assert not any("protomaps" in url or "/ogc/" in url for url in log.requests)
 
     lat, lon = _grid_centre(live_server, DENSE_GRID)
-    with tab.expect_response(lambda r: _is_buildings_request(r.url)) as answer:
-        _set_view(tab, lat, lon, 17)
-    response = answer.value
-    assert response.status == 200
-    body = response.json()
-    query = parse_qs(urlsplit(response.url).query)
-    assert query["geometry"] == ["footprint"]
-    assert int(query["limit"][0]) == viewport.limit
-    west, south, east, north = map(float, query["bbox"][0].split(","))
-    assert west < lon < east and south < lat < north
-    matched = _api(live_server, "/api/v1/buildings", bbox=query["bbox"][0], limit=1)[
-        "numberMatched"
-    ]
-    assert body["numberMatched"] == matched > 0
-    drawn = min(matched, viewport.limit)
-    tab.wait_for_function(f"(key) => {COUNT_OF} === {drawn}", arg="buildings")
-    assert {f["properties"]["grid_code"] for f in body["features"]} >= {DENSE_GRID}
+    _set_view(tab, lat, lon, 17)
+    view = tab.evaluate("() => window.gridmapDistrict.map.getBounds().toBBoxString()")
+    listed = _api(live_server, "/api/v1/buildings", bbox=view, limit=1000)
+    assert 20 < listed["numberMatched"] <= 1000
+    # every building of the view comes in the tiles, with its households
+    tab.wait_for_function(
+        f"(ids) => {{ const have = new Set({TILES}.features('buildings').map((f) => f.id));"
+        " return ids.every((id) => have.has(id)); }",
+        arg=[f["id"] for f in listed["features"]],
+        timeout=30000,
+    )
+    drawn = {f["id"]: f["props"] for f in tab.evaluate(f"() => {TILES}.features('buildings')")}
+    for f in listed["features"]:
+        assert drawn[f["id"]]["households"] == f["properties"]["households"]
+    assert "buildings" in _tile_layers(log.requests)
+    assert not any(_is_buildings_request(url) for url in log.requests)
     assert not tab.locator(HINT).is_visible()
     legend = tab.locator(f"#gm-legend-{BUILDINGS.key}").inner_text()
     assert "楼栋户数" in legend and "≥60户" in legend
 
-    # The building at the view's centre: its fill is the ramp's colour for its households
-    # and a click on it opens a popup saying what the API says.
+    # The building at the view's centre: a click on it opens a popup saying what the API
+    # says (its households from the tile, its address and grid from the record).
+    footprints = _api(
+        live_server, "/api/v1/buildings", bbox=view, limit=1000, geometry="footprint"
+    )["features"]
     centre = Point(lon, lat)
-    nearest = min(body["features"], key=lambda f: shape(f["geometry"]).distance(centre))
+    nearest = min(footprints, key=lambda f: shape(f["geometry"]).distance(centre))
     props = nearest["properties"]
-    at = tab.evaluate(BUILDING_AT, [nearest["id"]])
-    assert BUILDINGS.ramp is not None
-    assert at["fill"] == BUILDINGS.ramp.colour_for(props["households"])
-    tab.mouse.click(at["x"], at["y"])
+    inside = shape(nearest["geometry"]).representative_point()
+    at = tab.evaluate(
+        "([lat, lon]) => { const m = window.gridmapDistrict.map;"
+        " const p = m.latLngToContainerPoint([lat, lon]);"
+        " const b = m.getContainer().getBoundingClientRect();"
+        " return [b.left + p.x, b.top + p.y]; }",
+        [inside.y, inside.x],
+    )
+    tab.mouse.click(at[0], at[1])
     popup = tab.locator(".leaflet-popup-content")
     popup.wait_for()
+    tab.wait_for_function(
+        "(address) => document.querySelector('.leaflet-popup-content').innerText.includes(address)",
+        arg=props["address"],
+    )
     text = popup.inner_text()
     for label in ("地址", "户数", "楼层", "网格"):
         assert label in text
-    assert props["address"] in text
     assert f"户数\t{props['households']}" in text
+    assert props["grid_code"] in text
     tab.wait_for_timeout(300)  # the popup fades in
     tab.screenshot(path=artifact("district-buildings.png"))
 
-    # Back out to zoom 12: the buildings go and nothing more is asked for.
-    asked = sum(_is_buildings_request(url) for url in log.requests)
+    # Back out to zoom 12: the hint again, no building tile asked for.
+    asked = _tile_layers(log.requests).count("buildings")
     _set_view(tab, lat, lon, 12)
-    tab.wait_for_function(f"(key) => {COUNT_OF} === 0", arg="buildings")
     tab.locator(HINT).wait_for(state="visible")
-    assert tab.locator(HINT).inner_text() == "放大至15级显示楼栋"
-    tab.wait_for_timeout(viewport.debounce_ms + 200)
-    assert sum(_is_buildings_request(url) for url in log.requests) == asked
+    tab.wait_for_timeout(1000)
+    assert _tile_layers(log.requests).count("buildings") == asked
     assert log.foreign_requests() == []
-    assert log.failed == []
-    assert log.errors == []
-
-
-def test_quick_moves_make_one_request_for_the_last_view(live_server: str, wide: Any) -> None:
-    tab, log = wide
-    _open(tab, live_server)
-    lat, lon = _grid_centre(live_server, DENSE_GRID)
-    _set_view(tab, lat, lon, 14)  # below the threshold: settles without a request
-    tab.wait_for_timeout(500)
-    with tab.expect_response(lambda r: _is_buildings_request(r.url)) as answer:
-        for step in range(3):  # within the debounce delay of each other
-            tab.evaluate(SET_VIEW, [lat + 0.002 * step, lon, 17])
-    box = parse_qs(urlsplit(answer.value.url).query)["bbox"][0]
-    west, south, east, north = map(float, box.split(","))
-    assert west < lon < east and south < lat + 0.004 < north
-    tab.wait_for_timeout(BUILDINGS.viewport.debounce_ms + 300)  # type: ignore[union-attr]
-    assert sum(_is_buildings_request(url) for url in log.requests) == 1
-    returned = answer.value.json()["numberReturned"]
-    tab.wait_for_function(f"(key) => {COUNT_OF} === {returned}", arg="buildings")
-    assert returned > 0
-
-
-def test_an_answer_for_an_old_view_is_abandoned(live_server: str, wide: Any) -> None:
-    tab, log = wide
-    held: list[Any] = []
-
-    def hold_the_first(route: Any) -> None:
-        if held:
-            route.continue_()
-        else:
-            held.append(route)  # never answered while the page waits for it
-
-    tab.route("**/api/v1/buildings?*", hold_the_first)
-    _open(tab, live_server)
-    lat, lon = _grid_centre(live_server, DENSE_GRID)
-    _set_view(tab, lat, lon, 17)
-    while not held:
-        tab.wait_for_timeout(50)
-    with tab.expect_response(lambda r: _is_buildings_request(r.url)) as answer:
-        _set_view(tab, lat + 0.01, lon, 17)
-    current = answer.value.json()["numberReturned"]
-    tab.wait_for_function(f"(key) => {COUNT_OF} === {current}", arg="buildings")
-    stale = held[0].request.url
-    assert any(failure.startswith(stale) for failure in log.failed)  # aborted by the page
-    with contextlib.suppress(Exception):  # playwright may refuse: the request is gone
-        held[0].continue_()
-    tab.wait_for_timeout(500)
-    assert tab.evaluate(COUNT, "buildings") == current
-    assert log.errors == []
-
-
-def test_a_truncated_view_says_how_many_buildings_it_left_out(live_server: str, wide: Any) -> None:
-    tab, log = wide
-    shown = 25
-
-    def small_pages(route: Any) -> None:
-        url = urlsplit(route.request.url)
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        query["limit"] = str(shown)
-        route.continue_(
-            url=f"{url.scheme}://{url.netloc}{url.path}?"
-            + "&".join(f"{k}={v}" for k, v in query.items())
-        )
-
-    tab.route("**/api/v1/buildings?*", small_pages)
-    _open(tab, live_server)
-    lat, lon = _grid_centre(live_server, DENSE_GRID)
-    with tab.expect_response(lambda r: _is_buildings_request(r.url)) as answer:
-        _set_view(tab, lat, lon, 17)
-    matched = answer.value.json()["numberMatched"]
-    assert matched > shown
-    tab.wait_for_function(f"(key) => {COUNT_OF} === {shown}", arg="buildings")
-    hint = tab.locator(HINT)
-    hint.wait_for(state="visible")
-    assert f"共有楼栋 {matched} 栋" in hint.inner_text()
-    assert f"仅显示 {shown} 栋" in hint.inner_text()
     assert log.errors == []
 
 

@@ -13,6 +13,11 @@
  * what is on screen away: GET /api/v1/coverage/export (GeoPackage, CSV) and
  * /api/v1/coverage/print (PNG, PDF) for the view's bbox. The grids come light
  * from /api/v1/map/outlines; GM.ready() once their choropleth is drawn.
+ * The buildings stay GeoJSON (/api/v1/coverage/buildings for the view), not the vector
+ * tiles of coverage-<type>-buildings: those hold the figures at the catalogue's radius,
+ * while this page draws coverage at whatever radius is picked (and what-ifs on top); the
+ * view's answer is bounded (uncovered ones only below allBuildingsMinZoom, a limit, and
+ * a hint saying how many were left out).
  */
 (function () {
   'use strict';

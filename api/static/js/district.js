@@ -1,16 +1,29 @@
 /*
  * gridmap district map (/): subdistricts, communities and grids with their names,
- * facilities, and the buildings in view once zoomed in.
+ * facilities, and from vector tiles the buildings (once zoomed in) and the cases.
  *
  * The page carries only its configuration (window.GRIDMAP_DISTRICT, from
  * layers/districtmap.py); the areas come in one light answer
  * (/api/v1/map/outlines: simplified, ~1 m coordinates) and the facilities in
- * another, asked for before the map is even built. Everything is drawn on
- * one canvas (a phone redraws hundreds of polygons far faster than as SVG; one
- * canvas, because a canvas takes every pointer event over the whole map and
- * would hide the shapes of a canvas below it): areas, then facilities, with the
- * buildings of the view drawn between them.
- * GM.ready() marks the map usable once the areas and their names are drawn.
+ * another, asked for before the map is even built. They are drawn on one canvas (a
+ * phone redraws hundreds of polygons far faster than as SVG; one canvas, because a
+ * canvas takes every pointer event over the whole map and would hide the shapes of a
+ * canvas below it): areas, then facilities.
+ * The large layers (20,000+ buildings, every case the person may see) come as vector
+ * tiles (each from its collection's tiles, GET /ogc/collections/{id}/tiles/WebMercatorQuad/
+ * {z}/{y}/{x}, drawn by api/static/js/vector-tiles.js with the server's style
+ * /ogc/styles/default) on canvas tiles in a pane under that canvas
+ * that takes no pointer events: a click asks the tiles what is under it first (a building
+ * or a case), then the areas' shapes. On a GCJ-02 base map the tiles are asked for in
+ * GCJ-02 (datum=gcj02), so they line up with it as the other overlays do through GM.datum.
+ * The grids stay in the outlines answer at every zoom, not tiles: with their names, hover
+ * and popups they are the page's main subject, and the demo's 400 grids are 23 kB gzipped
+ * in that one cached answer, where the grids' tiles of its opening view are 40 kB.
+ * GM.ready() marks the map usable once the areas and their names are drawn; the style, the
+ * renderer's script and the tiles are asked for only after that, once the map is zoomed in
+ * far enough for a tile layer to show (the cases from the zoom where the incident map
+ * shows them too: a district's year of cases is too many dots to read), so the district
+ * view costs what it did before the tiles.
  */
 (function () {
   'use strict';
@@ -72,6 +85,7 @@
 
   // --- layers ----------------------------------------------------------------------------
   var overlays = {};
+  var clickTaken = null;  // the last click an area's shape answered
   config.layers.forEach(function (def) {
     var layer = L.geoJSON(null, {
       renderer: renderer,
@@ -84,8 +98,14 @@
           shape.bindTooltip(function () { return table(def.tooltip, props); }, {sticky: true});
         }
         if (def.popup.length) {
-          shape.bindPopup(function () { return table(def.popup, props); });
-          shape.on('popupopen', function () { shape.closeTooltip(); });
+          // A building or a case drawn (in the tiles) over the area wins the click.
+          shape.on('click', function (e) {
+            clickTaken = e.originalEvent;  // the map's own click handler leaves it alone
+            shape.closeTooltip();
+            if (!tilePopup(e.latlng)) {
+              L.popup().setLatLng(e.latlng).setContent(table(def.popup, props)).openOn(map);
+            }
+          });
         }
       }
     });
@@ -94,10 +114,32 @@
     if (def.show) { layer.addTo(map); }
   });
 
-  var buildings = L.layerGroup();
+  // The vector tiles: one tile layer, its source layers switched on and off as overlays.
+  var usable;
+  var whenUsable = new Promise(function (resolve) { usable = resolve; });
+  var tiles = GM.vectorTiles.add(map, {
+    style: whenUsable.then(function () { return config.tiles.style; }),
+    library: config.tiles.library,
+    levelDiff: config.tiles.levelDiff,
+    pane: 'gm-tiles',
+    zIndex: 350,  // over the base map (250), under the areas' canvas (400)
+    datum: function () { return GM.datum ? GM.datum.display : 'wgs84'; },
+    layerSource: function (name) { return config.tiles.layerTileJSON.replace('{layer}', name); }
+  });
+  state.tiles = tiles;
+  var buildings = tiles.overlay(config.buildings.sourceLayer,
+    {minZoom: config.buildings.minZoom});
   state.layers.buildings = buildings;
   overlays[config.buildings.title] = buildings;
   if (config.buildings.show) { buildings.addTo(map); }
+
+  var incidents = null;
+  if (config.incidents) {
+    incidents = tiles.overlay(config.incidents.sourceLayer, {minZoom: config.incidents.minZoom});
+    state.layers.incidents = incidents;
+    overlays[config.incidents.title] = incidents;
+    if (config.incidents.show) { incidents.addTo(map); }
+  }
 
   var facilities = L.layerGroup();
   state.layers.facilities = facilities;
@@ -181,6 +223,7 @@
         '</b>' + rows + '</div>' : '') +
       '<div id="' + config.buildings.legendId + '"><b>' +
       escapeHtml(config.buildings.legendTitle) + '</b>' + ramp + '</div>';
+    buildingsHint();
   }
   drawLegend({});
 
@@ -216,9 +259,11 @@
     state.drawn = drawn;  // none: the page says so (the server saw an empty database)
     placeLabels();
     GM.ready();
+    usable();
   }).catch(function (err) {
     say(config.messages.failed + err.message);
     GM.ready();
+    usable();
   });
 
   var colours = {};
@@ -234,7 +279,7 @@
       var c = f.geometry.coordinates;
       present[p.type] = true;
       var marker = L.circleMarker(toLatLng(c), L.extend({}, config.points.style, {
-        renderer: renderer, radius: config.points.radius,
+        renderer: renderer, radius: config.points.radius, bubblingMouseEvents: false,
         fillColor: colours[p.type] || config.points.style.fillColor
       }));
       marker.bindTooltip(escapeHtml(p.name));
@@ -253,19 +298,86 @@
     say(config.messages.failed + err.message);
   });
 
-  // Buildings of the view, from zoom 15 (layers/catalogue.py BUILDINGS), on the same
-  // canvas under the facilities: each time they are drawn, the facilities come back on top.
-  var raising = null;
-  buildings.on('layeradd', function () {
-    if (raising) { return; }
-    raising = setTimeout(function () {
-      raising = null;
-      facilities.eachLayer(function (marker) { marker.bringToFront(); });
-    }, 0);
+  // --- the vector tiles: hints, popups --------------------------------------------------
+  tiles.styled.then(buildingsHint);  // the style says from which zoom buildings show
+  tiles.ready.catch(function (err) { say(config.messages.failed + err.message); });
+
+  // Below the buildings' zoom a hint asks to zoom in; their legend shows while they do.
+  function buildingsHint() {
+    var hint = document.getElementById(config.buildings.hintId);
+    var shown = map.hasLayer(buildings);
+    var legendPart = document.getElementById(config.buildings.legendId);
+    if (legendPart) { legendPart.style.display = shown ? '' : 'none'; }
+    var from = tiles.minZoom(config.buildings.sourceLayer);
+    if (from === null) { from = config.buildings.minZoom; }
+    var text = shown && map.getZoom() < from ?
+      config.buildings.messages.zoomIn.replace('{zoom}', String(from)) : '';
+    hint.textContent = text;
+    hint.style.display = text ? 'block' : 'none';
+  }
+  map.on('zoomend overlayadd overlayremove', buildingsHint);
+  map.whenReady(buildingsHint);
+
+  var TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d/;
+  /** A tile feature's properties as people read them: codes by name, times in Beijing time. */
+  function named(def, props) {
+    var out = {};
+    Object.keys(props).forEach(function (key) {
+      var value = props[key];
+      var names = def.names && def.names[key];
+      if (names && names[value]) {
+        value = names[value];
+      } else if (typeof value === 'string' && TIME.test(value)) {
+        value = new Date(value).toLocaleString('zh-CN', {timeZone: 'Asia/Shanghai', hour12: false});
+      }
+      out[key] = value;
+    });
+    return out;
+  }
+
+  var tileLayers = {};
+  tileLayers[config.buildings.sourceLayer] = config.buildings;
+  if (config.incidents) { tileLayers[config.incidents.sourceLayer] = config.incidents; }
+
+  /** The URL of the full record of a feature picked in the tiles: def.item with {id}, or
+   *  {bbox} (a list around the click, the feature picked from it by id). */
+  function itemUrl(def, id, latlng) {
+    var p = GM.datum ? GM.datum.fromLatLng(latlng) : [latlng.lng, latlng.lat];
+    var d = config.tiles.itemBoxDegrees;
+    var bbox = [p[0] - d, p[1] - d, p[0] + d, p[1] + d].map(function (v) {
+      return v.toFixed(6);
+    }).join(',');
+    return def.item.replace('{id}', encodeURIComponent(id)).replace('{bbox}', bbox);
+  }
+
+  /** The popup of what the tiles draw under ``latlng`` (a case or a building, the top-most),
+   *  if anything: the tile's own fields at once, completed from the API's record when the
+   *  tile leaves some out (tiles carry what they draw; no text of a case is in a tile).
+   *  True if a popup opened. */
+  function tilePopup(latlng) {
+    var hits = tiles.query(latlng, config.tiles.pickPixels).filter(function (h) {
+      return tileLayers[h.layer];
+    });
+    if (!hits.length) { return false; }
+    var def = tileLayers[hits[0].layer];
+    var id = hits[0].id;
+    var props = hits[0].props;
+    var popup = L.popup().setLatLng(latlng).setContent(table(def.popup, named(def, props)))
+      .openOn(map);
+    var missing = def.popup.some(function (f) { return !(f[0] in props); });
+    if (missing && id !== undefined && def.item) {
+      getJSON(itemUrl(def, id, latlng)).then(function (body) {
+        var full = body.features ? body.features.filter(function (f) {
+          return String(f.id) === String(id);
+        })[0] : body;
+        if (!full) { return; }
+        var record = L.extend({}, full.properties || full, props);
+        popup.setContent(table(def.popup, named(def, record)));
+      }).catch(function (err) { console.warn('gridmap: ' + err.message); });
+    }
+    return true;
+  }
+  map.on('click', function (e) {
+    if (e.originalEvent !== clickTaken) { tilePopup(e.latlng); }
   });
-  gridmapViewportLayer(map, buildings, L.extend({
-    renderer: renderer,
-    coordsToLatLng: toLatLng,
-    fromDisplay: function (p) { return GM.datum ? GM.datum.fromDisplay(p) : p; }
-  }, config.buildings));
 }());

@@ -7,6 +7,9 @@
  * figures (GET /api/v1/grids/{code}/month, beside the community's average). The inbox
  * reads GET /api/v1/inbox. Cards and markers: the state's colour, and time left as a
  * class (overdue stands out in red); a card opens the case page.
+ * The buildings of my grid stay one GeoJSON answer, not vector tiles: one grid is ~100
+ * buildings (a few kB), and that one answer is what the service worker keeps for the map
+ * offline, where tiles would be a set of URLs per zoom to keep.
  */
 /* global L, GM, gridmapCommon */
 (function () {
