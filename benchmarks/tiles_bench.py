@@ -1,0 +1,638 @@
+"""Benchmark: vector tiles and Features paging over buildings, gridmap against tipg.
+
+Data (``bench_city.py``, kept between runs under ``--data-dir``): the demo
+district and a synthetic city of 1,000,000 buildings in gridmap's schema, on a
+PostGIS cluster of the benchmark's own (no fsync: the data is rebuilt if lost).
+
+Servers, one at a time, each as a deployment runs it: uvicorn with two worker
+processes (httptools and uvloop where installed), no access log:
+
+* **tipg** 1.6.1, the baseline, installed for the benchmark only into a
+  virtualenv of its own (``benchmarks/.venv-tipg``, made on the first run; it is
+  not one of gridmap's dependencies), serving the same ``building`` table;
+* **gridmap**, the app of this checkout (``api.app:create_app``), logged in as
+  an admin (a bearer token, looked up on every request as for any client).
+
+Tiles: a fixed set of 200 WebMercatorQuad tiles at z14, z15 and z16 with at
+least one building each (candidates inside the data's extent, picked by a
+seeded shuffle: the same tiles on every run and for both servers), 32 clients
+on loopback, each with one keep-alive connection, closed loop
+(``tiles_clients.py``, in processes of their own). **Cold**: the server just
+started, every tile requested once; **warm**: then every client goes round
+all 200 for ``--warm-s`` seconds. PostgreSQL's own buffers are warm for both
+(the table and its indexes are read into them with ``pg_prewarm`` first):
+cold is about the server's cache, not about the disk. Reported: tiles/s,
+p50/p99 latency, mean tile size on the wire (gzip asked for, as browsers do),
+CPU per tile of the server's processes and of PostgreSQL, and gridmap's ratio
+to tipg (targets: warm ≥ 20x, cold ≥ 1.5x tipg's tiles/s).
+
+Features paging: one client reads every building through the OGC API Features
+items and their ``next`` links, with the largest page each server allows
+(``limit=10000``); items/s for both and the ratio (target ≥ 3x tipg).
+
+Run::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/tiles_bench.py            # demo + 1M (~10 min)
+    PYTHONPATH=. .venv/bin/python benchmarks/tiles_bench.py --quick    # demo only, 40 tiles
+    PYTHONPATH=. .venv/bin/python benchmarks/tiles_bench.py --datasets city --profile /tmp/tp
+
+The first run generates the city (about a minute and a half for a million
+buildings) and makes tipg's virtualenv (pip, needs the package index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bench_city
+import httpx
+import mapbox_vector_tile
+import morecantile
+import numpy as np
+from load_bench import fastest_uvicorn_options
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from gis.db.embedded import free_port
+from gis.db.engine import make_engine
+
+from bench_server import BULK_LOAD, bearer_headers, cpu_seconds
+
+console = Console(width=180)
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+TIPG_VERSION = "1.6.1"
+TIPG_VENV = HERE / ".venv-tipg"
+ZOOMS = (14, 15, 16)
+TMS = morecantile.tms.get("WebMercatorQuad")
+PAGE_LIMIT = 10_000
+TARGETS = {"warm": 20.0, "cold": 1.5, "paging": 3.0}
+
+GRIDMAP_TILE = "/ogc/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
+GRIDMAP_ITEMS = "/ogc/collections/buildings/items?limit={limit}"
+TIPG_TILE = "/collections/public.building/tiles/WebMercatorQuad/{z}/{x}/{y}"
+TIPG_ITEMS = "/collections/public.building/items?limit={limit}"
+TIPG_TILE_QUERY = "geom-column=footprint&properties=id,grid_id,households"
+"""What tipg puts in a tile: gridmap's buildings layer (footprints; id, grid, households)."""
+TIPG_ITEMS_QUERY = "geom-column=location&properties=id,grid_id,households,floors,address,name"
+"""What tipg puts in an item: gridmap's buildings collection (the point, with its properties)."""
+
+
+# --- tipg, installed for the benchmark only -------------------------------------------------
+
+
+def tipg_venv() -> Path:
+    """The virtualenv with tipg (and uvicorn with httptools and uvloop), made if missing."""
+    python = TIPG_VENV / "bin" / "python"
+    marker = TIPG_VENV / f".tipg-{TIPG_VERSION}"
+    if not marker.exists():
+        console.print(f"Installing tipg {TIPG_VERSION} into {TIPG_VENV} (benchmark only) ...")
+        shutil.rmtree(TIPG_VENV, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                f"tipg=={TIPG_VERSION}",
+                "uvicorn[standard]",
+            ],
+            check=True,
+        )
+        marker.touch()
+    return TIPG_VENV
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start (see its output above)")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def tipg_server(database_url: str, port: int, workers: int) -> Iterator[subprocess.Popen[bytes]]:
+    """tipg under uvicorn (its own virtualenv), serving only the ``building`` table."""
+    venv = tipg_venv()
+    dsn = make_url(database_url).set(drivername="postgresql")
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        "DATABASE_URL": dsn.render_as_string(hide_password=False),
+        "TIPG_DB_TABLES": '["public.building"]',
+        "TIPG_DB_FUNCTIONS": "[]",
+        "TIPG_MAX_FEATURES_PER_QUERY": str(PAGE_LIMIT),
+    }
+    cmd = [str(venv / "bin" / "python"), "-m", "uvicorn", "tipg.main:app"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    cmd += ["--no-access-log", "--log-level", "warning", "--http", "httptools", "--loop", "uvloop"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tempfile.gettempdir())
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{port}/healthz", "tipg")
+        yield proc
+    finally:
+        _stop(proc)
+
+
+@contextmanager
+def gridmap_server(database_url: str, port: int, workers: int) -> Iterator[subprocess.Popen[bytes]]:
+    """This checkout's app under uvicorn, as ``gridmap serve`` runs it, until /healthz answers."""
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    cmd += ["--no-access-log", "--log-level", "warning", *fastest_uvicorn_options()]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    try:
+        _wait_ready(proc, f"http://127.0.0.1:{port}/healthz", "gridmap")
+        yield proc
+    finally:
+        _stop(proc)
+
+
+# --- the tiles ------------------------------------------------------------------------------
+
+
+def pick_tiles(database_url: str, count: int, seed: int) -> list[morecantile.Tile]:
+    """``count`` tiles at z14-z16 (a third each) with a building each, deterministically."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            box = conn.execute(
+                text(
+                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)"
+                    " FROM (SELECT ST_Extent(location) AS e FROM building) t"
+                )
+            ).one()
+            rng = random.Random(seed)
+            chosen: list[morecantile.Tile] = []
+            for k, z in enumerate(ZOOMS):
+                want = count // len(ZOOMS) + (1 if k < count % len(ZOOMS) else 0)
+                candidates = sorted(TMS.tiles(*box, zooms=[z]), key=lambda t: (t.x, t.y))
+                rng.shuffle(candidates)
+                got = 0
+                for t in candidates:
+                    if got == want:
+                        break
+                    occupied = conn.execute(
+                        text(
+                            "SELECT EXISTS (SELECT FROM building WHERE location &&"
+                            " ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326))"
+                        ),
+                        {"z": t.z, "x": t.x, "y": t.y},
+                    ).scalar_one()
+                    if occupied:
+                        chosen.append(t)
+                        got += 1
+    finally:
+        engine.dispose()
+    return chosen
+
+
+def prewarm(database_url: str) -> None:
+    """The building table and its indexes into PostgreSQL's buffers (``pg_prewarm``)."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_prewarm"))
+            conn.execute(
+                text(
+                    "SELECT pg_prewarm(c.oid) FROM pg_class c WHERE c.relname = 'building'"
+                    " OR c.oid IN (SELECT indexrelid FROM pg_index i JOIN pg_class t"
+                    "              ON t.oid = i.indrelid WHERE t.relname = 'building')"
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class Pass:
+    server: str
+    dataset: str
+    mode: str
+    """``cold`` or ``warm``."""
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    mean_bytes: float
+    server_cpu_ms: float
+    pg_cpu_ms: float
+    statuses: dict[str, int]
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Every request answered 200 (a 404 or 500 is fast and would flatter the figures)."""
+        return not self.errors and set(self.statuses) == {"200"}
+
+
+def load(
+    port: int,
+    paths: Sequence[str],
+    headers: dict[str, str],
+    mode: str,
+    clients: int,
+    procs: int,
+    seconds: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Run the clients (``procs`` processes sharing ``clients`` connections); merged results."""
+    start_at = time.time() + 1.0 + 0.3 * procs
+    plans = []
+    for p in range(procs):
+        share = clients // procs + (1 if p < clients % procs else 0)
+        mine = list(paths[p::procs]) if mode == "once" else list(paths)
+        plans.append(
+            {
+                "host": f"http://127.0.0.1:{port}",
+                "paths": mine,
+                "headers": headers,
+                "mode": mode,
+                "clients": share,
+                "seconds": seconds,
+                "seed": seed + p,
+                "start_at": start_at,
+            }
+        )
+    files, running = [], []
+    for plan in plans:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(plan, f)
+        files.append(f.name)
+        running.append(
+            subprocess.Popen(
+                [sys.executable, str(HERE / "tiles_clients.py"), f.name],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    results = []
+    try:
+        for proc in running:
+            out, _ = proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError("a load client failed (see above)")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for name in files:
+            os.unlink(name)
+    latencies = [x for r in results for x in r["latencies_ms"]]
+    statuses: dict[str, int] = {}
+    errors: dict[str, int] = {}
+    for r in results:
+        for k, v in r["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + v
+        for k, v in r["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    return {
+        "elapsed_s": max(r["elapsed_s"] for r in results),
+        "latencies_ms": latencies,
+        "statuses": statuses,
+        "errors": errors,
+        "bytes": sum(r["bytes"] for r in results),
+    }
+
+
+def measured_pass(
+    server: str,
+    dataset: str,
+    mode: str,
+    port: int,
+    paths: Sequence[str],
+    headers: dict[str, str],
+    args: argparse.Namespace,
+    server_pid: int,
+    postmaster_pid: int | None,
+) -> Pass:
+    cpu0 = cpu_seconds([server_pid])
+    pg0 = cpu_seconds([postmaster_pid]) if postmaster_pid else 0.0
+    r = load(
+        port,
+        paths,
+        headers,
+        "once" if mode == "cold" else "repeat",
+        args.clients,
+        args.client_procs,
+        args.warm_s,
+        args.seed,
+    )
+    cpu = cpu_seconds([server_pid]) - cpu0
+    pg = (cpu_seconds([postmaster_pid]) - pg0) if postmaster_pid else float("nan")
+    lat = np.array(r["latencies_ms"]) if r["latencies_ms"] else np.array([float("nan")])
+    n = len(r["latencies_ms"])
+    return Pass(
+        server,
+        dataset,
+        mode,
+        n,
+        r["elapsed_s"],
+        float(np.percentile(lat, 50)),
+        float(np.percentile(lat, 99)),
+        r["bytes"] / n if n else 0.0,
+        cpu * 1000 / n if n else float("nan"),
+        pg * 1000 / n if n else float("nan"),
+        r["statuses"],
+        r["errors"],
+    )
+
+
+def tile_features(port: int, path: str, headers: dict[str, str]) -> int:
+    """Features in all layers of one tile (decoded with mapbox-vector-tile): a content check."""
+    r = httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=60)
+    r.raise_for_status()
+    body = r.content
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    layers = mapbox_vector_tile.decode(body) if body else {}
+    return sum(len(layer["features"]) for layer in layers.values())
+
+
+# --- Features paging ------------------------------------------------------------------------
+
+
+@dataclass
+class Paging:
+    server: str
+    dataset: str
+    items: int
+    pages: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.seconds if self.seconds else 0.0
+
+
+def page_through(
+    server: str, dataset: str, port: int, first: str, headers: dict[str, str]
+) -> Paging:
+    """Read every item through the ``next`` links, one client, keep-alive, gzip."""
+    items = pages = 0
+    url: str | None = f"http://127.0.0.1:{port}{first}"
+    started = time.perf_counter()
+    with httpx.Client(headers={"Accept-Encoding": "gzip", **headers}, timeout=600) as client:
+        while url:
+            r = client.get(url)
+            r.raise_for_status()
+            doc = r.json()
+            items += len(doc["features"])
+            pages += 1
+            url = next(
+                (link["href"] for link in doc.get("links", []) if link["rel"] == "next"), None
+            )
+            if not doc["features"]:
+                break
+    return Paging(server, dataset, items, pages, time.perf_counter() - started)
+
+
+# --- profiling ------------------------------------------------------------------------------
+
+
+@contextmanager
+def profiled(pid: int, out: Path | None) -> Iterator[None]:
+    """py-spy over the server's worker processes while the block runs (a flame graph SVG)."""
+    if out is None:
+        yield
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    cmd = [spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "200"]
+    proc = subprocess.Popen([*cmd, "-o", str(out)], stdout=subprocess.DEVNULL)
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+        console.print(f"py-spy profile: {out}")
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+@dataclass
+class DatasetRun:
+    dataset: bench_city.Dataset
+    passes: list[Pass] = field(default_factory=list)
+    paging: list[Paging] = field(default_factory=list)
+    features: dict[str, list[int]] = field(default_factory=dict)
+
+
+def bench_dataset(
+    ds: bench_city.Dataset, args: argparse.Namespace, postmaster_pid: int | None
+) -> DatasetRun:
+    run = DatasetRun(ds)
+    tiles = pick_tiles(ds.url, args.tiles, args.seed)
+    console.print(
+        f"[bold]{ds.name}[/bold]: {ds.buildings:,} buildings, {len(tiles)} tiles "
+        f"({', '.join(f'z{z}: {sum(t.z == z for t in tiles)}' for z in ZOOMS)})"
+    )
+    prewarm(ds.url)
+    engine = make_engine(ds.url)
+    try:
+        gridmap_headers = bearer_headers(engine, "bench-tiles", "admin")
+    finally:
+        engine.dispose()
+    servers = []
+    if "tipg" in args.servers:
+        servers.append(("tipg", tipg_server, TIPG_TILE + "?" + TIPG_TILE_QUERY, {}))
+    if "gridmap" in args.servers:
+        servers.append(("gridmap", gridmap_server, GRIDMAP_TILE, gridmap_headers))
+    for name, start, template, headers in servers:
+        paths = [template.format(z=t.z, x=t.x, y=t.y) for t in tiles]
+        port = free_port()
+        with start(ds.url, port, args.workers) as proc:
+            for mode in ("cold", "warm"):
+                out = None
+                if args.profile and name == "gridmap" and mode == "warm":
+                    out = args.profile / f"{name}-{ds.name.replace(' ', '').replace(',', '')}.svg"
+                with profiled(proc.pid, out):
+                    p = measured_pass(
+                        name, ds.name, mode, port, paths, headers, args, proc.pid, postmaster_pid
+                    )
+                run.passes.append(p)
+                console.print(
+                    ("  " if p.ok else "  [red]NOT ALL 200[/red] ") + f"{name} {mode}: {p.rate:,.0f} tiles/s, p50 {p.p50_ms:.1f} ms, "
+                    f"p99 {p.p99_ms:.1f} ms, {p.requests} requests {p.statuses} {p.errors or ''}"
+                )
+            run.features[name] = [tile_features(port, path, headers) for path in paths[::40]]
+            if args.paging:
+                first = TIPG_ITEMS + "&" + TIPG_ITEMS_QUERY if name == "tipg" else GRIDMAP_ITEMS
+                pg = page_through(name, ds.name, port, first.format(limit=PAGE_LIMIT), headers)
+                run.paging.append(pg)
+                console.print(
+                    f"  {name} paging: {pg.items:,} items in {pg.pages} pages, {pg.seconds:.1f} s,"
+                    f" {pg.rate:,.0f} items/s"
+                )
+    return run
+
+
+def pair(a: float | None, b: float | None, fmt: str) -> str:
+    """``a / b`` formatted, ``-`` for a missing side."""
+    return " / ".join("-" if v is None else fmt.format(v) for v in (a, b))
+
+
+def report(runs: Sequence[DatasetRun], args: argparse.Namespace) -> None:
+    table = Table(
+        title=f"Tiles over buildings: {args.tiles} tiles z14-z16, {args.clients} clients on "
+        f"loopback, uvicorn --workers {args.workers}, {os.cpu_count()} cores shared"
+    )
+    for col in (
+        "dataset",
+        "cache",
+        "tipg tiles/s",
+        "p50 / p99 ms",
+        "gridmap tiles/s",
+        "p50 / p99 ms",
+        "gridmap / tipg",
+        "target",
+        "KB/tile tipg / gridmap",
+        "CPU ms/tile server tipg / gridmap",
+        "PostgreSQL tipg / gridmap",
+    ):
+        table.add_column(col, justify="right")
+    verdicts = []
+    for run in runs:
+        for mode in ("cold", "warm"):
+            by = {p.server: p for p in run.passes if p.mode == mode}
+            t, g = by.get("tipg"), by.get("gridmap")
+            ratio = g.rate / t.rate if t and g and t.rate else None
+            target = TARGETS[mode]
+            if ratio is not None:
+                verdicts.append((f"{run.dataset.name} {mode}", ratio, target))
+            table.add_row(
+                run.dataset.name,
+                mode + ("" if all(p.ok for p in by.values()) else " [red](not all 200)[/red]"),
+                f"{t.rate:,.0f}" if t else "-",
+                f"{t.p50_ms:.0f} / {t.p99_ms:.0f}" if t else "-",
+                f"{g.rate:,.0f}" if g else "-",
+                f"{g.p50_ms:.1f} / {g.p99_ms:.1f}" if g else "-",
+                f"{ratio:.1f}x" if ratio is not None else "-",
+                f"≥ {target:g}x "
+                + ("" if ratio is None else "met" if ratio >= target else "MISSED"),
+                pair(t and t.mean_bytes / 1024, g and g.mean_bytes / 1024, "{:.1f}"),
+                pair(t and t.server_cpu_ms, g and g.server_cpu_ms, "{:.2f}"),
+                pair(t and t.pg_cpu_ms, g and g.pg_cpu_ms, "{:.2f}"),
+            )
+    console.print(table)
+    if any(run.paging for run in runs):
+        paging = Table(
+            title=f"Features paging: every building through next links (limit={PAGE_LIMIT})"
+        )
+        for col in ("dataset", "tipg items/s", "gridmap items/s", "gridmap / tipg", "target"):
+            paging.add_column(col, justify="right")
+        for run in runs:
+            by_p = {p.server: p for p in run.paging}
+            tp, gp = by_p.get("tipg"), by_p.get("gridmap")
+            ratio = gp.rate / tp.rate if tp and gp and tp.rate else None
+            if ratio is not None:
+                verdicts.append((f"{run.dataset.name} paging", ratio, TARGETS["paging"]))
+            paging.add_row(
+                run.dataset.name,
+                f"{tp.rate:,.0f} ({tp.items:,} in {tp.seconds:.1f} s)" if tp else "-",
+                f"{gp.rate:,.0f} ({gp.items:,} in {gp.seconds:.1f} s)" if gp else "-",
+                f"{ratio:.1f}x" if ratio is not None else "-",
+                f"≥ {TARGETS['paging']:g}x",
+            )
+        console.print(paging)
+    for run in runs:
+        if run.features:
+            console.print(
+                f"{run.dataset.name}: features in every 40th tile: "
+                + "; ".join(f"{k} {v}" for k, v in run.features.items())
+            )
+        console.print(
+            f"{run.dataset.name}: generated in {run.dataset.generated_s:.0f} s"
+            + (" (in an earlier run, reused)" if run.dataset.reused else "")
+        )
+    for what, ratio, target in verdicts:
+        console.print(
+            f"{what}: {ratio:.1f}x tipg, target ≥ {target:g}x: "
+            + ("met" if ratio >= target else "[red]MISSED[/red]")
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data-dir", type=Path, default=Path("/var/tmp/gridmap-bench"))
+    parser.add_argument("--datasets", default="demo,city", help="comma-separated: demo, city")
+    parser.add_argument("--buildings", type=int, default=1_000_000, help="the city's size")
+    parser.add_argument("--servers", default="tipg,gridmap", help="comma-separated")
+    parser.add_argument("--tiles", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
+    parser.add_argument("--warm-s", type=float, default=10.0, help="seconds of the warm pass")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of each server")
+    parser.add_argument("--no-paging", dest="paging", action="store_false")
+    parser.add_argument("--quick", action="store_true", help="demo only, 40 tiles, 3 s warm")
+    parser.add_argument("--rebuild", action="store_true", help="generate the data again")
+    parser.add_argument("--profile", type=Path, help="py-spy flame graphs of gridmap warm here")
+    parser.add_argument("--seed", type=int, default=12)
+    args = parser.parse_args()
+    if args.quick:
+        args.datasets, args.tiles, args.warm_s = "demo", 40, 3.0
+    args.servers = [s for s in args.servers.split(",") if s]
+    wanted = [d for d in args.datasets.split(",") if d]
+
+    started = time.perf_counter()
+    with bench_city.cluster(args.data_dir, BULK_LOAD, os.environ.get("DATABASE_URL")) as url:
+        postmaster = None
+        pidfile = args.data_dir / "cluster" / "pgdata" / "postmaster.pid"
+        if not os.environ.get("DATABASE_URL") and pidfile.exists():
+            postmaster = int(pidfile.read_text().split()[0])
+        datasets = []
+        for name in wanted:
+            with console.status(f"Preparing the {name} data ..."):
+                if name == "demo":
+                    datasets.append(bench_city.demo(url, args.rebuild))
+                else:
+                    datasets.append(bench_city.city(url, args.buildings, rebuild=args.rebuild))
+        runs = [bench_dataset(ds, args, postmaster) for ds in datasets]
+    report(runs, args)
+    console.print(f"{time.perf_counter() - started:.0f} s in all.")
+
+
+if __name__ == "__main__":
+    main()
