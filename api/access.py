@@ -39,6 +39,7 @@ from gis.accounts import tokens
 from gis.accounts.keys import KEY_PREFIX, key_principal
 from gis.accounts.logins import LoginKind, login_principal
 from gis.errors import ForbiddenError, NotAuthenticatedError
+from gis.features.collections import Access
 from gis.lang import Texts
 from gis.principal import ANONYMOUS, Principal, Role
 
@@ -481,3 +482,26 @@ API gives the person (the grid page and a case out of their reach are 404 pages)
 
 APP_SHELL = rule("app_shell", public=True)
 """The web app manifest and the service worker: code and icons, no data of any area."""
+
+# ---- OGC API - Features (issue 12, features) --------------------------------------------
+
+OGC_FEATURES = rule(
+    "ogc_features",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.AREA,
+)
+"""/ogc/collections and their items and queryables: any person, keys with ``features:read``.
+Each collection then follows the rule of its REST layer (:func:`collection_rule`): a key
+reads incidents only with ``incidents:read`` too, and they come narrowed and masked as
+GET /api/v1/incidents answers them."""
+
+
+def collection_rule(access: Access) -> Rule:
+    """The REST layer's rule an OGC collection of ``access`` follows besides OGC_FEATURES."""
+    return {
+        Access.MAP: MAP_LAYER,
+        Access.FACILITIES: FACILITY_LAYER,
+        Access.INCIDENTS: INCIDENT_READ,
+        Access.ANALYSIS: ANALYSIS,
+    }[access]

@@ -34,6 +34,7 @@ from api.routes import (
     incident_pages,
     incidents,
     login_pages,
+    ogc,
     open311,
     photos,
     web,
@@ -181,6 +182,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(features.router)
+    app.include_router(ogc.router)
     app.include_router(basemap.router)
     app.include_router(basemap.pages)
     app.include_router(facilities.router)

@@ -16,7 +16,7 @@ apt_packages=(
   fonts-noto-cjk  # Chinese text in printable maps
 )
 if [ "$mode" = "dev" ]; then
-  apt_packages+=(chromium)
+  apt_packages+=(chromium gdal-bin)  # gdal-bin: ogrinfo/ogr2ogr, the OAPIF client in the tests
 fi
 
 missing=()

@@ -115,17 +115,7 @@ def list_incidents(
     if start is not None and end is not None:
         period(start, end)
     scope = Scope.of(viewer)
-    full = scope.full(Grid.code, Incident.category)
-    if scope.masks_nothing:
-        shown: Any = Incident.geom
-        description: Any = Incident.description
-    else:
-        shown = case((full, Incident.geom), else_=func.ST_PointOnSurface(Grid.geom))
-        description = case(
-            (full, Incident.description),
-            (Incident.description.is_(None), null()),
-            else_=literal(HIDDEN),
-        )
+    full, shown, description = masked_columns(scope)
     stmt = select(
         Incident.id,
         Incident.ext_id,
@@ -170,6 +160,49 @@ def list_incidents(
     order_by = orders[order]
     rows, total = paged(session, stmt, order_by, limit, offset)
     return Page(features(rows, "id"), total)
+
+
+def masked_columns(scope: Scope) -> tuple[Any, Any, Any]:
+    """``(full, shown, description)`` of a list over ``incident`` outer-joined to ``grid``:
+    whether the case is shown in full, the point shown (its grid's representative point
+    where masked) and the description shown (``已隐藏`` where masked)."""
+    full = scope.full(Grid.code, Incident.category)
+    if scope.masks_nothing:
+        return full, Incident.geom, Incident.description
+    shown = case((full, Incident.geom), else_=func.ST_PointOnSurface(Grid.geom))
+    description = case(
+        (full, Incident.description),
+        (Incident.description.is_(None), null()),
+        else_=literal(HIDDEN),
+    )
+    return full, shown, description
+
+
+def visible_incidents(viewer: Principal) -> AnySelect:
+    """The cases ``viewer`` may see as they may see them, one row each: the columns of
+    :func:`list_incidents`' properties, with ``geom`` the point shown (a masked case at its
+    grid's representative point) and ``description`` masked the same way. Filters over it
+    (wrapped as a subquery) apply to what the viewer sees, never to the hidden values
+    (OGC API Features, exports, tiles)."""
+    scope = Scope.of(viewer)
+    full, shown, description = masked_columns(scope)
+    stmt = select(
+        Incident.id,
+        Incident.ext_id,
+        Incident.category,
+        Incident.status,
+        Grid.code.label("grid_code"),
+        Incident.reported_at,
+        Incident.deadline_at,
+        Incident.handling_level,
+        Incident.version,
+        description.label("description"),
+        Incident.source,
+        not_(full).label("masked"),
+        shown.label("geom"),
+    ).outerjoin(Grid, Grid.id == Incident.grid_id)
+    reach = scope.reach(Grid.code, Incident.category)
+    return stmt if reach is None else stmt.where(reach)
 
 
 @dataclass(frozen=True)
