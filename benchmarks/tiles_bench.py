@@ -200,8 +200,9 @@ def pick_tiles(database_url: str, count: int, seed: int) -> list[morecantile.Til
             ).one()
             rng = random.Random(seed)
             chosen: list[morecantile.Tile] = []
+            short = 0  # what a zoom could not fill (a small district at z14) goes to the next
             for k, z in enumerate(ZOOMS):
-                want = count // len(ZOOMS) + (1 if k < count % len(ZOOMS) else 0)
+                want = count // len(ZOOMS) + (1 if k < count % len(ZOOMS) else 0) + short
                 candidates = sorted(TMS.tiles(*box, zooms=[z]), key=lambda t: (t.x, t.y))
                 rng.shuffle(candidates)
                 got = 0
@@ -218,6 +219,7 @@ def pick_tiles(database_url: str, count: int, seed: int) -> list[morecantile.Til
                     if occupied:
                         chosen.append(t)
                         got += 1
+                short = want - got
     finally:
         engine.dispose()
     return chosen
