@@ -92,7 +92,7 @@ TIPG_TILE = "/collections/public.building/tiles/WebMercatorQuad/{z}/{x}/{y}"
 TIPG_ITEMS = "/collections/public.building/items?limit={limit}"
 TIPG_TILE_QUERY = "geom-column=footprint&properties=id,grid_id,households"
 """What tipg puts in a tile: gridmap's buildings layer (footprints; id, grid, households)."""
-TIPG_ITEMS_QUERY = "geom-column=location&properties=id,grid_id,households,floors,address,name"
+TIPG_ITEMS_QUERY = "geom-column=location&properties=ext_id,grid_id,households,floors,address,name"
 """What tipg puts in an item: gridmap's buildings collection (the point, with its properties)."""
 
 
@@ -484,7 +484,7 @@ def bench_dataset(
         paths = [template.format(z=t.z, x=t.x, y=t.y) for t in tiles]
         port = free_port()
         with start(ds.url, port, args.workers) as proc:
-            for mode in ("cold", "warm"):
+            for mode in ("cold", "warm") if args.tiles_on else ():
                 out = None
                 if args.profile and name == "gridmap" and mode == "warm":
                     out = args.profile / f"{name}-{ds.name.replace(' ', '').replace(',', '')}.svg"
@@ -497,7 +497,8 @@ def bench_dataset(
                     ("  " if p.ok else "  [red]NOT ALL 200[/red] ") + f"{name} {mode}: {p.rate:,.0f} tiles/s, p50 {p.p50_ms:.1f} ms, "
                     f"p99 {p.p99_ms:.1f} ms, {p.requests} requests {p.statuses} {p.errors or ''}"
                 )
-            run.features[name] = [tile_features(port, path, headers) for path in paths[::40]]
+            if args.tiles_on:
+                run.features[name] = [tile_features(port, path, headers) for path in paths[::40]]
             if args.paging:
                 first = TIPG_ITEMS + "&" + TIPG_ITEMS_QUERY if name == "tipg" else GRIDMAP_ITEMS
                 pg = page_through(name, ds.name, port, first.format(limit=PAGE_LIMIT), headers)
@@ -608,6 +609,7 @@ def main() -> None:
     parser.add_argument("--warm-s", type=float, default=10.0, help="seconds of the warm pass")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of each server")
     parser.add_argument("--no-paging", dest="paging", action="store_false")
+    parser.add_argument("--no-tiles", dest="tiles_on", action="store_false")
     parser.add_argument("--quick", action="store_true", help="demo only, 40 tiles, 3 s warm")
     parser.add_argument("--rebuild", action="store_true", help="generate the data again")
     parser.add_argument("--profile", type=Path, help="py-spy flame graphs of gridmap warm here")
