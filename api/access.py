@@ -38,6 +38,7 @@ from api.routing import SAFE_METHODS
 from gis.accounts import tokens
 from gis.accounts.keys import KEY_PREFIX, key_principal
 from gis.accounts.logins import LoginKind, login_principal
+from gis.accounts.remembered import RememberedCredentials
 from gis.errors import ForbiddenError, NotAuthenticatedError
 from gis.features.collections import Access
 from gis.lang import Texts
@@ -91,7 +92,9 @@ class Rule:
     ``narrowing`` how answers depend on the caller; ``public`` open to anyone
     (no data of any area behind it); ``public_layer`` the layer name that
     ``GRIDMAP_PUBLIC_LAYERS`` may open to anonymous reads; ``page`` an HTML page
-    (an anonymous visitor is sent to the login page instead of a 401).
+    (an anonymous visitor is sent to the login page instead of a 401); ``remember``
+    who holds a credential is remembered briefly (``gis.accounts.remembered``, vector
+    tiles: a cached tile then costs no query).
     """
 
     name: str
@@ -101,6 +104,7 @@ class Rule:
     public: bool = False
     public_layer: str | None = None
     page: bool = False
+    remember: bool = False
     description: str = field(default="", compare=False)
 
     async def __call__(
@@ -110,7 +114,8 @@ class Rule:
         _bearer: Annotated[str | None, Depends(_bearer_doc)] = None,
         _key: Annotated[str | None, Depends(_key_doc)] = None,
     ) -> Principal:
-        principal = await identify(request, session)
+        remembered = _remembered(request) if self.remember else None
+        principal = await identify(request, session, remembered)
         if principal is None:
             layer_open = (
                 self.public_layer is not None
@@ -180,6 +185,7 @@ def rule(
     public: bool = False,
     public_layer: str | None = None,
     page: bool = False,
+    remember: bool = False,
 ) -> Rule:
     return (PublicRule if public else Rule)(
         name,
@@ -189,14 +195,24 @@ def rule(
         public=public,
         public_layer=public_layer,
         page=page,
+        remember=remember,
     )
 
 
-async def identify(request: Request, session: Session) -> Principal | None:
+def _remembered(request: Request) -> RememberedCredentials | None:
+    service = getattr(request.app.state, "tiles", None)
+    return None if service is None else service.credentials
+
+
+async def identify(
+    request: Request, session: Session, remembered: RememberedCredentials | None = None
+) -> Principal | None:
     """Who sent ``request`` (cached on it), None without credentials.
 
     Credentials that are there but not valid (an expired login, a revoked key) are
-    a 401 saying so, never taken for anonymous.
+    a 401 saying so, never taken for anonymous. With ``remembered``, a credential
+    looked up moments ago is taken from there without a query (and one looked up
+    now is remembered), until a notification says logins or keys changed.
     """
     if hasattr(request.state, "auth_kind"):
         cached: Principal | None = request.state.principal
@@ -207,7 +223,11 @@ async def identify(request: Request, session: Session) -> Principal | None:
         request.state.auth_kind = None
         request.state.principal = None
         return None
-    if kind == "key":
+    generation = remembered.generation() if remembered is not None else 0
+    principal = remembered.lookup(kind, secret) if remembered is not None else None
+    if principal is not None:
+        problem = Texts("", "")
+    elif kind == "key":
         principal = await run_in_threadpool(key_principal, session, secret)
         problem = Texts(
             "此 API 密钥不存在、已过期或已吊销：请申请新的密钥",
@@ -221,6 +241,8 @@ async def identify(request: Request, session: Session) -> Principal | None:
         )
     if principal is None:
         raise LoginRequiredError(problem.en, page=kind == "cookie", zh=problem.zh)
+    if remembered is not None:
+        remembered.remember(kind, secret, principal, generation)
     request.state.auth_kind = kind
     request.state.auth_secret = secret
     request.state.principal = principal
@@ -505,3 +527,41 @@ def collection_rule(access: Access) -> Rule:
         Access.INCIDENTS: INCIDENT_READ,
         Access.ANALYSIS: ANALYSIS,
     }[access]
+
+
+# ---- vector tiles (issue 12, tiles) ------------------------------------------------------
+
+TILES = rule(
+    "tiles",
+    roles=EVERYONE,
+    scopes={"features:read"},
+    narrowing=Narrowing.MASKED,
+    public_layer="map",
+    remember=True,
+)
+"""Vector tiles, their tile sets, TileJSON and styles: anyone logged in, keys with
+``features:read``. The incidents layer further needs what ``INCIDENT_READ`` needs (a person,
+or a key with ``incidents:read`` too: ``may_read_incidents``), and is narrowed and masked
+as the incident list; the dataset tiles leave it out for anyone else. Who holds a
+credential is remembered briefly (``gis.accounts.remembered``) so a cached tile costs no
+query."""
+
+TILE_MATRIX_SETS = rule("tile_matrix_sets", public=True)
+"""The definitions of the tile grids (WebMercatorQuad): no data of any area."""
+
+
+def may_read_incidents(principal: Principal) -> bool:
+    """Whether ``principal`` may see incidents at all (``INCIDENT_READ``'s roles and scopes)."""
+    return principal is not ANONYMOUS and INCIDENT_READ.allows(principal)
+
+
+def check_incidents(principal: Principal) -> None:
+    """401 for an anonymous reader, 403 for a key without ``incidents:read``."""
+    if principal is ANONYMOUS:
+        raise LoginRequiredError(
+            "log in first: incidents are never public; POST /api/v1/auth/token for a bearer "
+            "token, or send an API key with the incidents:read scope",
+            zh="请先登录：事件从不公开；POST /api/v1/auth/token 取得令牌，"
+            "或发送具有 incidents:read 权限的 API 密钥",
+        )
+    INCIDENT_READ.check(principal)

@@ -37,6 +37,7 @@ from api.routes import (
     ogc,
     open311,
     photos,
+    tiles,
     web,
 )
 from api.security import register_middleware
@@ -50,7 +51,14 @@ from gis.db.probe import ServerProbe
 from gis.db.roles import app_database_url
 from gis.db.timeouts import bound_statements
 from gis.incidents.escalation import EscalationSweeper
-from gis.settings import BasemapSettings, DatabaseSettings, IncidentSettings, ServerSettings
+from gis.settings import (
+    BasemapSettings,
+    DatabaseSettings,
+    IncidentSettings,
+    ServerSettings,
+    TileSettings,
+)
+from gis.tiles.service import TileService
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -71,6 +79,7 @@ def _attach_engine(app: FastAPI, engine: Engine) -> None:
     bound_statements(app.state.sessionmaker)  # each request's timeout, api.limits
     app.state.coverage = CoverageService(engine)
     app.state.probe = ServerProbe(engine)
+    app.state.tiles = TileService(engine, cache_mb=TileSettings().cache_mb)
 
 
 async def _close_probe(app: FastAPI) -> None:
@@ -96,12 +105,15 @@ def _overdue_cases_escalated(engine: Engine, incident_settings: IncidentSettings
 
 @contextlib.contextmanager
 def _coverage_kept_current(app: FastAPI) -> Iterator[None]:
-    """Listen for data changes while the app serves, so coverage caches stay current."""
+    """Listen for data changes while the app serves, so coverage and tile caches stay current."""
     service: CoverageService = app.state.coverage
+    tile_service: TileService = app.state.tiles
     service.start()
+    tile_service.start()
     try:
         yield
     finally:
+        tile_service.stop()
         service.stop()
 
 
@@ -189,6 +201,7 @@ def create_app(
     app.include_router(incidents.router)
     app.include_router(photos.router)
     app.include_router(coverage.router)
+    app.include_router(tiles.router)
     app.include_router(incident_pages.router)
     app.include_router(field.router)
     app.include_router(open311.router)

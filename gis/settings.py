@@ -280,3 +280,17 @@ class PhotoSettings(BaseSettings):
     )
     max_per_case: int = Field(default=20, ge=1, validation_alias="GRIDMAP_PHOTO_MAX_PER_CASE")
     max_pixels: int = Field(default=64_000_000, ge=1, validation_alias="GRIDMAP_PHOTO_MAX_PIXELS")
+
+
+class TileSettings(BaseSettings):
+    """The in-process cache of vector tiles (``gis.tiles.cache``).
+
+    ``GRIDMAP_TILE_CACHE_MB`` (megabytes, default 256; 0: no cache): the most
+    memory each server process keeps tiles in (the encoded tile and its gzip
+    counted), least recently used dropped first. Entries are dropped when the
+    database notifies a change of what they show, never by a timer.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    cache_mb: float = Field(default=256.0, ge=0, validation_alias="GRIDMAP_TILE_CACHE_MB")

@@ -21,6 +21,7 @@ GIS_PACKAGES = (
     "demo",
     "imports",
     "basemap",
+    "tiles",
     "accounts",
     "coverage",
     "incidents",

@@ -28,6 +28,7 @@ NOT_JSON = (
     "application/geopackage+sqlite3",
     "image/png",
     "application/pdf",
+    "application/vnd.mapbox-vector-tile",
 )
 """Content types documented by name only (binary ones as ``format: binary`` strings):
 their bodies are not JSON to validate."""
@@ -101,6 +102,8 @@ def test_documents_named_content_types_of_csv_and_xml_answers() -> None:
 def test_protected_operations_declare_401_and_403_and_public_ones_need_no_credentials() -> None:
     public = {
         ("GET", "/healthz"),
+        ("GET", "/ogc/tileMatrixSets"),
+        ("GET", "/ogc/tileMatrixSets/{tms}"),
         ("POST", "/api/v1/auth/token"),
         ("GET", "/api/v1/facility-types"),
         ("GET", "/api/v1/coverage/style"),
