@@ -18,8 +18,9 @@ least one building each (candidates inside the data's extent, picked by a
 seeded shuffle: the same tiles on every run and for both servers), 32 clients
 on loopback, each with one keep-alive connection, closed loop
 (``tiles_clients.py``, in processes of their own). **Cold**: the server just
-started, every tile requested once; **warm**: then every client goes round
-all 200 for ``--warm-s`` seconds. PostgreSQL's own buffers are warm for both
+started, every tile requested once; **warm**: after each tile has been asked for
+six more times (unmeasured, so that every worker process has it), every client
+goes round all 200 for ``--warm-s`` seconds. PostgreSQL's own buffers are warm for both
 (the table and its indexes are read into them with ``pg_prewarm`` first):
 cold is about the server's cache, not about the disk. Reported: tiles/s,
 p50/p99 latency, mean tile size on the wire (gzip asked for, as browsers do),
@@ -47,6 +48,7 @@ import gzip
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -90,8 +92,13 @@ GRIDMAP_TILE = "/ogc/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
 GRIDMAP_ITEMS = "/ogc/collections/buildings/items?limit={limit}"
 TIPG_TILE = "/collections/public.building/tiles/WebMercatorQuad/{z}/{x}/{y}"
 TIPG_ITEMS = "/collections/public.building/items?limit={limit}"
-TIPG_TILE_QUERY = "geom-column=footprint&properties=id,grid_id,households"
-"""What tipg puts in a tile: gridmap's buildings layer (footprints; id, grid, households)."""
+TIPG_TILE_QUERY = "geom-column={geom}&properties=households,floors,name"
+"""What tipg puts in a tile: what gridmap's buildings layer holds (``gis.tiles.layers``: the
+points up to z15, the footprints from z16; households, floors, name; the id as feature id)."""
+FOOTPRINT_ZOOM = 16
+WARMUP_ROUNDS = 6
+"""Requests per tile between the cold and the warm pass (a tile is cached per worker process:
+with two workers, six requests reach both with a probability of 97 %)."""
 TIPG_ITEMS_QUERY = "geom-column=location&properties=ext_id,grid_id,households,floors,address,name"
 """What tipg puts in an item: gridmap's buildings collection (the point, with its properties)."""
 
@@ -255,6 +262,7 @@ class Pass:
     mean_bytes: float
     server_cpu_ms: float
     pg_cpu_ms: float
+    client_cpu_ms: float
     statuses: dict[str, int]
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -309,6 +317,7 @@ def load(
             )
         )
     results = []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         for proc in running:
             out, _ = proc.communicate()
@@ -318,6 +327,8 @@ def load(
     finally:
         for name in files:
             os.unlink(name)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     latencies = [x for r in results for x in r["latencies_ms"]]
     statuses: dict[str, int] = {}
     errors: dict[str, int] = {}
@@ -332,6 +343,7 @@ def load(
         "statuses": statuses,
         "errors": errors,
         "bytes": sum(r["bytes"] for r in results),
+        "client_cpu_s": client_cpu,
     }
 
 
@@ -373,6 +385,7 @@ def measured_pass(
         r["bytes"] / n if n else 0.0,
         cpu * 1000 / n if n else float("nan"),
         pg * 1000 / n if n else float("nan"),
+        r["client_cpu_s"] * 1000 / n if n else float("nan"),
         r["statuses"],
         r["errors"],
     )
@@ -432,21 +445,43 @@ def page_through(
 
 @contextmanager
 def profiled(pid: int, out: Path | None) -> Iterator[None]:
-    """py-spy over the server's worker processes while the block runs (a flame graph SVG)."""
+    """py-spy over the server's worker processes while the block runs: collapsed stacks of
+    the threads holding the GIL in ``out`` (for flamegraph.pl or speedscope), summarised."""
     if out is None:
         yield
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
-    cmd = [spy, "record", "--pid", str(pid), "--subprocesses", "--rate", "200"]
-    proc = subprocess.Popen([*cmd, "-o", str(out)], stdout=subprocess.DEVNULL)
+    cmd = [spy, "record", "--pid", str(pid), "--subprocesses", "--gil", "--rate", "250"]
+    proc = subprocess.Popen(
+        [*cmd, "--format", "raw", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)
     try:
         yield
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
-        console.print(f"py-spy profile: {out}")
+        console.print(f"py-spy profile (collapsed stacks): {out}")
+        for share, frame in profile_summary(out)[:25]:
+            console.print(f"    {share:5.1%}  {frame}")
+
+
+def profile_summary(collapsed: Path) -> list[tuple[float, str]]:
+    """Each frame's share of the samples it appears in (inclusive), largest first."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        total += int(n)
+        for frame in set(stack.split(";")[1:]):
+            counts[frame] = counts.get(frame, 0) + int(n)
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    return [(n / total, frame) for frame, n in ranked if n < total]
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -481,21 +516,34 @@ def bench_dataset(
     if "gridmap" in args.servers:
         servers.append(("gridmap", gridmap_server, GRIDMAP_TILE, gridmap_headers))
     for name, start, template, headers in servers:
-        paths = [template.format(z=t.z, x=t.x, y=t.y) for t in tiles]
+        paths = [
+            template.format(
+                z=t.z, x=t.x, y=t.y, geom="footprint" if t.z >= FOOTPRINT_ZOOM else "location"
+            )
+            for t in tiles
+        ]
         port = free_port()
         with start(ds.url, port, args.workers) as proc:
             for mode in ("cold", "warm") if args.tiles_on else ():
+                if mode == "warm":
+                    # Unmeasured: every tile a few more times, so that each worker process
+                    # has drawn (or cached) each one before the warm pass is timed.
+                    load(port, paths * WARMUP_ROUNDS, headers, "once", args.clients, 1, 0, 0)
                 out = None
-                if args.profile and name == "gridmap" and mode == "warm":
-                    out = args.profile / f"{name}-{ds.name.replace(' ', '').replace(',', '')}.svg"
+                if args.profile and name == "gridmap":
+                    label = ds.name.replace(" ", "").replace(",", "")
+                    out = args.profile / f"{name}-{label}-{mode}.txt"
                 with profiled(proc.pid, out):
                     p = measured_pass(
                         name, ds.name, mode, port, paths, headers, args, proc.pid, postmaster_pid
                     )
                 run.passes.append(p)
                 console.print(
-                    ("  " if p.ok else "  [red]NOT ALL 200[/red] ") + f"{name} {mode}: {p.rate:,.0f} tiles/s, p50 {p.p50_ms:.1f} ms, "
-                    f"p99 {p.p99_ms:.1f} ms, {p.requests} requests {p.statuses} {p.errors or ''}"
+                    ("  " if p.ok else "  [red]NOT ALL 200[/red] ")
+                    + f"{name} {mode}: {p.rate:,.0f} tiles/s, p50 {p.p50_ms:.1f} ms, "
+                    f"p99 {p.p99_ms:.1f} ms, {p.requests} requests {p.statuses} {p.errors or ''}; "
+                    f"CPU ms/tile: server {p.server_cpu_ms:.2f}, PostgreSQL {p.pg_cpu_ms:.2f}, "
+                    f"clients {p.client_cpu_ms:.2f}; load average {os.getloadavg()[0]:.1f}"
                 )
             if args.tiles_on:
                 run.features[name] = [tile_features(port, path, headers) for path in paths[::40]]
