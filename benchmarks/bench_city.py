@@ -37,7 +37,7 @@ from gis.db.embedded import EmbeddedPostgres
 from gis.db.engine import make_engine, recreate_database
 from gis.demo.load import load_demo
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever the generated data changes; a cached database of another version is rebuilt."""
 ORIGIN = (420_000.0, 4_040_000.0)
 """South-west corner of the city in EPSG:4549 (CGCS2000 Gauss-Krüger, metres), near Weifang."""
@@ -294,6 +294,14 @@ def generate_city(engine: Engine, n: int, seed: float) -> None:
                        1 + floor(random() * 60)::int, 1 + floor(random() * 18)::int,
                        '基准城' || (k % 400 + 1) || '路' || k || '号'
                 FROM (
+                    -- at least a metre inside its grid's square (its polygon's edges are
+                    -- straight in WGS84, not in these metres)
+                    SELECT k, w, h,
+                           least(greatest(x, floor(x / 500) * 500 + 1), floor(x / 500) * 500 + 499)
+                             AS x,
+                           least(greatest(y, floor(y / 500) * 500 + 1), floor(y / 500) * 500 + 499)
+                             AS y
+                    FROM (
                     SELECT k, w, h,
                            least(greatest(x, w + 0.01), :side - w - 0.01) AS x,
                            least(greatest(y, h + 0.01), :side - h - 0.01) AS y
@@ -309,6 +317,7 @@ def generate_city(engine: Engine, n: int, seed: float) -> None:
                                            * cos(2 * pi() * random()) END AS y
                         FROM generate_series(1, :n) k
                     ) raw
+                    ) clamped
                 ) b
                 JOIN cell c ON c.i = least(floor(b.y / 500)::int, :cells - 1)
                            AND c.j = least(floor(b.x / 500)::int, :cells - 1)
