@@ -217,7 +217,7 @@ async def identify(
     if hasattr(request.state, "auth_kind"):
         cached: Principal | None = request.state.principal
         return cached
-    kind, secret = _credentials(request)
+    kind, secret = credentials(request)
     principal: Principal | None = None
     if kind is None:
         request.state.auth_kind = None
@@ -249,7 +249,9 @@ async def identify(
     return principal
 
 
-def _credentials(request: Request) -> tuple[str | None, str]:
+def credentials(request: Request) -> tuple[str | None, str]:
+    """The kind of credential a request carries (``key``, ``bearer``, ``cookie``; None: none)
+    and its secret."""
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     value = value.strip()

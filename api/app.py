@@ -41,6 +41,7 @@ from api.routes import (
     web,
 )
 from api.security import register_middleware
+from api.warm_tiles import WarmTiles
 from gis.accounts import audit
 from gis.basemap import sources
 from gis.coverage.live import CoverageService
@@ -189,6 +190,8 @@ def create_app(
     register_error_handlers(app)
     # The base map's source is checked here: a bad GRIDMAP_BASEMAP* refuses to start.
     app.state.basemap = sources.configured(basemap_settings or BasemapSettings())
+    # A cached vector tile for a remembered caller is answered before routing (innermost).
+    app.add_middleware(WarmTiles)
     # gzip, CORS, security headers (tile servers allowed as image sources): api.security
     register_middleware(app, settings, image_origins=app.state.basemap.image_origins)
     app.include_router(health.router)

@@ -32,6 +32,7 @@ from api.dependencies import SessionDep
 from api.fields import INT4_MAX, Finite, Int4, LonLatDatum, Text, column_length
 from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, ErrorDoc, FeatureDoc, GeoJSONResponse
+from api.routes.tiles import keep_tiles_current
 from api.routing import ReadRetryRoute
 from gis.coverage import facilities
 from gis.coverage.live import CoverageService
@@ -250,9 +251,11 @@ CONDITIONAL_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _keep_coverage_current(request: Request) -> None:
+    """After a committed change: the caller's next coverage answer and tile show it."""
     service: CoverageService | None = getattr(request.app.state, "coverage", None)
     if service is not None:
         service.sync()
+    keep_tiles_current(request)
 
 
 @router.get(

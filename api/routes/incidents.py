@@ -46,6 +46,7 @@ from api.fields import (
 from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import GEOJSON, HEAVY_RESPONSES, ErrorDoc, GeoJSONResponse, csv_response
 from api.routes.photos import photo_json
+from api.routes.tiles import keep_tiles_current
 from api.routing import ReadRetryRoute
 from api.schemas import (
     HotSpotsDoc,
@@ -312,6 +313,7 @@ def create_incident(
     record = intake.record
     record_report(session, request, principal, record)
     session.commit()
+    keep_tiles_current(request)
     place = IncidentPlace(intake.community_code, intake.subdistrict_code, intake.handler_name)
     answer = _incident_body(record, place)
     answer["possible_duplicates"] = [json_object(vars(d)) for d in intake.possible_duplicates]
@@ -618,6 +620,7 @@ def transition_incident(
         detail=detail,
     )
     session.commit()
+    keep_tiles_current(request)
     return _answer(session, record)
 
 
@@ -658,6 +661,7 @@ def merge_incident(
         detail={"into": body.into, "version": record.version},
     )
     session.commit()
+    keep_tiles_current(request)
     return _answer(session, record)
 
 

@@ -164,6 +164,14 @@ def _service(request: Request) -> TileService:
     return service
 
 
+def keep_tiles_current(request: Request) -> None:
+    """After a write's commit: wait until the tile caches have dropped what it changed, so
+    the writer's next tile shows it (the notification itself takes milliseconds)."""
+    service: TileService | None = getattr(request.app.state, "tiles", None)
+    if service is not None:
+        service.sync()
+
+
 def _tms(tms: str) -> None:
     if tms != TMS_ID:
         raise NotFoundError(
@@ -179,13 +187,18 @@ def _collection_layers(cid: str, principal: Principal) -> list[TileLayer]:
     return [layer]
 
 
-def _dataset_layers(principal: Principal) -> list[TileLayer]:
+def dataset_layers(principal: Principal) -> list[TileLayer]:
     """Every main layer the caller may read (the incidents layer only for incident readers)."""
     return [
         layer
         for layer in MAIN_LAYERS
         if not layer.per_viewer or access.may_read_incidents(principal)
     ]
+
+
+def audit_key(principal: Principal) -> str:
+    """Whom a tile's audit record names: once per person (or key) and tile version."""
+    return principal.ref or principal.name
 
 
 def _accepts_gzip(request: Request) -> bool:
@@ -197,7 +210,9 @@ def _accepts_gzip(request: Request) -> bool:
     return False
 
 
-def _tile_response(request: Request, tile: CachedTile) -> Response:
+def tile_response(request: Request, tile: CachedTile) -> Response:
+    """The answer for a tile: 304 if the client has it, 204 if empty, gzipped if accepted
+    (also the warm path's, ``api.warm_tiles``)."""
     headers = {"ETag": tile.etag, "Cache-Control": TILE_CACHE_CONTROL, "Vary": "Accept-Encoding"}
     sent = request.headers.get("if-none-match")
     if sent is not None and tile.etag in {t.strip() for t in sent.split(",")}:
@@ -229,7 +244,7 @@ async def _tile(
     cached = service.cached(key, tile, datum, scope)
     if cached is None:
         cached = await run_in_threadpool(service.draw, session, key, layers, tile, datum, scope)
-    if cached.personal_ids and (principal.ref or principal.name) not in cached.audited:
+    if cached.personal_ids and audit_key(principal) not in cached.audited:
         await run_in_threadpool(
             record_read,
             session,
@@ -238,8 +253,8 @@ async def _tile(
             f"tile:{key or 'dataset'}/{tile}",
             detail={"incidents": list(cached.personal_ids)},
         )
-        cached.audited.add(principal.ref or principal.name)
-    return _tile_response(request, cached)
+        cached.audited.add(audit_key(principal))
+    return tile_response(request, cached)
 
 
 @router.get(
@@ -544,7 +559,7 @@ def dataset_tileset(
     """One layer per collection, each with its own zooms (``minTileMatrix``..)."""
     _tms(tms)
     path = f"/ogc/tiles/{TMS_ID}"
-    return _tileset(_base(request), path, "gridmap", _dataset_layers(principal), datum)
+    return _tileset(_base(request), path, "gridmap", dataset_layers(principal), datum)
 
 
 @router.get(
@@ -560,7 +575,7 @@ def dataset_tilejson(
     """Every main layer the caller may read, with its fields and zooms."""
     _tms(tms)
     path = f"/ogc/tiles/{TMS_ID}"
-    return _tilejson(request, session, "gridmap", path, _dataset_layers(principal), datum)
+    return _tilejson(request, session, "gridmap", path, dataset_layers(principal), datum)
 
 
 @router.get(
@@ -582,7 +597,7 @@ async def dataset_tile(
     """One layer per collection, each drawn within its own zooms (8-18 in all); the
     incidents layer only for those who may read incidents, narrowed and masked for them."""
     _tms(tms)
-    return await _tile(request, session, principal, "", _dataset_layers(principal), z, y, x, datum)
+    return await _tile(request, session, principal, "", dataset_layers(principal), z, y, x, datum)
 
 
 # ---- styles ------------------------------------------------------------------------------

@@ -105,11 +105,12 @@ class TileCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: TileKey) -> CachedTile | None:
+    def get(self, key: TileKey, *, count_miss: bool = True) -> CachedTile | None:
+        """The tile under ``key``; ``count_miss`` False for a look that a miss passes on."""
         with self._lock:
             found = self._entries.get(key)
             if found is None:
-                self.stats.misses += 1
+                self.stats.misses += count_miss
                 return None
             self._entries.move_to_end(key)
             self.stats.hits += 1

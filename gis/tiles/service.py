@@ -56,10 +56,16 @@ class TileService:
         return self.feed.sync()
 
     def cached(
-        self, collection: str, tile: TileAddress, datum: Datum, scope: Scope | None
+        self,
+        collection: str,
+        tile: TileAddress,
+        datum: Datum,
+        scope: Scope | None,
+        *,
+        count_miss: bool = True,
     ) -> CachedTile | None:
         """The cached tile, or None: no database work (the warm path)."""
-        return self.cache.get(tile_key(collection, tile, datum, scope))
+        return self.cache.get(tile_key(collection, tile, datum, scope), count_miss=count_miss)
 
     def draw(
         self,
