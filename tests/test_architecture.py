@@ -20,6 +20,7 @@ CHECKED = (*PACKAGES, "benchmarks", "scripts")
 GIS_PACKAGES = (
     "demo",
     "imports",
+    "features",
     "basemap",
     "tiles",
     "accounts",

@@ -24,7 +24,7 @@ from api.audited import record_read
 from api.dependencies import DatumOutDep, SessionDep, SettingsDep
 from api.fields import INT8_MAX, Text
 from api.lang import request_lang
-from api.responses import GEOJSON
+from api.responses import GEOJSON, GeoJSONResponse
 from api.routing import ReadRetryRoute
 from api.schemas import (
     ConformanceDoc,
@@ -71,6 +71,11 @@ JSON_MEDIA = "application/json"
 SCHEMA_MEDIA = "application/schema+json"
 OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
 TRS = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+
+
+class SchemaJSONResponse(JSONResponse):
+    media_type = SCHEMA_MEDIA
+
 
 router = APIRouter(route_class=ReadRetryRoute, prefix="/ogc", tags=["ogc"])
 
@@ -167,7 +172,7 @@ _CRS_TEXT = {
     response_class=JSONResponse,
     responses={
         200: {"model": CrsDefinitionDoc},
-        404: {"model": CrsDefinitionDoc, "description": "No such CRS here."},
+        404: {"description": "No such CRS here."},
     },
 )
 def crs_document(
@@ -237,6 +242,8 @@ def _collection_doc(
                 SCHEMA_MEDIA,
                 "queryables",
             ),
+            # The rel GDAL 3.6's OAPIF driver looks for (a draft of Part 3).
+            _link(f"{url}/queryables", "queryables", SCHEMA_MEDIA, "queryables"),
         ],
     }
     if extent:
@@ -307,9 +314,12 @@ def get_collection(
     "/collections/{cid}/queryables",
     summary="What a filter may name (JSON Schema)",
     response_model=None,
-    response_class=JSONResponse,
+    response_class=SchemaJSONResponse,
     responses={
-        200: {"model": QueryablesDoc, "content": {SCHEMA_MEDIA: {}}},
+        200: {
+            "model": QueryablesDoc,
+            "content": {JSON_MEDIA: {"schema": {"$ref": "#/components/schemas/QueryablesDoc"}}},
+        },
         404: {"description": "No such collection."},
     },
 )
@@ -322,10 +332,13 @@ def get_queryables(
 ) -> Response:
     """Each property with its JSON type (dates and times as strings of that format),
     and ``geometry``; the names a ``filter`` may use and the query parameters
-    ``?name=value`` filter by."""
+    ``?name=value`` filter by. As ``application/schema+json``, or ``application/json`` to a
+    client that accepts only that (GDAL 3.6)."""
     coll = collection_for(session, principal, cid)
     url = f"{base_url(request)}/ogc/collections/{coll.id}/queryables"
-    return _json(filters.queryables(coll, url), SCHEMA_MEDIA)
+    accept = request.headers.get("accept", "")
+    plain = "application/json" in accept and SCHEMA_MEDIA not in accept
+    return _json(filters.queryables(coll, url), JSON_MEDIA if plain else SCHEMA_MEDIA)
 
 
 # ---- items ---------------------------------------------------------------------------------
@@ -415,9 +428,9 @@ ITEM_QUERY_DOC = "Only items matching a CQL2 filter over the queryables, in filt
     "/collections/{cid}/items",
     summary="The items of a collection, a page at a time",
     response_model=None,
-    response_class=JSONResponse,
+    response_class=GeoJSONResponse,
     responses={
-        200: {"model": OgcFeatureCollectionDoc, "content": {GEOJSON: {}}},
+        200: {"model": OgcFeatureCollectionDoc},
         404: {"description": "No such collection."},
     },
 )
@@ -473,8 +486,12 @@ def get_items(
         Query(description=ITEM_QUERY_DOC, examples=["floors > 5 AND name LIKE '%楼%'"]),
     ] = None,
     filter_lang: Annotated[
-        Literal["cql2-text", "cql2-json"],
-        Query(alias="filter-lang", description="cql2-text (default) or cql2-json."),
+        Literal["cql2-text", "cql2-json", "cql-text"],
+        Query(
+            alias="filter-lang",
+            description="cql2-text (default) or cql2-json; cql-text, the draft's name that "
+            "GDAL 3.6 sends, is read as cql2-text.",
+        ),
     ] = "cql2-text",
     filter_crs: Annotated[
         Annotated[Text, Field(max_length=300)] | None,
@@ -510,7 +527,7 @@ def get_items(
         datetime=query.parse_datetime(datetime) if datetime is not None else None,
         filter=filter,
         equals=_property_filters(request, coll),
-        filter_lang=filter_lang,
+        filter_lang="cql2-text" if filter_lang == "cql-text" else filter_lang,
         filter_crs=crs_.find_crs(filter_crs, base, "filter-crs") if filter_crs else None,
         limit=min(limit, settings.max_page_size),
         offset=offset,
@@ -559,9 +576,9 @@ def _audit_incidents(
     "/collections/{cid}/items/{fid}",
     summary="One item",
     response_model=None,
-    response_class=JSONResponse,
+    response_class=GeoJSONResponse,
     responses={
-        200: {"model": OgcFeatureDoc, "content": {GEOJSON: {}}},
+        200: {"model": OgcFeatureDoc},
         404: {"description": "No such collection or item (or one out of the caller's reach)."},
     },
 )

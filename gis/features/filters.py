@@ -519,4 +519,9 @@ def queryables(coll: Collection, schema_id: str) -> dict[str, Any]:
         "description": coll.title.zh,
         "properties": props,
         "additionalProperties": False,
+        # The draft's list (GDAL 3.6's OAPIF driver reads only this to decide which
+        # fields it may send in a server-side filter).
+        "queryables": [
+            {"id": name, "type": entry.get("type", "geometry")} for name, entry in props.items()
+        ],
     }

@@ -111,6 +111,8 @@ def parse_datetime(value: str) -> Interval:
 def _moment(part: str, whole: str) -> dt.date | None:
     if part in ("", ".."):
         return None
+    if len(part) == 11 and part.endswith("T"):
+        part = part[:-1]  # GDAL 3.6 writes a date as 2024-05-01T
     try:
         if len(part) == 10:
             return dt.date.fromisoformat(part)

@@ -166,12 +166,14 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "service_code": lambda ids: "exposed_garbage",
     "format": lambda ids: "json",
     "photo_id": lambda ids: "99999999",
-    "cid": lambda ids: "buildings",
+    "cid": lambda ids: "buildings",  # OGC API Features (incidents would add incidents:read)
     "tms": lambda ids: "WebMercatorQuad",
     "z": lambda ids: "14",
     "y": lambda ids: "6394",
     "x": lambda ids: "13616",
     "style_id": lambda ids: "default",
+    "fid": lambda ids: "1",
+    "name": lambda ids: "gcj02",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 

@@ -110,6 +110,9 @@ def test_protected_operations_declare_401_and_403_and_public_ones_need_no_creden
         ("GET", "/open311/v2/services.{format}"),
         ("GET", "/open311/v2/services/{service_code}.{format}"),
         ("GET", "/open311/discovery.{format}"),
+        ("GET", "/ogc"),
+        ("GET", "/ogc/conformance"),
+        ("GET", "/ogc/crs/{name}"),
     }
     wrong = []
     for method, path, operation in operations():
