@@ -583,6 +583,7 @@ def report(runs: Sequence[DatasetRun], args: argparse.Namespace) -> None:
     ):
         table.add_column(col, justify="right")
     verdicts = []
+    costs: list[str] = []
     for run in runs:
         for mode in ("cold", "warm"):
             by = {p.server: p for p in run.passes if p.mode == mode}
@@ -591,6 +592,13 @@ def report(runs: Sequence[DatasetRun], args: argparse.Namespace) -> None:
             target = TARGETS[mode]
             if ratio is not None:
                 verdicts.append((f"{run.dataset.name} {mode}", ratio, target))
+            if t and g:
+                cost_t, cost_g = t.server_cpu_ms + t.pg_cpu_ms, g.server_cpu_ms + g.pg_cpu_ms
+                costs.append(
+                    f"{run.dataset.name} {mode}: CPU per tile (server + PostgreSQL) tipg "
+                    f"{cost_t:.2f} ms, gridmap {cost_g:.2f} ms: {cost_t / cost_g:.1f}x less "
+                    "(what the ratio would be with the cores to themselves)"
+                )
             table.add_row(
                 run.dataset.name,
                 mode + ("" if all(p.ok for p in by.values()) else " [red](not all 200)[/red]"),
@@ -636,6 +644,8 @@ def report(runs: Sequence[DatasetRun], args: argparse.Namespace) -> None:
             f"{run.dataset.name}: generated in {run.dataset.generated_s:.0f} s"
             + (" (in an earlier run, reused)" if run.dataset.reused else "")
         )
+    for line in costs:
+        console.print(line)
     for what, ratio, target in verdicts:
         console.print(
             f"{what}: {ratio:.1f}x tipg, target ≥ {target:g}x: "
