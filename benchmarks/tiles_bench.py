@@ -681,8 +681,8 @@ def report(runs: Sequence[DatasetRun], args: argparse.Namespace) -> None:
                 cost_t, cost_g = t.server_cpu_ms + t.pg_cpu_ms, g.server_cpu_ms + g.pg_cpu_ms
                 costs.append(
                     f"{run.dataset.name} {mode}: CPU per tile (server + PostgreSQL) tipg "
-                    f"{cost_t:.2f} ms, gridmap {cost_g:.2f} ms: tipg / gridmap {cost_t / cost_g:.1f}"
-                    " (the throughput ratio if each had the cores to itself)"
+                    f"{cost_t:.2f} ms, gridmap {cost_g:.2f} ms: tipg / gridmap "
+                    f"{cost_t / cost_g:.1f} (the throughput ratio if each had the cores to itself)"
                 )
             table.add_row(
                 run.dataset.name,
