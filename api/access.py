@@ -542,28 +542,45 @@ TILES = rule(
     remember=True,
 )
 """Vector tiles, their tile sets, TileJSON and styles: anyone logged in, keys with
-``features:read``. The incidents layer further needs what ``INCIDENT_READ`` needs (a person,
-or a key with ``incidents:read`` too: ``may_read_incidents``), and is narrowed and masked
-as the incident list; the dataset tiles leave it out for anyone else. Who holds a
-credential is remembered briefly (``gis.accounts.remembered``) so a cached tile costs no
-query."""
+``features:read``. Each layer further follows its REST layer's rule (``TILE_LAYER_RULES``):
+incidents need what ``INCIDENT_READ`` needs (a person, or a key with ``incidents:read`` too)
+and come narrowed and masked as the incident list; the dataset tiles leave out a layer the
+caller may not read. Who holds a credential is remembered briefly
+(``gis.accounts.remembered``) so a cached tile costs no query."""
 
 TILE_MATRIX_SETS = rule("tile_matrix_sets", public=True)
 """The definitions of the tile grids (WebMercatorQuad): no data of any area."""
 
 
-def may_read_incidents(principal: Principal) -> bool:
-    """Whether ``principal`` may see incidents at all (``INCIDENT_READ``'s roles and scopes)."""
-    return principal is not ANONYMOUS and INCIDENT_READ.allows(principal)
+TILE_LAYER_RULES: dict[str, Rule] = {
+    "grids": MAP_LAYER,
+    "buildings": MAP_LAYER,
+    "facilities": FACILITY_LAYER,
+    "incidents": INCIDENT_READ,
+    "coverage-buildings": ANALYSIS,
+    "coverage-grids": ANALYSIS,
+}
+"""The REST rule each kind of tile layer follows besides ``TILES`` (``TileLayer.kind``)."""
 
 
-def check_incidents(principal: Principal) -> None:
-    """401 for an anonymous reader, 403 for a key without ``incidents:read``."""
+def may_read_layer(principal: Principal, kind: str, public_layers: frozenset[str]) -> bool:
+    """Whether ``principal`` may see a tile layer of ``kind``: as its REST layer's rule
+    says (an anonymous reader only where ``GRIDMAP_PUBLIC_LAYERS`` opens that layer)."""
+    layer_rule = TILE_LAYER_RULES[kind]
+    if principal is ANONYMOUS:
+        return layer_rule.public_layer is not None and layer_rule.public_layer in public_layers
+    return layer_rule.allows(principal)
+
+
+def check_layer(principal: Principal, kind: str, public_layers: frozenset[str]) -> None:
+    """401 for an anonymous reader of a layer not open to them, 403 for a caller its REST
+    rule refuses (a key without ``incidents:read`` asking for incidents)."""
+    if may_read_layer(principal, kind, public_layers):
+        return
     if principal is ANONYMOUS:
         raise LoginRequiredError(
-            "log in first: incidents are never public; POST /api/v1/auth/token for a bearer "
-            "token, or send an API key with the incidents:read scope",
-            zh="请先登录：事件从不公开；POST /api/v1/auth/token 取得令牌，"
-            "或发送具有 incidents:read 权限的 API 密钥",
+            "log in first: this layer is not public; POST /api/v1/auth/token for a bearer "
+            "token, or send an API key",
+            zh="请先登录：此图层不公开；POST /api/v1/auth/token 取得令牌，或发送 API 密钥",
         )
-    INCIDENT_READ.check(principal)
+    TILE_LAYER_RULES[kind].check(principal)

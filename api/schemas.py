@@ -481,6 +481,34 @@ class ServiceDefinitionDoc(BaseModel):
 
 
 class ServiceRequestDoc(BaseModel):
+    """A GeoReport v2 service request; lat/long in the ``datum`` asked for (default WGS84)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "service_request_id": "1042",
+                    "status": "open",
+                    "status_notes": None,
+                    "service_name": "暴露垃圾",
+                    "service_code": "exposed_garbage",
+                    "description": "垃圾桶旁堆放生活垃圾",
+                    "agency_responsible": "东苑社区 网格001",
+                    "service_notice": "暴露垃圾：派遣后 4 工作小时内处理",
+                    "requested_datetime": "2026-11-23T09:15:00+08:00",
+                    "updated_datetime": "2026-11-23T09:20:00+08:00",
+                    "expected_datetime": "2026-11-23T13:20:00+08:00",
+                    "address": "东苑小区7号楼",
+                    "address_id": None,
+                    "zipcode": None,
+                    "lat": 36.7197443,
+                    "long": 119.1192154,
+                    "media_url": None,
+                }
+            ]
+        }
+    )
+
     service_request_id: str
     status: str = Field(description="open or closed.")
     status_notes: str | None
@@ -495,8 +523,15 @@ class ServiceRequestDoc(BaseModel):
     address: str | None
     address_id: str | None
     zipcode: str | None
-    lat: float | None
-    long: float | None
+    lat: float | None = Field(
+        description="Latitude, degrees (7 decimals), in datum= (default WGS84; gcj02 for "
+        "an Amap or Tencent map, bd09 for Baidu's).",
+        examples=[36.7197443],
+    )
+    long: float | None = Field(
+        description="Longitude, degrees (7 decimals), in the same datum as lat.",
+        examples=[119.1192154],
+    )
     media_url: str | None
 
 

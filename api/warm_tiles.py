@@ -12,7 +12,7 @@ memory:
   ``datum=`` with one of the datum names;
 - the caller's credential is remembered (``gis.accounts.remembered``: it was
   checked against the database moments ago and nothing has changed since) and
-  the route's rule (``access.TILES``, and for incidents ``may_read_incidents``)
+  the route's rule (``access.TILES``, and the layer's own: ``access.may_read_layer``)
   lets them in;
 - the tile is in the cache under the caller's visibility class, and no audit
   record is owed for it.
@@ -83,12 +83,13 @@ def _warm_answer(scope: Scope, match: re.Match[str]) -> Any:
     if principal is None or not access.TILES.allows(principal):
         return None
     cid, z, y, x = match.group(1), int(match.group(2)), int(match.group(3)), int(match.group(4))
+    public = tiles.public_layers(request)
     try:
         if cid is None:
-            layers = tiles.dataset_layers(principal)
+            layers = tiles.dataset_layers(principal, public)
         else:
             layers = [layer_named(cid)]
-            if layers[0].per_viewer and not access.may_read_incidents(principal):
+            if not access.may_read_layer(principal, layers[0].kind, public):
                 return None
         tile = tile_at(z, y, x, min(la.minzoom for la in layers), max(la.maxzoom for la in layers))
     except GridmapError:

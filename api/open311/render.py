@@ -4,7 +4,9 @@ Every resource answers ``.json`` or ``.xml`` (the spec's required format,
 which FixMyStreet's client uses). Errors have the spec's shape
 ``[{"code": 400, "description": "..."}]`` (or ``<errors><error>``); Open311
 knows no 422, so a report the platform refuses is a 400. Times are answered
-in the city's zone (+08:00), lat/long in WGS84 whatever datum they came in.
+in the city's zone (+08:00); lat/long in WGS84 whatever datum they came in,
+or in the datum a reader asks for with ``datum=`` (``request_records``: the
+one place the protocol's coordinates are written).
 
 Words a person reads (service names and groups, descriptions, notices, the
 system's status notes, the attributes' names) are in the request's language
@@ -24,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from api.lang import language_headers
 from api.open311.params import DATUMS, DEFAULT_SOURCE, SERVICES, SOURCES
 from gis.errors import InvalidParameterError
+from gis.geo.datum import WGS84, Datum, from_wgs84, passes_through
 from gis.geo.geojson import GEOJSON_DECIMALS
 from gis.incidents import open311 as sr
 from gis.incidents.catalogue import CATEGORIES, Category, find
@@ -205,7 +208,31 @@ def filing_notice(cat: Category, record: IncidentRecord, lang: Lang) -> str:
     return notice
 
 
-def request_record(request: sr.ServiceRequest, lang: Lang) -> dict[str, Any]:
+def request_records(
+    requests: list[sr.ServiceRequest], lang: Lang, datum: Datum = WGS84
+) -> list[dict[str, Any]]:
+    """The requests as the spec's records, lat/long converted from storage to ``datum``.
+
+    The one place the protocol's coordinates are written. ``gis.geo.datum.from_wgs84``
+    is the reverse of the conversion points came in through (``attribute[datum]``),
+    so a point filed in GCJ-02 and read back in GCJ-02 is where it was sent, within
+    a centimetre (converted from the stored numbers, then rounded to 7 decimals).
+    """
+    lon: list[float | None] = [r.lon for r in requests]
+    lat: list[float | None] = [r.lat for r in requests]
+    located = [
+        (i, r.lon, r.lat) for i, r in enumerate(requests) if r.lon is not None and r.lat is not None
+    ]
+    if located and not passes_through(datum):
+        x, y = from_wgs84([p[1] for p in located], [p[2] for p in located], datum)
+        for (i, _, _), xi, yi in zip(located, x.tolist(), y.tolist(), strict=True):
+            lon[i], lat[i] = xi, yi
+    return [_record(r, lang, x, y) for r, x, y in zip(requests, lon, lat, strict=True)]
+
+
+def _record(
+    request: sr.ServiceRequest, lang: Lang, lon: float | None, lat: float | None
+) -> dict[str, Any]:
     cat = find(request.category)
     notes = request.status_notes
     return {
@@ -223,7 +250,7 @@ def request_record(request: sr.ServiceRequest, lang: Lang) -> dict[str, Any]:
         "address": request.address,
         "address_id": None if request.building_id is None else str(request.building_id),
         "zipcode": None,
-        "lat": None if request.lat is None else round(request.lat, GEOJSON_DECIMALS),
-        "long": None if request.lon is None else round(request.lon, GEOJSON_DECIMALS),
+        "lat": None if lat is None else round(lat, GEOJSON_DECIMALS),
+        "long": None if lon is None else round(lon, GEOJSON_DECIMALS),
         "media_url": request.media_url,
     }

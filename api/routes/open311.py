@@ -2,7 +2,8 @@
 
 ``services.json`` (one service per incident category), ``services/{code}.json``
 (the ``datum`` and ``source`` attributes), ``requests.json`` GET (the spec's
-filters, 90-day window; extensions ``page``, ``bbox``, ``updated_after``) and
+filters, 90-day window; extensions ``page``, ``bbox``, ``updated_after``, and
+``datum`` for lat/long in WGS84, CGCS2000, GCJ-02 or BD-09) and
 form-encoded POST (filed as ordinary intake), ``requests/{id}.json`` and
 ``discovery.json``. Parameters are read by ``api.open311.params``, answers
 written by ``api.open311.render`` (JSON or XML, the spec's error shape).
@@ -22,7 +23,7 @@ from starlette.datastructures import FormData
 
 from api import access
 from api.audited import record_read, record_report
-from api.dependencies import SessionDep
+from api.dependencies import DatumOutDep, SessionDep
 from api.fields import TEXT_MAX, Text
 from api.lang import LangDep
 from api.open311.params import (
@@ -50,7 +51,7 @@ from api.open311.render import (
     attributes,
     filing_notice,
     render,
-    request_record,
+    request_records,
     service,
 )
 from api.routing import ReadRetryRoute
@@ -296,6 +297,7 @@ def list_requests(
     principal: Reader,
     format: FormatPath,
     lang: LangDep,
+    datum: DatumOutDep,
     jurisdiction_id: Jurisdiction = None,
     service_request_id: Annotated[
         QueryText | None,
@@ -314,7 +316,8 @@ def list_requests(
         int, Query(ge=1, le=MAX_REQUESTS, description="Extension: requests per page.")
     ] = MAX_REQUESTS,
     bbox: Annotated[
-        QueryText | None, Query(description="Extension: minLon,minLat,maxLon,maxLat in WGS84.")
+        QueryText | None,
+        Query(description="Extension: minLon,minLat,maxLon,maxLat in WGS84 (whatever datum=)."),
     ] = None,
     updated_after: Annotated[
         QueryText | None, Query(description=f"Extension: changed after this time; {W3C}")
@@ -322,7 +325,8 @@ def list_requests(
 ) -> Response:
     """Requests reported in the window (default the last 90 days; a start/end
     range may not span more), newest first, at most 1000 per page. lat/long
-    are WGS84. Only the requests of the caller's areas (a key with an area: that
+    are WGS84, or in ``datum`` (gcj02 for an Amap or Tencent map, bd09 for Baidu's).
+    Only the requests of the caller's areas (a key with an area: that
     area); disputes, petitions and help requests only to those responsible for
     them (by id, others see them at their grid's representative point without
     description or notes)."""
@@ -331,7 +335,7 @@ def list_requests(
     if service_request_id is not None and service_request_id.strip():
         found = sr.service_requests_by_id(session, parse_request_ids(service_request_id), principal)
         _audit(session, request, principal, found)
-        return render([request_record(r, lang) for r in found], fmt, "service_requests", lang=lang)
+        return render(request_records(found, lang, datum), fmt, "service_requests", lang=lang)
     start, end = report_window(
         optional_time(start_date, "start_date"),
         optional_time(end_date, "end_date"),
@@ -349,7 +353,7 @@ def list_requests(
     )
     found = sr.list_service_requests(session, where, principal)
     _audit(session, request, principal, found)
-    return render([request_record(r, lang) for r in found], fmt, "service_requests", lang=lang)
+    return render(request_records(found, lang, datum), fmt, "service_requests", lang=lang)
 
 
 @router.get(
@@ -364,10 +368,11 @@ def get_request(
     service_request_id: Annotated[str, Path(description="The id POST requests answered.")],
     format: FormatPath,
     lang: LangDep,
+    datum: DatumOutDep,
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """A one-element array, as the spec has it; 404 if no request has this id or it is
-    outside the caller's areas."""
+    outside the caller's areas. lat/long are WGS84, or in ``datum``."""
     fmt = answer_format(format)
     _check_jurisdiction(session, jurisdiction_id)
     ident = service_request_id.strip()
@@ -382,7 +387,7 @@ def get_request(
             zh=f"没有编号为 {service_request_id!r} 的服务请求",
         )
     _audit(session, request, principal, found)
-    return render([request_record(found[0], lang)], fmt, "service_requests", lang=lang)
+    return render(request_records(found[:1], lang, datum), fmt, "service_requests", lang=lang)
 
 
 @router.get(

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import access
 from api.audited import record_read
-from api.dependencies import DatumOutDep, SessionDep
+from api.dependencies import DatumOutDep, SessionDep, get_settings
 from api.responses import ErrorDoc
 from api.routing import ReadRetryRoute
 from api.tile_docs import (
@@ -180,20 +180,22 @@ def _tms(tms: str) -> None:
         )
 
 
-def _collection_layers(cid: str, principal: Principal) -> list[TileLayer]:
+def public_layers(request: Request) -> frozenset[str]:
+    """The layers ``GRIDMAP_PUBLIC_LAYERS`` opens to anonymous readers."""
+    names: frozenset[str] = get_settings(request).public_layer_names
+    return names
+
+
+def collection_layers(cid: str, principal: Principal, public: frozenset[str]) -> list[TileLayer]:
+    """The layer of collection ``cid`` if the caller may read it (its REST layer's rule)."""
     layer = layer_named(cid)
-    if layer.per_viewer:
-        access.check_incidents(principal)
+    access.check_layer(principal, layer.kind, public)
     return [layer]
 
 
-def dataset_layers(principal: Principal) -> list[TileLayer]:
-    """Every main layer the caller may read (the incidents layer only for incident readers)."""
-    return [
-        layer
-        for layer in MAIN_LAYERS
-        if not layer.per_viewer or access.may_read_incidents(principal)
-    ]
+def dataset_layers(principal: Principal, public: frozenset[str]) -> list[TileLayer]:
+    """Every main layer the caller may read (incidents only for those who may read them)."""
+    return [layer for layer in MAIN_LAYERS if access.may_read_layer(principal, layer.kind, public)]
 
 
 def audit_key(principal: Principal) -> str:
@@ -433,7 +435,7 @@ def collection_tilesets(
     request: Request, session: SessionDep, principal: Reader, cid: CollectionPath
 ) -> dict[str, Any]:
     """One tile set per tile matrix set (WebMercatorQuad), as Mapbox Vector Tiles."""
-    layer = _collection_layers(cid, principal)[0]
+    layer = collection_layers(cid, principal, public_layers(request))[0]
     tile_layers.check_layer(session, layer)
     base = _base(request)
     path = f"/ogc/collections/{cid}/tiles/{TMS_ID}"
@@ -465,7 +467,7 @@ def collection_tileset(
     """The tile set's limits (zoom levels), its one layer (named as the collection) with its
     fields, and the URL template of its tiles (``datum`` carried into the links)."""
     _tms(tms)
-    layers = _collection_layers(cid, principal)
+    layers = collection_layers(cid, principal, public_layers(request))
     tile_layers.check_layer(session, layers[0])
     path = f"/ogc/collections/{cid}/tiles/{TMS_ID}"
     return _tileset(_base(request), path, layers[0].title.en, layers, datum)
@@ -489,7 +491,7 @@ def collection_tilejson(
     """The tile URL template (with ``datum`` when not WGS84), zooms, bounds of the data
     (in ``datum``) and the layer's fields, for MapLibre, Mapbox GL and QGIS."""
     _tms(tms)
-    layers = _collection_layers(cid, principal)
+    layers = collection_layers(cid, principal, public_layers(request))
     tile_layers.check_layer(session, layers[0])
     path = f"/ogc/collections/{cid}/tiles/{TMS_ID}"
     return _tilejson(request, session, cid, path, layers, datum)
@@ -519,7 +521,7 @@ async def collection_tile(
     Incidents: only those the caller may see, a personal case they are not responsible
     for at its grid's representative point (``masked``)."""
     _tms(tms)
-    layers = _collection_layers(cid, principal)
+    layers = collection_layers(cid, principal, public_layers(request))
     return await _tile(request, session, principal, cid, layers, z, y, x, datum)
 
 
@@ -559,7 +561,8 @@ def dataset_tileset(
     """One layer per collection, each with its own zooms (``minTileMatrix``..)."""
     _tms(tms)
     path = f"/ogc/tiles/{TMS_ID}"
-    return _tileset(_base(request), path, "gridmap", dataset_layers(principal), datum)
+    layers = dataset_layers(principal, public_layers(request))
+    return _tileset(_base(request), path, "gridmap", layers, datum)
 
 
 @router.get(
@@ -575,7 +578,8 @@ def dataset_tilejson(
     """Every main layer the caller may read, with its fields and zooms."""
     _tms(tms)
     path = f"/ogc/tiles/{TMS_ID}"
-    return _tilejson(request, session, "gridmap", path, dataset_layers(principal), datum)
+    layers = dataset_layers(principal, public_layers(request))
+    return _tilejson(request, session, "gridmap", path, layers, datum)
 
 
 @router.get(
@@ -597,7 +601,8 @@ async def dataset_tile(
     """One layer per collection, each drawn within its own zooms (8-18 in all); the
     incidents layer only for those who may read incidents, narrowed and masked for them."""
     _tms(tms)
-    return await _tile(request, session, principal, "", dataset_layers(principal), z, y, x, datum)
+    layers = dataset_layers(principal, public_layers(request))
+    return await _tile(request, session, principal, "", layers, z, y, x, datum)
 
 
 # ---- styles ------------------------------------------------------------------------------

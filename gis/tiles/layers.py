@@ -31,6 +31,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.coverage import tables
 from gis.errors import NotFoundError
 from gis.incidents.visibility import Scope
 from gis.lang import Texts
@@ -85,6 +86,10 @@ class TileLayer:
     type_code: str | None = None
     params: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def is_coverage(self) -> bool:
+        return self.kind.startswith("coverage-")
+
     def source(self, z: int, scope: Scope | None) -> tuple[str, dict[str, Any]]:
         """SQL selecting ``id``, ``geom`` (WGS84) and the fields (incidents also
         ``personal_full``) of the rows in the box ``:w :s :e :n``, and its parameters."""
@@ -119,18 +124,15 @@ INCIDENT_FIELDS = (
     _f("handling_level", "text", "grid, community, subdistrict or district"),
     _f("masked", "boolean", "true: a personal case shown at its grid's representative point"),
 )
-COVERAGE_GRID_FIELDS = (
-    _f("code", "text", "the grid's 15-digit code"),
-    _f("households", "integer", "households in the grid"),
-    _f("covered_households", "integer", "households within reach of a facility of the type"),
-    _f("coverage_rate", "double precision", "covered_households / households (absent: none)"),
-)
-COVERAGE_BUILDING_FIELDS = (
-    _f("households", "integer", "households in the building"),
-    _f("covered", "boolean", "within reach of a facility of the type"),
-    _f("nearest_facility_id", "bigint", "the nearest facility of the type"),
-    _f("nearest_m", "double precision", "metres to it"),
-)
+_SQL_TYPES = {"string": "text", "integer": "bigint", "number": "double precision"}
+
+
+def _coverage_fields(columns: tuple[tables.Column, ...]) -> tuple[TileField, ...]:
+    return tuple(_f(c.name, _SQL_TYPES.get(c.json_type, c.json_type), c.title.en) for c in columns)
+
+
+COVERAGE_GRID_FIELDS = _coverage_fields(tables.GRID_COLUMNS)
+COVERAGE_BUILDING_FIELDS = _coverage_fields(tables.BUILDING_COLUMNS)
 
 
 def _grids(layer: TileLayer, z: int, scope: Scope | None) -> tuple[str, dict[str, Any]]:
@@ -192,11 +194,26 @@ def _incidents(layer: TileLayer, z: int, scope: Scope | None) -> tuple[str, dict
     )
 
 
+def _coverage(layer: TileLayer, z: int, scope: Scope | None) -> tuple[str, dict[str, Any]]:
+    raise TypeError("coverage layers are drawn from coverage_select (SQLAlchemy), not text")
+
+
+def coverage_select(layer: TileLayer) -> Any:
+    """The coverage table of a ``coverage-*`` layer (``gis.coverage.tables``): a select with
+    ``id``, ``geom`` and the fields, for ``render`` to box and encode."""
+    assert layer.type_code is not None
+    if layer.kind == "coverage-buildings":
+        return tables.buildings_select(layer.type_code)
+    return tables.grids_select(layer.type_code)
+
+
 _SOURCES = {
     "grids": _grids,
     "buildings": _buildings,
     "facilities": _facilities,
     "incidents": _incidents,
+    "coverage-buildings": _coverage,
+    "coverage-grids": _coverage,
 }
 
 GRIDS = TileLayer(
@@ -277,20 +294,37 @@ def layer_named(cid: str) -> TileLayer:
             type_code=code,
         )
     match = _COVERAGE.match(cid)
-    if match and match.group(2) in _COVERAGE_KINDS:
+    if match:
         code, what = match.group(1), match.group(2)
-        return _COVERAGE_KINDS[what](cid, code)
+        per_building = what == "buildings"
+        return TileLayer(
+            cid,
+            f"coverage-{what}",
+            Texts(
+                f"覆盖：{code}（{'楼栋' if per_building else '网格'}）",
+                f"Coverage by {code} per {'building' if per_building else 'grid'}",
+            ),
+            "Point" if per_building else "Polygon",
+            BUILDINGS.minzoom if per_building else GRIDS.minzoom,
+            MAX_ZOOM,
+            COVERAGE_BUILDING_FIELDS if per_building else COVERAGE_GRID_FIELDS,
+            COVERAGE_TABLES,
+            type_code=code,
+        )
     raise _not_found(cid)
 
 
-_COVERAGE_KINDS: dict[str, Any] = {}
-"""``grids``/``buildings`` → a function (cid, type code) → TileLayer, once coverage tables
-exist (``gis.coverage.tables``)."""
+COVERAGE_TABLES = frozenset({"building", "grid", "admin_area", "facility", "facility_type"})
+"""What a coverage figure depends on: buildings and their households, grids, facilities and
+the radii of the catalogue."""
 
 
 def check_layer(session: Session, layer: TileLayer) -> None:
     """NotFoundError when ``layer`` names a facility type the catalogue does not hold."""
     if layer.type_code is None:
+        return
+    if layer.is_coverage:
+        tables.check_type(session, layer.type_code)
         return
     exists = session.execute(
         text("SELECT 1 FROM facility_type WHERE code = :c"), {"c": layer.type_code}

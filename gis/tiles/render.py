@@ -27,18 +27,25 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import text
+from shapely.geometry import GeometryCollection
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gis.geo.datum import Datum, geometry_from_wgs84, passes_through, to_wgs84
 from gis.incidents.visibility import Scope
 from gis.tiles.grid import BUFFER, EXTENT, TileAddress
-from gis.tiles.layers import TileLayer
+from gis.tiles.layers import TileLayer, coverage_select
 
 PAD = BUFFER / EXTENT
 """The buffer as a fraction of the tile side: rows are selected this much beyond the edges."""
 DATUM_MARGIN_DEG = 0.002
 """Extra degrees around the converted box (the offsets vary by metres within a tile)."""
+
+
+SERIAL = text("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+"""For the rest of the transaction: no parallel plan. A tile's few thousand rows cost less
+than starting two parallel workers (processes, shared memory) for them: measured on the
+1,000,000-building city (``benchmarks/tiles_bench.py``), 13 ms per tile instead of 25 ms."""
 
 
 @dataclass(frozen=True)
@@ -77,14 +84,56 @@ def render(
     drawn = [layer for layer in layers if layer.minzoom <= tile.z <= layer.maxzoom]
     if not drawn:
         return RenderedTile(b"")
+    if not any(layer.is_coverage for layer in drawn):  # coverage figures gain from workers
+        session.execute(SERIAL)
     if passes_through(datum):
         return _render_stored(session, drawn, tile, scope)
     return _render_converted(session, drawn, tile, datum, scope)
 
 
+def _box(w: float, s: float, e: float, n: float) -> Any:
+    return func.ST_MakeEnvelope(w, s, e, n, 4326)
+
+
+def _coverage_stored(session: Session, layer: TileLayer, tile: TileAddress) -> bytes:
+    """A coverage layer's tile: its ``gis.coverage.tables`` select boxed and encoded."""
+    src = coverage_select(layer).subquery("cov")
+    geom = func.ST_AsMVTGeom(
+        func.ST_Transform(src.c.geom, 3857),
+        func.ST_TileEnvelope(tile.z, tile.x, tile.y),
+        EXTENT,
+        BUFFER,
+        True,
+    ).label("geom")
+    rows = (
+        select(src.c.id, *(src.c[f.name] for f in layer.fields), geom)
+        .where(src.c.geom.op("&&")(_box(*tile.bounds_wgs84(PAD))))
+        .subquery("t")
+    )
+    mvt = func.ST_AsMVT(rows.table_valued(), layer.id, EXTENT, "geom", "id")
+    query = select(func.coalesce(mvt, b"")).select_from(rows).where(rows.c.geom.is_not(None))
+    return bytes(session.execute(query).scalar_one())
+
+
+def _coverage_rows(session: Session, layer: TileLayer, box: dict[str, float]) -> list[Any]:
+    src = coverage_select(layer).subquery("cov")
+    query = select(
+        src.c.id,
+        func.ST_AsBinary(src.c.geom).label("wkb"),
+        *(src.c[f.name] for f in layer.fields),
+    ).where(src.c.geom.op("&&")(_box(box["w"], box["s"], box["e"], box["n"])))
+    return list(session.execute(query).all())
+
+
 def _render_stored(
     session: Session, layers: Sequence[TileLayer], tile: TileAddress, scope: Scope | None
 ) -> RenderedTile:
+    coverage = b"".join(
+        _coverage_stored(session, layer, tile) for layer in layers if layer.is_coverage
+    )
+    layers = [layer for layer in layers if not layer.is_coverage]
+    if not layers:
+        return RenderedTile(coverage)
     w, s, e, n = tile.bounds_wgs84(PAD)
     params: dict[str, Any] = {"z": tile.z, "x": tile.x, "y": tile.y, "w": w, "s": s, "e": e, "n": n}
     parts = []
@@ -111,7 +160,7 @@ def _render_stored(
     )
     sql = f"SELECT {mvt} AS mvt, {personal} AS personal FROM {', '.join(parts)}"
     row = session.execute(text(sql), params).one()
-    return RenderedTile(bytes(row.mvt), tuple(sorted(row.personal or ())))
+    return RenderedTile(bytes(row.mvt) + coverage, tuple(sorted(row.personal or ())))
 
 
 def _converted_box(tile: TileAddress, datum: Datum) -> tuple[float, float, float, float]:
@@ -140,20 +189,24 @@ def _render_converted(
     parts: list[bytes] = []
     personal: list[int] = []
     for layer in layers:
-        rows_sql, extra = layer.source(tile.z, scope)
         names = [f.name for f in layer.fields]
-        keep = ", s.personal_full" if layer.per_viewer else ""
-        select = (
-            f"SELECT s.id, ST_AsBinary(s.geom) AS wkb, {', '.join(f's.{c}' for c in names)}"
-            f"{keep} FROM ({rows_sql}) s WHERE s.geom IS NOT NULL"
-        )
-        rows = session.execute(text(select), {**box, **extra}).all()
+        if layer.is_coverage:
+            rows = _coverage_rows(session, layer, box)
+        else:
+            rows_sql, extra = layer.source(tile.z, scope)
+            keep = ", s.personal_full" if layer.per_viewer else ""
+            sql = (
+                f"SELECT s.id, ST_AsBinary(s.geom) AS wkb, {', '.join(f's.{c}' for c in names)}"
+                f"{keep} FROM ({rows_sql}) s WHERE s.geom IS NOT NULL"
+            )
+            rows = list(session.execute(text(sql), {**box, **extra}).all())
         if not rows:
             continue
         if layer.per_viewer:
             personal += [int(r.id) for r in rows if r.personal_full]
-        geometries = shapely.from_wkb([bytes(r.wkb) for r in rows])
-        converted = [geometry_from_wgs84(g, datum) for g in geometries]
+        # One conversion call for the whole tile: as a collection, every vertex at once.
+        collection = GeometryCollection(list(shapely.from_wkb([bytes(r.wkb) for r in rows])))
+        converted = list(geometry_from_wgs84(collection, datum).geoms)
         arrays: dict[str, Any] = {
             "ids": [int(r.id) for r in rows],
             "wkbs": [shapely.to_wkb(g) for g in converted],

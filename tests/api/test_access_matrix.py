@@ -166,7 +166,7 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "service_code": lambda ids: "exposed_garbage",
     "format": lambda ids: "json",
     "photo_id": lambda ids: "99999999",
-    "cid": lambda ids: "buildings",  # OGC API Features (incidents would add incidents:read)
+    "cid": lambda ids: "buildings",
     "tms": lambda ids: "WebMercatorQuad",
     "z": lambda ids: "14",
     "y": lambda ids: "6394",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -210,6 +210,31 @@ def test_incidents_in_tiles_are_masked_as_in_the_incident_list(
     assert abs(lat - 36.735) > 0.004
 
 
+def test_a_tile_showing_personal_cases_in_full_is_audited_once_per_person(
+    client: TestClient, db: Session
+) -> None:
+    case = _personal_case(db)
+    z, y, x = tile_of(119.112, 36.735, 12)
+    url = tile_url("incidents", z, y, x)
+
+    def reads() -> list[Any]:
+        rows = db.execute(
+            text("SELECT object, detail FROM audit_log WHERE action = 'personal.read'")
+        ).all()
+        return [r for r in rows if r.object == f"tile:incidents/{z}/{y}/{x}"]
+
+    get_tile(client, url)
+    get_tile(client, url)  # the same person again: from the cache, already recorded
+    (read,) = reads()
+    assert case.id in read.detail["incidents"]
+    planner = login_headers(db, "tile-planner", "planner")
+    get_tile(client, url, headers=planner)  # masked for them: nothing to record
+    assert len(reads()) == 1
+    district = login_headers(db, "tile-district", "district", area_code="370705")
+    get_tile(client, url, headers=district)  # another person who sees it in full
+    assert len(reads()) == 2
+
+
 def test_a_box_finds_a_masked_case_only_where_it_is_shown(client: TestClient, db: Session) -> None:
     """The tile around the real point of a masked case does not hold it."""
     case = _personal_case(db)
@@ -245,6 +270,24 @@ def test_incident_tiles_need_what_the_incident_list_needs(
     assert {"grids", "facilities"} <= set(layers)
     layers = decode(get_tile(client, f"/ogc/tiles/WebMercatorQuad/{z}/{y}/{x}", headers=both))
     assert {"grids", "facilities", "incidents"} <= set(layers)
+
+
+def test_an_anonymous_reader_gets_only_the_layers_opened_to_the_public(
+    engine: Engine, db: Session, small_district: Any
+) -> None:
+    from api.dependencies import get_session
+
+    settings = ServerSettings.model_validate({"GRIDMAP_PUBLIC_LAYERS": "map"})
+    app = create_app(settings, engine=engine)
+    app.dependency_overrides[get_session] = lambda: db
+    z, y, x = tile_of(119.11, 36.72, 13)
+    with TestClient(app) as public:
+        assert features(get_tile(public, tile_url("buildings", z, y, x)), "buildings")
+        assert_error(public.get(tile_url("facilities", z, y, x)), 401)
+        assert_error(public.get(tile_url("incidents", z, y, x)), 401)
+        assert_error(public.get(tile_url("coverage-kindergarten-grids", z, y, x)), 401)
+        layers = decode(get_tile(public, f"/ogc/tiles/WebMercatorQuad/{z}/{y}/{x}"))
+        assert set(layers) == {"grids", "buildings"}
 
 
 def test_a_key_of_an_area_sees_only_its_incidents_in_tiles(client: TestClient, db: Session) -> None:
@@ -406,3 +449,27 @@ def test_tiles_are_gzipped_for_clients_that_accept_it(demo: TestClient) -> None:
     assert zipped.content == plain.content  # decoded by the client
     assert int(zipped.headers["content-length"]) < len(plain.content) * 0.8
     assert zipped.headers["etag"] == plain.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    ("cid", "z", "y", "x"),
+    [("buildings", 14, 6394, 13616), ("facilities", 12, 1598, 3404), ("incidents", 12, 1598, 3404)],
+)
+def test_demo_tiles_match_the_features_api_for_the_same_box(
+    demo: TestClient, cid: str, z: int, y: int, x: int
+) -> None:
+    """The ids a tile holds inside its edges are the ids OGC API Features gives for the
+    tile's box (minus a hair at the edges, where rounding to tile units decides)."""
+    tiled = features(get_tile(demo, tile_url(cid, z, y, x)), cid)
+    items = f"/ogc/collections/{cid}/items"
+    whole = ok(demo.get(items, params={"bbox": bbox_of(z, y, x), "limit": 10000}))
+    inner = ok(demo.get(items, params={"bbox": bbox_of(z, y, x, 0.001), "limit": 10000}))
+    assert whole["numberMatched"] == whole["numberReturned"] > 10
+    tiled_inside = {f["id"] for f in tiled if inside(f)}
+    assert {f["id"] for f in inner["features"]} <= tiled_inside
+    assert tiled_inside <= {f["id"] for f in whole["features"]}
+    if cid == "incidents":
+        masked = {f["id"] for f in whole["features"] if f["properties"]["masked"]}
+        assert masked == {f["id"] for f in tiled if f["properties"]["masked"]} & {
+            f["id"] for f in whole["features"]
+        }

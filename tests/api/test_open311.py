@@ -14,6 +14,7 @@ one test's requests never show up in another's list.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from gis.accounts import keys
-from gis.geo.datum import GCJ02, from_wgs84
+from gis.geo.datum import BD09, GCJ02, Datum, from_wgs84
 from gis.incidents.catalogue import CATEGORIES, PERSONAL_CATEGORIES
 from gis.settings import ServerSettings
 from tests.accounts import committed_headers
@@ -258,6 +259,60 @@ def test_gcj02_lands_in_the_same_grid_as_its_wgs84_truth(
     assert (record["long"], record["lat"]) == pytest.approx(truth, abs=1e-6)  # WGS84 out
     # The same point sent without its datum is routed where WGS84 puts it.
     assert incident(client, filed_id(client, *gcj), admin)["grid_code"] == GRIDS[1]
+
+
+def _metres_apart(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Ground distance of two nearby lon/lat points (metres; fine within a few km)."""
+    dx = (a[0] - b[0]) * 111_320.0 * math.cos(math.radians(a[1]))
+    return math.hypot(dx, (a[1] - b[1]) * 110_574.0)
+
+
+@pytest.mark.parametrize(
+    ("datum", "truth"), [(GCJ02, (119.1135, 36.7185)), (BD09, (119.1615, 36.7275))]
+)
+def test_lat_long_read_back_in_the_datum_they_were_sent_in(
+    client: TestClient, datum: Datum, truth: tuple[float, float]
+) -> None:
+    x, y = from_wgs84([truth[0]], [truth[1]], datum)
+    sent = (round(float(x[0]), 7), round(float(y[0]), 7))  # what a phone map app hands over
+    assert _metres_apart(sent, truth) > 100  # far enough that a mix-up would show
+    request_id = filed_id(client, *sent, **{"attribute[datum]": datum.label})
+    # JSON, one request and the list (whose bbox stays WGS84 whatever datum=).
+    [record] = ok(client.get(f"{V2}/requests/{request_id}.json", params={"datum": datum.label}))
+    assert _metres_apart((record["long"], record["lat"]), sent) < 0.01
+    listed = ok(
+        client.get(f"{V2}/requests.json", params={"bbox": near(*truth), "datum": datum.label})
+    )
+    [mine] = [r for r in listed if r["service_request_id"] == request_id]
+    assert (mine["long"], mine["lat"]) == (record["long"], record["lat"])
+    # XML says the same.
+    xml = ET.fromstring(
+        client.get(f"{V2}/requests/{request_id}.xml", params={"datum": datum.label}).content
+    )
+    from_xml = (
+        float(xml.findtext("request/long") or "nan"),
+        float(xml.findtext("request/lat") or "nan"),
+    )
+    assert from_xml == (record["long"], record["lat"])
+    # Without datum= (or in CGCS2000) the stored WGS84 point, the same numbers.
+    wgs = one(client, request_id)
+    assert _metres_apart((wgs["long"], wgs["lat"]), truth) < 0.01
+    [cgcs] = ok(client.get(f"{V2}/requests/{request_id}.json", params={"datum": "cgcs2000"}))
+    assert (cgcs["long"], cgcs["lat"]) == (wgs["long"], wgs["lat"])
+
+
+def test_an_unknown_datum_is_a_400_in_open311_shape(client: TestClient) -> None:
+    request_id = filed_id(client, 119.1165, 36.7215)
+    for url in (f"{V2}/requests/{request_id}.json", f"{V2}/requests.json"):
+        open311_error(client.get(url, params={"datum": "mars"}), 400, "mars", "gcj02")
+    error = client.get(f"{V2}/requests/{request_id}.xml", params={"datum": "mars"})
+    assert error.status_code == 400 and error.headers["content-type"].startswith("text/xml")
+    root = ET.fromstring(error.content)
+    assert root.tag == "errors" and root.findtext("error/code") == "400"
+    chinese = client.get(
+        f"{V2}/requests.json", params={"datum": "mars"}, headers={"Accept-Language": "zh-CN"}
+    )
+    assert "无法用于输出" in open311_error(chinese, 400)
 
 
 def test_multipart_is_accepted_too(client: TestClient) -> None:
