@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import anyio
 from fastapi import Depends, Request
@@ -122,6 +123,26 @@ HEAVY = Depends(_heavy_slot)
 
 Route dependencies are solved before the handler's own, so the slot is held
 before any other dependency touches the database."""
+
+
+def heavy_if(is_heavy: Callable[[Request], bool]) -> Any:
+    """A route dependency that makes the request heavy (as :data:`HEAVY`) when
+    ``is_heavy(request)`` says so: one route serving light and heavy reads (OGC API
+    Features: a page of buildings, or the coverage of every building)."""
+
+    async def slot(request: Request) -> AsyncIterator[None]:
+        if not is_heavy(request):
+            yield
+            return
+        request.state.work_kind = WorkKind.HEAVY
+        cap: HeavyWorkCap = request.app.state.heavy_cap
+        await cap.acquire()
+        try:
+            yield
+        finally:
+            cap.release()
+
+    return Depends(slot)
 
 
 def kind_of(request: Request) -> WorkKind:

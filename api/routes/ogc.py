@@ -19,12 +19,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
-from api import access
+from api import access, limits
 from api.audited import record_read
 from api.dependencies import DatumOutDep, SessionDep, SettingsDep
 from api.fields import INT8_MAX, Text
 from api.lang import request_lang
-from api.responses import GEOJSON, GeoJSONResponse
+from api.responses import GEOJSON, HEAVY_RESPONSES, GeoJSONResponse
 from api.routing import ReadRetryRoute
 from api.schemas import (
     ConformanceDoc,
@@ -282,6 +282,16 @@ def list_collections(
     )
 
 
+ANALYSIS_PREFIXES = ("coverage-", "blind-spots-")
+
+
+def _analysis(request: Request) -> bool:
+    """Coverage and blind spots compute over the whole district: heavy reads."""
+    return str(request.path_params.get("cid", "")).startswith(ANALYSIS_PREFIXES)
+
+
+ANALYSIS_HEAVY = limits.heavy_if(_analysis)
+
 CidPath = Annotated[
     str,
     Path(description="A collection id, as GET /ogc/collections lists them.", max_length=80),
@@ -427,11 +437,13 @@ ITEM_QUERY_DOC = "Only items matching a CQL2 filter over the queryables, in filt
 @router.get(
     "/collections/{cid}/items",
     summary="The items of a collection, a page at a time",
+    dependencies=[ANALYSIS_HEAVY],
     response_model=None,
     response_class=GeoJSONResponse,
     responses={
         200: {"model": OgcFeatureCollectionDoc},
         404: {"description": "No such collection."},
+        **HEAVY_RESPONSES,
     },
 )
 def get_items(
@@ -454,12 +466,12 @@ def get_items(
         int, Query(ge=0, le=INT8_MAX, description="Skip this many items (next links use after).")
     ] = 0,
     after: Annotated[
-        int | None,
-        Query(ge=0, le=INT8_MAX, description="Items with an id above this (the next link's)."),
+        Annotated[Text, Field(max_length=100)] | None,
+        Query(description="Items with an id above this (what next links carry)."),
     ] = None,
     before: Annotated[
-        int | None,
-        Query(ge=0, le=INT8_MAX, description="Items with an id below this (the prev link's)."),
+        Annotated[Text, Field(max_length=100)] | None,
+        Query(description="Items with an id below this (what prev links carry)."),
     ] = None,
     bbox: Annotated[
         Annotated[Text, Field(max_length=200)] | None,
@@ -531,8 +543,8 @@ def get_items(
         filter_crs=crs_.find_crs(filter_crs, base, "filter-crs") if filter_crs else None,
         limit=min(limit, settings.max_page_size),
         offset=offset,
-        after=after,
-        before=before,
+        after=None if after is None else query.parse_id(coll, after, "after"),
+        before=None if before is None else query.parse_id(coll, before, "before"),
     )
     if bbox_crs and not bbox:
         crs_.find_crs(bbox_crs, base, "bbox-crs")
@@ -556,7 +568,15 @@ def get_items(
         + b",".join(_converted(page.features, out))
         + b"]}"
     )
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out.uri}>"})
+    paging = [
+        f'<{x["href"]}>; rel="{x["rel"]}"; type="{GEOJSON}"'
+        for x in head["links"]
+        if x["rel"] in ("next", "prev")
+    ]
+    headers = {"Content-Crs": f"<{out.uri}>"}
+    if paging:
+        headers["Link"] = ", ".join(paging)
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
 def _audit_incidents(
@@ -575,11 +595,13 @@ def _audit_incidents(
 @router.get(
     "/collections/{cid}/items/{fid}",
     summary="One item",
+    dependencies=[ANALYSIS_HEAVY],
     response_model=None,
     response_class=GeoJSONResponse,
     responses={
         200: {"model": OgcFeatureDoc},
         404: {"description": "No such collection or item (or one out of the caller's reach)."},
+        **HEAVY_RESPONSES,
     },
 )
 def get_item(
@@ -587,7 +609,7 @@ def get_item(
     session: SessionDep,
     principal: Annotated[Principal, Depends(access.OGC_FEATURES)],
     cid: CidPath,
-    fid: Annotated[int, Path(ge=0, le=INT8_MAX, description="The item's id.")],
+    fid: Annotated[Annotated[Text, Field(max_length=100)], Path(description="The item's id.")],
     datum: DatumOutDep,
     crs: Annotated[
         Annotated[Text, Field(max_length=300)] | None,

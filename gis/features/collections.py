@@ -15,10 +15,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from gis.coverage import tables
 from gis.db.models import AdminArea, AreaLevel, Building, Facility, FacilityType, Grid
 from gis.db.select import AnySelect
 from gis.errors import NotFoundError
@@ -85,7 +87,8 @@ class Collection:
     temporal: Temporal = Temporal.NONE
     temporal_columns: tuple[str, ...] = ()
     id_type: str = "integer"
-    """JSON type of the feature ids (``integer`` everywhere so far)."""
+    """JSON type of the feature ids: ``integer``, or ``string`` (blind spots,
+    ``<community_code>-<part>``)."""
 
     @property
     def property_names(self) -> tuple[str, ...]:
@@ -155,16 +158,20 @@ def _grids(_: Principal) -> AnySelect:
 
 
 def _buildings(_: Principal) -> AnySelect:
+    """The grid code as a scalar subquery rather than a join: a count (``numberMatched``
+    of every page) then reads the building table alone, PostgreSQL dropping the unused
+    column; a page looks up its few grids by primary key either way."""
+    grid_code = select(Grid.code).where(Grid.id == Building.grid_id).scalar_subquery()
     return select(
         Building.id,
         Building.ext_id,
-        Grid.code.label("grid_code"),
+        grid_code.label("grid_code"),
         Building.households,
         Building.floors,
         Building.name,
         Building.address,
         Building.location.label("geom"),
-    ).join(Grid, Grid.id == Building.grid_id)
+    )
 
 
 def _facilities_of(type_code: str | None) -> Source:
@@ -323,12 +330,42 @@ def _fixed() -> list[Collection]:
     return out
 
 
-def _facility_type_collections(session: Session) -> list[Collection]:
-    rows = session.execute(
-        select(FacilityType.code, FacilityType.name_zh, FacilityType.name_en).order_by(
-            FacilityType.code
-        )
-    ).all()
+def _type_rows(session: Session, code: str | None = None) -> list[Any]:
+    stmt = select(FacilityType.code, FacilityType.name_zh, FacilityType.name_en).order_by(
+        FacilityType.code
+    )
+    if code is not None:
+        stmt = stmt.where(FacilityType.code == code)
+    return list(session.execute(stmt).all())
+
+
+def _properties(columns: tuple[tables.Column, ...]) -> tuple[Property, ...]:
+    return tuple(Property(c.name, c.json_type, c.title) for c in columns)
+
+
+def _coverage_of(select_of: Callable[[str], AnySelect], code: str) -> Source:
+    def source(_: Principal) -> AnySelect:
+        return select_of(code)
+
+    return source
+
+
+def _blind_spots_of(session: Session, code: str) -> Source:
+    """Blind spots are computed (geometry unions) when first read, once per collection
+    object: a request's count and page share them."""
+    made: list[AnySelect] = []
+
+    def source(_: Principal) -> AnySelect:
+        if not made:
+            made.append(tables.blind_spots_select(session, code))
+        return made[0]
+
+    return source
+
+
+def _per_type(session: Session, code: str, name_zh: str, name_en: str) -> list[Collection]:
+    """The collections of one facility type: its facilities, its coverage per grid and
+    per building, its blind spots."""
     return [
         Collection(
             id=f"facilities-{code}",
@@ -338,14 +375,58 @@ def _facility_type_collections(session: Session) -> list[Collection]:
             properties=_FACILITY_PROPERTIES,
             source=_facilities_of(code),
             access=Access.FACILITIES,
-        )
-        for code, name_zh, name_en in rows
+        ),
+        Collection(
+            id=f"coverage-{code}-grids",
+            title=_t(f"{name_zh}覆盖率（按网格）", f"Coverage by {name_en}, per grid"),
+            description=_t(
+                f"每个现行网格的户数、{name_zh}服务半径内的户数与覆盖率（0-1）",
+                f"Each grid in force: households, households within the service radius of a "
+                f"{name_en}, and the coverage rate (0-1)",
+            ),
+            geometry_type="MultiPolygon",
+            properties=_properties(tables.GRID_COLUMNS),
+            source=_coverage_of(tables.grids_select, code),
+            access=Access.ANALYSIS,
+        ),
+        Collection(
+            id=f"coverage-{code}-buildings",
+            title=_t(f"{name_zh}覆盖（按楼栋）", f"Coverage by {name_en}, per building"),
+            description=_t(
+                f"每栋楼的户数、是否在{name_zh}服务半径内、最近设施及距离（米）",
+                f"Each building: households, whether a {name_en} is within its service "
+                "radius, the nearest one and the distance to it (m)",
+            ),
+            geometry_type="Point",
+            properties=_properties(tables.BUILDING_COLUMNS),
+            source=_coverage_of(tables.buildings_select, code),
+            access=Access.ANALYSIS,
+        ),
+        Collection(
+            id=f"blind-spots-{code}",
+            title=_t(f"{name_zh}服务盲区", f"Blind spots of {name_en}"),
+            description=_t(
+                f"社区内不在任何{name_zh}服务半径内的片区（与 GET /api/v1/coverage/blind-spots "
+                "相同）",
+                f"Parts of each community outside every {name_en}'s service radius (as GET "
+                "/api/v1/coverage/blind-spots)",
+            ),
+            geometry_type="MultiPolygon",
+            properties=_properties(tables.BLIND_SPOT_COLUMNS),
+            source=_blind_spots_of(session, code),
+            access=Access.ANALYSIS,
+            id_type="string",
+        ),
     ]
 
 
 def catalogue(session: Session) -> list[Collection]:
-    """Every collection, in the order a landing page lists them."""
-    return _fixed() + _facility_type_collections(session)
+    """Every collection, in the order a landing page lists them: the fixed ones, then per
+    facility type its facilities, coverage per grid and per building, and blind spots."""
+    out = _fixed()
+    for row in _type_rows(session):
+        out += _per_type(session, *row)
+    return out
 
 
 def find(session: Session, cid: str) -> Collection:
@@ -353,9 +434,18 @@ def find(session: Session, cid: str) -> Collection:
     for coll in _fixed():
         if coll.id == cid:
             return coll
-    for coll in _facility_type_collections(session):
-        if coll.id == cid:
-            return coll
+    for prefix, suffix in (
+        ("facilities-", ""),
+        ("coverage-", "-grids"),
+        ("coverage-", "-buildings"),
+        ("blind-spots-", ""),
+    ):
+        if cid.startswith(prefix) and cid.endswith(suffix) and len(cid) > len(prefix + suffix):
+            code = cid[len(prefix) : len(cid) - len(suffix)]
+            for row in _type_rows(session, code):
+                for coll in _per_type(session, *row):
+                    if coll.id == cid:
+                        return coll
     raise NotFoundError(
         f"there is no collection {cid!r}: GET /ogc/collections lists them",
         zh=f"没有名为 {cid!r} 的数据集合：GET /ogc/collections 可列出全部",

@@ -70,8 +70,8 @@ class ItemQuery:
     filter_crs: Crs | None = None
     limit: int = DEFAULT_LIMIT
     offset: int = 0
-    after: int | None = None
-    before: int | None = None
+    after: int | str | None = None
+    before: int | str | None = None
     equals: tuple[tuple[str, str], ...] = ()
     """``(property, value as text)`` pairs every item must equal (queryables as query
     parameters); the text is read by the property's type."""
@@ -87,6 +87,26 @@ class Page:
     has_prev: bool = False
 
 
+INT8_MAX = 2**63 - 1
+
+
+def parse_id(coll: Collection, text: str, what: str = "id") -> int | str:
+    """An item id as the collection's ids are typed (``after=``, ``before=``, a path)."""
+    if coll.id_type != "integer":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= INT8_MAX:
+        shown = text[:40].encode("unicode_escape").decode("ascii")
+        raise InvalidParameterError(
+            f"{what} {shown!r} is not an id of {coll.id} (whole numbers)",
+            zh=f"{what} {shown!r} 不是 {coll.id} 的编号（应为整数）",
+        )
+    return value
+
+
 def parse_datetime(value: str) -> Interval:
     """``datetime`` as OGC API Features reads it: an instant (``2024-05-01`` or
     ``2024-05-01T08:00:00Z``) or an interval ``start/end`` with ``..`` (or nothing) for
@@ -100,7 +120,7 @@ def parse_datetime(value: str) -> Interval:
             raise _bad_datetime(value)
         return Interval(moments[0], moments[0])
     start, end = moments
-    if start is not None and end is not None and _as_instant(start) > _as_instant(end, True):
+    if start is not None and end is not None and _as_instant(start) >= _as_instant(end, True):
         raise InvalidParameterError(
             f"datetime {value[:60]!r}: the start is after the end",
             zh=f"datetime {value[:60]!r}：开始时间晚于结束时间",
@@ -259,10 +279,14 @@ def item_json(
 ) -> str:
     """One item as GeoJSON text; ``NotFoundError`` when it does not exist for the caller
     (out of their reach reads the same as missing)."""
+    try:
+        key = parse_id(coll, str(fid))
+    except InvalidParameterError:
+        key = None
     src = coll.source(principal).subquery("src")
     # Any version of a boundary by its id, in force or not: an id names one version.
-    stmt = select(_feature_json(coll, src, lat_lon)).where(src.c.id == fid)
-    found = session.execute(stmt).scalar()
+    stmt = select(_feature_json(coll, src, lat_lon)).where(src.c.id == key)
+    found = None if key is None else session.execute(stmt).scalar()
     if found is None:
         raise NotFoundError(
             f"{coll.id} has no item {fid}; list them with GET /ogc/collections/{coll.id}/items",

@@ -39,6 +39,7 @@ with warnings.catch_warnings():
 GEOJSON = "application/geo+json"
 EPSG_4326 = crs_.EPSG_4326
 PERSONAL = "('dispute', 'petition', 'help_request')"
+ANALYSIS = ("coverage-", "blind-spots-")
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +165,8 @@ def test_paging_with_next_links_reads_every_building_once(
         nxt = [link["href"] for link in body["links"] if link["rel"] == "next"]
         url = nxt[0] if nxt else None
         pages += 1
+        if url:
+            assert f'<{url}>; rel="next"' in answer.headers["link"]
     assert pages == -(-total // 5000)
     assert len(seen) == total == len(set(seen))
     assert seen == sorted(seen)
@@ -492,7 +495,9 @@ def test_gdal_lists_and_reads_every_collection_through_its_pages(
         for c in ok(client.get("/ogc/collections", headers={"X-API-Key": full_key}))["collections"]
     ]
     assert sorted(layers) == sorted(ids)
-    for cid in ids:
+    # Coverage is read for one type: every type's collections come from the same selects
+    # (gis.coverage.tables), and each costs the district's coverage computed again.
+    for cid in [i for i in ids if not i.startswith(ANALYSIS) or "-kindergarten" in i]:
         out = tmp_path / f"{cid}.geojson"
         gdal(
             [
@@ -503,7 +508,7 @@ def test_gdal_lists_and_reads_every_collection_through_its_pages(
                 f"OAPIF:{live}/ogc",
                 cid,
                 "-oo",
-                "PAGE_SIZE=1000",
+                "PAGE_SIZE=5000",
             ],
             full_key,
             tmp_path,
@@ -600,3 +605,41 @@ def test_owslib_reads_items_with_bbox_limit_filter_and_crs(
     plain = owslib_features.collection_items("facilities", limit=1)
     lon, lat = plain["features"][0]["geometry"]["coordinates"]
     assert latlon["features"][0]["geometry"]["coordinates"] == [lat, lon]
+
+
+# ---- coverage collections --------------------------------------------------------------
+
+
+def test_coverage_per_grid_per_building_and_blind_spots(
+    client: TestClient, admin: dict[str, str], demo_engine: Engine
+) -> None:
+    grids = items(client, admin, "coverage-kindergarten-grids", limit=500)
+    assert grids["numberMatched"] == count_sql(
+        demo_engine, "SELECT count(*) FROM grid WHERE valid_to IS NULL"
+    )
+    rates = [f["properties"]["coverage_rate"] for f in grids["features"]]
+    assert all(r is None or 0 <= r <= 1 for r in rates) and any(r and r > 0 for r in rates)
+    covered = items(
+        client, admin, "coverage-kindergarten-buildings", filter="covered = true", limit=1
+    )
+    outside = items(
+        client, admin, "coverage-kindergarten-buildings", filter="covered = false", limit=1
+    )
+    assert covered["numberMatched"] + outside["numberMatched"] == count_sql(
+        demo_engine,
+        "SELECT count(*) FROM building b JOIN grid g ON g.id = b.grid_id AND g.valid_to IS NULL",
+    )
+    near = items(client, admin, "coverage-kindergarten-buildings", filter="nearest_m <= 300")
+    assert near["numberMatched"] == covered["numberMatched"]  # kindergarten radius: 300 m
+    spots = items(client, admin, "blind-spots-kindergarten", limit=3)
+    assert spots["numberMatched"] > 3
+    first = spots["features"][0]
+    assert isinstance(first["id"], str) and first["id"].endswith("-1")
+    one = ok(
+        client.get(f"/ogc/collections/blind-spots-kindergarten/items/{first['id']}", headers=admin)
+    )
+    assert one["properties"] == first["properties"]
+    nxt = next(link["href"] for link in spots["links"] if link["rel"] == "next")
+    following = ok(client.get(nxt, headers=admin))
+    assert following["features"][0]["id"] > spots["features"][-1]["id"]
+    assert_error(client.get("/ogc/collections/coverage-nosuch-grids/items", headers=admin), 404)
