@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -533,7 +534,10 @@ def _geopackage(extract: CoverageExtract, datum: Datum) -> bytes:
     coordinates in ``datum`` (``api.responses.frame_out``)."""
     import pyogrio
 
-    with tempfile.TemporaryDirectory(prefix="gridmap-export-") as folder:
+    with tempfile.TemporaryDirectory(prefix="gridmap-export-") as folder, warnings.catch_warnings():
+        # GCJ-02 and BD-09 have no CRS definition to write (the file's name says which);
+        # pyogrio warns about every layer without one.
+        warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
         path = Path(folder) / "coverage.gpkg"
         for name, kind in EXPORT_LAYERS.items():
             pyogrio.write_dataframe(

@@ -21,7 +21,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import re
+import tempfile
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -177,14 +179,26 @@ def csv_positions(data: bytes) -> list[tuple[float, float]]:
     return [(float(r["lon"]), float(r["lat"])) for r in rows if r["lon"] and r["lat"]]
 
 
+def gpkg_file(data: bytes) -> str:
+    """The bytes as a .gpkg file of its own (GDAL warns about one without the extension)."""
+    handle, name = tempfile.mkstemp(suffix=".gpkg", prefix="gridmap-datum-test-")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    return name
+
+
 def gpkg_positions(data: bytes) -> list[tuple[float, float]]:
+    path = gpkg_file(data)
     out: list[tuple[float, float]] = []
-    for layer, _ in pyogrio.list_layers(io.BytesIO(data)):
-        frame = pyogrio.read_dataframe(io.BytesIO(data), layer=layer)
-        xy = shapely.get_coordinates(np.asarray(frame.geometry.values))
-        out.extend((float(x), float(y)) for x, y in xy)
-        if "lon" in frame:
-            out.extend(zip(frame["lon"].astype(float), frame["lat"].astype(float), strict=True))
+    try:
+        for layer, _ in pyogrio.list_layers(path):
+            frame = pyogrio.read_dataframe(path, layer=layer)
+            xy = shapely.get_coordinates(np.asarray(frame.geometry.values))
+            out.extend((float(x), float(y)) for x, y in xy)
+            if "lon" in frame:
+                out.extend(zip(frame["lon"].astype(float), frame["lat"].astype(float), strict=True))
+    finally:
+        os.unlink(path)
     return out
 
 
@@ -598,3 +612,25 @@ def test_tables_and_frames_move_their_lon_lat_columns_and_geometries() -> None:
         BD09, [(119.11, 36.72), (119.12, 36.73)], [(g.x, g.y) for g in out.geometry if g], 0.01
     )
     assert frame_out(frame, CGCS2000).crs.to_epsg() == 4490
+
+
+@pytest.mark.parametrize("datum", ["gcj02", "bd09", "cgcs2000"])
+def test_a_geopackage_export_in_a_datum_opens_with_the_crs_it_has(
+    client: TestClient, datum: str
+) -> None:
+    query = {"facility_type": "kindergarten", "format": "gpkg"}
+    plain = client.get("/api/v1/coverage/export", params=query)
+    moved = client.get("/api/v1/coverage/export", params={**query, "datum": datum})
+    assert moved.status_code == 200, moved.text
+    assert datum in moved.headers["content-disposition"]
+    path = gpkg_file(moved.content)
+    try:
+        crs = pyogrio.read_info(path, layer="buildings")["crs"]
+    finally:
+        os.unlink(path)
+    assert crs == ("EPSG:4490" if datum == "cgcs2000" else None)
+    if datum != "cgcs2000":
+        as_datum = GCJ02 if datum == "gcj02" else BD09
+        assert_moved_by(
+            as_datum, gpkg_positions(plain.content), gpkg_positions(moved.content), 0.02
+        )
