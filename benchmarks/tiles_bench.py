@@ -94,8 +94,8 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 PAGE_LIMIT = 10_000
 TARGETS = {"warm": 20.0, "cold": 1.5, "paging": 3.0}
 
-GRIDMAP_TILE = "/ogc/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
-GRIDMAP_ITEMS = "/ogc/collections/buildings/items?limit={limit}"
+OUR_TILE_PATH = "/ogc/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
+OUR_ITEMS_PATH = "/ogc/collections/buildings/items?limit={limit}"
 TIPG_TILE = "/collections/public.building/tiles/WebMercatorQuad/{z}/{x}/{y}"
 TIPG_ITEMS = "/collections/public.building/items?limit={limit}"
 TIPG_TILE_QUERY = "geom-column={geom}&properties=households,floors,name"
@@ -579,7 +579,7 @@ def bench_dataset(
         engine.dispose()
     templates = {
         "tipg": (tipg_server, TIPG_TILE + "?" + TIPG_TILE_QUERY, {}),
-        "gridmap": (gridmap_server, GRIDMAP_TILE, gridmap_headers),
+        "gridmap": (gridmap_server, OUR_TILE_PATH, gridmap_headers),
     }
     with ExitStack() as stack:
         up: dict[str, tuple[int, subprocess.Popen[bytes], list[str], dict[str, str]]] = {}
@@ -634,7 +634,7 @@ def bench_dataset(
         if args.paging:
             pagers = []
             for name, (port, _, _, headers) in up.items():
-                first = TIPG_ITEMS + "&" + TIPG_ITEMS_QUERY if name == "tipg" else GRIDMAP_ITEMS
+                first = TIPG_ITEMS + "&" + TIPG_ITEMS_QUERY if name == "tipg" else OUR_ITEMS_PATH
                 # One small page first: the server's first answer of its kind is not timed.
                 httpx.get(
                     f"http://127.0.0.1:{port}{first.format(limit=1)}", headers=headers, timeout=60

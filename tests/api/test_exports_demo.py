@@ -27,7 +27,7 @@ EXPORT = "/ogc/collections/buildings/export"
 
 @pytest.fixture(scope="module")
 def client(demo_engine: Engine) -> Iterator[TestClient]:
-    headers = committed_headers(demo_engine, "export-test-planner", "planner")
+    headers = committed_headers(demo_engine, "planner", "planner")  # the demo's own planner
     with TestClient(create_app(ServerSettings(), engine=demo_engine), headers=headers) as c:
         yield c
 

@@ -230,4 +230,5 @@ def test_the_analyses_are_the_heavy_routes() -> None:
         ("GET", "/api/v1/coverage/worst"),
         ("GET", "/api/v1/coverage/export"),
         ("GET", "/api/v1/coverage/print"),
+        ("GET", "/ogc/collections/{cid}/export"),
     }

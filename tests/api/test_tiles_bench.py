@@ -86,7 +86,7 @@ def test_the_tiles_are_picked_alike_and_answered_by_the_app(city: tuple[str, Eng
     assert sorted({t.z for t in tiles}) == [14, 15, 16] and len(tiles) == 12
 
     headers = bench.bearer_headers(city_engine, "bench-test", "admin")
-    paths = [bench.GRIDMAP_TILE.format(z=t.z, x=t.x, y=t.y) for t in tiles]
+    paths = [bench.OUR_TILE_PATH.format(z=t.z, x=t.x, y=t.y) for t in tiles]
     port = free_port()
     app = create_app(ServerSettings.model_validate({"GRIDMAP_PORT": port}), engine=city_engine)
     with served(app, port, log_level="warning"):
