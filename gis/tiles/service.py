@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from gis.accounts.remembered import RememberedCredentials
 from gis.db.changes import ChangeFeed
@@ -61,7 +62,8 @@ class TileService:
     def start(self) -> bool:
         """Listen for changes, and have the connections tiles will be drawn on ready."""
         listening = self.feed.start()
-        self.warm_connections()
+        if listening:  # else the database is not there (yet): nothing to wait for here
+            self.warm_connections()
         return listening
 
     def warm_connections(self) -> None:
@@ -70,9 +72,11 @@ class TileService:
         draws do not pay for it (~23 ms of the database's CPU per new connection, against
         3-4 ms for a tile). Nothing stops the server from starting: a database that is
         not there yet is met by the first tile instead."""
+        pool = self._engine.pool
+        kept = pool.size() if isinstance(pool, QueuePool) else 0  # only what the pool keeps
         held = []
         try:
-            for _ in range(self.draws):
+            for _ in range(min(self.draws, kept)):
                 conn = self._engine.connect()
                 held.append(conn)
                 conn.execute(WARM_UP)
