@@ -82,7 +82,10 @@ def _attach_engine(app: FastAPI, engine: Engine) -> None:
     bound_statements(app.state.sessionmaker)  # each request's timeout, api.limits
     app.state.coverage = CoverageService(engine)
     app.state.probe = ServerProbe(engine)
-    app.state.tiles = TileService(engine, cache_mb=TileSettings().cache_mb)
+    tile_settings = TileSettings()
+    app.state.tiles = TileService(
+        engine, cache_mb=tile_settings.cache_mb, draws=tile_settings.draws
+    )
 
 
 async def _close_probe(app: FastAPI) -> None:

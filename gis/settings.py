@@ -282,6 +282,15 @@ class PhotoSettings(BaseSettings):
     max_pixels: int = Field(default=64_000_000, ge=1, validation_alias="GRIDMAP_PHOTO_MAX_PIXELS")
 
 
+DEFAULT_TILE_DRAWS = 4
+"""Tiles a server process draws at once. A map opening asks for 20-30 tiles together;
+drawing all of them at once gains nothing once the database's cores are busy, but
+makes the pool open a connection per tile, and a new PostgreSQL backend costs ~23 ms
+of CPU before its first tile (fork and login, loading PostGIS, initialising PROJ for
+``ST_Transform``) against ~3-4 ms for the tile itself (measured on the
+1,000,000-building city, ``benchmarks/tiles_bench.py``)."""
+
+
 class TileSettings(BaseSettings):
     """The in-process cache of vector tiles (``gis.tiles.cache``).
 
@@ -289,8 +298,12 @@ class TileSettings(BaseSettings):
     memory each server process keeps tiles in (the encoded tile and its gzip
     counted), least recently used dropped first. Entries are dropped when the
     database notifies a change of what they show, never by a timer.
+
+    ``GRIDMAP_TILE_DRAWS`` (default 4): tiles each server process draws at once;
+    the others of a burst wait their turn (see ``DEFAULT_TILE_DRAWS``).
     """
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     cache_mb: float = Field(default=256.0, ge=0, validation_alias="GRIDMAP_TILE_CACHE_MB")
+    draws: int = Field(default=DEFAULT_TILE_DRAWS, ge=1, validation_alias="GRIDMAP_TILE_DRAWS")

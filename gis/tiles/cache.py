@@ -30,7 +30,11 @@ from gis.geo.datum import Datum
 from gis.incidents.visibility import Scope
 from gis.tiles.grid import TileAddress
 
-GZIP_LEVEL = 6
+GZIP_LEVEL = 1
+"""Level 1: a Mapbox Vector Tile (varint-packed) gains almost nothing from harder work.
+Measured on 118 buildings tiles of the 1,000,000-building city (z14-16, 21 KB each):
+level 1 gives 10.15 KB in 0.26 ms, level 4 9.92 KB in 0.35 ms, level 6 10.09 KB in
+1.38 ms, level 9 10.06 KB in 5.7 ms; level 6 was a tenth of a drawn tile's CPU."""
 GZIP_MINIMUM_BYTES = 512
 """Smaller tiles are sent as they are."""
 ENTRY_OVERHEAD_BYTES = 300

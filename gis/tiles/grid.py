@@ -29,6 +29,7 @@ def matrix_set() -> morecantile.TileMatrixSet:
     return morecantile.tms.get(TMS_ID)
 
 
+@cache
 def max_zoom() -> int:
     return int(matrix_set().maxzoom)
 

@@ -22,13 +22,14 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from api.warm_tiles import WarmTiles
 from gis.db import schema
 from gis.db.engine import drop_database, make_engine, recreate_database
 from gis.settings import ServerSettings
 from gis.tiles.service import TileService
-from tests.accounts import committed_headers
+from tests.accounts import committed_headers, key_headers
 from tests.api.conftest import load_small_district
-from tests.tile_checks import features, point_of, tile_of
+from tests.tile_checks import decode, features, point_of, tile_of
 
 DB_NAME = "gridmap_tiles_live_test"
 KG = "新华幼儿园"
@@ -206,3 +207,104 @@ def test_an_ended_login_is_refused_even_for_a_cached_tile(
     assert service_of(live).sync()
     answer = live.get(url, headers=headers)
     assert answer.status_code == 401, answer.text
+
+
+# ---- a missed tile drawn before routing (api.warm_tiles) ------------------------------
+
+
+class Seen:
+    """Put between ``api.warm_tiles.WarmTiles`` and the rest of the app: the paths that
+    went on to routing. Forwards everything unchanged."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.paths: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.paths.append(scope["path"])
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+def routed(live: TestClient) -> Iterator[Seen]:
+    """What reached routing during the test (the app's own WarmTiles, its inner app spied)."""
+    layer: Any = live.app.middleware_stack  # type: ignore[attr-defined]
+    while not isinstance(layer, WarmTiles):
+        layer = layer.app
+    seen = Seen(layer.app)
+    layer.app = seen
+    yield seen
+    layer.app = seen.app
+
+
+def committed_key(engine: Engine, name: str, scopes: tuple[str, ...]) -> dict[str, str]:
+    with Session(engine) as session:
+        headers = key_headers(session, name, scopes)
+        session.commit()
+    return {**headers, "Authorization": ""}  # not the client's admin login
+
+
+SAME = ("etag", "content-type", "content-encoding", "cache-control", "vary", "content-length")
+
+
+def same_answer(a: Any, b: Any) -> None:
+    assert (a.status_code, a.content) == (b.status_code, b.content)
+    assert {h: a.headers.get(h) for h in SAME} == {h: b.headers.get(h) for h in SAME}
+    assert set(a.headers) == set(b.headers)  # the security headers too
+
+
+@pytest.mark.parametrize(
+    ("path", "scopes"),
+    [
+        ("/ogc/collections/buildings/tiles/WebMercatorQuad", ("features:read",)),
+        ("/ogc/collections/grids/tiles/WebMercatorQuad", ("features:read",)),
+        ("/ogc/tiles/WebMercatorQuad", ("features:read",)),  # narrowed: no incidents layer
+    ],
+)
+def test_a_missed_tile_is_drawn_before_routing_as_the_route_draws_it(
+    live: TestClient, engine_live: Engine, routed: Seen, path: str, scopes: tuple[str, ...]
+) -> None:
+    headers = committed_key(engine_live, f"cold-{path}", scopes)
+    lon, lat = sql(engine_live, "SELECT ST_X(location), ST_Y(location) FROM building").first()
+    z, y, x = tile_of(lon, lat, Z)
+    url = f"{path}/{z}/{y}/{x}"
+    cache = service_of(live).cache
+    cache.clear()
+    by_route = live.get(url, headers=headers)  # a credential not yet remembered: routed
+    assert by_route.status_code == 200, by_route.text
+    assert routed.paths == [url]
+    assert "incidents" not in decode(by_route.content)  # gzip undone by the client
+    cache.clear()
+    stored = cache.stats.stored
+    before = live.get(url, headers=headers)  # remembered now, the tile missed: drawn here
+    assert routed.paths == [url]
+    assert cache.stats.stored == stored + 1
+    same_answer(before, by_route)
+    hit = live.get(url, headers={**headers, "If-None-Match": before.headers["etag"]})
+    assert (hit.status_code, routed.paths) == (304, [url])
+
+
+def test_a_missed_tile_before_routing_is_refused_as_the_route_refuses_it(
+    live: TestClient, engine_live: Engine, routed: Seen
+) -> None:
+    z, y, x = tile_of(*OLD, Z)
+    url = f"/ogc/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    cache = service_of(live).cache
+    anonymous = live.get(url, headers={"Authorization": ""})
+    assert anonymous.status_code == 401, anonymous.text  # no layer opened to the public
+    no_features = committed_key(engine_live, "cold-open311", ("open311",))
+    for _ in range(2):  # the second time remembered
+        cache.clear()
+        answer = live.get(url, headers=no_features)
+        assert answer.status_code == 403, answer.text
+    reader = committed_key(engine_live, "cold-incidents", ("features:read", "incidents:read"))
+    incidents = f"/ogc/collections/incidents/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    dataset = f"/ogc/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    for _ in range(2):  # personal data: always through the route (its audit), even remembered
+        cache.clear()
+        assert live.get(incidents, headers=reader).status_code in (200, 204)
+        assert live.get(dataset, headers=reader).status_code in (200, 204)
+    outside = "/ogc/collections/buildings/tiles/WebMercatorQuad/3/0/0"
+    assert live.get(outside, headers=reader).status_code == 404
+    assert routed.paths == [url] * 3 + [incidents, dataset] * 2 + [outside]
