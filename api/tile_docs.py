@@ -11,21 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.ogc_docs import OgcLinkDoc
+
 MVT = "application/vnd.mapbox-vector-tile"
 
 _WMQ_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
-
-
-class OgcLinkDoc(BaseModel):
-    """A link as OGC API documents carry them; ``templated`` for URL templates."""
-
-    model_config = ConfigDict(extra="allow")
-
-    href: str = Field(examples=["http://localhost:8000/ogc/tileMatrixSets/WebMercatorQuad"])
-    rel: str = Field(examples=["self", "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"])
-    type: str | None = Field(default=None, examples=["application/json"])
-    title: str | None = None
-    templated: bool | None = None
 
 
 class TileMatrixSetRefDoc(BaseModel):

@@ -24,11 +24,7 @@ from api.audited import record_read
 from api.dependencies import DatumOutDep, SessionDep, SettingsDep
 from api.fields import INT8_MAX, Text
 from api.lang import request_lang
-from api.responses import GEOJSON, HEAVY_RESPONSES, GeoJSONResponse
-from api.routes import exports as exports_routes  # module only: it imports this one
-from api.routes import tiles as tiles_routes
-from api.routing import ReadRetryRoute
-from api.schemas import (
+from api.ogc_docs import (
     ConformanceDoc,
     CrsDefinitionDoc,
     LandingPageDoc,
@@ -38,6 +34,10 @@ from api.schemas import (
     OgcFeatureDoc,
     QueryablesDoc,
 )
+from api.responses import GEOJSON, HEAVY_RESPONSES, GeoJSONResponse
+from api.routes import exports as exports_routes  # module only: it imports this one
+from api.routes import tiles as tiles_routes
+from api.routing import ReadRetryRoute
 from gis.errors import InvalidParameterError, NotFoundError
 from gis.features import collections as catalogue_
 from gis.features import crs as crs_
