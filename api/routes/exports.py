@@ -247,13 +247,13 @@ def export_collection(
     ``datum``. Cases come narrowed and masked as on their items; an export showing
     personal data in full is audited."""
     coll = ogc.collection_for(session, principal, cid)  # the collection's rule, as its items'
-    out = ogc._out_crs(request, crs, datum)
+    out = ogc.out_crs(request, crs, datum)
     base = ogc.base_url(request)
     query = ItemQuery(
         bbox=bbox_to_wgs84(bbox, find_crs(bbox_crs or CRS84, base, "bbox-crs")) if bbox else None,
         datetime=parse_datetime(datetime) if datetime is not None else None,
         filter=filter,
-        equals=ogc._property_filters(request, coll),
+        equals=ogc.property_filters(request, coll),
         filter_lang="cql2-text" if filter_lang == "cql-text" else filter_lang,
         filter_crs=find_crs(filter_crs, base, "filter-crs") if filter_crs else None,
     )

@@ -370,7 +370,7 @@ def get_queryables(
 # ---- items ---------------------------------------------------------------------------------
 
 
-def _out_crs(request: Request, crs: str | None, datum: Datum) -> crs_.Crs:
+def out_crs(request: Request, crs: str | None, datum: Datum) -> crs_.Crs:
     """The CRS of the answer from ``crs`` and ``datum`` (both may be given if they agree)."""
     base = base_url(request)
     by_datum = {
@@ -415,7 +415,7 @@ _RESERVED = {
 }
 
 
-def _property_filters(request: Request, coll: Collection) -> tuple[tuple[str, str], ...]:
+def property_filters(request: Request, coll: Collection) -> tuple[tuple[str, str], ...]:
     """``?name=value`` for queryables (Part 3 queryables-query-parameters); other unknown
     parameters (a cache-buster) are ignored as elsewhere."""
     names = set(coll.property_names)
@@ -539,7 +539,7 @@ def get_items(
     apply to the masked values). ``numberMatched`` counts every page; ``next``/``prev``
     links page by keyset. A page of incidents showing personal data in full is audited."""
     coll = collection_for(session, principal, cid)
-    out = _out_crs(request, crs, datum)
+    out = out_crs(request, crs, datum)
     base = base_url(request)
     q = query.ItemQuery(
         bbox=(
@@ -554,7 +554,7 @@ def get_items(
         ),
         datetime=query.parse_datetime(datetime) if datetime is not None else None,
         filter=filter,
-        equals=_property_filters(request, coll),
+        equals=property_filters(request, coll),
         filter_lang="cql2-text" if filter_lang == "cql-text" else filter_lang,
         filter_crs=crs_.find_crs(filter_crs, base, "filter-crs") if filter_crs else None,
         limit=min(limit, settings.max_page_size),
@@ -637,7 +637,7 @@ def get_item(
     """The item as the caller may see it (a masked incident as masked; one out of reach
     is a 404 like a missing one), with links to itself and its collection."""
     coll = collection_for(session, principal, cid)
-    out = _out_crs(request, crs, datum)
+    out = out_crs(request, crs, datum)
     text = query.item_json(session, coll, principal, fid, lat_lon=out.lat_lon)
     if coll.access is Access.INCIDENTS:
         _audit_incidents(session, request, principal, [text])
