@@ -34,6 +34,7 @@ from api.routes import (
     field,
     health,
     incident_pages,
+    incident_statistics,
     incidents,
     login_pages,
     ogc,
@@ -246,6 +247,7 @@ def create_app(
     app.include_router(basemap.router)
     app.include_router(basemap.pages)
     app.include_router(facilities.router)
+    app.include_router(incident_statistics.router)  # before /incidents/{incident_id}
     app.include_router(incidents.router)
     app.include_router(photos.router)
     app.include_router(coverage.router)
