@@ -28,6 +28,7 @@ from api.routes import (
     auth,
     basemap,
     coverage,
+    coverage_takeaway,
     exports,
     facilities,
     features,
@@ -251,6 +252,7 @@ def create_app(
     app.include_router(incidents.router)
     app.include_router(photos.router)
     app.include_router(coverage.router)
+    app.include_router(coverage_takeaway.router)
     app.include_router(exports.router)
     app.include_router(tiles.router)
     app.include_router(incident_pages.router)
