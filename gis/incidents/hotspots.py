@@ -8,7 +8,10 @@ hot or cold). Why the normal p-value is the default: see :func:`gi_star`.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -146,7 +149,33 @@ def gi_star(
     return GiStar(z, p_norm, p_sim, label, inference)
 
 
+_WEIGHTS_KEPT = 4
+_weights: OrderedDict[tuple[bytes, int], tuple[object, str]] = OrderedDict()
+_weights_lock = threading.Lock()
+
+
 def contiguity_weights(polygons: NDArray[np.object_], plane: MetricPlane) -> tuple[object, str]:
+    """Queen contiguity of ``polygons`` (see ``_contiguity_weights``), kept for the
+    last few tilings: libpysal builds it in pure Python (a quarter of a second for
+    the demo's grids, holding the GIL), while the grids change a few times a year.
+    The key is a digest of the polygons' WKB, so a redrawn grid is a new key."""
+    digest = hashlib.blake2b(digest_size=16)
+    for wkb in shapely.to_wkb(polygons):
+        digest.update(wkb)
+    key = (digest.digest(), plane.epsg)
+    with _weights_lock:
+        if key in _weights:
+            _weights.move_to_end(key)
+            return _weights[key]
+    found = _contiguity_weights(polygons, plane)
+    with _weights_lock:
+        _weights[key] = found
+        while len(_weights) > _WEIGHTS_KEPT:
+            _weights.popitem(last=False)
+    return found
+
+
+def _contiguity_weights(polygons: NDArray[np.object_], plane: MetricPlane) -> tuple[object, str]:
     """Queen contiguity of the grid polygons, or a distance band if some grid touches none.
 
     Grids are a seamless tiling, so Queen normally works; a grid left without
