@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -97,7 +98,15 @@ def _models(cls: type[BaseModel]) -> Iterable[type[BaseModel]]:
 
 
 class GeoJSONResponse(JSONResponse):
+    """GeoJSON encoded by orjson: a district's polygons are megabytes of floats, and the
+    standard library's encoder held the GIL for a tenth of a second per hot-spot map,
+    long enough to stall /healthz behind a burst of analyses (tests/api/test_burst.py).
+    NaN and infinities become null, as GeoJSON has no other spelling for them."""
+
     media_type = GEOJSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class Link(BaseModel):

@@ -7,7 +7,9 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import psycopg
+import psycopg.types.json
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -17,6 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from gis.errors import ConflictError, DatabaseUnavailableError, InvalidParameterError
 from gis.lang import Texts
 from gis.settings import DatabaseSettings
+
+psycopg.types.json.set_json_loads(orjson.loads)
+"""json/jsonb columns (GeoJSON geometries from ``ST_AsGeoJSON``) are parsed by orjson:
+the standard library's parser held the GIL for most of a hot-spot map's time, and
+every other request of the process waited behind it (tests/api/test_burst.py)."""
 
 PortSource = Callable[[], int | None]
 """Where the server listens now (None: as the URL says), asked at every new connection."""
