@@ -266,22 +266,33 @@ def grid_counts_from_rows(
     workflow = np.zeros((n, len(WORKFLOW_SUMS)), dtype=np.float64)
     due_at = [WORKFLOW_SUMS.index(c) for c in ("due", "due_closed", "due_on_time")]
     flow_at = [WORKFLOW_SUMS.index(c) for c in _FLOW_SUMS]
+    # Scattered with np.add.at, not row by row: a period of a large district is
+    # thousands of (grid, category) rows, and a Python loop over them held the GIL
+    # long enough to slow every other request of the server.
     without = 0
-    for grid_id, code, rec, clo, can, *due in rows:
-        g = lookup.get(int(grid_id)) if grid_id is not None else None
-        if g is None:
-            without += rec
-            continue
-        received[g] += rec
-        closed[g] += clo
-        cancelled[g] += can
-        by_cat[g, col[code]] += rec
-        workflow[g, due_at] += due
-    for grid_id, _code, *sums in flows:
-        g = lookup.get(int(grid_id)) if grid_id is not None else None
-        if g is not None:
-            workflow[g, flow_at] += sums
+    if rows:
+        grid_of = np.array([_grid_index(lookup, r[0]) for r in rows], dtype=np.int64)
+        values = np.array([r[2:] for r in rows], dtype=np.float64).reshape(len(rows), -1)
+        cat_of = np.array([col[r[1]] for r in rows], dtype=np.int64)
+        known = grid_of >= 0
+        without = int(values[~known, 0].sum())
+        g, v = grid_of[known], values[known]
+        np.add.at(received, g, v[:, 0].astype(np.int64))
+        np.add.at(closed, g, v[:, 1].astype(np.int64))
+        np.add.at(cancelled, g, v[:, 2].astype(np.int64))
+        np.add.at(by_cat, (g, cat_of[known]), v[:, 0].astype(np.int64))
+        np.add.at(workflow, (g[:, None], np.array(due_at)[None, :]), v[:, 3:])
+    if flows:
+        grid_of = np.array([_grid_index(lookup, f[0]) for f in flows], dtype=np.int64)
+        sums = np.array([f[2:] for f in flows], dtype=np.float64).reshape(len(flows), -1)
+        known = grid_of >= 0
+        np.add.at(workflow, (grid_of[known][:, None], np.array(flow_at)[None, :]), sums[known])
     return GridCounts(households, received, closed, cancelled, cats, by_cat, without, workflow)
+
+
+def _grid_index(lookup: dict[int, int], grid_id: object) -> int:
+    """Row of ``grid_id`` in the grid arrays, -1 for none or a grid that is not current."""
+    return -1 if grid_id is None else lookup.get(int(grid_id), -1)  # type: ignore[call-overload]
 
 
 def per_1000(count: ArrayLike, households: ArrayLike) -> NDArray[np.float64]:
