@@ -29,8 +29,9 @@ from gis.network.reach import parts_within, walk_from
 
 _QUAD_SEGS = 4  # quarter-circle segments of the band ends: 22.5° steps, visually round
 _SIMPLIFY_M = 1.0  # plane metres a piece may be straightened by before buffering
-RASTER_ABOVE_PIECES = 1000  # edge parts beyond which unions cost more than a raster
+RASTER_ABOVE_PIECES = 300  # edge parts beyond which unions cost more than a raster
 _RASTER_MAX_CELLS = 2_000_000  # grid size bound: the cell grows on large extents
+_CELLS_PER_HALF = 3.0  # grid cells across half the band: 5 m cells for a 30 m band
 
 
 def service_areas(
@@ -50,7 +51,7 @@ def service_areas(
     Empty polygons where nothing is reached. ``method``: ``vector`` buffers
     and unions exactly (time grows with the overlaps of the pieces: 0.15 s
     for central Helsinki at 1 km); ``raster`` contours a distance field on a
-    grid of ``width_m / 10`` cells or coarser (bounded time, outline within
+    grid of ``width_m / 6`` cells or coarser (bounded time, outline within
     about a cell); ``auto`` takes vector up to ``RASTER_ABOVE_PIECES`` edge parts.
     """
     cuts = [float(c) for c in cutoffs_m]
@@ -170,7 +171,7 @@ def _raster_area(
     lo = shapely.get_coordinates(pieces).min(axis=0) - half_m * 1.5
     hi = shapely.get_coordinates(pieces).max(axis=0) + half_m * 1.5
     span = hi - lo
-    cell = max(half_m / 5.0, float(np.sqrt(span[0] * span[1] / _RASTER_MAX_CELLS)))
+    cell = max(half_m / _CELLS_PER_HALF, float(np.sqrt(span[0] * span[1] / _RASTER_MAX_CELLS)))
     samples = np.concatenate(
         [shapely.get_coordinates(shapely.segmentize(pieces, cell / 2.0)), ends]
     )

@@ -12,7 +12,7 @@ from gis.network import Network, attach
 from gis.network.areas import edge_parts, service_areas
 
 METHODS = pytest.mark.parametrize("method", ["vector", "raster"])
-TOL = {"vector": 1e-6, "raster": 0.2}
+TOL = {"vector": 1e-6, "raster": 0.5}
 
 
 def lines(*coords: list[tuple[float, float]]) -> np.ndarray:
