@@ -185,3 +185,16 @@ def test_reached_parts_hold_exactly_the_points_within_the_cut_off(seed: int) -> 
         inside |= (on_edges == e) & (frac >= a - 1e-9) & (frac <= b + 1e-9)
     clear = np.abs(np.where(np.isfinite(d), d, 1e9) - cutoff) > 1e-6
     assert (inside[clear] == np.isfinite(d)[clear]).all()
+
+
+def test_no_sources_no_targets_no_edges() -> None:
+    net = Network.from_lines(lines([(0, 0), (10, 0)]))
+    none = Attachment.empty()
+    one = attach(net, [[1, 1]])
+    assert nearest_sources(net, none, one, 100).source.tolist() == [-1]
+    assert len(nearest_sources(net, one, none, 100).distance_m) == 0
+    assert len(reached(net, none, 100)[0]) == 0
+    bare = Network.from_lines(np.zeros(0, dtype=object))
+    lost = attach(bare, [[0, 0]])
+    assert bare.node_count == 0 and lost.edge.tolist() == [-1]
+    assert nearest_sources(bare, lost, lost, 5).distance_m.tolist() == [np.inf]
