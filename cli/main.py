@@ -111,6 +111,11 @@ def _counts_table(counts: DemoCounts) -> Table:
         (t("事件", "incidents"), counts.incidents),
         (t("账号", "accounts"), counts.accounts),
         (t("道路路段", "street edges"), counts.streets),
+        (t("步行路段", "walking edges"), counts.walk_edges),
+        (
+            t("步行障碍 (河流、铁路、围墙)", "walking barriers (river, rail, walls)"),
+            counts.walk_barriers,
+        ),
     ):
         table.add_row(label, f"{value:,}")
     table.add_section()
