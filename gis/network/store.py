@@ -117,6 +117,20 @@ def snap_nodes(
     return node[0::2].astype(np.int64), node[1::2].astype(np.int64)
 
 
+def _renumbered(
+    source: NDArray[Any], target: NDArray[Any]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Given node ids numbered from 1 in order of first appearance (edge by edge)."""
+    k = len(source)
+    ends = np.empty(2 * k, dtype=np.int64)
+    ends[0::2], ends[1::2] = source, target
+    _, first, inverse = np.unique(ends, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    node = rank[inverse] + 1
+    return node[0::2], node[1::2]
+
+
 def components(source: NDArray[np.int64], target: NDArray[np.int64]) -> int:
     """Connected components of the network ignoring direction (isolated nodes do not occur)."""
     if len(source) == 0:
@@ -170,7 +184,10 @@ def replace_network(
 
     ``edges``: WGS84 LineStrings, each from junction to junction, with optional
     columns ``forward``/``backward`` (walkable each way; default both), ``kind``
-    (default ``street``; see ``WALK_EDGE_KINDS``) and ``name``. ``barriers``:
+    (default ``street``; see ``WALK_EDGE_KINDS``), ``name``, and ``source`` and
+    ``target`` where the caller knows the nodes (OpenStreetMap's node ids: a
+    tunnel passing under a junction at the same coordinates stays apart from
+    it). ``barriers``:
     WGS84 lines or polygons with ``kind`` (default ``other``) and ``name``.
     Nodes are the ends that lie within ``snap_m`` metres of each other; lengths
     are true metres. In the caller's transaction (the caller commits); the
@@ -193,7 +210,10 @@ def replace_network(
     names = [
         None if n is None or str(n) == "" else str(n)[:200] for n in _column(edges, "name", None)
     ]
-    source, target = snap_nodes(lines, snap_m)
+    if "source" in edges.columns and "target" in edges.columns:
+        source, target = _renumbered(edges["source"].to_numpy(), edges["target"].to_numpy())
+    else:
+        source, target = snap_nodes(lines, snap_m)
     lengths = true_lengths_m(lines)
 
     if barriers is not None and len(barriers):
