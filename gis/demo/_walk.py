@@ -7,11 +7,14 @@ demo must show by how much. So, drawn deterministically from the demo's seed
 
 - every street edge (table ``street``) is a walking edge, two-way;
 - a river (``RIVER_NAME``) meanders north-south across the whole district;
-  the street edges that cross it are gone except ``BRIDGES`` bridges
-  (``kind='bridge'``);
+  the street edges that cross it end on either bank except ``BRIDGES``
+  bridges (``kind='bridge'``);
 - a rail line (``RAIL_NAME``) runs east-west across the district; the main
   roads cross it on overpasses (``bridge``) and one smaller street by an
-  underpass (``tunnel``); the other streets crossing it are gone;
+  underpass (``tunnel``); the other streets crossing it end on either side;
+- the other grids are open: lanes run through each, east-west and
+  north-south through its middle and every ``LANE_SPACING_M`` beside it,
+  from street to street (``path``), stopping short of the river and the rail;
 - ``COMPOUNDS`` grids away from both become gated compounds: a wall
   (``walk_barrier`` kind ``wall``) ``WALL_INSET_M`` inside the grid's outline
   (the demo's buildings stay 4 m inside), one or two gates from the middle of
@@ -49,6 +52,8 @@ GATE_DEPTH_M = 15.0
 """How far a gate's path runs from the street into the compound."""
 LANE_INSET_M = 10.0
 """How far inside the wall the compound's inner lanes end."""
+LANE_SPACING_M = 350.0
+"""Lanes through an open grid run this far apart (large grids get several)."""
 RIVER_AMPLITUDE_M = 150.0
 RIVER_WAVELENGTH_M = 2600.0
 _AWAY_M = 60.0
@@ -103,12 +108,30 @@ def make_walk(
     walk_lines: list[BaseGeometry] = [lines[i] for i in kept]
     walk_names: list[str | None] = [names[i] for i in kept]
     walk_kinds = [kinds[i] for i in kept]
+    # A street that crossed where no bridge is now ends on either bank.
+    banks = shapely.union_all([river, rail]).buffer(_AWAY_M / 10)
+    for i in np.flatnonzero(~keep):
+        ends = shapely.points(shapely.get_coordinates(lines[i])[[0, -1]])
+        for part in shapely.get_parts(lines[i].difference(banks)):
+            if (
+                part.geom_type == "LineString"
+                and part.length > 5
+                and shapely.dwithin(part, ends, 1e-6).any()
+            ):
+                walk_lines.append(part)
+                walk_names.append(names[i])
+                walk_kinds.append("street")
 
     walls: list[BaseGeometry] = []
     wall_names: list[str] = []
     grid_m = grids.to_crs(METRIC_CRS).reset_index(drop=True)
     street_tree = shapely.STRtree(np.asarray(walk_lines, dtype=object))
-    for g in _compound_grids(grid_m, area, river, rail, rng):
+    compounds = _compound_grids(grid_m, area, river, rail, rng)
+    for lane in _open_lanes(grid_m, compounds, river, rail, street_tree):
+        walk_lines.append(lane)
+        walk_names.append(None)
+        walk_kinds.append("lane")
+    for g in compounds:
         outline = grid_m.geometry.iloc[g]
         inner = outline.buffer(-WALL_INSET_M, join_style="mitre")
         if inner.geom_type != "Polygon":
@@ -123,6 +146,14 @@ def make_walk(
         walk_kinds += ["gate"] * len(gates) + ["path"] * len(paths)
 
     edges, edge_names, edge_kinds = _noded(walk_lines, walk_names, walk_kinds)
+    # Bits cut off by the barriers (a street's stub between the river and the rail line,
+    # with no junction of its own) go: a walker there could reach nothing.
+    source, target = snap_nodes(edges)
+    label, sizes = _labels(source, target, int(max(source.max(), target.max())) + 1)
+    main = label[source] == int(np.argmax(sizes))
+    edges = edges[main]
+    edge_names = [n for n, m in zip(edge_names, main, strict=True) if m]
+    edge_kinds = [k for k, m in zip(edge_kinds, main, strict=True) if m]
     edge_frame = gpd.GeoDataFrame(
         {
             "name": edge_names,
@@ -215,9 +246,7 @@ def _reconnecting(
     keep = keep.copy()
     restored: list[int] = []
     while True:
-        graph = coo_matrix((np.ones(int(keep.sum())), (source[keep], target[keep])), shape=(n, n))
-        _, label = connected_components(graph, directed=False)
-        sizes = np.bincount(label[source[keep]], minlength=n)
+        label, sizes = _labels(source[keep], target[keep], n)
         if (sizes > 0).sum() <= 1:
             return restored
         joining = [
@@ -232,6 +261,15 @@ def _reconnecting(
             return restored
         keep[joining[0]] = True
         restored.append(joining[0])
+
+
+def _labels(
+    source: NDArray[np.int64], target: NDArray[np.int64], n: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Component label per node, and edges per component."""
+    graph = coo_matrix((np.ones(len(source)), (source, target)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    return label, np.bincount(label[source], minlength=n)
 
 
 def _compound_grids(
@@ -315,6 +353,64 @@ def _middle_vertex(line: BaseGeometry) -> Point:
     return Point(best)
 
 
+def _open_lanes(
+    grids: gpd.GeoDataFrame,
+    compounds: list[int],
+    river: BaseGeometry,
+    rail: BaseGeometry,
+    streets: shapely.STRtree,
+) -> list[BaseGeometry]:
+    """Lanes through the open grids (all but the compounds), as the alleys of an open
+    neighbourhood let people through: east-west and north-south through the grid's
+    middle and every ``LANE_SPACING_M`` beside it, from street to street. A lane stops
+    ``_AWAY_M``/10 short of the river and the rail line; only lanes that meet a street
+    are kept. Each runs 1 m past the grid's outline, so that noding splits the streets it
+    meets; the stubs go after."""
+    geoms = np.asarray(grids.geometry.array, dtype=object)
+    barriers = shapely.union_all([river, rail]).buffer(_AWAY_M / 10)
+    lanes: list[BaseGeometry] = []
+    skip = set(compounds)
+    for g, outline in enumerate(geoms):
+        if g in skip:
+            continue
+        centre = (
+            outline.centroid if outline.contains(outline.centroid) else outline.point_on_surface()
+        )
+        minx, miny, maxx, maxy = outline.bounds
+        reach = outline.buffer(1.0)
+        ys = centre.y + LANE_SPACING_M * np.arange(-20, 21)
+        xs = centre.x + LANE_SPACING_M * np.arange(-20, 21)
+        lines = [LineString([(minx - 2, y), (maxx + 2, y)]) for y in ys if miny < y < maxy]
+        lines += [LineString([(x, miny - 2), (x, maxy + 2)]) for x in xs if minx < x < maxx]
+        parts: list[BaseGeometry] = []
+        for line in lines:
+            inside = line.intersection(reach)
+            if inside.intersects(barriers):
+                inside = inside.difference(barriers)
+            parts += [
+                p for p in shapely.get_parts(inside) if p.geom_type == "LineString" and p.length > 5
+            ]
+        meeting = [p for p in parts if len(streets.query(p, predicate="intersects"))]
+        rest = [p for p in parts if not len(streets.query(p, predicate="intersects"))]
+        while meeting and rest:  # lanes that meet a kept lane are kept too
+            joined = [p for p in rest if any(p.intersects(m) for m in meeting)]
+            if not joined:
+                break
+            meeting += joined
+            rest = [p for p in rest if not any(p is j for j in joined)]
+        if not meeting and parts:
+            # No street along this grid (it lies on the district's outline): a path from
+            # its middle to the nearest street, where that crosses no barrier.
+            near = streets.geometries[streets.query(centre.buffer(1500.0))]
+            for street in sorted(near, key=centre.distance):
+                link = LineString([centre, street.interpolate(street.project(centre))])
+                if not link.intersects(barriers):
+                    meeting = [p for p in parts if p.distance(centre) < 1e-6] + [link]
+                    break
+        lanes += meeting
+    return lanes
+
+
 def _noded(
     lines: list[BaseGeometry], names: list[str | None], kinds: list[str]
 ) -> tuple[NDArray[np.object_], list[str | None], list[str]]:
@@ -333,7 +429,11 @@ def _noded(
     owner[piece_idx[first]] = line_idx[first]
     found = owner >= 0
     pieces, owner = pieces[found], owner[found]
-    key = np.round(shapely.get_coordinates(middles[found]), 2)
+    middles = middles[found]
+    stub = np.array([kinds[o] == "lane" for o in owner]) & (shapely.length(pieces) < 1.5)
+    pieces, owner, middles = pieces[~stub], owner[~stub], middles[~stub]
+    key = np.round(shapely.get_coordinates(middles), 2)
     order = np.lexsort((key[:, 0], key[:, 1]))
     pieces, owner = pieces[order], owner[order]
-    return pieces, [names[o] for o in owner], [kinds[o] for o in owner]
+    kind = ["path" if kinds[o] == "lane" else kinds[o] for o in owner]
+    return pieces, [names[o] for o in owner], kind

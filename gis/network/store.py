@@ -350,28 +350,30 @@ def load_network(conn: Conn, plane: MetricPlane) -> Network:
     """The stored walking network in ``plane`` metres, edges in id order.
 
     Node numbers are renumbered 0..N-1 (``Network.node_count``); ``edge_ids``
-    are the ``walk_edge`` ids.
+    are the ``walk_edge`` ids; lengths the stored true metres (the plane's are
+    longer by its scale factor, 6e-5 at Kuiwen).
     """
     rows = conn.execute(
         text(
-            "SELECT id, source, target, forward, backward, ST_AsBinary(geom)"
+            "SELECT id, source, target, forward, backward, ST_AsBinary(geom), length_m"
             " FROM walk_edge ORDER BY id"
         )
     ).all()
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    ends = np.array([(r[1], r[2]) for r in rows], dtype=np.int64).reshape(-1, 2)
-    _, nodes = np.unique(ends.ravel(), return_inverse=True)
-    nodes = nodes.reshape(-1, 2).astype(np.int64)
+    source = np.array([r[1] for r in rows], dtype=np.int64)
+    target = np.array([r[2] for r in rows], dtype=np.int64)
+    length_m = np.array([r[6] for r in rows], dtype=np.float64)
     forward = np.array([bool(r[3]) for r in rows], dtype=bool)
     backward = np.array([bool(r[4]) for r in rows], dtype=bool)
     lines = np.asarray(shapely.from_wkb([bytes(r[5]) for r in rows]), dtype=object)
     return Network.from_edges(
-        nodes[:, 0],
-        nodes[:, 1],
+        source,
+        target,
         _to_plane(lines, plane),
         forward=forward,
         backward=backward,
         edge_ids=ids,
+        length_m=length_m,
     )
 
 
