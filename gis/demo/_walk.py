@@ -91,9 +91,9 @@ def make_walk(
     keep[[i for i in crosses_river if kinds[i] != "bridge"]] = False
 
     crosses_rail = np.flatnonzero(shapely.intersects(lines, rail))
-    smaller = [i for i in crosses_rail if street_kinds[i] != "main" and keep[i]]
+    smaller = [i for i in crosses_rail.tolist() if street_kinds[i] != "main" and keep[i]]
     underpass = _middle(smaller, lines, rail, axis=0)
-    for i in crosses_rail:
+    for i in crosses_rail.tolist():
         if street_kinds[i] == "main":
             kinds[i] = "bridge"
         elif i == underpass:
@@ -110,7 +110,7 @@ def make_walk(
     walk_kinds = [kinds[i] for i in kept]
     # A street that crossed where no bridge is now ends on either bank.
     banks = shapely.union_all([river, rail]).buffer(_AWAY_M / 10)
-    for i in np.flatnonzero(~keep):
+    for i in np.flatnonzero(~keep).tolist():
         ends = shapely.points(shapely.get_coordinates(lines[i])[[0, -1]])
         for part in shapely.get_parts(lines[i].difference(banks)):
             if (

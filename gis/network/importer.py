@@ -436,7 +436,7 @@ def _checked_lines(
     idx = np.flatnonzero(ok)
     if idx.size:
         wgs[idx] = _convert(geoms[idx], datum)
-        for i in idx:
+        for i in idx.tolist():
             if not np.isfinite(shapely.get_coordinates(wgs[i])).all() or not wgs[i].is_valid:
                 problems[i].append(f"coordinates cannot be converted from {datum.label} to WGS84")
                 ok[i] = False

@@ -64,9 +64,8 @@ def test_import_replace_and_rejections(empty_env: dict[str, str], tmp_path: Path
     )
 
     again = runner.invoke(app, ["network", "import", str(path)], env=empty_env)
-    assert (
-        again.exit_code == 1 and again.output.strip().startswith("错误：") and "--replace" in again.output
-    )
+    assert again.exit_code == 1 and "--replace" in again.output
+    assert again.output.strip().startswith("错误：")
     again_en = runner.invoke(app, ["--lang", "en", "network", "import", str(path)], env=empty_env)
     assert again_en.output.strip().startswith("error: a walking network is stored")
 
