@@ -398,14 +398,16 @@ def _open_lanes(
                 break
             meeting += joined
             rest = [p for p in rest if not any(p is j for j in joined)]
-        if not meeting and parts:
-            # No street along this grid (it lies on the district's outline): a path from
-            # its middle to the nearest street, where that crosses no barrier.
-            near = streets.geometries[streets.query(centre.buffer(1500.0))]
-            for street in sorted(near, key=centre.distance):
-                link = LineString([centre, street.interpolate(street.project(centre))])
+        for part in rest:
+            # A lane no street or kept lane meets (a grid on the district's outline, where
+            # no street runs): a path from its middle to the nearest street that crosses
+            # no barrier, if there is one within reach.
+            middle = part.interpolate(0.5, normalized=True)
+            near = streets.geometries[streets.query(middle.buffer(1000.0))]
+            for street in sorted(near, key=middle.distance):
+                link = LineString([middle, street.interpolate(street.project(middle))])
                 if not link.intersects(barriers):
-                    meeting = [p for p in parts if p.distance(centre) < 1e-6] + [link]
+                    meeting += [part, link]
                     break
         lanes += meeting
     return lanes
