@@ -111,6 +111,11 @@ def _counts_table(counts: DemoCounts) -> Table:
         (t("事件", "incidents"), counts.incidents),
         (t("账号", "accounts"), counts.accounts),
         (t("道路路段", "street edges"), counts.streets),
+        (t("步行路段", "walking edges"), counts.walk_edges),
+        (
+            t("步行障碍 (河流、铁路、围墙)", "walking barriers (river, rail, walls)"),
+            counts.walk_barriers,
+        ),
     ):
         table.add_row(label, f"{value:,}")
     table.add_section()
@@ -303,6 +308,9 @@ from cli.accounts_command import (  # noqa: E402
 from cli.coverage_command import coverage_command  # noqa: E402
 from cli.export_command import export_command  # noqa: E402
 from cli.incidents_command import escalate_command, incidents_app, stats_command  # noqa: E402
+from cli.network_command import import_command as network_import  # noqa: E402
+from cli.network_command import info_command as network_info  # noqa: E402
+from cli.network_command import network_app  # noqa: E402
 from cli.norms_command import norms_command  # noqa: E402
 
 app.command("coverage")(explained(coverage_command))
@@ -311,6 +319,9 @@ app.command("export")(explained(export_command))
 incidents_app.command("stats")(explained(stats_command))
 incidents_app.command("escalate")(explained(escalate_command))
 app.add_typer(incidents_app, name="incidents")
+network_app.command("import")(explained(network_import))
+network_app.command("info")(explained(network_info))
+app.add_typer(network_app, name="network")
 users_app.command("add")(explained(users_add))
 users_app.command("list")(explained(users_list))
 users_app.command("disable")(explained(users_disable))

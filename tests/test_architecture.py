@@ -27,6 +27,7 @@ GIS_PACKAGES = (
     "accounts",
     "coverage",
     "incidents",
+    "network",
     "areas",
     "db",
     "geo",

@@ -1,5 +1,9 @@
 """Store the demo district in PostGIS, once: ``gridmap demo`` on an empty database.
 
+Its streets become the base map (table ``street``) and, with a river, a rail
+line and gated compounds as barriers, its walking network (``walk_edge``,
+``walk_barrier``; ``gis.demo._walk``).
+
 All layers go in one transaction with ``COPY`` under an advisory lock, so a
 failed load leaves nothing behind and a second (or concurrent) one loads nothing.
 """
@@ -12,7 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
+import shapely
 from psycopg import Cursor
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
@@ -25,18 +31,20 @@ from gis.coverage.facilities import WRITABLE_FIELDS
 from gis.db.copy import copy_rows, hex_ewkb
 from gis.demo._histories import TRANSITION_COLUMNS
 from gis.demo._streets import make_streets
+from gis.demo._walk import make_walk
 from gis.demo.accounts import create_demo_accounts
 from gis.demo.generate import DemoDistrict, generate_demo
 from gis.demo.inputs import read_inputs
 from gis.demo.spec import DEFAULT_SEED, DEMO_AS_OF, DISTRICT_CODE
 from gis.incidents.escalation import escalate_overdue, fill_supervise_due
 from gis.lang import Texts
+from gis.network.store import has_network, replace_network
 from gis.progress import Advance, Progress, silent
 
 #: Key of the transaction-level advisory lock that serialises concurrent loads.
 _LOCK_KEY = 370_705_001
-#: Steps of the progress task: read, generate, seven writes, streets, done.
-_STEPS = 11
+#: Steps of the progress task: read, generate, seven writes, streets, walking network, done.
+_STEPS = 12
 _AREA_COLUMNS = ("code", "name", "households", "population", "floating_population")
 _INCIDENT_TIMES = ("reported_at", "clock_started_at", "deadline_at", "closed_at")
 _INCIDENT_COLUMNS = (
@@ -71,6 +79,8 @@ class DemoCounts:
     incidents: int
     accounts: int = 0
     streets: int = 0
+    walk_edges: int = 0
+    walk_barriers: int = 0
     loaded_now: bool = field(default=False, compare=False)
 
 
@@ -83,7 +93,8 @@ def load_demo(
     """Generate and store the demo district unless the database already holds 370705.
 
     A district loaded before the base map existed (migration 0010) gets its
-    demo streets now, drawn along its stored grids.
+    demo streets now, drawn along its stored grids; one loaded before the
+    walking network (migration 0012) gets its walking network from its streets.
 
     Returns the counts now in the database either way. Takes a few seconds to
     generate and a few to write; ``progress`` hears of each step. The district's
@@ -103,6 +114,8 @@ def load_demo(
             )
             if conn.execute(text("SELECT NOT EXISTS (SELECT FROM street)")).scalar():
                 _write_streets(conn, seed)
+            if not has_network(conn):
+                _write_walk(conn, seed)
             if conn.execute(text("SELECT NOT EXISTS (SELECT FROM account)")).scalar():
                 # Loaded before accounts existed (migration 0007): nobody could log in.
                 create_demo_accounts(conn, password or secrets.token_urlsafe(18))
@@ -127,6 +140,14 @@ def load_demo(
             _write(conn, demo, advance)
             advance(1, description=Texts("绘制并写入道路", "Drawing and writing the streets"))
             _write_streets(conn, seed)
+            advance(
+                1,
+                description=Texts(
+                    "生成步行路网 (河流、铁路、封闭小区)",
+                    "Drawing the walking network (river, rail line, gated compounds)",
+                ),
+            )
+            _write_walk(conn, seed)
             create_demo_accounts(conn, password or secrets.token_urlsafe(18))
             _bring_up(conn)
             advance(1, description=Texts("演示区 奎文区 加载完成", "Demo district Kuiwen loaded"))
@@ -185,6 +206,9 @@ def demo_counts(engine: Engine) -> DemoCounts:
             text("SELECT count(*) FROM account WHERE disabled_at IS NULL")
         ).scalar_one()
         streets = conn.execute(text("SELECT count(*) FROM street")).scalar_one()
+        walk_edges, walk_barriers = conn.execute(
+            text("SELECT (SELECT count(*) FROM walk_edge), (SELECT count(*) FROM walk_barrier)")
+        ).one()
         by_type = dict.fromkeys((spec.code for spec in CATALOGUE), 0)
         for code, n in conn.execute(
             text(
@@ -206,6 +230,8 @@ def demo_counts(engine: Engine) -> DemoCounts:
         incidents=int(incidents),
         accounts=int(accounts),
         streets=int(streets),
+        walk_edges=int(walk_edges),
+        walk_barriers=int(walk_barriers),
     )
 
 
@@ -231,6 +257,23 @@ def _write_streets(conn: Connection, seed: int) -> int:
             streets.geometry.tolist(),
             streets["length_m"].tolist(),
         )
+
+
+def _write_walk(conn: Connection, seed: int) -> int:
+    """The demo's walking network from the streets, grids and district stored in ``conn``:
+    the streets with a river, a rail line and gated compounds (``gis.demo._walk``)."""
+    streets = conn.execute(
+        text("SELECT name, kind, ST_AsBinary(geom) FROM street ORDER BY id")
+    ).all()
+    frame = gpd.GeoDataFrame(
+        {"name": [r[0] for r in streets], "kind": [r[1] for r in streets]},
+        geometry=gpd.GeoSeries(shapely.from_wkb([bytes(r[2]) for r in streets]), crs=4326),
+    )
+    district = area_outlines(conn, "district")
+    edges, barriers = make_walk(
+        frame, area_outlines(conn, "grid"), shapely.union_all(district.geometry.array), seed
+    )
+    return replace_network(conn, edges, barriers, "demo").edges
 
 
 def _district_exists(conn: Connection) -> bool:
