@@ -13,6 +13,7 @@ Walks go from the building (home) to the facility; one-way edges are honoured
 in that direction. Imports ``gis.geo`` and below; ``gis.coverage`` builds on it.
 """
 
+from gis.network.areas import service_areas
 from gis.network.attach import Attachment, attach
 from gis.network.graph import Network
 from gis.network.reach import Nearest, distances_from, nearest_sources, reached
@@ -25,4 +26,5 @@ __all__ = [
     "distances_from",
     "nearest_sources",
     "reached",
+    "service_areas",
 ]

@@ -149,3 +149,22 @@ def test_take_selects_rows() -> None:
     assert sub.edge.tolist() == [5, 3]
     assert sub.leg_m.tolist() == [2, 1]
     assert len(att.take(att.attached)) == 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_joins_are_the_nearest_edge_points_by_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    starts = rng.uniform(0, 1000, (60, 2))
+    ends = starts + rng.normal(0, 120, (60, 2))
+    mids = (starts + ends) / 2 + rng.normal(0, 20, (60, 2))
+    net = Network.from_lines(shapely.linestrings(np.stack([starts, mids, ends], axis=1)))
+    xy = rng.uniform(-400, 1400, (2000, 2))  # some far enough for every search ring
+    att = attach(net, xy, max_leg_m=300)
+    d = shapely.distance(shapely.points(xy)[:, None], net.geoms[None, :])
+    nearest = d.min(axis=1)
+    on = nearest <= 300
+    assert (att.edge >= 0).tolist() == on.tolist()
+    np.testing.assert_allclose(att.leg_m[on], nearest[on], atol=1e-9)
+    np.testing.assert_allclose(d[np.flatnonzero(on), att.edge[on]], nearest[on], atol=1e-9)
+    at = shapely.line_interpolate_point(net.geoms[att.edge[on]], att.fraction[on], normalized=True)
+    np.testing.assert_allclose(shapely.distance(shapely.points(xy[on]), at), nearest[on], atol=1e-6)
