@@ -32,8 +32,9 @@ Measured in the same run, on the same server:
   point's nearest node over the edges in a box of the cut-off (pgRouting's
   advice for one source) + buildings attached as above.
 * **service area**: one facility's 1000 m polygon, ``service_areas`` (reached
-  edge parts buffered 30 m); baseline: single-source ``pgr_drivingDistance`` +
-  ``ST_Buffer(ST_Collect(edges with both ends reached), 30)``.
+  edge parts as a band 30 m wide, enclosed blocks filled); baseline:
+  single-source ``pgr_drivingDistance`` + ``ST_Buffer(ST_Collect(edges with
+  both ends reached), 15)`` with its holes filled (``ST_ExteriorRing``).
 
 Every figure is the median of ``--repeats`` runs after one untimed warm-up (this
 machine is noisy); ratios are baseline / gridmap of the same run.
@@ -72,6 +73,7 @@ from benchmarks import network_lattice
 from benchmarks.bench_server import BULK_LOAD, server
 from benchmarks.network_lattice import Streets
 from gis.db.engine import recreate_database
+from gis.network.areas import service_areas
 from gis.network.attach import Attachment, attach
 from gis.network.graph import Network
 from gis.network.reach import distances_from, nearest_sources
@@ -238,14 +240,18 @@ def dd_what_if(conn: psycopg.Connection, xy: np.ndarray, srid: int) -> int:
 
 
 def dd_service_area(conn: psycopg.Connection, facility: int, xy: np.ndarray, srid: int) -> bytes:
-    """WKB of one facility's area: edges with both ends reached, buffered (partial edges lost)."""
+    """WKB of one facility's area: edges with both ends reached as a band ``AREA_WIDTH_M``
+    wide, holes filled (no barrier test; partial edges lost)."""
     row = conn.execute(
         """
         WITH dd AS (SELECT node FROM pgr_drivingDistance(%(edges)s,
                       (SELECT node FROM bench_facility WHERE id = %(f)s), %(cut)s,
                       directed := false))
-        SELECT ST_AsBinary(ST_Buffer(ST_Collect(e.geom_m), %(w)s))
-        FROM bench_edge e JOIN dd a ON a.node = e.source JOIN dd b ON b.node = e.target
+        , band AS (
+          SELECT ST_Buffer(ST_Collect(e.geom_m), %(w)s / 2, 'quad_segs=4') AS g
+          FROM bench_edge e JOIN dd a ON a.node = e.source JOIN dd b ON b.node = e.target)
+        SELECT ST_AsBinary(ST_Collect(ARRAY(
+          SELECT ST_MakePolygon(ST_ExteriorRing((ST_Dump(g)).geom)) FROM band)))
         """,
         {
             "edges": _box_edges_sql(float(xy[0]), float(xy[1]), srid),
@@ -519,11 +525,6 @@ def run_dataset(
         ms=True,
     )
 
-    try:  # i13-core's areas.py lands after reach.py
-        from gis.network.areas import service_areas
-    except ImportError:
-        console.print("  gis.network.areas is not merged yet: service areas skipped")
-        return
     fac_all = attach(network, streets.facilities)
     picks = rng.choice(len(streets.facilities), samples, replace=len(streets.facilities) < samples)
 
@@ -534,6 +535,9 @@ def run_dataset(
     with console.status("service area of one facility ..."):
         sa_ours = sample_times(ours_area)
         sa_three = sample_times(lambda k: ours_area(k, (300.0, 500.0, CUTOFF_M)))
+        sa_base = sample_times(
+            lambda k: dd_service_area(conn, int(picks[k]), streets.facilities[picks[k]], srid)
+        )
     if profile:
         with profiled(profile_to("what-if")):
             for k in range(samples):
@@ -541,9 +545,6 @@ def run_dataset(
         with profiled(profile_to("service-area")):
             for k in range(samples):
                 ours_area(k)
-        sa_base = sample_times(
-            lambda k: dd_service_area(conn, int(picks[k]), streets.facilities[picks[k]], srid)
-        )
     report.add(
         label,
         "service area of one facility, 1000 m",
