@@ -154,59 +154,54 @@ def dd_call_alone(conn: psycopg.Connection, equicost: bool) -> int:
     return int(row[0])
 
 
-def dd_with_buildings(conn: psycopg.Connection, equicost: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(building ids, walking metres) of the buildings within the cut-off, via nearest nodes."""
+STORED_NODES = """
+    fac AS (SELECT node, leg_m FROM bench_facility),
+    bld AS (SELECT id, node, leg_m FROM bench_building)"""
+KNN_NODES = """
+    fac AS (
+      SELECT n.id AS node, n.leg AS leg_m FROM bench_facility f CROSS JOIN LATERAL (
+        SELECT id, geom_m <-> f.geom_m AS leg FROM bench_node
+        ORDER BY geom_m <-> f.geom_m LIMIT 1) n),
+    bld AS (
+      SELECT b.id, n.id AS node, n.leg AS leg_m FROM bench_building b CROSS JOIN LATERAL (
+        SELECT id, geom_m <-> b.geom_m AS leg FROM bench_node
+        ORDER BY geom_m <-> b.geom_m LIMIT 1) n)"""
+
+
+def dd_with_buildings(
+    conn: psycopg.Connection, equicost: bool, knn: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(building ids, walking metres) of the buildings within the cut-off, via nearest nodes.
+
+    The nearest nodes (and legs) of buildings and facilities are the stored ones,
+    or with ``knn`` found in the query by GiST KNN.
+    """
+    nodes = KNN_NODES if knn else STORED_NODES
+    dd = """
+    dd AS (
+      SELECT from_v, node, agg_cost FROM pgr_drivingDistance(%(edges)s,
+        (SELECT array_agg(DISTINCT node) FROM fac), %(cut)s,
+        directed := false, equicost := %(equicost)s)),
+    fleg AS (SELECT node, min(leg_m) AS leg_m FROM fac GROUP BY node)"""
     if equicost:
-        sql = """
-        WITH dd AS (
-          SELECT from_v, node, agg_cost FROM pgr_drivingDistance(%(edges)s,
-            (SELECT array_agg(DISTINCT node) FROM bench_facility), %(cut)s,
-            directed := false, equicost := true)),
-        fleg AS (SELECT node, min(leg_m) AS leg_m FROM bench_facility GROUP BY node)
-        SELECT b.id, dd.agg_cost + b.leg_m + f.leg_m
-        FROM dd JOIN bench_building b ON b.node = dd.node JOIN fleg f ON f.node = dd.from_v
-        WHERE dd.agg_cost + b.leg_m + f.leg_m <= %(cut)s
+        sql = f"""
+        WITH {nodes}, {dd}
+        SELECT bld.id, dd.agg_cost + bld.leg_m + f.leg_m
+        FROM dd JOIN bld ON bld.node = dd.node JOIN fleg f ON f.node = dd.from_v
+        WHERE dd.agg_cost + bld.leg_m + f.leg_m <= %(cut)s
         """
     else:
-        sql = """
-        WITH dd AS (
-          SELECT from_v, node, agg_cost FROM pgr_drivingDistance(%(edges)s,
-            (SELECT array_agg(DISTINCT node) FROM bench_facility), %(cut)s,
-            directed := false, equicost := false)),
-        fleg AS (SELECT node, min(leg_m) AS leg_m FROM bench_facility GROUP BY node),
+        sql = f"""
+        WITH {nodes}, {dd},
         near AS (
           SELECT DISTINCT ON (dd.node) dd.node, dd.agg_cost + f.leg_m AS d
           FROM dd JOIN fleg f ON f.node = dd.from_v ORDER BY dd.node, dd.agg_cost + f.leg_m)
-        SELECT b.id, near.d + b.leg_m FROM near JOIN bench_building b ON b.node = near.node
-        WHERE near.d + b.leg_m <= %(cut)s
+        SELECT bld.id, near.d + bld.leg_m FROM near JOIN bld ON bld.node = near.node
+        WHERE near.d + bld.leg_m <= %(cut)s
         """
-    rows = conn.execute(sql, {"edges": EDGES_SQL, "cut": CUTOFF_M}).fetchall()
-    arr = np.array(rows, dtype=float).reshape(-1, 2)
-    return arr[:, 0].astype(np.int64), arr[:, 1]
-
-
-def dd_with_buildings_knn(conn: psycopg.Connection) -> tuple[np.ndarray, np.ndarray]:
-    """As :func:`dd_with_buildings` (equicost), nearest nodes found in the query (GiST KNN)."""
     rows = conn.execute(
-        """
-        WITH fn AS (
-          SELECT n.id AS node, n.leg AS leg_m FROM bench_facility f CROSS JOIN LATERAL (
-            SELECT id, geom_m <-> f.geom_m AS leg FROM bench_node
-            ORDER BY geom_m <-> f.geom_m LIMIT 1) n),
-        bn AS (
-          SELECT b.id, n.id AS node, n.leg AS leg_m FROM bench_building b CROSS JOIN LATERAL (
-            SELECT id, geom_m <-> b.geom_m AS leg FROM bench_node
-            ORDER BY geom_m <-> b.geom_m LIMIT 1) n),
-        dd AS (
-          SELECT from_v, node, agg_cost FROM pgr_drivingDistance(%(edges)s,
-            (SELECT array_agg(DISTINCT node) FROM fn), %(cut)s,
-            directed := false, equicost := true)),
-        fleg AS (SELECT node, min(leg_m) AS leg_m FROM fn GROUP BY node)
-        SELECT bn.id, dd.agg_cost + bn.leg_m + f.leg_m
-        FROM dd JOIN bn ON bn.node = dd.node JOIN fleg f ON f.node = dd.from_v
-        WHERE dd.agg_cost + bn.leg_m + f.leg_m <= %(cut)s
-        """,
-        {"edges": EDGES_SQL, "cut": CUTOFF_M},
+        sql,  # type: ignore[arg-type]
+        {"edges": EDGES_SQL, "cut": CUTOFF_M, "equicost": equicost},
     ).fetchall()
     arr = np.array(rows, dtype=float).reshape(-1, 2)
     return arr[:, 0].astype(np.int64), arr[:, 1]
@@ -460,7 +455,7 @@ def run_dataset(
                 coverage_from_scratch()
 
     with console.status("pgr_drivingDistance with nearest nodes found in the query ..."):
-        knn_s, (knn_ids, _) = median_time(partial(dd_with_buildings_knn, conn), repeats)
+        knn_s, (knn_ids, _) = median_time(partial(dd_with_buildings, conn, best, True), repeats)
     if len(knn_ids) != len(base_ids):
         report.notes.append(
             f"{label}: KNN-in-query baseline gave {len(knn_ids)} rows, not {len(base_ids)}"
