@@ -24,6 +24,7 @@ from gis.network.graph import F64, I64, Network
 from gis.network.reach import parts_within, walk_from
 
 _QUAD_SEGS = 4  # quarter-circle segments of the band ends: 22.5° steps, visually round
+_SIMPLIFY_M = 1.0  # plane metres a piece may be straightened by before buffering
 
 
 def service_areas(
@@ -55,9 +56,21 @@ def service_areas(
         if len(pieces) == 0:
             out.append(shapely.Polygon())
             continue
-        band = shapely.buffer(shapely.multilinestrings(pieces), width_m / 2.0, quad_segs=_QUAD_SEGS)
+        band = _band(pieces, width_m / 2.0)
         out.append(_fill_holes(band, walls))
     return out
+
+
+def _band(pieces: NDArray[np.object_], half_m: float) -> BaseGeometry:
+    """Union of the pieces' buffers.
+
+    Each piece is simplified (``_SIMPLIFY_M``, far below the band width),
+    buffered alone and the buffers unioned: GEOS buffering one MultiLineString
+    of OSM's short, near-parallel sidewalk segments took seconds (7 s for
+    central Helsinki at 1 km) against 0.1 s this way.
+    """
+    thin = shapely.simplify(pieces, min(_SIMPLIFY_M, half_m / 10.0))
+    return shapely.union_all(shapely.buffer(thin, half_m, quad_segs=_QUAD_SEGS))
 
 
 def edge_parts(network: Network, edge: I64, lo: F64, hi: F64) -> NDArray[np.object_]:

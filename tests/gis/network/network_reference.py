@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -21,8 +22,15 @@ from gis.network import Attachment, Network
 SINK = ("sink",)
 
 
-def reference_graph(net: Network, sources: Attachment, targets: Attachment) -> nx.MultiDiGraph:
-    """Directed graph, arcs in the walking direction (home → facility)."""
+def reference_graph(
+    net: Network, sources: Attachment, targets: Attachment, nodes: tuple[Any, Any] | None = None
+) -> nx.MultiDiGraph:
+    """Directed graph, arcs in the walking direction (home → facility).
+
+    ``nodes`` (each edge's end ids, e.g. OSM node ids) replace the network's own
+    numbering, so the reference does not lean on ``Network``'s snapping.
+    """
+    ends = (net.source, net.target) if nodes is None else nodes
     g: nx.MultiDiGraph = nx.MultiDiGraph()
     on_edge: dict[int, list[tuple[float, object]]] = defaultdict(list)
     for kind, att in (("f", sources), ("h", targets)):
@@ -38,7 +46,7 @@ def reference_graph(net: Network, sources: Attachment, targets: Attachment) -> n
                 g.add_edge(split, ("f", i), weight=float(att.leg_m[i]))
                 g.add_edge(("f", i), SINK, weight=0.0)
     for e in range(net.edge_count):
-        u, v = ("n", int(net.source[e])), ("n", int(net.target[e]))
+        u, v = ("n", int(ends[0][e])), ("n", int(ends[1][e]))
         length = float(net.length_m[e])
         chain = [(0.0, u), *sorted(on_edge.get(e, []), key=lambda p: p[0]), (1.0, v)]
         for (fa, a), (fb, b) in itertools.pairwise(chain):
@@ -54,10 +62,14 @@ def reference_graph(net: Network, sources: Attachment, targets: Attachment) -> n
 
 
 def reference_distances(
-    net: Network, sources: Attachment, targets: Attachment, cutoff_m: float
+    net: Network,
+    sources: Attachment,
+    targets: Attachment,
+    cutoff_m: float,
+    nodes: tuple[Any, Any] | None = None,
 ) -> np.ndarray:
     """Walking metres from each target to its nearest source; inf beyond ``cutoff_m``."""
-    g = reference_graph(net, sources, targets)
+    g = reference_graph(net, sources, targets, nodes)
     out = np.full(len(targets), np.inf)
     if SINK not in g:
         return out
