@@ -37,7 +37,10 @@ Measured in the same run, on the same server:
   both ends reached), 15)`` with its holes filled (``ST_ExteriorRing``).
 
 Every figure is the median of ``--repeats`` runs after one untimed warm-up (this
-machine is noisy); ratios are baseline / gridmap of the same run.
+machine is noisy), with its CPU time in brackets: this process's, plus for the
+baseline the PostgreSQL server's (its postmaster's descendants, from /proc; not
+known for a DATABASE_URL server); ratios are baseline / gridmap of the same run,
+of wall time and (in brackets) of CPU time, the steadier one on a shared machine.
 
 Run: ``PYTHONPATH=. .venv/bin/python -m benchmarks.network_bench [--quick]``
 (starts its own PostGIS unless DATABASE_URL is set; ``--quick``: a 64 x 64
