@@ -8,7 +8,7 @@ import shapely
 from network_reference import reference_distances
 
 from gis.errors import InvalidParameterError
-from gis.network import Network, attach, distances_from, nearest_sources, reached
+from gis.network import Attachment, Network, attach, distances_from, nearest_sources, reached
 
 
 def lines(*coords: list[tuple[float, float]]) -> np.ndarray:
@@ -166,3 +166,35 @@ def test_random_networks_agree_with_networkx(seed: int) -> None:
             got = nearest_sources(net, fac, h, cutoff).distance_m
             want = reference_distances(net, fac, h, cutoff)
             np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_reached_parts_hold_exactly_the_points_within_the_cut_off(seed: int) -> None:
+    # What a service area draws and what coverage counts must be the same walk.
+    net = _random_lattice(seed)
+    rng = np.random.default_rng(200 + seed)
+    fac = attach(net, rng.uniform(0, 800, (4, 2)))
+    on_edges = rng.integers(0, net.edge_count, 3000)
+    frac = rng.random(3000)
+    pts = Attachment(edge=on_edges, fraction=frac, leg_m=np.zeros(3000))  # on the edges
+    cutoff = 350.0
+    d = nearest_sources(net, fac, pts, cutoff).distance_m
+    edge, lo, hi = reached(net, fac, cutoff)
+    inside = np.zeros(3000, dtype=bool)
+    for e, a, b in zip(edge, lo, hi, strict=True):
+        inside |= (on_edges == e) & (frac >= a - 1e-9) & (frac <= b + 1e-9)
+    clear = np.abs(np.where(np.isfinite(d), d, 1e9) - cutoff) > 1e-6
+    assert (inside[clear] == np.isfinite(d)[clear]).all()
+
+
+def test_no_sources_no_targets_no_edges() -> None:
+    net = Network.from_lines(lines([(0, 0), (10, 0)]))
+    none = Attachment.empty()
+    one = attach(net, [[1, 1]])
+    assert nearest_sources(net, none, one, 100).source.tolist() == [-1]
+    assert len(nearest_sources(net, one, none, 100).distance_m) == 0
+    assert len(reached(net, none, 100)[0]) == 0
+    bare = Network.from_lines(np.zeros(0, dtype=object))
+    lost = attach(bare, [[0, 0]])
+    assert bare.node_count == 0 and lost.edge.tolist() == [-1]
+    assert nearest_sources(bare, lost, lost, 5).distance_m.tolist() == [np.inf]
