@@ -84,6 +84,10 @@ class NoDistrictError(NotFoundError):
     """No current district boundary is loaded, so rows cannot be checked against it."""
 
 
+class NoNetworkError(NotFoundError):
+    """No walking network is stored, so walking distances cannot be measured."""
+
+
 @dataclass
 class RejectedRow:
     """One input row an import refused, and why."""

@@ -214,6 +214,33 @@ class LangSettings(BaseSettings):
         return lang
 
 
+DEFAULT_WALK_SPEED_M_PER_MIN = 60.0
+"""1 m/s: the 5/10/15-minute life circles of GB 50180-2018 (300 m, 500 m, 800-1000 m)
+are walked at about this pace, and an older resident or a child with a parent walks no faster."""
+
+
+class WalkSettings(BaseSettings):
+    """Walking-distance coverage (``gis.coverage.network``).
+
+    ``GRIDMAP_WALK_SPEED_M_PER_MIN`` (metres a minute, default 60): turns the
+    ``minutes=`` of a coverage question into metres. ``GRIDMAP_WALK_MAX_LEG_M``
+    (metres, default 500): how far a building or facility may stand from the
+    walking network and still join it; beyond, it is unreachable on foot.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    speed_m_per_min: float = Field(
+        default=DEFAULT_WALK_SPEED_M_PER_MIN,
+        gt=0,
+        le=1000,
+        validation_alias="GRIDMAP_WALK_SPEED_M_PER_MIN",
+    )
+    max_leg_m: float = Field(
+        default=500.0, ge=0, le=5000, validation_alias="GRIDMAP_WALK_MAX_LEG_M"
+    )
+
+
 DEFAULT_SNAP_TOLERANCE_M = 30.0
 
 

@@ -12,6 +12,7 @@ copy kept in step by ``seed_facility_types``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -26,6 +27,21 @@ MAX_RADIUS_M = 50_000.0
 """Largest service radius an analysis accepts (metres)."""
 
 LifeCircle = Literal["5min", "10min", "15min"]
+
+CoverageMethod = Literal["circle", "network"]
+"""How a building's distance to a facility is measured: a straight line (the service
+circle) or a walk over the street network (``gis.coverage.network``)."""
+METHODS: tuple[CoverageMethod, ...] = ("circle", "network")
+
+
+def radius_from_minutes(minutes: float, speed_m_per_min: float) -> float:
+    """Metres walked in ``minutes`` at ``speed_m_per_min`` (the life circles are walks)."""
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise InvalidParameterError(
+            f"minutes must be a positive number, got {minutes}",
+            zh=f"分钟数须为正数，收到 {minutes}",
+        )
+    return round(minutes * speed_m_per_min, 3)
 
 
 @dataclass(frozen=True)

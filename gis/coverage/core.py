@@ -111,15 +111,16 @@ def rollup(
     hh_cov = np.bincount(group, weights=hh * covered, minlength=n_groups).astype(np.int64)
     b_total = np.bincount(group, minlength=n_groups).astype(np.int64)
     b_cov = np.bincount(group, weights=covered, minlength=n_groups).astype(np.int64)
-    finite = np.isfinite(distance_m)
-    if not finite.all():
-        nan = np.full(n_groups, np.nan)
-        return Rollup(hh_total, hh_cov, b_total, b_cov, nan, nan.copy())
+    # An area with a building that reaches no facility (none of the type, or no walk to
+    # one) has no mean or 90th-percentile distance; the other areas keep theirs.
+    unreached = np.bincount(group, weights=~np.isfinite(distance_m), minlength=n_groups) > 0
+    finite_m = np.where(np.isfinite(distance_m), distance_m, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(group, weights=hh * distance_m, minlength=n_groups) / hh_total
-    return Rollup(
-        hh_total, hh_cov, b_total, b_cov, mean, _weighted_p90(distance_m, hh, group, n_groups)
-    )
+        mean = np.bincount(group, weights=hh * finite_m, minlength=n_groups) / hh_total
+    p90 = _weighted_p90(np.where(np.isfinite(distance_m), distance_m, np.inf), hh, group, n_groups)
+    mean[unreached] = np.nan
+    p90[unreached] = np.nan
+    return Rollup(hh_total, hh_cov, b_total, b_cov, mean, p90)
 
 
 def _weighted_p90(distance_m: F64, hh: I64, group: I64, n_groups: int) -> F64:
@@ -166,6 +167,17 @@ class CoverageIndex:
     rebuilt after a change (milliseconds for 10,000 facilities); the building
     KD-tree is built once.
     """
+
+    MUTABLE: tuple[str, ...] = (
+        "nearest_m",
+        "nearest_slot",
+        "households",
+        "hh_covered",
+        "fxy",
+        "fids",
+        "active",
+    )
+    """Arrays a change mutates in place (what a snapshot must copy)."""
 
     def __init__(
         self,

@@ -30,10 +30,12 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine, text
 
 from gis.areas.hierarchy import AreaTables, load_areas
-from gis.coverage.catalogue import check_radius
+from gis.coverage.catalogue import CoverageMethod, check_radius
+from gis.coverage.network import WalkContext, load_walk
 from gis.coverage.store import BuildingArrays, CoverageModel, build_coverage, load_buildings
 from gis.db.engine import connect_params
 from gis.geo.metric import MetricPlane
+from gis.settings import WalkSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +63,8 @@ class _Base:
     """Building rows sorted by id, to find a building's row by its id."""
     grid_row: dict[int, int] = field(init=False)
     """Grid id → index into ``areas``."""
+    walk: WalkContext | None = None
+    """The walking network and these buildings joined to it, read on the first walking question."""
 
     def __post_init__(self) -> None:
         self.order = np.argsort(self.buildings.ids, kind="stable")
@@ -107,7 +111,7 @@ def snapshot(model: CoverageModel) -> CoverageModel:
     changes replace rather than mutate them.
     """
     index = copy.copy(model.index)
-    for name in ("nearest_m", "nearest_slot", "households", "hh_covered", "fxy", "fids", "active"):
+    for name in index.MUTABLE:
         setattr(index, name, getattr(model.index, name).copy())
     index.slot_of = dict(model.index.slot_of)
     return replace(model, index=index)
@@ -115,6 +119,12 @@ def snapshot(model: CoverageModel) -> CoverageModel:
 
 def _radius_key(radius_m: float) -> float:
     return round(float(radius_m), 3)
+
+
+ModelKey = tuple[str, float, CoverageMethod]
+_Version = tuple[int, int]
+WALK_TABLES = ("walk_edge", "walk_barrier")
+"""Tables whose change replaces the walking network: walking models are rebuilt."""
 
 
 STATS_WAIT_S = 0.05
@@ -128,12 +138,15 @@ class CoverageService:
     it. Without ``start()`` nothing is cached and every request builds afresh.
     """
 
-    def __init__(self, engine: Engine, *, max_models: int = MAX_MODELS) -> None:
+    def __init__(
+        self, engine: Engine, *, max_models: int = MAX_MODELS, max_leg_m: float | None = None
+    ) -> None:
         self._engine = engine
         self._max_models = max_models
+        self._max_leg_m = WalkSettings().max_leg_m if max_leg_m is None else float(max_leg_m)
         self._lock = threading.RLock()
-        self._models: OrderedDict[tuple[str, float], _Entry] = OrderedDict()
-        self._derived: dict[tuple[str, float, str], tuple[tuple[int, int], Any]] = {}
+        self._models: OrderedDict[ModelKey, _Entry] = OrderedDict()
+        self._derived: dict[tuple[str, float, CoverageMethod, str], tuple[_Version, Any]] = {}
         self._serials = itertools.count(1)
         self._base: _Base | None = None
         self._counters = _Counters()
@@ -187,16 +200,21 @@ class CoverageService:
     # --- reading -----------------------------------------------------------------------
     @contextlib.contextmanager
     def view(
-        self, type_code: str, radius_m: float, conn: Connection | None = None
+        self,
+        type_code: str,
+        radius_m: float,
+        conn: Connection | None = None,
+        method: CoverageMethod = "circle",
     ) -> Iterator[CoverageModel]:
         """The model of ``type_code`` at ``radius_m`` metres, locked while the block runs.
 
         A missing model is built from ``conn`` (the caller's connection, so a
         request sees its own transaction) or a fresh connection of the engine.
         Hold the model only inside the block: the listener may change it after.
+        ``method="network"`` measures walks (``NoNetworkError`` without a network).
         """
         with self._lock:
-            yield self._entry(type_code, radius_m, conn).model
+            yield self._entry(type_code, radius_m, conn, method).model
 
     def derived(
         self,
@@ -205,6 +223,7 @@ class CoverageService:
         name: str,
         compute: Callable[[CoverageModel], T],
         conn: Connection | None = None,
+        method: CoverageMethod = "circle",
     ) -> T:
         """``compute(model)``, remembered until the model changes.
 
@@ -213,9 +232,9 @@ class CoverageService:
         questions and changes are not held up meanwhile, and its result is
         reused until a change reaches the model.
         """
-        key = (type_code, _radius_key(radius_m))
+        key: ModelKey = (type_code, _radius_key(radius_m), method)
         with self._lock:
-            entry = self._entry(type_code, radius_m, conn)
+            entry = self._entry(type_code, radius_m, conn, method)
             version = entry.version
             known = self._derived.get((*key, name))
             if known is not None and known[0] == version:
@@ -228,22 +247,32 @@ class CoverageService:
                 self._derived[(*key, name)] = (version, value)
         return value
 
-    def _entry(self, type_code: str, radius_m: float, conn: Connection | None) -> _Entry:
+    def _entry(
+        self,
+        type_code: str,
+        radius_m: float,
+        conn: Connection | None,
+        method: CoverageMethod = "circle",
+    ) -> _Entry:
         check_radius(radius_m)
-        key = (type_code, _radius_key(radius_m))
+        key: ModelKey = (type_code, _radius_key(radius_m), method)
         entry = self._models.get(key) if self.listening else None
         if entry is not None:
             self._counters.hits += 1
             self._models.move_to_end(key)
             return entry
         self._counters.misses += 1
-        return self._build(type_code, key[1], conn)
+        return self._build(key, conn)
 
     def coverage_model(
-        self, type_code: str, radius_m: float, conn: Connection | None = None
+        self,
+        type_code: str,
+        radius_m: float,
+        conn: Connection | None = None,
+        method: CoverageMethod = "circle",
     ) -> CoverageModel:
         """The current model (unlocked: read it under :meth:`view` if the listener runs)."""
-        with self.view(type_code, radius_m, conn) as model:
+        with self.view(type_code, radius_m, conn, method) as model:
             return model
 
     def stats(self) -> dict[str, Any]:
@@ -260,7 +289,10 @@ class CoverageService:
             return {
                 "listening": self.listening,
                 "building": not locked,
-                "models": {f"{t}@{r:g}": e.revision for (t, r), e in models},
+                "models": {
+                    f"{t}@{r:g}" + ("" if m == "circle" else f"/{m}"): e.revision
+                    for (t, r, m), e in models
+                },
                 "buildings": len(self._base.buildings.ids) if self._base else None,
                 "hits": c.hits,
                 "misses": c.misses,
@@ -298,7 +330,8 @@ class CoverageService:
             self._barriers.pop(token, None)
 
     # --- building ------------------------------------------------------------------------
-    def _build(self, type_code: str, radius_m: float, conn: Connection | None) -> _Entry:
+    def _build(self, key: ModelKey, conn: Connection | None) -> _Entry:
+        type_code, radius_m, method = key
         with contextlib.ExitStack() as stack:
             if conn is None:
                 conn = stack.enter_context(self._engine.connect())
@@ -307,13 +340,21 @@ class CoverageService:
             if base is None:
                 areas = load_areas(conn)
                 base = _Base(areas, load_buildings(conn, areas))
-            model = build_coverage(conn, type_code, radius_m, base.areas, base.buildings)
+            walk = None
+            if method == "network":
+                walk = base.walk
+                if walk is None:
+                    plane = MetricPlane.around(base.areas.centre_lon)
+                    walk = load_walk(conn, plane, base.buildings.plane_xy(plane), self._max_leg_m)
+            model = build_coverage(conn, type_code, radius_m, base.areas, base.buildings, walk=walk)
             self._counters.builds += 1
             self._counters.build_ms_last = round((time.perf_counter() - started) * 1000, 1)
         entry = _Entry(model, next(self._serials))
         if self.listening:
+            if walk is not None:
+                base.walk = walk
             self._base = base
-            self._models[(type_code, radius_m)] = entry
+            self._models[key] = entry
             while len(self._models) > self._max_models:
                 self._models.popitem(last=False)
         return entry
@@ -323,6 +364,15 @@ class CoverageService:
         self._derived.clear()
         if base:
             self._base = None
+
+    def _drop_walks(self) -> None:
+        """A new walking network: walking models and the buildings' attachments go."""
+        for key in [k for k in self._models if k[2] == "network"]:
+            del self._models[key]
+        for derived in [k for k in self._derived if k[2] == "network"]:
+            del self._derived[derived]
+        if self._base is not None:
+            self._base.walk = None
 
     # --- listening -----------------------------------------------------------------------
     def _notify(self, payload: dict[str, Any]) -> None:
@@ -435,8 +485,15 @@ class CoverageService:
             return "none"
         facility_ids: set[int] = set()
         building_ids: set[int] = set()
+        walks_dropped = False
         for change in changes:
             table, op, ident = change.get("table"), change.get("op"), change.get("id")
+            if table in WALK_TABLES:
+                if not walks_dropped:
+                    self._drop_walks()
+                    self._counters.invalidations += 1
+                    walks_dropped = True
+                continue
             if table in ("grid", "admin_area") or (
                 table == "building" and (ident is None or op != "update")
             ):
@@ -458,7 +515,7 @@ class CoverageService:
         if touched:
             self._counters.incremental_updates += 1
             return "incremental"
-        return "none"
+        return "rebuild" if walks_dropped else "none"
 
     def _invalidate(self, base: bool) -> str:
         self._drop(base)

@@ -18,8 +18,9 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Connection, text
 
 from gis.areas.hierarchy import AreaTables, load_areas
-from gis.coverage.catalogue import check_radius, facility_type
+from gis.coverage.catalogue import CoverageMethod, check_radius, facility_type
 from gis.coverage.core import CoverageIndex, true_distance
+from gis.coverage.network import NetworkCoverageIndex, WalkContext
 from gis.db.packed import EWKB_POINT, packed_rows
 from gis.geo.metric import MetricPlane
 
@@ -132,13 +133,22 @@ def load_facilities(conn: Connection, type_code: str) -> FacilityArrays:
 
 @dataclass
 class CoverageModel:
-    """One facility type's coverage over the current buildings, with what it was built from."""
+    """One facility type's coverage over the current buildings, with what it was built from.
+
+    ``walk`` is set for coverage by walking distance (``index`` is then a
+    ``NetworkCoverageIndex``), None for straight-line circles.
+    """
 
     type_code: str
     areas: AreaTables
     buildings: BuildingArrays
     plane: MetricPlane
     index: CoverageIndex
+    walk: WalkContext | None = None
+
+    @property
+    def method(self) -> CoverageMethod:
+        return "network" if self.walk is not None else "circle"
 
 
 def build_coverage(
@@ -148,18 +158,36 @@ def build_coverage(
     areas: AreaTables | None = None,
     buildings: BuildingArrays | None = None,
     parts: int = 8,
+    walk: WalkContext | None = None,
 ) -> CoverageModel:
     """Coverage of ``type_code`` at ``radius_m`` metres from the database state.
 
     Without ``buildings`` the buildings are streamed: each chunk is projected
     and matched to its nearest facility while the server reads the next one,
     which is what keeps a million buildings within the two-second budget.
+    With ``walk`` (built by ``load_walk`` for these ``buildings`` on the plane
+    around ``areas.centre_lon``) distances are walks over the network.
     """
     check_radius(radius_m)
     areas = areas or load_areas(conn)
     facilities = load_facilities(conn, type_code)
     plane = MetricPlane.around(areas.centre_lon)
     fxy = plane.to_plane(facilities.lon, facilities.lat).reshape(-1, 2)
+    if walk is not None:
+        if buildings is None:
+            raise ValueError("a walking model needs the buildings its walk context was built for")
+        network_index = NetworkCoverageIndex(
+            buildings.plane_xy(plane),
+            buildings.households,
+            buildings.grid,
+            len(areas.grid_ids),
+            facilities.ids.tolist(),
+            fxy,
+            radius_m,
+            walk,
+            scale_at=plane.scale_at,
+        )
+        return CoverageModel(type_code, areas, buildings, plane, network_index, walk)
     if buildings is None:
         tree = cKDTree(fxy) if len(fxy) else None
         parts_out: list[tuple[BuildingArrays, NDArray[np.float64], NDArray[np.int64]]] = []
