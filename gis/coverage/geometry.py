@@ -8,6 +8,8 @@ inside one; how a blind spot is delimited is in ``docs/coverage.md``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -16,12 +18,14 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
-from gis.coverage.catalogue import resolve_radius
+from gis.coverage.catalogue import check_radius, resolve_radius
+from gis.coverage.network import NetworkCoverageIndex, WalkContext
 from gis.coverage.report import uncovered
 from gis.coverage.store import CoverageModel, build_coverage
 from gis.db.models import SRID
 from gis.errors import InvalidParameterError
 from gis.geo.metric import FALSE_EASTING, MetricPlane
+from gis.network import service_areas
 
 #: Metres around an uncovered building's footprint counted as its residential area.
 RESIDENTIAL_BUFFER_M = 25.0
@@ -99,7 +103,9 @@ def service_circles(
 
     ``radius_m`` defaults to the type's catalogue radius. With ``model``, the
     circles are those of the model's open facilities (after any incremental
-    change) drawn on its metric plane, and its radius applies.
+    change) drawn on its metric plane, and its radius applies; a walking model
+    (``model.walk``) gives each facility's service area (where one can walk to
+    it within the radius) instead of its circle.
     """
     if model is not None:
         if model.type_code != type_code:
@@ -119,7 +125,11 @@ def service_circles(
         plane = MetricPlane.around(float(np.median(facilities["lon"])) if len(ids) else 120.0)
         fxy = plane.to_plane(facilities["lon"], facilities["lat"]).reshape(-1, 2)
         names, addresses = facilities["name"].tolist(), facilities["address"].tolist()
-    polygons = _to_lonlat(_inscribed_circles(fxy, radius), plane)
+    if model is not None and model.walk is not None:
+        shapes = _facility_walk_areas(model, slots)
+    else:
+        shapes = _inscribed_circles(fxy, radius)
+    polygons = _to_lonlat(shapes, plane)
     return gpd.GeoDataFrame(
         {
             "facility_id": ids.astype(np.int64),
@@ -130,6 +140,77 @@ def service_circles(
         },
         geometry=gpd.GeoSeries(polygons, crs=WGS84),
         columns=CIRCLE_COLUMNS,
+    )
+
+
+# --------------------------------------------------------------------------- service areas
+
+WALK_AREA_COLUMNS = ["type_code", "cutoff_m", "facilities", "area_m2", "geometry"]
+
+
+def _facility_walk_areas(model: CoverageModel, slots: NDArray[np.int64]) -> NDArray[np.object_]:
+    """Each open facility's own service area at the model's radius (plane polygons)."""
+    walk, index = _walk_of(model), model.index
+    assert isinstance(index, NetworkCoverageIndex)
+    sources, open_slots = index.open_sources()
+    row = {int(s): k for k, s in enumerate(open_slots.tolist())}
+    out = [
+        service_areas(
+            walk.network, sources.take([row[int(s)]]), [index.radius_m], barriers=walk.barriers
+        )[0]
+        for s in slots.tolist()
+    ]
+    return np.array(out, dtype=object)
+
+
+def _served_shapes(model: CoverageModel) -> NDArray[np.object_]:
+    """What the model counts as served, as plane polygons: the circles of its open
+    facilities, or the parts of the merged service area of a walking model."""
+    index = model.index
+    if model.walk is None:
+        return _inscribed_circles(index.fxy[np.flatnonzero(index.active)], index.radius_m)
+    assert isinstance(index, NetworkCoverageIndex)
+    sources, _ = index.open_sources()
+    area = service_areas(
+        model.walk.network, sources, [index.radius_m], barriers=model.walk.barriers
+    )[0]
+    parts = shapely.get_parts(area)
+    return np.asarray(parts[~shapely.is_empty(parts)], dtype=object)
+
+
+def _walk_of(model: CoverageModel) -> WalkContext:
+    if model.walk is None:
+        raise InvalidParameterError(
+            "service areas are walks: ask with method=network",
+            zh="服务区按步行距离计算：请使用 method=network",
+        )
+    return model.walk
+
+
+def walk_areas(model: CoverageModel, cutoffs_m: Sequence[float]) -> gpd.GeoDataFrame:
+    """Where one can walk to the nearest open facility of the model's type within each
+    cut-off (EPSG:4326), one row per cut-off, all facilities merged.
+
+    Columns ``type_code``, ``cutoff_m``, ``facilities`` (open ones), ``area_m2``
+    (true square metres) and the polygon. Barriers are never jumped and blocks
+    no walk enters stay empty (``gis.network.areas``).
+    """
+    walk, index = _walk_of(model), model.index
+    assert isinstance(index, NetworkCoverageIndex)
+    cuts = sorted({check_radius(float(c)) for c in cutoffs_m})
+    sources, slots = index.open_sources()
+    polygons = np.array(
+        service_areas(walk.network, sources, cuts, barriers=walk.barriers), dtype=object
+    )
+    return gpd.GeoDataFrame(
+        {
+            "type_code": model.type_code,
+            "cutoff_m": cuts,
+            "facilities": len(slots),
+            "area_m2": np.round(np.nan_to_num(_true_area_m2(polygons)), 1),
+        },
+        geometry=gpd.GeoSeries(_to_lonlat(polygons, model.plane), crs=WGS84),
+        columns=WALK_AREA_COLUMNS,
     )
 
 
@@ -202,8 +283,7 @@ def blind_spots(
     grown = shapely.buffer(shapes, RESIDENTIAL_BUFFER_M, quad_segs=4, join_style="mitre")
     grid_of = b.grid[rows]
 
-    slots = np.flatnonzero(index.active)
-    circles = _inscribed_circles(index.fxy[slots], index.radius_m)
+    circles = _served_shapes(model)
     circle_tree = shapely.STRtree(circles)
     codes_used = sorted({int(c) for c in community})
     outlines = _community_polygons(conn, [areas.community_codes[c] for c in codes_used])

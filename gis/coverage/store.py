@@ -20,9 +20,10 @@ from sqlalchemy import Connection, text
 from gis.areas.hierarchy import AreaTables, load_areas
 from gis.coverage.catalogue import CoverageMethod, check_radius, facility_type
 from gis.coverage.core import CoverageIndex, true_distance
-from gis.coverage.network import NetworkCoverageIndex, WalkContext
+from gis.coverage.network import NetworkCoverageIndex, WalkContext, load_walk
 from gis.db.packed import EWKB_POINT, packed_rows
 from gis.geo.metric import MetricPlane
+from gis.settings import WalkSettings
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def build_coverage(
     buildings: BuildingArrays | None = None,
     parts: int = 8,
     walk: WalkContext | None = None,
+    method: CoverageMethod = "circle",
 ) -> CoverageModel:
     """Coverage of ``type_code`` at ``radius_m`` metres from the database state.
 
@@ -166,13 +168,17 @@ def build_coverage(
     and matched to its nearest facility while the server reads the next one,
     which is what keeps a million buildings within the two-second budget.
     With ``walk`` (built by ``load_walk`` for these ``buildings`` on the plane
-    around ``areas.centre_lon``) distances are walks over the network.
+    around ``areas.centre_lon``) or ``method="network"`` (the walk is read here)
+    distances are walks over the network.
     """
     check_radius(radius_m)
     areas = areas or load_areas(conn)
     facilities = load_facilities(conn, type_code)
     plane = MetricPlane.around(areas.centre_lon)
     fxy = plane.to_plane(facilities.lon, facilities.lat).reshape(-1, 2)
+    if method == "network" and walk is None:
+        buildings = buildings or load_buildings(conn, areas, parts)
+        walk = load_walk(conn, plane, buildings.plane_xy(plane), WalkSettings().max_leg_m)
     if walk is not None:
         if buildings is None:
             raise ValueError("a walking model needs the buildings its walk context was built for")
