@@ -56,11 +56,18 @@ from api.schemas import (
     DerivedCollectionDoc,
     WhatIfDoc,
 )
+from api.walk_schemas import OVERSTATED_BUILDING_FEATURE, CompareDoc, ServiceAreaCollectionDoc
 from gis.areas.codes import Level
 from gis.coverage import catalogue
-from gis.coverage.catalogue import MAX_RADIUS_M, FacilityTypeInfo
-from gis.coverage.geometry import blind_spots, service_circles
-from gis.coverage.live import CoverageService
+from gis.coverage.catalogue import (
+    MAX_RADIUS_M,
+    CoverageMethod,
+    FacilityTypeInfo,
+    radius_from_minutes,
+)
+from gis.coverage.compare import circle_vs_walk, overstated_page
+from gis.coverage.geometry import blind_spots, service_circles, walk_areas
+from gis.coverage.live import CoverageService, snapshot
 from gis.coverage.report import area_rollups, building_page, rings, worst
 from gis.coverage.store import CoverageModel
 from gis.coverage.whatif import what_if
@@ -68,11 +75,13 @@ from gis.db.models import FacilityType
 from gis.errors import DatabaseUnavailableError, InvalidFeatureError, InvalidParameterError
 from gis.geo.datum import WGS84, Datum, to_storage_point
 from gis.geo.geojson import GEOJSON_DECIMALS, Feature, records
+from gis.settings import WalkSettings
 from layers.coverage import LABELS_ZH, coverage_style
 
 router = APIRouter(route_class=ReadRetryRoute, tags=["coverage"])
 
 MAX_RADII = 10
+MAX_MINUTES = 600.0
 TypeCode = Annotated[Text, Field(max_length=column_length(FacilityType.code))]
 MIN_RADIUS_M = 1.0
 
@@ -81,6 +90,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorDoc,
         "description": "Unknown facility type (the message lists the known ones), or a "
         "radius outside 1-50,000 m.",
+    },
+    404: {
+        "model": ErrorDoc,
+        "description": "method=network asked where no walking network is stored (the "
+        "message says how to import one).",
     },
     **HEAVY_RESPONSES,
 }
@@ -96,6 +110,13 @@ def get_coverage_service(request: Request) -> CoverageService:
 
 
 CoverageDep = Annotated[CoverageService, Depends(get_coverage_service)]
+
+
+def get_walk_settings() -> WalkSettings:
+    return WalkSettings()
+
+
+WalkSettingsDep = Annotated[WalkSettings, Depends(get_walk_settings)]
 
 
 def parse_radii(text: str | None, default_m: float) -> list[float]:
@@ -128,10 +149,12 @@ def metres(value: float) -> int | float:
 
 @dataclass(frozen=True)
 class CoverageQuery:
-    """The facility type asked for and the radii (metres) to answer at."""
+    """The facility type asked for, the radii (metres) to answer at, and how distance is
+    measured (``circle``: straight line; ``network``: a walk over the street network)."""
 
     type: FacilityTypeInfo
     radii: list[float]
+    method: CoverageMethod = "circle"
 
     @property
     def radius_m(self) -> float:
@@ -143,8 +166,35 @@ class CoverageQuery:
         return self.radii[0]
 
 
+def parse_minutes(text: str, speed_m_per_min: float) -> list[float]:
+    """Radii in metres from walking minutes ``"5"`` or ``"5,10,15"`` at ``speed_m_per_min``."""
+    radii: list[str] = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise InvalidParameterError(
+                f"minutes {part.strip()!r} is not a number; give one (minutes=10) or several "
+                "separated by commas (minutes=5,10,15)",
+                zh=f"minutes 的值 {part.strip()!r} 不是数字；请给一个（minutes=10）"
+                "或用逗号分隔的几个（minutes=5,10,15）",
+            ) from None
+        radii.append(f"{radius_from_minutes(value, speed_m_per_min):g}")
+    return parse_radii(",".join(radii), speed_m_per_min)
+
+
+METHOD_DOC = (
+    "How distance is measured: circle (straight line, the service circle; default) or "
+    "network (a walk over the stored walking network: access legs, streets, bridges and "
+    "gates, never across a river, rail line or compound wall). Without a stored walking "
+    "network, network is a 404 saying how to import one."
+)
+MethodParam = Annotated[CoverageMethod, Query(description=METHOD_DOC)]
+
+
 def get_coverage_query(
     session: SessionDep,
+    settings: WalkSettingsDep,
     facility_type: Annotated[
         TypeCode,
         Query(
@@ -160,9 +210,27 @@ def get_coverage_query(
             examples=["500", "300,500,1000"],
         ),
     ] = None,
+    minutes: Annotated[
+        Annotated[Text, Field(max_length=TEXT_MAX)] | None,
+        Query(
+            description="Instead of radius_m: walking minutes at GRIDMAP_WALK_SPEED_M_PER_MIN "
+            "(default 60 m a minute: 5 minutes = 300 m); several, comma-separated, for rings.",
+            examples=["5", "5,10,15"],
+        ),
+    ] = None,
+    method: MethodParam = "circle",
 ) -> CoverageQuery:
     info = catalogue.facility_type(session, facility_type)
-    return CoverageQuery(info, parse_radii(radius_m, info.radius_m))
+    if minutes is not None and radius_m is not None:
+        raise InvalidParameterError(
+            "give radius_m or minutes, not both",
+            zh="radius_m 与 minutes 只能给一个",
+        )
+    if minutes is not None and minutes.strip():
+        radii = parse_minutes(minutes, settings.speed_m_per_min)
+    else:
+        radii = parse_radii(radius_m, info.radius_m)
+    return CoverageQuery(info, radii, method)
 
 
 QueryDep = Annotated[CoverageQuery, Depends(get_coverage_query)]
@@ -212,9 +280,14 @@ def _derived_collection(
         name,
         lambda model: _frame_features(frame_of(conn, model), id_of),
         conn,
+        query.method,
     )
     return _collection(
-        features, datum, facility_type=query.type.code, radius_m=metres(query.radius_m)
+        features,
+        datum,
+        facility_type=query.type.code,
+        radius_m=metres(query.radius_m),
+        method=query.method,
     )
 
 
@@ -241,9 +314,10 @@ def coverage_statistics(
     head = {
         "facility_type": query.type.code,
         "facility_type_name": query.type.name_zh,
+        "method": query.method,
         "by": by,
     }
-    with service.view(query.type.code, query.radii[0], session.connection()) as model:
+    with service.view(query.type.code, query.radii[0], session.connection(), query.method) as model:
         if len(query.radii) == 1:
             return JSONResponse(
                 {
@@ -290,12 +364,13 @@ def coverage_worst(
     most households uncovered (``gis.coverage.report.worst``); areas without
     households are not ranked. Rows as in ``GET /api/v1/coverage`` with ``rank``
     (1 = worst) first."""
-    with service.view(query.type.code, query.radius_m, session.connection()) as model:
+    with service.view(query.type.code, query.radius_m, session.connection(), query.method) as model:
         ranked = worst(area_rollups(model, by), n)
     return JSONResponse(
         {
             "facility_type": query.type.code,
             "facility_type_name": query.type.name_zh,
+            "method": query.method,
             "radius_m": metres(query.radius_m),
             "by": by,
             "rows": records(ranked),
@@ -334,7 +409,7 @@ def coverage_buildings(
     ``nearest_m`` (true metres; null if the type has no facility),
     ``nearest_facility_id``, ``facilities_within`` (facilities within the radius)
     and ``covered``. ``numberMatched`` counts all buildings matching the filters."""
-    with service.view(query.type.code, query.radius_m, session.connection()) as model:
+    with service.view(query.type.code, query.radius_m, session.connection(), query.method) as model:
         page = building_page(
             model,
             covered=covered,
@@ -359,7 +434,8 @@ def coverage_circles(
 ) -> Any:
     """True-metre circles (drawn in the CGCS2000 Gauss-Krüger plane, projected back
     to lon/lat); properties ``facility_id``, ``name``, ``type_code``, ``address``,
-    ``radius_m``."""
+    ``radius_m``. With ``method=network``, each facility's walking service area
+    (where one can walk to it within the radius) instead of its circle."""
     return _derived_collection(
         session,
         service,
@@ -383,7 +459,8 @@ def coverage_blind_spots(
     session: SessionDep, service: CoverageDep, query: QueryDep, datum: DatumOutDep
 ) -> Any:
     """One polygon per connected blind spot of a community: the residential area
-    of its uncovered buildings outside every service circle. Properties
+    of its uncovered buildings outside every service circle (with
+    ``method=network``: uncovered by walk, outside the walking service area). Properties
     ``community_code``, ``community_name``, ``part`` (1 = largest), ``area_m2``,
     ``households`` and ``buildings_uncovered``."""
     return _derived_collection(
@@ -416,6 +493,13 @@ class WhatIfQuestion(BaseModel):
     radius_m: float | None = Field(
         None, ge=MIN_RADIUS_M, le=MAX_RADIUS_M, description="Metres; default the type's."
     )
+    minutes: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_MINUTES,
+        description="Instead of radius_m: walking minutes at GRIDMAP_WALK_SPEED_M_PER_MIN.",
+    )
+    method: CoverageMethod = Field("circle", description=METHOD_DOC)
     open: list[OpenAt] = Field(default_factory=list, max_length=100)
     close: list[Id4] = Field(
         default_factory=list, max_length=100, description="Ids of facilities of the type."
@@ -436,6 +520,7 @@ def _storage_point(i: int, at: OpenAt) -> tuple[float, float]:
     responses={
         200: {"model": WhatIfDoc},
         **HEAVY_RESPONSES,
+        404: _ERRORS[404],
         413: {"model": ErrorDoc, "description": "The body is larger than 64 kB."},
         422: {
             "model": ErrorDoc,
@@ -448,6 +533,7 @@ def _storage_point(i: int, at: OpenAt) -> tuple[float, float]:
 def coverage_what_if(
     session: SessionDep,
     service: CoverageDep,
+    settings: WalkSettingsDep,
     question: Annotated[
         WhatIfQuestion, Depends(json_body(lambda data: validate(WhatIfQuestion, data)))
     ],
@@ -457,12 +543,142 @@ def coverage_what_if(
     ``coverage_rate_before``/``coverage_rate_after`` (0-1). Answered from the
     cached model in milliseconds; nothing is changed."""
     info = catalogue.facility_type(session, question.facility_type, InvalidFeatureError)
+    if question.minutes is not None and question.radius_m is not None:
+        raise InvalidFeatureError(
+            "give radius_m or minutes, not both", zh="radius_m 与 minutes 只能给一个"
+        )
     radius = question.radius_m or float(info.radius_m)
+    if question.minutes is not None:
+        radius = radius_from_minutes(question.minutes, settings.speed_m_per_min)
+        if radius > MAX_RADIUS_M:
+            raise InvalidFeatureError(f"minutes: {question.minutes:g} minutes walk beyond 50 km")
     points = [_storage_point(i, p) for i, p in enumerate(question.open)]
-    with service.view(info.code, radius, session.connection()) as model:
+    with service.view(info.code, radius, session.connection(), question.method) as model:
         answer = what_if(model, points, question.close)
     answer["radius_m"] = metres(answer["radius_m"])
-    return JSONResponse({"facility_type_name": info.name_zh, **answer})
+    return JSONResponse({"facility_type_name": info.name_zh, "method": question.method, **answer})
+
+
+# ---- circle vs walk, service areas (issue 13) ------------------------------------------
+
+
+def _circle_and_walk(
+    session: Session, service: CoverageService, query: CoverageQuery
+) -> tuple[CoverageModel, CoverageModel]:
+    """Snapshots of the circle and the walking model of the query's type and radius,
+    taken under one lock (the cache's lock is re-entrant): no change falls between them."""
+    conn = session.connection()
+    code, radius = query.type.code, query.radius_m
+    with (
+        service.view(code, radius, conn, "circle") as circle,
+        service.view(code, radius, conn, "network") as walk,
+    ):
+        return snapshot(circle), snapshot(walk)
+
+
+@router.get(
+    "/api/v1/coverage/compare",
+    dependencies=[HEAVY, Depends(access.ANALYSIS)],
+    summary="Circle vs walk: households the service circle promises beyond a walk",
+    responses={200: {"model": CompareDoc}, **_ERRORS},
+)
+def coverage_compare(
+    session: SessionDep,
+    service: CoverageDep,
+    query: QueryDep,
+    by: Annotated[Level, Query(description="Area level of the rows.")] = Level.COMMUNITY,
+) -> JSONResponse:
+    """Per area: ``households``, ``households_circle`` (within the radius as the crow
+    flies), ``households_walk`` (within a walk of the radius), ``households_overstated``
+    and ``buildings_overstated`` (inside the circle, beyond the walk: "the circle
+    overstates coverage here by N households"), ``rate_circle``, ``rate_walk`` (0-1)
+    and ``overstated_share`` (of the circle's households); ``total`` for the district.
+    ``method`` is ignored: both are answered."""
+    circle, walk = _circle_and_walk(session, service, query)
+    rows = circle_vs_walk(circle, walk, by)
+    total = circle_vs_walk(circle, walk, Level.DISTRICT)
+    return JSONResponse(
+        {
+            "facility_type": query.type.code,
+            "facility_type_name": query.type.name_zh,
+            "radius_m": metres(query.radius_m),
+            "by": by,
+            "rows": records(rows),
+            "total": records(total)[0],
+        }
+    )
+
+
+@router.get(
+    "/api/v1/coverage/compare/buildings",
+    dependencies=[HEAVY, Depends(access.ANALYSIS)],
+    summary="Circle vs walk on the map: buildings inside the circle but beyond the walk",
+    responses={
+        **collection_responses(
+            collection_example(
+                OVERSTATED_BUILDING_FEATURE, url="/api/v1/coverage/compare/buildings"
+            )
+        ),
+        **_ERRORS,
+    },
+    response_class=GeoJSONResponse,
+)
+def coverage_compare_buildings(
+    request: Request,
+    session: SessionDep,
+    service: CoverageDep,
+    query: QueryDep,
+    paging: PagingDep,
+    bbox: BBoxDep,
+    datum: DatumOutDep,
+    grid: Annotated[
+        str | None, Query(description="Only the buildings of this grid.", pattern=GRID_CODE)
+    ] = None,
+) -> GeoJSONResponse:
+    """Points ordered by building id; properties ``id``, ``grid_code``, ``households``,
+    ``circle_m`` (straight-line metres to the nearest facility) and ``walk_m``
+    (walking metres to the nearest facility by walk; null where no walk reaches one)."""
+    circle, walk = _circle_and_walk(session, service, query)
+    page = overstated_page(
+        circle, walk, grid_code=grid, bbox=bbox, limit=paging.limit, offset=paging.offset
+    )
+    return paged_collection(page, request, paging, datum)
+
+
+@router.get(
+    "/api/v1/coverage/service-areas",
+    dependencies=[HEAVY, Depends(access.ANALYSIS)],
+    summary="Walking service areas (isochrones) of a facility type, merged, per cut-off",
+    response_model=None,
+    responses={200: {"model": ServiceAreaCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
+    response_class=GeoJSONResponse,
+)
+def coverage_service_areas(
+    session: SessionDep, service: CoverageDep, query: QueryDep, datum: DatumOutDep
+) -> Any:
+    """One polygon per cut-off (``radius_m=300,500,1000`` or ``minutes=5,10,15``):
+    where one can walk to the nearest open facility of the type within it, over the
+    walking network, never across a barrier, blocks no walk enters left out.
+    Properties ``type_code``, ``cutoff_m``, ``facilities`` (open ones) and
+    ``area_m2`` (true square metres). ``method`` is ignored: areas are walks."""
+    conn = session.connection()
+    name = "service_areas:" + ",".join(f"{r:g}" for r in query.radii)
+    features = service.derived(
+        query.type.code,
+        query.radii[0],
+        name,
+        lambda model: _frame_features(
+            walk_areas(model, query.radii), lambda p: f"{p['type_code']}-{p['cutoff_m']:g}"
+        ),
+        conn,
+        "network",
+    )
+    return _collection(
+        features,
+        datum,
+        facility_type=query.type.code,
+        radii_m=[metres(r) for r in query.radii],
+    )
 
 
 # ---- planner (issue 11): what is on screen, taken away -------------------------------

@@ -80,7 +80,7 @@ def _extract(
     session: Session, service: CoverageService, query: CoverageQuery, bbox: BBox | None
 ) -> CoverageExtract:
     conn = session.connection()
-    with service.view(query.type.code, query.radius_m, conn) as model:
+    with service.view(query.type.code, query.radius_m, conn, query.method) as model:
         return coverage_extract(conn, model, bbox)
 
 
@@ -89,7 +89,9 @@ def _filename(query: CoverageQuery, extension: str, datum: Datum = WGS84) -> str
     and the datum where it is not WGS84 (``..._gcj02.gpkg``)."""
     today = dt.datetime.now(CITY_TZ).date().isoformat()
     suffix = "" if datum.kind is DatumKind.WGS84 else f"_{datum.label}"
-    return f"coverage_{query.type.code}_{metres(query.radius_m)}m_{today}{suffix}.{extension}"
+    walk = "_walk" if query.method == "network" else ""
+    stem = f"coverage_{query.type.code}_{metres(query.radius_m)}m{walk}"
+    return f"{stem}_{today}{suffix}.{extension}"
 
 
 def _attachment(data: bytes, media_type: str, filename: str) -> Response:

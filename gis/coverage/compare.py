@@ -15,8 +15,10 @@ from numpy.typing import NDArray
 
 from gis.areas.codes import Level
 from gis.areas.hierarchy import area_groups
+from gis.coverage.report import DISTANCE_DECIMALS
 from gis.coverage.store import CoverageModel
 from gis.errors import InvalidParameterError
+from gis.geo.geojson import BBox, Feature, Page, point, rounded
 
 COMPARE_COLUMNS = [
     "code",
@@ -92,3 +94,48 @@ def circle_vs_walk(
             columns=COMPARE_COLUMNS,
         )
     return frame.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def overstated_page(
+    circle: CoverageModel,
+    walk: CoverageModel,
+    *,
+    grid_code: str | None = None,
+    bbox: BBox | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> Page:
+    """The buildings inside the circle but beyond the walk, as GeoJSON points by id.
+
+    Properties: ``id``, ``grid_code``, ``households``, ``circle_m`` (straight
+    true metres to the nearest facility) and ``walk_m`` (walking metres to the
+    nearest by walk; None where no walk reaches one).
+    """
+    keep = overstated(circle, walk)
+    b = circle.buildings
+    if grid_code is not None:
+        try:
+            keep &= circle.index.group == circle.areas.grid_codes.index(grid_code)
+        except ValueError:
+            keep[:] = False
+    if bbox is not None:
+        keep &= bbox.contains(b.lon, b.lat)
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(b.ids[rows], kind="stable")]
+    features: list[Feature] = []
+    for row in rows[offset : offset + limit].tolist():
+        features.append(
+            {
+                "type": "Feature",
+                "id": int(b.ids[row]),
+                "geometry": point(b.lon[row], b.lat[row]),
+                "properties": {
+                    "id": int(b.ids[row]),
+                    "grid_code": circle.areas.grid_codes[int(circle.index.group[row])],
+                    "households": int(circle.index.households[row]),
+                    "circle_m": rounded(circle.index.nearest_m[row], DISTANCE_DECIMALS),
+                    "walk_m": rounded(walk.index.nearest_m[row], DISTANCE_DECIMALS),
+                },
+            }
+        )
+    return Page(features, len(rows))
