@@ -197,6 +197,8 @@ WALK_STEP = 0.002
 def add_walk_network(engine: Engine, *, bridges: tuple[float, ...] = (BRIDGE_LAT,)) -> int:
     """Commit a street lattice every 0.002° (about 180 m by 220 m) over the district as
     its walking network, cut by a river along ``RIVER_LON`` with ``bridges``; edges written."""
+    import itertools
+
     import geopandas as gpd
     import numpy as np
     import shapely
@@ -207,12 +209,12 @@ def add_walk_network(engine: Engine, *, bridges: tuple[float, ...] = (BRIDGE_LAT
     lats = np.round(np.arange(SOUTH, NORTH + 1e-9, WALK_STEP), 6)
     lines = []
     for lat in lats:
-        for a, b in zip(lons[:-1], lons[1:], strict=True):
+        for a, b in itertools.pairwise(lons):
             crosses = a < RIVER_LON < b
             if not crosses or any(abs(lat - y) < 1e-9 for y in bridges):
                 lines.append(shapely.LineString([(a, lat), (b, lat)]))
     for lon in lons:
-        for a, b in zip(lats[:-1], lats[1:], strict=True):
+        for a, b in itertools.pairwise(lats):
             lines.append(shapely.LineString([(lon, a), (lon, b)]))
     edges = gpd.GeoDataFrame(geometry=lines, crs=4326)
     river = gpd.GeoDataFrame(
