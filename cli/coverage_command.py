@@ -64,7 +64,7 @@ def coverage_command(
     ],
     radius: Annotated[
         int | None,
-        typer.Option(help="Service radius in metres [default: the type's catalogue radius]."),
+        typer.Option(help="Service radius in metres (default: the type's catalogue radius)."),
     ] = None,
     minutes: Annotated[
         float | None,
