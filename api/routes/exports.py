@@ -246,7 +246,9 @@ def export_collection(
     cut to 10 characters by the table in its README.txt. Coordinates in ``crs`` or
     ``datum``. Cases come narrowed and masked as on their items; an export showing
     personal data in full is audited."""
-    coll = ogc.collection_for(session, principal, cid)  # the collection's rule, as its items'
+    coll = ogc.collection_for(
+        request, session, principal, cid
+    )  # the collection's rule, as its items'
     out = ogc.out_crs(request, crs, datum)
     base = ogc.base_url(request)
     query = ItemQuery(

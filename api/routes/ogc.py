@@ -38,6 +38,8 @@ from api.responses import GEOJSON, HEAVY_RESPONSES, GeoJSONResponse
 from api.routes import exports as exports_routes  # module only: it imports this one
 from api.routes import tiles as tiles_routes
 from api.routing import ReadRetryRoute
+from gis.coverage.live import CoverageService, snapshot
+from gis.coverage.store import CoverageModel
 from gis.errors import InvalidParameterError, NotFoundError
 from gis.features import collections as catalogue_
 from gis.features import crs as crs_
@@ -213,9 +215,24 @@ def readable(principal: Principal, coll: Collection) -> bool:
     return access.collection_rule(coll.access).allows(principal)
 
 
-def collection_for(session: Any, principal: Principal, cid: str) -> Collection:
+def walk_models(request: Request, session: Any) -> catalogue_.WalkModels | None:
+    """Walking models from the app's live coverage cache (snapshots, so a change that
+    arrives while a page is written does not reach it), or None to build them afresh."""
+    service: CoverageService | None = getattr(request.app.state, "coverage", None)
+    if service is None:
+        return None
+    conn = session.connection()
+
+    def model(type_code: str, radius_m: float) -> CoverageModel:
+        with service.view(type_code, radius_m, conn, "network") as walking:
+            return snapshot(walking)
+
+    return model
+
+
+def collection_for(request: Request, session: Any, principal: Principal, cid: str) -> Collection:
     """The collection ``cid``, after checking the caller may read it (403 otherwise)."""
-    coll = catalogue_.find(session, cid)
+    coll = catalogue_.find(session, cid, walk_models(request, session))
     access.collection_rule(coll.access).check(principal)
     return coll
 
@@ -330,7 +347,7 @@ def get_collection(
 ) -> Response:
     """The collection's description, spatial and temporal extent, CRSs (``storageCrs``
     CRS84) and links."""
-    coll = collection_for(session, principal, cid)
+    coll = collection_for(request, session, principal, cid)
     return _json(
         _collection_doc(session, coll, principal, base_url(request), request_lang(request))
     )
@@ -360,7 +377,7 @@ def get_queryables(
     and ``geometry``; the names a ``filter`` may use and the query parameters
     ``?name=value`` filter by. As ``application/schema+json``, or ``application/json`` to a
     client that accepts only that (GDAL 3.6)."""
-    coll = collection_for(session, principal, cid)
+    coll = collection_for(request, session, principal, cid)
     url = f"{base_url(request)}/ogc/collections/{coll.id}/queryables"
     accept = request.headers.get("accept", "")
     plain = "application/json" in accept and SCHEMA_MEDIA not in accept
@@ -538,7 +555,7 @@ def get_items(
     to their areas and masked where they are not responsible; filters, bbox and datetime
     apply to the masked values). ``numberMatched`` counts every page; ``next``/``prev``
     links page by keyset. A page of incidents showing personal data in full is audited."""
-    coll = collection_for(session, principal, cid)
+    coll = collection_for(request, session, principal, cid)
     out = out_crs(request, crs, datum)
     base = base_url(request)
     q = query.ItemQuery(
@@ -636,7 +653,7 @@ def get_item(
 ) -> Response:
     """The item as the caller may see it (a masked incident as masked; one out of reach
     is a 404 like a missing one), with links to itself and its collection."""
-    coll = collection_for(session, principal, cid)
+    coll = collection_for(request, session, principal, cid)
     out = out_crs(request, crs, datum)
     text = query.item_json(session, coll, principal, fid, lat_lon=out.lat_lon)
     if coll.access is Access.INCIDENTS:

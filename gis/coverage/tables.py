@@ -44,6 +44,7 @@ import numpy as np
 import shapely
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     Integer,
     LargeBinary,
@@ -427,6 +428,60 @@ def _unnest(columns: Sequence[tuple[str, Any, list[Any]]], name: str) -> Any:
         func.unnest(*[bindparam(None, values, type_=ARRAY(kind)) for _, kind, values in columns])
         .table_valued(*[column(name, kind) for name, kind, _ in columns])
         .render_derived(name=name)
+    )
+
+
+# --------------------------------------------------------------------------- from a model
+
+
+def model_buildings_select(model: CoverageModel) -> AnySelect:
+    """Every building of ``model`` with the model's figures, bound as arrays.
+
+    The columns of ``buildings_select`` (``BUILDING_COLUMNS``) for coverage SQL
+    cannot compute: walks over the network (``model.method == "network"``:
+    ``nearest_m`` is then walking metres, ``covered`` within a walk of the
+    radius). ``nearest_m`` and ``nearest_facility_id`` are NULL where no
+    facility is reached.
+    """
+    b, index, areas = model.buildings, model.index, model.areas
+    nearest_id = index.nearest_facility_id
+    finite = np.isfinite(index.nearest_m)
+    grid_codes = np.asarray(areas.grid_codes, dtype=object)
+    community_codes = np.asarray(areas.community_codes, dtype=object)
+    columns: Sequence[tuple[str, Any, list[Any]]] = (
+        ("id", BigInteger, b.ids.tolist()),
+        ("grid_code", Text, grid_codes[b.grid].tolist() if len(b.ids) else []),
+        (
+            "community_code",
+            Text,
+            community_codes[areas.community_of_grid[b.grid]].tolist() if len(b.ids) else [],
+        ),
+        ("households", BigInteger, index.households.tolist()),
+        ("covered", Boolean, index.covered.tolist()),
+        (
+            "nearest_facility_id",
+            BigInteger,
+            [int(f) if ok else None for f, ok in zip(nearest_id.tolist(), finite, strict=True)],
+        ),
+        (
+            "nearest_m",
+            Float,
+            [
+                float(d) if ok else None
+                for d, ok in zip(index.nearest_m.tolist(), finite, strict=True)
+            ],
+        ),
+    )
+    rows = _unnest(columns, "walk")
+    bb = aliased(Building, name="b")
+    return (
+        select(
+            rows.c.id,
+            bb.location.label("geom"),
+            *[rows.c[name] for name, _, _ in columns[1:]],
+        )
+        .select_from(rows)
+        .join(bb, bb.id == rows.c.id)
     )
 
 

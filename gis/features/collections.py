@@ -21,11 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from gis.coverage import tables
+from gis.coverage.catalogue import resolve_radius
+from gis.coverage.store import CoverageModel, build_coverage
 from gis.db.models import AdminArea, AreaLevel, Building, Facility, FacilityType, Grid
 from gis.db.select import AnySelect
 from gis.errors import NotFoundError
 from gis.incidents.listing import visible_incidents
 from gis.lang import Texts
+from gis.network.store import has_network
 from gis.principal import Principal
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "date", "date-time")
@@ -71,6 +74,9 @@ class Access(enum.StrEnum):
 
 
 Source = Callable[[Principal], AnySelect]
+WalkModels = Callable[[str, float], CoverageModel]
+"""A facility type's walking coverage model at a radius: in the API a snapshot of the
+live cache's (kept current by notifications); where none is given, built afresh."""
 
 
 @dataclass(frozen=True)
@@ -363,9 +369,76 @@ def _blind_spots_of(session: Session, code: str) -> Source:
     return source
 
 
-def _per_type(session: Session, code: str, name_zh: str, name_en: str) -> list[Collection]:
+def _walk_of(session: Session, code: str, per: str, walk_models: WalkModels | None) -> Source:
+    """Walking coverage per grid or per building, from a walking model read when the
+    collection is first read (a request's count and page share it)."""
+    made: list[AnySelect] = []
+
+    def source(_: Principal) -> AnySelect:
+        if not made:
+            radius = resolve_radius(session, code, None)
+            if walk_models is not None:
+                model = walk_models(code, radius)
+            else:
+                model = build_coverage(session.connection(), code, radius, method="network")
+            if per == "grids":
+                made.append(tables.grids_select(code, session, model=model))
+            else:
+                made.append(tables.model_buildings_select(model))
+        return made[0]
+
+    return source
+
+
+def _walking(
+    session: Session, code: str, name_zh: str, name_en: str, walk_models: WalkModels | None
+) -> list[Collection]:
+    """Coverage of one facility type by walking distance, per grid and per building."""
+    return [
+        Collection(
+            id=f"coverage-walk-{code}-grids",
+            title=_t(f"{name_zh}步行覆盖率（按网格）", f"Walking coverage by {name_en}, per grid"),
+            description=_t(
+                f"每个现行网格的户数、步行{name_zh}服务半径内的户数与覆盖率（0-1），"
+                "按步行路网计算（与 GET /api/v1/coverage?method=network 相同）",
+                f"Each grid in force: households, households within a walk of the service "
+                f"radius of a {name_en} over the walking network, and the coverage rate (0-1) "
+                "(as GET /api/v1/coverage?method=network)",
+            ),
+            geometry_type="MultiPolygon",
+            properties=_properties(tables.GRID_COLUMNS),
+            source=_walk_of(session, code, "grids", walk_models),
+            access=Access.ANALYSIS,
+        ),
+        Collection(
+            id=f"coverage-walk-{code}-buildings",
+            title=_t(
+                f"{name_zh}步行覆盖（按楼栋）", f"Walking coverage by {name_en}, per building"
+            ),
+            description=_t(
+                f"每栋楼的户数、是否在步行{name_zh}服务半径内、步行最近设施及步行距离（米）",
+                f"Each building: households, whether a {name_en} is within a walk of its "
+                "service radius, the nearest by walk and the walking distance to it (m)",
+            ),
+            geometry_type="Point",
+            properties=_properties(tables.BUILDING_COLUMNS),
+            source=_walk_of(session, code, "buildings", walk_models),
+            access=Access.ANALYSIS,
+        ),
+    ]
+
+
+def _per_type(
+    session: Session,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    walk: bool = False,
+    walk_models: WalkModels | None = None,
+) -> list[Collection]:
     """The collections of one facility type: its facilities, its coverage per grid and
-    per building, its blind spots."""
+    per building, its blind spots; with ``walk``, its walking coverage too."""
+    walking = _walking(session, code, name_zh, name_en, walk_models) if walk else []
     return [
         Collection(
             id=f"facilities-{code}",
@@ -417,20 +490,26 @@ def _per_type(session: Session, code: str, name_zh: str, name_en: str) -> list[C
             access=Access.ANALYSIS,
             id_type="string",
         ),
+        *walking,
     ]
 
 
-def catalogue(session: Session) -> list[Collection]:
+def catalogue(session: Session, walk_models: WalkModels | None = None) -> list[Collection]:
     """Every collection, in the order a landing page lists them: the fixed ones, then per
-    facility type its facilities, coverage per grid and per building, and blind spots."""
+    facility type its facilities, coverage per grid and per building, blind spots, and
+    (where a walking network is stored) walking coverage per grid and per building."""
     out = _fixed()
-    for row in _type_rows(session):
-        out += _per_type(session, *row)
+    walk = has_network(session)
+    for type_code, name_zh, name_en in _type_rows(session):
+        out += _per_type(session, type_code, name_zh, name_en, walk, walk_models)
     return out
 
 
-def find(session: Session, cid: str) -> Collection:
-    """The collection ``cid``; ``NotFoundError`` naming where the list is otherwise."""
+def find(session: Session, cid: str, walk_models: WalkModels | None = None) -> Collection:
+    """The collection ``cid``; ``NotFoundError`` naming where the list is otherwise.
+
+    A walking collection is found whether or not a network is stored: reading it
+    without one is the ``NoNetworkError`` that says how to import one."""
     for coll in _fixed():
         if coll.id == cid:
             return coll
@@ -438,12 +517,15 @@ def find(session: Session, cid: str) -> Collection:
         ("facilities-", ""),
         ("coverage-", "-grids"),
         ("coverage-", "-buildings"),
+        ("coverage-walk-", "-grids"),
+        ("coverage-walk-", "-buildings"),
         ("blind-spots-", ""),
     ):
         if cid.startswith(prefix) and cid.endswith(suffix) and len(cid) > len(prefix + suffix):
             code = cid[len(prefix) : len(cid) - len(suffix)]
-            for row in _type_rows(session, code):
-                for coll in _per_type(session, *row):
+            walk = prefix == "coverage-walk-"
+            for _, name_zh, name_en in _type_rows(session, code):
+                for coll in _per_type(session, code, name_zh, name_en, walk, walk_models):
                     if coll.id == cid:
                         return coll
     raise NotFoundError(

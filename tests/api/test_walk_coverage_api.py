@@ -190,3 +190,39 @@ def test_without_a_network_walking_questions_say_how_to_import_one(client: TestC
         assert answer.status_code == 404 and "步行路网" in answer.json()["description"]
     # The circles still answer, and the connection is fine for the next request.
     ok(client.get("/api/v1/coverage?facility_type=kindergarten"))
+
+
+def test_walking_coverage_is_a_features_collection_per_grid_and_per_building(
+    demo_client: TestClient,
+) -> None:
+    listed = {c["id"] for c in ok(demo_client.get("/ogc/collections"))["collections"]}
+    assert {"coverage-walk-kindergarten-grids", "coverage-walk-kindergarten-buildings"} <= listed
+    walk = total(demo_client, f"{KG}&method=network")
+    grids = ok(
+        demo_client.get("/ogc/collections/coverage-walk-kindergarten-grids/items?limit=5000")
+    )
+    assert (
+        sum(f["properties"]["covered_households"] for f in grids["features"])
+        == walk["households_covered"]
+    )
+    url = "/ogc/collections/coverage-walk-kindergarten-buildings/items"
+    covered = ok(demo_client.get(f"{url}?filter=covered%20%3D%20true&limit=5000"))
+    assert covered["numberMatched"] == walk["buildings_covered"]
+    assert (
+        sum(f["properties"]["households"] for f in covered["features"])
+        == walk["households_covered"]
+    )
+    assert all(f["properties"]["nearest_m"] <= 300 for f in covered["features"])
+    everything = ok(demo_client.get(f"{url}?limit=1"))
+    assert everything["numberMatched"] == walk["buildings"]
+
+
+def test_without_a_network_no_walking_collection_is_listed(client: TestClient) -> None:
+    listed = {c["id"] for c in ok(client.get("/ogc/collections"))["collections"]}
+    assert "coverage-kindergarten-grids" in listed
+    assert not any(cid.startswith("coverage-walk-") for cid in listed)
+    answer = client.get(
+        "/ogc/collections/coverage-walk-kindergarten-grids/items",
+        headers={"Accept-Language": "en"},
+    )
+    assert_error(answer, 404, "gridmap network import")
