@@ -550,8 +550,13 @@ def coverage_what_if(
     radius = question.radius_m or float(info.radius_m)
     if question.minutes is not None:
         radius = radius_from_minutes(question.minutes, settings.speed_m_per_min)
-        if radius > MAX_RADIUS_M:
-            raise InvalidFeatureError(f"minutes: {question.minutes:g} minutes walk beyond 50 km")
+        if not MIN_RADIUS_M <= radius <= MAX_RADIUS_M:
+            raise InvalidFeatureError(
+                f"minutes: {question.minutes:g} minutes is a walk of {radius:g} m, outside "
+                f"{MIN_RADIUS_M:g}-{MAX_RADIUS_M:,.0f} m",
+                zh=f"minutes：{question.minutes:g} 分钟步行 {radius:g} 米，"
+                f"超出 {MIN_RADIUS_M:g}-{MAX_RADIUS_M:,.0f} 米",
+            )
     points = [_storage_point(i, p) for i, p in enumerate(question.open)]
     with service.view(info.code, radius, session.connection(), question.method) as model:
         answer = what_if(model, points, question.close)

@@ -72,6 +72,11 @@ _TAKE_AWAY_ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "Unknown facility type, a radius outside 1-50,000 m, a bad bbox, or a "
         f"box holding more than {EXPORT_MAX_BUILDINGS:,} buildings (export a smaller one).",
     },
+    404: {
+        "model": ErrorDoc,
+        "description": "method=network asked where no walking network is stored (the "
+        "message says how to import one).",
+    },
     **HEAVY_RESPONSES,
 }
 

@@ -313,6 +313,10 @@ def samples(f: dict[str, Any]) -> dict[str, list[tuple[str, str, dict[str, Any]]
         ],
         "/api/v1/coverage/circles": [("admin", "/api/v1/coverage/circles", kind)],
         "/api/v1/coverage/blind-spots": [("admin", "/api/v1/coverage/blind-spots", kind)],
+        "/api/v1/coverage/compare/buildings": [
+            ("admin", "/api/v1/coverage/compare/buildings", {**kind, "limit": 5})
+        ],
+        "/api/v1/coverage/service-areas": [("admin", "/api/v1/coverage/service-areas", kind)],
         "/api/v1/coverage/export": [
             ("admin", "/api/v1/coverage/export", {**kind, "bbox": VIEW, "format": "csv"}),
             ("admin", "/api/v1/coverage/export", {**kind, "bbox": VIEW, "format": "gpkg"}),
