@@ -9,7 +9,10 @@ Colours: the grid choropleth uses ColorBrewer RdYlBu (readable by colour-blind
 people): red for grids where few households are covered, blue where nearly all
 are. Buildings sit on top in two colours that belong to neither end of that
 ramp: green when covered, magenta when not. Blind spots are hatched, not
-filled, so the choropleth stays readable beneath them.
+filled, so the choropleth stays readable beneath them. With walking distance
+(``method=network``), buildings the service circle covers but no walk of the
+radius reaches ("the circle overstates") are near-black rings around their dot:
+a colour of no other layer, and a ring for "inside the circle".
 """
 
 from __future__ import annotations
@@ -92,6 +95,10 @@ BUILDING_COVERED = Style(
 BUILDING_UNCOVERED = Style(
     color="#ffffff", weight=0.5, fill_color="#c51b7d", fill_opacity=0.95, radius=3.5
 )
+OVERSTATED_STYLE = Style(
+    color="#1b1b1b", weight=1.6, opacity=0.95, fill_color="#ffffff", fill_opacity=0.0, radius=5.5
+)
+"""Buildings inside the circle but beyond the walk (``/api/v1/coverage/compare/buildings``)."""
 BLIND_SPOT_STYLE = Style(color="#67001f", weight=1.5, opacity=0.9, fill_opacity=1.0)
 FACILITY_STYLE = Style(
     color="#ffffff", weight=1.5, fill_color="#542788", fill_opacity=1.0, radius=6.0
@@ -133,6 +140,14 @@ LABELS_ZH = {
     "zoom_for_buildings": f"放大至{UNCOVERED_MIN_ZOOM:g}级显示未覆盖楼栋，"
     f"{ALL_BUILDINGS_MIN_ZOOM:g}级显示全部楼栋",
     "map_link": "网格地图",
+    "method": "距离算法",
+    "method_circle": "服务圈（直线）",
+    "method_walk": "步行距离",
+    "walk_distance": "步行",
+    "walk_areas": "步行服务区",
+    "overstated": "圆形高估",
+    "overstated_legend": "圆形高估楼栋（直线圈内、步行不可达）",
+    "method_fallback": "已改用直线距离",
 }
 
 
@@ -150,6 +165,7 @@ def coverage_style() -> dict[str, Any]:
         "circle": CIRCLE_STYLE.leaflet(),
         "buildingCovered": {**BUILDING_COVERED.leaflet(), "radius": BUILDING_COVERED.radius},
         "buildingUncovered": {**BUILDING_UNCOVERED.leaflet(), "radius": BUILDING_UNCOVERED.radius},
+        "overstated": {**OVERSTATED_STYLE.leaflet(), "radius": OVERSTATED_STYLE.radius},
         "blindSpot": {**BLIND_SPOT_STYLE.leaflet(fill_color=f"url(#{HATCH_PATTERN_ID})")},
         "hatch": {"id": HATCH_PATTERN_ID, "colour": HATCH_COLOUR, "spacing": HATCH_SPACING_PX},
         "facility": {**FACILITY_STYLE.leaflet(), "radius": FACILITY_STYLE.radius},

@@ -723,7 +723,8 @@ def coverage_status(service: CoverageDep) -> dict[str, Any]:
     include_in_schema=False,
 )
 def coverage_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    """The coverage map: pick a type and radius, read the grid choropleth, click to simulate."""
+    """The coverage map: pick a type, radius and straight line or walk, read the grid
+    choropleth, click to simulate."""
     style = coverage_style()
     config = {
         "style": style,
@@ -732,6 +733,10 @@ def coverage_page(request: Request, settings: SettingsDep) -> HTMLResponse:
         "basemap": "/api/v1/basemap",
     }
     html = render_page(
-        "coverage.html", request, config=script_json(config), title=LABELS_ZH["title"]
+        "coverage.html",
+        request,
+        config=script_json(config),
+        title=LABELS_ZH["title"],
+        labels=LABELS_ZH,
     )
     return HTMLResponse(html)

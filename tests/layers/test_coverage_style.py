@@ -38,3 +38,17 @@ def test_style_is_json_and_names_the_hatch_pattern() -> None:
     assert style["buildingCovered"]["fillColor"] != style["buildingUncovered"]["fillColor"]
     assert style["uncoveredMinZoom"] < style["allBuildingsMinZoom"]
     assert 300 in style["radiusChoices"]
+
+
+def test_overstated_buildings_have_a_colour_of_no_other_layer() -> None:
+    style = coverage_style()
+    others = {c for c, _ in COVERAGE_RAMP.legend_rows()} | {
+        style[k][attr]
+        for k in ("grid", "circle", "buildingCovered", "buildingUncovered", "facility", "whatIf")
+        for attr in ("color", "fillColor")
+    }
+    others |= {style["blindSpot"]["color"], style["hatch"]["colour"]}
+    assert style["overstated"]["color"] not in others
+    assert style["overstated"]["radius"] > style["buildingUncovered"]["radius"]  # a ring round it
+    assert style["labels"]["method_circle"] == "服务圈（直线）"
+    assert style["labels"]["method_walk"] == "步行距离"

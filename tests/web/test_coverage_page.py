@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from api.errors import error_body
+from gis.coverage.network import no_network
 from layers.coverage import COVERAGE_RAMP, coverage_style
 from tests.web.browser import PHONE, WIDE, artifact, boxes_apart, open_page, viewer_headers
 
@@ -236,7 +240,7 @@ def test_the_worst_communities_are_ranked_beside_the_map(
         assert "#gm-hint" in boxes_apart(tab, [*over_map, "#gm-panel"])
         if viewport is PHONE:
             assert map_box["y"] + map_box["height"] <= panel["y"] + 1
-            for button in tab.locator("#gm-actions button").all():
+            for button in tab.locator("#gm-actions button, #gm-method span").all():
                 box = button.bounding_box()
                 assert box is not None and box["height"] >= 44
         else:
@@ -309,3 +313,144 @@ def test_export_and_print_buttons_take_the_view_away(
         assert png.read_bytes().startswith(b"\x89PNG")
         assert download.value.suggested_filename.endswith(".png")
         assert log.errors == [] and log.foreign_requests() == []
+
+
+# ---- straight line or walk (issue 13) ----------------------------------------------------
+
+WALK = "facility_type=kindergarten&method=network"
+WALK_RADIO = "#gm-method input[value=network]"
+CIRCLE_RADIO = "#gm-method input[value=circle]"
+
+
+FREE_POINT = """() => {
+    const c = window.gridmapCoverage;
+    const taken = c.overstated.getLayers().map((m) => c.map.latLngToContainerPoint(m.getLatLng()));
+    const size = c.map.getSize();
+    for (const [fx, fy] of [[0.75, 0.5], [0.8, 0.6], [0.7, 0.7], [0.6, 0.8], [0.45, 0.55]]) {
+        const p = L.point(size.x * fx, size.y * fy);
+        if (taken.every((t) => t.distanceTo(p) > 20)) { return [p.x, p.y]; }
+    }
+    throw new Error('no point of the map is free of rings');
+}"""
+"""A point of the district (in the map's pixels) no overstated building's ring covers."""
+
+
+def _rate(row: dict[str, Any]) -> str:
+    return f"{row['coverage_rate'] * 100:.1f}%"
+
+
+def test_switching_to_walking_distance_asks_every_layer_by_walk(
+    live_server: str, page: Any
+) -> None:
+    tab, log = page
+    _open(tab, live_server, "?facility_type=kindergarten")
+    tab.wait_for_function(READY, arg="facility_type=kindergarten", timeout=30000)
+    assert tab.locator(CIRCLE_RADIO).is_checked() and tab.locator("#gm-compare").is_hidden()
+    circle = _api(live_server, "/api/v1/coverage", facility_type="kindergarten")["total"]
+
+    log.requests.clear()
+    tab.locator("#gm-method label", has_text="步行距离").click()
+    tab.wait_for_function(READY, arg=WALK, timeout=120000)
+    assert tab.url.endswith(f"/coverage?{WALK}")  # kept in the address, for sharing
+    asked = [u for u in log.requests if "/api/v1/coverage" in u]
+    for path in ("coverage?", "worst?", "circles?", "blind-spots?", "compare?", "buildings?"):
+        hits = [u for u in asked if f"/{path}" in u]
+        assert hits and all("method=network" in u for u in hits), (path, asked)
+
+    # The choropleth, the total and the ranking are the walk's.
+    walk = _api(live_server, "/api/v1/coverage", facility_type="kindergarten", method="network")
+    assert walk["total"]["coverage_rate"] < circle["coverage_rate"]
+    assert _rate(walk["total"]) in tab.locator("#gm-summary").inner_text()
+    assert _rate(walk["total"]) in tab.locator("#gm-legend-total").inner_text()
+    assert "步行" in tab.locator("#gm-legend-title").inner_text()
+    expected = sorted(COVERAGE_RAMP.colour_for(r["coverage_rate"]) for r in walk["rows"])
+    assert sorted(_fills(tab)) == expected
+    ranked = _api(
+        live_server, "/api/v1/coverage/worst", facility_type="kindergarten", method="network"
+    )["rows"]
+    shown = tab.eval_on_selector_all(WORST_ROWS, "(rows) => rows.map((r) => r.dataset.code)")
+    assert shown == [r["code"] for r in ranked]
+    areas = _api(
+        live_server, "/api/v1/coverage/circles", facility_type="kindergarten", method="network"
+    )
+    assert tab.locator(".leaflet-gm-circles-pane path").count() == areas["numberMatched"]
+
+    # What the circle overstates: the district's line and a ring per building.
+    compare = _api(
+        live_server, "/api/v1/coverage/compare", facility_type="kindergarten", by="community"
+    )["total"]
+    assert compare["households_overstated"] > 0
+    line = tab.locator("#gm-compare").inner_text()
+    assert line == (
+        f"直线服务圈高估 {compare['households_overstated']:,} 户"
+        f"（步行可达 {compare['households_walk']:,} 户，直线 {compare['households_circle']:,} 户）"
+    )
+    overstated = _api(
+        live_server, "/api/v1/coverage/compare/buildings", facility_type="kindergarten", limit=1
+    )["numberMatched"]
+    drawn = tab.evaluate("() => window.gridmapCoverage.overstated.getLayers().length")
+    assert drawn == overstated > 0
+    assert tab.evaluate(
+        "() => window.gridmapCoverage.map.hasLayer(window.gridmapCoverage.overstated)"
+    )
+    overlays = tab.locator(".leaflet-control-layers-overlays label").all_text_contents()
+    assert [o.strip() for o in overlays if "高估" in o or "服务" in o] == [
+        "服务盲区",
+        "步行服务区",
+        "圆形高估",
+    ]
+
+    tab.screenshot(path=artifact("coverage-walk.png"))
+
+    # A click asks the what-if by walk too (where no ring would take the click for its popup).
+    box = tab.locator("#gm-map").bounding_box()
+    assert box is not None
+    x, y = tab.evaluate(FREE_POINT)
+    with tab.expect_request(lambda r: r.url.endswith("/api/v1/coverage/what-if")) as asked_if:
+        tab.mouse.click(box["x"] + x, box["y"] + y)
+    assert asked_if.value.post_data_json["method"] == "network"
+    tab.wait_for_selector("#gm-whatif-answer")
+
+    # Reloaded (or shared), the address starts in walk mode.
+    tab.reload(wait_until="networkidle")
+    tab.wait_for_function(READY, arg=WALK, timeout=30000)
+    assert tab.locator(WALK_RADIO).is_checked()
+    assert _rate(walk["total"]) in tab.locator("#gm-summary").inner_text()
+
+    # And back to straight lines: no walking layer left.
+    tab.locator("#gm-method label", has_text="服务圈（直线）").click()
+    tab.wait_for_function(READY, arg="facility_type=kindergarten", timeout=30000)
+    assert _rate(circle) in tab.locator("#gm-summary").inner_text()
+    assert tab.locator("#gm-compare").is_hidden()
+    assert not tab.evaluate(
+        "() => window.gridmapCoverage.map.hasLayer(window.gridmapCoverage.overstated)"
+    )
+    assert log.errors == [] and log.failed == [] and log.foreign_requests() == []
+
+
+def test_walking_without_a_network_says_why_and_goes_back_to_straight_lines(
+    live_server: str, page: Any
+) -> None:
+    tab, log = page
+    # The demo has a walking network: a district without one is played by its 404.
+    description = no_network().zh
+    assert description
+    tab.route(
+        re.compile(r".*/api/v1/coverage.*[?&]method=network.*"),
+        lambda route: route.fulfill(
+            status=404,
+            content_type="application/json",
+            body=json.dumps(error_body(404, description, "not_found")),
+        ),
+    )
+    _open(tab, live_server, f"?{WALK}")
+    tab.wait_for_function(READY, arg="facility_type=kindergarten", timeout=30000)
+    assert tab.locator("#gm-method-note").inner_text().startswith(description)
+    assert tab.locator(CIRCLE_RADIO).is_checked()
+    assert tab.url.endswith("/coverage?facility_type=kindergarten")
+    circle = _api(live_server, "/api/v1/coverage", facility_type="kindergarten")["total"]
+    assert _rate(circle) in tab.locator("#gm-summary").inner_text()
+    assert tab.locator(".leaflet-gm-grids-pane path").count() > 0
+    assert tab.evaluate("() => document.documentElement.dataset.gmReady") == "1"
+    # The browser logs each 404 it was answered; nothing else went wrong.
+    assert [e for e in log.errors if "status of 404" not in e] == []

@@ -8,7 +8,8 @@
  * (the login expired or ended) sends the browser to the login page, which brings
  * it back here afterwards.
  * gridmapCommon.getJSON(url, options): send, parse JSON, and reject with the
- * API's own error description (api/errors.py) when the status is not 2xx.
+ * API's own error description (api/errors.py) when the status is not 2xx (the
+ * error's ``status`` is the HTTP status).
  * gridmapCommon.allPages(url): every feature of a paged collection, following
  * its ``next`` links: the maps draw every grid, which may take more than one page.
  *
@@ -75,7 +76,11 @@ var gridmapCommon = (function () {
   function getJSON(url, options) {
     return send(url, options).then(function (response) {
       return response.json().then(function (body) {
-        if (!response.ok) { throw new Error(body.description || response.statusText); }
+        if (!response.ok) {
+          var err = new Error(body.description || response.statusText);
+          err.status = response.status;  // e.g. a 404 a page answers differently from a 503
+          throw err;
+        }
         return body;
       });
     });

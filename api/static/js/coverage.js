@@ -13,6 +13,12 @@
  * what is on screen away: GET /api/v1/coverage/export (GeoPackage, CSV) and
  * /api/v1/coverage/print (PNG, PDF) for the view's bbox. The grids come light
  * from /api/v1/map/outlines; GM.ready() once their choropleth is drawn.
+ * Distance is a straight line (服务圈, the default) or a walk over the stored walking network
+ * (步行距离, ?method=network in the address): every call then asks method=network, the
+ * circles become each facility's walking service area, and a layer rings the buildings the
+ * circle covers but no walk reaches (/api/v1/coverage/compare/buildings), with the
+ * district's total beside the summary (/api/v1/coverage/compare). Where no network is
+ * stored the API answers 404: the page says why and goes back to straight lines.
  * The buildings stay GeoJSON (/api/v1/coverage/buildings for the view), not the vector
  * tiles of coverage-<type>-buildings: those hold the figures at the catalogue's radius,
  * while this page draws coverage at whatever radius is picked (and what-ifs on top); the
@@ -39,11 +45,17 @@
   var worstBody = document.querySelector('#gm-worst tbody');
   var exportStatus = document.getElementById('gm-export-status');
   var printTitle = document.getElementById('gm-print-title');
+  var methodInputs = document.querySelectorAll('#gm-method input[name="gm-method"]');
+  var methodNote = document.getElementById('gm-method-note');
+  var compareLine = document.getElementById('gm-compare');
+  var worstTitle = document.getElementById('gm-worst-title');
+  var worstTitleText = worstTitle.textContent;
 
   var types = {};          // code -> facility-type properties
   var rates = {};          // grid code -> stats row
   var generation = 0;      // answers of an older selection are dropped
   var buildingsRequest = null;
+  var method = 'circle';   // 'network': distances are walks over the stored network
 
   // The base map (basemap.js, when served) decides the datum overlays are drawn in:
   // API answers are WGS84 and go through toLatLng; the view's corners and a click
@@ -65,10 +77,11 @@
   map.getContainer().appendChild(hint);  // the hint floats over the map, not the panel
   L.control.scale({imperial: false}).addTo(map);
   [['gm-grids', 400], ['gm-blind', 405], ['gm-circles', 410], ['gm-buildings', 430],
-   ['gm-facilities', 450], ['gm-whatif', 460]].forEach(function (p) {
+   ['gm-overstated', 440], ['gm-facilities', 450], ['gm-whatif', 460]].forEach(function (p) {
     map.createPane(p[0]).style.zIndex = p[1];
   });
   var buildingRenderer = L.canvas({pane: 'gm-buildings', padding: 0.2});
+  var overstatedRenderer = L.canvas({pane: 'gm-overstated', padding: 0.2});
   window.gridmapCoverage = {map: map};  // for tests and the browser console
   var gridFeatures = [];   // the light grid outlines, for zooming to a community
 
@@ -80,11 +93,15 @@
     coordsToLatLng: toLatLng,
     style: function () { return style.circle; }});
   var buildingLayer = L.layerGroup();
+  var overstatedLayer = L.layerGroup();  // walking only: inside the circle, beyond the walk
   var facilityLayer = L.layerGroup();
   var whatIfLayer = L.layerGroup();
   [gridLayer, blindLayer, circleLayer, buildingLayer, facilityLayer, whatIfLayer].forEach(
     function (layer) { layer.addTo(map); });
-  L.control.layers(null, (function () {
+  window.gridmapCoverage.overstated = overstatedLayer;
+  var layerOrder = [gridLayer, blindLayer, circleLayer, buildingLayer, overstatedLayer,
+    facilityLayer, whatIfLayer];
+  var layersControl = L.control.layers(null, (function () {
     var overlays = {};
     overlays[labels.rate_legend] = gridLayer;
     overlays[labels.blind_spots] = blindLayer;
@@ -93,7 +110,9 @@
     overlays[labels.facilities] = facilityLayer;
     overlays[labels.what_if] = whatIfLayer;
     return overlays;
-  })(), {collapsed: true, position: 'topright'}).addTo(map);
+  })(), {collapsed: true, position: 'topright', sortLayers: true, sortFunction: function (a, b) {
+    return layerOrder.indexOf(a) - layerOrder.indexOf(b);  // the panes' order, bottom first
+  }}).addTo(map);
   addHatchPattern();
 
   // --- helpers ---------------------------------------------------------------------------
@@ -115,9 +134,12 @@
   }
 
 
+  function walking() { return method === 'network'; }
+
   function query(extra) {
     var params = new URLSearchParams({facility_type: typeSelect.value});
     if (radiusSelect.value) { params.set('radius_m', radiusSelect.value); }
+    if (walking()) { params.set('method', 'network'); }
     Object.keys(extra || {}).forEach(function (k) { params.set(k, extra[k]); });
     return params.toString();
   }
@@ -137,8 +159,8 @@
 
   function selectionLabel() {
     var t = types[typeSelect.value];
-    return (t ? t.name_zh : typeSelect.value) + ' · ' + labels.radius + currentRadius() +
-      labels.metres;
+    return (t ? t.name_zh : typeSelect.value) + ' · ' +
+      (walking() ? labels.walk_distance : labels.radius) + currentRadius() + labels.metres;
   }
 
   function addHatchPattern() {
@@ -207,8 +229,10 @@
       '<div id="gm-legend-total">全区 ' + percent(total ? total.coverage_rate : null) + '</div>' +
       '<b>楼栋</b>' + dot(style.buildingCovered, labels.covered) +
       dot(style.buildingUncovered, labels.uncovered) +
+      (walking() ? '<div class="gm-row"><i class="gm-hollow" style="border-color:' +
+        style.overstated.color + '"></i>' + escapeHtml(labels.overstated_legend) + '</div>' : '') +
       '<div class="gm-row"><i class="gm-ring" style="border-color:' + style.circle.color +
-      '"></i>' + escapeHtml(labels.circles) + '</div>' +
+      '"></i>' + escapeHtml(walking() ? labels.walk_areas : labels.circles) + '</div>' +
       '<div class="gm-row"><svg width="14" height="10" style="margin-right:6px;' +
       'vertical-align:middle"><rect width="14" height="10" fill="url(#' + style.hatch.id +
       ')" stroke="' + style.blindSpot.color + '"></rect></svg>' +
@@ -226,6 +250,7 @@
     document.body.classList.add('gm-busy');
     whatIfLayer.clearLayers();
     whatIfBody.textContent = labels.what_if_hint;
+    worstTitle.textContent = worstTitleText + (walking() ? '（' + labels.walk_distance + '）' : '');
     var stats = getJSON(api + '/coverage?' + query({by: 'grid'})).then(function (body) {
       if (mine !== generation) { return; }
       rates = {};
@@ -234,7 +259,8 @@
       drawLegend(body.total);
       var t = body.total;
       summary.textContent = body.total.name + '：' + number(t.households_covered) + ' / ' +
-        number(t.households) + ' 户在服务半径内，覆盖率 ' + percent(t.coverage_rate) +
+        number(t.households) + (walking() ? ' 户步行' + currentRadius() + labels.metres + '可达'
+          : ' 户在服务半径内') + '，覆盖率 ' + percent(t.coverage_rate) +
         '，未覆盖 ' + number(t.households_uncovered) + ' 户';
     });
     var circles = getJSON(api + '/coverage/circles?' + q).then(function (body) {
@@ -255,23 +281,101 @@
       if (mine !== generation || !body) { return; }
       drawWorst(body.rows);
     });
+    // Walking: what the circle promises beyond a walk, once the walking model is built.
+    var compared = !walking() ? null : stats.then(function () {
+      return Promise.all([
+        getJSON(api + '/coverage/compare?' + query({by: 'community'})),
+        gridmapCommon.allPages(api + '/coverage/compare/buildings?' +
+          query({limit: String(limit)}))
+      ]);
+    }).then(function (answers) {
+      if (mine !== generation || !answers) { return; }
+      drawCompare(answers[0].total);
+      drawOverstated(answers[1]);
+    });
+    compareLine.hidden = !walking();
+    if (!walking()) { compareLine.textContent = ''; }
     var params = new URLSearchParams({type: typeSelect.value, limit: String(limit)});
     var fac = getJSON(api + '/facilities?' + params.toString()).then(function (body) {
       if (mine !== generation) { return; }
       drawFacilities(body);
     });
     refreshBuildings();
-    stats.then(function () { GM.ready(); });
-    Promise.all([stats, circles, blind, fac, ranked]).then(function () {
+    stats.then(function () { GM.ready(); }, function () {});  // a failure is reported below
+    Promise.all([stats, circles, blind, fac, ranked, compared]).then(function () {
       if (mine === generation) {
         document.body.classList.remove('gm-busy');
         document.body.dataset.coverage = q;
       }
     }).catch(function (err) {
+      if (mine !== generation) { return; }
+      if (noNetwork(err)) { return; }
       summary.textContent = '加载失败：' + err.message;
       document.body.classList.remove('gm-busy');
+      GM.ready();  // usable, saying what failed
     });
   }
+
+  function drawCompare(t) {
+    compareLine.textContent = '直线服务圈高估 ' + number(t.households_overstated) +
+      ' 户（步行可达 ' + number(t.households_walk) + ' 户，直线 ' +
+      number(t.households_circle) + ' 户）';
+  }
+
+  function drawOverstated(features) {
+    overstatedLayer.clearLayers();
+    var s = style.overstated;
+    features.forEach(function (f) {
+      var p = f.properties;
+      L.circleMarker(toLatLng(f.geometry.coordinates), L.extend({}, s, {
+        renderer: overstatedRenderer, radius: s.radius, bubblingMouseEvents: false
+      })).bindPopup(
+        '<table class="gm-popup"><tr><th colspan="2">' + escapeHtml(labels.overstated) +
+        '</th></tr><tr><th>户数</th><td>' + number(p.households) +
+        '</td></tr><tr><th>网格</th><td>' + escapeHtml(p.grid_code) +
+        '</td></tr><tr><th>直线距离</th><td>' + metres(p.circle_m) + ' ' + labels.metres +
+        '</td></tr><tr><th>步行距离</th><td>' +
+        (p.walk_m === null ? '步行不可达' : metres(p.walk_m) + ' ' + labels.metres) +
+        '</td></tr></table>'
+      ).addTo(overstatedLayer);
+    });
+  }
+
+  // --- straight line or walk -------------------------------------------------------------
+  function setMethod(value) {
+    method = value === 'network' ? 'network' : 'circle';
+    methodInputs.forEach(function (input) { input.checked = input.value === method; });
+    layersControl.removeLayer(circleLayer);
+    layersControl.addOverlay(circleLayer, walking() ? labels.walk_areas : labels.circles);
+    if (walking()) {
+      layersControl.addOverlay(overstatedLayer, labels.overstated);
+      overstatedLayer.addTo(map);
+    } else {
+      layersControl.removeLayer(overstatedLayer);
+      overstatedLayer.clearLayers();
+      map.removeLayer(overstatedLayer);
+    }
+  }
+
+  // A 404 to a walking question: no walking network is stored. The API's description says
+  // how to import one; the page shows it and goes on with straight lines.
+  function noNetwork(err) {
+    if (!walking() || err.status !== 404) { return false; }
+    methodNote.textContent = err.message + '（' + labels.method_fallback + '）';
+    methodNote.hidden = false;
+    setMethod('circle');
+    refresh();
+    return true;
+  }
+
+  methodInputs.forEach(function (input) {
+    input.addEventListener('change', function () {
+      if (!input.checked || input.value === method) { return; }
+      methodNote.hidden = true;
+      setMethod(input.value);
+      refresh();
+    });
+  });
 
   function drawFacilities(collection) {
     facilityLayer.clearLayers();
@@ -284,7 +388,8 @@
       marker.bindTooltip(escapeHtml(p.name));
       marker.bindPopup(function () {
         var rows = [['名称', p.name], ['类型', p.type_name_zh], ['容量', p.capacity],
-          ['地址', p.address], ['服务半径', currentRadius() + labels.metres]];
+          ['地址', p.address], [walking() ? labels.method_walk : '服务半径',
+            currentRadius() + labels.metres]];
         return '<table class="gm-popup">' + rows.map(function (r) {
           var v = r[1] === null || r[1] === undefined || r[1] === '' ? '—' : r[1];
           return '<tr><th>' + r[0] + '</th><td>' + escapeHtml(v) + '</td></tr>';
@@ -332,7 +437,8 @@
           })).bindPopup(
             '<table class="gm-popup"><tr><th>户数</th><td>' + number(p.households) +
             '</td></tr><tr><th>网格</th><td>' + escapeHtml(p.grid_code) +
-            '</td></tr><tr><th>最近设施</th><td>' + metres(p.nearest_m) + ' ' + labels.metres +
+            '</td></tr><tr><th>最近设施' + (walking() ? '（' + labels.walk_distance + '）' : '') +
+            '</th><td>' + metres(p.nearest_m) + ' ' + labels.metres +
             '</td></tr><tr><th>半径内设施</th><td>' + p.facilities_within + '</td></tr></table>'
           ).addTo(buildingLayer);
         });
@@ -344,7 +450,8 @@
         hint.style.display = text ? 'block' : 'none';
       })
       .catch(function (err) {
-        if (err.name !== 'AbortError') { hint.textContent = '楼栋加载失败：' + err.message; }
+        if (err.name === 'AbortError' || mine !== generation || noNetwork(err)) { return; }
+        hint.textContent = '楼栋加载失败：' + err.message;
       });
   }
 
@@ -426,6 +533,7 @@
     var body = {facility_type: typeSelect.value, open: change.open || [],
       close: change.close || []};
     if (radiusSelect.value) { body.radius_m = Number(radiusSelect.value); }
+    if (walking()) { body.method = 'network'; }
     var mine = generation;
     whatIfBody.textContent = '计算中…';
     getJSON(api + '/coverage/what-if', {
@@ -434,6 +542,7 @@
       if (mine !== generation) { return; }
       showWhatIf(answer, title);
     }).catch(function (err) {
+      if (mine !== generation || noNetwork(err)) { return; }
       whatIfBody.textContent = '模拟失败：' + err.message;
     });
   }
@@ -448,7 +557,8 @@
     }).join('');
     whatIfBody.innerHTML =
       '<div><b>' + escapeHtml(title) + '</b>（' + escapeHtml(a.facility_type_name) + '，' +
-      a.radius_m + labels.metres + '）</div>' +
+      (a.method === 'network' ? labels.walk_distance : '') + a.radius_m + labels.metres +
+      '）</div>' +
       '<table id="gm-whatif-answer">' +
       '<tr><td>新增覆盖</td><td class="num gm-gain">' + signed(a.households_gained) +
       ' 户</td></tr>' +
@@ -465,8 +575,10 @@
     if (!whatIfOn.checked) { return; }
     var ll = e.latlng;
     whatIfLayer.clearLayers();
-    L.circle(ll, L.extend({}, style.whatIf, {radius: currentRadius(), pane: 'gm-whatif',
-      interactive: false})).addTo(whatIfLayer);
+    if (!walking()) {  // a walk reaches no circle: the point alone
+      L.circle(ll, L.extend({}, style.whatIf, {radius: currentRadius(), pane: 'gm-whatif',
+        interactive: false})).addTo(whatIfLayer);
+    }
     L.circleMarker(ll, L.extend({}, style.whatIf, {radius: style.whatIf.radius,
       fillOpacity: 1, pane: 'gm-whatif', interactive: false})).addTo(whatIfLayer);
     var at = toLonLat(ll);  // the API takes WGS84
@@ -521,6 +633,7 @@
     var first = list.filter(function (t) { return t.facilities > 0; })[0] || list[0];
     typeSelect.value = types[wanted] ? wanted : (first ? first.code : '');
     fillRadii(initial.get('radius_m') || '');
+    setMethod(initial.get('method'));
     if (loaded[2]) {  // its datum first: the overlays are drawn where it draws
       GM.datum.display = loaded[2].display === 'gcj02' ? 'gcj02' : 'wgs84';
     }
