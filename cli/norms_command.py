@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.context import open_engine
+from cli.coverage_command import Method
 from cli.lang import lang, t
 from gis.coverage.norms import SERVICE_FLOOR_TYPES, health_station_claim, norm_checks, norm_summary
 
@@ -31,6 +32,13 @@ def norms_command(
     csv: Annotated[
         Path | None, typer.Option(help="Also write every community's checks to this CSV file.")
     ] = None,
+    method: Annotated[
+        Method,
+        typer.Option(
+            help="How the health-station claim measures distance: circle (straight line) "
+            "or network (a walk over the stored walking network)."
+        ),
+    ] = Method.CIRCLE,
 ) -> None:
     """Floor area per 100 households (60 m²), households per grid manager (200) and per
     community worker (300), social-work stations (50 m²), and whether every community
@@ -42,7 +50,7 @@ def norms_command(
         err.status(t("检查配置标准 ……", "Checking norms ...")),
     ):
         checks = norm_checks(conn, types)
-        claim = health_station_claim(conn, checks=checks)
+        claim = health_station_claim(conn, checks=checks, method=method.value)
     out.print(_summary_table(norm_summary(checks)))
     for table in _failing_tables(checks, types):
         out.print(table)

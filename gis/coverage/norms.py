@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from gis.coverage.catalogue import CoverageMethod
 from gis.coverage.report import area_rollups
 from gis.coverage.store import CoverageModel, build_coverage
 from gis.lang import Texts
@@ -237,6 +238,9 @@ class ClaimResult:
     coverage: pd.DataFrame
     radius_m: float
     coverage_rate: float
+    method: CoverageMethod = "circle"
+    """``circle``: households within the radius as the crow flies; ``network``: within a
+    walk of it over the walking network."""
 
     @property
     def holds(self) -> bool:
@@ -260,7 +264,7 @@ class ClaimResult:
             f"Claim: {self.claim}: {verdict} "
             f"({self.communities - len(self.without_station)} of {self.communities} communities "
             "have a station).",
-            f"Households within {self.radius_m:g} m of a health station: "
+            f"Households within {self._reach_en()} of a health station: "
             f"{self.coverage_rate:.2%}; communities fully covered: {self.fully_covered}; "
             f"communities with no household covered: {len(self.without_coverage)}.",
         ]
@@ -271,6 +275,14 @@ class ClaimResult:
             lines.append(f"Without a station: {names}.")
         return "\n".join(lines)
 
+    def _reach_en(self) -> str:
+        return f"a {self.radius_m:g} m walk" if self.method == "network" else f"{self.radius_m:g} m"
+
+    def _reach_zh(self) -> str:
+        return (
+            f"步行 {self.radius_m:g} 米" if self.method == "network" else f" {self.radius_m:g} 米"
+        )
+
     def summary_texts(self) -> Texts:
         """:meth:`summary` in Chinese and English."""
         verdict = "成立" if self.holds else "不成立"
@@ -278,7 +290,7 @@ class ClaimResult:
         lines = [
             f"论断：每个社区都有社区卫生服务站：{verdict}"
             f"（{self.communities} 个社区中 {with_station} 个有服务站）。",
-            f"距卫生服务站 {self.radius_m:g} 米内的户数占比：{self.coverage_rate:.2%}；"
+            f"距卫生服务站{self._reach_zh()}内的户数占比：{self.coverage_rate:.2%}；"
             f"完全覆盖的社区：{self.fully_covered} 个；"
             f"无一户覆盖的社区：{len(self.without_coverage)} 个。",
         ]
@@ -296,11 +308,13 @@ def health_station_claim(
     *,
     model: CoverageModel | None = None,
     checks: pd.DataFrame | None = None,
+    method: CoverageMethod = "circle",
 ) -> ClaimResult:
     """Check seed 000's claim on the current data; ``radius_m`` defaults to the catalogue's.
 
-    Pass ``model`` (health-station coverage) or ``checks`` (``norm_checks``) to
-    reuse what is already loaded.
+    Pass ``model`` (health-station coverage, whose method then applies) or
+    ``checks`` (``norm_checks``) to reuse what is already loaded; ``method="network"``
+    counts households within a walk of the radius.
     """
     if model is None:
         if radius_m is None:
@@ -310,7 +324,7 @@ def health_station_claim(
                     {"c": HEALTH_STATION},
                 ).scalar_one()
             )
-        model = build_coverage(conn, HEALTH_STATION, radius_m)
+        model = build_coverage(conn, HEALTH_STATION, radius_m, method=method)
     checks = checks if checks is not None else norm_checks(conn)
     coverage = area_rollups(model, "community")
     without_station = checks.loc[
@@ -330,4 +344,5 @@ def health_station_claim(
         coverage=coverage,
         radius_m=float(model.index.radius_m),
         coverage_rate=rate,
+        method=model.method,
     )

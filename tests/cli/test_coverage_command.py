@@ -115,6 +115,18 @@ def test_norms_command_reports_failing_communities_and_the_claim(env: dict[str, 
     assert "不成立" in out and "137 个社区中 133 个" in out
 
 
+def test_norms_measures_the_health_station_claim_by_walk_too(
+    demo_engine: Engine, env: dict[str, str]
+) -> None:
+    result = runner.invoke(app, ["--lang", "en", "norms", "--method", "network"], env=env)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    with demo_engine.connect() as conn:
+        walk = build_coverage(conn, "community_health_station", 1000, method="network")
+    rate = walk.index.hh_covered.sum() / walk.index.households.sum()
+    assert f"Households within a 1000 m walk of a health station: {rate:.2%}" in out
+
+
 def test_help_lists_the_new_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert "coverage" in result.output and "norms" in result.output
