@@ -655,25 +655,41 @@ def coverage_compare_buildings(
     dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Walking service areas (isochrones) of a facility type, merged, per cut-off",
     response_model=None,
-    responses={200: {"model": ServiceAreaCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
+    responses={
+        200: {"model": ServiceAreaCollectionDoc, "content": {GEOJSON: {}}},
+        **_ERRORS,
+        404: {
+            "model": ErrorDoc,
+            "description": "No walking network is stored, or facility_id is not an open "
+            "facility of the type (the message says which and what to do).",
+        },
+    },
     response_class=GeoJSONResponse,
 )
 def coverage_service_areas(
-    session: SessionDep, service: CoverageDep, query: QueryDep, datum: DatumOutDep
+    session: SessionDep,
+    service: CoverageDep,
+    query: QueryDep,
+    datum: DatumOutDep,
+    facility_id: Annotated[
+        Id4 | None,
+        Query(description="Only this facility's areas (an open facility of the type)."),
+    ] = None,
 ) -> Any:
     """One polygon per cut-off (``radius_m=300,500,1000`` or ``minutes=5,10,15``):
-    where one can walk to the nearest open facility of the type within it, over the
-    walking network, never across a barrier, blocks no walk enters left out.
-    Properties ``type_code``, ``cutoff_m``, ``facilities`` (open ones) and
-    ``area_m2`` (true square metres). ``method`` is ignored: areas are walks."""
+    where one can walk to the nearest open facility of the type (or to ``facility_id``)
+    within it, over the walking network, never across a barrier, blocks no walk enters
+    left out. Properties ``type_code``, ``cutoff_m``, ``facilities`` (open ones counted)
+    and ``area_m2`` (true square metres). ``method`` is ignored: areas are walks."""
     conn = session.connection()
-    name = "service_areas:" + ",".join(f"{r:g}" for r in query.radii)
+    name = "service_areas:" + ",".join(f"{r:g}" for r in query.radii) + f":{facility_id}"
     features = service.derived(
         query.type.code,
         query.radii[0],
         name,
         lambda model: _frame_features(
-            walk_areas(model, query.radii), lambda p: f"{p['type_code']}-{p['cutoff_m']:g}"
+            walk_areas(model, query.radii, facility_id),
+            lambda p: f"{p['type_code']}-{p['cutoff_m']:g}",
         ),
         conn,
         "network",
@@ -683,6 +699,7 @@ def coverage_service_areas(
         datum,
         facility_type=query.type.code,
         radii_m=[metres(r) for r in query.radii],
+        **({} if facility_id is None else {"facility_id": facility_id}),
     )
 
 

@@ -23,7 +23,7 @@ from gis.coverage.network import NetworkCoverageIndex, WalkContext
 from gis.coverage.report import uncovered
 from gis.coverage.store import CoverageModel, build_coverage
 from gis.db.models import SRID
-from gis.errors import InvalidParameterError
+from gis.errors import InvalidParameterError, NotFoundError
 from gis.geo.metric import FALSE_EASTING, MetricPlane
 from gis.network import service_areas
 
@@ -187,18 +187,33 @@ def _walk_of(model: CoverageModel) -> WalkContext:
     return model.walk
 
 
-def walk_areas(model: CoverageModel, cutoffs_m: Sequence[float]) -> gpd.GeoDataFrame:
+def walk_areas(
+    model: CoverageModel, cutoffs_m: Sequence[float], facility_id: int | None = None
+) -> gpd.GeoDataFrame:
     """Where one can walk to the nearest open facility of the model's type within each
-    cut-off (EPSG:4326), one row per cut-off, all facilities merged.
+    cut-off (EPSG:4326), one row per cut-off, all facilities merged (or only
+    ``facility_id``'s: ``NotFoundError`` unless it is open in the model).
 
-    Columns ``type_code``, ``cutoff_m``, ``facilities`` (open ones), ``area_m2``
+    Columns ``type_code``, ``cutoff_m``, ``facilities`` (open ones counted), ``area_m2``
     (true square metres) and the polygon. Barriers are never jumped and blocks
     no walk enters stay empty (``gis.network.areas``).
     """
     walk, index = _walk_of(model), model.index
     assert isinstance(index, NetworkCoverageIndex)
     cuts = sorted({check_radius(float(c)) for c in cutoffs_m})
-    sources, slots = index.open_sources()
+    if facility_id is None:
+        sources, slots = index.open_sources()
+    else:
+        slot = index.slot_of.get(int(facility_id))
+        if slot is None or not index.active[slot]:
+            raise NotFoundError(
+                f"facility {facility_id} is not an open facility of type {model.type_code}; "
+                f"list them with GET /api/v1/facilities?type={model.type_code}",
+                zh=f"设施 {facility_id} 不是 {model.type_code} 类型的现有设施；"
+                f"可用 GET /api/v1/facilities?type={model.type_code} 列出",
+            )
+        sources = index.facility_attachment(facility_id)
+        slots = np.array([slot])
     polygons = np.array(
         service_areas(walk.network, sources, cuts, barriers=walk.barriers), dtype=object
     )

@@ -131,6 +131,23 @@ def test_service_areas_nest_and_hold_the_covered_buildings(demo_client: TestClie
         lon, lat = model.plane.to_lonlat(shapely.get_coordinates(at))
     inside = shapely.dwithin(areas[0], shapely.points(lon, lat), 0.00005)  # ~5 m: a cell
     assert len(rows) > 100 and inside.all()
+    # One facility's own areas lie within the merged ones.
+    first = ok(demo_client.get("/api/v1/facilities?type=kindergarten&limit=1"))["features"][0]
+    own = ok(
+        demo_client.get(
+            f"/api/v1/coverage/service-areas?{KG}&radius_m=300,1000&facility_id={first['id']}"
+        )
+    )
+    assert own["facility_id"] == first["id"]
+    assert [f["properties"]["facilities"] for f in own["features"]] == [1, 1]
+    mine = [shape(f["geometry"]) for f in own["features"]]
+    assert mine[0].area < mine[1].area
+    assert mine[1].difference(areas[2].buffer(0.0001)).area < 1e-3 * mine[1].area
+    missing = demo_client.get(
+        f"/api/v1/coverage/service-areas?{KG}&facility_id=999999",
+        headers={"Accept-Language": "en"},
+    )
+    assert_error(missing, 404, "not an open facility of type kindergarten")
     by_minutes = ok(demo_client.get(f"/api/v1/coverage/service-areas?{KG}&minutes=5"))
     assert by_minutes["features"][0]["properties"]["cutoff_m"] == 300
 
