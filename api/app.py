@@ -40,6 +40,7 @@ from api.routes import (
     incident_statistics,
     incidents,
     login_pages,
+    norms,
     ogc,
     open311,
     photos,
@@ -275,6 +276,7 @@ def create_app(
     app.include_router(photos.router)
     app.include_router(coverage.router)
     app.include_router(coverage_takeaway.router)
+    app.include_router(norms.router)
     app.include_router(exports.router)
     app.include_router(tiles.router)
     app.include_router(incident_pages.router)

@@ -15,6 +15,7 @@ from rich.table import Table
 from cli.context import open_engine
 from cli.coverage_command import Method
 from cli.lang import lang, t
+from gis.coverage.funding import FUNDING_COLUMNS, FundingNorms, load_funding
 from gis.coverage.norms import SERVICE_FLOOR_TYPES, health_station_claim, norm_checks, norm_summary
 
 out = Console()
@@ -42,7 +43,9 @@ def norms_command(
 ) -> None:
     """Floor area per 100 households (60 m²), households per grid manager (200) and per
     community worker (300), social-work stations (50 m²), and whether every community
-    has a health station; lists the communities failing each."""
+    has a health station; lists the communities failing each. Then the funds each
+    subdistrict is due a year by its households (GRIDMAP_FUNDING_* settings); --csv
+    adds each community's funds to its checks."""
     types = tuple(service_type) if service_type else SERVICE_FLOOR_TYPES
     with (
         open_engine() as engine,
@@ -51,15 +54,57 @@ def norms_command(
     ):
         checks = norm_checks(conn, types)
         claim = health_station_claim(conn, checks=checks, method=method.value)
+        norms = FundingNorms.from_settings()
+        funding = load_funding(conn, "subdistrict", norms)
+        funding_total = load_funding(conn, "district", norms)
+        per_community = load_funding(conn, "community", norms)
     out.print(_summary_table(norm_summary(checks)))
     for table in _failing_tables(checks, types):
         out.print(table)
     out.print(claim.summary_texts().pick(lang()))
+    out.print(_funding_table(funding, funding_total, norms))
     if csv is not None:
-        checks.to_csv(csv, index=False, encoding="utf-8-sig")
+        money = per_community[["code", *FUNDING_COLUMNS[4:]]]
+        checks.merge(money, on="code", how="left").to_csv(csv, index=False, encoding="utf-8-sig")
         out.print(
             t(f"已将各社区的检查结果写入 {csv}。", f"Wrote every community's checks to {csv}.")
         )
+
+
+def _funding_table(rows: pd.DataFrame, total: pd.DataFrame, norms: FundingNorms) -> Table:
+    """Funds due a year per subdistrict and for the district, with the rates in the title."""
+    rates = t(
+        f"社区工作 {norms.community_work_per_1000:,.0f} 元/千户、网格服务 "
+        f"{norms.grid_service_per_1000:,.0f} 元/千户、党组织为民服务每社区不低于 "
+        f"{norms.party_service_min:,.0f} 元",
+        f"community work {norms.community_work_per_1000:,.0f} CNY per 1,000 households, grid "
+        f"service {norms.grid_service_per_1000:,.0f}, Party service at least "
+        f"{norms.party_service_min:,.0f} per community",
+    )
+    table = Table(
+        title=t(f"每年应拨经费（{rates}）", f"Funds due a year ({rates})"), box=box.SIMPLE_HEAD
+    )
+    table.add_column(t("代码", "code"), no_wrap=True)
+    table.add_column(t("名称", "name"), overflow="fold")
+    for header in (
+        ("社区数", "communities"),
+        ("户数", "households"),
+        ("社区工作经费", "community work"),
+        ("网格服务经费", "grid service"),
+        ("党组织服务经费", "Party service"),
+        ("合计 元", "total CNY"),
+    ):
+        table.add_column(t(*header), justify="right", no_wrap=True)
+
+    def cells(r: pd.Series) -> list[str]:
+        return [str(r["code"]), str(r["name"])] + [f"{int(r[c]):,}" for c in FUNDING_COLUMNS[2:]]
+
+    for _, r in rows.iterrows():
+        table.add_row(*cells(r))
+    table.add_section()
+    for _, r in total.iterrows():
+        table.add_row(*cells(r), style="bold")
+    return table
 
 
 def _summary_table(summary: pd.DataFrame) -> Table:

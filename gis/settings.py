@@ -241,6 +241,29 @@ class WalkSettings(BaseSettings):
     )
 
 
+class FundingSettings(BaseSettings):
+    """Funding norms by households (seed 004, Kuiwen: "分别按每千户每年2.6万元和1.2万元的
+    标准核拨社区工作经费和网格服务工作经费，落实每社区每年不低于20万元的党组织为民服务专项经费").
+
+    ``GRIDMAP_FUNDING_COMMUNITY_WORK_PER_1000`` (CNY per 1,000 households a year,
+    default 26,000), ``GRIDMAP_FUNDING_GRID_SERVICE_PER_1000`` (default 12,000) and
+    ``GRIDMAP_FUNDING_PARTY_SERVICE_MIN`` (CNY per community a year, at least; default
+    200,000): another district's figures replace them without a code change.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    community_work_per_1000: float = Field(
+        default=26_000.0, ge=0, le=1e9, validation_alias="GRIDMAP_FUNDING_COMMUNITY_WORK_PER_1000"
+    )
+    grid_service_per_1000: float = Field(
+        default=12_000.0, ge=0, le=1e9, validation_alias="GRIDMAP_FUNDING_GRID_SERVICE_PER_1000"
+    )
+    party_service_min: float = Field(
+        default=200_000.0, ge=0, le=1e10, validation_alias="GRIDMAP_FUNDING_PARTY_SERVICE_MIN"
+    )
+
+
 DEFAULT_SNAP_TOLERANCE_M = 30.0
 
 

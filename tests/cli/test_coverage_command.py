@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from cli import lang as cli_lang
@@ -113,6 +113,24 @@ def test_norms_command_reports_failing_communities_and_the_claim(env: dict[str, 
     assert "各社区配置标准检查" in out
     assert "社区内没有社区卫生服务站" in out
     assert "不成立" in out and "137 个社区中 133 个" in out
+
+
+def test_norms_tables_the_funds_due_by_households(
+    demo_engine: Engine, env: dict[str, str], tmp_path: Path
+) -> None:
+    target = tmp_path / "norms.csv"
+    result = runner.invoke(app, ["norms", "--csv", str(target)], env=env)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "每年应拨经费" in out and "26,000 元/千户" in out and "27,400,000" in out
+    table = pd.read_csv(target, dtype={"code": str})
+    assert len(table) == 137 and (table["party_service_cny"] == 200_000).all()
+    with demo_engine.connect() as conn:
+        households = conn.execute(
+            text("SELECT sum(households) FROM grid WHERE valid_to IS NULL")
+        ).scalar_one()
+    assert table["households"].sum() == households
+    assert abs(table["community_work_cny"].sum() - households * 26) <= 137
 
 
 def test_norms_measures_the_health_station_claim_by_walk_too(
