@@ -438,7 +438,7 @@ def update(
             values["household"], "household", "户（门牌）", HOUSEHOLD_MAX, required=False
         )
     if "safe_radius_m" in values:
-        sets["safe_radius_m"] = _radius(values["safe_radius_m"])
+        sets["safe_radius_m"] = _radius(values["safe_radius_m"] or SAFE_RADIUS_DEFAULT)
     if "responsible_staff_id" in values:
         _check_staff(session, values["responsible_staff_id"])
         sets["responsible_staff_id"] = values["responsible_staff_id"]

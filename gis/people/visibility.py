@@ -8,8 +8,9 @@ rule is narrower than a case's (``gis.incidents.visibility``): a person is seen
 
 - **admin**: keeps the registry (and answers removal requests);
 - **the responsible worker**: an account linked (``account.staff_id``) to the
-  staff row named in ``person.responsible_staff_id``, whatever their role: they
-  are the one who visits;
+  staff row named in ``person.responsible_staff_id``: they are the one who
+  visits, even when the person lives outside the grids of their account (a
+  community worker of the specialist A post looks after people across grids);
 - **grid managers of the person's grid**: their account's areas are the grids
   of their staff record, so ``Principal.covers`` the person's grid code;
 - **community accounts whose area contains the grid**: the community runs the
@@ -44,6 +45,11 @@ from gis.principal import Principal, Role
 
 _AREA_ROLES = frozenset({Role.COMMUNITY, Role.GRID_MANAGER})
 """Roles that look after the people of their areas (grids for a grid manager)."""
+LOOKS_AFTER = frozenset({Role.ADMIN, *_AREA_ROLES})
+"""The roles that may see individual people at all (``api.access.PEOPLE_READ``): a
+responsible worker's account is one of them (a grid manager's or a community
+worker's); a district or subdistrict account linked to a staff row is not, because
+those levels plan with counts."""
 
 
 # ---- the rules ------------------------------------------------------------------------
@@ -52,7 +58,7 @@ _AREA_ROLES = frozenset({Role.COMMUNITY, Role.GRID_MANAGER})
 def sees(principal: Principal, grid_code: str, responsible_staff_id: int | None) -> bool:
     """Whether ``principal`` may see (and change) a person of grid ``grid_code`` looked
     after by staff row ``responsible_staff_id``."""
-    if principal.kind != "person" or principal.role is None:
+    if principal.kind != "person" or principal.role not in LOOKS_AFTER:
         return False
     if principal.role is Role.ADMIN:
         return True
@@ -121,7 +127,7 @@ class PersonScope:
 
     @classmethod
     def of(cls, principal: Principal) -> PersonScope:
-        person = principal.kind == "person" and principal.role is not None
+        person = principal.kind == "person" and principal.role in LOOKS_AFTER
         if person and principal.role is Role.ADMIN:
             return cls(everyone=True, areas=(), staff_id=None)
         by_area = person and principal.role in _AREA_ROLES

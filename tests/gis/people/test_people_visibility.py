@@ -24,6 +24,7 @@ def _principals(manager_a: int, manager_b: int, handler: int) -> dict[str, Princ
         "manager_b": staffed(Role.GRID_MANAGER, (B,), manager_b),
         "handler": staffed(Role.COMMUNITY, (EAST,), handler),  # responsible for 王大爷
         "mediator": staffed(Role.MEDIATOR, (WEST,)),
+        "district_worker": staffed(Role.DISTRICT, ("370705",), handler),  # counts only
         "planner": staffed(Role.PLANNER, None),
         "key": Principal.system("key:app", ("incidents:read",)),
         "system": SYSTEM,
@@ -45,6 +46,7 @@ def test_each_role_sees_exactly_the_people_it_looks_after(db: Session) -> None:
         "manager_b": {"张奶奶"},
         "handler": {"王大爷", "刘阿姨"},
         "mediator": set(),
+        "district_worker": set(),
         "planner": set(),
         "key": set(),
         "system": set(),
