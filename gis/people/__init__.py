@@ -5,7 +5,7 @@ Owns the ``person`` table (migration 0013; issue 14, seed 003's "一点通"):
 languages); ``registry.py`` registering (home building → grid, consent
 required), changing (against a version), reading, removing on request, and the
 counts per area and category that carry no personal data; ``visibility.py``
-who sees a person at all, as rules and as SQL. Imports ``gis.areas`` and
-below, and none of ``gis.accounts``, ``gis.coverage`` or ``gis.incidents``: the
+who sees a person at all, as rules and as SQL. Imports ``gis.db`` and the
+kernel, and none of ``gis.accounts``, ``gis.coverage`` or ``gis.incidents``: the
 edges audit the reads and writes (``api/audited.py``).
 """
