@@ -42,6 +42,7 @@ from gis.accounts.remembered import RememberedCredentials
 from gis.errors import ForbiddenError, NotAuthenticatedError
 from gis.features.collections import Access
 from gis.lang import Texts
+from gis.people import visibility as people_visibility
 from gis.principal import ANONYMOUS, Principal, Role
 
 COOKIE = "gridmap_session"
@@ -519,6 +520,29 @@ OGC_FEATURES = rule(
 Each collection then follows the rule of its REST layer (:func:`collection_rule`): a key
 reads incidents only with ``incidents:read`` too, and they come narrowed and masked as
 GET /api/v1/incidents answers them."""
+
+
+# ---- people served (issue 14) -----------------------------------------------------------
+
+PEOPLE_READ = rule("people_read", roles=people_visibility.LOOKS_AFTER, narrowing=Narrowing.AREA)
+"""The registry of people served, a list or one person: only the roles that look after people
+(admin, community, grid manager); within them ``gis.people.visibility`` shows the people
+of the caller's areas and those they are the responsible worker of, 404 for anyone else.
+Every answer showing a person is audited (``personal.read``)."""
+
+PEOPLE_WRITE = rule("people_write", roles=people_visibility.LOOKS_AFTER, narrowing=Narrowing.AREA)
+"""Registering a person (admin, the grid's community or grid manager:
+``visibility.may_register``) and changing one (those who see them)."""
+
+PEOPLE_REMOVE = rule("people_remove", roles={Role.ADMIN, Role.COMMUNITY}, narrowing=Narrowing.AREA)
+"""Removing a person on request: admin and the person's community (``visibility.may_remove``)."""
+
+PEOPLE_COUNTS = rule(
+    "people_counts", roles=EVERYONE, scopes={"features:read"}, narrowing=Narrowing.AREA
+)
+"""People served per grid or community and category, for the areas the caller covers: every
+staff role (district, subdistrict and planner plan with these) and keys with
+``features:read``; no names, no ids."""
 
 
 def collection_rule(access: Access) -> Rule:

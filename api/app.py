@@ -43,6 +43,7 @@ from api.routes import (
     norms,
     ogc,
     open311,
+    people,
     photos,
     tiles,
     web,
@@ -274,6 +275,7 @@ def create_app(
     app.include_router(incident_statistics.router)  # before /incidents/{incident_id}
     app.include_router(incidents.router)
     app.include_router(photos.router)
+    app.include_router(people.router)
     app.include_router(coverage.router)
     app.include_router(coverage_takeaway.router)
     app.include_router(norms.router)

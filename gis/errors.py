@@ -134,7 +134,7 @@ class ImportRejectedError(GridmapError):
         return "\n".join([head, *lines])
 
 
-_THING_ZH = {"incident": "案件", "facility": "设施"}
+_THING_ZH = {"incident": "案件", "facility": "设施", "person": "服务对象"}
 
 
 class StaleVersionError(ConflictError):

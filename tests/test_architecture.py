@@ -27,6 +27,7 @@ GIS_PACKAGES = (
     "accounts",
     "coverage",
     "incidents",
+    "people",
     "network",
     "areas",
     "db",

@@ -681,3 +681,69 @@ class IncidentPhoto(Base):
     uploaded_by: Mapped[str] = mapped_column(Text)
     uploaded_by_role: Mapped[str | None] = mapped_column(String(20))
     uploaded_by_ref: Mapped[str | None] = mapped_column(String(40))
+
+
+PERSON_CATEGORIES = ("elderly_alone", "elderly", "disabled", "other")
+"""Who a person served is (migration 0013 checks them); their names in both languages
+are ``gis.people.categories.CATEGORIES``."""
+
+
+class Person(Base):
+    """A person the district serves (0013): an elderly or disabled resident, at home.
+
+    ``grid_id`` is their home building's grid, written by ``gis.people.registry``;
+    ``consent_*`` who agreed to the registration (the person or a named
+    guardian), when and to what; ``safe_radius_m`` and ``safe_area`` the
+    geofence of a later slice; ``version`` raised by a trigger as facility's.
+    Who may see a row is ``gis.people.visibility``.
+    """
+
+    __tablename__ = "person"
+    __table_args__ = (
+        CheckConstraint(
+            "category IN (" + ", ".join(f"'{c}'" for c in PERSON_CATEGORIES) + ")",
+            name="category_known",
+        ),
+        CheckConstraint("length(name) BETWEEN 1 AND 100", name="name_length"),
+        CheckConstraint("phone IS NULL OR length(phone) BETWEEN 1 AND 20", name="phone_length"),
+        CheckConstraint(
+            "household IS NULL OR length(household) BETWEEN 1 AND 100", name="household_length"
+        ),
+        CheckConstraint(
+            "length(btrim(consent_given_by)) BETWEEN 1 AND 200", name="consent_given_by_length"
+        ),
+        CheckConstraint(
+            "length(btrim(consent_scope)) BETWEEN 1 AND 500", name="consent_scope_length"
+        ),
+        CheckConstraint("safe_radius_m BETWEEN 10 AND 10000", name="safe_radius_range"),
+        CheckConstraint(
+            "safe_area IS NULL OR (ST_IsValid(safe_area) AND NOT ST_IsEmpty(safe_area))",
+            name="safe_area_valid",
+        ),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_person_safe_area", "safe_area", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    category: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    building_id: Mapped[int] = mapped_column(
+        ForeignKey("building.id", ondelete="RESTRICT"), index=True
+    )
+    household: Mapped[str | None] = mapped_column(Text)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id", ondelete="RESTRICT"), index=True)
+    responsible_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    consent_given_by: Mapped[str] = mapped_column(Text)
+    consent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    consent_scope: Mapped[str] = mapped_column(Text)
+    safe_radius_m: Mapped[int] = mapped_column(Integer, server_default="300")
+    safe_area: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POLYGON", srid=SRID, spatial_index=False)
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    version: Mapped[int] = mapped_column(Integer, server_default="1")

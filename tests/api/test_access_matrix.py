@@ -125,7 +125,7 @@ def markdown() -> str:
         "answers as written here: ✓ allowed, ✗ refused (403 with credentials, 401",
         "without), · public. Roles have an area; what an allowed caller then sees",
         "(their area, personal data in full or masked) is `gis/incidents/visibility.py`",
-        "and the rule's narrowing.",
+        "(people served: `gis/people/visibility.py`) and the rule's narrowing.",
         "",
         "| route | rule | narrowing | " + " | ".join(names) + " |",
         "|---|---|---|" + "---|" * len(names),
@@ -174,6 +174,7 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "style_id": lambda ids: "default",
     "fid": lambda ids: "1",
     "name": lambda ids: "gcj02",
+    "person_id": lambda ids: "99999999",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
@@ -212,6 +213,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "files": [("file", ("matrix.png", png((40, 30)), "image/png"))],
         "data": {"stage": "intake"},
     },
+    ("POST", "/api/v1/people"): {
+        "json": {
+            "category": "elderly",
+            "name": "矩阵",
+            "building_id": 99999999,
+            "consent": {"given_by": "本人", "at": "2026-11-01T09:00:00+08:00", "scope": "定位"},
+        }
+    },
+    ("PATCH", "/api/v1/people/{person_id}"): {"json": {"phone": "1", "expected_version": 1}},
     ("POST", "/open311/v2/requests.{format}"): {
         "data": {"service_code": "exposed_garbage", "lat": "36.712", "long": "119.112"}
     },
