@@ -31,6 +31,7 @@ from api.routes import (
     basemap,
     coverage,
     coverage_takeaway,
+    coverage_walk,
     exports,
     facilities,
     features,
@@ -278,6 +279,7 @@ def create_app(
     app.include_router(people.router)
     app.include_router(coverage.router)
     app.include_router(coverage_takeaway.router)
+    app.include_router(coverage_walk.router)
     app.include_router(norms.router)
     app.include_router(exports.router)
     app.include_router(tiles.router)

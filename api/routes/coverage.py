@@ -4,7 +4,8 @@ Every endpoint names a ``facility_type`` (a catalogue code) and optionally
 ``radius_m`` (metres; the type's catalogue radius by default). Answers come
 from the in-memory coverage models of ``gis.coverage.live``, kept current
 by the database's change notifications, so they reflect facilities opened,
-moved or closed a moment ago without recomputing the district.
+moved or closed a moment ago without recomputing the district. ``method=network``
+asks the same by walk; circle vs walk and service areas are ``api.routes.coverage_walk``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ from api.schemas import (
     DerivedCollectionDoc,
     WhatIfDoc,
 )
-from api.walk_schemas import OVERSTATED_BUILDING_FEATURE, CompareDoc, ServiceAreaCollectionDoc
 from gis.areas.codes import Level
 from gis.coverage import catalogue
 from gis.coverage.catalogue import (
@@ -65,9 +65,8 @@ from gis.coverage.catalogue import (
     FacilityTypeInfo,
     radius_from_minutes,
 )
-from gis.coverage.compare import circle_vs_walk, overstated_page
-from gis.coverage.geometry import blind_spots, service_circles, walk_areas
-from gis.coverage.live import CoverageService, snapshot
+from gis.coverage.geometry import blind_spots, service_circles
+from gis.coverage.live import CoverageService
 from gis.coverage.report import area_rollups, building_page, rings, worst
 from gis.coverage.store import CoverageModel
 from gis.coverage.whatif import what_if
@@ -85,7 +84,7 @@ MAX_MINUTES = 600.0
 TypeCode = Annotated[Text, Field(max_length=column_length(FacilityType.code))]
 MIN_RADIUS_M = 1.0
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
+COVERAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {
         "model": ErrorDoc,
         "description": "Unknown facility type (the message lists the known ones), or a "
@@ -236,7 +235,7 @@ def get_coverage_query(
 QueryDep = Annotated[CoverageQuery, Depends(get_coverage_query)]
 
 
-def _frame_features(frame: Any, id_of: Any) -> list[Feature]:
+def frame_features(frame: Any, id_of: Any) -> list[Feature]:
     """GeoJSON features of a GeoDataFrame (EPSG:4326), coordinates to 7 decimals (~1 cm)."""
     if len(frame) == 0:
         return []
@@ -250,7 +249,7 @@ def _frame_features(frame: Any, id_of: Any) -> list[Feature]:
     ]
 
 
-def _collection(features: list[Feature], datum: Datum, **extra: Any) -> GeoJSONResponse:
+def features_collection(features: list[Feature], datum: Datum, **extra: Any) -> GeoJSONResponse:
     return GeoJSONResponse(
         {
             "type": "FeatureCollection",
@@ -278,11 +277,11 @@ def _derived_collection(
         query.type.code,
         query.radius_m,
         name,
-        lambda model: _frame_features(frame_of(conn, model), id_of),
+        lambda model: frame_features(frame_of(conn, model), id_of),
         conn,
         query.method,
     )
-    return _collection(
+    return features_collection(
         features,
         datum,
         facility_type=query.type.code,
@@ -295,7 +294,7 @@ def _derived_collection(
     "/api/v1/coverage",
     dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Households covered per area (grid, community, subdistrict, district)",
-    responses={200: {"model": CoverageDoc}, **_ERRORS},
+    responses={200: {"model": CoverageDoc}, **COVERAGE_ERRORS},
 )
 def coverage_statistics(
     session: SessionDep,
@@ -351,7 +350,7 @@ MAX_RANKED = 100
     "/api/v1/coverage/worst",
     dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="The worst-served areas, ranked (lowest coverage rate first)",
-    responses={200: {"model": CoverageRankingDoc}, **_ERRORS},
+    responses={200: {"model": CoverageRankingDoc}, **COVERAGE_ERRORS},
 )
 def coverage_worst(
     session: SessionDep,
@@ -386,7 +385,7 @@ def coverage_worst(
         **collection_responses(
             collection_example(COVERAGE_BUILDING_FEATURE, url="/api/v1/coverage/buildings")
         ),
-        **_ERRORS,
+        **COVERAGE_ERRORS,
     },
     response_class=GeoJSONResponse,
 )
@@ -426,7 +425,7 @@ def coverage_buildings(
     dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Service circles of every facility of a type, as polygons",
     response_model=None,
-    responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
+    responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **COVERAGE_ERRORS},
     response_class=GeoJSONResponse,
 )
 def coverage_circles(
@@ -452,7 +451,7 @@ def coverage_circles(
     dependencies=[HEAVY, Depends(access.ANALYSIS)],
     summary="Blind spots (盲点): where uncovered households live, as polygons",
     response_model=None,
-    responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **_ERRORS},
+    responses={200: {"model": DerivedCollectionDoc, "content": {GEOJSON: {}}}, **COVERAGE_ERRORS},
     response_class=GeoJSONResponse,
 )
 def coverage_blind_spots(
@@ -520,7 +519,7 @@ def _storage_point(i: int, at: OpenAt) -> tuple[float, float]:
     responses={
         200: {"model": WhatIfDoc},
         **HEAVY_RESPONSES,
-        404: _ERRORS[404],
+        404: COVERAGE_ERRORS[404],
         413: {"model": ErrorDoc, "description": "The body is larger than 64 kB."},
         422: {
             "model": ErrorDoc,
@@ -562,145 +561,6 @@ def coverage_what_if(
         answer = what_if(model, points, question.close)
     answer["radius_m"] = metres(answer["radius_m"])
     return JSONResponse({"facility_type_name": info.name_zh, "method": question.method, **answer})
-
-
-# ---- circle vs walk, service areas (issue 13) ------------------------------------------
-
-
-def _circle_and_walk(
-    session: Session, service: CoverageService, query: CoverageQuery
-) -> tuple[CoverageModel, CoverageModel]:
-    """Snapshots of the circle and the walking model of the query's type and radius,
-    taken under one lock (the cache's lock is re-entrant): no change falls between them."""
-    conn = session.connection()
-    code, radius = query.type.code, query.radius_m
-    with (
-        service.view(code, radius, conn, "circle") as circle,
-        service.view(code, radius, conn, "network") as walk,
-    ):
-        return snapshot(circle), snapshot(walk)
-
-
-@router.get(
-    "/api/v1/coverage/compare",
-    dependencies=[HEAVY, Depends(access.ANALYSIS)],
-    summary="Circle vs walk: households the service circle promises beyond a walk",
-    responses={200: {"model": CompareDoc}, **_ERRORS},
-)
-def coverage_compare(
-    session: SessionDep,
-    service: CoverageDep,
-    query: QueryDep,
-    by: Annotated[Level, Query(description="Area level of the rows.")] = Level.COMMUNITY,
-) -> JSONResponse:
-    """Per area: ``households``, ``households_circle`` (within the radius as the crow
-    flies), ``households_walk`` (within a walk of the radius), ``households_overstated``
-    and ``buildings_overstated`` (inside the circle, beyond the walk: "the circle
-    overstates coverage here by N households"), ``rate_circle``, ``rate_walk`` (0-1)
-    and ``overstated_share`` (of the circle's households); ``total`` for the district.
-    ``method`` is ignored: both are answered."""
-    circle, walk = _circle_and_walk(session, service, query)
-    rows = circle_vs_walk(circle, walk, by)
-    total = circle_vs_walk(circle, walk, Level.DISTRICT)
-    return JSONResponse(
-        {
-            "facility_type": query.type.code,
-            "facility_type_name": query.type.name_zh,
-            "radius_m": metres(query.radius_m),
-            "by": by,
-            "rows": records(rows),
-            "total": records(total)[0],
-        }
-    )
-
-
-@router.get(
-    "/api/v1/coverage/compare/buildings",
-    dependencies=[HEAVY, Depends(access.ANALYSIS)],
-    summary="Circle vs walk on the map: buildings inside the circle but beyond the walk",
-    responses={
-        **collection_responses(
-            collection_example(
-                OVERSTATED_BUILDING_FEATURE, url="/api/v1/coverage/compare/buildings"
-            )
-        ),
-        **_ERRORS,
-    },
-    response_class=GeoJSONResponse,
-)
-def coverage_compare_buildings(
-    request: Request,
-    session: SessionDep,
-    service: CoverageDep,
-    query: QueryDep,
-    paging: PagingDep,
-    bbox: BBoxDep,
-    datum: DatumOutDep,
-    grid: Annotated[
-        str | None, Query(description="Only the buildings of this grid.", pattern=GRID_CODE)
-    ] = None,
-) -> GeoJSONResponse:
-    """Points ordered by building id; properties ``id``, ``grid_code``, ``households``,
-    ``circle_m`` (straight-line metres to the nearest facility) and ``walk_m``
-    (walking metres to the nearest facility by walk; null where no walk reaches one)."""
-    circle, walk = _circle_and_walk(session, service, query)
-    page = overstated_page(
-        circle, walk, grid_code=grid, bbox=bbox, limit=paging.limit, offset=paging.offset
-    )
-    return paged_collection(page, request, paging, datum)
-
-
-@router.get(
-    "/api/v1/coverage/service-areas",
-    dependencies=[HEAVY, Depends(access.ANALYSIS)],
-    summary="Walking service areas (isochrones) of a facility type, merged, per cut-off",
-    response_model=None,
-    responses={
-        200: {"model": ServiceAreaCollectionDoc, "content": {GEOJSON: {}}},
-        **_ERRORS,
-        404: {
-            "model": ErrorDoc,
-            "description": "No walking network is stored, or facility_id is not an open "
-            "facility of the type (the message says which and what to do).",
-        },
-    },
-    response_class=GeoJSONResponse,
-)
-def coverage_service_areas(
-    session: SessionDep,
-    service: CoverageDep,
-    query: QueryDep,
-    datum: DatumOutDep,
-    facility_id: Annotated[
-        Id4 | None,
-        Query(description="Only this facility's areas (an open facility of the type)."),
-    ] = None,
-) -> Any:
-    """One polygon per cut-off (``radius_m=300,500,1000`` or ``minutes=5,10,15``):
-    where one can walk to the nearest open facility of the type (or to ``facility_id``)
-    within it, over the walking network, never across a barrier, blocks no walk enters
-    left out. Properties ``type_code``, ``cutoff_m``, ``facilities`` (open ones counted)
-    and ``area_m2`` (true square metres). ``method`` is ignored: areas are walks."""
-    conn = session.connection()
-    name = "service_areas:" + ",".join(f"{r:g}" for r in query.radii) + f":{facility_id}"
-    features = service.derived(
-        query.type.code,
-        query.radii[0],
-        name,
-        lambda model: _frame_features(
-            walk_areas(model, query.radii, facility_id),
-            lambda p: f"{p['type_code']}-{p['cutoff_m']:g}",
-        ),
-        conn,
-        "network",
-    )
-    return _collection(
-        features,
-        datum,
-        facility_type=query.type.code,
-        radii_m=[metres(r) for r in query.radii],
-        **({} if facility_id is None else {"facility_id": facility_id}),
-    )
 
 
 # ---- planner (issue 11): what is on screen, taken away -------------------------------

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from gis.areas.codes import Level
 from gis.areas.hierarchy import area_groups
-from gis.coverage.report import DISTANCE_DECIMALS
+from gis.coverage.report import DISTANCE_DECIMALS, selected_rows
 from gis.coverage.store import CoverageModel
 from gis.errors import InvalidParameterError
 from gis.geo.geojson import BBox, Feature, Page, point, rounded
@@ -111,17 +111,8 @@ def overstated_page(
     true metres to the nearest facility) and ``walk_m`` (walking metres to the
     nearest by walk; None where no walk reaches one).
     """
-    keep = overstated(circle, walk)
     b = circle.buildings
-    if grid_code is not None:
-        try:
-            keep &= circle.index.group == circle.areas.grid_codes.index(grid_code)
-        except ValueError:
-            keep[:] = False
-    if bbox is not None:
-        keep &= bbox.contains(b.lon, b.lat)
-    rows = np.flatnonzero(keep)
-    rows = rows[np.argsort(b.ids[rows], kind="stable")]
+    rows = selected_rows(circle, overstated(circle, walk), grid_code, bbox)
     features: list[Feature] = []
     for row in rows[offset : offset + limit].tolist():
         features.append(

@@ -294,16 +294,18 @@ class CoverageIndex:
         before = self.covered[rows]
         self.active[slot] = False
         self._ftree = None
-        tree, slots = self._facility_tree()
-        if tree is None:
-            self.nearest_m[rows] = np.inf
-            self.nearest_slot[rows] = -1
-        elif len(rows):
-            _, i = tree.query(self.bxy[rows], k=1)
-            nearest = slots[np.asarray(i, dtype=np.int64)]
-            self.nearest_m[rows] = true_distance(self.bxy[rows], self.fxy[nearest], self.scale_at)
-            self.nearest_slot[rows] = nearest
+        self.nearest_m[rows], self.nearest_slot[rows] = self._nearest_open(rows)
         return self._apply(rows, before)
+
+    def _nearest_open(self, rows: I64) -> tuple[F64, I64]:
+        """Distance to the nearest open facility and its slot, for building ``rows``
+        ((inf, -1) where there is none): the straight line here, a walk in subclasses."""
+        tree, slots = self._facility_tree()
+        if tree is None or len(rows) == 0:
+            return np.full(len(rows), np.inf), np.full(len(rows), -1, dtype=np.int64)
+        _, i = tree.query(self.bxy[rows], k=1)
+        nearest = slots[np.asarray(i, dtype=np.int64)]
+        return true_distance(self.bxy[rows], self.fxy[nearest], self.scale_at), nearest
 
     def move_facility(self, facility_id: int, xy: Sequence[float]) -> CoverageDelta:
         removed = self.remove_facility(facility_id)

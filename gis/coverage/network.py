@@ -175,20 +175,14 @@ class NetworkCoverageIndex(CoverageIndex):
         self.nearest_slot[rows] = slot
         return self._apply(rows, before)
 
-    def remove_facility(self, facility_id: int) -> CoverageDelta:
-        """Close a facility: its buildings walk to the nearest remaining one."""
-        slot = self._slot(facility_id)
-        rows = np.flatnonzero(self.nearest_slot == slot)
-        before = self.covered[rows]
-        self.active[slot] = False
-        self._ftree = None
+    def _nearest_open(self, rows: I64) -> tuple[F64, I64]:
+        """Closing a facility: its buildings walk to the nearest remaining one."""
         sources, slots = self.open_sources()
         near = nearest_sources(self.walk.network, sources, self.walk.buildings.take(rows), math.inf)
-        self.nearest_m[rows] = near.distance_m
+        slot = np.full(len(rows), -1, dtype=np.int64)
         found = near.source >= 0
-        self.nearest_slot[rows] = -1
-        self.nearest_slot[rows[found]] = slots[near.source[found]]
-        return self._apply(rows, before)
+        slot[found] = slots[near.source[found]]
+        return near.distance_m, slot
 
     def what_if(
         self, add: Iterable[Sequence[float]] = (), remove: Iterable[int] = ()

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from gis.areas.codes import Level
 from gis.areas.hierarchy import area_groups
@@ -203,6 +204,27 @@ DISTANCE_DECIMALS = 1
 """Decimals of a distance in metres (10 cm) in per-building answers."""
 
 
+def selected_rows(
+    model: CoverageModel,
+    keep: NDArray[np.bool_],
+    grid_code: str | None = None,
+    bbox: BBox | None = None,
+) -> I64:
+    """The building rows ``keep`` selects, narrowed to one grid and a box, by building id
+    (the order every per-building page keeps)."""
+    b = model.buildings
+    keep = keep.copy()
+    if grid_code is not None:
+        try:
+            keep &= model.index.group == model.areas.grid_codes.index(grid_code)
+        except ValueError:
+            keep[:] = False
+    if bbox is not None:
+        keep &= bbox.contains(b.lon, b.lat)
+    rows = np.flatnonzero(keep)
+    return rows[np.argsort(b.ids[rows], kind="stable")]
+
+
 def building_page(
     model: CoverageModel,
     *,
@@ -224,15 +246,7 @@ def building_page(
     keep = np.ones(len(b.ids), dtype=bool)
     if covered is not None:
         keep &= index.covered == covered
-    if grid_code is not None:
-        try:
-            keep &= index.group == model.areas.grid_codes.index(grid_code)
-        except ValueError:
-            keep[:] = False
-    if bbox is not None:
-        keep &= bbox.contains(b.lon, b.lat)
-    rows = np.flatnonzero(keep)
-    rows = rows[np.argsort(b.ids[rows], kind="stable")]
+    rows = selected_rows(model, keep, grid_code, bbox)
     page_rows = rows[offset : offset + limit]
     within = index.count_within(page_rows) if len(page_rows) else np.zeros(0, np.int64)
     nearest_id = index.nearest_facility_id
