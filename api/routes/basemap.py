@@ -21,12 +21,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import Field
 
 from api import access
+from api.basemap_schemas import BasemapDoc, PlacesDoc, SearchDoc, StreetsDoc
 from api.dependencies import BBoxDep, DatumOutDep, SessionDep
 from api.fields import Text
 from api.pages import render_page, script_json
 from api.responses import GEOJSON, ErrorDoc, GeoJSONResponse, geojson_out, lonlat_out
 from api.routing import ReadRetryRoute
-from api.schemas import BasemapDoc, PlacesDoc, SearchDoc, StreetsDoc
 from gis.basemap import places, search, streets
 from gis.basemap.sources import Basemap
 from gis.principal import Principal

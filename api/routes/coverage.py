@@ -26,6 +26,15 @@ from sqlalchemy.orm import Session
 
 from api import access
 from api.bodies import json_body, request_body_doc, validate
+from api.coverage_schemas import (
+    COVERAGE_BUILDING_FEATURE,
+    CoverageDoc,
+    CoverageRankingDoc,
+    CoverageStatusDoc,
+    CoverageStyleDoc,
+    DerivedCollectionDoc,
+    WhatIfDoc,
+)
 from api.dependencies import (
     GRID_CODE,
     BBoxDep,
@@ -48,15 +57,6 @@ from api.responses import (
 )
 from api.responses import feature_collection as paged_collection
 from api.routing import ReadRetryRoute
-from api.schemas import (
-    COVERAGE_BUILDING_FEATURE,
-    CoverageDoc,
-    CoverageRankingDoc,
-    CoverageStatusDoc,
-    CoverageStyleDoc,
-    DerivedCollectionDoc,
-    WhatIfDoc,
-)
 from gis.areas.codes import Level
 from gis.coverage import catalogue
 from gis.coverage.catalogue import (

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from api import access
+from api.coverage_schemas import OVERSTATED_BUILDING_FEATURE, CompareDoc, ServiceAreaCollectionDoc
 from api.dependencies import GRID_CODE, BBoxDep, DatumOutDep, PagingDep, SessionDep
 from api.fields import Id4
 from api.limits import HEAVY
@@ -36,7 +37,6 @@ from api.routes.coverage import (
     metres,
 )
 from api.routing import ReadRetryRoute
-from api.walk_schemas import OVERSTATED_BUILDING_FEATURE, CompareDoc, ServiceAreaCollectionDoc
 from gis.areas.codes import Level
 from gis.coverage.compare import circle_vs_walk, overstated_page
 from gis.coverage.geometry import walk_areas

@@ -23,10 +23,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api import access
 from api.dependencies import DatumOutDep, GridCodePath, SessionDep, SettingsDep
+from api.incident_schemas import GridMonthDoc, WorklistDoc
 from api.pages import render_page, script_json
 from api.responses import ErrorDoc, geojson_out, lonlat_out
 from api.routing import ReadRetryRoute
-from api.schemas import GridMonthDoc, WorklistDoc
 from gis.areas import queries
 from gis.areas.codes import Level, parent_code
 from gis.errors import NotFoundError

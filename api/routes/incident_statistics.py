@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api import access, limits
 from api.dependencies import DatumOutDep, SessionDep
+from api.incident_schemas import HotSpotsDoc, IncidentStatisticsDoc
 from api.responses import (
     GEOJSON,
     HEAVY_RESPONSES,
@@ -27,10 +28,6 @@ from api.responses import (
 )
 from api.routes.incidents import Category
 from api.routing import ReadRetryRoute
-from api.schemas import (
-    HotSpotsDoc,
-    IncidentStatisticsDoc,
-)
 from gis.areas import queries
 from gis.areas.codes import Level
 from gis.geo.geojson import records

@@ -42,6 +42,13 @@ from api.fields import (
     Text,
     column_length,
 )
+from api.incident_schemas import (
+    InboxDoc,
+    IncidentCreatedDoc,
+    IncidentDoc,
+    IncidentHistoryDoc,
+    StaleStepDoc,
+)
 from api.preconditions import IfMatch, etag_headers, expected
 from api.responses import (
     PAGING_HEADERS,
@@ -52,13 +59,6 @@ from api.responses import (
 from api.routes.photos import photo_json
 from api.routes.tiles import keep_tiles_current
 from api.routing import ReadRetryRoute
-from api.schemas import (
-    InboxDoc,
-    IncidentCreatedDoc,
-    IncidentDoc,
-    IncidentHistoryDoc,
-    StaleStepDoc,
-)
 from gis.db.models import Incident, IncidentTransition
 from gis.geo.datum import WGS84, Datum
 from gis.geo.geojson import json_object

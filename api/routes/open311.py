@@ -55,9 +55,7 @@ from api.open311.render import (
     service,
     to_xml,
 )
-from api.responses import example_of
-from api.routing import ReadRetryRoute
-from api.schemas import (
+from api.open311_schemas import (
     FILED_REQUEST_EXAMPLE,
     SERVICE_EXAMPLE,
     SERVICE_REQUEST_EXAMPLE,
@@ -67,6 +65,8 @@ from api.schemas import (
     ServiceDoc,
     ServiceRequestDoc,
 )
+from api.responses import example_of
+from api.routing import ReadRetryRoute
 from gis.errors import InvalidParameterError, NotFoundError
 from gis.geo.datum import parse_datum
 from gis.geo.geojson import parse_bbox

@@ -25,9 +25,9 @@ from api.audited import record_read, record_write
 from api.bodies import MULTIPART, invalid_body, read_multipart
 from api.dependencies import DatumOutDep, SessionDep
 from api.fields import INT8_MAX
+from api.incident_schemas import PHOTO_EXAMPLE, PhotoInfoDoc
 from api.responses import ErrorDoc, lonlat_out
 from api.routing import ReadRetryRoute
-from api.schemas import PHOTO_EXAMPLE, PhotoInfoDoc
 from gis.accounts.accounts import role_name_zh
 from gis.geo.geojson import json_object
 from gis.incidents import photos
