@@ -273,6 +273,15 @@ def credentials(request: Request) -> tuple[str | None, str]:
     return None, ""
 
 
+class CsrfRefusedError(ForbiddenError):
+    """The page's CSRF token is not the current login's: the page was served to another
+    login (its person logged out, or someone else logged in on the same phone).
+
+    Its own code (``CsrfRefused``) lets the field app's outbox keep what it was sending
+    for its author instead of marking it failed.
+    """
+
+
 def csrf_matches(sent: str | None, cookie: str) -> bool:
     """Whether ``sent`` is the CSRF token of the browser login ``cookie``."""
     return bool(sent) and tokens.same(sent or "", tokens.csrf_token(cookie))
@@ -282,7 +291,7 @@ async def _check_csrf(request: Request) -> None:
     """A state-changing request made with the login cookie carries the page's CSRF token
     (the ``X-CSRF-Token`` header the pages' scripts send)."""
     if not csrf_matches(request.headers.get(CSRF_HEADER), request.state.auth_secret):
-        raise ForbiddenError(
+        raise CsrfRefusedError(
             "the page's CSRF token is missing or wrong: reload the page and try again",
             zh="CSRF 校验失败：请刷新页面后重试",
         )

@@ -612,6 +612,14 @@ def test_what_one_person_queued_is_sent_only_under_their_own_login(
         tab.context.clear_cookies()  # the login ended; the other manager logs in
         tab.context.add_cookies(other["cookies"])
         tab.context.set_offline(False)
+        # The author's page is still open when the signal comes back: its `online` flush
+        # sends under the other login's cookie with the author's CSRF token, is refused,
+        # and the report waits (it was once marked failed here, and never sent).
+        states = tab.evaluate(
+            "() => GM.field.outbox.flush().then(() => GM.field.outbox.all())"
+            ".then((items) => items.map((i) => i.state))"
+        )
+        assert states == ["pending"]
         tab.goto(f"{base}/report")
         tab.wait_for_function(READY, timeout=30000)
         tab.wait_for_load_state("networkidle")

@@ -271,6 +271,7 @@ def test_state_changing_requests_need_the_pages_csrf_token(browser: Any, live_se
         forged = post(url, data={"action": "cancel", "expected_version": 1, "note": "x"})
         assert forged.status == 403
         assert "CSRF" in forged.json()["description"]
+        assert forged.json()["code"] == "CsrfRefused"  # the outbox waits on this code
         # With the page's token the request gets past the check (to the body's validation).
         assert post(url, data={}, headers={"X-CSRF-Token": csrf}).status == 422
         # Logging someone out needs the token too.

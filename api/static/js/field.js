@@ -269,6 +269,9 @@
                   });
               }
               if (r.status === 401) { return false; }  // log in again; the item waits
+              // This page was served to a login that has since ended (someone else logged in
+              // on this phone): the item waits for its author's next page.
+              if (r.status === 403 && r.body.code === 'CsrfRefused') { return false; }
               if (r.status >= 500 || r.status === 429) { return false; }  // try later
               if ((r.status === 409 || r.status === 412) && item.kind === 'step') {
                 var current = r.body.current || (r.body.current_version !== undefined ?
