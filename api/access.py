@@ -333,7 +333,7 @@ PUBLIC = rule("public", public=True)
 SIGNED_IN = rule(
     "signed_in",
     roles=EVERYONE,
-    scopes={"incidents:read", "incidents:write", "features:read", "open311"},
+    scopes={"incidents:read", "incidents:write", "features:read", "open311", "devices:write"},
     narrowing=Narrowing.OWN,
 )
 """Anyone with valid credentials, about themselves (GET /api/v1/me)."""
@@ -552,6 +552,26 @@ PEOPLE_COUNTS = rule(
 """People served per grid or community and category, for the areas the caller covers: every
 staff role (district, subdistrict and planner plan with these) and keys with
 ``features:read``; no names, no ids."""
+
+
+# ---- devices, geofences, emergency calls (issue 14) ----------------------------------------
+
+DEVICES_WRITE = rule("devices_write", scopes={"devices:write"}, narrowing=Narrowing.AREA)
+"""Position batches and emergency calls: the device platform's key (``devices:write``),
+for the devices of its area only. No person sends these: a phone's login is not a device."""
+
+CARE_WORKERS = rule("care_workers", roles={Role.ADMIN, Role.COMMUNITY}, narrowing=Narrowing.AREA)
+"""Home-care workers (names, phones, positions): admin and the community that runs the
+service (``gis.care.workers.sees``); audited as ``personal.read``."""
+
+CARE_CALLS = rule(
+    "care_calls",
+    roles=people_visibility.LOOKS_AFTER,
+    scopes={"devices:write"},
+    narrowing=Narrowing.AREA,
+)
+"""An emergency call, its arrival and its end: those who see the person (admin, community,
+grid manager of the grid, the responsible worker) and the device platform's key."""
 
 
 def collection_rule(access: Access) -> Rule:

@@ -11,6 +11,7 @@ disposes of its engine at shutdown. Run it with
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 import logging
 import sys
@@ -29,6 +30,7 @@ from api.open311 import render as open311_render
 from api.routes import (
     auth,
     basemap,
+    care,
     coverage,
     coverage_takeaway,
     coverage_walk,
@@ -48,11 +50,14 @@ from api.routes import (
     photos,
     tiles,
     web,
+    whereabouts,
 )
 from api.security import register_middleware
 from api.warm_tiles import WarmTiles
 from gis.accounts import audit
 from gis.basemap import sources
+from gis.care.dispatch import WalkNetworks
+from gis.care.retention import RetentionSweeper
 from gis.coverage.live import CoverageService
 from gis.db import schema
 from gis.db.embedded import EmbeddedPostgres, database_url
@@ -63,6 +68,7 @@ from gis.db.timeouts import bound_statements
 from gis.incidents.escalation import EscalationSweeper
 from gis.settings import (
     BasemapSettings,
+    CareSettings,
     DatabaseSettings,
     IncidentSettings,
     ServerSettings,
@@ -100,6 +106,10 @@ def _attach_engine(app: FastAPI, engine: Engine) -> None:
     app.state.tiles = TileService(
         engine, cache_mb=tile_settings.cache_mb, draws=tile_settings.draws
     )
+    # Emergency dispatch walks the network, read once and dropped when it changes.
+    feed = app.state.tiles.feed
+    app.state.walk_networks = WalkNetworks(lambda: feed.listening)
+    feed.subscribe(app.state.walk_networks.changed, app.state.walk_networks.clear)
 
 
 async def _close_probe(app: FastAPI) -> None:
@@ -116,6 +126,21 @@ def _overdue_cases_escalated(engine: Engine, incident_settings: IncidentSettings
         return
     interval = incident_settings.escalation_interval_s
     sweeper = EscalationSweeper(engine, interval, audit=audit.record)
+    sweeper.start()
+    try:
+        yield
+    finally:
+        sweeper.stop()
+
+
+@contextlib.contextmanager
+def _old_positions_deleted(engine: Engine, incident_settings: IncidentSettings) -> Iterator[None]:
+    """Delete position history past ``GRIDMAP_POSITION_RETENTION_DAYS`` every hour, in an
+    app that writes on its own (the escalation sweep's switch: 0 turns both off)."""
+    if incident_settings.escalation_interval_s <= 0:
+        yield
+        return
+    sweeper = RetentionSweeper(engine, dt.timedelta(days=CareSettings().retention_days))
     sweeper.start()
     try:
         yield
@@ -210,7 +235,11 @@ def create_app(
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         if engine is not None:
             sweep = IncidentSettings() if escalate else IncidentSettings(escalation_interval_s=0)
-            with _coverage_kept_current(app), _overdue_cases_escalated(engine, sweep):
+            with (
+                _coverage_kept_current(app),
+                _overdue_cases_escalated(engine, sweep),
+                _old_positions_deleted(engine, sweep),
+            ):
                 await _routes_ready(app)
                 yield
             await _close_probe(app)
@@ -231,14 +260,15 @@ def create_app(
             own_engine = make_engine(app_url, port=follow)
             try:
                 _attach_engine(app, own_engine)
+                sweep = (
+                    IncidentSettings(escalation_interval_s=0)
+                    if escalate is False
+                    else IncidentSettings()
+                )
                 with (
                     _coverage_kept_current(app),
-                    _overdue_cases_escalated(
-                        own_engine,
-                        IncidentSettings(escalation_interval_s=0)
-                        if escalate is False
-                        else IncidentSettings(),
-                    ),
+                    _overdue_cases_escalated(own_engine, sweep),
+                    _old_positions_deleted(own_engine, sweep),
                 ):
                     await _routes_ready(app)
                     yield
@@ -277,6 +307,8 @@ def create_app(
     app.include_router(incidents.router)
     app.include_router(photos.router)
     app.include_router(people.router)
+    app.include_router(care.router)
+    app.include_router(whereabouts.router)
     app.include_router(coverage.router)
     app.include_router(coverage_takeaway.router)
     app.include_router(coverage_walk.router)

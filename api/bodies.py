@@ -126,17 +126,18 @@ def url_encoded_pairs(raw: bytes, codec: str) -> list[tuple[str, str]]:
     )
 
 
-def body_limit(request: Request) -> int:
-    """Bytes a JSON or form body may have here (the app's settings, read without
+def body_limit(request: Request, limit: int = JSON_BODY_LIMIT) -> int:
+    """Bytes a JSON or form body may have here: ``limit`` (64 kB unless the route takes
+    batches), never more than the app's settings allow (read without
     ``api.dependencies``: ``api.routing`` reads forms too and sits below it)."""
     settings: ServerSettings = request.app.state.settings
-    return min(settings.max_upload_bytes, JSON_BODY_LIMIT)
+    return min(settings.max_upload_bytes, limit)
 
 
 def _too_large(limit: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(
         f"the request body is larger than {limit:,} bytes, the limit for JSON bodies here; "
-        "send one record per request"
+        "send fewer records per request"
     )
 
 
@@ -295,9 +296,12 @@ def decode_json(raw: bytes) -> Any:
 
 
 def json_body(
-    parse: Callable[[Any], T], accepted: tuple[str, ...] = JSON_TYPES
+    parse: Callable[[Any], T],
+    accepted: tuple[str, ...] = JSON_TYPES,
+    limit: int = JSON_BODY_LIMIT,
 ) -> Callable[[Request], Awaitable[T]]:
-    """A dependency: the body, size-limited and decoded as JSON, passed through ``parse``.
+    """A dependency: the body, at most ``limit`` bytes and decoded as JSON, passed
+    through ``parse``.
 
     ``parse`` turns the decoded JSON into the handler's value (usually by
     :func:`validate`) and raises :func:`invalid_body` errors for what it refuses.
@@ -306,7 +310,7 @@ def json_body(
 
     async def dependency(request: Request) -> T:
         require_json(request, accepted)
-        raw = await read_limited(request, body_limit(request))
+        raw = await read_limited(request, body_limit(request, limit))
         if not raw.strip():
             raise invalid_body([{"loc": (), "msg": "a JSON body is required", "type": "missing"}])
         return parse(decode_json(raw))

@@ -264,6 +264,38 @@ class FundingSettings(BaseSettings):
     )
 
 
+class CareSettings(BaseSettings):
+    """Device positions, geofences and emergency calls (issue 14, seed 003's "一点通").
+
+    ``GRIDMAP_POSITION_RETENTION_DAYS`` (30): days of position history kept, then deleted.
+    ``GRIDMAP_POSITION_BATCH_MAX`` (5,000): reports one ingest request may carry.
+    ``GRIDMAP_GEOFENCE_MARGIN_M`` (25 m): how far beyond the fence a report must lie to
+    count as outside (GPS noise at the edge). ``GRIDMAP_GEOFENCE_CONFIRM`` (2): reports
+    in a row that change a geofence state. ``GRIDMAP_GEOFENCE_MAX_ACCURACY_M`` (100 m):
+    reports vaguer than this do not count. ``GRIDMAP_ARRIVAL_RADIUS_M`` (50 m): a worker's
+    device this close to the caller records their arrival.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    retention_days: int = Field(
+        default=30, ge=1, le=3650, validation_alias="GRIDMAP_POSITION_RETENTION_DAYS"
+    )
+    batch_max: int = Field(
+        default=5_000, ge=1, le=100_000, validation_alias="GRIDMAP_POSITION_BATCH_MAX"
+    )
+    margin_m: float = Field(
+        default=25.0, ge=0, le=1_000, validation_alias="GRIDMAP_GEOFENCE_MARGIN_M"
+    )
+    confirm: int = Field(default=2, ge=1, le=100, validation_alias="GRIDMAP_GEOFENCE_CONFIRM")
+    max_accuracy_m: float = Field(
+        default=100.0, gt=0, le=100_000, validation_alias="GRIDMAP_GEOFENCE_MAX_ACCURACY_M"
+    )
+    arrival_radius_m: float = Field(
+        default=50.0, gt=0, le=5_000, validation_alias="GRIDMAP_ARRIVAL_RADIUS_M"
+    )
+
+
 DEFAULT_SNAP_TOLERANCE_M = 30.0
 
 

@@ -24,6 +24,7 @@ GIS_PACKAGES = (
     "features",
     "basemap",
     "tiles",
+    "care",
     "accounts",
     "coverage",
     "incidents",

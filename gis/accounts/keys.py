@@ -27,6 +27,8 @@ SCOPES: Mapping[str, str] = {
     "incidents:read": "read incidents and their status, personal data masked",
     "features:read": "read the map layers: areas, grids, buildings, facilities, coverage",
     "open311": "Open311 GeoReport v2: file service requests and read their status",
+    "devices:write": "send device positions and emergency calls of people served and "
+    "home-care workers (POST /api/v1/devices/...), and record a call's arrival and end",
 }
 """Every scope a key may have, and what it allows."""
 

@@ -747,3 +747,134 @@ class Person(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class CareWorker(Base):
+    """A home-care worker (0014) of a community's home-care service centre (居家养老服务中心,
+    seed 003): not grid staff. ``available`` says whether they can be sent to a call now;
+    where they are is their ``device``'s last position."""
+
+    __tablename__ = "care_worker"
+    __table_args__ = (
+        CheckConstraint("length(btrim(name)) BETWEEN 1 AND 100", name="name_length"),
+        CheckConstraint("phone IS NULL OR length(phone) BETWEEN 1 AND 20", name="phone_length"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
+    available: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+DEVICE_ID_PATTERN = "^[A-Za-z0-9._:-]{1,64}$"
+
+
+class Device(Base):
+    """A person's or a worker's locating device (0014), its last position and, for a
+    person's, the geofence state (``gis.care.fences``: inside/outside and how many reports
+    in a row said otherwise)."""
+
+    __tablename__ = "device"
+    __table_args__ = (
+        CheckConstraint(f"id ~ '{DEVICE_ID_PATTERN}'", name="id_format"),
+        CheckConstraint("num_nonnulls(person_id, worker_id) = 1", name="one_holder"),
+        CheckConstraint("fence_state IN ('inside', 'outside')", name="fence_state_known"),
+        CheckConstraint("fence_streak >= 0", name="fence_streak_positive"),
+        CheckConstraint("(last_at IS NULL) = (last_geom IS NULL)", name="last_complete"),
+        Index("ix_device_last_geom", "last_geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), unique=True
+    )
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("care_worker.id", ondelete="CASCADE"), unique=True
+    )
+    registered_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=False)
+    )
+    last_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    fence_state: Mapped[str] = mapped_column(Text, server_default="inside")
+    fence_streak: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class PositionReport(Base):
+    """One position a device reported (0014): kept ``GRIDMAP_POSITION_RETENTION_DAYS``."""
+
+    __tablename__ = "position_report"
+    __table_args__ = (
+        CheckConstraint("datum IN ('wgs84', 'cgcs2000', 'gcj02', 'bd09')", name="datum_known"),
+        CheckConstraint(
+            "accuracy_m IS NULL OR accuracy_m BETWEEN 0 AND 100000", name="accuracy_range"
+        ),
+        Index("ix_position_report_at", "at", postgresql_using="brin"),
+    )
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    datum: Mapped[str] = mapped_column(Text, server_default="wgs84")
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class GeofenceAlarm(Base):
+    """A person left their safe area (0014): when, where, how far out, the case filed."""
+
+    __tablename__ = "geofence_alarm"
+    __table_args__ = (
+        CheckConstraint("outside_m >= 0", name="outside_positive"),
+        Index("ix_geofence_alarm_person_id", "person_id", "at"),
+        Index("ix_geofence_alarm_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    outside_m: Mapped[float] = mapped_column(Float)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
+    returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EmergencyCall(Base):
+    """The emergency button was pressed (0014): the case, the worker sent, the times."""
+
+    __tablename__ = "emergency_call"
+    __table_args__ = (
+        CheckConstraint("method IS NULL OR method IN ('walk', 'line')", name="method_known"),
+        CheckConstraint("worker_id IS NULL OR dispatched_at IS NOT NULL", name="dispatch_complete"),
+        CheckConstraint(
+            "arrived_at IS NULL OR arrived_at >= dispatched_at", name="arrival_after_dispatch"
+        ),
+        Index("ix_emergency_call_person_id", "person_id", "at"),
+        Index("ix_emergency_call_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("care_worker.id", ondelete="SET NULL"), index=True
+    )
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    method: Mapped[str | None] = mapped_column(Text)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    arrived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

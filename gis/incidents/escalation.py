@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,7 +40,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from gis.areas.codes import Level
-from gis.db.engine import first_line, is_unreachable
+from gis.db.periodic import PeriodicWork
 from gis.errors import ConflictError, InvalidFeatureError
 from gis.incidents import workflow
 from gis.incidents.deadlines import intake_due, supervise_due
@@ -239,54 +238,20 @@ def sweep_once(
         return SweepResult(escalate_overdue(session, now, audit=audit))
 
 
-class EscalationSweeper:
-    """A daemon thread that sweeps every ``interval_s`` seconds until stopped.
-
-    A failed round (database restarting, say) is logged and retried at the
-    next interval; it never stops the thread or the server.
-    """
+class EscalationSweeper(PeriodicWork):
+    """Sweeps every ``interval_s`` seconds until stopped (``gis.db.periodic``: a failed
+    round, the database restarting say, is logged and retried at the next interval)."""
 
     def __init__(self, engine: Engine, interval_s: float, *, audit: AuditWriter) -> None:
-        if interval_s <= 0:
-            raise ValueError("interval_s must be positive; disable the sweeper instead")
+        super().__init__("escalation-sweeper", interval_s)
         self.engine = engine
         self.audit = audit
-        self.interval_s = interval_s
-        self.rounds = 0
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="escalation-sweeper", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                result = sweep_once(self.engine, audit=self.audit)
-                if result.escalated:
-                    log.info(
-                        "escalated %d overdue incident(s): %s",
-                        len(result.escalated),
-                        ", ".join(map(str, result.escalated[:20])),
-                    )
-            except Exception as exc:  # a failed round must not kill the server
-                if is_unreachable(exc):  # the database is restarting: no traceback each round
-                    log.warning(
-                        "escalation sweep skipped, database unreachable (%s); retrying in %.0f s",
-                        first_line(exc),
-                        self.interval_s,
-                    )
-                else:
-                    log.exception("escalation sweep failed; retrying in %.0f s", self.interval_s)
-            self.rounds += 1
-            self._stopping.wait(self.interval_s)
+    def round(self) -> None:
+        result = sweep_once(self.engine, audit=self.audit)
+        if result.escalated:
+            log.info(
+                "escalated %d overdue incident(s): %s",
+                len(result.escalated),
+                ", ".join(map(str, result.escalated[:20])),
+            )

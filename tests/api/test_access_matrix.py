@@ -39,7 +39,7 @@ from tests.photo_files import png
 DOC = Path(__file__).resolve().parents[2] / "docs" / "access.md"
 REGENERATE = "python -m tests.api.test_access_matrix > docs/access.md"
 WEST_GRID = "370705001001001"
-SCOPES = ("incidents:read", "incidents:write", "features:read", "open311")
+SCOPES = ("incidents:read", "incidents:write", "features:read", "open311", "devices:write")
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,9 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "fid": lambda ids: "1",
     "name": lambda ids: "gcj02",
     "person_id": lambda ids: "99999999",
+    "worker_id": lambda ids: "99999999",
+    "call_id": lambda ids: "99999999",
+    "device_id": lambda ids: "NO-SUCH-DEVICE",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
@@ -222,6 +225,24 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
     ("PATCH", "/api/v1/people/{person_id}"): {"json": {"phone": "1", "expected_version": 1}},
+    ("PUT", "/api/v1/people/{person_id}/device"): {"json": {"device_id": "M-1"}},
+    ("POST", "/api/v1/devices/positions"): {
+        "json": {
+            "reports": [
+                {"device_id": "M-1", "at": "2026-12-06T08:00:00Z", "lon": 119.11, "lat": 36.71}
+            ]
+        }
+    },
+    ("POST", "/api/v1/devices/emergency"): {
+        "json": {"device_id": "M-1", "lon": 119.11, "lat": 36.71}
+    },
+    ("POST", "/api/v1/care/workers"): {
+        "json": {"name": "矩阵护理", "community_code": "370705001001"}
+    },
+    ("PATCH", "/api/v1/care/workers/{worker_id}"): {"json": {"available": True}},
+    ("POST", "/api/v1/care/calls/{call_id}/arrived"): {},
+    ("POST", "/api/v1/care/calls/{call_id}/close"): {},
+    ("PUT", "/api/v1/care/workers/{worker_id}/device"): {"json": {"device_id": "M-2"}},
     ("POST", "/open311/v2/requests.{format}"): {
         "data": {"service_code": "exposed_garbage", "lat": "36.712", "long": "119.112"}
     },
