@@ -117,7 +117,7 @@ SELECT w.id, w.name, w.phone, d.last_at, ST_X(d.last_geom) AS lon, ST_Y(d.last_g
 FROM (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g) p
 CROSS JOIN LATERAL (
   SELECT d.* FROM device d JOIN care_worker w ON w.id = d.worker_id
-  WHERE w.available AND d.last_geom IS NOT NULL {within}
+  WHERE d.worker_id IS NOT NULL AND w.available AND d.last_geom IS NOT NULL {within}
   ORDER BY d.last_geom <-> p.g LIMIT :n) d
 JOIN care_worker w ON w.id = d.worker_id
 ORDER BY line_m, w.id

@@ -29,25 +29,27 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from gis.care import alarms
+from gis.care.devices import DEVICE_ID
 from gis.care.fences import (
     INSIDE_STATE,
     OUTSIDE_STATE,
     FenceRules,
     Fences,
     FenceState,
+    Verdict,
     advance,
     outside_by,
     verdicts,
 )
+from gis.db.arrays import float_array, int_array, text_array
 from gis.errors import InvalidParameterError
 from gis.geo.datum import WGS84, Datum, to_wgs84
 from gis.geo.metric import MetricPlane
@@ -103,63 +105,170 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
-class _Device:
-    """A device row as the batch needs it."""
+class _Home:
+    """What a person's fence needs, as of their row's ``version``."""
 
-    id: str
-    person_id: int | None
-    worker_id: int | None
-    area_code: str | None
-    last_at: dt.datetime | None
-    state: str
-    streak: int
-    person_version: int | None
+    version: int
+    created: float
+    lon: float
+    lat: float
     radius_m: float
-    home_lon: float
-    home_lat: float
+    grid_code: str
     has_polygon: bool
 
 
+_homes: dict[int, _Home] = {}
+HOMES_MAX = 200_000
+"""People whose fence (home, radius, grid) a process keeps, checked against their row's
+version and creation time on every batch: a move or a new radius is a new version, read
+again; another database (tests, a restore) has other creation times."""
+
+
+@dataclass(frozen=True)
+class _Devices:
+    """The batch's device rows, by column (index = row of the ``SELECT``), with their
+    holders' fences."""
+
+    id: list[str]
+    person_id: NDArray[np.int64]  # 0: a worker's device
+    worker_id: NDArray[np.int64]  # 0: a person's device
+    area_code: list[str | None]
+    last_at: NDArray[np.float64]  # epoch seconds, NaN: never reported
+    state: list[str]
+    streak: NDArray[np.int64]
+    person_version: NDArray[np.int64]
+    created: list[float]  # the person's creation time (epoch s): with the version, a cache key
+    radius_m: NDArray[np.float64]
+    home_lon: NDArray[np.float64]
+    home_lat: NDArray[np.float64]
+    has_polygon: NDArray[np.bool_]
+
+    @classmethod
+    def read(cls, session: Session, ids: list[str]) -> _Devices:
+        rows = session.execute(_DEVICES, {"ids": text_array(ids)}).all()
+        (ident, person, worker, worker_area, last_at, state, streak, version, created) = (
+            list(zip(*rows, strict=True)) if rows else [()] * 9
+        )
+        homes = _homes_of(session, person, version, created)
+        none = _Home(0, 0.0, 0.0, 0.0, np.nan, "", False)
+        found = [none if p is None else homes[p] for p in person]
+        return cls(
+            list(ident),
+            np.array([p or 0 for p in person], dtype=np.int64),
+            np.array([w or 0 for w in worker], dtype=np.int64),
+            [
+                h.grid_code if p is not None else a
+                for h, p, a in zip(found, person, worker_area, strict=True)
+            ],
+            np.array([np.nan if t is None else t for t in last_at], dtype=np.float64),
+            list(state),
+            np.array(streak, dtype=np.int64),
+            np.array([v or 0 for v in version], dtype=np.int64),
+            [h.created for h in found],
+            np.array([h.radius_m for h in found], dtype=np.float64),
+            np.array([h.lon for h in found], dtype=np.float64),
+            np.array([h.lat for h in found], dtype=np.float64),
+            np.array([h.has_polygon for h in found], dtype=bool),
+        )
+
+
+def _homes_of(
+    session: Session,
+    people: Sequence[int | None],
+    versions: Sequence[int | None],
+    created: Sequence[float | None],
+) -> dict[int, _Home]:
+    """The fences of ``people`` at ``versions``: from the cache, the rest read at once."""
+    found: dict[int, _Home] = {}
+    missing: list[int] = []
+    for person, version, made in zip(people, versions, created, strict=True):
+        if person is None:
+            continue
+        home = _homes.get(person)
+        if home is not None and home.version == version and home.created == made:
+            found[person] = home
+        else:
+            missing.append(person)
+    if missing:
+        if len(_homes) > HOMES_MAX:
+            _homes.clear()
+        for row in session.execute(_HOMES, {"ids": int_array(missing)}):
+            home = _Home(*row[1:])
+            _homes[int(row[0])] = found[int(row[0])] = home
+    return found
+
+
 _DEVICES = text(
-    """SELECT d.id, d.person_id, d.worker_id, coalesce(g.code, a.code) AS area_code, d.last_at,
-              d.fence_state AS state, d.fence_streak AS streak, p.version AS person_version,
-              p.safe_radius_m AS radius_m, ST_X(b.location) AS home_lon,
-              ST_Y(b.location) AS home_lat, p.safe_area IS NOT NULL AS has_polygon
+    """SELECT d.id, d.person_id, d.worker_id, a.code AS worker_area,
+              EXTRACT(EPOCH FROM d.last_at)::float8 AS last_at, d.fence_state,
+              d.fence_streak, p.version, EXTRACT(EPOCH FROM p.created_at)::float8
        FROM device d
        LEFT JOIN person p ON p.id = d.person_id
-       LEFT JOIN building b ON b.id = p.building_id
-       LEFT JOIN grid g ON g.id = p.grid_id
        LEFT JOIN care_worker w ON w.id = d.worker_id
        LEFT JOIN admin_area a ON a.id = w.community_id
-       WHERE d.id = ANY(:ids)
+       WHERE d.id = ANY(CAST(:ids AS text[]))
        ORDER BY d.id
        FOR UPDATE OF d"""
 )
 
+_HOMES = text(
+    """SELECT p.id, p.version, EXTRACT(EPOCH FROM p.created_at)::float8, ST_X(b.location),
+              ST_Y(b.location), p.safe_radius_m::float8, g.code, p.safe_area IS NOT NULL
+       FROM person p JOIN building b ON b.id = p.building_id JOIN grid g ON g.id = p.grid_id
+       WHERE p.id = ANY(CAST(:ids AS bigint[]))"""
+)
+
 _STORE = text(
     """INSERT INTO position_report (device_id, at, geom, accuracy_m, datum)
-       SELECT u.d, u.a, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), u.acc, :datum
-       FROM unnest(CAST(:d AS text[]), CAST(:a AS timestamptz[]), CAST(:x AS float8[]),
+       SELECT u.d, to_timestamp(u.a), ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), u.acc, :datum
+       FROM unnest(CAST(:d AS text[]), CAST(:a AS float8[]), CAST(:x AS float8[]),
                    CAST(:y AS float8[]), CAST(:acc AS float8[])) AS u(d, a, x, y, acc)
        ON CONFLICT (device_id, at) DO NOTHING"""
 )
 
+_STORE_NEW = text(_STORE.text.replace("ON CONFLICT (device_id, at) DO NOTHING", ""))
+
+
+def _store(
+    session: Session,
+    statement: TextClause,
+    datum: Datum,
+    which: NDArray[np.bool_],
+    device_ids: list[str],
+    epoch: NDArray[np.float64],
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    accuracy: NDArray[np.float64],
+) -> int:
+    """Inserts the reports ``which`` selects; how many were stored."""
+    picked = np.flatnonzero(which)
+    params = {
+        "d": text_array([device_ids[k] for k in picked.tolist()]),
+        "a": float_array(epoch[picked]),
+        "x": float_array(lon[picked]),
+        "y": float_array(lat[picked]),
+        "acc": float_array(accuracy[picked]),
+        "datum": datum.kind.value,
+    }
+    return int(session.connection().execute(statement, params).rowcount)
+
+
 _UPDATE = text(
     """UPDATE device d
-       SET last_at = u.a, last_geom = ST_SetSRID(ST_MakePoint(u.x, u.y), 4326),
+       SET last_at = to_timestamp(u.a), last_geom = ST_SetSRID(ST_MakePoint(u.x, u.y), 4326),
            last_accuracy_m = u.acc, fence_state = u.s, fence_streak = u.k
-       FROM unnest(CAST(:d AS text[]), CAST(:a AS timestamptz[]), CAST(:x AS float8[]),
+       FROM unnest(CAST(:d AS text[]), CAST(:a AS float8[]), CAST(:x AS float8[]),
                    CAST(:y AS float8[]), CAST(:acc AS float8[]), CAST(:s AS text[]),
                    CAST(:k AS int2[])) AS u(d, a, x, y, acc, s, k)
        WHERE d.id = u.d"""
 )
 
 _ARRIVALS = text(
-    """UPDATE emergency_call c SET arrived_at = greatest(u.a, c.dispatched_at)
-       FROM unnest(CAST(:w AS int[]), CAST(:a AS timestamptz[]), CAST(:x AS float8[]),
+    """UPDATE emergency_call c SET arrived_at = greatest(to_timestamp(u.a), c.dispatched_at)
+       FROM unnest(CAST(:w AS int[]), CAST(:a AS float8[]), CAST(:x AS float8[]),
                    CAST(:y AS float8[])) AS u(w, a, x, y)
        WHERE c.worker_id = u.w AND c.arrived_at IS NULL AND c.closed_at IS NULL
-         AND u.a >= c.dispatched_at
+         AND to_timestamp(u.a) >= c.dispatched_at
          AND ST_DWithin(c.geom::geography,
                         ST_SetSRID(ST_MakePoint(u.x, u.y), 4326)::geography, :r)"""
 )
@@ -168,10 +277,10 @@ arrival (``gis.care.emergency``)."""
 
 _POLYGONS = text(
     "SELECT id, version, ST_AsBinary(safe_area) AS wkb FROM person "
-    "WHERE id = ANY(:ids) AND safe_area IS NOT NULL"
+    "WHERE id = ANY(CAST(:ids AS bigint[])) AND safe_area IS NOT NULL"
 )
 
-_polygon_cache: dict[tuple[int, int, int], shapely.Polygon] = {}
+_polygon_cache: dict[tuple[int, int, float, int], shapely.Polygon] = {}
 POLYGON_CACHE_MAX = 50_000
 """Safe-area polygons kept on their plane, by (person, version, zone): a changed person
 has a new version, so a stale polygon is never used, only left to be evicted."""
@@ -220,7 +329,17 @@ def _checked(
     for i, at in enumerate(batch.at):
         if not ok[i]:
             continue
-        if at.tzinfo is None or at.utcoffset() is None:
+        if not DEVICE_ID.match(batch.device_ids[i]):
+            ok[i] = False
+            rejected.append(
+                _reject(
+                    i,
+                    batch.device_ids[i][:80],
+                    "a device id is 1-64 letters, digits or . _ : -",
+                    "终端编号须为 1-64 个字母、数字或 . _ : -",
+                )
+            )
+        elif at.tzinfo is None or at.utcoffset() is None:
             ok[i] = False
             rejected.append(_reject(i, batch.device_ids[i], "at has no time zone", "at 缺少时区"))
         elif at > latest:
@@ -247,23 +366,23 @@ def _checked(
 
 
 def _fences(
-    devices: list[_Device], rows: NDArray[np.int64], plane: MetricPlane, session: Session
+    devices: _Devices, rows: NDArray[np.int64], plane: MetricPlane, session: Session
 ) -> Fences:
     """The fence of each report (``rows`` index ``devices``) on ``plane``."""
-    radius = np.array([d.radius_m if d.person_id else np.nan for d in devices], dtype=float)
-    home_lon = np.array([d.home_lon if d.person_id else 0.0 for d in devices], dtype=float)
-    home_lat = np.array([d.home_lat if d.person_id else 0.0 for d in devices], dtype=float)
-    home = plane.to_plane(home_lon, home_lat)
-    polygons = np.full(len(devices), None, dtype=object)
+    person = devices.person_id > 0
+    radius = np.where(person, devices.radius_m, np.nan)
+    home = plane.to_plane(
+        np.where(person, devices.home_lon, 0.0), np.where(person, devices.home_lat, 0.0)
+    )
+    polygons = np.full(len(devices.id), None, dtype=object)
     wanted = {
-        d.person_id: i
-        for i, d in enumerate(devices)
-        if d.has_polygon and d.person_id is not None and d.person_version is not None
+        int(devices.person_id[i]): int(i) for i in np.flatnonzero(devices.has_polygon & person)
     }
     missing: list[int] = []
     for person_id, i in wanted.items():
-        key = (person_id, int(devices[i].person_version or 0), plane.epsg)
-        cached = _polygon_cache.get(key)
+        cached = _polygon_cache.get(
+            (person_id, int(devices.person_version[i]), devices.created[i], plane.epsg)
+        )
         if cached is None:
             missing.append(person_id)
         else:
@@ -271,15 +390,57 @@ def _fences(
     if missing:
         if len(_polygon_cache) > POLYGON_CACHE_MAX:
             _polygon_cache.clear()
-        for row in session.execute(_POLYGONS, {"ids": missing}):
+        for row in session.execute(_POLYGONS, {"ids": int_array(missing)}):
             shape = shapely.from_wkb(bytes(row.wkb))
             xy = shapely.get_coordinates(shape)
-            flat = plane.to_plane(xy[:, 0], xy[:, 1])
-            on_plane = shapely.set_coordinates(shape, flat)
+            on_plane = shapely.set_coordinates(shape, plane.to_plane(xy[:, 0], xy[:, 1]))
             shapely.prepare(on_plane)
-            _polygon_cache[(int(row.id), int(row.version), plane.epsg)] = on_plane
-            polygons[wanted[int(row.id)]] = on_plane
+            i = wanted[int(row.id)]
+            if int(row.version) == int(devices.person_version[i]):
+                key = (int(row.id), int(row.version), devices.created[i], plane.epsg)
+                _polygon_cache[key] = on_plane
+            polygons[i] = on_plane
     return Fences(home[rows, 0], home[rows, 1], radius[rows], polygons[rows])
+
+
+def _known(
+    batch: PositionBatch,
+    ok: NDArray[np.bool_],
+    devices: _Devices,
+    principal: Principal,
+    rejected: list[Rejected],
+) -> NDArray[np.int64]:
+    """Each report's row in ``devices`` (-1: refused here: unknown, or outside the key's
+    area; ``ok`` is cleared for those)."""
+    index = {d: i for i, d in enumerate(devices.id)}
+    covered = [principal.covers(code) for code in devices.area_code]
+    row_of = np.full(len(batch), -1, dtype=np.int64)
+    for i in np.flatnonzero(ok).tolist():
+        device_id = batch.device_ids[i]
+        j = index.get(device_id)
+        if j is None:
+            ok[i] = False
+            rejected.append(
+                _reject(
+                    i,
+                    device_id,
+                    f"no device has id {device_id!r}: register it first",
+                    f"没有编号为 {device_id!r} 的终端：请先登记",
+                )
+            )
+        elif not covered[j]:
+            ok[i] = False
+            rejected.append(
+                _reject(
+                    i,
+                    device_id,
+                    f"device {device_id!r} is outside this key's area",
+                    f"终端 {device_id!r} 不在此密钥的范围内",
+                )
+            )
+        else:
+            row_of[i] = j
+    return row_of
 
 
 def ingest(
@@ -303,34 +464,8 @@ def ingest(
         raise InvalidParameterError("a batch's columns differ in length")
     ok, rejected = _checked(batch, now, now - retention)
     ids = sorted({batch.device_ids[i] for i in np.flatnonzero(ok).tolist()})
-    devices = [_Device(**row._asdict()) for row in session.execute(_DEVICES, {"ids": ids})]
-    index = {d.id: i for i, d in enumerate(devices)}
-    row_of = np.full(n, -1, dtype=np.int64)
-    for i in np.flatnonzero(ok).tolist():
-        device_id = batch.device_ids[i]
-        j = index.get(device_id)
-        if j is None:
-            ok[i] = False
-            rejected.append(
-                _reject(
-                    i,
-                    device_id,
-                    f"no device has id {device_id!r}: register it first",
-                    f"没有编号为 {device_id!r} 的终端：请先登记",
-                )
-            )
-        elif not principal.covers(devices[j].area_code):
-            ok[i] = False
-            rejected.append(
-                _reject(
-                    i,
-                    device_id,
-                    f"device {device_id!r} is outside this key's area",
-                    f"终端 {device_id!r} 不在此密钥的范围内",
-                )
-            )
-        else:
-            row_of[i] = j
+    devices = _Devices.read(session, ids)
+    row_of = _known(batch, ok, devices, principal, rejected)
     rejected.sort(key=lambda r: r.index)
     keep = np.flatnonzero(ok)
     if keep.size == 0:
@@ -338,81 +473,93 @@ def ingest(
 
     lon, lat = to_wgs84(batch.lon[keep], batch.lat[keep], batch.datum)
     at = [batch.at[i] for i in keep.tolist()]
+    epoch = np.fromiter((a.timestamp() for a in at), dtype=np.float64, count=len(at))
     accuracy = batch.accuracy_m[keep]
     device_ids = [batch.device_ids[i] for i in keep.tolist()]
-    accuracy_list: list[float | None] = [None if np.isnan(a) else float(a) for a in accuracy]
-    stored = (
-        session.connection()
-        .execute(
-            _STORE,
-            {
-                "d": device_ids,
-                "a": at,
-                "x": lon.tolist(),
-                "y": lat.tolist(),
-                "acc": accuracy_list,
-                "datum": batch.datum.kind.value,
-            },
-        )
-        .rowcount
-    )
-
     rows = row_of[keep]
+    # A report newer than its device's last one cannot be stored yet (nothing newer is):
+    # those go in plainly, once each; the older ones (a batch sent again) may be.
+    first = np.zeros(len(keep), dtype=bool)
+    seen: set[tuple[str, float]] = set()
+    for k, pair in enumerate(zip(device_ids, epoch.tolist(), strict=True)):
+        if pair not in seen:
+            seen.add(pair)
+            first[k] = True
+    newer = first & ~(epoch <= devices.last_at[rows])  # NaN (never reported): newer
+    stored = 0
+    for statement, which in ((_STORE_NEW, newer), (_STORE, first & ~newer)):
+        if which.any():
+            stored += _store(
+                session, statement, batch.datum, which, device_ids, epoch, lon, lat, accuracy
+            )
+
     plane = MetricPlane.around(float(np.median(lon)))
     xy = plane.to_plane(lon, lat)
     outside_m = outside_by(_fences(devices, rows, plane, session), xy[:, 0], xy[:, 1])
     verdict = verdicts(outside_m, accuracy, rules)
 
     # Each device's reports newer than its last one, in time order.
-    at_ns = np.array([a.timestamp() for a in at], dtype=float)
-    order = np.lexsort((at_ns, rows))
-    updates: dict[str, Any] = {k: [] for k in ("d", "a", "x", "y", "acc", "s", "k")}
-    arrivals: dict[str, list[Any]] = {k: [] for k in ("w", "a", "x", "y")}
+    moving = np.flatnonzero(newer)
+    order = moving[np.lexsort((epoch[moving], rows[moving]))]
+    group_rows = rows[order]
+    ends = np.append(np.flatnonzero(np.diff(group_rows)), len(order) - 1)[: len(order)]
+    starts = np.append(0, ends[:-1] + 1)[: len(ends)]
+    last = order[ends]  # each moving device's newest report
+    moved = group_rows[ends]
+    states = [devices.state[j] for j in moved.tolist()]
+    streaks = devices.streak[moved].copy()
     raised: list[alarms.Leaving] = []
     returned: list[tuple[int, dt.datetime]] = []
-    start = 0
-    sorted_rows = rows[order]
-    for stop in [*np.flatnonzero(np.diff(sorted_rows)).tolist(), len(order) - 1]:
-        group = order[start : stop + 1]
-        start = stop + 1
-        device = devices[int(rows[group[0]])]
-        newer = [g for g in group.tolist() if device.last_at is None or at[g] > device.last_at]
-        if not newer:
-            continue
-        state = FenceState(device.state, device.streak)
-        if device.worker_id is not None:
-            for g in newer:
-                arrivals["w"].append(device.worker_id)
-                arrivals["a"].append(at[g])
-                arrivals["x"].append(float(lon[g]))
-                arrivals["y"].append(float(lat[g]))
-        if device.person_id is not None:
-            for position, to in advance(state, [int(verdict[g]) for g in newer], rules):
-                g = newer[position]
-                if to == OUTSIDE_STATE:
-                    raised.append(
-                        alarms.Leaving(
-                            device.person_id,
-                            at[g],
-                            float(lon[g]),
-                            float(lat[g]),
-                            float(outside_m[g]),
-                        )
+    fenced = devices.person_id[moved] > 0
+    said = verdict[order]
+    # A device with one report that leaves its state and count as they are (in the band,
+    # or agreeing with a count of 0: nearly every report) needs no walk through the rules.
+    first_said = said[starts]
+    inside_now = np.array([st == INSIDE_STATE for st in states], dtype=bool)
+    agrees = np.where(inside_now, first_said == Verdict.INSIDE, first_said == Verdict.OUTSIDE)
+    still = (ends == starts) & ((first_said == Verdict.BAND) | (agrees & (streaks == 0)))
+    for k in np.flatnonzero(fenced & ~still).tolist():
+        lo, hi = int(starts[k]), int(ends[k]) + 1
+        state = FenceState(states[k], int(streaks[k]))
+        changes = advance(state, said[lo:hi].tolist(), rules)
+        states[k], streaks[k] = state.state, state.streak
+        person_id = int(devices.person_id[moved[k]])
+        for position, to in changes:
+            g = int(order[lo + position])
+            if to == OUTSIDE_STATE:
+                raised.append(
+                    alarms.Leaving(
+                        person_id, at[g], float(lon[g]), float(lat[g]), float(outside_m[g])
                     )
-                elif to == INSIDE_STATE:
-                    returned.append((device.person_id, at[g]))
-        last = newer[-1]
-        updates["d"].append(device.id)
-        updates["a"].append(at[last])
-        updates["x"].append(float(lon[last]))
-        updates["y"].append(float(lat[last]))
-        updates["acc"].append(accuracy_list[last])
-        updates["s"].append(state.state)
-        updates["k"].append(state.streak)
-    if updates["d"]:
-        session.execute(_UPDATE, updates)
-    if arrivals["w"]:
-        session.execute(_ARRIVALS, {**arrivals, "r": arrival_radius_m})
+                )
+            elif to == INSIDE_STATE:
+                returned.append((person_id, at[g]))
+    if len(moved):
+        session.execute(
+            _UPDATE,
+            {
+                "d": text_array([devices.id[j] for j in moved.tolist()]),
+                "a": float_array(epoch[last]),
+                "x": float_array(lon[last]),
+                "y": float_array(lat[last]),
+                "acc": float_array(accuracy[last]),
+                "s": text_array(states),
+                "k": int_array(streaks),
+            },
+        )
+    workers = devices.worker_id[rows[moving]]
+    if (workers > 0).any():
+        mine = moving[workers > 0]
+        session.execute(
+            _ARRIVALS,
+            {
+                "w": int_array(devices.worker_id[rows[mine]]),
+                "a": float_array(epoch[mine]),
+                "x": float_array(lon[mine]),
+                "y": float_array(lat[mine]),
+                "r": arrival_radius_m,
+            },
+        )
     raised_alarms = alarms.raise_alarms(session, principal, raised) if raised else []
     if returned:
         alarms.mark_returned(session, returned)

@@ -786,7 +786,7 @@ class Device(Base):
         CheckConstraint("fence_state IN ('inside', 'outside')", name="fence_state_known"),
         CheckConstraint("fence_streak >= 0", name="fence_streak_positive"),
         CheckConstraint("(last_at IS NULL) = (last_geom IS NULL)", name="last_complete"),
-        Index("ix_device_last_geom", "last_geom", postgresql_using="gist"),
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -820,9 +820,8 @@ class PositionReport(Base):
         Index("ix_position_report_at", "at", postgresql_using="brin"),
     )
 
-    device_id: Mapped[str] = mapped_column(
-        ForeignKey("device.id", ondelete="CASCADE"), primary_key=True
-    )
+    device_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    """The device (no foreign key: a trigger on ``device`` deletes its history; 0014)."""
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
     accuracy_m: Mapped[float | None] = mapped_column(Float)

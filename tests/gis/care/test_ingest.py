@@ -188,3 +188,19 @@ def test_removing_a_person_removes_their_device_and_history(db: Session) -> None
     ).one()
     assert tuple(left) == (0, 0, 0)
     assert DEVICES_KEY.has_scope("devices:write")
+
+
+def test_a_report_twice_in_one_batch_is_stored_once_and_counted_once(db: Session) -> None:
+    insert_care(db)
+    far = east_of_home(900)
+    once = send(db, [("ZHANG-1", minutes(0), *far), ("ZHANG-1", minutes(0), *far)])
+    assert (once.stored, once.repeated) == (1, 1)
+    assert device_row(db, "ZHANG-1")[2:] == ("inside", 1)  # one report out, not two
+
+
+def test_a_late_report_is_kept_but_moves_nothing(db: Session) -> None:
+    insert_care(db)
+    send(db, [("ZHANG-1", minutes(10), *HOME_POINT)])
+    late = send(db, [("ZHANG-1", minutes(5), *east_of_home(900))])
+    assert late.stored == 1
+    assert device_row(db, "ZHANG-1") == (minutes(10), round(HOME_POINT[0], 5), "inside", 0)
