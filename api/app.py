@@ -41,6 +41,7 @@ from api.routes import (
     incident_statistics,
     incidents,
     login_pages,
+    mediation_units,
     norms,
     ogc,
     open311,
@@ -277,6 +278,7 @@ def create_app(
     app.include_router(incidents.router)
     app.include_router(photos.router)
     app.include_router(people.router)
+    app.include_router(mediation_units.router)
     app.include_router(coverage.router)
     app.include_router(coverage_takeaway.router)
     app.include_router(coverage_walk.router)

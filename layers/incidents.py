@@ -117,6 +117,7 @@ MEASURES: tuple[Measure, ...] = (
         breaks=(0.0, 0.5, 0.7, 0.85, 0.95),
     ),
     Measure("handling_rate", "办结率", "fraction", higher_is_worse=False),
+    Measure("on_the_spot_rate", "当场办结率", "fraction", higher_is_worse=False),
     Measure("rework_rate", "返工率", "fraction", higher_is_worse=True),
 )
 """Measures the page knows by name; other ``*_rate`` columns are shown as fractions

@@ -192,6 +192,7 @@ def test_a_mediator_acts_on_the_disputes_of_their_area_at_grid_level() -> None:
         Action.ACCEPT,
         Action.HANDLE,
         Action.FEEDBACK,
+        Action.SETTLE,
     ]
     assert "a mediator accepts, handles" in refused(MEDIATOR, Action.VERIFY, dispute)
     assert not reaches(MEDIATOR, case(handler_staff_id=None))  # not a dispute

@@ -179,12 +179,13 @@ def test_rates_of_the_standards_monthly_example() -> None:
         due=[972, 4, 0],
         due_closed=[911, 3, 0],
         due_on_time=[737, 2, 0],
+        on_the_spot=[0, 3, 0],
     )
     assert round(rates["closure_rate"][0] * 100, 2) == 93.72
     assert round(rates["on_time_rate"][0] * 100, 2) == 75.82
     assert rates["handling_rate"][0] == pytest.approx(931 / 980)  # 办结率 of the cohort
     assert rates["rework_rate"][0] == pytest.approx(46 / 911)
-    assert [rates[k][1] for k in RATE_COLUMNS] == [0.75, 0.5, 0.75, 0.2]
+    assert [rates[k][1] for k in RATE_COLUMNS] == [0.75, 0.5, 0.75, 0.5, 0.2]
     assert all(np.isnan(rates[k][2]) for k in RATE_COLUMNS)  # nothing due, nothing received
     np.testing.assert_array_equal(ratio([1, 0, 3], [2, 0, 0]), [0.5, np.nan, np.nan])
 
