@@ -30,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.areas.codes import Level, level_of
-from gis.errors import InvalidParameterError, NotFoundError, StaleVersionError
+from gis.errors import ConflictError, InvalidParameterError, NotFoundError, StaleVersionError
 from gis.incidents.catalogue import UnknownCategoryError, lookup
 from gis.incidents.workflow import OPEN_STATES
 
@@ -251,6 +251,19 @@ def _staff(session: Session, ids: Sequence[int | None]) -> None:
         )
 
 
+def _name_free(session: Session, name_zh: str, unit_id: int | None = None) -> None:
+    """ConflictError when another unit has the name (the unique constraint backs this up)."""
+    taken = session.execute(
+        text("SELECT id FROM mediation_unit WHERE name_zh = :n AND id IS DISTINCT FROM :u"),
+        {"n": name_zh, "u": unit_id},
+    ).first()
+    if taken is not None:
+        raise ConflictError(
+            f"mediation unit {taken.id} is already called {name_zh}",
+            zh=f"已有名为“{name_zh}”的调处责任单位（编号 {taken.id}）",
+        )
+
+
 def _member_ids(values: Any) -> list[int]:
     ids = sorted({int(i) for i in (values or [])})
     if len(ids) > STAFF_MAX:
@@ -287,9 +300,11 @@ class NewUnit:
 
 def create_unit(session: Session, new: NewUnit) -> UnitRecord:
     """Store a unit; InvalidParameterError for an empty or long name, an unknown area,
-    category or staff row (a name already taken is the database's unique constraint)."""
+    category or staff row, ConflictError for a name another unit has."""
     name_zh = _name(new.name_zh, "name_zh", "单位名称", NAME_ZH_MAX, required=True)
     name_en = _name(new.name_en, "name_en", "英文名称", NAME_EN_MAX, required=False)
+    assert name_zh is not None
+    _name_free(session, name_zh)
     area = _area(session, new.area_code)
     categories = _categories(new.categories)
     members = _member_ids(new.staff)
@@ -329,6 +344,7 @@ def update_unit(
         sets["name_zh"] = _name(
             values["name_zh"], "name_zh", "单位名称", NAME_ZH_MAX, required=True
         )
+        _name_free(session, sets["name_zh"], unit_id)
     if "name_en" in values:
         sets["name_en"] = _name(
             values["name_en"], "name_en", "英文名称", NAME_EN_MAX, required=False

@@ -175,6 +175,7 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "fid": lambda ids: "1",
     "name": lambda ids: "gcj02",
     "person_id": lambda ids: "99999999",
+    "unit_id": lambda ids: "99999999",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
@@ -222,6 +223,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
     ("PATCH", "/api/v1/people/{person_id}"): {"json": {"phone": "1", "expected_version": 1}},
+    ("POST", "/api/v1/mediation-units"): {
+        "json": {"name_zh": "矩阵调处室", "area_code": "370705001001"}
+    },
+    ("PATCH", "/api/v1/mediation-units/{unit_id}"): {
+        "json": {"name_en": "x", "expected_version": 1}
+    },
     ("POST", "/open311/v2/requests.{format}"): {
         "data": {"service_code": "exposed_garbage", "lat": "36.712", "long": "119.112"}
     },
