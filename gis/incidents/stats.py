@@ -49,6 +49,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("verify", "hours_feedback_closed"),
     ("evaluate", "hours_closed_evaluated"),
 )
+#: Stored actions counted as a step of ``STEPS``: a hand-over (交办) is a dispatch to a unit.
+STEP_ACTIONS: dict[str, tuple[str, ...]] = {"dispatch": ("dispatch", "hand_over")}
 #: Per-grid sums the workflow measures are built from (besides received/closed/cancelled).
 WORKFLOW_SUMS: tuple[str, ...] = (
     "accepted",
@@ -181,10 +183,10 @@ def _load_grid_flows(
         where = " AND i.category = ANY(:codes)"
         params["codes"] = codes
     step_sums = ",\n".join(
-        f"COALESCE(sum(extract(epoch FROM s.took)) FILTER (WHERE s.action = '{a}'), 0) / 3600"
+        f"COALESCE(sum(extract(epoch FROM s.took)) FILTER (WHERE {_is(a)}), 0) / 3600"
         for a, _ in STEPS
     )
-    step_counts = ",\n".join(f"count(s.took) FILTER (WHERE s.action = '{a}')" for a, _ in STEPS)
+    step_counts = ",\n".join(f"count(s.took) FILTER (WHERE {_is(a)})" for a, _ in STEPS)
     rows = conn.execute(
         text(
             f"""
@@ -199,7 +201,7 @@ def _load_grid_flows(
             )
             SELECT i.grid_id, i.category,
                    count(*) FILTER (WHERE s.action = 'accept'),
-                   count(*) FILTER (WHERE s.action = 'dispatch'),
+                   count(*) FILTER (WHERE {_is("dispatch")}),
                    count(*) FILTER (WHERE s.action = 'verify'),
                    count(*) FILTER (WHERE s.action = 'verify' AND i.rework_count > 0),
                    count(*) FILTER (WHERE s.action = 'escalate'),
@@ -214,6 +216,11 @@ def _load_grid_flows(
         params,
     ).all()
     return [(r[0], r[1], *(float(v) for v in r[2:])) for r in rows]
+
+
+def _is(action: str) -> str:
+    """SQL: the step ``s`` is ``action`` (or an action counted as it, ``STEP_ACTIONS``)."""
+    return "s.action IN (" + ", ".join(f"'{a}'" for a in STEP_ACTIONS.get(action, (action,))) + ")"
 
 
 def load_grid_counts(
