@@ -344,6 +344,8 @@ ACTION_LABELS_ZH: dict[Action, str] = {
     Action.EVALUATE: "评价",
     Action.ESCALATE: "上报升级",
     Action.URGE: "督办",
+    Action.HAND_OVER: "交办",
+    Action.SETTLE: "当场办结",
 }
 """Button labels, as the grid manager's worklist names the steps (受理 opens the case:
 gis.incidents.workflow calls it 立案; 处置 is its 处理)."""
