@@ -92,7 +92,8 @@ def test_the_head_and_the_units_staff_handle_a_handed_case_and_find_it_in_their_
     for who in (head, member):
         assert in_inbox(who, case, "dispatched")
     assert not in_inbox(outsider, case, "dispatched")
-    # Mediators: above grid level only the unit's people handle a dispute handed to them.
+    # Handed over at community level (the community hands its own cases over too): of the
+    # mediators, only the unit's people handle it.
     up = handed(Level.COMMUNITY)
     for staff_id, allowed in ((HEAD, True), (MEMBER, True), (OUTSIDER, False)):
         mediator = person(Role.MEDIATOR, (COMMUNITY,), f"account:{staff_id}", staff_id)
