@@ -457,6 +457,16 @@ GRID_MONTH = rule("grid_month", roles=STAFF | {Role.MEDIATOR}, narrowing=Narrowi
 """A grid's month figures beside its community's average: those who may see its worklist
 (only the grids the caller covers)."""
 
+# ---- issue 14: mediation units (交办) ----------------------------------------------------
+
+UNITS_READ = rule("units_read", roles=EVERYONE, narrowing=Narrowing.DISTRICT)
+"""Mediation units and their heads' names (no phone numbers): every person, to hand cases
+over to them and to see who was handed what; no keys."""
+
+UNITS_WRITE = rule("units_write", roles={Role.ADMIN, Role.DISTRICT}, narrowing=Narrowing.DISTRICT)
+"""Creating and changing mediation units: admin and district staff (the district's
+mediation centre sets up its responsible units)."""
+
 # ---- basemap (issue 11) ----------------------------------------------------------------
 
 BASEMAP = rule(

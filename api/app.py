@@ -43,6 +43,7 @@ from api.routes import (
     incident_statistics,
     incidents,
     login_pages,
+    mediation_units,
     norms,
     ogc,
     open311,
@@ -309,6 +310,7 @@ def create_app(
     app.include_router(people.router)
     app.include_router(care.router)
     app.include_router(whereabouts.router)
+    app.include_router(mediation_units.router)
     app.include_router(coverage.router)
     app.include_router(coverage_takeaway.router)
     app.include_router(coverage_walk.router)

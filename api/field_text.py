@@ -82,6 +82,7 @@ _ZH: dict[str, str] = {
     "confirm": "确认",
     "cancel": "取消",
     "choose_handler": "请选择处置人",
+    "choose_unit": "请选择交办的责任单位",
     "rating": "评价结果",
     "rating_satisfied": "满意",
     "rating_basically_satisfied": "基本满意",
@@ -175,6 +176,7 @@ _EN: dict[str, str] = {
     "confirm": "Confirm",
     "cancel": "Cancel",
     "choose_handler": "Choose the handler",
+    "choose_unit": "Choose the unit to hand the case to",
     "rating": "Rating",
     "rating_satisfied": "Satisfied",
     "rating_basically_satisfied": "Basically satisfied",
@@ -229,6 +231,8 @@ ACTION_LABELS_EN: dict[str, str] = {
     "evaluate": "Evaluate",
     "escalate": "Escalate",
     "urge": "Urge",
+    "hand_over": "Hand over to a unit",
+    "settle": "Settled on the spot",
 }
 HISTORY_ACTIONS_ZH: dict[str, str] = {
     **{a.value: a.name_zh for a in Action},

@@ -53,10 +53,18 @@ INCIDENT_EXAMPLE: dict[str, Any] = {
     "snapped_m": None,
     "media_url": None,
     "supervise_due_at": "2026-11-03T09:14:00+08:00",
+    "unit_id": None,
+    "unit": None,
+    "on_the_spot": False,
     "source_zh": "12345热线",
     "photos": None,
 }
 """One case as GET /api/v1/incidents/{id} answers it (also the example of the steps)."""
+
+
+class UnitNameDoc(BaseModel):
+    id: int
+    name: str | None
 
 
 class IncidentDoc(BaseModel):
@@ -96,6 +104,15 @@ class IncidentDoc(BaseModel):
         None,
         description="When the escalation sweep next raises the case a level (督办时限; "
         "受理时限 before dispatch).",
+    )
+    unit_id: int | None = Field(
+        None, description="The mediation unit the case was handed to (交办), if any."
+    )
+    unit: UnitNameDoc | None = Field(
+        None, description="That unit's id and name; its head is ``handler``."
+    )
+    on_the_spot: bool = Field(
+        False, description="Settled on the spot at registration (当场办结), unless sent back."
     )
     source_zh: str | None = Field(None, description="The source as pages name it (12345热线 …).")
     photos: list[PhotoInfoDoc] | None = Field(
@@ -258,6 +275,8 @@ STATISTICS_ROW_EXAMPLE: dict[str, Any] = {
     "closure_rate": 0.94,
     "on_time_rate": 0.88,
     "handling_rate": 0.89,
+    "on_the_spot": 12,
+    "on_the_spot_rate": 0.39,
     "rework_rate": 0.06,
     "per_1000_households": 45.6,
     "city_appearance": 21,
@@ -279,7 +298,13 @@ class StatisticsRowDoc(BaseModel):
     open: int
     closure_rate: float | None
     on_time_rate: float | None
-    handling_rate: float | None
+    handling_rate: float | None = Field(
+        description="办结率 closed / (received - cancelled): a mediation centre's 调处率."
+    )
+    on_the_spot: int = Field(
+        description="Of the received now closed, those settled on the spot (当场办结)."
+    )
+    on_the_spot_rate: float | None = Field(description="当场办结率 on_the_spot / closed.")
     rework_rate: float | None
     per_1000_households: float | None
 
@@ -557,3 +582,53 @@ class GridMonthDoc(BaseModel):
         description="The community's totals per current grid (its pooled on-time rate)."
     )
     community_grids: int
+
+
+# ---- mediation units (交办, seed 003) ------------------------------------------------------
+
+
+UNIT_EXAMPLE: dict[str, Any] = {
+    "id": 3,
+    "name_zh": "东关街道社会矛盾调处中心",
+    "name_en": "Dongguan Subdistrict Mediation Centre",
+    "area_code": "370705001",
+    "area_name": "东关街道",
+    "categories": ["dispute"],
+    "head_staff_id": 17,
+    "head_name": "刘建国",
+    "staff": [{"id": 18, "name": "陈静"}],
+    "open_cases": 4,
+    "created_at": AT,
+    "version": 2,
+}
+
+
+class UnitStaffDoc(BaseModel):
+    id: int
+    name: str
+
+
+class MediationUnitDoc(BaseModel):
+    """A responsible unit: the area whose cases it takes, the categories it takes (empty:
+    all), its head (一把手: cases handed to the unit go to them) and other staff."""
+
+    model_config = _example(UNIT_EXAMPLE)
+
+    id: int
+    name_zh: str
+    name_en: str | None
+    area_code: str = Field(description="A district, subdistrict, community or grid code.")
+    area_name: str | None
+    categories: list[str] = Field(description="Category codes it takes; empty: every one.")
+    head_staff_id: int | None = Field(description="null: the unit cannot take cases.")
+    head_name: str | None
+    staff: list[UnitStaffDoc] = Field(description="Its other staff, who handle its cases too.")
+    open_cases: int = Field(description="Cases handed to it and still open.")
+    created_at: dt.datetime
+    version: int = Field(description="Quote it as expected_version (or its ETag in If-Match).")
+
+
+class MediationUnitsDoc(BaseModel):
+    model_config = _example({"units": [UNIT_EXAMPLE]})
+
+    units: list[MediationUnitDoc]

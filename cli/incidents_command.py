@@ -12,6 +12,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from cli.context import open_engine
 from cli.lang import t
@@ -19,6 +20,7 @@ from gis.accounts import audit
 from gis.areas.codes import Level
 from gis.incidents.escalation import sweep_once
 from gis.incidents.stats import incident_counts, to_csv
+from gis.incidents.units import list_units
 from gis.localtime import as_instant, utc_now
 
 #: Registered as `gridmap incidents` by cli.main, which adds its commands wrapped in
@@ -44,6 +46,7 @@ _RATES: tuple[Column, ...] = (
     ("closure_rate", ("结案率", "closure"), "rate"),
     ("on_time_rate", ("按期结案率", "on time"), "rate"),
     ("handling_rate", ("办结率", "handling"), "rate"),
+    ("on_the_spot_rate", ("当场办结率", "on spot"), "rate"),
     ("rework_rate", ("返工率", "rework"), "rate"),
 )
 _HOURS: tuple[Column, ...] = (
@@ -112,8 +115,9 @@ def stats_command(
     limit: Annotated[int, typer.Option(help="Rows shown in the terminal (the CSV has all).")] = 40,
 ) -> None:
     """Received, due, closure and on-time rates (结案率, 按期结案率: over cases due), handling
-    rate (办结率), rework rate (返工率), escalations, incidents per 1,000 households and mean
-    hours per step, per area; defaults to the demo's year."""
+    rate (办结率, a mediation centre's 调处率), on-the-spot rate (当场办结率), rework rate
+    (返工率), escalations, incidents per 1,000 households and mean hours per step, per
+    area; defaults to the demo's year."""
     counting = t("统计中 ……", "Counting ...")
     with open_engine() as engine, engine.connect() as conn, err.status(counting):
         df = incident_counts(conn, start, end, level=level, category=category)
@@ -178,3 +182,37 @@ def escalate_command(
             f"Escalated {n:,} overdue case(s) ({raises:,} raise(s)): {shown}{more}.",
         )
     )
+
+
+def units_command() -> None:
+    """The mediation units (责任单位) cases are handed over to (交办): area, categories,
+    head (一把手), staff and open cases; written with the API (POST /api/v1/mediation-units)."""
+    with open_engine() as engine, Session(bind=engine) as session:
+        found = list_units(session)
+    if not found:
+        out.print(t("尚无调处责任单位。", "No mediation units yet."))
+        return
+    table = Table(
+        title=t("调处责任单位", "Mediation units"), box=box.SIMPLE_HEAD, title_justify="left"
+    )
+    for header in (
+        ("编号", "id"),
+        ("名称", "name"),
+        ("辖区", "area"),
+        ("受理类别", "categories"),
+        ("负责人", "head"),
+        ("人员", "staff"),
+        ("在办", "open"),
+    ):
+        table.add_column(t(*header), no_wrap=header[1] in ("id", "area", "open"))
+    for u in found:
+        table.add_row(
+            str(u.id),
+            t(u.name_zh, u.name_en or u.name_zh),
+            f"{u.area_name or ''} {u.area_code}".strip(),
+            ", ".join(u.categories) or t("全部", "all"),
+            u.head_name or "–",
+            str(len(u.staff)),
+            str(u.open_cases),
+        )
+    out.print(table)

@@ -307,7 +307,12 @@ from cli.accounts_command import (  # noqa: E402
 )
 from cli.coverage_command import coverage_command  # noqa: E402
 from cli.export_command import export_command  # noqa: E402
-from cli.incidents_command import escalate_command, incidents_app, stats_command  # noqa: E402
+from cli.incidents_command import (  # noqa: E402
+    escalate_command,
+    incidents_app,
+    stats_command,
+    units_command,
+)
 from cli.network_command import import_command as network_import  # noqa: E402
 from cli.network_command import info_command as network_info  # noqa: E402
 from cli.network_command import network_app  # noqa: E402
@@ -318,6 +323,7 @@ app.command("norms")(explained(norms_command))
 app.command("export")(explained(export_command))
 incidents_app.command("stats")(explained(stats_command))
 incidents_app.command("escalate")(explained(escalate_command))
+incidents_app.command("units")(explained(units_command))
 app.add_typer(incidents_app, name="incidents")
 network_app.command("import")(explained(network_import))
 network_app.command("info")(explained(network_info))

@@ -117,6 +117,7 @@ MEASURES: tuple[Measure, ...] = (
         breaks=(0.0, 0.5, 0.7, 0.85, 0.95),
     ),
     Measure("handling_rate", "办结率", "fraction", higher_is_worse=False),
+    Measure("on_the_spot_rate", "当场办结率", "fraction", higher_is_worse=False),
     Measure("rework_rate", "返工率", "fraction", higher_is_worse=True),
 )
 """Measures the page knows by name; other ``*_rate`` columns are shown as fractions
@@ -343,6 +344,8 @@ ACTION_LABELS_ZH: dict[Action, str] = {
     Action.EVALUATE: "评价",
     Action.ESCALATE: "上报升级",
     Action.URGE: "督办",
+    Action.HAND_OVER: "交办",
+    Action.SETTLE: "当场办结",
 }
 """Button labels, as the grid manager's worklist names the steps (受理 opens the case:
 gis.incidents.workflow calls it 立案; 处置 is its 处理)."""

@@ -41,6 +41,7 @@ from gis.incidents import worklists
 from gis.incidents.catalogue import subclasses, top_level
 from gis.incidents.next_steps import next_steps
 from gis.incidents.records import incident_for
+from gis.incidents.units import list_units
 from gis.incidents.workflow import NOTE_REQUIRED
 from gis.principal import Principal, Role
 from layers.incidents import worklist_style
@@ -206,6 +207,15 @@ def case_page(
             {"id": h.id, "name": h.name, "role": h.role, "primary": h.primary_manager}
             for h in worklist.handlers
         ]
+    units: list[dict[str, Any]] = []
+    if "hand_over" in allowed:
+        units = [
+            {"id": u.id, "name": u.name_zh, "head": u.head_name}
+            for u in list_units(session, area=record.grid_code, category=record.category)
+            if u.head_staff_id is not None and u.covers(record.grid_code)
+        ]
+        if not units:
+            allowed = [a for a in allowed if a != "hand_over"]  # no unit takes it: no button
     config = _config(
         request,
         principal,
@@ -213,6 +223,7 @@ def case_page(
         caseId=incident_id,
         allowed=allowed,
         handlers=handlers,
+        units=units,
         handlerId=record.handler_staff_id,
     )
     title = f"#{incident_id} · {t['app_name']}"

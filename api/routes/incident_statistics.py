@@ -66,8 +66,10 @@ _NOT_COVERED = {"model": ErrorDoc, "description": "``area`` is not one the calle
             "content": {
                 "text/csv": {
                     "example": "level,code,name,households,received,closed,cancelled,open,"
-                    "closure_rate,on_time_rate,handling_rate,rework_rate,per_1000_households\r\n"
-                    "grid,370705001001001,东苑第一网格,812,37,31,2,4,0.94,0.88,0.89,0.06,45.6\r\n"
+                    "closure_rate,on_time_rate,handling_rate,on_the_spot,on_the_spot_rate,"
+                    "rework_rate,per_1000_households\r\n"
+                    "grid,370705001001001,东苑第一网格,812,37,31,2,4,0.94,0.88,0.89,12,0.39,0.06,"
+                    "45.6\r\n"
                 }
             },
         },
@@ -102,8 +104,11 @@ def incident_statistics(
     - due (应结案数): cases whose deadline falls in the period; due_closed,
       due_on_time: of those, closed, and closed by the deadline;
     - closure_rate = due_closed / due; on_time_rate = due_on_time / due;
-      handling_rate = closed / (received - cancelled); rework_rate = reworked /
-      closed_in_period (0-1, null without a denominator);
+      handling_rate = closed / (received - cancelled) (办结率; a mediation
+      centre's 调处率, handled / received); on_the_spot: of the received now
+      closed, those settled on the spot (当场办结); on_the_spot_rate (当场办结率) =
+      on_the_spot / closed; rework_rate = reworked / closed_in_period (0-1, null
+      without a denominator);
     - escalations, escalated_cases: escalate steps and cases escalated;
     - hours_reported_accepted … hours_closed_evaluated: mean elapsed hours of
       each step, for steps ending in the period (null if none);

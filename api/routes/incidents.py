@@ -128,8 +128,10 @@ class TransitionBody(BaseModel):
 
     action: Annotated[Text, Field(max_length=column_length(IncidentTransition.action))] = Field(
         description="accept, cancel, dispatch, redispatch, handle, feedback, verify, "
-        "rework, evaluate, escalate or urge (督办: a level above the case's adds a note "
-        "the handler sees; nothing else changes, the version included)."
+        "rework, evaluate, escalate, urge (督办: a level above the case's adds a note "
+        "the handler sees; nothing else changes, the version included), hand_over (交办: "
+        "to the head of the unit ``unit_id``) or settle (当场办结: settled on the spot, "
+        "straight from reported or accepted to handled)."
     )
     note: Note | None = Field(
         None, description="Why; required for cancel, rework, redispatch, escalate and urge."
@@ -142,6 +144,11 @@ class TransitionBody(BaseModel):
     expected_version: Int4 = Field(ge=1, description="The incident's version as you read it.")
     handler_staff_id: Id4 | None = Field(
         None, description="The new handler (dispatch, redispatch)."
+    )
+    unit_id: Id4 | None = Field(
+        None,
+        description="hand_over (交办) only, and required there: the mediation unit whose "
+        "head takes the case (GET /api/v1/mediation-units).",
     )
 
 
@@ -225,6 +232,9 @@ def _record_json(record: IncidentRecord, place: IncidentPlace) -> dict[str, Any]
         {"id": record.handler_staff_id, "name": place.handler_name}
         if record.handler_staff_id is not None
         else None
+    )
+    body["unit"] = (
+        {"id": record.unit_id, "name": place.unit_name} if record.unit_id is not None else None
     )
     return body
 
@@ -415,7 +425,9 @@ def get_incident_history(
     responses={
         400: {
             "model": ErrorDoc,
-            "description": "The action needs a note, or If-Match contradicts expected_version.",
+            "description": "The action needs a note, or If-Match contradicts "
+            "expected_version, or hand_over names no unit, an unknown one or one that may not "
+            "take the case (no head, another area, another category).",
         },
         403: _NOT_YOURS,
         412: _STALE_IF_MATCH,
@@ -442,7 +454,11 @@ def transition_incident(
 
     ``urge`` (督办): a level above the case's (the community over a grid-level case,
     the subdistrict over grid and community level, district staff and admin over
-    every case) with a note. ``evaluate`` takes ``rating``."""
+    every case) with a note. ``evaluate`` takes ``rating``. ``hand_over`` (交办) takes
+    ``unit_id``: the unit's head becomes the handler (400 for an unknown unit, one
+    without a head, outside the case's area or not taking its category); the
+    levels that dispatch hand over. ``settle`` (当场办结) marks the case
+    ``on_the_spot``."""
     precondition = expected(incident_id, if_match, body.expected_version)
     with precondition.checked():
         record = transitions.transition(
@@ -454,6 +470,7 @@ def transition_incident(
             note=body.note,
             handler_staff_id=body.handler_staff_id,
             rating=body.rating,
+            unit_id=body.unit_id,
         )
     detail: dict[str, Any] = {
         "status": record.status.value,
@@ -462,6 +479,9 @@ def transition_incident(
     }
     if body.handler_staff_id is not None:
         detail["handler_staff_id"] = body.handler_staff_id
+    if body.unit_id is not None:
+        detail["unit_id"] = body.unit_id
+        detail["handler_staff_id"] = record.handler_staff_id
     if body.rating is not None:
         detail["rating"] = body.rating.value
     if body.action == "urge":

@@ -368,6 +368,12 @@ class Incident(Base):
     """The report's ``Idempotency-Key`` header, unique per ``reported_by`` (0008)."""
     idempotency_digest: Mapped[str | None] = mapped_column(String(64))
     """SHA-256 (hex) of the report's body, so a replay with another body is refused (0008)."""
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mediation_unit.id", ondelete="RESTRICT")
+    )
+    """The mediation unit the case was handed to (交办, ``hand_over``; 0015)."""
+    on_the_spot: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    """Settled at registration (当场办结, ``settle``; cleared by a rework; 0015)."""
 
 
 class IncidentTransition(Base):
@@ -399,6 +405,12 @@ class IncidentTransition(Base):
     to_level: Mapped[str | None] = mapped_column(String(12))
     rating: Mapped[str | None] = mapped_column(String(24))
     """An evaluation's rating: satisfied, basically_satisfied or unsatisfied (0008)."""
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mediation_unit.id", ondelete="SET NULL")
+    )
+    """The unit a ``hand_over`` step handed the case to (0015)."""
+    unit_head: Mapped[str | None] = mapped_column(Text)
+    """The unit head's name at that moment, as the history shows it (0015)."""
 
 
 ACCOUNT_ROLES = (
@@ -877,3 +889,50 @@ class EmergencyCall(Base):
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     arrived_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MediationUnit(Base):
+    """A responsible unit of a mediation centre (社会矛盾调处中心, seed 003; 0015).
+
+    ``area_code`` is the area it belongs to (a district, subdistrict, community or
+    grid code; it takes the cases of that area), ``categories`` the incident
+    categories it takes (top-level or subclass codes; empty: all), ``head_staff_id``
+    its head (一把手), to whom a case handed to the unit goes; ``staff`` its other
+    members. ``version`` is raised by a trigger (``gridmap_bump_version``).
+    """
+
+    __tablename__ = "mediation_unit"
+    __table_args__ = (
+        CheckConstraint("length(btrim(name_zh)) BETWEEN 1 AND 100", name="name_zh_length"),
+        CheckConstraint(
+            "name_en IS NULL OR length(btrim(name_en)) BETWEEN 1 AND 200", name="name_en_length"
+        ),
+        CheckConstraint("area_code ~ '^[0-9]{6}([0-9]{3}){0,3}$'", name="area_code_layout"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text, unique=True)
+    name_en: Mapped[str | None] = mapped_column(Text)
+    area_code: Mapped[str] = mapped_column(String(15))
+    categories: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}")
+    head_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+
+class MediationUnitStaff(Base):
+    """The staff of a mediation unit besides its head: they handle its cases too (0015)."""
+
+    __tablename__ = "mediation_unit_staff"
+
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("mediation_unit.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

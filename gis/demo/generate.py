@@ -22,6 +22,7 @@ from gis.demo._facilities import make_facilities
 from gis.demo._grids import as_multi, grid_frame, grid_pieces, in_reading_order
 from gis.demo._histories import make_histories
 from gis.demo._incidents import make_incidents
+from gis.demo._mediation import apply_mediation, make_units
 from gis.demo._partition import partition, seed_sites
 from gis.demo._staff import make_staff
 from gis.demo.inputs import Unit, units_from_divisions
@@ -56,7 +57,9 @@ class DemoDistrict:
     their place in the closed loop (handling level, handler's ``staff_key``,
     clock start, deadline, closing time, rework count, version) and
     ``incident_transitions`` every step of each, keyed by ``incident_ext_id``,
-    in the order they happened.
+    in the order they happened. ``mediation_units`` (keyed by ``unit_key``) are the
+    units disputes are handed to (``_mediation.py``; incidents and transitions name
+    them by ``unit_key``).
     """
 
     district: gpd.GeoDataFrame
@@ -69,6 +72,7 @@ class DemoDistrict:
     incident_transitions: pd.DataFrame
     staff: pd.DataFrame
     staff_grids: pd.DataFrame
+    mediation_units: pd.DataFrame
     notes: DemoNotes
 
 
@@ -208,6 +212,8 @@ def generate_demo(
     incidents, transitions = make_histories(
         incidents, out["grids"], staff, staff_grids, area_names, seed
     )
+    units = make_units(out["communities"], staff, area_names)
+    incidents, transitions = apply_mediation(incidents, transitions, out["grids"], units, seed)
     return DemoDistrict(
         district=out["district"],
         subdistricts=out["subdistricts"],
@@ -219,6 +225,7 @@ def generate_demo(
         incident_transitions=transitions,
         staff=staff,
         staff_grids=staff_grids,
+        mediation_units=units,
         notes=DemoNotes(
             villages_folded=villages_folded,
             villages_as_communities=tuple(villages_as_communities),

@@ -56,6 +56,7 @@ _INCIDENT_COLUMNS = (
     "handling_level",
     "rework_count",
     "version",
+    "on_the_spot",
 )
 
 
@@ -404,7 +405,8 @@ def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
                 "写入一年的事件及其处置记录", "Writing a year of incidents and their histories"
             ),
         )
-        _write_incidents(cur, demo, grid_id, staff_id)
+        unit_id = _write_units(cur, demo, staff_id)
+        _write_incidents(cur, demo, grid_id, staff_id, unit_id)
         for table in (
             "admin_area",
             "grid",
@@ -414,12 +416,41 @@ def _write(conn: Connection, demo: DemoDistrict, advance: Advance) -> None:
             "facility",
             "incident",
             "incident_transition",
+            "mediation_unit",
         ):
             cur.execute(f"ANALYZE {table}")
 
 
+def _write_units(cur: Cursor[Any], demo: DemoDistrict, staff_id: dict[str, int]) -> dict[str, int]:
+    """The mediation units (one per community with a mediator); their ids by ``unit_key``."""
+    units = demo.mediation_units
+    ids = _allocate_ids(cur, "mediation_unit", len(units))
+    copy_rows(
+        cur,
+        "mediation_unit",
+        ["id", "name_zh", "name_en", "area_code", "categories", "head_staff_id"],
+        (
+            [i, zh, en, area, list(cats), staff_id[head]]
+            for i, zh, en, area, cats, head in zip(
+                ids,
+                units["name_zh"],
+                units["name_en"],
+                units["area_code"],
+                units["categories"],
+                units["head_staff_key"],
+                strict=True,
+            )
+        ),
+    )
+    return dict(zip(units["unit_key"], ids, strict=True))
+
+
 def _write_incidents(
-    cur: Cursor[Any], demo: DemoDistrict, grid_id: dict[str, int], staff_id: dict[str, int]
+    cur: Cursor[Any],
+    demo: DemoDistrict,
+    grid_id: dict[str, int],
+    staff_id: dict[str, int],
+    unit_id: dict[str, int],
 ) -> None:
     """Incidents with their place in the closed loop, then every transition, oldest first.
 
@@ -437,6 +468,7 @@ def _write_incidents(
         "handler_staff_id": [
             staff_id[k] if isinstance(k, str) else None for k in inc["handler_staff_key"]
         ],
+        "unit_id": [unit_id[k] if isinstance(k, str) else None for k in inc["unit_key"]],
     }
     _copy_frame(cur, "incident", lead, inc, _INCIDENT_COLUMNS)
     incident_id = dict(zip(inc["ext_id"], ids, strict=True))
@@ -444,5 +476,6 @@ def _write_incidents(
     lead = {
         "incident_id": [incident_id[e] for e in tr["incident_ext_id"]],
         "at": [t.to_pydatetime() for t in tr["at"]],
+        "unit_id": [unit_id[k] if isinstance(k, str) else None for k in tr["unit_key"]],
     }
-    _copy_frame(cur, "incident_transition", lead, tr, TRANSITION_COLUMNS)
+    _copy_frame(cur, "incident_transition", lead, tr, (*TRANSITION_COLUMNS, "unit_head"))

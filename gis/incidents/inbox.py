@@ -29,6 +29,7 @@ from gis.areas.codes import Level
 from gis.geo.geojson import GEOJSON_DECIMALS
 from gis.incidents import permissions, visibility
 from gis.incidents.records import local_minute, source_zh
+from gis.incidents.units import UNIT_STAFF_SQL
 from gis.incidents.workcalendar import WorkCalendar
 from gis.incidents.workflow import OPEN_STATES, State
 from gis.incidents.worklists import WorkItem, _item, handled_by
@@ -61,6 +62,8 @@ class InboxItem(WorkItem):
     escalated: bool
     urge: Urge | None
     source_zh: str | None
+    unit_name: str | None = None
+    """The mediation unit the case was handed to (交办), if any."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ SELECT i.id, i.ext_id, i.category, i.status, i.handling_level, g.code AS grid_co
           SELECT FROM incident_transition e WHERE e.incident_id = i.id
              AND e.action = 'escalate' AND e.to_level = i.handling_level)) AS escalated,
        u.at AS urge_at, u.actor AS urge_actor, u.note AS urge_note,
-       ua.display_name AS urge_person, ua.role AS urge_role
+       ua.display_name AS urge_person, ua.role AS urge_role,
+       {unit_staff} AS unit_staff, mu.name_zh AS unit_name
 FROM incident i
 LEFT JOIN grid g ON g.id = i.grid_id
 LEFT JOIN admin_area c ON c.id = i.community_id
@@ -101,9 +105,12 @@ LEFT JOIN LATERAL (
    WHERE t.incident_id = i.id AND t.action = 'urge' ORDER BY t.at DESC, t.id DESC LIMIT 1
 ) u ON true
 LEFT JOIN account ua ON u.actor_ref = 'account:' || ua.id
+LEFT JOIN mediation_unit mu ON mu.id = i.unit_id
 WHERE i.duplicate_of IS NULL
   AND (i.status = ANY(:open) OR (i.status = 'closed' AND i.closed_at >= :closed_since))
-  AND (i.handling_level = ANY(:levels) OR i.handler_staff_id = :staff)
+  AND (i.handling_level = ANY(:levels) OR i.handler_staff_id = :staff
+       OR i.unit_id IN (SELECT m.unit_id FROM mediation_unit_staff m WHERE m.staff_id = :staff
+                        UNION SELECT h.id FROM mediation_unit h WHERE h.head_staff_id = :staff))
   AND {reach}
   AND (CAST(:grid AS text) IS NULL OR g.code = :grid)
   AND (CAST(:community AS text) IS NULL OR c.code = :community)
@@ -155,7 +162,9 @@ def inbox(
     if not levels:
         return Inbox(now, InboxCounts(0, 0, 0, 0))
     rows = session.execute(
-        text(_ROWS.format(reach=scope.reach_sql("g.code", "i.category"))),
+        text(
+            _ROWS.format(reach=scope.reach_sql("g.code", "i.category"), unit_staff=UNIT_STAFF_SQL)
+        ),
         {
             **scope.params(),
             "decimals": GEOJSON_DECIMALS,
@@ -179,6 +188,7 @@ def inbox(
             level=Level(row.handling_level),
             handler_staff_id=row.handler_staff_id,
             handled_by=refs,
+            unit_staff=frozenset(row.unit_staff or ()),
         )
         if not permissions.in_inbox(principal, facts, row.status):
             continue
@@ -196,6 +206,7 @@ def inbox(
             escalated=bool(row.escalated),
             urge=_urge(row),
             source_zh=source_zh(row.source),
+            unit_name=row.unit_name,
         )
         items.append(item)
     items = [dataclasses.replace(i, overdue=is_overdue(i, now)) for i in items]

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, case, func, literal, not_, null, select
 from sqlalchemy.orm import Session, aliased
 
 from gis.areas.codes import Level, check_code
-from gis.db.models import AdminArea, Grid, Incident, Staff
+from gis.db.models import AdminArea, Grid, Incident, MediationUnit, Staff
 from gis.db.select import AnySelect, execute, features, geojson_column, intersects_bbox, paged
 from gis.errors import InvalidParameterError, NotFoundError
 from gis.geo.geojson import BBox, Page
@@ -207,11 +207,13 @@ def visible_incidents(viewer: Principal) -> AnySelect:
 
 @dataclass(frozen=True)
 class IncidentPlace:
-    """Codes of the areas an incident is routed to and its handler's name (None if unset)."""
+    """Codes of the areas an incident is routed to, its handler's name and the name of the
+    mediation unit it was handed to (None if unset)."""
 
     community_code: str | None
     subdistrict_code: str | None
     handler_name: str | None
+    unit_name: str | None = None
 
 
 def _incident_place_statement() -> AnySelect:
@@ -222,11 +224,13 @@ def _incident_place_statement() -> AnySelect:
             community.code.label("community_code"),
             subdistrict.code.label("subdistrict_code"),
             Staff.name.label("handler_name"),
+            MediationUnit.name_zh.label("unit_name"),
         )
         .select_from(Incident)
         .outerjoin(community, community.id == Incident.community_id)
         .outerjoin(subdistrict, subdistrict.id == Incident.subdistrict_id)
         .outerjoin(Staff, Staff.id == Incident.handler_staff_id)
+        .outerjoin(MediationUnit, MediationUnit.id == Incident.unit_id)
         .where(Incident.id == bindparam("incident_id"))
     )
 

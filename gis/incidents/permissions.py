@@ -30,10 +30,14 @@ it is dispatched to them again.
 ============================  ============================================================
 accept, cancel, escalate,     those acting at the case's level (at grid level: the
 merge a duplicate             grid's manager, the community, ...)
-dispatch, redispatch          the community (within its grids) and the levels above,
-                              at or above the case's level
-handle, feedback              the handler (``staff_id`` = ``handler_staff_id``), or
-                              those acting at the case's level
+settle (当场办结)             as accept: those acting at the case's level (and a
+                              mediator on a grid-level dispute), at registration
+dispatch, redispatch,         the community (within its grids) and the levels above,
+hand_over (交办)              at or above the case's level
+handle, feedback              the handler (``staff_id`` = ``handler_staff_id``: for a
+                              case handed to a unit, its head) or a staff member of
+                              the unit it was handed to (``unit_staff``), or those
+                              acting at the case's level
 verify (核查结案), rework     those acting at the case's level, never whoever handled the
                               case (a ``handle`` step with their ``ref``)
 evaluate (综合评价)           the community and above, at or above the case's level,
@@ -43,12 +47,14 @@ urge (督办)                   a level above the case's level in whose area it 
                               and community level, district staff and admin over every
                               case, district-level ones included (the district command
                               centre urges the district's own departments; nobody is
-                              above them)
+                              above them); the urge of a case handed to a unit lands
+                              in its head's inbox (the head is its handler)
 ============================  ============================================================
 
 **Inboxes.** A case belongs in the inbox of those who act on it first
 (:func:`in_inbox`): staff of the level it has reached, in their area (a grid
-manager: their grids' grid-level cases), its handler, the community for a
+manager: their grids' grid-level cases), its handler (and the staff of the unit it
+was handed to), the community for a
 grid-level case waiting for dispatch (dispatch is the community's), and for a
 closed case the lowest level that may evaluate it (the community for grid- and
 community-level cases); higher levels supervise the rest through statistics and
@@ -62,8 +68,9 @@ its feedback waits or once closed, by those who may ``verify`` it (never whoever
 it). Systems and planners add none (``check_photo``).
 
 **Mediators** act like a grid manager on the disputes (``dispute`` and its
-subclasses) of their area while at grid level: accept, handle, feedback; and
-handle the cases dispatched to them. **Planners** plan; they take no step.
+subclasses) of their area while at grid level: accept, settle on the spot,
+handle, feedback; and handle the cases dispatched or handed to them. **Planners**
+plan; they take no step.
 
 A refusal (``ForbiddenError``, 403) says in Chinese and English why and what
 the caller's role may do. Pure: no database, no HTTP.
@@ -95,11 +102,21 @@ _TIER: Mapping[Role, int] = {
 _LEVEL_TIER: Mapping[Level, int] = {level: i for i, level in enumerate(Level)}
 _COMMUNITY = _LEVEL_TIER[Level.COMMUNITY]
 
-_MEDIATOR_STEPS = frozenset({Action.ACCEPT, Action.HANDLE, Action.FEEDBACK})
-_COMMUNITY_STEPS = frozenset({Action.DISPATCH, Action.REDISPATCH, Action.EVALUATE})
-"""Steps for the community and above only."""
+_MEDIATOR_STEPS = frozenset({Action.ACCEPT, Action.SETTLE, Action.HANDLE, Action.FEEDBACK})
+_COMMUNITY_STEPS = frozenset(
+    {Action.DISPATCH, Action.REDISPATCH, Action.HAND_OVER, Action.EVALUATE}
+)
+"""Steps for the community and above only: the levels that dispatch also hand over (交办)."""
+_COMMUNITY_STEP_ZH: Mapping[Action, str] = {
+    Action.DISPATCH: "派遣和改派",
+    Action.REDISPATCH: "派遣和改派",
+    Action.HAND_OVER: "交办",
+    Action.EVALUATE: "评价",
+}
 NOT_BY_HANDLER = frozenset({Action.VERIFY, Action.REWORK, Action.EVALUATE})
 """Steps whoever handled the case may not take (``CaseFacts.handled_by`` matters only here)."""
+HANDLING_ACTIONS: tuple[str, ...] = (Action.HANDLE.value, Action.SETTLE.value)
+"""Stored steps that handle a case (whoever took one "handled it")."""
 _HANDLER_STEPS = frozenset({Action.HANDLE, Action.FEEDBACK})
 
 _ROLE_MAY: Mapping[Role | None, tuple[str, str]] = {
@@ -121,9 +138,9 @@ _ROLE_MAY: Mapping[Role | None, tuple[str, str]] = {
     Role.DISTRICT: ("区级可办理全区各级案件", "district staff act on every case of the district"),
     Role.ADMIN: ("管理员可办理全区各级案件", "admin acts on every case of the district"),
     Role.MEDIATOR: (
-        "调解员可对本辖区网格级的矛盾纠纷立案、处理和反馈，并处理派给自己的案件",
-        "a mediator accepts, handles and reports back on the disputes of their area while at "
-        "grid level, and handles cases dispatched to them",
+        "调解员可对本辖区网格级的矛盾纠纷立案、当场办结、处理和反馈，并处理派给或交办给自己的案件",
+        "a mediator accepts, settles on the spot, handles and reports back on the disputes of "
+        "their area while at grid level, and handles cases dispatched or handed to them",
     ),
     Role.PLANNER: ("规划人员不办理案件", "a planner reads and plans, and takes no step of a case"),
     None: (
@@ -136,8 +153,9 @@ _ROLE_MAY: Mapping[Role | None, tuple[str, str]] = {
 @dataclass(frozen=True)
 class CaseFacts:
     """What the rules look at: the case's ``id``, ``grid_code`` (None: outside every
-    grid), ``category``, owning ``level``, ``handler_staff_id`` and ``handled_by``, the
-    ``ref`` of everyone who took a ``handle`` step of it."""
+    grid), ``category``, owning ``level``, ``handler_staff_id``, ``handled_by``, the
+    ``ref`` of everyone who took a ``handle`` or ``settle`` step of it, and
+    ``unit_staff``, the staff ids of the unit it was handed to (head and members)."""
 
     id: int
     grid_code: str | None
@@ -145,6 +163,13 @@ class CaseFacts:
     level: Level
     handler_staff_id: int | None = None
     handled_by: frozenset[str] = frozenset()
+    unit_staff: frozenset[int] = frozenset()
+
+    def handled_by_staff(self, staff_id: int | None) -> bool:
+        """Whether ``staff_id`` is the case's handler or one of its unit's staff."""
+        if staff_id is None:
+            return False
+        return staff_id == self.handler_staff_id or staff_id in self.unit_staff
 
 
 def reaches(principal: Principal, case: CaseFacts) -> bool:
@@ -189,8 +214,7 @@ def _refusal(principal: Principal, action: Action, case: CaseFacts) -> tuple[str
     if action is Action.URGE:
         return _urge_refusal(principal, case)
     role = principal.role
-    handler = principal.staff_id is not None and principal.staff_id == case.handler_staff_id
-    if action in _HANDLER_STEPS and handler:
+    if action in _HANDLER_STEPS and case.handled_by_staff(principal.staff_id):
         return None
     if role is Role.MEDIATOR:
         if action in _MEDIATOR_STEPS and case.level is Level.GRID:
@@ -203,9 +227,8 @@ def _refusal(principal: Principal, action: Action, case: CaseFacts) -> tuple[str
     if not _acts_at_level(principal, case):
         return _escalated(case.level)
     if action in _COMMUNITY_STEPS and _TIER[role] < _COMMUNITY:
-        what = "派遣和改派" if action is not Action.EVALUATE else "评价"
         return (
-            f"{what}由社区及以上负责",
+            f"{_COMMUNITY_STEP_ZH[action]}由社区及以上负责",
             f"{action.value} is for the community and the levels above",
         )
     if action in NOT_BY_HANDLER and principal.ref is not None and principal.ref in case.handled_by:
@@ -254,7 +277,7 @@ def in_inbox(principal: Principal, case: CaseFacts, state: str) -> bool:
     tier = inbox_tier(principal)
     if tier is None or not reaches(principal, case):
         return False
-    if principal.staff_id is not None and principal.staff_id == case.handler_staff_id:
+    if case.handled_by_staff(principal.staff_id):
         return True
     level = _LEVEL_TIER[case.level]
     if state == "closed":

@@ -59,6 +59,10 @@ class IncidentRecord:
     media_url: str | None
     supervise_due_at: dt.datetime | None = None
     """When the escalation sweep next raises the case (督办时限; gis.incidents.deadlines)."""
+    unit_id: int | None = None
+    """The mediation unit the case was handed to (交办; gis.incidents.units)."""
+    on_the_spot: bool = False
+    """Settled on the spot at registration (当场办结), unless sent back since."""
 
     @property
     def is_open(self) -> bool:
@@ -71,7 +75,7 @@ SELECT i.id, i.category, i.status, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
        i.handler_staff_id, i.handling_level, i.reported_at, i.deadline_at,
        i.clock_started_at, i.closed_at, i.rework_count, i.version, i.duplicate_of,
        i.location_datum, i.address, i.description, i.source, i.snapped_m, i.media_url,
-       i.supervise_due_at
+       i.supervise_due_at, i.unit_id, i.on_the_spot
 FROM incident i LEFT JOIN grid g ON g.id = i.grid_id
 """
 _GRID_POINT = """
@@ -156,7 +160,9 @@ class HistoryEntry:
     name, 导入 for an import), ``at_local`` (``YYYY-MM-DD HH:MM`` in Asia/Shanghai),
     ``level_zh`` (the level reached, where the step changed it), ``rating`` and
     ``rating_zh`` (an evaluation's), ``note_zh`` (the note, the program's own
-    notes in Chinese).
+    notes in Chinese); for a hand-over (交办) ``unit_id``, ``unit_name`` and
+    ``unit_head`` (the head's name as at the step) and ``handed_to_zh``
+    (``交办至 街道综治中心 张伟``).
     """
 
     action: str
@@ -174,6 +180,10 @@ class HistoryEntry:
     level_zh: str | None = None
     rating_zh: str | None = None
     note_zh: str | None = None
+    unit_id: int | None = None
+    unit_name: str | None = None
+    unit_head: str | None = None
+    handed_to_zh: str | None = None
 
 
 SOURCE_ZH = {
@@ -246,15 +256,24 @@ def note_zh(note: str | None) -> str | None:
     return note
 
 
+def handed_to_zh(action: str, unit: str | None, head: str | None) -> str | None:
+    """``交办至 <unit> <head>``: where a hand-over sent the case (None for other steps)."""
+    if action != Action.HAND_OVER.value:
+        return None
+    return " ".join(["交办至", unit or "（已撤销的单位）", *([head] if head else [])])
+
+
 def history(session: Session, incident_id: int) -> list[HistoryEntry]:
     """Every transition of a case in the order they happened, with its labels."""
     get_incident(session, incident_id)
     rows = session.execute(
         text(
             "SELECT t.action, t.from_state, t.to_state, t.actor, t.at, t.note, t.from_level,"
-            " t.to_level, t.rating, t.actor_ref, a.display_name AS person, a.role"
+            " t.to_level, t.rating, t.actor_ref, a.display_name AS person, a.role,"
+            " t.unit_id, t.unit_head, u.name_zh AS unit_name"
             " FROM incident_transition t"
             " LEFT JOIN account a ON t.actor_ref = 'account:' || a.id"
+            " LEFT JOIN mediation_unit u ON u.id = t.unit_id"
             " WHERE t.incident_id = :i ORDER BY t.at, t.id"
         ),
         {"i": incident_id},
@@ -279,6 +298,10 @@ def history(session: Session, incident_id: int) -> list[HistoryEntry]:
                 level_zh=_LEVEL_ZH.get(r.to_level) if changed else None,
                 rating_zh=Rating(r.rating).name_zh if r.rating else None,
                 note_zh=note_zh(r.note),
+                unit_id=r.unit_id,
+                unit_name=r.unit_name,
+                unit_head=r.unit_head,
+                handed_to_zh=handed_to_zh(r.action, r.unit_name, r.unit_head),
             )
         )
     return out

@@ -6,6 +6,14 @@ grid and category); every higher level is a roll-up of the grid sums
 summed numerators and denominators, never averaged. The definitions of every
 count and rate are in ``docs/incidents.md``. ``_load_*`` functions are the
 only SQL; the rest is pure.
+
+A mediation centre's two figures (seed 003, Kaifu's 社会矛盾调处中心: 778 batches
+received, 639 handled (调处) = 82.13 %, 542 of them settled on the spot
+(当场调处) = 84.82 %) are ``handling_rate`` = closed / (received - cancelled), which is
+its 调处率 (handled / received; a cancelled report, a duplicate or one outside the
+centre's remit, was never a case to handle), and ``on_the_spot_rate`` (当场办结率) =
+on_the_spot / closed: of the cases received in the period and now closed, those
+settled on the spot (``workflow``'s ``settle``).
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("verify", "hours_feedback_closed"),
     ("evaluate", "hours_closed_evaluated"),
 )
+#: Stored actions counted as a step of ``STEPS``: a hand-over (交办) is a dispatch to a unit.
+STEP_ACTIONS: dict[str, tuple[str, ...]] = {"dispatch": ("dispatch", "hand_over")}
 #: Per-grid sums the workflow measures are built from (besides received/closed/cancelled).
 WORKFLOW_SUMS: tuple[str, ...] = (
     "accepted",
@@ -52,11 +62,12 @@ WORKFLOW_SUMS: tuple[str, ...] = (
     "due",
     "due_closed",
     "due_on_time",
+    "on_the_spot",
     *(f"{action}_hours" for action, _ in STEPS),
     *(f"{action}_steps" for action, _ in STEPS),
 )
 #: Rates of the monthly report, in [0, 1] (NaN without a denominator).
-RATE_COLUMNS = ("closure_rate", "on_time_rate", "handling_rate", "rework_rate")
+RATE_COLUMNS = ("closure_rate", "on_time_rate", "handling_rate", "on_the_spot_rate", "rework_rate")
 HOURS_COLUMNS = tuple(column for _, column in STEPS)
 
 
@@ -98,12 +109,14 @@ def _load_grid_households(conn: Connection, areas: AreaTables) -> NDArray[np.int
     return np.array(grid_values(conn, areas, "households"), dtype=np.int64)
 
 
-IncidentRow = tuple[int | None, str, int, int, int, int, int, int]
-"""(grid_id, category, received, closed, cancelled, due, due_closed, due_on_time)."""
+IncidentRow = tuple[int | None, str, int, int, int, int, int, int, int]
+"""(grid_id, category, received, closed, cancelled, due, due_closed, due_on_time,
+on_the_spot): ``_COHORT_SUMS`` after the first three."""
+_COHORT_SUMS: tuple[str, ...] = ("due", "due_closed", "due_on_time", "on_the_spot")
 FlowRow = tuple[Any, ...]
-"""(grid_id, category, then the ``WORKFLOW_SUMS`` from ``accepted`` on, except the three
-``due`` sums, in the order of ``_FLOW_SUMS``)."""
-_FLOW_SUMS: tuple[str, ...] = tuple(c for c in WORKFLOW_SUMS if not c.startswith("due"))
+"""(grid_id, category, then the ``WORKFLOW_SUMS`` from ``accepted`` on, except the
+``_COHORT_SUMS``, in the order of ``_FLOW_SUMS``)."""
+_FLOW_SUMS: tuple[str, ...] = tuple(c for c in WORKFLOW_SUMS if c not in _COHORT_SUMS)
 
 
 def _load_grid_counts(
@@ -134,9 +147,10 @@ def _load_grid_counts(
                    count(*) FILTER (WHERE due),
                    count(*) FILTER (WHERE due AND (closed_at IS NOT NULL
                                                    OR status = ANY(:closed))),
-                   count(*) FILTER (WHERE due AND closed_at <= deadline_at)
+                   count(*) FILTER (WHERE due AND closed_at <= deadline_at),
+                   count(*) FILTER (WHERE received AND status = ANY(:closed) AND on_the_spot)
             FROM (
-              SELECT grid_id, category, status, closed_at, deadline_at,
+              SELECT grid_id, category, status, closed_at, deadline_at, on_the_spot,
                      reported_at >= :start AND reported_at < :end AS received,
                      deadline_at >= :start AND deadline_at < :end AS due
               FROM incident
@@ -169,10 +183,10 @@ def _load_grid_flows(
         where = " AND i.category = ANY(:codes)"
         params["codes"] = codes
     step_sums = ",\n".join(
-        f"COALESCE(sum(extract(epoch FROM s.took)) FILTER (WHERE s.action = '{a}'), 0) / 3600"
+        f"COALESCE(sum(extract(epoch FROM s.took)) FILTER (WHERE {_is(a)}), 0) / 3600"
         for a, _ in STEPS
     )
-    step_counts = ",\n".join(f"count(s.took) FILTER (WHERE s.action = '{a}')" for a, _ in STEPS)
+    step_counts = ",\n".join(f"count(s.took) FILTER (WHERE {_is(a)})" for a, _ in STEPS)
     rows = conn.execute(
         text(
             f"""
@@ -187,7 +201,7 @@ def _load_grid_flows(
             )
             SELECT i.grid_id, i.category,
                    count(*) FILTER (WHERE s.action = 'accept'),
-                   count(*) FILTER (WHERE s.action = 'dispatch'),
+                   count(*) FILTER (WHERE {_is("dispatch")}),
                    count(*) FILTER (WHERE s.action = 'verify'),
                    count(*) FILTER (WHERE s.action = 'verify' AND i.rework_count > 0),
                    count(*) FILTER (WHERE s.action = 'escalate'),
@@ -202,6 +216,11 @@ def _load_grid_flows(
         params,
     ).all()
     return [(r[0], r[1], *(float(v) for v in r[2:])) for r in rows]
+
+
+def _is(action: str) -> str:
+    """SQL: the step ``s`` is ``action`` (or an action counted as it, ``STEP_ACTIONS``)."""
+    return "s.action IN (" + ", ".join(f"'{a}'" for a in STEP_ACTIONS.get(action, (action,))) + ")"
 
 
 def load_grid_counts(
@@ -264,7 +283,7 @@ def grid_counts_from_rows(
     cancelled = np.zeros(n, dtype=np.int64)
     by_cat = np.zeros((n, len(cats)), dtype=np.int64)
     workflow = np.zeros((n, len(WORKFLOW_SUMS)), dtype=np.float64)
-    due_at = [WORKFLOW_SUMS.index(c) for c in ("due", "due_closed", "due_on_time")]
+    due_at = [WORKFLOW_SUMS.index(c) for c in _COHORT_SUMS]
     flow_at = [WORKFLOW_SUMS.index(c) for c in _FLOW_SUMS]
     # Scattered with np.add.at, not row by row: a period of a large district is
     # thousands of (grid, category) rows, and a Python loop over them held the GIL
@@ -323,17 +342,20 @@ def closed_loop_rates(
     due: ArrayLike,
     due_closed: ArrayLike,
     due_on_time: ArrayLike,
+    on_the_spot: ArrayLike,
 ) -> dict[str, NDArray[np.float64]]:
     """The monthly report's rates from summed counts (see the module docstring).
 
     closure_rate = due_closed / due, on_time_rate = due_on_time / due,
-    handling_rate = closed / (received - cancelled), rework_rate = reworked /
-    closed_in_period; each NaN where its denominator is 0.
+    handling_rate = closed / (received - cancelled) (调处率), on_the_spot_rate =
+    on_the_spot / closed (当场办结率), rework_rate = reworked / closed_in_period; each
+    NaN where its denominator is 0.
     """
     return {
         "closure_rate": ratio(due_closed, due),
         "on_time_rate": ratio(due_on_time, due),
         "handling_rate": ratio(closed, np.asarray(received) - np.asarray(cancelled)),
+        "on_the_spot_rate": ratio(on_the_spot, closed),
         "rework_rate": ratio(reworked, closed_in_period),
     }
 
@@ -373,6 +395,7 @@ def count_table(areas: AreaTables, counts: GridCounts, level: Level) -> pd.DataF
         due=wf["due"],
         due_closed=wf["due_closed"],
         due_on_time=wf["due_on_time"],
+        on_the_spot=wf["on_the_spot"],
     )
     columns: dict[str, object] = {
         "level": level,
@@ -392,6 +415,8 @@ def count_table(areas: AreaTables, counts: GridCounts, level: Level) -> pd.DataF
         "closure_rate": rates["closure_rate"],
         "on_time_rate": rates["on_time_rate"],
         "handling_rate": rates["handling_rate"],
+        "on_the_spot": whole("on_the_spot"),
+        "on_the_spot_rate": rates["on_the_spot_rate"],
         "reworked": whole("reworked"),
         "rework_rate": rates["rework_rate"],
         "escalations": whole("escalations"),
@@ -424,7 +449,8 @@ def incident_counts(
     Columns: level, code, name, households, received, closed (now closed or
     evaluated), cancelled, open; accepted, dispatched, closed_in_period, due,
     due_closed, due_on_time, closure_rate, on_time_rate, handling_rate,
-    reworked, rework_rate, escalations, escalated_cases and the mean hours
+    on_the_spot, on_the_spot_rate, reworked, rework_rate, escalations,
+    escalated_cases and the mean hours
     per step (``HOURS_COLUMNS``), all defined in the module docstring;
     per_1000_households (received per 1,000 households, NaN for an area
     without households), then counts received per top-level category (or the

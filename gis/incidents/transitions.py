@@ -11,7 +11,13 @@ of overwriting a colleague's work. Deadlines run in working time from the moment
 the clock starts; the supervision clock (``supervise_due_at``, see
 ``gis.incidents.deadlines``) starts again at escalation, dispatch, redispatch and
 rework. An urge (督办) is stored as a step but changes nothing else of the case,
-its version included, so the handler's screen stays current. Nothing here
+its version included, so the handler's screen stays current.
+
+A hand-over (交办, seed 003) names a mediation unit (``gis.incidents.units``): the
+case's ``unit_id`` is set and the unit's head becomes its handler, the step storing
+the unit and the head's name (the history's "交办至 <unit> <head>"); a dispatch,
+redispatch or escalation takes the case out of the unit's hands again. Settling on
+the spot (当场办结) marks the case ``on_the_spot``; a rework clears it. Nothing here
 commits: the caller owns the transaction.
 """
 
@@ -24,10 +30,17 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.areas.codes import Level
-from gis.errors import ConflictError, InvalidFeatureError, NotFoundError, StaleVersionError
-from gis.incidents import permissions, workflow
+from gis.errors import (
+    ConflictError,
+    InvalidFeatureError,
+    InvalidParameterError,
+    NotFoundError,
+    StaleVersionError,
+)
+from gis.incidents import permissions, units, workflow
 from gis.incidents.deadlines import deadline_after, supervise_due
 from gis.incidents.records import IncidentRecord, get_incident
+from gis.incidents.units import UNIT_STAFF_SQL
 from gis.incidents.workcalendar import WorkCalendar
 from gis.incidents.workflow import Action, CaseFlow, Rating, State, Transition
 from gis.localtime import utc_now
@@ -72,8 +85,10 @@ def _lock(session: Session, incident_id: int, *, lock: bool = True) -> Any:
         text(
             "SELECT i.id, i.category, i.status, i.handling_level, i.rework_count, i.version,"
             " i.subdistrict_id, i.community_id, i.deadline_at, i.duplicate_of,"
-            " i.handler_staff_id, (SELECT g.code FROM grid g WHERE g.id = i.grid_id) AS grid_code"
-            " FROM incident i WHERE i.id = :id" + (" FOR UPDATE" if lock else "")
+            " i.handler_staff_id, i.unit_id, i.on_the_spot,"
+            " (SELECT g.code FROM grid g WHERE g.id = i.grid_id) AS grid_code,"
+            f" {UNIT_STAFF_SQL} AS unit_staff"
+            " FROM incident i WHERE i.id = :id" + (" FOR UPDATE OF i" if lock else "")
         ),
         {"id": incident_id},
     ).first()
@@ -92,9 +107,9 @@ def _facts(session: Session, row: Any, action: Action | None) -> permissions.Cas
             session.execute(
                 text(
                     "SELECT DISTINCT actor_ref FROM incident_transition"
-                    " WHERE incident_id = :i AND action = 'handle' AND actor_ref IS NOT NULL"
+                    " WHERE incident_id = :i AND action = ANY(:handling) AND actor_ref IS NOT NULL"
                 ),
-                {"i": row.id},
+                {"i": row.id, "handling": list(permissions.HANDLING_ACTIONS)},
             ).scalars()
         )
     return permissions.CaseFacts(
@@ -104,6 +119,7 @@ def _facts(session: Session, row: Any, action: Action | None) -> permissions.Cas
         level=Level(row.handling_level),
         handler_staff_id=row.handler_staff_id,
         handled_by=handled_by,
+        unit_staff=frozenset(row.unit_staff or ()),
     )
 
 
@@ -150,6 +166,7 @@ def _case(session: Session, row: Any) -> CaseFlow:
         rework_count=int(row.rework_count),
         level=Level(row.handling_level),
         history=history,
+        on_the_spot=bool(row.on_the_spot),
     )
 
 
@@ -165,8 +182,13 @@ def transition(
     handler_staff_id: int | None = None,
     calendar: WorkCalendar | None = None,
     rating: Rating | str | None = None,
+    unit_id: int | None = None,
 ) -> IncidentRecord:
     """``principal`` applies ``action`` to the case and it is stored; the case as it now stands.
+
+    ``hand_over`` (交办) needs ``unit_id``, a unit that may take the case
+    (``units.unit_for_case``: InvalidParameterError otherwise), whose head becomes the
+    handler; other steps refuse a ``unit_id``, and a hand-over a ``handler_staff_id``.
 
     ``rating`` is required for ``evaluate`` and refused on other steps
     (RatingRequiredError). An urge needs a note and changes nothing but the history.
@@ -191,6 +213,7 @@ def transition(
     if row.version != expected_version:
         raise _stale(session, incident_id, expected_version)
     checked_rating = workflow.check_rating(action, rating) if step is not None else None
+    unit = _unit_of_step(session, row, step, unit_id, handler_staff_id)
     after = workflow.apply(
         _case(session, row),
         action,
@@ -223,6 +246,14 @@ def transition(
     if action is Action.VERIFY:
         sets.append("closed_at = :at")
         params["at"] = at
+    if after.on_the_spot != bool(row.on_the_spot):
+        sets.append("on_the_spot = :on_the_spot")
+        params["on_the_spot"] = after.on_the_spot
+    if unit is not None:
+        sets += ["unit_id = :unit", "handler_staff_id = :handler"]
+        params.update(unit=unit.id, handler=unit.head_staff_id)
+    elif action in (Action.ESCALATE, *workflow.ASSIGNS_HANDLER) and row.unit_id is not None:
+        sets.append("unit_id = NULL")  # out of the unit's hands
     if action is Action.ESCALATE:
         sets.append("handler_staff_id = NULL")
     elif handler_staff_id is not None:
@@ -245,8 +276,39 @@ def transition(
     ).first()
     if updated is None:
         raise _stale(session, incident_id, expected_version)
-    _write_transition(session, incident_id, t, action.value, principal.ref, checked_rating)
+    _write_transition(
+        session, incident_id, t, action.value, principal.ref, checked_rating, unit=unit
+    )
     return get_incident(session, incident_id)
+
+
+def _unit_of_step(
+    session: Session,
+    row: Any,
+    step: Action | None,
+    unit_id: int | None,
+    handler_staff_id: int | None,
+) -> units.UnitRecord | None:
+    """The unit a ``hand_over`` hands the case to, checked; None for other steps, which
+    take no unit (InvalidParameterError)."""
+    if step is not Action.HAND_OVER:
+        if unit_id is not None:
+            raise InvalidParameterError(
+                "only hand_over (交办) names a unit (unit_id)", zh="只有交办需要指定责任单位"
+            )
+        return None
+    if unit_id is None:
+        raise InvalidParameterError(
+            "hand_over (交办) needs unit_id: the unit whose head takes the case; "
+            "GET /api/v1/mediation-units lists them",
+            zh="交办须指定责任单位（unit_id）",
+        )
+    if handler_staff_id is not None:
+        raise InvalidParameterError(
+            "hand_over (交办) goes to the unit's head: give unit_id, not handler_staff_id",
+            zh="交办至责任单位负责人：请指定 unit_id，而非 handler_staff_id",
+        )
+    return units.unit_for_case(session, unit_id, row.grid_code, row.category)
 
 
 def merge_duplicate(
@@ -306,12 +368,15 @@ def _write_transition(
     action: str,
     actor_ref: str | None,
     rating: Rating | None = None,
+    *,
+    unit: units.UnitRecord | None = None,
 ) -> None:
     session.execute(
         text(
             "INSERT INTO incident_transition (incident_id, action, from_state, to_state, actor,"
-            " actor_ref, at, note, from_level, to_level, rating)"
-            " VALUES (:i, :a, :f, :t, :actor, :ref, :at, :note, :fl, :tl, :rating)"
+            " actor_ref, at, note, from_level, to_level, rating, unit_id, unit_head)"
+            " VALUES (:i, :a, :f, :t, :actor, :ref, :at, :note, :fl, :tl, :rating, :unit,"
+            " :head)"
         ),
         {
             "i": incident_id,
@@ -325,5 +390,7 @@ def _write_transition(
             "fl": t.from_level.value,
             "tl": t.to_level.value,
             "rating": None if rating is None else rating.value,
+            "unit": None if unit is None else unit.id,
+            "head": None if unit is None else unit.head_name,
         },
     )

@@ -5,6 +5,22 @@ the state does not allow raises :class:`TransitionNotAllowedError` (409) listing
 those it does. Escalation up the four-level linkage (seed 004) changes the
 owning level, not the step. The steps in ``docs/incidents.md``. Pure: no
 database, no HTTP.
+
+Two steps come from a mediation centre (seed 003, Kaifu's 社会矛盾调处中心):
+
+- **交办** (``hand_over``): the case is handed to a responsible unit, to its head
+  (一把手) by name, instead of dispatched to a member of staff: from accepted (or,
+  to another unit, from dispatched) to dispatched, the clock starting as at
+  dispatch. Which unit and head is ``transitions.py``'s (``gis.incidents.units``).
+- **当场办结** (``settle``): settled on the spot, at registration, from reported or
+  accepted straight to handled; the case is marked ``on_the_spot``. A step, not a
+  flag on ``handle``: "settled during the visit it was registered in" would need a
+  visit the model does not have, while a step says by itself who settled it and
+  when, needs no dispatch (no deadline runs, so it is never late), and leaves
+  feedback and verification (never by whoever settled it) to the loop as for any
+  case. A rework sends the case back to dispatched and clears ``on_the_spot``: it
+  was not settled after all. The on-the-spot rate (当场办结率) counts it
+  (``stats.py``).
 """
 
 from __future__ import annotations
@@ -69,6 +85,8 @@ class Action(StrEnum):
     EVALUATE = "evaluate"
     ESCALATE = "escalate"
     URGE = "urge"
+    HAND_OVER = "hand_over"
+    SETTLE = "settle"
 
     @property
     def name_zh(self) -> str:
@@ -87,6 +105,8 @@ _ACTION_ZH: Mapping[Action, str] = {
     Action.EVALUATE: "评价",
     Action.ESCALATE: "上报升级",
     Action.URGE: "督办",
+    Action.HAND_OVER: "交办",
+    Action.SETTLE: "当场办结",
 }
 
 
@@ -115,18 +135,22 @@ TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
     State.REPORTED: {
         Action.ACCEPT: State.ACCEPTED,
         Action.CANCEL: State.CANCELLED,
+        Action.SETTLE: State.HANDLED,
         Action.ESCALATE: State.REPORTED,
         Action.URGE: State.REPORTED,
     },
     State.ACCEPTED: {
         Action.DISPATCH: State.DISPATCHED,
         Action.CANCEL: State.CANCELLED,
+        Action.HAND_OVER: State.DISPATCHED,
+        Action.SETTLE: State.HANDLED,
         Action.ESCALATE: State.ACCEPTED,
         Action.URGE: State.ACCEPTED,
     },
     State.DISPATCHED: {
         Action.HANDLE: State.HANDLED,
         Action.REDISPATCH: State.DISPATCHED,
+        Action.HAND_OVER: State.DISPATCHED,
         Action.ESCALATE: State.DISPATCHED,
         Action.URGE: State.DISPATCHED,
     },
@@ -151,12 +175,18 @@ NOTE_REQUIRED: frozenset[Action] = frozenset(
     {Action.CANCEL, Action.REWORK, Action.REDISPATCH, Action.ESCALATE, Action.URGE}
 )
 #: Actions after which a (new) handling deadline runs; the caller supplies it.
-CLOCK_STARTS: frozenset[Action] = frozenset({Action.DISPATCH, Action.REDISPATCH, Action.REWORK})
+CLOCK_STARTS: frozenset[Action] = frozenset(
+    {Action.DISPATCH, Action.REDISPATCH, Action.HAND_OVER, Action.REWORK}
+)
 #: Actions after which the supervision clock (``supervise_due_at``) starts again.
 SUPERVISION_RESTARTS: frozenset[Action] = CLOCK_STARTS | {Action.ESCALATE}
 #: Actions that change nothing of the case but its history (its version stays, so the
 #: handler's screen is not made stale by it).
 HISTORY_ONLY: frozenset[Action] = frozenset({Action.URGE})
+#: Actions that give the case a handler (a member of staff, or a unit's head).
+ASSIGNS_HANDLER: frozenset[Action] = frozenset(
+    {Action.DISPATCH, Action.REDISPATCH, Action.HAND_OVER}
+)
 
 
 _LEVEL_ORDER: tuple[Level, ...] = tuple(Level)
@@ -268,12 +298,14 @@ class Transition:
 
 @dataclass(frozen=True)
 class CaseFlow:
-    """A case's position in the loop: its step, rework count, owning level and history."""
+    """A case's position in the loop: its step, rework count, owning level, whether it was
+    settled on the spot (``settle``, until a rework) and its history."""
 
     state: State = State.REPORTED
     rework_count: int = 0
     level: Level = Level.GRID
     history: tuple[Transition, ...] = ()
+    on_the_spot: bool = False
 
     def allowed(self) -> list[Action]:
         """Actions the case accepts now (escalation only below district level; urging at
@@ -298,8 +330,9 @@ def apply(
     Refuses (TransitionNotAllowedError) an action the state does not allow,
     (NoteRequiredError) a cancel, rework, redispatch or escalation without a
     note, (InvalidParameterError) a naive time, a missing actor, or a time
-    before the previous transition. Rework raises ``rework_count``; escalation
-    raises ``level`` (EscalationLimitError at district).
+    before the previous transition. Rework raises ``rework_count`` and clears
+    ``on_the_spot``, which ``settle`` sets; escalation raises ``level``
+    (EscalationLimitError at district).
     """
     after = next_state(case.state, action)
     action = Action(action)
@@ -336,6 +369,7 @@ def apply(
         level=level,
         rework_count=case.rework_count + (action is Action.REWORK),
         history=(*case.history, transition),
+        on_the_spot=(case.on_the_spot or action is Action.SETTLE) and action is not Action.REWORK,
     )
 
 

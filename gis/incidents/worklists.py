@@ -24,6 +24,7 @@ from gis.geo.geojson import GEOJSON_DECIMALS
 from gis.incidents import permissions
 from gis.incidents.catalogue import find
 from gis.incidents.deadlines import runs_in_working_time
+from gis.incidents.units import UNIT_STAFF_SQL
 from gis.incidents.workcalendar import WorkCalendar, working_time_between
 from gis.incidents.workflow import OPEN_STATES, Action, CaseFlow, State
 from gis.localtime import CITY_TIMEZONE, utc_now
@@ -175,12 +176,13 @@ def grid_worklist(
     )
     rows = session.execute(
         text(
-            """
+            f"""
             SELECT i.id, i.ext_id, i.category, i.status, i.handling_level, g.code AS grid_code,
                    round(ST_X(i.geom)::numeric, :decimals)::float AS lon,
                    round(ST_Y(i.geom)::numeric, :decimals)::float AS lat,
                    i.reported_at, i.deadline_at, i.version, i.rework_count,
-                   i.description, i.address, i.source, i.handler_staff_id, s.name AS handler_name
+                   i.description, i.address, i.source, i.handler_staff_id, s.name AS handler_name,
+                   {UNIT_STAFF_SQL} AS unit_staff
             FROM incident i
             JOIN grid g ON g.id = i.grid_id
             LEFT JOIN staff s ON s.id = i.handler_staff_id
@@ -271,17 +273,17 @@ def grid_handlers(session: Session, grid_code: str) -> list[HandlerChoice]:
 
 
 def handled_by(session: Session, ids: list[int]) -> dict[int, frozenset[str]]:
-    """Per case, the ``ref`` of everyone who took a ``handle`` step of it (the rule that
-    whoever handled a case does not verify it needs them)."""
+    """Per case, the ``ref`` of everyone who took a ``handle`` or ``settle`` step of it (the
+    rule that whoever handled a case does not verify it needs them)."""
     if not ids:
         return {}
     rows = session.execute(
         text(
             "SELECT incident_id, array_agg(DISTINCT actor_ref) AS refs FROM incident_transition"
-            " WHERE incident_id = ANY(:ids) AND action = 'handle' AND actor_ref IS NOT NULL"
+            " WHERE incident_id = ANY(:ids) AND action = ANY(:handling) AND actor_ref IS NOT NULL"
             " GROUP BY incident_id"
         ),
-        {"ids": ids},
+        {"ids": ids, "handling": list(permissions.HANDLING_ACTIONS)},
     ).all()
     return {int(r.incident_id): frozenset(r.refs) for r in rows}
 
@@ -301,6 +303,7 @@ def allowed_now(
         level=flow.level,
         handler_staff_id=row.handler_staff_id,
         handled_by=handled,
+        unit_staff=frozenset(getattr(row, "unit_staff", None) or ()),
     )
     return permissions.allowed_for(principal, facts, actions)
 

@@ -178,6 +178,7 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "worker_id": lambda ids: "99999999",
     "call_id": lambda ids: "99999999",
     "device_id": lambda ids: "NO-SUCH-DEVICE",
+    "unit_id": lambda ids: "99999999",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
@@ -243,6 +244,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/care/calls/{call_id}/arrived"): {},
     ("POST", "/api/v1/care/calls/{call_id}/close"): {},
     ("PUT", "/api/v1/care/workers/{worker_id}/device"): {"json": {"device_id": "M-2"}},
+    ("POST", "/api/v1/mediation-units"): {
+        "json": {"name_zh": "矩阵调处室", "area_code": "370705001001"}
+    },
+    ("PATCH", "/api/v1/mediation-units/{unit_id}"): {
+        "json": {"name_en": "x", "expected_version": 1}
+    },
     ("POST", "/open311/v2/requests.{format}"): {
         "data": {"service_code": "exposed_garbage", "lat": "36.712", "long": "119.112"}
     },

@@ -277,11 +277,12 @@ def test_a_disallowed_action_is_409_listing_the_allowed(client: TestClient) -> N
     assert (body["code"], body["state"], body["allowed"]) == (
         "TransitionNotAllowed",
         "reported",
-        ["accept", "cancel", "escalate", "urge"],
+        ["accept", "cancel", "settle", "escalate", "urge"],
     )
     assert assert_error(step(client, inc["id"], "fly", 1), 409)["allowed"] == [
         "accept",
         "cancel",
+        "settle",
         "escalate",
         "urge",
     ]

@@ -166,7 +166,8 @@ def test_each_role_has_its_inbox(client: TestClient, people: dict[str, Headers])
     manager = inbox("manager")
     assert ids(manager) == {reported["id"], accepted["id"], dispute["id"]}
     by_id = {i["id"]: i for i in manager["items"]}
-    assert by_id[accepted["id"]]["allowed"] == ["cancel", "escalate"]  # dispatch: community's
+    # dispatch and hand_over (交办) are the community's; settling on the spot is the manager's
+    assert by_id[accepted["id"]]["allowed"] == ["cancel", "settle", "escalate"]
     assert by_id[reported["id"]]["grid_code"] == GRID and by_id[reported["id"]]["grid_name"]
     assert by_id[reported["id"]]["supervise_due_at"] is not None
     community = inbox("community")
@@ -189,10 +190,10 @@ def test_each_role_has_its_inbox(client: TestClient, people: dict[str, Headers])
     # the worklist's buttons are the caller's too
     work = ok(client.get(f"/api/v1/worklists/{GRID}", headers=people["manager"]))
     [item] = [i for i in work["incidents"] if i["id"] == accepted["id"]]
-    assert item["allowed"] == ["cancel", "escalate"]
+    assert item["allowed"] == ["cancel", "settle", "escalate"]
     work = ok(client.get(f"/api/v1/worklists/{GRID}", headers=people["community"]))
     [item] = [i for i in work["incidents"] if i["id"] == accepted["id"]]
-    assert item["allowed"] == ["dispatch", "cancel", "escalate", "urge"]
+    assert item["allowed"] == ["dispatch", "cancel", "hand_over", "settle", "escalate", "urge"]
 
 
 def test_history_has_no_raw_codes_or_iso_times(

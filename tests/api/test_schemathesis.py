@@ -367,7 +367,19 @@ def _step(incident: int, rng: random.Random) -> dict[str, Any]:
         "expected_version": version,
         "note": "schemathesis",
     }
-    if handler is not None:
+    if body["action"] == "hand_over":  # 交办: to a unit that takes the case, not a person
+        with DEMO.engine.connect() as conn:
+            unit = conn.execute(
+                text(
+                    "SELECT u.id FROM incident i JOIN grid g ON g.id = i.grid_id"
+                    " JOIN mediation_unit u ON g.code LIKE u.area_code || '%'"
+                    " WHERE i.id = :i ORDER BY u.id LIMIT 1"
+                ),
+                {"i": incident},
+            ).scalar()
+        if unit is not None:
+            body["unit_id"] = unit
+    elif handler is not None:
         body["handler_staff_id"] = handler
     return body
 

@@ -47,6 +47,25 @@ def test_stats_prints_the_district_rates_and_writes_every_community(
     assert written["received"].sum() == 4027
 
 
+def test_stats_shows_the_on_the_spot_rate_and_units_lists_the_demos_units(
+    demo_engine: Engine,
+) -> None:
+    env = {**_env(demo_engine), "COLUMNS": "200"}
+    result = runner.invoke(
+        app, ["incidents", "stats", "--level", "district", "--category", "dispute"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    with demo_engine.connect() as conn:
+        row = incident_counts(
+            conn, YEAR_START, YEAR_END, level="district", category="dispute"
+        ).iloc[0]
+    assert "当场办结率" in result.output and f"{row['on_the_spot_rate']:.1%}" in result.output
+    units = runner.invoke(app, ["incidents", "units"], env=env)
+    assert units.exit_code == 0, units.output
+    assert "调处责任单位" in units.output and "人民调解委员会" in units.output
+    assert "dispute" in units.output
+
+
 def test_stats_refuses_an_unknown_level(demo_engine: Engine) -> None:
     result = runner.invoke(app, ["incidents", "stats", "--level", "street"], env=_env(demo_engine))
     assert result.exit_code == 1

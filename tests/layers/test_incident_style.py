@@ -177,7 +177,7 @@ def test_workflow_labels_cover_every_state_and_action() -> None:
     )
     chooses = {a for a, v in style["actions"].items() if v["choosesHandler"]}
     assert chooses == {"dispatch", "redispatch"}
-    assert style["transitions"]["reported"] == ["accept", "cancel", "escalate", "urge"]
+    assert style["transitions"]["reported"] == ["accept", "cancel", "settle", "escalate", "urge"]
     assert style["states"]["closed"]["open"] is False
     assert style["levels"]["community"] == "社区"
 

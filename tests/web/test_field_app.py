@@ -379,6 +379,35 @@ def test_a_case_goes_round_the_loop_each_step_by_its_own_person(
         shot(tab, "case-evaluated")
 
 
+def test_the_community_hands_a_case_to_a_units_head(
+    browser: Any, base: str, district: LatticeDistrict, logins: dict[str, dict[str, Any]]
+) -> None:
+    """交办 on the case page: the unit is chosen (the only one that takes the case is
+    offered chosen), and the case goes to its head."""
+    with district.engine.begin() as conn:
+        head = conn.execute(
+            text("INSERT INTO staff (name, role) VALUES ('刘主任', 'mediator') RETURNING id")
+        ).scalar_one()
+        unit = conn.execute(
+            text(
+                "INSERT INTO mediation_unit (name_zh, area_code, categories, head_staff_id)"
+                " VALUES ('城管执法中队', :area, '{city_appearance}', :head) RETURNING id"
+            ),
+            {"area": GRIDS[0][:12], "head": head},
+        ).scalar_one()
+    case = report_by_api(base, MANAGER_LOGIN, INSIDE[0], "垃圾堆放（交办测试）")["id"]
+    step(base, MANAGER_LOGIN, case, "accept")
+    community = logins[COMMUNITY_LOGIN]
+    sent = _take_step(browser, base, community, case, "交办", "hand-over", viewport=DESKTOP)
+    assert sent["unit_id"] == unit and "handler_staff_id" not in sent
+    now = api(base, COMMUNITY_LOGIN, "GET", f"/api/v1/incidents/{case}").json()
+    assert (now["status"], now["handler"]["name"], now["unit"]["name"]) == (
+        "dispatched",
+        "刘主任",
+        "城管执法中队",
+    )
+
+
 def test_an_offline_report_is_queued_and_arrives_once(
     browser: Any, base: str, district: LatticeDistrict, logins: dict[str, dict[str, Any]]
 ) -> None:

@@ -543,7 +543,7 @@ def test_worklist_api_orders_open_cases_by_deadline(worklist_base: str, cases: C
     assert body["overdue"] == 1
     by_id = {i["id"]: i for i in body["incidents"]}
     # what the grid manager may take (redispatch is the community's, urging a level above's)
-    assert by_id[cases.reported]["allowed"] == ["accept", "cancel", "escalate"]
+    assert by_id[cases.reported]["allowed"] == ["accept", "cancel", "settle", "escalate"]
     assert by_id[cases.due]["allowed"] == ["handle", "escalate"]
     assert by_id[cases.reported]["deadline_at"] is None
     auth = _auth(worklist_base)

@@ -135,9 +135,17 @@
   function open(action) {
     pending = action;
     form.hidden = false;
-    var chooses = action === 'dispatch' || action === 'redispatch';
+    var toUnit = action === 'hand_over';  // 交办: to the head of a unit
+    var chooses = action === 'dispatch' || action === 'redispatch' || toUnit;
     document.getElementById('gm-handler-label').hidden = !chooses;
-    if (chooses) {
+    if (toUnit) {
+      handler.innerHTML = '<option value="">' + esc(t('choose_unit')) + '</option>' +
+        (config.units || []).map(function (u) {
+          return '<option value="' + u.id + '">' + esc(u.name) + '（' + esc(u.head || '') +
+            '）</option>';
+        }).join('');
+      handler.value = (config.units || []).length === 1 ? String(config.units[0].id) : '';
+    } else if (chooses) {
       handler.innerHTML = '<option value="">' + esc(t('choose_handler')) + '</option>' +
         (config.handlers || []).map(function (h) {
           return '<option value="' + h.id + '">' + esc(h.name) + '（' + esc(h.role) + '）</option>';
@@ -185,6 +193,11 @@
       var id = Number(handler.value);
       if (!id) { F.say(t('choose_handler'), false); return; }
       body.handler_staff_id = id;
+    }
+    if (pending === 'hand_over') {
+      var unit = Number(handler.value);
+      if (!unit) { F.say(t('choose_unit'), false); return; }
+      body.unit_id = unit;
     }
     if (pending === 'evaluate') {
       body.rating = form.querySelector('input[name=rating]:checked').value;

@@ -343,13 +343,17 @@ def test_deadlines_escalations_and_handlers_follow_the_live_rules(demo: DemoDist
     inc = demo.incidents
     steps = demo.incident_transitions
     clocked = inc[inc["clock_started_at"].notna()]
-    assert len(clocked) == inc["status"].isin(["dispatched", "closed", "evaluated"]).sum()
+    handled = inc["status"].isin(["dispatched", "closed", "evaluated"])
+    assert len(clocked) == (handled & ~inc["on_the_spot"]).sum()  # settled: no clock ran
     for cat, start, deadline in zip(
         clocked["category"], clocked["clock_started_at"], clocked["deadline_at"], strict=True
     ):
         assert deadline == deadline_after(cat, start.to_pydatetime()), (cat, start)
-    # The clock starts at the last dispatch or rework; a case closes at its verification.
-    restart = steps[steps["action"].isin(["dispatch", "rework"])].groupby("incident_ext_id")
+    # The clock starts at the last dispatch (or hand-over) or rework; a case closes at its
+    # verification.
+    restart = steps[steps["action"].isin(["dispatch", "hand_over", "rework"])].groupby(
+        "incident_ext_id"
+    )
     by_ext = inc.set_index("ext_id")
     assert (restart["at"].max() == by_ext.loc[restart["at"].max().index, "clock_started_at"]).all()
     verified = steps[steps["action"] == "verify"].set_index("incident_ext_id")["at"]
@@ -374,9 +378,17 @@ def test_deadlines_escalations_and_handlers_follow_the_live_rules(demo: DemoDist
     assert inc.loc[~escalated, "handler_staff_key"].notna().all()
     primary = demo.staff_grids[demo.staff_grids["is_primary"]].groupby("grid_code")["staff_key"]
     first = primary.min()
-    grid_level = inc[~escalated]
+    # At grid level: the grid's manager, or for a dispute handed over the unit's head.
+    grid_level = inc[~escalated & inc["unit_key"].isna()]
     assert (
         grid_level["handler_staff_key"].to_numpy() == first.loc[grid_level["grid_code"]].to_numpy()
+    ).all()
+    units = demo.mediation_units.set_index("unit_key")
+    handed = inc[inc["unit_key"].notna()]
+    assert len(handed) > 30 and (handed["category"] == "dispute").all()
+    assert (
+        handed["handler_staff_key"].to_numpy()
+        == units.loc[handed["unit_key"], "head_staff_key"].to_numpy()
     ).all()
     # Rework 5-8 % of closed cases; evaluated ones were closed first.
     closed = inc["status"].isin(["closed", "evaluated"])
@@ -390,3 +402,26 @@ def test_deadlines_escalations_and_handlers_follow_the_live_rules(demo: DemoDist
     calendar = default_calendar()
     in_hours = [calendar.is_working_time(t.to_pydatetime()) for t in office]
     assert 0.99 < np.mean(in_hours) < 1  # the rest: the last weekend's duty officers
+
+
+def test_disputes_are_handed_to_unit_heads_and_many_settled_on_the_spot(
+    demo: DemoDistrict,
+) -> None:
+    """Seed 003's mediation in the demo: a unit per community headed by its mediator, some
+    disputes handed over (交办), most closed ones settled on the spot (当场办结)."""
+    units, inc, steps = demo.mediation_units, demo.incidents, demo.incident_transitions
+    mediators = demo.staff[demo.staff["role"] == "mediator"]
+    assert len(units) == mediators["community_code"].nunique()
+    assert set(units["head_staff_key"]) <= set(mediators["staff_key"])
+    disputes = inc[inc["category"] == "dispute"]
+    closed = disputes[disputes["status"].isin(["closed", "evaluated"])]
+    assert 0.4 < closed["on_the_spot"].mean() < 0.85  # Kaifu: 84.82 % of those it handled
+    assert not inc.loc[inc["category"] != "dispute", "on_the_spot"].any()
+    settled = steps[steps["action"] == "settle"]
+    assert set(settled["incident_ext_id"]) == set(inc.loc[inc["on_the_spot"], "ext_id"])
+    spot_steps = steps[steps["incident_ext_id"].isin(settled["incident_ext_id"])]
+    assert not spot_steps["action"].isin(["accept", "dispatch", "handle"]).any()
+    hand = steps[steps["action"] == "hand_over"]
+    heads = units.set_index("unit_key")["head_name"]
+    assert (hand["unit_head"].to_numpy() == heads.loc[hand["unit_key"]].to_numpy()).all()
+    assert set(hand["incident_ext_id"]) >= set(inc.loc[inc["unit_key"].notna(), "ext_id"])

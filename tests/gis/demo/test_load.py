@@ -295,12 +295,26 @@ def test_incidents_carry_their_workflow_and_history(demo_engine: Engine) -> None
                 """SELECT count(*) FROM incident i WHERE i.handler_staff_id IS DISTINCT FROM (
                      SELECT min(s.id) FROM staff_grid sg JOIN staff s ON s.id = sg.staff_id
                      WHERE sg.grid_id = i.grid_id AND sg.is_primary
-                       AND s.role = 'grid_manager') AND i.handling_level = 'grid'"""
+                       AND s.role = 'grid_manager') AND i.handling_level = 'grid'
+                     AND i.unit_id IS NULL"""
             )
         ).scalar_one()
+        # A dispute handed over (交办) is its unit's head's, and its history says so.
+        handed, not_head, unnamed = conn.execute(
+            text(
+                """SELECT count(*), count(*) FILTER (WHERE i.handler_staff_id <> u.head_staff_id),
+                          count(*) FILTER (WHERE NOT EXISTS (
+                            SELECT FROM incident_transition t WHERE t.incident_id = i.id
+                               AND t.action = 'hand_over' AND t.unit_id = u.id
+                               AND t.unit_head = (
+                                 SELECT name FROM staff WHERE id = u.head_staff_id)))
+                     FROM incident i JOIN mediation_unit u ON u.id = i.unit_id"""
+            )
+        ).one()
         transitions = _scalar(demo_engine, "SELECT count(*) FROM incident_transition")
     assert tuple(bad[:-1]) == (0, 0, 0, 0, 0, 0) and bad[-1] == 4027
     assert last_state == 0 and handler == 0
+    assert handed > 30 and not_head == 0 and unnamed == 0
     assert 20_000 < transitions < 35_000
 
 

@@ -192,8 +192,11 @@ def test_a_mediator_acts_on_the_disputes_of_their_area_at_grid_level() -> None:
         Action.ACCEPT,
         Action.HANDLE,
         Action.FEEDBACK,
+        Action.SETTLE,
     ]
-    assert "a mediator accepts, handles" in refused(MEDIATOR, Action.VERIFY, dispute)
+    assert "a mediator accepts, settles on the spot, handles" in refused(
+        MEDIATOR, Action.VERIFY, dispute
+    )
     assert not reaches(MEDIATOR, case(handler_staff_id=None))  # not a dispute
     assert not reaches(MEDIATOR, case(category="dispute", grid_code="370705001002001"))
     escalated = case(Level.COMMUNITY, category="dispute", handler_staff_id=None)

@@ -76,7 +76,13 @@ def test_happy_path_walks_the_seven_steps() -> None:
 
 def test_allowed_actions_per_state() -> None:
     # escalation (the intake limit passed) and urging (督办) in every open state
-    assert allowed(State.REPORTED) == [Action.ACCEPT, Action.CANCEL, Action.ESCALATE, Action.URGE]
+    assert allowed(State.REPORTED) == [
+        Action.ACCEPT,
+        Action.CANCEL,
+        Action.SETTLE,
+        Action.ESCALATE,
+        Action.URGE,
+    ]
     assert allowed("feedback") == [Action.VERIFY, Action.REWORK, Action.ESCALATE, Action.URGE]
     assert allowed(State.CLOSED) == [Action.EVALUATE]
     assert allowed(State.CANCELLED) == []
@@ -88,8 +94,14 @@ def test_refused_transition_is_a_conflict_listing_allowed_actions() -> None:
         apply(case, Action.VERIFY, actor="inspector", at=T0 + dt.timedelta(days=1))
     err = info.value
     assert isinstance(err, ConflictError)
-    assert err.allowed == [Action.HANDLE, Action.REDISPATCH, Action.ESCALATE, Action.URGE]
-    assert "dispatched" in str(err) and "handle, redispatch, escalate" in str(err)
+    assert err.allowed == [
+        Action.HANDLE,
+        Action.REDISPATCH,
+        Action.HAND_OVER,
+        Action.ESCALATE,
+        Action.URGE,
+    ]
+    assert "dispatched" in str(err) and "handle, redispatch, hand_over, escalate" in str(err)
     with pytest.raises(TransitionNotAllowedError, match="finished"):
         next_state(State.EVALUATED, Action.EVALUATE)
     with pytest.raises(TransitionNotAllowedError, match="accept, cancel"):
