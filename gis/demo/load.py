@@ -29,6 +29,7 @@ from gis.basemap.streets import write_streets
 from gis.coverage.catalogue import CATALOGUE, seed_facility_types
 from gis.coverage.facilities import WRITABLE_FIELDS
 from gis.db.copy import copy_rows, hex_ewkb
+from gis.demo._care import write_care
 from gis.demo._histories import TRANSITION_COLUMNS
 from gis.demo._streets import make_streets
 from gis.demo._walk import make_walk
@@ -43,8 +44,9 @@ from gis.progress import Advance, Progress, silent
 
 #: Key of the transaction-level advisory lock that serialises concurrent loads.
 _LOCK_KEY = 370_705_001
-#: Steps of the progress task: read, generate, seven writes, streets, walking network, done.
-_STEPS = 12
+#: Steps of the progress task: read, generate, seven writes, streets, walking network, people
+#: served, done.
+_STEPS = 13
 _AREA_COLUMNS = ("code", "name", "households", "population", "floating_population")
 _INCIDENT_TIMES = ("reported_at", "clock_started_at", "deadline_at", "closed_at")
 _INCIDENT_COLUMNS = (
@@ -117,6 +119,8 @@ def load_demo(
                 _write_streets(conn, seed)
             if not has_network(conn):
                 _write_walk(conn, seed)
+            if conn.execute(text("SELECT NOT EXISTS (SELECT FROM person)")).scalar():
+                write_care(conn, seed)  # loaded before people served existed (0013/0014)
             if conn.execute(text("SELECT NOT EXISTS (SELECT FROM account)")).scalar():
                 # Loaded before accounts existed (migration 0007): nobody could log in.
                 create_demo_accounts(conn, password or secrets.token_urlsafe(18))
@@ -151,6 +155,14 @@ def load_demo(
             _write_walk(conn, seed)
             create_demo_accounts(conn, password or secrets.token_urlsafe(18))
             _bring_up(conn)
+            advance(
+                1,
+                description=Texts(
+                    "服务对象、养老服务人员和一天的定位 (虚构)",
+                    "People served, home-care workers and a day of positions (fictional)",
+                ),
+            )
+            write_care(conn, seed)
             advance(1, description=Texts("演示区 奎文区 加载完成", "Demo district Kuiwen loaded"))
     return replace(demo_counts(engine), loaded_now=loaded_now)
 
