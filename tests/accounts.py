@@ -90,3 +90,12 @@ def committed_headers(
         headers = bearer(session, account)
         session.commit()
     return headers
+
+
+def demo_login(client: Any, username: str) -> dict[str, str]:
+    """Bearer headers of a demo account, logged in through the API with the demo password."""
+    answer = client.post(
+        "/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}

@@ -9,6 +9,7 @@ once per session (``demo_engine``) and must not write to it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -66,9 +67,9 @@ def engine(server_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture
-def db(engine: Engine) -> Iterator[Session]:
-    """A session whose work is rolled back after the test, commits included."""
+@contextlib.contextmanager
+def rolled_back(engine: Engine) -> Iterator[Session]:
+    """A session on ``engine`` whose work, commits included, is rolled back at the end."""
     with engine.connect() as conn:
         outer = conn.begin()
         session = Session(bind=conn, join_transaction_mode="create_savepoint")
@@ -77,6 +78,13 @@ def db(engine: Engine) -> Iterator[Session]:
         finally:
             session.close()
             outer.rollback()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test, commits included."""
+    with rolled_back(engine) as session:
+        yield session
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.dependencies import get_session
 from gis.settings import ServerSettings
-from tests.accounts import DEMO_PASSWORD, key_headers
+from tests.accounts import demo_login as login
+from tests.accounts import key_headers
+from tests.conftest import rolled_back
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -29,14 +31,8 @@ M_PER_DEG_LON = 89_290.0
 def tx(demo_engine: Engine) -> Iterator[Session]:
     """A session on the demo whose work, commits included, is rolled back afterwards: the
     demo stays as other tests expect it."""
-    with demo_engine.connect() as conn:
-        outer = conn.begin()
-        session = Session(bind=conn, join_transaction_mode="create_savepoint")
-        try:
-            yield session
-        finally:
-            session.close()
-            outer.rollback()
+    with rolled_back(demo_engine) as session:
+        yield session
 
 
 @pytest.fixture
@@ -45,14 +41,6 @@ def demo(demo_engine: Engine, tx: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = lambda: tx
     with TestClient(app) as client:
         yield client
-
-
-def login(client: TestClient, username: str) -> dict[str, str]:
-    answer = client.post(
-        "/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 def _one(session: Session | Engine, sql: str, **params: Any) -> Any:

@@ -40,7 +40,8 @@ from api.responses import frame_out, table_out
 from gis.accounts import audit
 from gis.geo.datum import BD09, CGCS2000, GCJ02, Datum, from_wgs84
 from gis.settings import ServerSettings
-from tests.accounts import DEMO_PASSWORD, login_headers
+from tests.accounts import demo_login as login
+from tests.accounts import login_headers
 from tests.photo_files import SPOT, phone_jpeg
 
 with warnings.catch_warnings():
@@ -236,14 +237,6 @@ def assert_moved_by(
 def demo(demo_engine: Engine) -> Iterator[TestClient]:
     with TestClient(create_app(ServerSettings(), engine=demo_engine)) as client:
         yield client
-
-
-def login(client: TestClient, username: str) -> dict[str, str]:
-    answer = client.post(
-        "/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
-    )
-    assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from gis.coverage.tables import (
 )
 from gis.errors import InvalidParameterError, NotFoundError
 from gis.lang import Lang
+from tests.conftest import rolled_back
 
 TYPES = [spec.code for spec in CATALOGUE]
 
@@ -38,14 +39,8 @@ TYPES = [spec.code for spec in CATALOGUE]
 @pytest.fixture
 def demo(demo_engine: Engine) -> Iterator[Session]:
     """A session on the demo district whose writes are rolled back at the end."""
-    with demo_engine.connect() as conn:
-        outer = conn.begin()
-        session = Session(bind=conn, join_transaction_mode="create_savepoint")
-        try:
-            yield session
-        finally:
-            session.close()
-            outer.rollback()
+    with rolled_back(demo_engine) as session:
+        yield session
 
 
 def _frame(session: Session, stmt: object, columns: list[str]) -> pd.DataFrame:
