@@ -134,7 +134,12 @@ class ImportRejectedError(GridmapError):
         return "\n".join([head, *lines])
 
 
-_THING_ZH = {"incident": "案件", "facility": "设施", "person": "服务对象"}
+_THING_ZH = {
+    "incident": "案件",
+    "facility": "设施",
+    "person": "服务对象",
+    "participation item": "议事事项",
+}
 
 
 class StaleVersionError(ConflictError):

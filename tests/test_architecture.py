@@ -28,6 +28,7 @@ GIS_PACKAGES = (
     "coverage",
     "incidents",
     "people",
+    "participation",
     "network",
     "areas",
     "db",
