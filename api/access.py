@@ -554,6 +554,22 @@ staff role (district, subdistrict and planner plan with these) and keys with
 ``features:read``; no names, no ids."""
 
 
+# ---- residents who decide (issue 14) -----------------------------------------------------
+
+PARTICIPATION_READ = rule(
+    "participation_read", roles=EVERYONE, scopes={"features:read"}, narrowing=Narrowing.DISTRICT
+)
+"""Councils, micro-projects, 由民做主 items and their statistics: every person logged in (planners,
+district and subdistrict staff plan with them) and keys with ``features:read``; the records
+carry no personal data."""
+
+PARTICIPATION_WRITE = rule(
+    "participation_write", roles={Role.ADMIN, Role.COMMUNITY}, narrowing=Narrowing.AREA
+)
+"""Recording, changing and advancing items and councils: admin, and a community's accounts
+for their own community (``gis.participation.items.may_write``; 403 elsewhere)."""
+
+
 def collection_rule(access: Access) -> Rule:
     """The REST layer's rule an OGC collection of ``access`` follows besides OGC_FEATURES."""
     return {

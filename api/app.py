@@ -44,6 +44,7 @@ from api.routes import (
     norms,
     ogc,
     open311,
+    participation,
     people,
     photos,
     tiles,
@@ -277,6 +278,7 @@ def create_app(
     app.include_router(incidents.router)
     app.include_router(photos.router)
     app.include_router(people.router)
+    app.include_router(participation.router)
     app.include_router(coverage.router)
     app.include_router(coverage_takeaway.router)
     app.include_router(coverage_walk.router)

@@ -29,7 +29,13 @@ from sqlalchemy import Select, case, func, insert, literal, select, text
 from sqlalchemy.orm import Session, aliased
 
 from gis.db.models import AdminArea, Council, Facility, Grid, ParticipationItem
-from gis.errors import ForbiddenError, InvalidParameterError, NotFoundError, StaleVersionError
+from gis.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidParameterError,
+    NotFoundError,
+    StaleVersionError,
+)
 from gis.localtime import CITY_TZ
 from gis.participation.kinds import (
     DATE_COLUMN,
@@ -646,6 +652,16 @@ _INSERT_COUNCIL = """INSERT INTO council (ext_id, community_id, name, members, c
 def create_council(session: Session, principal: Principal, new: NewCouncil) -> CouncilRecord:
     """Record a community's council (admin, the community, the program)."""
     row = checked_council(session, principal, new)
+    taken = session.execute(
+        select(Council.id).where(
+            Council.community_id == row["community_id"], Council.name == row["name"]
+        )
+    ).scalar()
+    if taken is not None:
+        raise ConflictError(
+            f"community {new.community_code} has a council named {row['name']!r} (id {taken})",
+            zh=f"社区 {new.community_code} 已有名为 {row['name']!r} 的议事会（编号 {taken}）",
+        )
     council = session.execute(text(_INSERT_COUNCIL), row).scalar_one()
     found = session.execute(councils_select().where(Council.id == council)).mappings().one()
     return CouncilRecord(**dict(found))

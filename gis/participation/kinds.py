@@ -92,6 +92,7 @@ class StepNotAllowedError(ConflictError):
     """A move the steps do not allow (skipping a step, going back, moving an ended item)."""
 
     def __init__(self, ident: int, status: str, to: str) -> None:
+        self.status = status
         self.allowed = allowed_moves(status)
         allowed = ", ".join(self.allowed) or "none: it has ended"
         allowed_zh = "、".join(STATUSES[a].zh for a in self.allowed) or "无（已结束）"

@@ -175,6 +175,7 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "fid": lambda ids: "1",
     "name": lambda ids: "gcj02",
     "person_id": lambda ids: "99999999",
+    "item_id": lambda ids: "99999999",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
@@ -222,6 +223,18 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         }
     },
     ("PATCH", "/api/v1/people/{person_id}"): {"json": {"phone": "1", "expected_version": 1}},
+    ("POST", "/api/v1/participation/items"): {
+        "json": {"kind": "micro_project", "title": "矩阵", "community_code": "370705009999"}
+    },
+    ("PATCH", "/api/v1/participation/items/{item_id}"): {
+        "json": {"title": "矩阵", "expected_version": 1}
+    },
+    ("POST", "/api/v1/participation/items/{item_id}/advance"): {
+        "json": {"to": "discussed", "expected_version": 1}
+    },
+    ("POST", "/api/v1/participation/councils"): {
+        "json": {"community_code": "370705009999", "name": "矩阵"}
+    },
     ("POST", "/open311/v2/requests.{format}"): {
         "data": {"service_code": "exposed_garbage", "lat": "36.712", "long": "119.112"}
     },
