@@ -385,7 +385,11 @@ def get_item(session: SessionDep, _: Reader, item_id: ItemId, datum: DatumOutDep
     status_code=201,
     summary="Record a proposed item (居民提)",
     response_model=None,
-    responses={201: {"model": ItemDoc, "headers": _ETAG}, **_WRITE},
+    responses={
+        201: {"model": ItemDoc, "headers": _ETAG},
+        **_WRITE,
+        409: {"model": ErrorDoc, "description": "An item with this ext_id is stored."},
+    },
     openapi_extra=request_body_doc(
         ItemCreate, description="Kind, title, community; the rest optional."
     ),

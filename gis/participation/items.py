@@ -36,6 +36,7 @@ from gis.errors import (
     NotFoundError,
     StaleVersionError,
 )
+from gis.geo.datum import WGS84, outside_hint
 from gis.localtime import CITY_TZ
 from gis.participation.kinds import (
     DATE_COLUMN,
@@ -283,6 +284,34 @@ def _check_council(session: Session, council_id: int | None, community: int, cod
         )
 
 
+PLACE_TOLERANCE_DEG = 0.0005
+"""How far (about 50 m) a place may lie beyond its community's boundary: a project on
+the boundary road. A GCJ-02 point taken for WGS84 lies about 500 m off in Weifang."""
+
+
+def check_place_in(
+    session: Session, place: tuple[float, float] | None, community: int, code: str
+) -> None:
+    """Nothing if ``place`` (WGS84) lies in the community (or is None); otherwise an
+    InvalidParameterError saying what to check (``gis.geo.datum.outside_hint``)."""
+    if place is None:
+        return
+    inside = session.execute(
+        text(
+            "SELECT ST_DWithin(geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :tol)"
+            " FROM admin_area WHERE id = :id"
+        ),
+        {"lon": place[0], "lat": place[1], "tol": PLACE_TOLERANCE_DEG, "id": community},
+    ).scalar()
+    if not inside:
+        raise InvalidParameterError(
+            f"the place ({place[0]:.6f}, {place[1]:.6f}) lies outside community {code}; "
+            + outside_hint(WGS84),
+            zh=f"地点（{place[0]:.6f}, {place[1]:.6f}）不在社区 {code} 内；手机地图应用（高德、"
+            "腾讯、微信）的坐标为 GCJ-02，请注明 datum=gcj02（百度为 bd09）",
+        )
+
+
 def _place_sql(place: tuple[float, float] | None) -> tuple[str, dict[str, Any]]:
     if place is None:
         return "NULL", {}
@@ -440,6 +469,7 @@ def checked_row(session: Session, principal: Principal, new: NewItem) -> dict[st
     _check_facility(session, new.facility_id)
     _check_council(session, new.council_id, community, new.community_code)
     _place_sql(new.place)
+    check_place_in(session, new.place, community, new.community_code)
     place = None if new.place is None else f"SRID=4326;POINT({new.place[0]!r} {new.place[1]!r})"
     return {
         "ext_id": ext_id,
@@ -535,6 +565,7 @@ def update_item(
     params: dict[str, Any] = {}
     if "place" in values:
         place_sql, params = _place_sql(values["place"])
+        check_place_in(session, values["place"], community, current.community_code)
     assignments = [f"{column} = :{column}" for column in sets]
     if place_sql is not None:
         assignments.append(f"place = {place_sql}")

@@ -128,6 +128,7 @@ def test_who_may_write_where(anonymous: TestClient, callers: dict[str, dict[str,
         ({"kind": "party"}, 400, "unknown kind"),
         ({"lon": None}, 400, "lon and lat together"),
         ({"facility_id": 999999}, 400, "no facility"),
+        ({"lon": 119.17}, 400, "datum=gcj02"),
     ],
 )
 def test_bad_items_are_refused_with_the_reason(
