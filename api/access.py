@@ -577,6 +577,7 @@ def collection_rule(access: Access) -> Rule:
         Access.FACILITIES: FACILITY_LAYER,
         Access.INCIDENTS: INCIDENT_READ,
         Access.ANALYSIS: ANALYSIS,
+        Access.PARTICIPATION: PARTICIPATION_READ,
     }[access]
 
 
