@@ -31,6 +31,7 @@ from api.bodies import json_body, request_body_doc, validate
 from api.dependencies import DatumOutDep, PagingDep, SessionDep
 from api.fields import INT4_MAX, INT8_MAX, Finite, Id4, Id8, LonLatDatum, Text
 from api.participation_schemas import (
+    ITEM_EXAMPLE,
     CouncilDoc,
     CouncilListDoc,
     ItemDoc,
@@ -273,6 +274,46 @@ def _feature(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_FEATURE_EXAMPLE = {
+    "type": "Feature",
+    "id": ITEM_EXAMPLE["id"],
+    "geometry": {"type": "Point", "coordinates": [ITEM_EXAMPLE["lon"], ITEM_EXAMPLE["lat"]]},
+    "properties": {k: v for k, v in ITEM_EXAMPLE.items() if k not in ("id", "lon", "lat")},
+}
+_GEOJSON_PAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "features", "numberMatched", "numberReturned"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "numberMatched": {"type": "integer"},
+        "numberReturned": {"type": "integer"},
+        "links": {"type": "array", "items": {"type": "object"}},
+        "features": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "id", "geometry", "properties"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["Feature"]},
+                    "id": {"type": "integer"},
+                    "geometry": {
+                        "type": "object",
+                        "properties": {
+                            "type": {"type": "string", "enum": ["Point"]},
+                            "coordinates": {"type": "array", "items": {"type": "number"}},
+                        },
+                    },
+                    "properties": {
+                        "type": "object",
+                        "description": "The item's fields as in the JSON list, but id, lon, lat.",
+                    },
+                },
+            },
+        },
+    },
+}
+"""The GeoJSON page of items, as /openapi.json documents it."""
+
 _CSV_EXAMPLE = (
     "id,kind,title,community_code,grid_code,status,proposed_on,budget_cny,lon,lat\n"
     "7,micro_project,楼道照明改造,370705001001,370705001001002,decided,2026-03-01,36000.0,"
@@ -290,13 +331,14 @@ _CSV_EXAMPLE = (
             "headers": PAGING_HEADERS,
             "content": {
                 GEOJSON: {
+                    "schema": _GEOJSON_PAGE,
                     "example": {
                         "type": "FeatureCollection",
-                        "numberMatched": 0,
-                        "numberReturned": 0,
+                        "numberMatched": 1,
+                        "numberReturned": 1,
                         "links": [],
-                        "features": [],
-                    }
+                        "features": [_FEATURE_EXAMPLE],
+                    },
                 },
                 "text/csv": {"example": _CSV_EXAMPLE},
             },
