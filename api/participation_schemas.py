@@ -216,3 +216,14 @@ class StatisticsDoc(BaseModel):
     statuses: dict[str, str] = Field(description="Status code → its name in Chinese.")
     rows: list[StatRowDoc]
     total: StatRowDoc | None = Field(description="The district row.")
+
+
+class ImportDoc(BaseModel):
+    """What an import stored (all of the file's rows, or nothing and a 422)."""
+
+    model_config = example_config({"kind": "items", "rows": 824, "source": "CSV", "datum": "wgs84"})
+
+    kind: str = Field(description="items or councils.")
+    rows: int = Field(description="Rows stored: every row of the file.")
+    source: str = Field(description="CSV, GeoPackage or GeoJSON.")
+    datum: str = Field(description="The datum the places were read in.")

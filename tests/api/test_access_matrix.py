@@ -232,6 +232,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/participation/items/{item_id}/advance"): {
         "json": {"to": "discussed", "expected_version": 1}
     },
+    ("POST", "/api/v1/participation/import"): {
+        "files": {"file": ("m.csv", b"id,kind,title,community\n", "text/csv")}
+    },
     ("POST", "/api/v1/participation/councils"): {
         "json": {"community_code": "370705009999", "name": "矩阵"}
     },

@@ -221,3 +221,38 @@ def test_councils_and_statistics(anonymous: TestClient, callers: dict[str, dict[
         headers=callers["planner"],
     ).content.decode("utf-8-sig")
     assert text.startswith("code,name,households") and "370705001," in text
+
+
+def test_an_upload_is_imported_whole_or_refused_with_its_rows(
+    anonymous: TestClient, callers: dict[str, dict[str, str]]
+) -> None:
+    header = "id,kind,title,community,status,proposed_on,budget_cny\n"
+    good = header + f"U1,micro_project,座椅,{WEST},proposed,2026-04-01,5000\n"
+    bad = good + f"U2,micro_project,东边,{EAST},proposed,2026-04-01,-1\n"
+    url = "/api/v1/participation/import"
+    refused = anonymous.post(
+        url,
+        files={"file": ("items.csv", bad.encode(), "text/csv")},
+        headers={**callers["west"], "Accept-Language": "en"},
+    )
+    assert refused.status_code == 422, refused.text
+    (row,) = refused.json()["rejected"]
+    assert row["row"] == 2 and "do not answer" in row["reason"] and "negative" in row["reason"]
+    listed = anonymous.get(ITEMS, headers=callers["west"]).json()
+    assert listed["numberMatched"] == 0
+    stored = anonymous.post(
+        url, files={"file": ("items.csv", good.encode(), "text/csv")}, headers=callers["west"]
+    )
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["rows"] == 1
+    assert anonymous.get(ITEMS, headers=callers["west"]).json()["numberMatched"] == 1
+    planner = anonymous.post(
+        url, files={"file": ("items.csv", good.encode(), "text/csv")}, headers=callers["planner"]
+    )
+    assert planner.status_code == 403
+    odd = anonymous.post(
+        url,
+        files={"file": ("items.xlsx", b"PK", "application/octet-stream")},
+        headers=callers["admin"],
+    )
+    assert odd.status_code == 400
