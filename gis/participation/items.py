@@ -305,10 +305,12 @@ def check_place_in(
     ).scalar()
     if not inside:
         raise InvalidParameterError(
-            f"the place ({place[0]:.6f}, {place[1]:.6f}) lies outside community {code}; "
-            + outside_hint(WGS84),
-            zh=f"地点（{place[0]:.6f}, {place[1]:.6f}）不在社区 {code} 内；手机地图应用（高德、"
-            "腾讯、微信）的坐标为 GCJ-02，请注明 datum=gcj02（百度为 bd09）",
+            f"the place ({place[0]:.6f}, {place[1]:.6f}, WGS84) lies outside community {code}; "
+            + outside_hint(WGS84)
+            + " (if you named a datum already, check that it is the right one)",
+            zh=f"地点（WGS84 {place[0]:.6f}, {place[1]:.6f}）不在社区 {code} 内；若坐标来自手机"
+            "地图应用（高德、腾讯、微信），其为 GCJ-02，请注明 datum=gcj02（百度为 bd09）；"
+            "已注明坐标系的，请核对是否正确",
         )
 
 
