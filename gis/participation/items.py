@@ -23,9 +23,9 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, case, func, insert, literal, select, text
+from sqlalchemy import Select, Table, case, func, insert, literal, select, text
 from sqlalchemy.orm import Session, aliased
 
 from gis.db.models import AdminArea, Council, Facility, Grid, ParticipationItem
@@ -494,11 +494,13 @@ def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert checked rows (``checked_row``) in one statement; their ids, in row order."""
     if not rows:
         return []
-    ids = session.execute(
-        insert(ParticipationItem).returning(ParticipationItem.id, sort_by_parameter_order=True),
-        list(rows),
-    ).scalars()
-    return [int(i) for i in ids]
+    # Core, not the ORM's bulk insert: one multi-row statement per batch (the ORM sends one
+    # statement per row here, 2 s for the demo's thousand items instead of 0.1 s).
+    table = cast(Table, ParticipationItem.__table__)
+    ids = session.connection().execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+    )
+    return [int(i) for (i,) in ids]
 
 
 def create_item(session: Session, principal: Principal, new: NewItem) -> ItemRecord:
