@@ -582,6 +582,20 @@ CARE_CALLS = rule(
 )
 """An emergency call, its arrival and its end: those who see the person (admin, community,
 grid manager of the grid, the responsible worker) and the device platform's key."""
+# ---- residents who decide (issue 14) -----------------------------------------------------
+
+PARTICIPATION_READ = rule(
+    "participation_read", roles=EVERYONE, scopes={"features:read"}, narrowing=Narrowing.DISTRICT
+)
+"""Councils, micro-projects, 由民做主 items and their statistics: every person logged in (planners,
+district and subdistrict staff plan with them) and keys with ``features:read``; the records
+carry no personal data."""
+
+PARTICIPATION_WRITE = rule(
+    "participation_write", roles={Role.ADMIN, Role.COMMUNITY}, narrowing=Narrowing.AREA
+)
+"""Recording, changing and advancing items and councils: admin, and a community's accounts
+for their own community (``gis.participation.items.may_write``; 403 elsewhere)."""
 
 
 def collection_rule(access: Access) -> Rule:
@@ -591,6 +605,7 @@ def collection_rule(access: Access) -> Rule:
         Access.FACILITIES: FACILITY_LAYER,
         Access.INCIDENTS: INCIDENT_READ,
         Access.ANALYSIS: ANALYSIS,
+        Access.PARTICIPATION: PARTICIPATION_READ,
     }[access]
 
 

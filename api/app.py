@@ -47,6 +47,7 @@ from api.routes import (
     norms,
     ogc,
     open311,
+    participation,
     people,
     photos,
     tiles,
@@ -311,6 +312,7 @@ def create_app(
     app.include_router(care.router)
     app.include_router(whereabouts.router)
     app.include_router(mediation_units.router)
+    app.include_router(participation.router)
     app.include_router(coverage.router)
     app.include_router(coverage_takeaway.router)
     app.include_router(coverage_walk.router)

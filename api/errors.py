@@ -78,6 +78,7 @@ from gis.errors import (
 )
 from gis.incidents.workflow import TransitionNotAllowedError
 from gis.lang import Lang, Texts
+from gis.participation.kinds import StepNotAllowedError
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,9 @@ def _domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, TransitionNotAllowedError):
         extra["state"] = exc.state.value
         extra["allowed"] = [a.value for a in exc.allowed]
+    if isinstance(exc, StepNotAllowedError):
+        extra["state"] = exc.status
+        extra["allowed"] = list(exc.allowed)
     if isinstance(exc, StaleVersionError | PreconditionFailedError):
         extra["current_version"] = exc.current
         extra["etag"] = etag(exc.ident, exc.current)

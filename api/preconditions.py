@@ -43,7 +43,12 @@ NO_VERSION = 0
 """Matches no stored version (they start at 1): an If-Match naming no version of this record."""
 
 
-_THING_ZH = {"incident": "案件", "facility": "设施", "person": "服务对象"}
+_THING_ZH = {
+    "incident": "案件",
+    "facility": "设施",
+    "person": "服务对象",
+    "participation item": "议事事项",
+}
 
 
 class PreconditionFailedError(GridmapError):

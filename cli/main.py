@@ -317,6 +317,9 @@ from cli.network_command import import_command as network_import  # noqa: E402
 from cli.network_command import info_command as network_info  # noqa: E402
 from cli.network_command import network_app  # noqa: E402
 from cli.norms_command import norms_command  # noqa: E402
+from cli.participation_command import import_command as participation_import  # noqa: E402
+from cli.participation_command import participation_app  # noqa: E402
+from cli.participation_command import stats_command as participation_stats  # noqa: E402
 
 app.command("coverage")(explained(coverage_command))
 app.command("norms")(explained(norms_command))
@@ -328,6 +331,9 @@ app.add_typer(incidents_app, name="incidents")
 network_app.command("import")(explained(network_import))
 network_app.command("info")(explained(network_info))
 app.add_typer(network_app, name="network")
+participation_app.command("import")(explained(participation_import))
+participation_app.command("stats")(explained(participation_stats))
+app.add_typer(participation_app, name="participation")
 users_app.command("add")(explained(users_add))
 users_app.command("list")(explained(users_list))
 users_app.command("disable")(explained(users_disable))

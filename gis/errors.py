@@ -139,6 +139,7 @@ _THING_ZH = {
     "facility": "设施",
     "person": "服务对象",
     "mediation_unit": "调处责任单位",
+    "participation item": "议事事项",
 }
 
 

@@ -87,6 +87,44 @@ INCIDENT_POPUP: tuple[tuple[str, str], ...] = (
 is not responsible for comes masked: at its grid's point, 已隐藏)."""
 
 
+PARTICIPATION_TITLE = "居民议事"
+PARTICIPATION_COLOURS: Mapping[str, str] = {
+    "micro_project": "#d9480f",
+    "people_decide": "#6741d9",
+    "council_matter": "#0b7285",
+}
+"""A colour per kind of item (orange micro-projects, violet 由民做主, teal council matters):
+apart from the facilities' category colours, which are drawn as smaller circles."""
+PARTICIPATION_POPUP: tuple[tuple[str, str], ...] = (
+    ("title", "事项"),
+    ("kind_name", "类型"),
+    ("status_name", "状态"),
+    ("community_name", "社区"),
+    ("budget_cny", "预算（元）"),
+    ("spent_cny", "已支出（元）"),
+    ("proposed_on", "提议日期"),
+    ("council_name", "议事会"),
+)
+"""What clicking an item shows (its fields in the API's GeoJSON answer)."""
+PARTICIPATION_RADIUS = 6
+
+
+def _participation(kinds: Mapping[str, str], api: str) -> dict[str, Any]:
+    """The residents' items overlay: off until switched on (the district view does not pay
+    for it), then read from the participation list as GeoJSON, page by page."""
+    return {
+        "title": PARTICIPATION_TITLE,
+        "show": False,
+        "url": f"{api}/participation/items?format=geojson&limit=1000",
+        "radius": PARTICIPATION_RADIUS,
+        "kinds": [
+            {"code": code, "name": name, "colour": PARTICIPATION_COLOURS[code]}
+            for code, name in kinds.items()
+        ],
+        "popup": [list(f) for f in PARTICIPATION_POPUP],
+    }
+
+
 def _fields(layer: MapLayer, which: str) -> list[list[str]]:
     fields = layer.tooltip if which == "tooltip" else layer.popup
     return [[f.prop, f.label_zh] for f in fields]
@@ -145,6 +183,7 @@ def district_map_config(
     extent: tuple[float, float, float, float] | None,
     api: str = "/api/v1",
     incident_categories: Mapping[str, str] | None = None,
+    participation_kinds: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything ``district.js`` needs besides the data, as JSON-ready values.
 
@@ -153,7 +192,8 @@ def district_map_config(
     the map opens (``gis.areas.queries.current_extent``), None for an empty
     database (the map opens on ``DEFAULT_CENTRE`` and says there is no data);
     ``incident_categories``: code → Chinese name, for a person who may read cases
-    (the cases layer is left out otherwise).
+    (the cases layer is left out otherwise); ``participation_kinds``: code → Chinese name
+    of the residents' items, for a person who may read them (left out otherwise).
     """
     colours = category_colours(code for code, _ in facility_types)
     bounds = [[extent[1], extent[0]], [extent[3], extent[2]]] if extent else None
@@ -194,6 +234,9 @@ def district_map_config(
             "legendTitle": BUILDINGS.ramp.title_zh if BUILDINGS.ramp else "",
         },
         "incidents": _incidents(incident_categories) if incident_categories is not None else None,
+        "participation": (
+            _participation(participation_kinds, api) if participation_kinds is not None else None
+        ),
         "noValue": NO_VALUE,
         "messages": {
             "failed": "地图数据加载失败：",

@@ -29,6 +29,7 @@ GIS_PACKAGES = (
     "coverage",
     "incidents",
     "people",
+    "participation",
     "network",
     "areas",
     "db",

@@ -26,6 +26,7 @@ from api.security import with_script_nonces
 from gis.areas import queries
 from gis.coverage import facilities
 from gis.incidents.catalogue import CATEGORIES
+from gis.participation.kinds import KINDS
 from gis.principal import Principal
 from layers.districtmap import district_map_config, title_of
 from layers.webmap import VENDOR_BASE
@@ -51,7 +52,14 @@ def district_map(
     categories = (
         {c.code: c.name_zh for c in CATEGORIES} if access.INCIDENT_READ.allows(principal) else None
     )
-    config = district_map_config(catalogue, extent, incident_categories=categories)
+    kinds = (
+        {code: names.zh for code, names in KINDS.items()}
+        if access.PARTICIPATION_READ.allows(principal)
+        else None
+    )
+    config = district_map_config(
+        catalogue, extent, incident_categories=categories, participation_kinds=kinds
+    )
     title = title_of(queries.district_names(session))
     html = render_page(
         "district.html",

@@ -2,7 +2,9 @@
 
 Its streets become the base map (table ``street``) and, with a river, a rail
 line and gated compounds as barriers, its walking network (``walk_edge``,
-``walk_barrier``; ``gis.demo._walk``).
+``walk_barrier``; ``gis.demo._walk``). Its councils, micro-projects and 由民做主
+items (``gis.demo._participation``) are drawn from what it stored; a district
+loaded before migration 0016 gets them on the next load.
 
 All layers go in one transaction with ``COPY`` under an advisory lock, so a
 failed load leaves nothing behind and a second (or concurrent) one loads nothing.
@@ -31,6 +33,7 @@ from gis.coverage.facilities import WRITABLE_FIELDS
 from gis.db.copy import copy_rows, hex_ewkb
 from gis.demo._care import write_care
 from gis.demo._histories import TRANSITION_COLUMNS
+from gis.demo._participation import write_participation
 from gis.demo._streets import make_streets
 from gis.demo._walk import make_walk
 from gis.demo.accounts import create_demo_accounts
@@ -121,6 +124,7 @@ def load_demo(
                 _write_walk(conn, seed)
             if conn.execute(text("SELECT NOT EXISTS (SELECT FROM person)")).scalar():
                 write_care(conn, seed)  # loaded before people served existed (0013/0014)
+            write_participation(conn, seed)  # nothing if councils are stored (0016)
             if conn.execute(text("SELECT NOT EXISTS (SELECT FROM account)")).scalar():
                 # Loaded before accounts existed (migration 0007): nobody could log in.
                 create_demo_accounts(conn, password or secrets.token_urlsafe(18))
@@ -153,6 +157,7 @@ def load_demo(
                 ),
             )
             _write_walk(conn, seed)
+            write_participation(conn, seed)
             create_demo_accounts(conn, password or secrets.token_urlsafe(18))
             _bring_up(conn)
             advance(

@@ -29,6 +29,7 @@ from gis.errors import NotFoundError
 from gis.incidents.listing import visible_incidents
 from gis.lang import Texts
 from gis.network.store import has_network
+from gis.participation import items as participation_items
 from gis.principal import Principal
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "date", "date-time")
@@ -71,6 +72,8 @@ class Access(enum.StrEnum):
     """Cases: narrowed to the caller's areas and masked where they are not responsible."""
     ANALYSIS = "analysis"
     """Coverage figures and blind spots: aggregates without personal data."""
+    PARTICIPATION = "participation"
+    """Councils' and residents' items: no personal data, for everyone logged in."""
 
 
 Source = Callable[[Principal], AnySelect]
@@ -333,7 +336,58 @@ def _fixed() -> list[Collection]:
             temporal_columns=("reported_at",),
         )
     )
+    out.append(
+        Collection(
+            id="participation",
+            title=_t("居民议事事项", "Residents' items"),
+            description=_t(
+                "民生微实事、由民做主事项和议事会议题：在其地点，否则在其设施，否则在其社区的"
+                "标注点（located 说明是哪一种）",
+                "Micro-projects (民生微实事), 由民做主 items and council matters: at their "
+                "place, else their facility, else their community's label point (located says "
+                "which)",
+            ),
+            geometry_type="Point",
+            properties=_PARTICIPATION_PROPERTIES,
+            source=_participation,
+            access=Access.PARTICIPATION,
+        )
+    )
     return out
+
+
+def _participation(_: Principal) -> AnySelect:
+    return participation_items.items_select()
+
+
+_PARTICIPATION_PROPERTIES = (
+    Property("ext_id", "string", _t("外部编号", "id in the source system")),
+    Property(
+        "kind", "string", _t("类型代码", "kind: micro_project, people_decide, council_matter")
+    ),
+    Property("title", "string", _t("标题", "title")),
+    Property("description", "string", _t("说明", "description")),
+    Property("community_code", "string", _t("社区代码", "community code")),
+    Property("community_name", "string", _t("社区名称", "community name")),
+    Property("grid_code", "string", _t("网格代码", "grid code")),
+    Property("status", "string", _t("状态", "status")),
+    Property("proposed_on", "date", _t("提议日期", "proposed on")),
+    Property("discussed_on", "date", _t("议事日期", "discussed on")),
+    Property("decided_on", "date", _t("决定日期", "decided on")),
+    Property("carried_out_on", "date", _t("实施日期", "carried out on")),
+    Property("evaluated_on", "date", _t("评议日期", "evaluated on")),
+    Property("ended_on", "date", _t("终止日期", "rejected or withdrawn on")),
+    Property("budget_cny", "number", _t("预算（元）", "budget (CNY)")),
+    Property("spent_cny", "number", _t("已支出（元）", "spent (CNY)")),
+    Property("facility_id", "integer", _t("设施编号", "facility id")),
+    Property("facility_name", "string", _t("设施名称", "facility name")),
+    Property("council_id", "integer", _t("议事会编号", "council id")),
+    Property("council_name", "string", _t("议事会", "council")),
+    Property(
+        "located", "string", _t("位置来源", "where the point is from: place, facility, community")
+    ),
+    Property("version", "integer", _t("版本", "version")),
+)
 
 
 def _type_rows(session: Session, code: str | None = None) -> list[Any]:

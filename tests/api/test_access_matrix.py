@@ -179,6 +179,7 @@ PATH_VALUES: dict[str, Callable[[Ids], str]] = {
     "call_id": lambda ids: "99999999",
     "device_id": lambda ids: "NO-SUCH-DEVICE",
     "unit_id": lambda ids: "99999999",
+    "item_id": lambda ids: "99999999",
 }
 """Path parameters by name: objects of the small district, inside every area of CALLERS."""
 
@@ -249,6 +250,21 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("PATCH", "/api/v1/mediation-units/{unit_id}"): {
         "json": {"name_en": "x", "expected_version": 1}
+    },
+    ("POST", "/api/v1/participation/items"): {
+        "json": {"kind": "micro_project", "title": "矩阵", "community_code": "370705009999"}
+    },
+    ("PATCH", "/api/v1/participation/items/{item_id}"): {
+        "json": {"title": "矩阵", "expected_version": 1}
+    },
+    ("POST", "/api/v1/participation/items/{item_id}/advance"): {
+        "json": {"to": "discussed", "expected_version": 1}
+    },
+    ("POST", "/api/v1/participation/import"): {
+        "files": {"file": ("m.csv", b"id,kind,title,community\n", "text/csv")}
+    },
+    ("POST", "/api/v1/participation/councils"): {
+        "json": {"community_code": "370705009999", "name": "矩阵"}
     },
     ("POST", "/open311/v2/requests.{format}"): {
         "data": {"service_code": "exposed_garbage", "lat": "36.712", "long": "119.112"}

@@ -256,7 +256,9 @@ def facts(demo_engine: Engine) -> dict[str, Any]:
             text("SELECT type_code FROM facility GROUP BY type_code ORDER BY count(*) DESC LIMIT 1")
         )
         buildings = conn.scalar(text("SELECT count(*) FROM building"))
+        item = conn.scalar(text("SELECT min(id) FROM participation_item"))
     return {
+        "item": item,
         "grid": busy.code,
         "grid_name": busy.name,
         "incident": incident,
@@ -313,6 +315,14 @@ def samples(f: dict[str, Any]) -> dict[str, list[tuple[str, str, dict[str, Any]]
         "/api/v1/coverage/export": [
             ("admin", "/api/v1/coverage/export", {**kind, "bbox": VIEW, "format": "csv"}),
             ("admin", "/api/v1/coverage/export", {**kind, "bbox": VIEW, "format": "gpkg"}),
+        ],
+        "/api/v1/participation/items": [
+            ("admin", "/api/v1/participation/items", {"limit": 5}),
+            ("admin", "/api/v1/participation/items", {"limit": 5, "format": "geojson"}),
+            ("admin", "/api/v1/participation/items", {"limit": 5, "format": "csv"}),
+        ],
+        "/api/v1/participation/items/{item_id}": [
+            ("admin", f"/api/v1/participation/items/{f['item']}", {})
         ],
     }
 

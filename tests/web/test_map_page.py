@@ -21,7 +21,7 @@ import pytest
 from shapely.geometry import Point, shape
 
 from layers.catalogue import BUILDINGS, MAP_LAYERS
-from layers.districtmap import INCIDENTS_TITLE
+from layers.districtmap import INCIDENTS_TITLE, PARTICIPATION_TITLE
 from tests.web.browser import PHONE, WIDE, artifact, boxes_apart, open_page, viewer_headers
 
 pytestmark = pytest.mark.browser
@@ -125,9 +125,10 @@ def test_the_district_is_drawn_offline_with_names_in_a_light_page(
     overlays = [
         t.strip() for t in tab.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     ]
-    # the catalogue's layers, and the cases (from the tiles) for a person who may read them
+    # the catalogue's layers, the cases (from the tiles) for a person who may read them, and
+    # the residents' items (off until switched on: tests/web/test_participation_layer.py)
     titles = [layer.title_zh for layer in MAP_LAYERS]
-    assert overlays == [*titles[:-1], INCIDENTS_TITLE, titles[-1]]
+    assert overlays == [*titles[:-1], INCIDENTS_TITLE, titles[-1], PARTICIPATION_TITLE]
 
     # Every current grid, community and subdistrict is drawn.
     for key, path, params in (

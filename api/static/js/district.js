@@ -19,6 +19,8 @@
  * The grids stay in the outlines answer at every zoom, not tiles: with their names, hover
  * and popups they are the page's main subject, and the demo's 400 grids are 23 kB gzipped
  * in that one cached answer, where the grids' tiles of its opening view are 40 kB.
+ * Residents' items (councils, micro-projects, 由民做主; issue 14) are an overlay off by
+ * default, read from /api/v1/participation/items?format=geojson when first switched on.
  * GM.ready() marks the map usable once the areas and their names are drawn; the style, the
  * renderer's script and the tiles are asked for only after that, once the map is zoomed in
  * far enough for a tile layer to show (the cases from the zoom where the incident map
@@ -145,6 +147,17 @@
   state.layers.facilities = facilities;
   overlays[config.points.title] = facilities;
   if (config.points.show) { facilities.addTo(map); }
+
+  // Residents' items (issue 14): councils' micro-projects, 由民做主 items and council
+  // matters, off until switched on; then read once from the participation list as GeoJSON
+  // (page by page, following its next links) and drawn as circles coloured by kind.
+  var participation = null;
+  var participationLoaded = null;
+  if (config.participation) {
+    participation = L.layerGroup();
+    state.layers.participation = participation;
+    overlays[config.participation.title] = participation;
+  }
 
   L.control.layers(null, overlays, {collapsed: phone, position: 'topright'}).addTo(map);
 
@@ -297,6 +310,72 @@
   }).catch(function (err) {
     say(config.messages.failed + err.message);
   });
+
+  // --- residents' items ------------------------------------------------------------------
+  /** Every feature of a paged GeoJSON answer, following its rel=next links. */
+  function readAll(url, found) {
+    return getJSON(url).then(function (body) {
+      var all = found.concat(body.features || []);
+      var next = (body.links || []).filter(function (l) { return l.rel === 'next'; })[0];
+      return next ? readAll(next.href, all) : all;
+    });
+  }
+
+  function loadParticipation() {
+    if (participationLoaded) { return participationLoaded; }
+    var def = config.participation;
+    var colour = {};
+    def.kinds.forEach(function (k) { colour[k.code] = k.colour; });
+    participationLoaded = base.then(function () {
+      return readAll(def.url, []);
+    }).then(function (features) {
+      features.forEach(function (f) {
+        var p = f.properties;
+        var marker = L.circleMarker(toLatLng(f.geometry.coordinates), {
+          renderer: renderer, radius: def.radius, bubblingMouseEvents: false,
+          color: '#ffffff', weight: 1.5, fillOpacity: 0.9,
+          fillColor: colour[p.kind] || '#868e96', className: 'gm-participation'
+        });
+        marker.feature = f;
+        marker.bindTooltip(escapeHtml(p.title));
+        marker.bindPopup(function () { return table(def.popup, p); });
+        participation.addLayer(marker);
+      });
+      state.counts.participation = features.length;
+      return features.length;
+    }).catch(function (err) {
+      participationLoaded = null;
+      say(config.messages.failed + err.message);
+    });
+    return participationLoaded;
+  }
+
+  function participationLegend() {
+    var part = document.getElementById('gm-legend-participation');
+    if (part) { part.style.display = map.hasLayer(participation) ? '' : 'none'; }
+  }
+
+  if (participation) {
+    var legendBody = document.getElementById('gm-legend');
+    var part = document.createElement('div');
+    part.id = 'gm-legend-participation';
+    part.innerHTML = '<b>' + escapeHtml(config.participation.title) + '</b>' +
+      config.participation.kinds.map(function (k) {
+        return '<div class="gm-legend-item"><i style="background:' + k.colour + '"></i>' +
+          escapeHtml(k.name) + '</div>';
+      }).join('');
+    legendBody.appendChild(part);
+    map.on('overlayadd', function (e) {
+      if (e.layer === participation) { loadParticipation(); }
+    });
+    map.on('overlayadd overlayremove', participationLegend);
+    if (config.participation.show) {
+      participation.addTo(map);
+      loadParticipation();
+    }
+    participationLegend();
+    state.loadParticipation = loadParticipation;  // for tests
+  }
 
   // --- the vector tiles: hints, popups --------------------------------------------------
   tiles.styled.then(buildingsHint);  // the style says from which zoom buildings show
