@@ -141,7 +141,7 @@
     layer.bindPopup(function () {
       var row = byCode[code];
       return row ? popupOf(row) : escapeHtml(feature.properties.name);
-    });
+    }, {maxHeight: 260});
   }
 
   function drawLegend() {
@@ -231,7 +231,8 @@
     tr.classList.add('gm-selected');
     var layer = shapes[tr.dataset.code];
     if (layer) {
-      map.fitBounds(layer.getBounds(), {padding: [20, 20], maxZoom: 16});
+      // Not animated: a popup opened during a zoom animation races it (and its autoPan).
+      map.fitBounds(layer.getBounds(), {padding: [20, 20], maxZoom: 16, animate: false});
       layer.openPopup(layer.getBounds().getCenter());
       document.getElementById('gm-map').scrollIntoView({block: 'nearest'});
     }
