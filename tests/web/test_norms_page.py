@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from gis.accounts.accounts import list_accounts
 from gis.principal import Role
-
 from layers.incidents import colour_for
 from layers.norms import LABELS
 from tests.accounts import DEMO_PASSWORD
