@@ -228,7 +228,7 @@ LABELS: dict[str, dict[str, str]] = {
         "per_100_households": "平方米/百户",
         "households_per_person": "户/人",
         "per_1000_households": "元/千户·年",
-        "per_community": "元/社区·年（下限）",
+        "per_community": "元/社区·年",
         "summary": "{communities} 个社区，{households} 户；每年应拨经费 {total} 元",
         "shortfalls": "用房缺口 {floor} 平方米（{floor_n} 个社区），"
         "人员缺口 {staff} 人（{staff_n} 个社区）",
@@ -268,7 +268,7 @@ LABELS: dict[str, dict[str, str]] = {
         "per_100_households": "m² per 100 households",
         "households_per_person": "households per person",
         "per_1000_households": "CNY per 1,000 households a year",
-        "per_community": "CNY per community a year (minimum)",
+        "per_community": "CNY per community a year",
         "summary": "{communities} communities, {households} households; funds due a year: "
         "{total} CNY",
         "shortfalls": "floor area short by {floor} m² ({floor_n} communities), staff short by "
