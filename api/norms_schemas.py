@@ -135,7 +135,7 @@ class NormFigureDoc(BaseModel):
     )
     source_zh: str
     source_en: str
-    set_by: str = Field(description="The setting that changes it, or the module holding it.")
+    set_by: str = Field(description="The setting (environment variable) that changes it.")
 
 
 class NormLegendDoc(BaseModel):
@@ -169,7 +169,7 @@ class NormsTableDoc(BaseModel):
                     "unit": "m2_per_100_households",
                     "source_zh": "种子 002 铜官山",
                     "source_en": "seed 002 Tongguanshan",
-                    "set_by": "gis/coverage/norms.py",
+                    "set_by": "GRIDMAP_NORM_FLOOR_M2_PER_100_HOUSEHOLDS",
                 }
             ],
             "rows": [NORMS_ROW_EXAMPLE],

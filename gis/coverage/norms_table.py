@@ -7,7 +7,7 @@ against those assigned, and the funds it is due a year (``funding``). The
 checks are ``norms.evaluate_norms``' and the funds ``funding.funding_by_community``',
 computed once from the same facts, so the page, the API and ``gridmap norms``
 cannot disagree. :func:`norm_figures` lists the norms applied with their figures
-read from where they are set (module constants, ``GRIDMAP_FUNDING_*``), never
+read from where they are set (``GRIDMAP_NORM_*``, ``GRIDMAP_FUNDING_*``), never
 restated as text.
 """
 
@@ -20,13 +20,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from gis.coverage.funding import FundingNorms, district_name, funding_by_community
-from gis.coverage.norms import (
-    FLOOR_AREA_M2_PER_100_HOUSEHOLDS,
-    HOUSEHOLDS_PER_COMMUNITY_WORKER,
-    HOUSEHOLDS_PER_GRID_MANAGER,
-    evaluate_norms,
-    load_community_facts,
-)
+from gis.coverage.norms import HouseholdNorms, evaluate_norms, load_community_facts
 
 TABLE_COLUMNS = [
     "code",
@@ -58,22 +52,27 @@ SOURCES = {
     "funding": ("种子 004 奎文", "seed 004 Kuiwen"),
 }
 SET_BY = {
+    "floor_area": "GRIDMAP_NORM_FLOOR_M2_PER_100_HOUSEHOLDS",
+    "grid_manager": "GRIDMAP_NORM_HOUSEHOLDS_PER_GRID_MANAGER",
+    "community_worker": "GRIDMAP_NORM_HOUSEHOLDS_PER_COMMUNITY_WORKER",
     "community_work": "GRIDMAP_FUNDING_COMMUNITY_WORK_PER_1000",
     "grid_service": "GRIDMAP_FUNDING_GRID_SERVICE_PER_1000",
     "party_service": "GRIDMAP_FUNDING_PARTY_SERVICE_MIN",
 }
-"""Where a figure is set: the funds are settings; the floor area and staff ratios are
-``gis/coverage/norms.py``'s constants."""
+"""The setting that changes each figure (``gis.settings``: ``HouseholdNormSettings``,
+``FundingSettings``)."""
 
 
-def norms_table(facts: pd.DataFrame, funding: FundingNorms) -> pd.DataFrame:
+def norms_table(
+    facts: pd.DataFrame, funding: FundingNorms, household: HouseholdNorms | None = None
+) -> pd.DataFrame:
     """Per community of ``facts`` (``norms.load_community_facts``): ``TABLE_COLUMNS``, by code.
 
     ``staff_shortfall`` counts the grid managers and community workers missing
     for the norms (0 where enough are assigned); floor areas in m², funds in
     whole yuan a year.
     """
-    checks = evaluate_norms(facts)
+    checks = evaluate_norms(facts, household)
     funds = funding_by_community(facts, funding)
     out = checks[TABLE_COLUMNS[: TABLE_COLUMNS.index("staff_shortfall")]].copy()
     out["floor_area_required_m2"] = out["floor_area_required_m2"].round(1)
@@ -102,16 +101,18 @@ def table_total(table: pd.DataFrame, district: tuple[str, str] = ("", "")) -> di
 
 
 def load_norms_table(
-    conn: Connection, funding: FundingNorms | None = None
+    conn: Connection, funding: FundingNorms | None = None, household: HouseholdNorms | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``norms_table`` of the current communities and its district total (with the
-    current district's code and name)."""
+    current district's code and name); the norms default to the settings."""
     funding = funding or FundingNorms.from_settings()
-    table = norms_table(load_community_facts(conn), funding)
+    table = norms_table(load_community_facts(conn), funding, household)
     return table, table_total(table, district_name(conn))
 
 
-def norm_figures(funding: FundingNorms) -> list[dict[str, Any]]:
+def norm_figures(
+    funding: FundingNorms, household: HouseholdNorms | None = None
+) -> list[dict[str, Any]]:
     """The norms the table applies: ``code``, names in both languages, ``value`` and
     ``unit`` (as the figure is set now), ``source_zh``/``source_en`` and ``set_by`` (the
     setting that changes it, or the module that holds it)."""
@@ -126,16 +127,17 @@ def norm_figures(funding: FundingNorms) -> list[dict[str, Any]]:
             "unit": unit,
             "source_zh": source_zh,
             "source_en": source_en,
-            "set_by": SET_BY.get(code, "gis/coverage/norms.py"),
+            "set_by": SET_BY[code],
         }
 
+    household = household or HouseholdNorms.from_settings()
     funds = {n["code"]: n for n in funding.describe()}
     return [
         row(
             "floor_area",
             "社区服务用房面积",
             "Service floor area",
-            FLOOR_AREA_M2_PER_100_HOUSEHOLDS,
+            household.floor_m2_per_100_households,
             "m2_per_100_households",
             "floor_area",
         ),
@@ -143,7 +145,7 @@ def norm_figures(funding: FundingNorms) -> list[dict[str, Any]]:
             "grid_manager",
             "网格员",
             "Grid managers",
-            HOUSEHOLDS_PER_GRID_MANAGER,
+            household.households_per_grid_manager,
             "households_per_person",
             "staff",
         ),
@@ -151,7 +153,7 @@ def norm_figures(funding: FundingNorms) -> list[dict[str, Any]]:
             "community_worker",
             "专职社区工作者",
             "Full-time community workers",
-            HOUSEHOLDS_PER_COMMUNITY_WORKER,
+            household.households_per_community_worker,
             "households_per_person",
             "staff",
         ),

@@ -77,8 +77,10 @@ def test_the_norms_table_as_csv(planner: TestClient) -> None:
     assert first[0] == json_rows[0]["code"] and int(first[-1]) == json_rows[0]["total_cny"]
 
 
-def test_funding_rates_are_settings(demo_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_norms_are_settings(demo_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIDMAP_FUNDING_COMMUNITY_WORK_PER_1000", "52000")
+    monkeypatch.setenv("GRIDMAP_NORM_FLOOR_M2_PER_100_HOUSEHOLDS", "120")
+    monkeypatch.setenv("GRIDMAP_NORM_HOUSEHOLDS_PER_GRID_MANAGER", "100")
     app = create_app(ServerSettings(), engine=demo_engine)
     with TestClient(app, headers=committed_headers(demo_engine, "planner")) as client:
         body = ok(client.get("/api/v1/norms/communities"))
@@ -87,5 +89,9 @@ def test_funding_rates_are_settings(demo_engine: Engine, monkeypatch: pytest.Mon
     assert norms["community_work"]["value"] == 52_000
     row = body["rows"][0]
     assert row["community_work_cny"] == round(row["households"] * 52)
+    assert row["floor_area_required_m2"] == round(row["households"] * 1.2, 1)
+    assert row["grid_managers_needed"] == -(-row["households"] // 100)
+    assert norms["floor_area"]["value"] == 120 and norms["grid_manager"]["value"] == 100
     assert page.status_code == 200
-    assert "52,000" in page.text  # the page states the figure as set, not a fixed text
+    # The page states the figures as set, not a fixed text.
+    assert "52,000" in page.text and "120 平方米/百户" in page.text and "100 户/人" in page.text
