@@ -106,13 +106,13 @@ class NormsRowDoc(BaseModel):
     subdistrict_code: str | None
     subdistrict_name: str | None
     households: int
-    floor_area_required_m2: float = Field(description="Households × 60 m² / 100 (the norm).")
+    floor_area_required_m2: float = Field(description="Households / 100 × the floor area norm (60 m²).")
     service_floor_m2: float = Field(description="Floor area of the service centres present.")
     floor_area_shortfall_m2: float = Field(description="Required − present, 0 when met.")
     grid_managers: int
-    grid_managers_needed: int = Field(description="Households / 200, rounded up.")
+    grid_managers_needed: int = Field(description="Households / the norm (200), rounded up.")
     community_workers: int
-    community_workers_needed: int = Field(description="Households / 300, rounded up.")
+    community_workers_needed: int = Field(description="Households / the norm (300), rounded up.")
     staff_shortfall: int = Field(description="Grid managers and community workers missing.")
     community_work_cny: int
     grid_service_cny: int
