@@ -106,7 +106,9 @@ class NormsRowDoc(BaseModel):
     subdistrict_code: str | None
     subdistrict_name: str | None
     households: int
-    floor_area_required_m2: float = Field(description="Households / 100 × the floor area norm (60 m²).")
+    floor_area_required_m2: float = Field(
+        description="Households / 100 × the floor area norm (60 m²)."
+    )
     service_floor_m2: float = Field(description="Floor area of the service centres present.")
     floor_area_shortfall_m2: float = Field(description="Required − present, 0 when met.")
     grid_managers: int
