@@ -445,6 +445,15 @@ DISTRICT_PAGE = rule(
 )
 """The district map and the coverage page."""
 
+NORMS_PAGE = rule(
+    "norms_page",
+    roles={Role.ADMIN, Role.PLANNER, Role.DISTRICT, Role.SUBDISTRICT, Role.COMMUNITY},
+    narrowing=Narrowing.DISTRICT,
+    page=True,
+)
+"""The norms page (floor area, staff, funds due per community): for those who plan and fund
+communities; a grid manager or mediator is shown a refusal, an anonymous visitor the login."""
+
 INCIDENT_PAGE = rule("incident_page", roles=EVERYONE, narrowing=Narrowing.AREA, page=True)
 """The incident map and the grid picker."""
 

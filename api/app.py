@@ -323,6 +323,7 @@ def create_app(
     app.include_router(field.router)
     app.include_router(open311.router)
     register_error_shape(app, open311.PREFIX + "/", open311_render.error_response)
+    register_error_shape(app, "/norms", norms.refusal_page)  # the page, not /api/v1/norms
     document_errors(app, foreign_shape_prefixes=(open311.PREFIX + "/",))
     app.include_router(login_pages.router)
     app.include_router(web.router)

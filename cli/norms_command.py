@@ -42,7 +42,8 @@ def norms_command(
     ] = Method.CIRCLE,
 ) -> None:
     """Floor area per 100 households (60 m²), households per grid manager (200) and per
-    community worker (300), social-work stations (50 m²), and whether every community
+    community worker (300) (GRIDMAP_NORM_* settings; the seeds' figures by default),
+    social-work stations (50 m²), and whether every community
     has a health station; lists the communities failing each. Then the funds each
     subdistrict is due a year by its households (GRIDMAP_FUNDING_* settings); --csv
     adds each community's funds to its checks."""

@@ -264,6 +264,33 @@ class FundingSettings(BaseSettings):
     )
 
 
+class HouseholdNormSettings(BaseSettings):
+    """Floor area and staff norms by households (seed 002, Tongguanshan: 社区活动服务用房
+    "每百户达60平方米"; seed 004, Kuiwen: one grid manager per 200 households, one full-time
+    community worker per 300).
+
+    ``GRIDMAP_NORM_FLOOR_M2_PER_100_HOUSEHOLDS`` (m², default 60),
+    ``GRIDMAP_NORM_HOUSEHOLDS_PER_GRID_MANAGER`` (default 200) and
+    ``GRIDMAP_NORM_HOUSEHOLDS_PER_COMMUNITY_WORKER`` (default 300): like the funding
+    norms, another district's figures replace them without a code change.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    floor_m2_per_100_households: float = Field(
+        default=60.0, ge=0, le=10_000, validation_alias="GRIDMAP_NORM_FLOOR_M2_PER_100_HOUSEHOLDS"
+    )
+    households_per_grid_manager: int = Field(
+        default=200, ge=1, le=100_000, validation_alias="GRIDMAP_NORM_HOUSEHOLDS_PER_GRID_MANAGER"
+    )
+    households_per_community_worker: int = Field(
+        default=300,
+        ge=1,
+        le=100_000,
+        validation_alias="GRIDMAP_NORM_HOUSEHOLDS_PER_COMMUNITY_WORKER",
+    )
+
+
 class CareSettings(BaseSettings):
     """Device positions, geofences and emergency calls (issue 14, seed 003's "一点通").
 

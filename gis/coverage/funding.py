@@ -146,11 +146,15 @@ def load_funding(
 ) -> pd.DataFrame:
     """``funding_table`` of the current communities (and the current district's name)."""
     norms = norms or FundingNorms.from_settings()
+    return funding_table(load_community_facts(conn), norms, level, district_name(conn))
+
+
+def district_name(conn: Connection) -> tuple[str, str]:
+    """The current district's code and name (empty strings before one is loaded)."""
     district = conn.execute(
         text(
             "SELECT code, name FROM admin_area WHERE level = 'district' AND valid_to IS NULL"
             " ORDER BY code LIMIT 1"
         )
     ).first()
-    name = (str(district[0]), str(district[1])) if district else ("", "")
-    return funding_table(load_community_facts(conn), norms, level, name)
+    return (str(district[0]), str(district[1])) if district else ("", "")

@@ -21,10 +21,12 @@ from gis.coverage.catalogue import CoverageMethod
 from gis.coverage.report import area_rollups
 from gis.coverage.store import CoverageModel, build_coverage
 from gis.lang import Texts
+from gis.settings import HouseholdNormSettings
 
 FLOOR_AREA_M2_PER_100_HOUSEHOLDS = 60.0
 HOUSEHOLDS_PER_GRID_MANAGER = 200
 HOUSEHOLDS_PER_COMMUNITY_WORKER = 300
+"""The seeds' figures: the defaults of ``HouseholdNormSettings`` (``GRIDMAP_NORM_*``)."""
 SOCIAL_WORK_STATION_MIN_M2 = 50.0
 SERVICE_FLOOR_TYPES: tuple[str, ...] = ("community_service_centre",)
 HEALTH_STATION = "community_health_station"
@@ -128,13 +130,33 @@ def load_community_facts(
     return frame
 
 
+@dataclass(frozen=True)
+class HouseholdNorms:
+    """The ratios by households the checks apply: service floor area (m²) per 100
+    households, households per grid manager and per community worker."""
+
+    floor_m2_per_100_households: float = FLOOR_AREA_M2_PER_100_HOUSEHOLDS
+    households_per_grid_manager: int = HOUSEHOLDS_PER_GRID_MANAGER
+    households_per_community_worker: int = HOUSEHOLDS_PER_COMMUNITY_WORKER
+
+    @classmethod
+    def from_settings(cls, settings: HouseholdNormSettings | None = None) -> HouseholdNorms:
+        s = settings or HouseholdNormSettings()
+        return cls(
+            s.floor_m2_per_100_households,
+            s.households_per_grid_manager,
+            s.households_per_community_worker,
+        )
+
+
 def _per(households: pd.Series, people: pd.Series) -> pd.Series:
     """Households per person; NaN where nobody is assigned."""
     return (households / people.where(people > 0)).astype(float)
 
 
-def evaluate_norms(facts: pd.DataFrame) -> pd.DataFrame:
-    """The norm checks on ``facts`` (as from ``load_community_facts``), one row per community.
+def evaluate_norms(facts: pd.DataFrame, norms: HouseholdNorms | None = None) -> pd.DataFrame:
+    """The norm checks on ``facts`` (as from ``load_community_facts``), one row per community,
+    by ``norms`` (default: the settings, whose defaults are the seeds' 60 m², 200, 300).
 
     Adds: ``floor_m2_per_100_households``, ``floor_area_required_m2``,
     ``floor_area_shortfall_m2`` (0 when the norm is met), ``floor_area_ok``;
@@ -145,20 +167,21 @@ def evaluate_norms(facts: pd.DataFrame) -> pd.DataFrame:
     households meets every ratio; one with households and nobody assigned fails
     (its ratio is NaN).
     """
+    norms = norms or HouseholdNorms.from_settings()
     out = facts.copy()
     hh = out["households"].astype(float)
     has_hh = out["households"] > 0
     out["floor_m2_per_100_households"] = (
         out["service_floor_m2"] / hh.where(has_hh) * 100.0
     ).astype(float)
-    out["floor_area_required_m2"] = hh * FLOOR_AREA_M2_PER_100_HOUSEHOLDS / 100.0
+    out["floor_area_required_m2"] = hh * norms.floor_m2_per_100_households / 100.0
     out["floor_area_shortfall_m2"] = (
         (out["floor_area_required_m2"] - out["service_floor_m2"]).clip(lower=0.0).round(1)
     )
     out["floor_area_ok"] = out["service_floor_m2"] >= out["floor_area_required_m2"] - 1e-9
     for role, norm in (
-        ("grid_manager", HOUSEHOLDS_PER_GRID_MANAGER),
-        ("community_worker", HOUSEHOLDS_PER_COMMUNITY_WORKER),
+        ("grid_manager", norms.households_per_grid_manager),
+        ("community_worker", norms.households_per_community_worker),
     ):
         people = out[f"{role}s"]
         ratio = _per(out["households"], people)
@@ -173,44 +196,79 @@ def evaluate_norms(facts: pd.DataFrame) -> pd.DataFrame:
 
 
 def norm_checks(
-    conn: Connection, service_types: Sequence[str] = SERVICE_FLOOR_TYPES
+    conn: Connection,
+    service_types: Sequence[str] = SERVICE_FLOOR_TYPES,
+    norms: HouseholdNorms | None = None,
 ) -> pd.DataFrame:
-    """``evaluate_norms(load_community_facts(conn, service_types))``."""
-    return evaluate_norms(load_community_facts(conn, service_types))
+    """``evaluate_norms(load_community_facts(conn, service_types), norms)``."""
+    return evaluate_norms(load_community_facts(conn, service_types), norms)
 
 
-NORMS: tuple[tuple[str, str, str], ...] = (
-    ("floor_area_ok", "service floor area ≥ 60 m² per 100 households", "seed 002 Tongguanshan"),
-    ("grid_manager_ok", "≤ 200 households per grid manager", "seed 004 Kuiwen"),
-    ("community_worker_ok", "≤ 300 households per community worker", "seed 004 Kuiwen"),
-    ("has_health_station", "a community health station in the community", "seed 000 Futian"),
-    ("social_work_station_ok", "a social-work station of ≥ 50 m²", "seed 001 Chaoyang"),
-)
+def norm_texts(norms: HouseholdNorms) -> tuple[tuple[str, str, str], ...]:
+    """``(check column, norm, source)`` per check, with ``norms``' figures."""
+    return (
+        (
+            "floor_area_ok",
+            f"service floor area ≥ {norms.floor_m2_per_100_households:g} m² per 100 households",
+            "seed 002 Tongguanshan",
+        ),
+        (
+            "grid_manager_ok",
+            f"≤ {norms.households_per_grid_manager} households per grid manager",
+            "seed 004 Kuiwen",
+        ),
+        (
+            "community_worker_ok",
+            f"≤ {norms.households_per_community_worker} households per community worker",
+            "seed 004 Kuiwen",
+        ),
+        ("has_health_station", "a community health station in the community", "seed 000 Futian"),
+        ("social_work_station_ok", "a social-work station of ≥ 50 m²", "seed 001 Chaoyang"),
+    )
 
 
-NORMS_ZH: dict[str, tuple[str, str]] = {
-    "floor_area_ok": ("每百户服务用房面积 ≥ 60 平方米", "种子 002 铜官山"),
-    "grid_manager_ok": ("每名网格员 ≤ 200 户", "种子 004 奎文"),
-    "community_worker_ok": ("每名社区工作者 ≤ 300 户", "种子 004 奎文"),
-    "has_health_station": ("社区内有社区卫生服务站", "种子 000 福田"),
-    "social_work_station_ok": ("有一处 ≥ 50 平方米的社工站", "种子 001 朝阳"),
-}
-"""The norms of ``NORMS`` and their sources in Chinese, by check column."""
+def norm_texts_zh(norms: HouseholdNorms) -> dict[str, tuple[str, str]]:
+    """The norms of ``norm_texts`` and their sources in Chinese, by check column."""
+    return {
+        "floor_area_ok": (
+            f"每百户服务用房面积 ≥ {norms.floor_m2_per_100_households:g} 平方米",
+            "种子 002 铜官山",
+        ),
+        "grid_manager_ok": (
+            f"每名网格员 ≤ {norms.households_per_grid_manager} 户",
+            "种子 004 奎文",
+        ),
+        "community_worker_ok": (
+            f"每名社区工作者 ≤ {norms.households_per_community_worker} 户",
+            "种子 004 奎文",
+        ),
+        "has_health_station": ("社区内有社区卫生服务站", "种子 000 福田"),
+        "social_work_station_ok": ("有一处 ≥ 50 平方米的社工站", "种子 001 朝阳"),
+    }
 
 
-def norm_summary(checks: pd.DataFrame) -> pd.DataFrame:
+NORMS: tuple[tuple[str, str, str], ...] = norm_texts(HouseholdNorms())
+"""The checks with the seeds' figures (``norm_texts`` gives them with other figures)."""
+NORMS_ZH: dict[str, tuple[str, str]] = norm_texts_zh(HouseholdNorms())
+"""``NORMS`` in Chinese, by check column."""
+
+
+def norm_summary(checks: pd.DataFrame, norms: HouseholdNorms | None = None) -> pd.DataFrame:
     """One row per norm: communities checked, failing, and the share that passes (0-1);
-    ``norm_zh`` and ``source_zh`` say the norm and its source in Chinese."""
+    ``norm_zh`` and ``source_zh`` say the norm and its source in Chinese. ``norms``: the
+    figures the checks applied (default: the settings), for the texts."""
+    norms = norms or HouseholdNorms.from_settings()
+    texts_zh = norm_texts_zh(norms)
     n = len(checks)
     rows = []
-    for column, norm, source in NORMS:
+    for column, norm, source in norm_texts(norms):
         failing = int((~checks[column].astype(bool)).sum())
         rows.append(
             {
                 "norm": norm,
                 "source": source,
-                "norm_zh": NORMS_ZH[column][0],
-                "source_zh": NORMS_ZH[column][1],
+                "norm_zh": texts_zh[column][0],
+                "source_zh": texts_zh[column][1],
                 "column": column,
                 "communities": n,
                 "failing": failing,

@@ -79,6 +79,7 @@ def violations(page: Any) -> list[str]:
 PAGES = [
     ("/", "html[data-gm-ready='1'] .gm-place-label"),
     ("/coverage", "html[data-gm-ready='1'] #gm-worst tbody tr[data-code]"),
+    ("/norms", "body[data-norms='drawn'] #gm-table tbody tr[data-code]"),
     ("/incidents", "#gm-map.leaflet-container"),
     ("/incidents/grid", "a[href^='/grid/']"),
     ("/incidents/grid?q=370705&overdue=1", "body[data-shown]"),

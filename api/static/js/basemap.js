@@ -304,7 +304,9 @@
         });
         var piece = [];
         for (var i = 1; i < points.length; i++) {
-          var clipped = L.LineUtil.clipSegment(points[i - 1], points[i], view, false, true);
+          // Not rounded: with a fractional view (a fractional zoom, a popup's autoPan) a
+          // rounded crossing can stay outside it, and Leaflet's clipping loops forever.
+          var clipped = L.LineUtil.clipSegment(points[i - 1], points[i], view, false, false);
           if (!clipped) { continue; }
           var last = piece[piece.length - 1];
           if (last && last.distanceTo(clipped[0]) < 0.5) {

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from gis.coverage.norms import (
+    HouseholdNorms,
     evaluate_norms,
     health_station_claim,
     load_community_facts,
@@ -117,6 +118,16 @@ def test_nobody_assigned_fails_and_no_households_passes() -> None:
     assert checks["floor_area_ok"].tolist() == [False, True]
     assert checks["floor_area_shortfall_m2"].tolist() == [180.0, 0.0]
     assert checks["social_work_station_ok"].tolist() == [False, False]
+    # Another district's figures: 30 m² per 100 households, 400 households a manager.
+    other = evaluate_norms(facts.assign(grid_managers=[1, 0], service_floor_m2=[90.0, 0.0]),
+                           HouseholdNorms(30.0, 400, 300))  # fmt: skip
+    assert other["floor_area_ok"].tolist() == [True, True]
+    assert other["grid_managers_needed"].tolist() == [1, 0]
+    assert other["grid_manager_ok"].tolist() == [True, True]
+    assert norm_summary(other, HouseholdNorms(30.0, 400, 300))["norm"].tolist()[:2] == [
+        "service floor area ≥ 30 m² per 100 households",
+        "≤ 400 households per grid manager",
+    ]
 
 
 def test_health_station_claim_names_the_failing_community(db: Session, staffed: World) -> None:
