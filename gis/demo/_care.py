@@ -7,15 +7,14 @@
 - one home-care worker per community (``护理员N号``, fictional), with a device at a
   home of their community;
 - the last 24 hours of positions, every ``EVERY_MIN`` minutes, sent through the real
-  ingest (``gis.care.ingest``): everyone stays within about 120 m of home except
-  ``WANDERERS`` people who walk out in the afternoon and come back, raising one
-  geofence alarm (and a help-request case in their grid) each;
-- one emergency call that morning, answered by the nearest worker, who arrived and
-  closed it.
+  ingest (``gis.care.ingest``): everyone stays within about 120 m of home.
 
-Positions are relative to the load's time (the history is kept 30 days, so a demo
-loaded long ago would otherwise show none); everything else is drawn from the
-random stream ``(seed, 14)``.
+Positions are relative to the load's time (the history is kept 30 days and the server
+deletes what is older, so a day before ``DEMO_AS_OF`` would be gone within the hour);
+everything else is drawn from the random stream ``(seed, 14)``. So nobody leaves their
+safe area and nobody presses the button in the demo's own data: an alarm or a call
+files a case *today*, outside the demo year every incident page and statistic is
+drawn for (``DEMO_AS_OF``). Try them on the running demo instead (``docs/care.md``).
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ import numpy as np
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from gis.care import emergency
-from gis.care.dispatch import WalkNetworks
 from gis.care.fences import FenceRules
 from gis.care.ingest import PositionBatch, ingest
 from gis.db.arrays import int_array, text_array
@@ -37,10 +34,7 @@ from gis.principal import Principal
 
 PEOPLE = 300
 CATEGORY_SHARES = {"elderly_alone": 0.45, "elderly": 0.3, "disabled": 0.2, "other": 0.05}
-WANDERERS = 2
 EVERY_MIN = 15
-WANDER_HOURS = (14.0, 16.0)
-"""When (hours into the day) the wanderers are out, about 700 m from home."""
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙马朱胡郭何林罗高"
 TITLES = {"elderly_alone": "奶奶", "elderly": "大爷", "disabled": "叔叔", "other": "阿姨"}
 CONSENT_SCOPE = "定位、围栏告警、紧急救助（演示数据，虚构）"
@@ -53,8 +47,6 @@ class CareCounts:
     people: int
     workers: int
     positions: int
-    alarms: int
-    calls: int
 
 
 def write_care(conn: Connection, seed: int, now: dt.datetime | None = None) -> CareCounts:
@@ -121,10 +113,9 @@ def write_care(conn: Connection, seed: int, now: dt.datetime | None = None) -> C
     workers = _write_workers(conn, rng, now)
     home_xy = np.array([(float(h[2]), float(h[3])) for h in chosen])
     with Session(bind=conn) as session:
-        positions, alarms = _a_day(session, rng, devices, home_xy, now)
-        _a_call(session, devices[0], home_xy[0], now - dt.timedelta(hours=15))
+        positions = _a_day(session, rng, devices, home_xy, now)
         session.flush()
-    return CareCounts(n, workers, positions, alarms, 1)
+    return CareCounts(n, workers, positions)
 
 
 def _write_workers(conn: Connection, rng: np.random.Generator, now: dt.datetime) -> int:
@@ -163,17 +154,14 @@ def _a_day(
     devices: list[str],
     homes: np.ndarray,
     now: dt.datetime,
-) -> tuple[int, int]:
-    """The last 24 hours of positions, one batch per moment; (reports, alarms)."""
+) -> int:
+    """The last 24 hours of positions, one batch per moment; the reports stored."""
     steps = 24 * 60 // EVERY_MIN
     cos = np.cos(np.radians(homes[:, 1]))
-    stored = alarms = 0
+    stored = 0
     for t in range(steps):
         at = now - dt.timedelta(minutes=EVERY_MIN * (steps - t))
-        hours = t * EVERY_MIN / 60
         offset = rng.uniform(-120, 120, size=(len(devices), 2))
-        if WANDER_HOURS[0] <= hours < WANDER_HOURS[1]:
-            offset[:WANDERERS, 0] = 700.0
         batch = PositionBatch(
             devices,
             [at] * len(devices),
@@ -185,19 +173,4 @@ def _a_day(
             session, DEVICES, batch, FenceRules(), retention=dt.timedelta(days=30), now=now
         )
         stored += result.stored
-        alarms += len(result.alarms)
-    return stored, alarms
-
-
-def _a_call(session: Session, device: str, home: np.ndarray, at: dt.datetime) -> None:
-    """The button pressed at home that morning: the nearest worker sent, there in
-    twelve minutes, the call closed half an hour later."""
-    call = emergency.call(
-        session, DEVICES, WalkNetworks(), device, float(home[0]), float(home[1]), at=at
-    )
-    session.execute(
-        text("UPDATE emergency_call SET dispatched_at = :at WHERE id = :c"),
-        {"at": at + dt.timedelta(minutes=1), "c": call.id},
-    )
-    emergency.arrived(session, DEVICES, call.id, at + dt.timedelta(minutes=13))
-    emergency.close(session, DEVICES, call.id, at + dt.timedelta(minutes=45))
+    return stored
