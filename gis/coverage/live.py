@@ -125,6 +125,13 @@ ModelKey = tuple[str, float, CoverageMethod]
 _Version = tuple[int, int]
 WALK_TABLES = ("walk_edge", "walk_barrier")
 """Tables whose change replaces the walking network: walking models are rebuilt."""
+COVERAGE_TABLES = frozenset(
+    {"facility", "facility_type", "building", "grid", "admin_area", *WALK_TABLES}
+)
+"""The tables coverage is computed from. Other tables notify the same channel (incidents,
+people, tiles' layers), and some on a facility's change (a residents' item referring to
+it is set null in its own statement): those concern no model and are not its last
+change."""
 
 
 STATS_WAIT_S = 0.05
@@ -436,7 +443,7 @@ class CoverageService:
                 continue
             if message.get("op") == "sync":
                 tokens.append(str(message.get("token")))
-            elif message.get("table"):
+            elif message.get("table") in COVERAGE_TABLES:
                 changes.append(message)
         if changes:
             try:
