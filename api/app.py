@@ -48,6 +48,7 @@ from api.routes import (
     ogc,
     open311,
     participation,
+    participation_import,
     people,
     photos,
     tiles,
@@ -313,6 +314,7 @@ def create_app(
     app.include_router(whereabouts.router)
     app.include_router(mediation_units.router)
     app.include_router(participation.router)
+    app.include_router(participation_import.router)
     app.include_router(coverage.router)
     app.include_router(coverage_takeaway.router)
     app.include_router(coverage_walk.router)

@@ -17,8 +17,6 @@ converted before storage); answers give ``lon``/``lat`` in ``datum=``.
 from __future__ import annotations
 
 import datetime as dt
-import pathlib
-import tempfile
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -26,16 +24,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from api import access
 from api.audited import record_write
 from api.bodies import (
-    MULTIPART,
-    invalid_body,
     json_body,
-    read_multipart,
     request_body_doc,
     validate,
 )
@@ -45,7 +38,6 @@ from api.participation_schemas import (
     ITEM_EXAMPLE,
     CouncilDoc,
     CouncilListDoc,
-    ImportDoc,
     ItemDoc,
     ItemPageDoc,
     StatisticsDoc,
@@ -67,15 +59,14 @@ from api.routing import ReadRetryRoute
 from gis.areas.codes import Level
 from gis.db.engine import translate_integrity_errors
 from gis.errors import InvalidFeatureError, InvalidParameterError
-from gis.geo.datum import WGS84, Datum, parse_geographic_datum, to_storage_point
+from gis.geo.datum import WGS84, Datum, to_storage_point
 from gis.geo.geojson import records
-from gis.participation import items
-from gis.participation.importer import ImportReport, import_participation
-from gis.participation.items import ItemFilter, ItemRecord, NewCouncil, NewItem
+from gis.participation import councils, items
+from gis.participation.councils import NewCouncil
+from gis.participation.items import ItemFilter, ItemRecord, NewItem
 from gis.participation.kinds import KINDS, STATUSES, allowed_moves
 from gis.participation.stats import statistics
 from gis.principal import Principal
-from gis.settings import ImportSettings
 
 router = APIRouter(
     route_class=ReadRetryRoute, prefix="/api/v1/participation", tags=["participation"]
@@ -190,9 +181,9 @@ class CouncilCreate(BaseModel):
     )
 
     community_code: CommunityCode
-    name: Annotated[Text, Field(min_length=1, max_length=items.COUNCIL_NAME_MAX)]
-    members: Annotated[int, Field(ge=1, le=items.MEMBERS_MAX)] | None = None
-    composition: Annotated[Text, Field(max_length=items.COMPOSITION_MAX)] | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=councils.COUNCIL_NAME_MAX)]
+    members: Annotated[int, Field(ge=1, le=councils.MEMBERS_MAX)] | None = None
+    composition: Annotated[Text, Field(max_length=councils.COMPOSITION_MAX)] | None = None
     established_on: dt.date | None = None
     ext_id: ExtId | None = None
 
@@ -555,7 +546,7 @@ def list_councils(
     session: SessionDep, _: Reader, community: Annotated[str | None, _AREA] = None
 ) -> JSONResponse:
     """Every council of the area, by community code, with how many items each decided."""
-    found = items.list_councils(session, community)
+    found = councils.list_councils(session, community)
     return JSONResponse({"councils": [jsonable_encoder(c.as_dict()) for c in found]})
 
 
@@ -584,7 +575,7 @@ def create_council(
         ext_id=body.ext_id,
     )
     with translate_integrity_errors():
-        council = items.create_council(session, principal, new)
+        council = councils.create_council(session, principal, new)
         record_write(
             session,
             request,
@@ -595,115 +586,6 @@ def create_council(
         )
         session.commit()
     return JSONResponse(jsonable_encoder(council.as_dict()), status_code=201)
-
-
-# ---- import (upload) ------------------------------------------------------------------------
-
-IMPORT_FORM_OVERHEAD = 64 * 1024
-_IMPORT_FORM: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "multipart/form-data: the file, what it holds and its datum.",
-        "content": {
-            MULTIPART: {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "A CSV (UTF-8 or GB18030), GeoPackage or GeoJSON "
-                            "file; its name's suffix says which (docs/participation.md).",
-                        },
-                        "kind": {"type": "string", "enum": ["items", "councils"]},
-                        "datum": {"type": "string", "enum": ["wgs84", "cgcs2000", "gcj02", "bd09"]},
-                    },
-                }
-            }
-        },
-    }
-}
-
-
-def _form_error(field: str, message: str) -> Exception:
-    return invalid_body([{"loc": (field,), "msg": message, "type": "value_error"}])
-
-
-@router.post(
-    "/import",
-    status_code=201,
-    summary="Import councils or items from a file, all or nothing",
-    response_model=None,
-    responses={
-        201: {"model": ImportDoc},
-        400: {"model": ErrorDoc, "description": "An unreadable file, unknown datum or kind."},
-        403: {"model": ErrorDoc, "description": "Not admin or a community account."},
-        413: {"model": ErrorDoc, "description": "The file is over GRIDMAP_MAX_IMPORT_BYTES."},
-        422: {
-            "model": ErrorDoc,
-            "description": "Bad rows (``rejected``: row, id, reason); nothing was written.",
-        },
-    },
-    openapi_extra=_IMPORT_FORM,
-)
-async def import_file(request: Request, session: SessionDep, principal: Writer) -> JSONResponse:
-    """As ``gridmap participation import``: every row checked first (a community account
-    imports only its own community's rows), then all stored in one transaction."""
-    limit = ImportSettings().max_import_bytes
-    form = await read_multipart(request, limit=limit + IMPORT_FORM_OVERHEAD, max_files=1)
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise _form_error("file", "send the file as a part named file")
-        kind = form.get("kind") or "items"
-        if kind not in ("items", "councils"):
-            raise _form_error("kind", "kind is items or councils")
-        try:
-            datum = parse_geographic_datum(str(form.get("datum") or "wgs84"))
-        except ValueError as exc:
-            raise _form_error("datum", str(exc)) from None
-        name = pathlib.Path(upload.filename or "upload.csv").name
-        suffix = pathlib.Path(name).suffix.lower()
-        with tempfile.TemporaryDirectory(prefix="gridmap-participation-") as folder:
-            path = pathlib.Path(folder) / f"upload{suffix}"
-            path.write_bytes(await upload.read(limit + 1))
-            report = await run_in_threadpool(_import, session, path, principal, kind, datum, limit)
-    finally:
-        await form.close()
-    record_write(
-        session,
-        request,
-        principal,
-        f"participation.import.{kind}",
-        object=f"file:{name}",
-        area=principal.areas[0] if principal.areas else None,
-        detail={"rows": report.rows, "datum": report.datum},
-    )
-    session.commit()
-    return JSONResponse(
-        {"kind": kind, "rows": report.rows, "source": report.source, "datum": report.datum},
-        status_code=201,
-    )
-
-
-def _import(
-    session: SessionDep,
-    path: pathlib.Path,
-    principal: Principal,
-    kind: str,
-    datum: Datum,
-    limit: int,
-) -> ImportReport:
-    with translate_integrity_errors():
-        return import_participation(
-            session,
-            path,
-            principal,
-            kind="councils" if kind == "councils" else "items",
-            datum=datum,
-            max_bytes=limit,
-        )
 
 
 _STATS_CSV = (

@@ -23,7 +23,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from gis.demo.spec import INCIDENT_END, INCIDENT_START
-from gis.participation.items import insert_councils, insert_rows
+from gis.participation.councils import insert_councils
+from gis.participation.items import insert_rows
 from gis.participation.kinds import STEPS, check_dates
 
 COMPOSITION = "社区党组织、居委会、物业服务企业、业委会、驻区单位、居民代表"

@@ -48,7 +48,7 @@ from gis.errors import (
     RejectedRow,
 )
 from gis.geo.datum import BD09, GCJ02, WGS84, Datum, DatumKind, to_wgs84
-from gis.participation import items, kinds
+from gis.participation import councils, items, kinds
 from gis.principal import Principal
 from gis.settings import ImportSettings
 
@@ -402,7 +402,7 @@ def _council_row(
         problems.append(f"you do not answer for community {community_code}")
     name = _collect(
         problems,
-        lambda: items.clean_text(_cell(row, "name"), "name", "名称", items.COUNCIL_NAME_MAX),
+        lambda: items.clean_text(_cell(row, "name"), "name", "名称", councils.COUNCIL_NAME_MAX),
     )
     composition = _collect(
         problems,
@@ -410,13 +410,13 @@ def _council_row(
             _cell(row, "composition"),
             "composition",
             "成员构成",
-            items.COMPOSITION_MAX,
+            councils.COMPOSITION_MAX,
             required=False,
         ),
     )
     members = _collect(problems, lambda: _int(_cell(row, "members"), "members"))
-    if members is not None and not 1 <= members <= items.MEMBERS_MAX:
-        problems.append(f"members must lie between 1 and {items.MEMBERS_MAX}")
+    if members is not None and not 1 <= members <= councils.MEMBERS_MAX:
+        problems.append(f"members must lie between 1 and {councils.MEMBERS_MAX}")
     established = _collect(problems, lambda: _date(_cell(row, "established_on"), "established_on"))
     if problems:
         return None
@@ -489,6 +489,6 @@ def import_participation(
     if kind == "items":
         ids = items.insert_rows(session, rows)
     else:
-        items.insert_councils(session, rows)
+        councils.insert_councils(session, rows)
         ids = []
     return ImportReport(path, kind, fmt, datum.label, len(frame), ids)

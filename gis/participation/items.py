@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session, aliased
 
 from gis.db.models import AdminArea, Council, Facility, Grid, ParticipationItem
 from gis.errors import (
-    ConflictError,
     ForbiddenError,
     InvalidParameterError,
     NotFoundError,
@@ -52,9 +51,6 @@ from gis.principal import Principal, Role
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
 EXT_ID_MAX = 100
-COUNCIL_NAME_MAX = 200
-COMPOSITION_MAX = 500
-MEMBERS_MAX = 10_000
 BUDGET_MAX = 1e12
 """Characters of each text and the largest amount (yuan), as migration 0016 checks them."""
 
@@ -140,33 +136,6 @@ class ItemRecord:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class NewCouncil:
-    community_code: str
-    name: str
-    members: int | None = None
-    composition: str | None = None
-    established_on: dt.date | None = None
-    ext_id: str | None = None
-
-
-@dataclass(frozen=True)
-class CouncilRecord:
-    id: int
-    ext_id: str | None
-    community_code: str
-    community_name: str
-    name: str
-    members: int | None
-    composition: str | None
-    established_on: dt.date | None
-    items_decided: int
-    version: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 # ---- who writes ------------------------------------------------------------------------
 
 
@@ -180,7 +149,7 @@ def may_write(principal: Principal, community_code: str) -> bool:
     return principal.role is Role.COMMUNITY and principal.covers(community_code)
 
 
-def _check_may_write(principal: Principal, community_code: str) -> None:
+def check_may_write(principal: Principal, community_code: str) -> None:
     if not may_write(principal, community_code):
         raise ForbiddenError(
             f"you do not answer for community {community_code}: only admin and the "
@@ -462,7 +431,7 @@ def checked_row(session: Session, principal: Principal, new: NewItem) -> dict[st
     budget = check_amount(new.budget_cny, "budget_cny", "预算")
     spent = check_amount(new.spent_cny, "spent_cny", "已支出")
     community = community_id(session, new.community_code)
-    _check_may_write(principal, new.community_code)
+    check_may_write(principal, new.community_code)
     grid = (
         None
         if new.grid_code is None
@@ -540,7 +509,7 @@ def update_item(
             zh=f"以下字段不能在此修改：{', '.join(sorted(unknown))}（状态须逐步推进）",
         )
     current = _lock(session, item_id, expected_version)
-    _check_may_write(principal, current.community_code)
+    check_may_write(principal, current.community_code)
     community = community_id(session, current.community_code)
     sets: dict[str, Any] = {}
     place_sql = None
@@ -600,7 +569,7 @@ def advance(
     dated ``on`` (today in the city by default; not before the step it follows).
     StepNotAllowedError (409) for a skip, a step back or a move of an ended item."""
     current = _lock(session, item_id, expected_version)
-    _check_may_write(principal, current.community_code)
+    check_may_write(principal, current.community_code)
     check_move(item_id, current.status, to)
     day = on or today()
     last = max(d for d in (getattr(current, c) for c in [*DATE_FIELDS, "ended_on"]) if d)
@@ -619,90 +588,3 @@ def advance(
         {"to": to, "day": day, "id": item_id},
     )
     return get_item(session, item_id)
-
-
-# ---- councils --------------------------------------------------------------------------
-
-
-def councils_select() -> Select[Any]:
-    decided = (
-        select(func.count())
-        .where(
-            ParticipationItem.council_id == Council.id,
-            ParticipationItem.decided_on.is_not(None),
-        )
-        .scalar_subquery()
-    )
-    return select(
-        Council.id,
-        Council.ext_id,
-        _Community.code.label("community_code"),
-        _Community.name.label("community_name"),
-        Council.name,
-        Council.members,
-        Council.composition,
-        Council.established_on,
-        decided.label("items_decided"),
-        Council.version,
-    ).join(_Community, _Community.id == Council.community_id)
-
-
-def list_councils(session: Session, area: str | None = None) -> list[CouncilRecord]:
-    """Councils by community code (``area``: a code prefix), with the items each decided."""
-    query = councils_select().order_by(_Community.code, Council.id)
-    if area is not None:
-        query = query.where(_Community.code.startswith(area, autoescape=True))
-    return [CouncilRecord(**dict(r)) for r in session.execute(query).mappings()]
-
-
-def checked_council(session: Session, principal: Principal, new: NewCouncil) -> dict[str, Any]:
-    name = clean_text(new.name, "name", "名称", COUNCIL_NAME_MAX)
-    composition = clean_text(
-        new.composition, "composition", "成员构成", COMPOSITION_MAX, required=False
-    )
-    ext_id = clean_text(new.ext_id, "ext_id", "外部编号", EXT_ID_MAX, required=False)
-    if new.members is not None and not 1 <= new.members <= MEMBERS_MAX:
-        raise InvalidParameterError(
-            f"members must lie between 1 and {MEMBERS_MAX}",
-            zh=f"成员数须在 1 至 {MEMBERS_MAX} 之间",
-        )
-    community = community_id(session, new.community_code)
-    _check_may_write(principal, new.community_code)
-    return {
-        "ext_id": ext_id,
-        "community_id": community,
-        "name": name,
-        "members": new.members,
-        "composition": composition,
-        "established_on": new.established_on,
-    }
-
-
-_INSERT_COUNCIL = """INSERT INTO council (ext_id, community_id, name, members, composition,
-        established_on)
-    VALUES (:ext_id, :community_id, :name, :members, :composition, :established_on)
-    RETURNING id"""
-
-
-def create_council(session: Session, principal: Principal, new: NewCouncil) -> CouncilRecord:
-    """Record a community's council (admin, the community, the program)."""
-    row = checked_council(session, principal, new)
-    taken = session.execute(
-        select(Council.id).where(
-            Council.community_id == row["community_id"], Council.name == row["name"]
-        )
-    ).scalar()
-    if taken is not None:
-        raise ConflictError(
-            f"community {new.community_code} has a council named {row['name']!r} (id {taken})",
-            zh=f"社区 {new.community_code} 已有名为 {row['name']!r} 的议事会（编号 {taken}）",
-        )
-    council = session.execute(text(_INSERT_COUNCIL), row).scalar_one()
-    found = session.execute(councils_select().where(Council.id == council)).mappings().one()
-    return CouncilRecord(**dict(found))
-
-
-def insert_councils(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert checked councils (``checked_council``) in one round trip."""
-    if rows:
-        session.execute(text(_INSERT_COUNCIL.replace("RETURNING id", "")), list(rows))

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.participation import items
-from gis.participation.items import NewCouncil, NewItem
+from gis.participation import councils, items
+from gis.participation.councils import NewCouncil
+from gis.participation.items import NewItem
 from gis.principal import Principal, Role
 from tests.gis.incidents.incident_district import District, insert_district
 
@@ -55,7 +56,7 @@ def insert_participation(db: Session) -> Participation:
     d = insert_district(db)
     building(db, d.grid_a, 119.11, 20)
     building(db, d.grid_c, 119.17, 60)
-    council = items.create_council(
+    council = councils.create_council(
         db, ADMIN, NewCouncil(WEST, "西社区居民议事会", 15, "党组织、居委会、物业、居民代表")
     ).id
     bench = items.create_item(

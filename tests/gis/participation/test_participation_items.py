@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gis.errors import ForbiddenError, InvalidParameterError, StaleVersionError
-from gis.participation import items, kinds
+from gis.participation import councils, items, kinds
 from gis.participation.items import ItemFilter, NewItem
 from gis.participation.kinds import StepNotAllowedError
 from tests.gis.participation.participation_district import (
@@ -116,5 +116,5 @@ def test_lists_filter_by_area_kind_status_and_year(db: Session) -> None:
     assert items.list_items(db, ItemFilter(area=EAST))[1] == 0
     page, total = items.list_items(db, ItemFilter(area="370705"), limit=1, offset=1)
     assert total == 3 and [i.id for i in page] == [p.lights]
-    (council,) = items.list_councils(db, WEST)
+    (council,) = councils.list_councils(db, WEST)
     assert (council.members, council.items_decided) == (15, 1)
