@@ -41,7 +41,7 @@ from gis.care.fences import FenceRules
 from gis.care.ingest import PositionBatch, ingest
 from gis.db.engine import translate_integrity_errors
 from gis.errors import PayloadTooLargeError
-from gis.geo.datum import WGS84
+from gis.geo.datum import WGS84, Datum
 from gis.lang import Lang
 from gis.principal import Principal
 from gis.settings import CareSettings, WalkSettings
@@ -74,9 +74,8 @@ def _walk_speed() -> float:
 
 
 def walk_networks(request: Request) -> WalkNetworks:
-    held: WalkNetworks | None = getattr(request.app.state, "walk_networks", None)
-    if held is None:
-        held = request.app.state.walk_networks = WalkNetworks()
+    """The process's walking networks (``api.app`` keeps them, dropped on network changes)."""
+    held: WalkNetworks = request.app.state.walk_networks
     return held
 
 
@@ -266,7 +265,7 @@ def post_positions(
     return JSONResponse(answer)
 
 
-def _call_json(call: emergency.Call, datum: Any = WGS84) -> dict[str, Any]:
+def _call_json(call: emergency.Call, datum: Datum) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": call.id,
         "person_id": call.person_id,

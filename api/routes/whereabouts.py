@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 
 from api import access
 from api.audited import record_read, record_write
@@ -26,7 +27,6 @@ from api.routes.care import NOT_FOUND, DeviceBody, DeviceIn
 from api.routing import ReadRetryRoute
 from gis.care import devices
 from gis.db.engine import translate_integrity_errors
-from gis.errors import InvalidParameterError
 from gis.people import registry
 from gis.principal import Principal
 
@@ -128,18 +128,17 @@ def get_track(
     principal: Reader,
     person_id: PersonId,
     datum: DatumOutDep,
-    since: Annotated[dt.datetime | None, Query(description="From (default: 24 h ago).")] = None,
-    until: Annotated[dt.datetime | None, Query(description="Until (default: now).")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="From, with a UTC offset (default: 24 h ago).")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Until, with a UTC offset (default: now).")
+    ] = None,
 ) -> JSONResponse:
     """Positions in time order, at most 10,000 (``truncated`` says when there were more).
     Only for those who look after the person. Audited."""
     until = until or dt.datetime.now(dt.UTC)
     since = since or until - dt.timedelta(days=1)
-    for value, name in ((since, "since"), (until, "until")):
-        if value.tzinfo is None:
-            raise InvalidParameterError(
-                f"{name} needs a UTC offset (…+08:00)", zh=f"{name} 须带时区（如 +08:00）"
-            )
     points = devices.track(session, principal, person_id, since, until)
     _audit_person(session, request, principal, person_id, "track")
     positions = [

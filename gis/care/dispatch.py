@@ -21,7 +21,6 @@ The network is read once per process and dropped when ``walk_edge`` or
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -106,9 +105,6 @@ class Choice:
     phone: str | None
     distance_m: float
     method: str  # "walk" or "line"
-    position_at: dt.datetime
-    lon: float
-    lat: float
 
 
 _CANDIDATES = """
@@ -140,16 +136,7 @@ def _walks(walkable: Walkable, lon: float, lat: float, rows: Sequence[Any]) -> N
 
 
 def _choice(row: Any, distance_m: float, method: str) -> Choice:
-    return Choice(
-        int(row.id),
-        row.name,
-        row.phone,
-        float(distance_m),
-        method,
-        row.last_at,
-        float(row.lon),
-        float(row.lat),
-    )
+    return Choice(int(row.id), row.name, row.phone, float(distance_m), method)
 
 
 def nearest_available(

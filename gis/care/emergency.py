@@ -179,7 +179,7 @@ def call(
     return get_call(session, principal, int(call_id))
 
 
-def _may_see(session: Session, principal: Principal, row: Any) -> bool:
+def _may_see(principal: Principal, row: Any) -> bool:
     """Those who see the person (``gis.people.visibility``), and device keys of the area."""
     if principal.kind == "person":
         return visibility.sees(principal, row.grid_code, row.responsible_staff_id)
@@ -189,7 +189,7 @@ def _may_see(session: Session, principal: Principal, row: Any) -> bool:
 def get_call(session: Session, principal: Principal, call_id: int) -> Call:
     """The call as it stands (404 for those who may not see it, as for a missing one)."""
     row = _call_row(session, call_id, lock=False)
-    if not _may_see(session, principal, row):
+    if not _may_see(principal, row):
         raise _no_call(call_id)
     worker = (
         None
@@ -247,7 +247,7 @@ def arrived(
 ) -> Call:
     """The worker is there (said by them or their device): the first time counts."""
     row = _call_row(session, call_id)
-    if not _may_see(session, principal, row):
+    if not _may_see(principal, row):
         raise _no_call(call_id)
     if row.worker_id is None:
         raise ConflictError(
@@ -270,7 +270,7 @@ def close(
 ) -> Call:
     """The call is over: its worker is free again (closing twice keeps the first time)."""
     row = _call_row(session, call_id)
-    if not _may_see(session, principal, row):
+    if not _may_see(principal, row):
         raise _no_call(call_id)
     if row.closed_at is not None:
         return get_call(session, principal, call_id)

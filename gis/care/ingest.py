@@ -286,10 +286,6 @@ POLYGON_CACHE_MAX = 50_000
 has a new version, so a stale polygon is never used, only left to be evicted."""
 
 
-def _reject(index: int, device_id: str, en: str, zh: str) -> Rejected:
-    return Rejected(index, device_id, en, zh)
-
-
 def _checked(
     batch: PositionBatch, now: dt.datetime, oldest: dt.datetime
 ) -> tuple[NDArray[np.bool_], list[Rejected]]:
@@ -311,10 +307,10 @@ def _checked(
     for i in np.flatnonzero(~ok).tolist():
         device = batch.device_ids[i]
         if not finite[i]:
-            rejected.append(_reject(i, device, "lon/lat is not a number", "经纬度不是有效数字"))
+            rejected.append(Rejected(i, device, "lon/lat is not a number", "经纬度不是有效数字"))
         elif not inside[i]:
             rejected.append(
-                _reject(
+                Rejected(
                     i,
                     device,
                     f"({lon[i]:.6f}, {lat[i]:.6f}) lies outside China: check the order "
@@ -324,7 +320,7 @@ def _checked(
             )
         else:
             rejected.append(
-                _reject(i, device, "accuracy_m must be 0-100,000 m", "accuracy_m 须在 0-100000 米")
+                Rejected(i, device, "accuracy_m must be 0-100,000 m", "accuracy_m 须在 0-100000 米")
             )
     for i, at in enumerate(batch.at):
         if not ok[i]:
@@ -332,7 +328,7 @@ def _checked(
         if not DEVICE_ID.match(batch.device_ids[i]):
             ok[i] = False
             rejected.append(
-                _reject(
+                Rejected(
                     i,
                     batch.device_ids[i][:80],
                     "a device id is 1-64 letters, digits or . _ : -",
@@ -341,11 +337,11 @@ def _checked(
             )
         elif at.tzinfo is None or at.utcoffset() is None:
             ok[i] = False
-            rejected.append(_reject(i, batch.device_ids[i], "at has no time zone", "at 缺少时区"))
+            rejected.append(Rejected(i, batch.device_ids[i], "at has no time zone", "at 缺少时区"))
         elif at > latest:
             ok[i] = False
             rejected.append(
-                _reject(
+                Rejected(
                     i,
                     batch.device_ids[i],
                     f"at {at.isoformat()} lies in the future: check the device's clock",
@@ -355,7 +351,7 @@ def _checked(
         elif at < oldest:
             ok[i] = False
             rejected.append(
-                _reject(
+                Rejected(
                     i,
                     batch.device_ids[i],
                     f"at {at.isoformat()} is older than the history kept",
@@ -421,7 +417,7 @@ def _known(
         if j is None:
             ok[i] = False
             rejected.append(
-                _reject(
+                Rejected(
                     i,
                     device_id,
                     f"no device has id {device_id!r}: register it first",
@@ -431,7 +427,7 @@ def _known(
         elif not covered[j]:
             ok[i] = False
             rejected.append(
-                _reject(
+                Rejected(
                     i,
                     device_id,
                     f"device {device_id!r} is outside this key's area",

@@ -147,8 +147,12 @@ def test_only_those_who_look_after_the_person_see_where_they_are(
     assert abs(gcj["lon"] - world["home"][0]) > 0.001  # hundreds of metres of offset
     track = anonymous.get(f"/api/v1/people/{pid}/track", headers=world["admin"]).json()
     assert len(track["positions"]) == 1 and track["truncated"] is False
+    naive = anonymous.get(
+        f"/api/v1/people/{pid}/track?since=2026-12-06T00:00:00", headers=world["admin"]
+    )
+    assert naive.status_code == 400  # a time without its offset is refused, not guessed
     after = db.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
-    assert after - before == 3 * 2 + 3  # every successful read audited
+    assert after - before == 3 * 2 + 3  # every successful read audited (not the 400)
     # A person's login is not a device.
     refused = anonymous.post("/api/v1/devices/positions", json=batch, headers=world["admin"])
     assert refused.status_code == 403
