@@ -61,7 +61,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -73,11 +72,10 @@ import httpx
 import mapbox_vector_tile
 import morecantile
 import numpy as np
-from load_bench import fastest_uvicorn_options
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from tiles_servers import PAGE_LIMIT, gridmap_server, tipg_server
 
 from gis.db.embedded import free_port
 from gis.db.engine import make_engine
@@ -87,11 +85,8 @@ from bench_server import BULK_LOAD, bearer_headers, cpu_seconds
 console = Console(width=180)
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-TIPG_VERSION = "1.6.1"
-TIPG_VENV = HERE / ".venv-tipg"
 ZOOMS = (14, 15, 16)
 TMS = morecantile.tms.get("WebMercatorQuad")
-PAGE_LIMIT = 10_000
 TARGETS = {"warm": 20.0, "cold": 1.5, "paging": 3.0}
 
 OUR_TILE_PATH = "/ogc/collections/buildings/tiles/WebMercatorQuad/{z}/{y}/{x}"
@@ -107,94 +102,6 @@ WARMUP_ROUNDS = 6
 with two workers, six requests reach both with a probability of 97 %)."""
 TIPG_ITEMS_QUERY = "geom-column=location&properties=ext_id,grid_id,households,floors,address,name"
 """What tipg puts in an item: gridmap's buildings collection (the point, with its properties)."""
-
-
-# --- tipg, installed for the benchmark only -------------------------------------------------
-
-
-def tipg_venv() -> Path:
-    """The virtualenv with tipg (and uvicorn with httptools and uvloop), made if missing."""
-    python = TIPG_VENV / "bin" / "python"
-    marker = TIPG_VENV / f".tipg-{TIPG_VERSION}"
-    if not marker.exists():
-        console.print(f"Installing tipg {TIPG_VERSION} into {TIPG_VENV} (benchmark only) ...")
-        shutil.rmtree(TIPG_VENV, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                f"tipg=={TIPG_VERSION}",
-                "uvicorn[standard]",
-            ],
-            check=True,
-        )
-        marker.touch()
-    return TIPG_VENV
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, what: str) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start (see its output above)")
-        time.sleep(0.2)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-@contextmanager
-def tipg_server(database_url: str, port: int, workers: int) -> Iterator[subprocess.Popen[bytes]]:
-    """tipg under uvicorn (its own virtualenv), serving only the ``building`` table."""
-    venv = tipg_venv()
-    dsn = make_url(database_url).set(drivername="postgresql")
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-        "DATABASE_URL": dsn.render_as_string(hide_password=False),
-        "TIPG_DB_TABLES": '["public.building"]',
-        "TIPG_DB_FUNCTIONS": "[]",
-        "TIPG_MAX_FEATURES_PER_QUERY": str(PAGE_LIMIT),
-    }
-    cmd = [str(venv / "bin" / "python"), "-m", "uvicorn", "tipg.main:app"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    cmd += ["--no-access-log", "--log-level", "warning", "--http", "httptools", "--loop", "uvloop"]
-    proc = subprocess.Popen(cmd, env=env, cwd=tempfile.gettempdir())
-    try:
-        _wait_ready(proc, f"http://127.0.0.1:{port}/healthz", "tipg")
-        yield proc
-    finally:
-        _stop(proc)
-
-
-@contextmanager
-def gridmap_server(database_url: str, port: int, workers: int) -> Iterator[subprocess.Popen[bytes]]:
-    """This checkout's app under uvicorn, as ``gridmap serve`` runs it, until /healthz answers."""
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    cmd += ["--no-access-log", "--log-level", "warning", *fastest_uvicorn_options()]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    try:
-        _wait_ready(proc, f"http://127.0.0.1:{port}/healthz", "gridmap")
-        yield proc
-    finally:
-        _stop(proc)
 
 
 # --- the tiles ------------------------------------------------------------------------------

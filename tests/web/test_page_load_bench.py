@@ -1,4 +1,4 @@
-"""The page-load benchmark still measures (benchmarks/page_load_bench.py).
+"""The page-load benchmark still measures (benchmarks/page_load_bench.py, page_load_browser.py).
 
 Its measuring function, once, on its floor page served by the real app: a cold
 and a warm visit under the phone profile (CPU and network throttled through
@@ -27,12 +27,12 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def bench_module() -> ModuleType:
-    """benchmarks/page_load_bench.py (a script, not a package; it imports its sibling
-    bench_server, so the folder is on sys.path while it loads)."""
+    """benchmarks/page_load_browser.py, the benchmark's browser side (a script's sibling,
+    not a package: the folder is on sys.path while it loads)."""
     sys.path.insert(0, str(BENCHMARKS))
     try:
         spec = importlib.util.spec_from_file_location(
-            "page_load_bench", BENCHMARKS / "page_load_bench.py"
+            "page_load_browser", BENCHMARKS / "page_load_browser.py"
         )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
